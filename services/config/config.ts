@@ -1,0 +1,189 @@
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+
+export const APPLE_PRODUCTION_BASE_URL = 'https://vpp.itunes.apple.com/mdm/v2';
+
+const emptyToUndefined = (value: unknown): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+const optionalString = z.preprocess(emptyToUndefined, z.string().trim().optional());
+const port = (fallback: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(fallback));
+const positiveInt = (fallback: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(fallback));
+const booleanFlag = (fallback: boolean) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .default(fallback ? 'true' : 'false')
+      .transform((v) => v === 'true' || v === '1' || v === 'yes'),
+  );
+const httpUrl = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .url()
+    .refine((v) => /^https?:\/\//.test(v), 'an http(s) URL')
+    .transform((v) => v.replace(/\/+$/, ''))
+    .optional(),
+);
+const idList = z.preprocess(
+  emptyToUndefined,
+  z
+    .string()
+    .optional()
+    .transform((v) =>
+      (v ?? '')
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s.length > 0),
+    ),
+);
+
+/** Every environment variable the bot reads. README's configuration table mirrors this schema. */
+export const environmentSchema = z.object({
+  MicrosoftAppId: optionalString,
+  MicrosoftAppPassword: optionalString,
+  MicrosoftAppTenantId: optionalString,
+  MicrosoftAppType: z.preprocess(emptyToUndefined, z.enum(['SingleTenant', 'UserAssignedMSI']).default('SingleTenant')),
+  HOST: optionalString,
+  PORT: port(3978),
+  PLAYGROUND_PORT: port(56150),
+  PLAYGROUND_ENABLED: booleanFlag(true),
+  LOG_LEVEL: z.preprocess(
+    emptyToUndefined,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+  LOCAL_DATA_DIR: z.preprocess(emptyToUndefined, z.string().default('.data')),
+  COSMOS_ENDPOINT: httpUrl,
+  COSMOS_KEY: optionalString,
+  COSMOS_USE_MANAGED_IDENTITY: booleanFlag(false),
+  COSMOS_DATABASE: z.preprocess(emptyToUndefined, z.string().regex(/^[A-Za-z0-9_-]{1,255}$/).default('vppbooks')),
+  LOCAL_COSMOS_PORT: port(0),
+  APPLE_VPP_BASE_URL: httpUrl,
+  APPLE_METADATA_URL: httpUrl,
+  APPLE_STATUS_POLL_INTERVAL_MS: positiveInt(30_000),
+  LOCAL_APPLE_PORT: port(0),
+  MDM_NAME: z.preprocess(emptyToUndefined, z.string().min(1).max(100).default('VPP Books bot')),
+  BOT_ADMIN_GROUP_ID: optionalString,
+  BOT_ADMIN_USER_IDS: idList,
+  TOKEN_ENCRYPTION_KEY: optionalString,
+  TOKEN_ENCRYPTION_KEY_ID: z.preprocess(emptyToUndefined, z.string().min(1).max(64).default('k1')),
+  SYNC_CRON: z.preprocess(emptyToUndefined, z.string().default('0 6,18 * * *')),
+  SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC')),
+});
+
+export type Environment = z.infer<typeof environmentSchema>;
+
+export interface CosmosSettings {
+  /** Null in local mode until the embedded server has started and told us its port. */
+  endpoint: string | undefined;
+  key: string | undefined;
+  useManagedIdentity: boolean;
+  database: string;
+}
+
+export interface AppConfig {
+  mode: 'local' | 'production';
+  version: string;
+  host: string;
+  port: number;
+  playground: { enabled: boolean; port: number };
+  logLevel: Environment['LOG_LEVEL'];
+  localDataDir: string;
+  botAuth: {
+    appId: string | undefined;
+    appPassword: string | undefined;
+    tenantId: string | undefined;
+    appType: Environment['MicrosoftAppType'];
+  };
+  cosmos: CosmosSettings;
+  localCosmosPort: number;
+  apple: {
+    /** Undefined in local mode: the embedded sandbox's URL is filled in when it starts. */
+    baseUrl: string | undefined;
+    metadataUrl: string | undefined;
+    statusPollIntervalMs: number;
+    mdmName: string;
+  };
+  localApplePort: number;
+  admins: { groupId: string | undefined; userIds: string[] };
+  encryption: { key: string | undefined; keyId: string };
+  sync: { cron: string; timeZone: string };
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  const variable = issue.path.join('.') || 'environment';
+  return `${variable}: ${issue.message}`;
+}
+
+/**
+ * Reads and validates the configuration. Throws ConfigError with one line naming the first wrong
+ * variable, so start-up stops with something an operator can act on.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig {
+  const parsed = environmentSchema.safeParse(env);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new ConfigError(`Invalid configuration: ${first ? describeIssue(first) : 'unknown error'}`);
+  }
+  const e = parsed.data;
+  const mode = e.MicrosoftAppId ? 'production' : 'local';
+
+  if (mode === 'production') {
+    const missing = (['MicrosoftAppPassword', 'MicrosoftAppTenantId'] as const).find((k) => !e[k]);
+    if (missing && e.MicrosoftAppType === 'SingleTenant') {
+      throw new ConfigError(`Invalid configuration: ${missing} is required when MicrosoftAppId is set (SingleTenant bot)`);
+    }
+    if (!e.MicrosoftAppTenantId) {
+      throw new ConfigError('Invalid configuration: MicrosoftAppTenantId is required when MicrosoftAppId is set');
+    }
+    if (!e.COSMOS_ENDPOINT) {
+      throw new ConfigError('Invalid configuration: COSMOS_ENDPOINT is required in production (the Azure Cosmos DB account URL)');
+    }
+    if (!e.COSMOS_KEY && !e.COSMOS_USE_MANAGED_IDENTITY) {
+      throw new ConfigError('Invalid configuration: COSMOS_KEY is required in production unless COSMOS_USE_MANAGED_IDENTITY=true');
+    }
+    if (!e.TOKEN_ENCRYPTION_KEY) {
+      throw new ConfigError('Invalid configuration: TOKEN_ENCRYPTION_KEY is required in production (32 bytes, base64)');
+    }
+  }
+  if (e.TOKEN_ENCRYPTION_KEY && Buffer.from(e.TOKEN_ENCRYPTION_KEY, 'base64').length !== 32) {
+    throw new ConfigError('Invalid configuration: TOKEN_ENCRYPTION_KEY must be 32 bytes encoded as base64');
+  }
+
+  return {
+    mode,
+    version,
+    // Local mode has no JWT validation, so it must never be reachable from another machine.
+    host: mode === 'local' ? '127.0.0.1' : (e.HOST ?? '0.0.0.0'),
+    port: e.PORT,
+    playground: { enabled: mode === 'local' && e.PLAYGROUND_ENABLED, port: e.PLAYGROUND_PORT },
+    logLevel: e.LOG_LEVEL,
+    localDataDir: e.LOCAL_DATA_DIR,
+    botAuth: {
+      appId: e.MicrosoftAppId,
+      appPassword: e.MicrosoftAppPassword,
+      tenantId: e.MicrosoftAppTenantId,
+      appType: e.MicrosoftAppType,
+    },
+    cosmos: {
+      endpoint: e.COSMOS_ENDPOINT,
+      key: e.COSMOS_KEY,
+      useManagedIdentity: e.COSMOS_USE_MANAGED_IDENTITY,
+      database: e.COSMOS_DATABASE,
+    },
+    localCosmosPort: e.LOCAL_COSMOS_PORT,
+    apple: {
+      baseUrl: e.APPLE_VPP_BASE_URL ?? (mode === 'production' ? APPLE_PRODUCTION_BASE_URL : undefined),
+      metadataUrl: e.APPLE_METADATA_URL,
+      statusPollIntervalMs: e.APPLE_STATUS_POLL_INTERVAL_MS,
+      mdmName: e.MDM_NAME,
+    },
+    localApplePort: e.LOCAL_APPLE_PORT,
+    admins: { groupId: e.BOT_ADMIN_GROUP_ID, userIds: e.BOT_ADMIN_USER_IDS },
+    encryption: { key: e.TOKEN_ENCRYPTION_KEY, keyId: e.TOKEN_ENCRYPTION_KEY_ID },
+    sync: { cron: e.SYNC_CRON, timeZone: e.SYNC_TIMEZONE },
+  };
+}

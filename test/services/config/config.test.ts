@@ -1,0 +1,60 @@
+import { strict as assert } from 'node:assert';
+import { loadConfig, APPLE_PRODUCTION_BASE_URL } from '../../../services/config/config';
+import { ConfigError } from '../../../services/errors';
+
+const production = {
+  MicrosoftAppId: '00000000-0000-0000-0000-000000000001',
+  MicrosoftAppPassword: 'secret',
+  MicrosoftAppTenantId: '00000000-0000-0000-0000-0000000000aa',
+  COSMOS_ENDPOINT: 'https://example.documents.azure.com:443/',
+  COSMOS_KEY: 'a2V5',
+  TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+};
+
+describe('configuration', () => {
+  it('runs in local mode with embedded defaults when no app id is set', () => {
+    const config = loadConfig({});
+    assert.equal(config.mode, 'local');
+    assert.equal(config.port, 3978);
+    assert.equal(config.playground.port, 56150);
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(config.apple.baseUrl, undefined, 'local mode points at the embedded sandbox');
+  });
+
+  it('binds loopback only in local mode even when HOST asks for more', () => {
+    assert.equal(loadConfig({ HOST: '0.0.0.0' }).host, '127.0.0.1');
+  });
+
+  it('accepts a complete production configuration and defaults Apple to the real service', () => {
+    const config = loadConfig(production);
+    assert.equal(config.mode, 'production');
+    assert.equal(config.apple.baseUrl, APPLE_PRODUCTION_BASE_URL);
+    assert.equal(config.playground.enabled, false);
+    assert.equal(config.host, '0.0.0.0');
+  });
+
+  const refusals: Array<[string, NodeJS.ProcessEnv, RegExp]> = [
+    ['a non-numeric port', { PORT: 'abc' }, /^Invalid configuration: PORT: /],
+    ['a port out of range', { PLAYGROUND_PORT: '70000' }, /PLAYGROUND_PORT/],
+    ['an unknown log level', { LOG_LEVEL: 'loud' }, /LOG_LEVEL/],
+    ['a Cosmos endpoint that is not a URL', { COSMOS_ENDPOINT: 'not a url' }, /COSMOS_ENDPOINT/],
+    ['production without a password', { ...production, MicrosoftAppPassword: '' }, /MicrosoftAppPassword is required/],
+    ['production without a tenant', { ...production, MicrosoftAppTenantId: undefined }, /MicrosoftAppTenantId is required/],
+    ['production without Cosmos', { ...production, COSMOS_ENDPOINT: undefined }, /COSMOS_ENDPOINT is required/],
+    ['production without a Cosmos key or identity', { ...production, COSMOS_KEY: undefined }, /COSMOS_KEY is required/],
+    ['an encryption key of the wrong size', { TOKEN_ENCRYPTION_KEY: 'c2hvcnQ=' }, /TOKEN_ENCRYPTION_KEY must be 32 bytes/],
+  ];
+  for (const [what, env, message] of refusals) {
+    it(`stops start-up on ${what} with one line naming the variable`, () => {
+      assert.throws(
+        () => loadConfig(env),
+        (err: unknown) => err instanceof ConfigError && message.test(err.message) && !err.message.includes('\n'),
+      );
+    });
+  }
+
+  it('accepts managed identity instead of a Cosmos key in production', () => {
+    const config = loadConfig({ ...production, COSMOS_KEY: undefined, COSMOS_USE_MANAGED_IDENTITY: 'true' });
+    assert.equal(config.cosmos.useManagedIdentity, true);
+  });
+});
