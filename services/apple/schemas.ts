@@ -1,0 +1,134 @@
+import { z } from 'zod';
+
+/**
+ * Zod schemas for every Apple Apps and Books v2 response the client reads. Unknown fields are dropped
+ * (Apple adds fields over time); fields we rely on are required so a changed contract fails loudly.
+ */
+
+export const appleErrorBodySchema = z.object({
+  errorNumber: z.number().int(),
+  errorMessage: z.string().optional(),
+});
+
+export const serviceConfigSchema = z.object({
+  limits: z
+    .object({
+      maxAssets: z.number().int().positive().optional(),
+      maxClientUserIds: z.number().int().positive().optional(),
+      maxUsers: z.number().int().positive().optional(),
+      maxSerialNumbers: z.number().int().positive().optional(),
+      maxRequestPerSecond: z.number().positive().optional(),
+    })
+    .default({}),
+  urls: z.record(z.string(), z.string()).default({}),
+  errorCodes: z.array(z.object({ errorNumber: z.number(), errorMessage: z.string().optional() })).default([]),
+});
+export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
+
+export const mdmInfoSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  metadata: z.string().optional(),
+});
+export type MdmInfo = z.infer<typeof mdmInfoSchema>;
+
+export const clientConfigSchema = z.object({
+  uId: z.string().optional(),
+  locationName: z.string().optional(),
+  countryISO2ACode: z.string().optional(),
+  defaultPlatform: z.string().optional(),
+  tokenExpirationDate: z.string().optional(),
+  mdmInfo: mdmInfoSchema.optional(),
+});
+export type ClientConfig = z.infer<typeof clientConfigSchema>;
+
+const pageFields = {
+  currentPageIndex: z.number().int().nonnegative().optional(),
+  nextPageIndex: z.number().int().nonnegative().optional(),
+  size: z.number().int().nonnegative().optional(),
+  totalPages: z.number().int().nonnegative().optional(),
+  versionId: z.string().optional(),
+  tokenExpirationDate: z.string().optional(),
+  uId: z.string().optional(),
+};
+
+export const assetSchema = z.object({
+  adamId: z.string(),
+  pricingParam: z.string(),
+  productType: z.string(),
+  assignedCount: z.number().int(),
+  availableCount: z.number().int(),
+  retiredCount: z.number().int().default(0),
+  totalCount: z.number().int(),
+  deviceAssignable: z.boolean().default(false),
+  revocable: z.boolean().default(false),
+  supportedPlatforms: z.array(z.string()).default([]),
+});
+export type Asset = z.infer<typeof assetSchema>;
+
+export const assetsPageSchema = z.object({ ...pageFields, assets: z.array(assetSchema).default([]) });
+export type AssetsPage = z.infer<typeof assetsPageSchema>;
+
+export const assignmentSchema = z.object({
+  adamId: z.string(),
+  pricingParam: z.string(),
+  clientUserId: z.string().optional(),
+  serialNumber: z.string().optional(),
+});
+export type Assignment = z.infer<typeof assignmentSchema>;
+
+export const assignmentsPageSchema = z.object({ ...pageFields, assignments: z.array(assignmentSchema).default([]) });
+export type AssignmentsPage = z.infer<typeof assignmentsPageSchema>;
+
+export const vppUserSchema = z.object({
+  clientUserId: z.string(),
+  userId: z.string().optional(),
+  email: z.string().optional(),
+  managedAppleId: z.string().optional(),
+  idHash: z.string().optional(),
+  inviteCode: z.string().optional(),
+  status: z.enum(['Registered', 'Associated', 'Retired', 'Deleted']),
+});
+export type VppUser = z.infer<typeof vppUserSchema>;
+
+export const usersPageSchema = z.object({ ...pageFields, users: z.array(vppUserSchema).default([]) });
+export type UsersPage = z.infer<typeof usersPageSchema>;
+
+export const eventResponseSchema = z.object({
+  eventId: z.string().min(1),
+  tokenExpirationDate: z.string().optional(),
+  uId: z.string().optional(),
+});
+
+export const eventFailureSchema = z.object({
+  adamId: z.string().optional(),
+  pricingParam: z.string().optional(),
+  clientUserId: z.string().optional(),
+  serialNumber: z.string().optional(),
+  errorNumber: z.number().int(),
+  errorMessage: z.string().optional(),
+});
+export type EventFailure = z.infer<typeof eventFailureSchema>;
+
+export const eventStatusSchema = z.object({
+  eventId: z.string().optional(),
+  eventStatus: z.enum(['PENDING', 'COMPLETE', 'FAILED']),
+  eventType: z.string().optional(),
+  numCompleted: z.number().int().default(0),
+  numRequested: z.number().int().default(0),
+  failures: z.array(eventFailureSchema).default([]),
+  tokenExpirationDate: z.string().optional(),
+});
+export type EventStatus = z.infer<typeof eventStatusSchema>;
+
+/** An asset is the pair adamId + pricingParam (STDQ standard quality, PLUS high quality). */
+export interface AssetRef {
+  adamId: string;
+  pricingParam: string;
+}
+
+export interface UserRequest {
+  clientUserId: string;
+  email?: string;
+  managedAppleId?: string;
+}
