@@ -1,0 +1,42 @@
+import { TeamsActivityHandler, type ConversationState, type StatePropertyAccessor, type TurnContext, type ChannelAccount } from 'botbuilder';
+import type { DialogState } from 'botbuilder-dialogs';
+import { welcomeCard } from '../cards/cardTemplates';
+import type { MainDialog } from '../dialogs/MainDialog';
+import { sendCard } from '../dialogs/replies';
+
+/**
+ * Teams activity handler: every message goes through the main dialog, installs get a welcome card, and
+ * dialog state is saved at the end of each turn (in Cosmos, so a flow survives a restart).
+ */
+export class VppBooksBot extends TeamsActivityHandler {
+  private readonly dialogState: StatePropertyAccessor<DialogState>;
+
+  constructor(
+    private readonly conversationState: ConversationState,
+    private readonly mainDialog: MainDialog,
+  ) {
+    super();
+    this.dialogState = conversationState.createProperty<DialogState>('DialogState');
+
+    this.onMessage(async (context, next) => {
+      await this.mainDialog.run(context, this.dialogState);
+      await next();
+    });
+
+    this.onMembersAdded(async (context, next) => {
+      const botId = context.activity.recipient?.id;
+      const humans = (context.activity.membersAdded ?? []).filter((m: ChannelAccount) => m.id !== botId);
+      const botInstalled = (context.activity.membersAdded ?? []).some((m: ChannelAccount) => m.id === botId);
+      // Greet once per install (the bot itself joined) or a person joining a 1:1 chat.
+      if (botInstalled || (humans.length > 0 && context.activity.conversation?.conversationType === 'personal')) {
+        await sendCard(context, welcomeCard());
+      }
+      await next();
+    });
+  }
+
+  override async run(context: TurnContext): Promise<void> {
+    await super.run(context);
+    await this.conversationState.saveChanges(context, false);
+  }
+}

@@ -1,0 +1,98 @@
+import path from 'node:path';
+import { ConversationState } from 'botbuilder';
+import type { AppConfig } from '../services/config/config';
+import type { Logger } from '../services/logging/logger';
+import { EmbeddedCosmos } from '../services/store/local/EmbeddedCosmos';
+import { createCosmosClient, isStoreReachable, openDatabase, type ResolvedCosmosSettings } from '../services/store/cosmosClient';
+import { startAppleSandbox, type RunningAppleSandbox } from '../services/apple/sandbox/AppleSandboxServer';
+import { isAppleReachable } from '../services/apple/reachability';
+import { MainDialog } from '../dialogs/MainDialog';
+import { createAdapter } from './adapter';
+import { createBotStorage } from './botStorage';
+import { createBotServer } from './server';
+import { VppBooksBot } from './VppBooksBot';
+
+export interface RunningApplication {
+  /** Where the bot listens, e.g. http://127.0.0.1:3978 (POST /api/messages). */
+  url: string;
+  port: number;
+  appleBaseUrl: string;
+  cosmosEndpoint: string;
+  stop(): Promise<void>;
+}
+
+export const SNAPSHOT_FILE_NAME = 'cosmos-snapshot.json';
+
+/**
+ * Starts everything the bot needs in one process: in local mode the embedded Cosmos-protocol server
+ * (persisted under LOCAL_DATA_DIR) and the Apple sandbox, then the bot's HTTP server. `stop()` undoes it
+ * in reverse order, saving the local store last so no turn's writes are lost.
+ */
+export async function startApplication(config: AppConfig, logger: Logger): Promise<RunningApplication> {
+  const stack: Array<() => Promise<void>> = [];
+  const stop = async () => {
+    for (const undo of stack.reverse()) {
+      try {
+        await undo();
+      } catch (err) {
+        logger.warn({ err }, 'shutdown step failed');
+      }
+    }
+    stack.length = 0;
+  };
+
+  try {
+    let cosmos: ResolvedCosmosSettings;
+    let appleBaseUrl: string;
+    if (config.mode === 'local') {
+      const embedded = new EmbeddedCosmos({
+        port: config.localCosmosPort,
+        snapshotFile: path.resolve(config.localDataDir, SNAPSHOT_FILE_NAME),
+        logger,
+      });
+      await embedded.start();
+      stack.push(() => embedded.stop());
+      cosmos = { ...config.cosmos, endpoint: embedded.endpoint, key: embedded.key, useManagedIdentity: false };
+
+      let sandbox: RunningAppleSandbox | undefined;
+      if (config.apple.baseUrl) {
+        appleBaseUrl = config.apple.baseUrl;
+      } else {
+        sandbox = await startAppleSandbox({ port: config.localApplePort });
+        const running = sandbox;
+        stack.push(() => running.close());
+        appleBaseUrl = sandbox.baseUrl;
+      }
+      logger.info({ cosmos: embedded.endpoint, apple: appleBaseUrl, dataDir: path.resolve(config.localDataDir) }, 'local services started');
+    } else {
+      if (!config.cosmos.endpoint || !config.apple.baseUrl) throw new Error('production configuration lacks Cosmos or Apple endpoints');
+      cosmos = { ...config.cosmos, endpoint: config.cosmos.endpoint };
+      appleBaseUrl = config.apple.baseUrl;
+    }
+
+    const client = createCosmosClient(cosmos);
+    stack.push(async () => client.dispose());
+    const database = await openDatabase(client, cosmos.database);
+
+    const conversationState = new ConversationState(createBotStorage(cosmos));
+    const bot = new VppBooksBot(conversationState, new MainDialog());
+    const adapter = createAdapter(config, logger);
+    const server = createBotServer({
+      adapter,
+      bot,
+      logger,
+      version: config.version,
+      mode: config.mode,
+      isStoreReachable: () => isStoreReachable(database),
+      isAppleReachable: () => isAppleReachable(appleBaseUrl),
+    });
+    const listening = await server.listen(config.port, config.host);
+    stack.push(() => server.close());
+    logger.info({ url: listening.url, mode: config.mode }, 'bot listening');
+
+    return { url: listening.url, port: listening.port, appleBaseUrl, cosmosEndpoint: cosmos.endpoint, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

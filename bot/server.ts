@@ -1,0 +1,74 @@
+import restify from 'restify';
+import type { CloudAdapter } from 'botbuilder';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../services/logging/logger';
+import type { VppBooksBot } from './VppBooksBot';
+
+export interface HealthReport {
+  status: 'ok' | 'degraded' | 'unhealthy';
+  version: string;
+  mode: 'local' | 'production';
+  store: { reachable: boolean };
+  apple: { reachable: boolean };
+}
+
+export interface BotServerDependencies {
+  adapter: CloudAdapter;
+  bot: VppBooksBot;
+  logger: Logger;
+  version: string;
+  mode: 'local' | 'production';
+  isStoreReachable: () => Promise<boolean>;
+  isAppleReachable: () => Promise<boolean>;
+}
+
+export interface BotServer {
+  listen(port: number, host: string): Promise<{ port: number; url: string }>;
+  close(): Promise<void>;
+}
+
+/** Body size cap for /api/messages: Teams activities are small; anything bigger is not from Teams. */
+const MAX_BODY_BYTES = 1024 * 1024;
+
+export function createBotServer(deps: BotServerDependencies): BotServer {
+  const server = restify.createServer({ name: 'vpp-books-bot', handleUncaughtExceptions: false });
+  server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false }));
+
+  server.post('/api/messages', async (req: restify.Request, res: restify.Response) => {
+    await deps.adapter.process(req, res, (context) => deps.bot.run(context));
+  });
+
+  server.get('/healthz', async (_req: restify.Request, res: restify.Response) => {
+    const [store, apple] = await Promise.all([deps.isStoreReachable(), deps.isAppleReachable()]);
+    // Apple being down must not make the platform restart us: only the store decides "unhealthy".
+    const status: HealthReport['status'] = !store ? 'unhealthy' : apple ? 'ok' : 'degraded';
+    const report: HealthReport = { status, version: deps.version, mode: deps.mode, store: { reachable: store }, apple: { reachable: apple } };
+    res.status(store ? 200 : 503);
+    res.json(report);
+  });
+
+  server.on('restifyError', (req: restify.Request, _res: restify.Response, err: Error, callback: () => void) => {
+    deps.logger.warn({ err: { name: err.name, message: err.message }, method: req.method, url: req.url }, 'request rejected');
+    callback();
+  });
+
+  const http = server.server as Server;
+  return {
+    listen: (port, host) =>
+      new Promise((resolve, reject) => {
+        http.once('error', reject);
+        server.listen(port, host, () => {
+          const actual = (http.address() as AddressInfo).port;
+          resolve({ port: actual, url: `http://${host}:${actual}` });
+        });
+      }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        if (!http.listening) return resolve();
+        http.close(() => resolve());
+        // Idle keep-alive sockets would hold close() open; in-flight requests still finish.
+        http.closeIdleConnections();
+      }),
+  };
+}

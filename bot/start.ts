@@ -1,0 +1,51 @@
+import 'dotenv/config';
+import { loadConfig } from '../services/config/config';
+import { ConfigError } from '../services/errors';
+import { createLogger } from '../services/logging/logger';
+import { startApplication } from './application';
+import { startPlayground, type RunningPlayground } from './playground';
+import { version } from '../package.json';
+
+/** `npm start`: the bot plus, in local mode, its embedded services and the Agents Playground. */
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env, version);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const logger = createLogger({ level: config.logLevel });
+  const app = await startApplication(config, logger);
+
+  let playground: RunningPlayground | undefined;
+  if (config.playground.enabled) {
+    playground = await startPlayground({ botUrl: app.url, port: config.playground.port, logger });
+    process.stdout.write(
+      `\n  VPP Books bot is running (local mode).\n  Open the chat: ${playground.url}\n  Type "help" to see the commands.\n\n`,
+    );
+  }
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'shutting down');
+    void (async () => {
+      await playground?.stop();
+      await app.stop();
+      logger.flush();
+      process.exit(0);
+    })();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`Start-up failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(1);
+});
