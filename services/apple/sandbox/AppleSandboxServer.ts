@@ -1,46 +1,339 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { Logger } from '../../logging/logger';
+import { VPP_ERROR_MESSAGES } from '../VppError';
+import { FaultInjector, type Fault, type FaultRule } from './FaultInjector';
+import { SandboxStats } from './SandboxStats';
+import { SandboxState, type SandboxOrganisation, type SandboxToken } from './SandboxState';
+import { seedDemoData } from './demoData';
+import * as api from './sandboxApi';
 
 export interface AppleSandboxOptions {
   port?: number;
   host?: string;
+  /** Bring your own state (tests); otherwise a new one, seeded with the demo data unless `seedDemoData` is false. */
+  state?: SandboxState;
+  seedDemoData?: boolean;
+  /** Items per page; small by default so paging is exercised. */
+  pageSize?: number;
+  /** How long async events (associate, users/*) stay PENDING. */
+  eventDelayMs?: number;
+  /** Latency added to every API call (ms). */
+  latencyMs?: number;
+  limits?: Partial<api.SandboxLimits>;
+  /** When set, requests above this rate per token get 429 / 9646 with Retry-After: 1, like Apple. */
+  enforceRateLimit?: number;
+  logger?: Logger;
 }
 
 export interface RunningAppleSandbox {
   /** Base URL of the v2 API, e.g. http://127.0.0.1:PORT/mdm/v2 — what APPLE_VPP_BASE_URL points at. */
   baseUrl: string;
+  /** Apple-compatible content metadata lookup, what APPLE_METADATA_URL points at. */
+  metadataUrl: string;
+  origin: string;
+  state: SandboxState;
+  faults: FaultInjector;
+  stats: SandboxStats;
   close(): Promise<void>;
 }
 
+const API_PREFIX = '/mdm/v2';
+const METADATA_PATH = '/WebObjects/MZStorePlatform.woa/wa/lookup';
+const MAX_BODY_BYTES = 1024 * 1024;
+
+type Handler = (ctx: api.ApiContext) => api.ApiResult;
+const ROUTES: Record<string, Handler> = {
+  'GET /client/config': api.clientConfig,
+  'POST /client/config': api.claimClientConfig,
+  'GET /assets': api.listAssets,
+  'GET /assignments': api.listAssignments,
+  'GET /users': api.listUsers,
+  'POST /users/create': (ctx) => api.userEvent(ctx, 'CREATE'),
+  'POST /users/update': (ctx) => api.userEvent(ctx, 'UPDATE'),
+  'POST /users/retire': (ctx) => api.userEvent(ctx, 'RETIRE'),
+  'POST /assets/associate': api.associate,
+  'POST /assets/disassociate': api.disassociate,
+  'GET /status': api.eventStatus,
+};
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function send(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { 'content-type': 'application/json', ...headers });
+  res.end(JSON.stringify(body));
+}
+
+async function readBody(req: http.IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+const faultSchema: z.ZodType<Fault> = z.union([
+  z.object({ kind: z.literal('status'), status: z.number().int(), errorNumber: z.number().int().optional(), errorMessage: z.string().optional(), retryAfter: z.union([z.string(), z.number()]).optional() }),
+  z.object({ kind: z.literal('drop') }),
+  z.object({ kind: z.literal('latency'), ms: z.number().nonnegative() }),
+  z.object({ kind: z.literal('garbage') }),
+]);
+const controlFaultsSchema = z.object({
+  latencyMs: z.number().nonnegative().optional(),
+  rules: z.array(z.object({ path: z.string().optional(), method: z.string().optional(), times: z.number().positive().optional(), fault: faultSchema })).default([]),
+});
+const controlSeedSchema = z.object({
+  orgName: z.string().min(1).default('Bench Organisation'),
+  books: z.number().int().nonnegative().default(40),
+  users: z.number().int().nonnegative().default(0),
+  assignments: z.number().int().nonnegative().default(0),
+});
+
 /**
- * Placeholder local Apple sandbox: answers GET /mdm/v2/service/config only. The full stateful sandbox
- * (issue "Apple Apps and Books API client and a faithful local Apple sandbox") replaces this body and
- * keeps this function's signature.
+ * Starts the local Apple sandbox: Apple's Apps and Books v2 API with state, an Apple-compatible
+ * metadata lookup, an invitation page, and a control API under /_sandbox for tests in other processes.
  */
 export async function startAppleSandbox(options: AppleSandboxOptions = {}): Promise<RunningAppleSandbox> {
-  const server = http.createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://sandbox');
-    res.setHeader('content-type', 'application/json');
-    if (req.method === 'GET' && url.pathname === '/mdm/v2/service/config') {
-      res.end(
-        JSON.stringify({
-          limits: { maxAssets: 25, maxClientUserIds: 1000, maxUsers: 100, maxRequestPerSecond: 15 },
-          urls: {},
-          errorCodes: [],
-        }),
-      );
+  const state = options.state ?? new SandboxState({ pageSize: options.pageSize, eventDelayMs: options.eventDelayMs });
+  if (options.state) {
+    if (options.pageSize !== undefined) state.pageSize = options.pageSize;
+    if (options.eventDelayMs !== undefined) state.eventDelayMs = options.eventDelayMs;
+  }
+  if (!options.state && options.seedDemoData !== false) seedDemoData(state);
+  const faults = new FaultInjector();
+  faults.latencyMs = options.latencyMs ?? 0;
+  const stats = new SandboxStats();
+  const limits: api.SandboxLimits = { ...api.SANDBOX_DEFAULT_LIMITS, ...options.limits };
+  const recentByToken = new Map<string, number[]>();
+  let origin = '';
+
+  function authenticate(header: string | undefined): { org: SandboxOrganisation; token: SandboxToken } | api.ApiResult {
+    const match = /^Bearer (\S+)$/.exec(header ?? '');
+    if (!match?.[1]) return api.appleError(401, 9722, 'Invalid Authorization header');
+    const token = state.tokens.get(match[1]);
+    if (!token) return api.appleError(401, 9622, 'Invalid authentication token');
+    if (token.revoked) return api.appleError(401, 9625, 'The server has revoked the sToken');
+    if (token.expiresAt.getTime() <= state.now().getTime()) return api.appleError(401, 9621, 'sToken has expired');
+    const org = state.organisations.get(token.orgId);
+    if (!org) return api.appleError(401, 9622, 'Invalid authentication token');
+    return { org, token };
+  }
+
+  function overRate(bearer: string): boolean {
+    if (options.enforceRateLimit === undefined) return false;
+    const now = Date.now();
+    const recent = (recentByToken.get(bearer) ?? []).filter((t) => now - t < 1000);
+    recent.push(now);
+    recentByToken.set(bearer, recent);
+    return recent.length > options.enforceRateLimit;
+  }
+
+  async function applyFault(fault: Fault | undefined, req: http.IncomingMessage, res: http.ServerResponse): Promise<boolean> {
+    if (!fault) return false;
+    switch (fault.kind) {
+      case 'latency':
+        await sleep(fault.ms);
+        return false;
+      case 'drop':
+        req.socket.destroy();
+        return true;
+      case 'garbage':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        res.end('<html>not json</html>');
+        return true;
+      case 'status': {
+        const headers: Record<string, string> = fault.retryAfter === undefined ? {} : { 'retry-after': String(fault.retryAfter) };
+        const body = fault.errorNumber === undefined ? { message: 'Injected failure' } : { errorNumber: fault.errorNumber, errorMessage: fault.errorMessage ?? 'Injected failure' };
+        send(res, fault.status, body, headers);
+        return true;
+      }
+    }
+  }
+
+  async function handleApi(req: http.IncomingMessage, res: http.ServerResponse, method: string, path: string, url: URL): Promise<void> {
+    stats.begin(method, path, Date.now());
+    try {
+      if (faults.latencyMs > 0) await sleep(faults.latencyMs);
+      if (await applyFault(faults.take(method, path), req, res)) return;
+      if (method === 'GET' && path === '/service/config') {
+        send(res, 200, serviceConfig());
+        return;
+      }
+      const route = ROUTES[`${method} ${path}`];
+      if (!route) {
+        send(res, 404, { errorNumber: 9602, errorMessage: `Unknown endpoint ${method} ${path}` });
+        return;
+      }
+      const auth = authenticate(req.headers.authorization);
+      if ('status' in auth) {
+        send(res, auth.status, auth.body);
+        return;
+      }
+      if (overRate(auth.token.bearer)) {
+        send(res, 429, { errorNumber: 9646, errorMessage: 'Too many requests' }, { 'retry-after': '1' });
+        return;
+      }
+      let body: unknown;
+      if (method === 'POST') {
+        const text = await readBody(req);
+        if (text === undefined) {
+          send(res, 413, { errorNumber: 9602, errorMessage: 'Request too large' });
+          return;
+        }
+        try {
+          body = text === '' ? {} : JSON.parse(text);
+        } catch {
+          send(res, 400, { errorNumber: 9602, errorMessage: 'Invalid JSON' });
+          return;
+        }
+      }
+      state.settle(auth.org);
+      const result = api.runApi(route, { state, org: auth.org, token: auth.token, limits, query: url.searchParams, body });
+      send(res, result.status, result.body);
+    } finally {
+      stats.end();
+    }
+  }
+
+  function serviceConfig(): unknown {
+    return {
+      limits,
+      urls: {
+        invitationEmail: `${origin}/invitation?inviteCode=%25inviteCode%25`,
+        contentMetadataLookup: `${origin}${METADATA_PATH}`,
+        vppWebsite: `${origin}/`,
+      },
+      errorCodes: Object.keys(VPP_ERROR_MESSAGES).map((n) => ({ errorNumber: Number(n), errorMessage: `Error ${n}` })),
+      notificationTypes: ['ASSET_MANAGEMENT', 'ASSET_COUNT', 'USER_MANAGEMENT', 'USER_ASSOCIATED'],
+    };
+  }
+
+  function handleMetadata(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
+    if (!/(?:^|;\s*)itvt=[^;\s]+/.test(req.headers.cookie ?? '')) {
+      send(res, 401, { errorMessage: 'Missing itvt cookie' });
       return;
     }
-    res.statusCode = 404;
-    res.end(JSON.stringify({ errorNumber: 9602, errorMessage: 'Not implemented in the placeholder sandbox' }));
+    const ids = (url.searchParams.get('id') ?? '').split(',').filter((id) => id.length > 0);
+    const results: Record<string, unknown> = {};
+    for (const org of state.organisations.values()) {
+      for (const book of org.books.values()) {
+        if (!ids.includes(book.adamId) || results[book.adamId]) continue;
+        results[book.adamId] = {
+          id: book.adamId,
+          kind: 'ebook',
+          name: book.title,
+          artistName: book.author,
+          artwork: { url: `${origin}/artwork/${book.adamId}/{w}x{h}bb.{f}`, width: 400, height: 600 },
+        };
+      }
+    }
+    send(res, 200, { results });
+  }
+
+  function handleArtwork(res: http.ServerResponse, adamId: string): void {
+    const book = [...state.organisations.values()].map((o) => [...o.books.values()].find((b) => b.adamId === adamId)).find((b) => b);
+    const hue = Number(adamId.slice(-3)) % 360;
+    const title = (book?.title ?? `Book ${adamId}`).replace(/[<>&"]/g, '');
+    res.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=3600' });
+    res.end(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="400" height="600"><rect width="400" height="600" fill="hsl(${hue},45%,35%)"/>` +
+        `<text x="200" y="300" font-family="Georgia,serif" font-size="28" fill="#fff" text-anchor="middle">${title}</text></svg>`,
+    );
+  }
+
+  /** The invitation link a Registered user opens: in the sandbox, opening it accepts the invitation. */
+  function handleInvitation(res: http.ServerResponse, url: URL): void {
+    const code = url.searchParams.get('inviteCode') ?? '';
+    for (const org of state.organisations.values()) {
+      const user = [...org.users.values()].find((u) => u.inviteCode && u.inviteCode === code);
+      if (user) {
+        state.putUser(org, { ...user, status: 'Associated', inviteCode: undefined, idHash: user.idHash ?? code.slice(0, 12) });
+        res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
+        res.end(`<h1>Sandbox: invitation accepted</h1><p>${org.orgName} can now assign books to this user.</p>`);
+        return;
+      }
+    }
+    res.writeHead(404, { 'content-type': 'text/html; charset=utf-8' });
+    res.end('<h1>Sandbox: unknown or already used invitation</h1>');
+  }
+
+  async function handleControl(req: http.IncomingMessage, res: http.ServerResponse, method: string, path: string): Promise<void> {
+    const text = method === 'POST' ? ((await readBody(req)) ?? '') : '';
+    let body: unknown = {};
+    try {
+      body = text ? JSON.parse(text) : {};
+    } catch {
+      send(res, 400, { error: 'invalid JSON' });
+      return;
+    }
+    if (method === 'GET' && path === '/_sandbox/stats') return send(res, 200, stats.toJSON());
+    if (method === 'POST' && path === '/_sandbox/stats/reset') {
+      stats.reset();
+      return send(res, 200, {});
+    }
+    if (method === 'POST' && path === '/_sandbox/faults') {
+      const parsed = controlFaultsSchema.safeParse(body);
+      if (!parsed.success) return send(res, 400, { error: parsed.error.message });
+      if (parsed.data.latencyMs !== undefined) faults.latencyMs = parsed.data.latencyMs;
+      for (const rule of parsed.data.rules) faults.add(rule as FaultRule);
+      return send(res, 200, { pendingRules: faults.pendingRules, latencyMs: faults.latencyMs });
+    }
+    if (method === 'DELETE' && path === '/_sandbox/faults') {
+      faults.clear();
+      return send(res, 200, {});
+    }
+    if (method === 'POST' && path === '/_sandbox/seed') {
+      const parsed = controlSeedSchema.safeParse(body);
+      if (!parsed.success) return send(res, 400, { error: parsed.error.message });
+      const { orgName, books, users, assignments } = parsed.data;
+      const org = state.addOrganisation({
+        orgName,
+        books: Array.from({ length: books }, (_, i) => ({ adamId: String(1_600_000_000 + i), title: `Seeded Book ${i + 1}`, author: 'Sandbox Author', totalCount: 10 })),
+      });
+      const userIds = state.seedUsers(org, users);
+      if (assignments > 0) state.seedAssignments(org, userIds, assignments);
+      return send(res, 200, { orgId: org.id, token: state.mintToken(org) });
+    }
+    send(res, 404, { error: 'unknown control endpoint' });
+  }
+
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    const method = (req.method ?? 'GET').toUpperCase();
+    const pathname = url.pathname.replace(/\/+$/, '') || '/';
+    let work: Promise<void> | void;
+    if (pathname.startsWith(`${API_PREFIX}/`)) work = handleApi(req, res, method, pathname.slice(API_PREFIX.length), url);
+    else if (pathname === METADATA_PATH && method === 'GET') work = handleMetadata(req, res, url);
+    else if (pathname.startsWith('/artwork/')) work = handleArtwork(res, pathname.split('/')[2] ?? '');
+    else if (pathname === '/invitation') work = handleInvitation(res, url);
+    else if (pathname.startsWith('/_sandbox/')) work = handleControl(req, res, method, pathname);
+    else work = send(res, 404, { error: 'not found' });
+    Promise.resolve(work).catch((error: unknown) => {
+      options.logger?.error({ err: error, path: pathname }, 'Apple sandbox: request failed');
+      send(res, 500, { errorNumber: 9603, errorMessage: 'Internal error' });
+    });
   });
+  server.keepAliveTimeout = 5000;
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
+  const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
+  origin = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   return {
-    baseUrl: `http://127.0.0.1:${port}/mdm/v2`,
+    baseUrl: `${origin}${API_PREFIX}`,
+    metadataUrl: `${origin}${METADATA_PATH}`,
+    origin,
+    state,
+    faults,
+    stats,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
@@ -48,3 +341,7 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
       }),
   };
 }
+
+export { SandboxState } from './SandboxState';
+export { FaultInjector } from './FaultInjector';
+export type { Fault, FaultRule } from './FaultInjector';
