@@ -1,5 +1,6 @@
 import {
   ComponentDialog,
+  type Dialog,
   DialogSet,
   DialogTurnStatus,
   WaterfallDialog,
@@ -9,7 +10,7 @@ import {
 } from 'botbuilder-dialogs';
 import type { StatePropertyAccessor, TurnContext } from 'botbuilder';
 import { helpCard } from '../cards/cardTemplates';
-import { COMMANDS } from './commandCatalog';
+import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
 import { normaliseText, parseCommand } from './parseCommand';
 import { sendCard } from './replies';
 
@@ -26,10 +27,22 @@ export const IRREVOCABLE_MESSAGE =
 export class MainDialog extends ComponentDialog {
   static readonly id = 'main';
 
-  constructor() {
+  private readonly flows: ReadonlyMap<string, Dialog>;
+
+  /** `flows` maps a command ("tokens", "upload token") to the dialog that runs it. */
+  constructor(flows: ReadonlyMap<string, Dialog> = new Map()) {
     super(MainDialog.id);
+    this.flows = flows;
+    for (const flow of flows.values()) this.addDialog(flow);
     this.addDialog(new WaterfallDialog(ROUTE, [(step) => this.route(step)]));
     this.initialDialogId = ROUTE;
+  }
+
+  /** The help card's data: every command, marked available when something runs it. */
+  private helpCard() {
+    return helpCard({
+      commands: COMMANDS.map((c) => ({ ...c, available: BUILT_IN_COMMANDS.has(c.command) || this.flows.has(c.command) })),
+    });
   }
 
   /** Runs one turn: continues the active flow or routes a new command. */
@@ -53,7 +66,7 @@ export class MainDialog extends ComponentDialog {
       return innerDc.cancelAllDialogs();
     }
     if (text === 'help' || text === '?') {
-      await sendCard(innerDc.context, helpCard({ commands: COMMANDS }));
+      await sendCard(innerDc.context, this.helpCard());
       // Waiting keeps the interrupted flow where it was; the admin answers its last question next.
       return { status: DialogTurnStatus.waiting };
     }
@@ -75,17 +88,20 @@ export class MainDialog extends ComponentDialog {
         // Never echo the text back: an admin may have pasted a token in the wrong place.
         await context.sendActivity("I don't know that command. Type **help** to see the commands I understand.");
         break;
-      case 'command':
-        await this.runCommand(step, parsed.command);
+      case 'command': {
+        const flow = this.flows.get(parsed.command);
+        if (flow) return step.beginDialog(flow.id, { argument: parsed.argument });
+        await this.runBuiltIn(step, parsed.command);
         break;
+      }
     }
     return step.endDialog();
   }
 
-  private async runCommand(step: WaterfallStepContext, command: string): Promise<void> {
+  private async runBuiltIn(step: WaterfallStepContext, command: string): Promise<void> {
     const context = step.context;
     if (command === 'help') {
-      await sendCard(context, helpCard({ commands: COMMANDS }));
+      await sendCard(context, this.helpCard());
       return;
     }
     if (command === 'cancel') {

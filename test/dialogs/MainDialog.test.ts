@@ -1,0 +1,99 @@
+import { strict as assert } from 'node:assert';
+import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { TextPrompt, WaterfallDialog } from 'botbuilder-dialogs';
+import { IRREVOCABLE_MESSAGE, MainDialog } from '../../dialogs/MainDialog';
+import { VppBooksBot } from '../../bot/VppBooksBot';
+
+function cardJson(activity: Partial<Activity>): string {
+  return JSON.stringify(activity.attachments?.[0]?.content ?? {});
+}
+
+function isHelpCard(activity: Partial<Activity>): void {
+  assert.ok(cardJson(activity).includes('VPP Books: commands'), `expected the help card, got ${activity.text ?? cardJson(activity)}`);
+}
+
+/** A stand-in flow that waits for an answer, to prove cancel/help interrupt whatever is running. */
+function probeFlow(): WaterfallDialog {
+  return new WaterfallDialog('probe', [
+    (step) => step.prompt('probePrompt', 'Which Apple ID manages this token?'),
+    async (step) => {
+      await step.context.sendActivity(`Noted: ${String(step.result)}`);
+      return step.endDialog();
+    },
+  ]);
+}
+
+function mainWithProbe(): MainDialog {
+  const dialog = new MainDialog(new Map([['tokens', probeFlow()]]));
+  dialog.addDialog(new TextPrompt('probePrompt'));
+  return dialog;
+}
+
+function adapterFor(dialog: MainDialog): TestAdapter {
+  const conversationState = new ConversationState(new MemoryStorage());
+  const bot = new VppBooksBot(conversationState, dialog);
+  return new TestAdapter((context) => bot.run(context));
+}
+
+describe('MainDialog', () => {
+  it('answers help with the command card', async () => {
+    await adapterFor(new MainDialog()).send('help').assertReply(isHelpCard);
+  });
+
+  it('refuses unassign and revoke: book licenses cannot be reclaimed', async () => {
+    await adapterFor(new MainDialog()).send('revoke Moby Dick').assertReply(IRREVOCABLE_MESSAGE).send('unassign').assertReply(IRREVOCABLE_MESSAGE);
+  });
+
+  it('does not echo an unknown command back (it might be a pasted token)', async () => {
+    const pasted = 'eyJ0b2tlbiI6IlZHaGxJSE5sWTNKbGRDQjJZV3gxWlEiLCJleHBEYXRlIjoiMjAzMC0xMS0wOFQyMjozMzoyMiswMDAwIn0=';
+    await adapterFor(new MainDialog())
+      .send(pasted)
+      .assertReply((reply) => {
+        assert.ok(!String(reply.text).includes(pasted));
+        assert.match(String(reply.text), /don't know that command/);
+      });
+  });
+
+  it('says honestly when a command is not built yet', async () => {
+    await adapterFor(new MainDialog()).send('tokens').assertReply((r) => assert.match(String(r.text), /not available in this version yet/));
+  });
+
+  it('lets cancel leave a flow that is waiting for an answer', async () => {
+    await adapterFor(mainWithProbe())
+      .send('tokens')
+      .assertReply('Which Apple ID manages this token?')
+      .send('cancel')
+      .assertReply((r) => assert.match(String(r.text), /^Cancelled/))
+      .send('admin@example.com')
+      .assertReply((r) => assert.match(String(r.text), /don't know that command/, 'the flow is gone'));
+  });
+
+  it('shows help in the middle of a flow and then continues it', async () => {
+    await adapterFor(mainWithProbe())
+      .send('tokens')
+      .assertReply('Which Apple ID manages this token?')
+      .send('help')
+      .assertReply(isHelpCard)
+      .send('admin@example.com')
+      .assertReply('Noted: admin@example.com');
+  });
+
+  it('marks commands without a flow as coming soon on the help card', async () => {
+    await adapterFor(mainWithProbe())
+      .send('help')
+      .assertReply((reply) => {
+        const json = cardJson(reply);
+        assert.ok(json.includes('List tokens with expiry and sync state; renew or remove one."'), 'tokens has a flow');
+        assert.ok(json.includes('Browse purchased books and their license counts. (coming soon)'));
+      });
+  });
+
+  it('greets on install with the welcome card', async () => {
+    const conversationState = new ConversationState(new MemoryStorage());
+    const bot = new VppBooksBot(conversationState, new MainDialog());
+    const adapter = new TestAdapter((context) => bot.run(context));
+    await adapter
+      .send({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'bot', name: 'bot' }], recipient: { id: 'bot', name: 'bot' } })
+      .assertReply((reply) => assert.ok(cardJson(reply).includes('Welcome to VPP Books')));
+  });
+});

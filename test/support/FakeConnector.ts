@@ -1,0 +1,88 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface CapturedActivity {
+  type: string;
+  text?: string;
+  attachments?: Array<{ contentType: string; content: Record<string, unknown> }>;
+  conversation?: { id: string };
+  replyToId?: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A local stand-in for the Bot Connector service: the bot posts its replies here because the test
+ * activities carry this server's URL as serviceUrl. Lets HTTP-level tests read what a user would see.
+ */
+export class FakeConnector {
+  readonly activities: CapturedActivity[] = [];
+  private readonly waiters: Array<{ predicate: (a: CapturedActivity) => boolean; resolve: (a: CapturedActivity) => void }> = [];
+  private server: http.Server | undefined;
+  url = '';
+
+  async start(): Promise<void> {
+    this.server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        if (req.method === 'POST' && /^\/v3\/conversations\/[^/]+\/activities/.test(req.url ?? '')) {
+          const activity = JSON.parse(body) as CapturedActivity;
+          this.activities.push(activity);
+          for (const waiter of [...this.waiters]) {
+            if (waiter.predicate(activity)) {
+              this.waiters.splice(this.waiters.indexOf(waiter), 1);
+              waiter.resolve(activity);
+            }
+          }
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ id: `reply-${this.activities.length}` }));
+          return;
+        }
+        res.statusCode = 404;
+        res.end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', () => resolve()));
+    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+  }
+
+  /** Resolves with the first activity (already received or future) matching `predicate`. */
+  waitFor(predicate: (a: CapturedActivity) => boolean, timeoutMs = 10_000): Promise<CapturedActivity> {
+    const existing = this.activities.find(predicate);
+    if (existing) return Promise.resolve(existing);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no matching activity within ${timeoutMs} ms; got ${JSON.stringify(this.activities.map((a) => a.text ?? a.type))}`)), timeoutMs);
+      this.waiters.push({ predicate, resolve: (a) => (clearTimeout(timer), resolve(a)) });
+    });
+  }
+
+  async stop(): Promise<void> {
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
+
+/** A Teams-shaped personal-chat message from a user, addressed to the bot. */
+export function teamsMessage(serviceUrl: string, text: string, overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    type: 'message',
+    id: `msg-${Math.random().toString(36).slice(2)}`,
+    timestamp: new Date().toISOString(),
+    channelId: 'msteams',
+    serviceUrl,
+    text,
+    from: { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: '00000000-0000-0000-0000-0000000000020' },
+    recipient: { id: 'bot-id', name: 'VPP Books' },
+    conversation: { id: 'personal-chat-1', conversationType: 'personal', tenantId: '00000000-0000-0000-0000-0000000000001' },
+    channelData: { tenant: { id: '00000000-0000-0000-0000-0000000000001' } },
+    ...overrides,
+  };
+}
+
+/** Text of every TextBlock and FactSet title in an Adaptive Card attachment, for assertions. */
+export function cardText(activity: CapturedActivity): string {
+  const card = activity.attachments?.find((a) => a.contentType === 'application/vnd.microsoft.card.adaptive')?.content;
+  return card ? JSON.stringify(card) : '';
+}
