@@ -1,0 +1,290 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Container, ItemDefinition, SqlParameter } from '@azure/cosmos';
+import { z } from 'zod';
+import { StoreConcurrencyError, StoreConflictError, StoreValidationError, cosmosStatus } from './errors';
+import { SYSTEM_PROPERTIES, sameContent } from './stable';
+
+/** An entity as read, with the ETag that a conditional write needs. */
+export interface Versioned<T> {
+  value: T;
+  etag: string;
+}
+
+export interface WriteResult<T> extends Versioned<T> {
+  /** False when nothing was written (the content was already there, or the mutation made no change). */
+  written: boolean;
+}
+
+export interface Page<T> {
+  items: T[];
+  /** Opaque; pass back to get the next page. Undefined on the last page. */
+  continuationToken: string | undefined;
+}
+
+export interface QueryOptions {
+  /** Single-partition query when set (cheap, the hot path); a cross-partition query otherwise. */
+  partitionKey?: string;
+}
+
+export interface DocumentStoreOptions<T> {
+  container: Container;
+  schema: z.ZodType<T>;
+  /** Written as `type` on every document and checked on every read, so a container can hold several kinds. */
+  docType: string;
+  partitionKeyOf: (entity: T) => string;
+  /** Fields that change on every write (timestamps) and so must not count as a change in upsertIfChanged. */
+  volatileFields?: readonly string[];
+  /** Fields upsertIfChanged keeps from the stored document (createdDateTime): a re-sync is not a creation. */
+  preservedFields?: readonly (keyof T & string)[];
+  /** Bound on read-modify-write attempts when other writers keep winning. */
+  maxAttempts?: number;
+}
+
+/** Returned by a mutation to say "nothing to change": no write happens. */
+export const NO_CHANGE = undefined;
+
+type Mutation<T> = (current: T) => T | undefined | Promise<T | undefined>;
+
+const DEFAULT_MAX_ATTEMPTS = 40;
+
+/**
+ * Typed, validated access to one kind of document: every write is validated before it is sent, every
+ * read before it is returned, and every update is a conditional replace (If-Match the ETag read) that
+ * is retried on 412, so concurrent writers never overwrite each other's changes.
+ */
+export class DocumentStore<T extends { id: string }> {
+  readonly container: Container;
+  readonly docType: string;
+  private readonly schema: z.ZodType<T>;
+  private readonly partitionKeyOf: (entity: T) => string;
+  private readonly volatileFields: readonly string[];
+  private readonly preservedFields: readonly (keyof T & string)[];
+  private readonly maxAttempts: number;
+
+  constructor(options: DocumentStoreOptions<T>) {
+    this.container = options.container;
+    this.schema = options.schema;
+    this.docType = options.docType;
+    this.partitionKeyOf = options.partitionKeyOf;
+    this.volatileFields = options.volatileFields ?? [];
+    this.preservedFields = options.preservedFields ?? [];
+    this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
+  }
+
+  partitionKey(entity: T): string {
+    return this.partitionKeyOf(entity);
+  }
+
+  /** Validates an entity the way a write would, without writing (for callers that build documents). */
+  validate(entity: T): T {
+    const parsed = this.schema.safeParse(entity);
+    if (!parsed.success) throw new StoreValidationError('write', this.docType, String(entity.id), parsed.error);
+    return parsed.data;
+  }
+
+  /** Turns a raw Cosmos item into an entity, or throws naming the document and the bad fields. */
+  fromDocument(raw: ItemDefinition): Versioned<T> {
+    const { type, ...rest } = raw as Record<string, unknown>;
+    const id = typeof rest.id === 'string' ? rest.id : '(no id)';
+    const etag = typeof rest._etag === 'string' ? rest._etag : '';
+    for (const key of SYSTEM_PROPERTIES) delete rest[key];
+    if (type !== this.docType) {
+      const issue = { code: 'custom' as const, path: ['type'], message: `expected "${this.docType}", found ${JSON.stringify(type)}`, input: type };
+      throw new StoreValidationError('read', this.docType, id, new z.ZodError([issue]));
+    }
+    const parsed = this.schema.safeParse(rest);
+    if (!parsed.success) throw new StoreValidationError('read', this.docType, id, parsed.error);
+    return { value: parsed.data, etag };
+  }
+
+  private toDocument(entity: T): ItemDefinition {
+    return { ...this.validate(entity), type: this.docType };
+  }
+
+  async read(id: string, partitionKey: string): Promise<Versioned<T> | undefined> {
+    try {
+      const { resource } = await this.container.item(id, partitionKey).read<ItemDefinition>();
+      return resource ? this.fromDocument(resource) : undefined;
+    } catch (err) {
+      if (cosmosStatus(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async get(id: string, partitionKey: string): Promise<T | undefined> {
+    return (await this.read(id, partitionKey))?.value;
+  }
+
+  /** Creates the document; throws StoreConflictError when the id is taken. */
+  async create(entity: T): Promise<Versioned<T>> {
+    const created = await this.tryCreate(entity);
+    if (!created) throw new StoreConflictError(this.docType, entity.id);
+    return created;
+  }
+
+  /** Creates the document, or returns undefined when the id is already taken (someone else won). */
+  async tryCreate(entity: T): Promise<Versioned<T> | undefined> {
+    try {
+      const { resource } = await this.container.items.create(this.toDocument(entity));
+      if (!resource) throw new Error(`Cosmos returned no body creating ${this.docType} "${entity.id}"`);
+      return this.fromDocument(resource);
+    } catch (err) {
+      if (cosmosStatus(err) === 409) return undefined;
+      throw err;
+    }
+  }
+
+  /** Replaces the document only if it still has `etag`; undefined when it changed or vanished meanwhile. */
+  async tryReplace(entity: T, etag: string): Promise<Versioned<T> | undefined> {
+    try {
+      const { resource } = await this.container
+        .item(entity.id, this.partitionKeyOf(entity))
+        .replace(this.toDocument(entity), { accessCondition: { type: 'IfMatch', condition: etag } });
+      if (!resource) throw new Error(`Cosmos returned no body replacing ${this.docType} "${entity.id}"`);
+      return this.fromDocument(resource);
+    } catch (err) {
+      const status = cosmosStatus(err);
+      if (status === 412 || status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  /** Last writer wins: only for documents with a single writer or whose content is the whole truth. */
+  async upsert(entity: T): Promise<Versioned<T>> {
+    const { resource } = await this.container.items.upsert(this.toDocument(entity));
+    if (!resource) throw new Error(`Cosmos returned no body upserting ${this.docType} "${entity.id}"`);
+    return this.fromDocument(resource);
+  }
+
+  /**
+   * Read → mutate → replace If-Match, retried (bounded, jittered) when another writer got there first,
+   * so every writer's change lands. The mutation may run more than once: keep it free of side effects.
+   * Returns undefined when the document does not exist.
+   */
+  async update(id: string, partitionKey: string, mutate: Mutation<T>): Promise<WriteResult<T> | undefined> {
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const current = await this.read(id, partitionKey);
+      if (!current) return undefined;
+      const next = await mutate(structuredClone(current.value));
+      if (next === undefined) return { ...current, written: false };
+      this.assertSameIdentity(current.value, next);
+      const replaced = await this.tryReplace(next, current.etag);
+      if (replaced) return { ...replaced, written: true };
+      await backoff(attempt);
+    }
+    throw new StoreConcurrencyError(this.docType, id, this.maxAttempts);
+  }
+
+  /**
+   * Writes `entity` only if the stored content differs (ignoring volatile fields), so repeating a sync
+   * that found nothing new costs reads but no writes. Pass `current` (from a list query, say) to skip
+   * the read; `null` means "known to be absent".
+   */
+  async upsertIfChanged(entity: T, current?: Versioned<T> | null): Promise<WriteResult<T>> {
+    const desired = this.validate(entity);
+    let known: Versioned<T> | null | undefined = current;
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const existing = known === undefined ? await this.read(desired.id, this.partitionKeyOf(desired)) : (known ?? undefined);
+      known = undefined;
+      const candidate = existing ? this.keepPreserved(desired, existing.value) : desired;
+      if (existing && sameContent(existing.value as Record<string, unknown>, candidate as Record<string, unknown>, this.volatileFields)) {
+        return { ...existing, written: false };
+      }
+      const written = existing ? await this.tryReplace(candidate, existing.etag) : await this.tryCreate(desired);
+      if (written) return { ...written, written: true };
+      await backoff(attempt);
+    }
+    throw new StoreConcurrencyError(this.docType, desired.id, this.maxAttempts);
+  }
+
+  /**
+   * Deletes the document; with `etag`, only if it has not changed since it was read. False when there
+   * was nothing to delete or (with `etag`) it had changed.
+   */
+  async delete(id: string, partitionKey: string, etag?: string): Promise<boolean> {
+    try {
+      await this.container.item(id, partitionKey).delete(etag ? { accessCondition: { type: 'IfMatch', condition: etag } } : undefined);
+      return true;
+    } catch (err) {
+      const status = cosmosStatus(err);
+      if (status === 404 || status === 412) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * Deletes every document of this type in one partition (a removed token's books, say). Reads ids
+   * only, so even documents that no longer pass the schema are removed.
+   */
+  async deletePartition(partitionKey: string): Promise<number> {
+    const { resources } = await this.container.items
+      .query<unknown>({ query: 'SELECT VALUE c.id FROM c WHERE c.type = @type', parameters: this.withType([]) }, { partitionKey })
+      .fetchAll();
+    let deleted = 0;
+    for (const id of resources) {
+      if (typeof id === 'string' && (await this.delete(id, partitionKey))) deleted++;
+    }
+    return deleted;
+  }
+
+  /** Runs a query whose SQL filters on `c.type = @type` (the parameter is supplied here). */
+  async query(sql: string, parameters: SqlParameter[] = [], options: QueryOptions = {}): Promise<Versioned<T>[]> {
+    const { resources } = await this.container.items
+      .query<ItemDefinition>({ query: sql, parameters: this.withType(parameters) }, { partitionKey: options.partitionKey })
+      .fetchAll();
+    return resources.map((r) => this.fromDocument(r));
+  }
+
+  async queryValues(sql: string, parameters: SqlParameter[] = [], options: QueryOptions = {}): Promise<T[]> {
+    return (await this.query(sql, parameters, options)).map((v) => v.value);
+  }
+
+  /** One page of a single-partition query; the continuation token is Cosmos's own, opaque to callers. */
+  async queryPage(sql: string, parameters: SqlParameter[], partitionKey: string, pageSize: number, continuationToken?: string): Promise<Page<T>> {
+    const iterator = this.container.items.query<ItemDefinition>(
+      { query: sql, parameters: this.withType(parameters) },
+      { partitionKey, maxItemCount: pageSize, continuationToken },
+    );
+    // Cosmos may return an empty page with a continuation; keep going until there is something to show.
+    let response = await iterator.fetchNext();
+    while (response.resources.length === 0 && response.hasMoreResults && response.continuationToken) {
+      response = await iterator.fetchNext();
+    }
+    return {
+      items: response.resources.map((r) => this.fromDocument(r).value),
+      continuationToken: response.hasMoreResults ? response.continuationToken : undefined,
+    };
+  }
+
+  /** A scalar query (`SELECT VALUE COUNT(1) ...`), parsed with `schema`. */
+  async scalar<V>(sql: string, parameters: SqlParameter[], schema: z.ZodType<V>, options: QueryOptions = {}): Promise<V[]> {
+    const { resources } = await this.container.items
+      .query<unknown>({ query: sql, parameters: this.withType(parameters) }, { partitionKey: options.partitionKey })
+      .fetchAll();
+    return resources.map((r) => schema.parse(r));
+  }
+
+  private keepPreserved(desired: T, stored: T): T {
+    const merged = { ...desired };
+    for (const field of this.preservedFields) {
+      if (stored[field] !== undefined) merged[field] = stored[field];
+    }
+    return merged;
+  }
+
+  private withType(parameters: SqlParameter[]): SqlParameter[] {
+    return [{ name: '@type', value: this.docType }, ...parameters];
+  }
+
+  private assertSameIdentity(before: T, after: T): void {
+    if (after.id !== before.id || this.partitionKeyOf(after) !== this.partitionKeyOf(before)) {
+      throw new Error(`An update of ${this.docType} "${before.id}" tried to change its id or partition key`);
+    }
+  }
+}
+
+/** Full jitter, capped: colliding writers spread out instead of colliding again in lockstep. */
+function backoff(attempt: number): Promise<void> {
+  const ceiling = Math.min(200, 5 * 2 ** Math.min(attempt, 6));
+  return sleep(Math.floor(Math.random() * ceiling));
+}

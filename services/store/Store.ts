@@ -1,0 +1,49 @@
+import type { Database } from '@azure/cosmos';
+import { ensureContainers, type StoreContainers } from './containers';
+import { ApprovalRepository } from './repositories/ApprovalRepository';
+import { AssignmentRepository } from './repositories/AssignmentRepository';
+import { AuditLog } from './repositories/AuditLog';
+import { BookRepository } from './repositories/BookRepository';
+import { ConversationReferenceRepository } from './repositories/ConversationReferenceRepository';
+import { LeaseRepository } from './repositories/LeaseRepository';
+import { NotificationRepository } from './repositories/NotificationRepository';
+import type { RepositoryOptions } from './repositories/options';
+import { SyncRunRepository } from './repositories/SyncRunRepository';
+import { TokenRepository } from './repositories/TokenRepository';
+import { VppUserRepository } from './repositories/VppUserRepository';
+
+/** Every repository, over one database. Build it once at start-up and pass it to the services. */
+export interface Store {
+  containers: StoreContainers;
+  tokens: TokenRepository;
+  books: BookRepository;
+  assignments: AssignmentRepository;
+  vppUsers: VppUserRepository;
+  syncRuns: SyncRunRepository;
+  approvals: ApprovalRepository;
+  conversations: ConversationReferenceRepository;
+  notifications: NotificationRepository;
+  audit: AuditLog;
+  leases: LeaseRepository;
+}
+
+export function storeFromContainers(containers: StoreContainers, options: RepositoryOptions = {}): Store {
+  return {
+    containers,
+    tokens: new TokenRepository(containers.tokens, options),
+    books: new BookRepository(containers.books, options),
+    assignments: new AssignmentRepository(containers.assignments, options),
+    vppUsers: new VppUserRepository(containers.vppUsers, options),
+    syncRuns: new SyncRunRepository(containers.syncRuns, options),
+    approvals: new ApprovalRepository(containers.approvals, options),
+    conversations: new ConversationReferenceRepository(containers.conversations, options),
+    notifications: new NotificationRepository(containers.notifications, options),
+    audit: new AuditLog(containers.audit, options),
+    leases: new LeaseRepository(containers.leases, options),
+  };
+}
+
+/** Start-up entry point: creates missing containers (idempotent), then the repositories. */
+export async function createStore(database: Database, options: RepositoryOptions = {}): Promise<Store> {
+  return storeFromContainers(await ensureContainers(database), options);
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { actorSchema, dateTimeSchema, idSchema } from './common';
+
+/** An approval for an assignment that spends licenses, and where its card is so it can be updated. */
+export const approvalRequestSchema = z.object({
+  id: idSchema,
+  tenantId: z.string().min(1).max(128),
+  tokenId: idSchema,
+  kind: z.literal('assignment'),
+  assignmentId: idSchema,
+  summary: z.object({
+    bookTitle: z.string().max(512),
+    groupName: z.string().max(256),
+    installIntent: z.enum(['required', 'available']),
+    licensesNeeded: z.number().int().min(0),
+  }),
+  state: z.enum(['pending', 'approved', 'rejected', 'expired']),
+  requestedBy: actorSchema,
+  requestedDateTime: dateTimeSchema,
+  decidedBy: actorSchema.optional(),
+  decidedDateTime: dateTimeSchema.optional(),
+  comment: z.string().max(1000).optional(),
+  expiresAt: dateTimeSchema,
+  card: z
+    .object({
+      activityId: z.string().min(1).max(512),
+      conversationId: z.string().min(1).max(1024),
+    })
+    .optional(),
+});
+export type ApprovalRequest = z.infer<typeof approvalRequestSchema>;
+export type ApprovalState = ApprovalRequest['state'];

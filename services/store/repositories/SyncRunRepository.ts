@@ -1,0 +1,47 @@
+import type { Container } from '@azure/cosmos';
+import { DocumentStore, type WriteResult } from '../DocumentStore';
+import { syncRunSchema, type SyncRun } from '../entities/syncRun';
+import type { RepositoryOptions } from './options';
+
+/** Sync history is kept 90 days (Cosmos per-item TTL), enough to see a pattern of failures. */
+export const SYNC_RUN_TTL_SECONDS = 90 * 24 * 3600;
+
+/** Sync runs per token, newest first for the status view. */
+export class SyncRunRepository {
+  readonly store: DocumentStore<SyncRun>;
+
+  constructor(container: Container, options: RepositoryOptions = {}) {
+    this.store = new DocumentStore({ container, schema: syncRunSchema, docType: 'syncRun', partitionKeyOf: (r) => r.tokenId, maxAttempts: options.maxAttempts });
+  }
+
+  async start(run: SyncRun): Promise<SyncRun> {
+    return (await this.store.create({ ttl: SYNC_RUN_TTL_SECONDS, ...run })).value;
+  }
+
+  get(tokenId: string, id: string): Promise<SyncRun | undefined> {
+    return this.store.get(id, tokenId);
+  }
+
+  update(tokenId: string, id: string, mutate: (run: SyncRun) => SyncRun | undefined): Promise<WriteResult<SyncRun> | undefined> {
+    return this.store.update(id, tokenId, mutate);
+  }
+
+  /** Closes a run with its outcome. */
+  async finish(tokenId: string, id: string, outcome: Pick<SyncRun, 'status' | 'finishedDateTime'> & Partial<Pick<SyncRun, 'counts' | 'error'>>): Promise<SyncRun | undefined> {
+    return (await this.store.update(id, tokenId, (run) => ({ ...run, ...outcome })))?.value;
+  }
+
+  async listRecent(tokenId: string, limit = 10): Promise<SyncRun[]> {
+    const page = await this.store.queryPage(
+      'SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId ORDER BY c.startedDateTime DESC',
+      [{ name: '@tokenId', value: tokenId }],
+      tokenId,
+      limit,
+    );
+    return page.items;
+  }
+
+  deleteAllForToken(tokenId: string): Promise<number> {
+    return this.store.deletePartition(tokenId);
+  }
+}
