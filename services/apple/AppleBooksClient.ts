@@ -41,6 +41,7 @@ export interface AppleBooksClientOptions {
   pollTimeoutMs?: number;
   /** How long /service/config is trusted before it is read again. */
   serviceConfigTtlMs?: number;
+  /** Overrides Apple's 15 requests/s and 5 in flight; an explicit rate also ignores /service/config's. */
   rateLimit?: Partial<RateLimitSettings>;
   retry?: Partial<RetrySettings>;
   requestTimeoutMs?: number;
@@ -121,6 +122,7 @@ export class AppleBooksClient {
   readonly #configTtlMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #now: () => Date;
+  readonly #rateOverridden: boolean;
   #serviceConfig: { value: ServiceConfig; readAt: number } | undefined;
 
   constructor(options: AppleBooksClientOptions) {
@@ -130,6 +132,7 @@ export class AppleBooksClient {
     this.#configTtlMs = options.serviceConfigTtlMs ?? 60 * 60_000;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#now = options.now ?? (() => new Date());
+    this.#rateOverridden = options.rateLimit?.maxRequestsPerSecond !== undefined;
   }
 
   // ---- service and client configuration ----
@@ -147,7 +150,10 @@ export class AppleBooksClient {
       schema: serviceConfigSchema,
     });
     this.#serviceConfig = { value, readAt: now };
-    if (value.limits.maxRequestPerSecond !== undefined) lowerRate(this.#transport.throttle, value.limits.maxRequestPerSecond);
+    // An explicit override (tests, a support case) wins over what Apple announces.
+    if (value.limits.maxRequestPerSecond !== undefined && !this.#rateOverridden) {
+      lowerRate(this.#transport.throttle, value.limits.maxRequestPerSecond);
+    }
     return value;
   }
 
