@@ -39,6 +39,11 @@ export function createBotServer(deps: BotServerDependencies): BotServer {
     await deps.adapter.process(req, res, (context) => deps.bot.run(context));
   });
 
+  // The Playground probes the endpoint with HEAD before connecting.
+  server.head('/api/messages', async (_req: restify.Request, res: restify.Response) => {
+    res.send(200);
+  });
+
   server.get('/healthz', async (_req: restify.Request, res: restify.Response) => {
     const [store, apple] = await Promise.all([deps.isStoreReachable(), deps.isAppleReachable()]);
     // Apple being down must not make the platform restart us: only the store decides "unhealthy".

@@ -13,6 +13,7 @@ import { helpCard } from '../cards/cardTemplates';
 import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
 import { normaliseText, parseCommand } from './parseCommand';
 import { sendCard } from './replies';
+import { commandInput } from './cardSubmissions';
 
 const ROUTE = 'route';
 
@@ -60,7 +61,7 @@ export class MainDialog extends ComponentDialog {
   }
 
   private async interrupt(innerDc: DialogContext): Promise<DialogTurnResult | undefined> {
-    const text = normaliseText(innerDc.context.activity.text).toLowerCase();
+    const text = normaliseText(commandInput(innerDc.context.activity)).toLowerCase();
     if (text === 'cancel' || text === 'stop') {
       await innerDc.context.sendActivity('Cancelled. Nothing more will happen for that step. Type **help** to see what I can do.');
       return innerDc.cancelAllDialogs();
@@ -75,7 +76,7 @@ export class MainDialog extends ComponentDialog {
 
   private async route(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const context = step.context;
-    const parsed = parseCommand(context.activity.text);
+    const parsed = parseCommand(commandInput(context.activity));
     switch (parsed.kind) {
       case 'empty':
         // Card clicks without text (Action.Submit data) reach here when no flow is waiting for them.

@@ -97,3 +97,15 @@ describe('MainDialog', () => {
       .assertReply((reply) => assert.ok(cardJson(reply).includes('Welcome to VPP Books')));
   });
 });
+
+describe('MainDialog card buttons', () => {
+  it('runs the command a card button submits', async () => {
+    await adapterFor(new MainDialog()).send({ type: ActivityTypes.Message, value: { command: 'help' } }).assertReply(isHelpCard);
+  });
+
+  it('ignores a forged submission that names no known command', async () => {
+    await adapterFor(new MainDialog())
+      .send({ type: ActivityTypes.Message, value: { command: 'drop database' } })
+      .assertReply((r) => assert.match(String(r.text), /Type \*\*help\*\*/));
+  });
+});

@@ -1,0 +1,72 @@
+import { strict as assert } from 'node:assert';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { BotProcess } from '../support/BotProcess';
+import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
+import { freePort } from '../support/ports';
+
+/** The Playground's message box is a Lexical editor, not a textarea. */
+const MESSAGE_BOX = '[data-lexical-editor="true"][role="textbox"]';
+
+async function say(page: Page, text: string): Promise<void> {
+  const box = page.locator(MESSAGE_BOX);
+  await box.click();
+  await page.keyboard.type(text);
+  await page.keyboard.press('Enter');
+}
+
+describe('end to end: the Agents Playground in Chromium', function () {
+  this.timeout(180_000);
+  let bot: BotProcess;
+  let browser: Browser;
+  let page: Page;
+  let dataDir: string;
+  let chatUrl: string;
+
+  before(async function () {
+    this.timeout(16 * 60_000); // a first run may install Chromium from Debian's packages
+    const executablePath = ensureChromium();
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-e2e-'));
+    bot = new BotProcess({
+      PORT: String(await freePort()),
+      PLAYGROUND_PORT: String(await freePort()),
+      LOCAL_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    }).start();
+    const match = await bot.waitForOutput(/Open the chat: (http:\/\/localhost:\d+)/);
+    chatUrl = match[1] ?? '';
+    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(chatUrl);
+  });
+
+  after(async () => {
+    await browser?.close();
+    await bot?.stop();
+    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('shows the welcome card when the Playground installs the bot', async () => {
+    await page.getByText('Welcome to VPP Books').waitFor({ timeout: 30_000 });
+  });
+
+  it('answers "help" with the command card', async () => {
+    await say(page, 'help');
+    await page.getByText('VPP Books: commands').waitFor({ timeout: 30_000 });
+    for (const command of ['upload token', 'tokens', 'approvals']) {
+      assert.ok(await page.getByText(command, { exact: true }).first().isVisible(), `card lists ${command}`);
+    }
+  });
+
+  it('runs an Action.Submit button on the card', async () => {
+    await page.getByRole('button', { name: 'List commands' }).first().click();
+    const cards = page.getByText('VPP Books: commands');
+    const deadline = Date.now() + 30_000;
+    while ((await cards.count()) < 2) {
+      assert.ok(Date.now() < deadline, 'a second help card arrives after the click');
+      await page.waitForTimeout(200);
+    }
+  });
+});
