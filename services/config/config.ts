@@ -3,6 +3,10 @@ import { ConfigError } from '../errors';
 
 export const APPLE_PRODUCTION_BASE_URL = 'https://vpp.itunes.apple.com/mdm/v2';
 
+/** The Agents Playground's built-in tenant and default user (Alex Wilber): local mode's admin. */
+export const PLAYGROUND_TENANT_ID = '00000000-0000-0000-0000-0000000000001';
+export const PLAYGROUND_ADMIN_USER_ID = '00000000-0000-0000-0000-0000000000020';
+
 const emptyToUndefined = (value: unknown): unknown =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
@@ -65,11 +69,15 @@ export const environmentSchema = z.object({
   APPLE_METADATA_URL: httpUrl,
   APPLE_STATUS_POLL_INTERVAL_MS: positiveInt(30_000),
   LOCAL_APPLE_PORT: port(0),
+  MDM_ID: optionalString,
   MDM_NAME: z.preprocess(emptyToUndefined, z.string().min(1).max(100).default('VPP Books bot')),
   BOT_ADMIN_GROUP_ID: optionalString,
   BOT_ADMIN_USER_IDS: idList,
   TOKEN_ENCRYPTION_KEY: optionalString,
   TOKEN_ENCRYPTION_KEY_ID: z.preprocess(emptyToUndefined, z.string().min(1).max(64).default('k1')),
+  TOKEN_ENCRYPTION_OLD_KEYS: optionalString,
+  LOCAL_TENANT_ID: z.preprocess(emptyToUndefined, z.string().default(PLAYGROUND_TENANT_ID)),
+  LOCAL_ADMIN_USER_ID: z.preprocess(emptyToUndefined, z.string().default(PLAYGROUND_ADMIN_USER_ID)),
   SYNC_CRON: z.preprocess(emptyToUndefined, z.string().default('0 6,18 * * *')),
   SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC')),
 });
@@ -105,11 +113,15 @@ export interface AppConfig {
     baseUrl: string | undefined;
     metadataUrl: string | undefined;
     statusPollIntervalMs: number;
+    /** Our identity in Apple's mdmInfo: a token claimed under another id belongs to another MDM. */
+    mdmId: string;
     mdmName: string;
   };
+  /** The only Entra tenant whose users may use the bot. */
+  tenantId: string;
   localApplePort: number;
   admins: { groupId: string | undefined; userIds: string[] };
-  encryption: { key: string | undefined; keyId: string };
+  encryption: { key: string | undefined; keyId: string; oldKeys: string | undefined };
   sync: { cron: string; timeZone: string };
 }
 
@@ -148,6 +160,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
     if (!e.TOKEN_ENCRYPTION_KEY) {
       throw new ConfigError('Invalid configuration: TOKEN_ENCRYPTION_KEY is required in production (32 bytes, base64)');
     }
+    if (!e.BOT_ADMIN_GROUP_ID && e.BOT_ADMIN_USER_IDS.length === 0) {
+      throw new ConfigError('Invalid configuration: BOT_ADMIN_USER_IDS (Entra object ids) or BOT_ADMIN_GROUP_ID is required in production');
+    }
   }
   if (e.TOKEN_ENCRYPTION_KEY && Buffer.from(e.TOKEN_ENCRYPTION_KEY, 'base64').length !== 32) {
     throw new ConfigError('Invalid configuration: TOKEN_ENCRYPTION_KEY must be 32 bytes encoded as base64');
@@ -179,11 +194,17 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
       baseUrl: e.APPLE_VPP_BASE_URL ?? (mode === 'production' ? APPLE_PRODUCTION_BASE_URL : undefined),
       metadataUrl: e.APPLE_METADATA_URL,
       statusPollIntervalMs: e.APPLE_STATUS_POLL_INTERVAL_MS,
+      mdmId: e.MDM_ID ?? (e.MicrosoftAppId ? `vpp-books-bot:${e.MicrosoftAppId}` : 'vpp-books-bot:local'),
       mdmName: e.MDM_NAME,
     },
+    tenantId: mode === 'production' ? (e.MicrosoftAppTenantId ?? '') : e.LOCAL_TENANT_ID,
     localApplePort: e.LOCAL_APPLE_PORT,
-    admins: { groupId: e.BOT_ADMIN_GROUP_ID, userIds: e.BOT_ADMIN_USER_IDS },
-    encryption: { key: e.TOKEN_ENCRYPTION_KEY, keyId: e.TOKEN_ENCRYPTION_KEY_ID },
+    admins: {
+      groupId: e.BOT_ADMIN_GROUP_ID,
+      // Local mode needs an admin out of the box: the Playground's default user.
+      userIds: mode === 'local' && e.BOT_ADMIN_USER_IDS.length === 0 && !e.BOT_ADMIN_GROUP_ID ? [e.LOCAL_ADMIN_USER_ID] : e.BOT_ADMIN_USER_IDS,
+    },
+    encryption: { key: e.TOKEN_ENCRYPTION_KEY, keyId: e.TOKEN_ENCRYPTION_KEY_ID, oldKeys: e.TOKEN_ENCRYPTION_OLD_KEYS },
     sync: { cron: e.SYNC_CRON, timeZone: e.SYNC_TIMEZONE },
   };
 }

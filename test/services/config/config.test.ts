@@ -9,6 +9,7 @@ const production = {
   COSMOS_ENDPOINT: 'https://example.documents.azure.com:443/',
   COSMOS_KEY: 'a2V5',
   TOKEN_ENCRYPTION_KEY: Buffer.alloc(32, 7).toString('base64'),
+  BOT_ADMIN_USER_IDS: '00000000-0000-0000-0000-0000000000a1, 00000000-0000-0000-0000-0000000000a2',
 };
 
 describe('configuration', () => {
@@ -42,6 +43,7 @@ describe('configuration', () => {
     ['production without a tenant', { ...production, MicrosoftAppTenantId: undefined }, /MicrosoftAppTenantId is required/],
     ['production without Cosmos', { ...production, COSMOS_ENDPOINT: undefined }, /COSMOS_ENDPOINT is required/],
     ['production without a Cosmos key or identity', { ...production, COSMOS_KEY: undefined }, /COSMOS_KEY is required/],
+    ['production without any admin', { ...production, BOT_ADMIN_USER_IDS: '' }, /BOT_ADMIN_USER_IDS .* is required/],
     ['an encryption key of the wrong size', { TOKEN_ENCRYPTION_KEY: 'c2hvcnQ=' }, /TOKEN_ENCRYPTION_KEY must be 32 bytes/],
   ];
   for (const [what, env, message] of refusals) {
@@ -52,6 +54,17 @@ describe('configuration', () => {
       );
     });
   }
+
+  it('makes the Playground user the admin in local mode unless admins are configured', () => {
+    assert.deepEqual(loadConfig({}).admins.userIds, ['00000000-0000-0000-0000-0000000000020']);
+    assert.deepEqual(loadConfig({ BOT_ADMIN_USER_IDS: 'a, b' }).admins.userIds, ['a', 'b']);
+    assert.deepEqual(loadConfig(production).admins.userIds, ['00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-0000000000a2']);
+  });
+
+  it('claims tokens under an MDM id tied to the bot registration', () => {
+    assert.equal(loadConfig(production).apple.mdmId, `vpp-books-bot:${production.MicrosoftAppId}`);
+    assert.equal(loadConfig(production).tenantId, production.MicrosoftAppTenantId);
+  });
 
   it('accepts managed identity instead of a Cosmos key in production', () => {
     const config = loadConfig({ ...production, COSMOS_KEY: undefined, COSMOS_USE_MANAGED_IDENTITY: 'true' });

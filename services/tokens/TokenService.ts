@@ -1,0 +1,258 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import { UserFacingError } from '../errors';
+import { parseVppTokenFile, type VppTokenFile } from '../apple/VppTokenFile';
+import type { ClientConfig } from '../apple/AppleBooksClient';
+import type { TokenCipher } from '../crypto/TokenCipher';
+import { encryptedSecretSchema } from '../crypto/TokenCipher';
+import type { Store } from '../store/Store';
+import { MAX_TOKENS_PER_TENANT } from '../store/repositories/TokenRepository';
+import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
+import type { AuditEntry } from '../store/repositories/AuditLog';
+import type { AppleClientFactory } from './AppleClientFactory';
+
+/** An authorised admin, as the bot layer established it. */
+export interface AdminActor {
+  tenantId: string;
+  aadObjectId: string;
+  name?: string | undefined;
+}
+
+/**
+ * A checked token file waiting for the admin's confirmation. It lives in dialog state (Cosmos), so the
+ * token inside is encrypted, bound to this pending upload.
+ */
+export const pendingTokenSchema = z.object({
+  pendingId: z.string().uuid(),
+  tenantId: z.string(),
+  encryptedToken: encryptedSecretSchema,
+  organizationName: z.string(),
+  expirationDateTime: z.string(),
+  locationId: z.string().optional(),
+  locationName: z.string(),
+  countryOrRegion: z.string().optional(),
+  bookCount: z.number().int().nonnegative(),
+  /** Set when Apple says another MDM holds the token: taking over needs explicit consent. */
+  otherMdmName: z.string().optional(),
+});
+export type PendingToken = z.infer<typeof pendingTokenSchema>;
+
+export interface SaveOptions {
+  appleId: string;
+  accountType: 'business' | 'education';
+  /** The admin explicitly agreed to take the token from another MDM. */
+  takeOver: boolean;
+}
+
+export interface TokenServiceOptions {
+  store: Store;
+  cipher: TokenCipher;
+  apple: AppleClientFactory;
+  mdm: { id: string; name: string };
+  now?: () => Date;
+}
+
+const pendingContext = (tenantId: string, pendingId: string) => `pendingToken|${tenantId}|${pendingId}`;
+
+export const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Whole days from `now` until `date`; negative once it has passed. */
+export function daysUntil(date: string | Date, now: Date): number {
+  return Math.floor((new Date(date).getTime() - now.getTime()) / DAY_MS);
+}
+
+/**
+ * The VPP token lifecycle Intune's "VPP tokens" pane offers: upload (with the checks Apple and the
+ * product rules need), list, renew for the same location, and remove. Knows nothing of chat.
+ */
+export class TokenService {
+  private readonly now: () => Date;
+
+  constructor(private readonly options: TokenServiceOptions) {
+    this.now = options.now ?? (() => new Date());
+  }
+
+  private parse(content: string): VppTokenFile {
+    return parseVppTokenFile(content, { now: this.now });
+  }
+
+  /**
+   * Checks a token file against Apple and our rules, without storing anything: format and expiry, the
+   * 256-token limit, a location already uploaded, and who holds the token.
+   */
+  async inspectUpload(tenantId: string, content: string): Promise<PendingToken> {
+    const file = this.parse(content);
+    const { store } = this.options;
+    const count = await store.tokens.countInTenant(tenantId);
+    if (count >= MAX_TOKENS_PER_TENANT) {
+      throw new UserFacingError(
+        `You already have ${count} VPP tokens, the most one organisation can have (${MAX_TOKENS_PER_TENANT}). Remove a token you no longer use (type **tokens**), then upload this one.`,
+        'token_limit_reached',
+      );
+    }
+    const apple = this.options.apple.forToken(file.secret);
+    const config = await apple.getClientConfig();
+    await this.refuseDuplicateLocation(tenantId, config);
+    const ownership = await apple.checkOwnership(this.options.mdm.id);
+    let bookCount = 0;
+    for await (const page of apple.assetPages()) bookCount += page.assets.length;
+
+    const pendingId = randomUUID();
+    return {
+      pendingId,
+      tenantId,
+      encryptedToken: this.options.cipher.encrypt(file.secret, pendingContext(tenantId, pendingId)),
+      organizationName: file.orgName,
+      expirationDateTime: file.expiresAt.toISOString(),
+      locationId: config.uId,
+      locationName: config.locationName ?? file.orgName,
+      countryOrRegion: config.countryISO2ACode,
+      bookCount,
+      otherMdmName: ownership.state === 'otherMdm' ? ownership.mdmName : undefined,
+    };
+  }
+
+  private async refuseDuplicateLocation(tenantId: string, config: ClientConfig, exceptTokenId?: string): Promise<void> {
+    if (!config.uId && !config.locationName) return;
+    const existing = (await this.options.store.tokens.findByLocation(tenantId, { locationId: config.uId, locationName: config.uId ? undefined : config.locationName })).filter(
+      (t) => t.id !== exceptTokenId,
+    );
+    const first = existing[0];
+    if (first) {
+      throw new UserFacingError(
+        `A token for the Apple location "${first.locationName}" is already uploaded ("${first.displayName}"). To replace it with this newer file, renew it instead: type **renew ${first.locationName}**.`,
+        'duplicate_location',
+      );
+    }
+  }
+
+  /** Stores a confirmed upload and makes this bot the token's MDM. */
+  async saveUpload(actor: AdminActor, pendingInput: PendingToken, save: SaveOptions): Promise<VppToken> {
+    const pending = pendingTokenSchema.parse(pendingInput);
+    if (pending.tenantId !== actor.tenantId) throw new UserFacingError('That upload belongs to another organisation.', 'pending_wrong_tenant');
+    if (pending.otherMdmName && !save.takeOver) {
+      throw new UserFacingError(`Nothing was saved: the token stays with ${pending.otherMdmName}.`, 'takeover_declined');
+    }
+    const { store, cipher, mdm } = this.options;
+    const secret = cipher.decrypt(pending.encryptedToken, pendingContext(pending.tenantId, pending.pendingId));
+    const apple = this.options.apple.forToken(secret);
+    // Checked again: another admin may have uploaded the same location while this one was confirming.
+    await this.refuseDuplicateLocation(actor.tenantId, await apple.getClientConfig());
+    await apple.claimToken({ id: mdm.id, name: mdm.name, metadata: 'Microsoft Teams VPP Books bot' });
+
+    const id = randomUUID();
+    const now = this.now().toISOString();
+    const token: VppToken = {
+      id,
+      tenantId: actor.tenantId,
+      displayName: pending.locationName === pending.organizationName ? pending.organizationName : `${pending.organizationName} (${pending.locationName})`,
+      organizationName: pending.organizationName,
+      appleId: save.appleId,
+      accountType: save.accountType,
+      locationId: pending.locationId,
+      locationName: pending.locationName,
+      countryOrRegion: pending.countryOrRegion,
+      expirationDateTime: pending.expirationDateTime,
+      state: 'valid',
+      lastSyncStatus: 'none',
+      consecutiveSyncFailures: 0,
+      encryptedToken: cipher.encrypt(secret, tokenCipherContext({ tenantId: actor.tenantId, id })),
+      createdBy: { aadObjectId: actor.aadObjectId, displayName: actor.name },
+      createdDateTime: now,
+      lastModifiedDateTime: now,
+    };
+    const result = await store.tokens.createWithinLimit(token);
+    if (!result.created) {
+      throw new UserFacingError(`Nothing was saved: your organisation already has ${result.count} VPP tokens, the most allowed (${MAX_TOKENS_PER_TENANT}).`, 'token_limit_reached');
+    }
+    await this.audit(actor, 'token.upload', result.token, 'success', {
+      tookOverFrom: pending.otherMdmName ?? null,
+      books: pending.bookCount,
+    });
+    return result.token;
+  }
+
+  listTokens(tenantId: string): Promise<VppToken[]> {
+    return this.options.store.tokens.listByTenant(tenantId);
+  }
+
+  async getToken(tenantId: string, tokenId: string): Promise<VppToken> {
+    const token = await this.options.store.tokens.get(tenantId, tokenId);
+    if (!token) throw new UserFacingError('That token no longer exists; it may have been removed. Type **tokens** to see the current list.', 'token_not_found');
+    return token;
+  }
+
+  /** Tokens whose name, organisation or location contains `query` (case-insensitive). */
+  async findTokens(tenantId: string, query: string): Promise<VppToken[]> {
+    const tokens = await this.listTokens(tenantId);
+    const q = query.trim().toLowerCase();
+    if (!q) return tokens;
+    const exact = tokens.filter((t) => t.id === query || [t.displayName, t.locationName, t.organizationName].some((v) => v.toLowerCase() === q));
+    if (exact.length > 0) return exact;
+    return tokens.filter((t) => [t.displayName, t.locationName, t.organizationName].some((v) => v.toLowerCase().includes(q)));
+  }
+
+  /** Replaces a token's file with a newer one for the same Apple location; the expiry updates at once. */
+  async renew(actor: AdminActor, tokenId: string, content: string): Promise<VppToken> {
+    const current = await this.getToken(actor.tenantId, tokenId);
+    const file = this.parse(content);
+    const apple = this.options.apple.forToken(file.secret);
+    const config = await apple.getClientConfig();
+    const sameLocation = current.locationId && config.uId ? current.locationId === config.uId : current.locationName === config.locationName;
+    if (!sameLocation) {
+      await this.audit(actor, 'token.renew', current, 'refused', { reason: 'different_location' });
+      throw new UserFacingError(
+        `That file is for the Apple location "${config.locationName ?? 'unknown'}", not "${current.locationName}". Renew with the token downloaded for "${current.locationName}", or upload it as a new token (type **upload token**).`,
+        'renew_different_location',
+      );
+    }
+    const ownership = await apple.checkOwnership(this.options.mdm.id);
+    if (ownership.state === 'otherMdm') {
+      throw new UserFacingError(
+        `Apple says ${ownership.mdmName} now manages this token. Upload it as a new token to see the consequences and take control explicitly.`,
+        'renew_other_mdm',
+      );
+    }
+    if (ownership.state === 'unclaimed') await apple.claimToken({ id: this.options.mdm.id, name: this.options.mdm.name, metadata: 'Microsoft Teams VPP Books bot' });
+    const { cipher } = this.options;
+    const written = await this.options.store.tokens.update(actor.tenantId, tokenId, (token) => ({
+      ...token,
+      organizationName: file.orgName,
+      expirationDateTime: file.expiresAt.toISOString(),
+      state: 'valid',
+      externalMdm: undefined,
+      lastError: undefined,
+      consecutiveSyncFailures: 0,
+      encryptedToken: cipher.encrypt(file.secret, tokenCipherContext(token)),
+    }));
+    if (!written) throw new UserFacingError('That token no longer exists; it may have been removed meanwhile.', 'token_not_found');
+    await this.audit(actor, 'token.renew', written.value, 'success', { expires: written.value.expirationDateTime });
+    return written.value;
+  }
+
+  /** Removes a token and everything synced for it; the audit trail stays. */
+  async remove(actor: AdminActor, tokenId: string): Promise<{ token: VppToken; removedBooks: number }> {
+    const token = await this.getToken(actor.tenantId, tokenId);
+    const { store } = this.options;
+    const removedBooks = await store.books.deleteAllForToken(tokenId);
+    await store.assignments.deleteAllForToken(tokenId);
+    await store.vppUsers.deleteAllForToken(tokenId);
+    await store.syncRuns.deleteAllForToken(tokenId);
+    await store.notifications.deleteAllForToken(tokenId);
+    await store.tokens.delete(actor.tenantId, tokenId);
+    await this.audit(actor, 'token.remove', token, 'success', { removedBooks });
+    return { token, removedBooks };
+  }
+
+  private async audit(actor: AdminActor, action: string, token: VppToken, outcome: AuditEntry['outcome'], details: Record<string, string | number | boolean | null>): Promise<void> {
+    await this.options.store.audit.record({
+      tenantId: actor.tenantId,
+      actor: { aadObjectId: actor.aadObjectId, displayName: actor.name },
+      action,
+      target: { type: 'token', id: token.id, name: token.displayName },
+      tokenId: token.id,
+      outcome,
+      details,
+    });
+  }
+}
