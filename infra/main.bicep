@@ -363,11 +363,14 @@ resource teamsChannel 'Microsoft.BotService/botServices/channels@2022-09-15' = {
 }
 
 // ---------------------------------------------------------------------------------------------------
+// Upper-case names so the Agents Toolkit's arm/deploy writes them straight into its env file
+// (m365agents.yml); docs/deploy.md reads them with az deployment group show.
 @description('BOT_HOSTNAME for npm run package.')
-output botHostname string = site.properties.defaultHostName
-output messagingEndpoint string = 'https://${site.properties.defaultHostName}/api/messages'
-output webAppName string = site.name
-output botName string = bot.name
-output cosmosEndpoint string = cosmos.properties.documentEndpoint
-output keyVaultName string = keyVault.name
-output managedIdentityClientId string = identity.properties.clientId
+output BOT_HOSTNAME string = site.properties.defaultHostName
+output BOT_MESSAGING_ENDPOINT string = 'https://${site.properties.defaultHostName}/api/messages'
+output BOT_AZURE_APP_SERVICE_RESOURCE_ID string = site.id
+output WEB_APP_NAME string = site.name
+output BOT_SERVICE_NAME string = bot.name
+output COSMOS_ENDPOINT string = cosmos.properties.documentEndpoint
+output KEY_VAULT_NAME string = keyVault.name
+output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
