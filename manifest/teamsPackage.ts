@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { AppManifestUtils, type AppManifest, type TeamsManifestV1D23 } from '@microsoft/app-manifest';
 import { ZipFile } from 'yazl';
-import { COMMANDS } from '../dialogs/commandCatalog';
+import { COMMANDS, type CommandInfo } from '../dialogs/commandCatalog';
 import { ICONS, checkIcon } from './icons';
 
 type Manifest = TeamsManifestV1D23.TeamsManifestV1D23;
@@ -122,9 +122,18 @@ function substitute(value: unknown, variables: Readonly<Record<string, string>>)
   return value;
 }
 
+/**
+ * The catalog commands that belong in Teams' command menu. Teams shows at most 10, so a catalog that
+ * grows past that can mark sub-commands (reachable from a card anyway) with `teamsMenu: false`; the
+ * flag is optional so the catalog needs no change until then.
+ */
+export function menuCommands(commands: readonly CommandInfo[] = COMMANDS): CommandInfo[] {
+  return commands.filter((c) => !('teamsMenu' in c && c.teamsMenu === false));
+}
+
 /** The bot's commands as Teams shows them in the compose box: the text to type, and what it does. */
 export function commandListCommands(): { title: string; description: string }[] {
-  return COMMANDS.map((c) => ({ title: c.command, description: c.description }));
+  return menuCommands().map((c) => ({ title: c.command, description: c.description }));
 }
 
 /**

@@ -15,6 +15,7 @@ import {
   TEAMS_LIMITS,
   buildManifest,
   buildPackage,
+  menuCommands,
   checkTeamsLimits,
   settingsFromEnv,
   validateAgainstSchema,
@@ -83,13 +84,22 @@ describe('Teams app package (npm run package)', () => {
     assert.deepEqual(await validateAgainstSchema(manifest), []);
   });
 
-  it('lists exactly the bot commands from dialogs/commandCatalog.ts, in every scope', () => {
+  it('lists the bot commands from dialogs/commandCatalog.ts, in every scope', () => {
     const bot = manifest.bots?.[0];
     assert.ok(bot?.commandLists);
-    const expected = COMMANDS.map((c) => ({ title: c.command, description: c.description }));
+    const expected = menuCommands(COMMANDS).map((c) => ({ title: c.command, description: c.description }));
     assert.deepEqual(bot.commandLists.map((l) => l.scopes).flat().sort(), [...BOT_SCOPES].sort());
     for (const list of bot.commandLists) assert.deepEqual(list.commands, expected);
     assert.ok(expected.length <= TEAMS_LIMITS.commandsPerList);
+  });
+
+  it('leaves out of the menu only the commands the catalog marks teamsMenu: false', () => {
+    const catalog = [
+      { command: 'tokens', title: 'VPP tokens', description: 'List tokens.' },
+      { command: 'renew', title: 'Renew', description: 'Renew a token.', teamsMenu: false },
+      { command: 'sync', title: 'Sync', description: 'Sync now.', teamsMenu: true },
+    ];
+    assert.deepEqual(menuCommands(catalog).map((c) => c.command), ['tokens', 'sync']);
   });
 
   it('declares the bot with files, its scopes, and the configured ids, host, name and version', () => {
