@@ -6,7 +6,7 @@ import {
 } from 'botbuilder';
 import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
-import { toChatError } from './errorMessages';
+import { toChatError } from '../dialogs/chatErrors';
 
 /**
  * CloudAdapter with SingleTenant credentials in production (JWT validation on every request) and no

@@ -2,11 +2,19 @@ import path from 'node:path';
 import { ConversationState } from 'botbuilder';
 import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
-import { EmbeddedCosmos } from '../services/store/local/EmbeddedCosmos';
 import { createCosmosClient, isStoreReachable, openDatabase, type ResolvedCosmosSettings } from '../services/store/cosmosClient';
 import { startAppleSandbox, type RunningAppleSandbox } from '../services/apple/sandbox/AppleSandboxServer';
 import { isAppleReachable } from '../services/apple/reachability';
+import { EmbeddedCosmos } from '../services/store/local/EmbeddedCosmos';
 import { MainDialog } from '../dialogs/MainDialog';
+import { AccessGuard } from '../dialogs/AccessGuard';
+import { tokenFlows } from '../dialogs/tokens/tokenFlows';
+import { createStore } from '../services/store/Store';
+import { TokenCipher, keyringFromSettings, loadOrCreateLocalKey, type KeySettings } from '../services/crypto';
+import { AdminPolicy } from '../services/auth/AdminPolicy';
+import { AppleClientFactory } from '../services/tokens/AppleClientFactory';
+import { TokenFileReader } from '../services/tokens/TokenFileReader';
+import { TokenService } from '../services/tokens/TokenService';
 import { createAdapter } from './adapter';
 import { createBotStorage } from './botStorage';
 import { createBotServer } from './server';
@@ -74,8 +82,19 @@ export async function startApplication(config: AppConfig, logger: Logger): Promi
     stack.push(async () => client.dispose());
     const database = await openDatabase(client, cosmos.database);
 
+    const store = await createStore(database);
+    const keySettings: KeySettings =
+      config.encryption.key !== undefined
+        ? { key: config.encryption.key, keyId: config.encryption.keyId, oldKeys: config.encryption.oldKeys }
+        : await loadOrCreateLocalKey(path.resolve(config.localDataDir));
+    const cipher = new TokenCipher(keyringFromSettings(keySettings));
+    const apple = new AppleClientFactory({ baseUrl: appleBaseUrl, logger, pollIntervalMs: config.apple.statusPollIntervalMs });
+    const tokens = new TokenService({ store, cipher, apple, mdm: { id: config.apple.mdmId, name: config.apple.mdmName } });
+    const policy = new AdminPolicy({ tenantId: config.tenantId, adminUserIds: config.admins.userIds, adminGroupId: config.admins.groupId });
+    const flows = [...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) })];
+
     const conversationState = new ConversationState(createBotStorage(cosmos));
-    const bot = new VppBooksBot(conversationState, new MainDialog());
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)));
     const adapter = createAdapter(config, logger);
     const server = createBotServer({
       adapter,

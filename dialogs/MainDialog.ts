@@ -1,6 +1,5 @@
 import {
   ComponentDialog,
-  type Dialog,
   DialogSet,
   DialogTurnStatus,
   WaterfallDialog,
@@ -14,12 +13,20 @@ import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
 import { normaliseText, parseCommand } from './parseCommand';
 import { sendCard } from './replies';
 import { commandInput } from './cardSubmissions';
+import { choiceSubmissionSchema } from './prompts/CardChoicePrompt';
+import type { AccessGuard } from './AccessGuard';
+import type { FlowOptions, FlowRegistration } from './flows';
 
 const ROUTE = 'route';
 
 export const IRREVOCABLE_MESSAGE =
   'Book licenses cannot be reclaimed: once Apple assigns a book to a user, the license belongs to that user for good ' +
   '(Apple error 9706, books are not revocable). Nothing was changed.';
+
+export const PERSONAL_CHAT_ONLY_MESSAGE =
+  'I do that only in a personal chat, so token files never land in a shared conversation. Open a 1:1 chat with me and type the command there.';
+
+export const STALE_CARD_MESSAGE = 'That card is no longer active, so nothing was changed. Type **help** to start again.';
 
 /**
  * Root of every conversation: reads a command and starts the matching flow. `cancel` and `help` are
@@ -28,22 +35,17 @@ export const IRREVOCABLE_MESSAGE =
 export class MainDialog extends ComponentDialog {
   static readonly id = 'main';
 
-  private readonly flows: ReadonlyMap<string, Dialog>;
+  private readonly flows: ReadonlyMap<string, FlowRegistration>;
 
-  /** `flows` maps a command ("tokens", "upload token") to the dialog that runs it. */
-  constructor(flows: ReadonlyMap<string, Dialog> = new Map()) {
+  constructor(
+    flows: readonly FlowRegistration[] = [],
+    private readonly guard?: AccessGuard,
+  ) {
     super(MainDialog.id);
-    this.flows = flows;
-    for (const flow of flows.values()) this.addDialog(flow);
+    this.flows = new Map(flows.map((f) => [f.command, f]));
+    for (const flow of flows) this.addDialog(flow.dialog);
     this.addDialog(new WaterfallDialog(ROUTE, [(step) => this.route(step)]));
     this.initialDialogId = ROUTE;
-  }
-
-  /** The help card's data: every command, marked available when something runs it. */
-  private helpCard() {
-    return helpCard({
-      commands: COMMANDS.map((c) => ({ ...c, available: BUILT_IN_COMMANDS.has(c.command) || this.flows.has(c.command) })),
-    });
   }
 
   /** Runs one turn: continues the active flow or routes a new command. */
@@ -55,13 +57,20 @@ export class MainDialog extends ComponentDialog {
     if (result.status === DialogTurnStatus.empty) await dc.beginDialog(this.id);
   }
 
+  /** The help card's data: every command, marked available when something runs it. */
+  private helpCard() {
+    return helpCard({
+      commands: COMMANDS.map((c) => ({ ...c, available: BUILT_IN_COMMANDS.has(c.command) || this.flows.has(c.command) })),
+    });
+  }
+
   protected override async onContinueDialog(innerDc: DialogContext): Promise<DialogTurnResult> {
     const interrupted = await this.interrupt(innerDc);
     return interrupted ?? super.onContinueDialog(innerDc);
   }
 
   private async interrupt(innerDc: DialogContext): Promise<DialogTurnResult | undefined> {
-    const text = normaliseText(commandInput(innerDc.context.activity)).toLowerCase();
+    const text = normaliseText(commandInput(innerDc.context.activity).text).toLowerCase();
     if (text === 'cancel' || text === 'stop') {
       await innerDc.context.sendActivity('Cancelled. Nothing more will happen for that step. Type **help** to see what I can do.');
       return innerDc.cancelAllDialogs();
@@ -76,11 +85,13 @@ export class MainDialog extends ComponentDialog {
 
   private async route(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const context = step.context;
-    const parsed = parseCommand(commandInput(context.activity));
+    const input = commandInput(context.activity);
+    const parsed = parseCommand(input.text);
     switch (parsed.kind) {
       case 'empty':
-        // Card clicks without text (Action.Submit data) reach here when no flow is waiting for them.
-        await context.sendActivity('Type **help** to see the commands I understand.');
+        // A click on a card whose question was already answered, cancelled or never asked.
+        if (choiceSubmissionSchema.safeParse(context.activity.value).success) await context.sendActivity(STALE_CARD_MESSAGE);
+        else await context.sendActivity('Type **help** to see the commands I understand.');
         break;
       case 'irrevocable':
         await context.sendActivity(IRREVOCABLE_MESSAGE);
@@ -91,12 +102,30 @@ export class MainDialog extends ComponentDialog {
         break;
       case 'command': {
         const flow = this.flows.get(parsed.command);
-        if (flow) return step.beginDialog(flow.id, { argument: parsed.argument });
+        if (flow) return this.startFlow(step, flow, { argument: parsed.argument, tokenId: input.tokenId });
         await this.runBuiltIn(step, parsed.command);
         break;
       }
     }
     return step.endDialog();
+  }
+
+  private async startFlow(step: WaterfallStepContext, flow: FlowRegistration, options: FlowOptions): Promise<DialogTurnResult> {
+    const context = step.context;
+    if (flow.personalChatOnly && context.activity.conversation?.conversationType && context.activity.conversation.conversationType !== 'personal') {
+      await context.sendActivity(PERSONAL_CHAT_ONLY_MESSAGE);
+      return step.endDialog();
+    }
+    if (flow.adminOnly) {
+      if (!this.guard) throw new Error(`flow "${flow.command}" needs an access guard`);
+      const access = await this.guard.check(context, flow.command);
+      if (!access.allowed) {
+        await context.sendActivity(access.message);
+        return step.endDialog();
+      }
+      options.actor = access.actor;
+    }
+    return step.beginDialog(flow.dialog.id, options);
   }
 
   private async runBuiltIn(step: WaterfallStepContext, command: string): Promise<void> {

@@ -4,14 +4,22 @@ import { COMMANDS } from './commandCatalog';
 const commandNames = COMMANDS.map((c) => c.command) as [string, ...string[]];
 
 /** A navigation button (Action.Submit with `{ command }`), the way cards start a command. */
-export const commandSubmissionSchema = z.object({ command: z.enum(commandNames) });
+export const commandSubmissionSchema = z.object({
+  command: z.enum(commandNames),
+  tokenId: z.string().min(1).max(128).optional(),
+});
+
+export interface CommandInput {
+  text: string | undefined;
+  tokenId?: string | undefined;
+}
 
 /**
  * The command a turn carries: typed text, or a validated card submission. Card data is user-controlled
  * input in Teams, so anything that does not match the schema counts as no command at all.
  */
-export function commandInput(activity: { text?: string; value?: unknown }): string | undefined {
-  if (activity.text && activity.text.trim().length > 0) return activity.text;
+export function commandInput(activity: { text?: string; value?: unknown }): CommandInput {
+  if (activity.text && activity.text.trim().length > 0) return { text: activity.text };
   const submission = commandSubmissionSchema.safeParse(activity.value);
-  return submission.success ? submission.data.command : undefined;
+  return submission.success ? { text: submission.data.command, tokenId: submission.data.tokenId } : { text: undefined };
 }

@@ -1,5 +1,7 @@
+import type { DialogTurnResult, WaterfallStepContext } from 'botbuilder-dialogs';
 import { randomUUID } from 'node:crypto';
 import { UserFacingError } from '../services/errors';
+import { VppError } from '../services/apple/VppError';
 
 export interface ChatError {
   /** What the admin reads in chat. */
@@ -17,13 +19,30 @@ function hasUserMessage(err: unknown): err is HasUserMessage {
   return typeof err === 'object' && err !== null && typeof (err as Partial<HasUserMessage>).userMessage === 'string';
 }
 
+/** True for errors whose text is meant for the admin; anything else is a bug to log, not to show. */
+export function isExpectedError(err: unknown): boolean {
+  return err instanceof UserFacingError || err instanceof VppError || hasUserMessage(err);
+}
+
 /** The one place that turns any thrown error into chat text. Unknown errors never leak internals. */
 export function toChatError(err: unknown): ChatError {
   if (err instanceof UserFacingError) return { text: err.message };
+  // VppError messages are written for admins and scrubbed of secrets by construction.
+  if (err instanceof VppError) return { text: err.message };
   if (hasUserMessage(err)) return { text: err.userMessage };
   const incidentId = randomUUID().slice(0, 8);
   return {
     text: `Something went wrong on my side and nothing was changed. Please try again; if it keeps happening, give your administrator incident ${incidentId}.`,
     incidentId,
   };
+}
+
+/**
+ * Ends a flow after telling the admin what went wrong (nothing was changed). Errors nobody expected
+ * are rethrown so the turn error handler logs them with an incident id.
+ */
+export async function endWithError(step: WaterfallStepContext, err: unknown): Promise<DialogTurnResult> {
+  if (!isExpectedError(err)) throw err;
+  await step.context.sendActivity(toChatError(err).text);
+  return step.endDialog();
 }

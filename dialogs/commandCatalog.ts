@@ -4,6 +4,8 @@ export interface CommandInfo {
   command: string;
   title: string;
   description: string;
+  /** False keeps it out of Teams' command menu (at most 10 entries); it still works when typed. */
+  teamsMenu?: boolean;
 }
 
 /** Commands the main dialog answers itself; every other command needs a registered flow. */
@@ -16,6 +18,8 @@ export const COMMANDS: readonly CommandInfo[] = [
     title: 'Upload a VPP token',
     description: 'Add a .vpptoken file from Apple Business Manager or Apple School Manager.' },
   { command: 'tokens', title: 'VPP tokens', description: 'List tokens with expiry and sync state; renew or remove one.' },
+  { command: 'renew', title: 'Renew a token', description: 'Replace a token with the newer file for the same Apple location: renew followed by the token name.', teamsMenu: false },
+  { command: 'remove', title: 'Remove a token', description: 'Remove a token and its books from the bot: remove followed by the token name.', teamsMenu: false },
   { command: 'sync', title: 'Sync now', description: 'Sync licenses with Apple for one token or all of them.' },
   { command: 'books', title: 'Books', description: 'Browse purchased books and their license counts.' },
   { command: 'assign', title: 'Assign a book', description: 'Assign a book to user groups as Required or Available.' },

@@ -182,6 +182,10 @@ export class TokenService {
     return token;
   }
 
+  async bookCount(tokenId: string): Promise<number> {
+    return (await this.options.store.books.listByToken(tokenId)).length;
+  }
+
   /** Tokens whose name, organisation or location contains `query` (case-insensitive). */
   async findTokens(tenantId: string, query: string): Promise<VppToken[]> {
     const tokens = await this.listTokens(tenantId);

@@ -24,7 +24,7 @@ function probeFlow(): WaterfallDialog {
 }
 
 function mainWithProbe(): MainDialog {
-  const dialog = new MainDialog(new Map([['tokens', probeFlow()]]));
+  const dialog = new MainDialog([{ command: 'tokens', dialog: probeFlow(), adminOnly: false, personalChatOnly: false }]);
   dialog.addDialog(new TextPrompt('probePrompt'));
   return dialog;
 }

@@ -1,0 +1,124 @@
+import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import tokenListTemplate from './tokenList.json';
+import tokenPreviewTemplate from './tokenPreview.json';
+import tokenRemoveTemplate from './tokenRemoveConfirm.json';
+import choiceQuestionTemplate from './choiceQuestion.json';
+
+/** The fields of a stored token the cards show; structurally matches the store's VppToken. */
+export interface TokenView {
+  id: string;
+  displayName: string;
+  organizationName: string;
+  appleId?: string | undefined;
+  locationName: string;
+  countryOrRegion?: string | undefined;
+  expirationDateTime: string;
+  state: 'valid' | 'expired' | 'invalid' | 'assignedToExternalMDM' | 'duplicateLocation';
+  externalMdm?: { name: string } | undefined;
+  lastSyncDateTime?: string | undefined;
+  lastSyncStatus: 'none' | 'inProgress' | 'completed' | 'failed';
+}
+
+/** Tokens this close to expiry are highlighted (Intune warns from 30 days). */
+export const EXPIRY_WARNING_DAYS = 30;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
+const dateTimeFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+
+export function formatDate(iso: string): string {
+  return dateFormat.format(new Date(iso));
+}
+
+function daysLeft(iso: string, now: Date): number {
+  return Math.floor((new Date(iso).getTime() - now.getTime()) / DAY_MS);
+}
+
+/** "30 Jun 2036 (3,504 days left)", "12 Jan 2026 (expired)". */
+export function expiryLabel(iso: string, now: Date): string {
+  const days = daysLeft(iso, now);
+  if (days < 0) return `${formatDate(iso)} (expired)`;
+  if (days === 0) return `${formatDate(iso)} (expires today)`;
+  return `${formatDate(iso)} (${days.toLocaleString('en-GB')} day${days === 1 ? '' : 's'} left)`;
+}
+
+function stateLabel(token: TokenView, now: Date): string {
+  if (daysLeft(token.expirationDateTime, now) < 0) return 'Expired';
+  switch (token.state) {
+    case 'valid':
+      return 'Valid';
+    case 'expired':
+      return 'Expired';
+    case 'invalid':
+      return 'Invalid: upload a new token file';
+    case 'assignedToExternalMDM':
+      return `Managed by ${token.externalMdm?.name ?? 'another MDM'}`;
+    case 'duplicateLocation':
+      return 'Duplicate location';
+  }
+}
+
+const SYNC_STATUS: Record<TokenView['lastSyncStatus'], string> = { none: 'not synced yet', inProgress: 'in progress', completed: 'completed', failed: 'failed' };
+
+function warning(token: TokenView, now: Date): string {
+  const days = daysLeft(token.expirationDateTime, now);
+  if (days < 0) return 'This token has expired: download a new one from Apple and type **renew** to replace it.';
+  if (days < EXPIRY_WARNING_DAYS) return `Expires in ${days} day${days === 1 ? '' : 's'}: download a new token from Apple and renew it soon.`;
+  return '';
+}
+
+export function tokenListCard(tokens: readonly TokenView[], now: Date): AdaptiveCardJson {
+  return renderCard(tokenListTemplate, {
+    count: tokens.length,
+    tokens: tokens.map((t) => ({
+      id: t.id,
+      displayName: t.displayName,
+      organizationName: t.organizationName,
+      locationLabel: t.countryOrRegion ? `${t.locationName} (${t.countryOrRegion})` : t.locationName,
+      appleIdLabel: t.appleId ?? '—',
+      stateLabel: stateLabel(t, now),
+      expiresLabel: expiryLabel(t.expirationDateTime, now),
+      warning: warning(t, now),
+      lastSyncLabel: t.lastSyncDateTime ? `${dateTimeFormat.format(new Date(t.lastSyncDateTime))} UTC, ${SYNC_STATUS[t.lastSyncStatus]}` : 'Never',
+    })),
+  });
+}
+
+export interface TokenPreviewData {
+  ref: string;
+  organizationName: string;
+  locationName: string;
+  countryOrRegion?: string | undefined;
+  expirationDateTime: string;
+  bookCount: number;
+  appleId: string;
+  accountType: 'business' | 'education';
+  otherMdmName?: string | undefined;
+}
+
+export function tokenPreviewCard(data: TokenPreviewData, now: Date): AdaptiveCardJson {
+  return renderCard(tokenPreviewTemplate, {
+    ...data,
+    // FactSet values must be strings: a bare number would be rendered as a JSON number.
+    bookCount: String(data.bookCount),
+    countryLabel: data.countryOrRegion ?? 'unknown',
+    expiresLabel: expiryLabel(data.expirationDateTime, now),
+    accountTypeLabel: data.accountType === 'education' ? 'Education (Apple School Manager)' : 'Business (Apple Business Manager)',
+    otherMdmName: data.otherMdmName ?? '',
+  });
+}
+
+export function tokenRemoveCard(data: { ref: string; displayName: string; bookCount: number }): AdaptiveCardJson {
+  return renderCard(tokenRemoveTemplate, data);
+}
+
+export interface ChoiceQuestionData {
+  ref: string;
+  question: string;
+  hint?: string;
+  choices: ReadonlyArray<{ title: string; value: string }>;
+}
+
+export function choiceQuestionCard(data: ChoiceQuestionData): AdaptiveCardJson {
+  return renderCard(choiceQuestionTemplate, { hint: '', ...data });
+}

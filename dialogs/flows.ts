@@ -1,0 +1,21 @@
+import type { Dialog } from 'botbuilder-dialogs';
+import type { AdminActor } from '../services/tokens/TokenService';
+
+/** What the main dialog hands a flow when it starts it. */
+export interface FlowOptions {
+  /** Text after the command ("renew Northwind" → "Northwind"). */
+  argument: string;
+  /** Set when a card button named the token it acts on. */
+  tokenId?: string | undefined;
+  /** Present for admin flows: who was authorised to run it. */
+  actor?: AdminActor | undefined;
+}
+
+export interface FlowRegistration {
+  command: string;
+  dialog: Dialog;
+  /** Changes tokens or assignments: only bot admins of our tenant. */
+  adminOnly: boolean;
+  /** Handles files or secrets: only in a 1:1 chat, never in a channel or group chat. */
+  personalChatOnly: boolean;
+}

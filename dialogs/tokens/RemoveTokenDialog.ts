@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
+import { tokenRemoveCard } from '../../cards/tokenCards';
+import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
+import { endWithError } from '../chatErrors';
+import type { FlowOptions } from '../flows';
+import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
+import { cardMessage } from '../replies';
+import { SelectTokenDialog, type SelectTokenOptions } from './SelectTokenDialog';
+
+const CONFIRM = 'removeToken.confirm';
+
+/** "remove": explains the consequences, then removes the token and its books (the audit trail stays). */
+export class RemoveTokenDialog extends ComponentDialog {
+  static readonly id = 'removeToken';
+
+  constructor(private readonly tokens: TokenService) {
+    super(RemoveTokenDialog.id);
+    this.addDialog(new SelectTokenDialog(tokens));
+    this.addDialog(new CardChoicePrompt(CONFIRM));
+    this.addDialog(new WaterfallDialog('removeToken.steps', [(step) => this.select(step), (step) => this.confirm(step), (step) => this.remove(step)]));
+    this.initialDialogId = 'removeToken.steps';
+  }
+
+  private actor(step: WaterfallStepContext): AdminActor {
+    const actor = (step.options as FlowOptions).actor;
+    if (!actor) throw new Error('remove runs only for an authorised admin');
+    return actor;
+  }
+
+  private async select(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const options = step.options as FlowOptions;
+    const select: SelectTokenOptions = { tenantId: this.actor(step).tenantId, argument: options.argument, tokenId: options.tokenId, verb: 'remove' };
+    try {
+      return await step.beginDialog(SelectTokenDialog.id, select);
+    } catch (err) {
+      return endWithError(step, err);
+    }
+  }
+
+  private async confirm(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const tokenId = step.result as string | undefined;
+    if (!tokenId) return step.endDialog();
+    const token = await this.tokens.getToken(this.actor(step).tenantId, tokenId);
+    const ref = randomUUID();
+    Object.assign(step.values, { tokenId, displayName: token.displayName });
+    const validations: CardChoiceValidations = {
+      ref,
+      choices: [
+        { value: 'remove', synonyms: ['remove', 'yes', 'delete'] },
+        { value: 'keep', synonyms: ['keep', 'no'] },
+      ],
+    };
+    const card = tokenRemoveCard({ ref, displayName: token.displayName, bookCount: await this.tokens.bookCount(tokenId) });
+    return step.prompt(CONFIRM, { prompt: cardMessage(card), retryPrompt: 'Type **remove** to remove the token, or **keep** to keep it.', validations });
+  }
+
+  private async remove(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const { tokenId, displayName } = step.values as { tokenId: string; displayName: string };
+    if (step.result !== 'remove') {
+      await step.context.sendActivity(`Kept **${displayName}**. Nothing was changed.`);
+      return step.endDialog();
+    }
+    try {
+      const { removedBooks } = await this.tokens.remove(this.actor(step), tokenId);
+      await step.context.sendActivity(`Removed **${displayName}** and its ${removedBooks} book${removedBooks === 1 ? '' : 's'} from VPP Books. The audit trail keeps the record.`);
+    } catch (err) {
+      return endWithError(step, err);
+    }
+    return step.endDialog();
+  }
+}

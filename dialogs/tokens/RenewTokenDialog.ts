@@ -1,0 +1,67 @@
+import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
+import { expiryLabel } from '../../cards/tokenCards';
+import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
+import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
+import { endWithError } from '../chatErrors';
+import type { FlowOptions } from '../flows';
+import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
+import { SelectTokenDialog, type SelectTokenOptions } from './SelectTokenDialog';
+import { PASTED_TOKEN_WARNING } from './UploadTokenDialog';
+
+const FILE = 'renewToken.file';
+
+/** "renew": replace a token's file with the newer one for the same Apple location. */
+export class RenewTokenDialog extends ComponentDialog {
+  static readonly id = 'renewToken';
+
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly reader: TokenFileReader,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    super(RenewTokenDialog.id);
+    this.addDialog(new SelectTokenDialog(tokens));
+    this.addDialog(new TokenFilePrompt(FILE));
+    this.addDialog(new WaterfallDialog('renewToken.steps', [(step) => this.select(step), (step) => this.askFile(step), (step) => this.renew(step)]));
+    this.initialDialogId = 'renewToken.steps';
+  }
+
+  private actor(step: WaterfallStepContext): AdminActor {
+    const actor = (step.options as FlowOptions).actor;
+    if (!actor) throw new Error('renew runs only for an authorised admin');
+    return actor;
+  }
+
+  private async select(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const options = step.options as FlowOptions;
+    const select: SelectTokenOptions = { tenantId: this.actor(step).tenantId, argument: options.argument, tokenId: options.tokenId, verb: 'renew' };
+    try {
+      return await step.beginDialog(SelectTokenDialog.id, select);
+    } catch (err) {
+      return endWithError(step, err);
+    }
+  }
+
+  private async askFile(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const tokenId = step.result as string | undefined;
+    if (!tokenId) return step.endDialog();
+    (step.values as { tokenId: string }).tokenId = tokenId;
+    const token = await this.tokens.getToken(this.actor(step).tenantId, tokenId);
+    const prompt = `Send me the new **.vpptoken** file for **${token.displayName}** (Apple location "${token.locationName}"): attach it, or paste its content. Type **cancel** to stop.`;
+    return step.prompt(FILE, { prompt, retryPrompt: `I still need the new token file. ${prompt}` });
+  }
+
+  private async renew(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const upload = step.result as TokenUpload;
+    const { tokenId } = step.values as { tokenId: string };
+    try {
+      const content = await this.reader.read(upload);
+      const token = await this.tokens.renew(this.actor(step), tokenId, content);
+      if (upload.kind === 'text') await step.context.sendActivity(PASTED_TOKEN_WARNING);
+      await step.context.sendActivity(`Renewed **${token.displayName}**. It now expires on ${expiryLabel(token.expirationDateTime, this.now())}.`);
+    } catch (err) {
+      return endWithError(step, err);
+    }
+    return step.endDialog();
+  }
+}

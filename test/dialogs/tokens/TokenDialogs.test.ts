@@ -1,0 +1,241 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { MainDialog, PERSONAL_CHAT_ONLY_MESSAGE } from '../../../dialogs/MainDialog';
+import { AccessGuard } from '../../../dialogs/AccessGuard';
+import { tokenFlows } from '../../../dialogs/tokens/tokenFlows';
+import { ASK_FOR_FILE, PASTED_TOKEN_WARNING } from '../../../dialogs/tokens/UploadTokenDialog';
+import { VppBooksBot } from '../../../bot/VppBooksBot';
+import { AdminPolicy } from '../../../services/auth/AdminPolicy';
+import { TokenFileReader } from '../../../services/tokens/TokenFileReader';
+import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
+
+const TOKENS_DIR = path.resolve(__dirname, '../../../services/apple/sandbox/tokens');
+const demo = (name: string) => readFileSync(path.join(TOKENS_DIR, name), 'utf8');
+const ADMIN = '00000000-0000-0000-0000-0000000000020';
+const NON_ADMIN = '00000000-0000-0000-0000-0000000000021';
+
+function cardJson(activity: Partial<Activity>): string {
+  return JSON.stringify(activity.attachments?.[0]?.content ?? {});
+}
+
+function textOf(activity: Partial<Activity>): string {
+  return String(activity.text ?? '');
+}
+
+/** An inspector for assertReply: the reply's text matches `pattern`. */
+function says(pattern: RegExp): (activity: Partial<Activity>) => void {
+  return (activity) => assert.match(textOf(activity), pattern);
+}
+
+/** The `ref` a card's choice buttons carry, as a real click would send it back. */
+function cardRef(activity: Partial<Activity>): string {
+  const match = /"ref":"([^"]+)"/.exec(cardJson(activity));
+  assert.ok(match?.[1], 'card has choice buttons with a ref');
+  return match[1];
+}
+
+describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
+  this.timeout(30_000);
+  const env = new TestEnvironment();
+  let fileServer: http.Server;
+  let fileUrl: string;
+
+  before(async () => {
+    await env.start();
+    fileServer = http.createServer((req, res) => {
+      if (req.url === '/files/demo-valid.vpptoken') res.end(demo('demo-valid.vpptoken'));
+      else if (req.url === '/files/huge') res.end('A'.repeat(200_000));
+      else res.writeHead(404).end();
+    });
+    await new Promise<void>((r) => fileServer.listen(0, '127.0.0.1', () => r()));
+    fileUrl = `http://127.0.0.1:${(fileServer.address() as AddressInfo).port}/files`;
+  });
+  after(async () => {
+    fileServer.closeAllConnections();
+    await new Promise<void>((r) => fileServer.close(() => r()));
+    await env.stop();
+  });
+  afterEach(async () => {
+    const actor = { tenantId: TEST_TENANT, aadObjectId: ADMIN };
+    for (const token of await env.tokens.listTokens(TEST_TENANT)) await env.tokens.remove(actor, token.id);
+  });
+
+  function adapter(options: { user?: string; conversationType?: string; tenantId?: string } = {}): TestAdapter {
+    const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
+    const flows = tokenFlows({ tokens: env.tokens, reader: new TokenFileReader({ production: false }) });
+    const bot = new VppBooksBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
+    return new TestAdapter((context) => bot.run(context), {
+      channelId: 'msteams',
+      from: { id: 'user-1', name: 'Alex Wilber', aadObjectId: options.user ?? ADMIN },
+      conversation: { id: 'conv-1', isGroup: false, conversationType: options.conversationType ?? 'personal', tenantId: options.tenantId ?? TEST_TENANT, name: 'chat' },
+    });
+  }
+
+  it('uploads a pasted token: Apple ID, account type, preview, save, then lists it', async () => {
+    let accountRef = '';
+    let previewRef = '';
+    const chat = adapter();
+    await chat
+      .send('upload token')
+      .assertReply(ASK_FOR_FILE)
+      .send(demo('demo-valid.vpptoken'))
+      .assertReply(PASTED_TOKEN_WARNING)
+      .assertReply((r) => assert.match(textOf(r), /token is for \*\*Northwind Academy\*\*.*Which Apple ID/))
+      .send('not an email')
+      .assertReply((r) => assert.match(textOf(r), /does not look like an Apple ID/))
+      .send('vpp-admin@northwind.example')
+      .assertReply((r) => {
+        assert.ok(cardJson(r).includes('Apple Business Manager or an Apple School Manager'));
+        accountRef = cardRef(r);
+      })
+      .send({ type: ActivityTypes.Message, value: { choice: 'education', ref: 'some-older-card' } })
+      .assertReply((r) => assert.match(textOf(r), /choose \*\*Business\*\* or \*\*Education\*\*/, 'a click from another card does not count'));
+    // A click is built after its card arrived, as in Teams: its ref comes from that card.
+    await chat
+      .send({ type: ActivityTypes.Message, value: { choice: 'education', ref: accountRef } })
+      .assertReply((r) => {
+        const card = cardJson(r);
+        for (const fact of ['Northwind Academy', 'Books found', '"value":"38"', 'vpp-admin@northwind.example', 'Education (Apple School Manager)', '30 Jun 2036']) {
+          assert.ok(card.includes(fact), `preview shows ${fact}`);
+        }
+        assert.ok(!card.includes('managed by'), 'no other MDM');
+        previewRef = cardRef(r);
+      });
+    await chat
+      .send({ type: ActivityTypes.Message, value: { choice: 'save', ref: previewRef } })
+      .assertReply((r) => assert.match(textOf(r), /^Saved \*\*Northwind Academy \(Northwind Academy – Main Campus\)\*\*\. It expires on 30 Jun 2036/))
+      .send('tokens')
+      .assertReply((r) => {
+        const card = cardJson(r);
+        assert.ok(card.includes('VPP tokens (1)'));
+        assert.ok(card.includes('vpp-admin@northwind.example'));
+        assert.ok(card.includes('"title":"Renew"'));
+      });
+    const [token] = await env.tokens.listTokens(TEST_TENANT);
+    assert.equal(token?.accountType, 'education');
+  });
+
+  it('downloads a Teams file attachment instead of pasted text', async () => {
+    await adapter()
+      .send('upload token')
+      .assertReply(ASK_FOR_FILE)
+      .send({
+        type: ActivityTypes.Message,
+        text: '',
+        attachments: [
+          { contentType: 'text/html', content: '<div></div>' },
+          { contentType: 'application/vnd.microsoft.teams.file.download.info', name: 'northwind.vpptoken', content: { downloadUrl: `${fileUrl}/demo-valid.vpptoken`, fileType: 'vpptoken' } },
+        ],
+      })
+      .assertReply((r) => assert.match(textOf(r), /Which Apple ID/, 'no pasted-token warning for a file'));
+  });
+
+  it('refuses an oversized attachment and an expired token with specific messages, saving nothing', async () => {
+    await adapter()
+      .send('upload token')
+      .assertReply(ASK_FOR_FILE)
+      .send({ type: ActivityTypes.Message, attachments: [{ contentType: 'application/vnd.microsoft.teams.file.download.info', content: { downloadUrl: `${fileUrl}/huge` } }] })
+      .assertReply((r) => assert.match(textOf(r), /larger than 16 KB/))
+      .send('upload token')
+      .assertReply(ASK_FOR_FILE)
+      .send(demo('demo-expired.vpptoken'))
+      .assertReply((r) => assert.match(textOf(r), /expired/i));
+    assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 0);
+  });
+
+  it('names the other MDM and saves nothing when the admin cancels', async () => {
+    let ref = '';
+    const chat = adapter();
+    await chat
+      .send('upload token')
+      .assertReply(ASK_FOR_FILE)
+      .send(demo('demo-other-mdm.vpptoken'))
+      .assertReply(PASTED_TOKEN_WARNING)
+      .assertReply(says(/Which Apple ID/))
+      .send('admin@fabrikam.example')
+      .assertReply(() => undefined)
+      .send('business')
+      .assertReply((r) => {
+        const card = cardJson(r);
+        assert.ok(card.includes('This token is managed by Contoso MDM'));
+        assert.ok(card.includes('Take control from Contoso MDM'));
+        ref = cardRef(r);
+      })
+      .send('save')
+      .assertReply(says(/take control/));
+    await chat
+      .send({ type: ActivityTypes.Message, value: { choice: 'cancel', ref } })
+      .assertReply('Cancelled. Nothing was saved and the token stays with Contoso MDM.');
+    assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 0);
+  });
+
+  it('lets cancel leave the upload at any step', async () => {
+    await adapter().send('upload token').assertReply(ASK_FOR_FILE).send('cancel').assertReply(says(/^Cancelled/)).send('tokens').assertReply((r) => assert.ok(cardJson(r).includes('VPP tokens (0)')));
+  });
+
+  it('refuses a non-admin politely and audits it', async () => {
+    await adapter({ user: NON_ADMIN }).send('upload token').assertReply(says(/only VPP Books admins/)).send('tokens').assertReply(says(/only VPP Books admins/));
+    const audit = await env.store.audit.listForTarget(TEST_TENANT, 'user', NON_ADMIN);
+    assert.ok(audit.some((a) => a.action === 'access.refused' && a.outcome === 'refused'));
+  });
+
+  it('refuses a user from another tenant', async () => {
+    await adapter({ tenantId: '99999999-9999-9999-9999-999999999999' }).send('tokens').assertReply(says(/another tenant/));
+  });
+
+  it('sends uploads from a channel to a personal chat', async () => {
+    await adapter({ conversationType: 'channel' }).send('upload token').assertReply(PERSONAL_CHAT_ONLY_MESSAGE);
+  });
+
+  it('renews by name and removes through the card buttons with a confirmation', async () => {
+    const org = env.sandbox.state.addOrganisation({ orgName: 'Contoso High' });
+    const actor = { tenantId: TEST_TENANT, aadObjectId: ADMIN };
+    const token = await env.tokens.saveUpload(actor, await env.tokens.inspectUpload(TEST_TENANT, env.sandbox.state.mintToken(org, { expiresAt: new Date('2027-02-01T00:00:00Z') })), {
+      appleId: 'a@contoso.example',
+      accountType: 'education',
+      takeOver: false,
+    });
+    let removeRef = '';
+    const chat = adapter();
+    await chat
+      .send('renew contoso')
+      .assertReply(says(/new \*\*\.vpptoken\*\* file for \*\*Contoso High\*\*/))
+      .send(env.sandbox.state.mintToken(org, { expiresAt: new Date('2028-02-01T00:00:00Z') }))
+      .assertReply(PASTED_TOKEN_WARNING)
+      .assertReply(says(/^Renewed \*\*Contoso High\*\*\. It now expires on 1 Feb 2028/))
+      .send({ type: ActivityTypes.Message, value: { command: 'remove', tokenId: token.id } })
+      .assertReply((r) => {
+        assert.ok(cardJson(r).includes('Remove Contoso High?'));
+        assert.ok(cardJson(r).includes('cannot be reclaimed'));
+        removeRef = cardRef(r);
+      })
+      .send('keep')
+      .assertReply('Kept **Contoso High**. Nothing was changed.')
+      .send({ type: ActivityTypes.Message, value: { choice: 'remove', ref: 'stale' } })
+      .assertReply(says(/no longer active/))
+      .send({ type: ActivityTypes.Message, value: { command: 'remove', tokenId: token.id } })
+      .assertReply((r) => {
+        removeRef = cardRef(r);
+      });
+    await chat
+      .send({ type: ActivityTypes.Message, value: { choice: 'remove', ref: removeRef } })
+      .assertReply(says(/^Removed \*\*Contoso High\*\*/));
+    assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 0);
+  });
+
+  it('refuses to renew with a file for another location', async () => {
+    const actor = { tenantId: TEST_TENANT, aadObjectId: ADMIN };
+    const org = env.sandbox.state.addOrganisation({ orgName: 'Lakeside' });
+    await env.tokens.saveUpload(actor, await env.tokens.inspectUpload(TEST_TENANT, env.sandbox.state.mintToken(org)), { appleId: 'a@b.example', accountType: 'business', takeOver: false });
+    const other = env.sandbox.state.addOrganisation({ orgName: 'Hillside' });
+    await adapter()
+      .send('renew lakeside')
+      .assertReply(says(/Lakeside/))
+      .send(env.sandbox.state.mintToken(other))
+      .assertReply(says(/not "Lakeside"/));
+  });
+});
