@@ -16,7 +16,7 @@ import { AppleClientFactory } from '../services/tokens/AppleClientFactory';
 import { TokenFileReader } from '../services/tokens/TokenFileReader';
 import { TokenService } from '../services/tokens/TokenService';
 import { createAdapter } from './adapter';
-import { createBotStorage } from './botStorage';
+import { CosmosBotStorage } from './CosmosBotStorage';
 import { createBotServer } from './server';
 import { VppBooksBot } from './VppBooksBot';
 
@@ -93,7 +93,7 @@ export async function startApplication(config: AppConfig, logger: Logger): Promi
     const policy = new AdminPolicy({ tenantId: config.tenantId, adminUserIds: config.admins.userIds, adminGroupId: config.admins.groupId });
     const flows = [...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) })];
 
-    const conversationState = new ConversationState(createBotStorage(cosmos));
+    const conversationState = new ConversationState(new CosmosBotStorage(database));
     const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)));
     const adapter = createAdapter(config, logger);
     const server = createBotServer({

@@ -1,6 +1,6 @@
 import type { Container, ContainerRequest, Database } from '@azure/cosmos';
 
-/** The bot's dialog state (botbuilder-azure) lives here; the store never creates or touches it. */
+/** The bot's dialog state (bot/CosmosBotStorage) lives here; the store never creates or touches it. */
 export const RESERVED_CONTAINER = 'botState';
 
 /**

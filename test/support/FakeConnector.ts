@@ -56,6 +56,12 @@ export class FakeConnector {
     });
   }
 
+  /** Like waitFor, but only for activities that arrive after this call. */
+  waitForNext(predicate: (a: CapturedActivity) => boolean = () => true, timeoutMs = 10_000): Promise<CapturedActivity> {
+    const seen = this.activities.length;
+    return this.waitFor((a) => this.activities.indexOf(a) >= seen && predicate(a), timeoutMs);
+  }
+
   async stop(): Promise<void> {
     const server = this.server;
     if (!server) return;
