@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { validate as isValidCron } from 'node-cron';
 import { ConfigError } from '../errors';
 
 export const APPLE_PRODUCTION_BASE_URL = 'https://vpp.itunes.apple.com/mdm/v2';
@@ -45,6 +46,15 @@ const idList = z.preprocess(
     ),
 );
 
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Every environment variable the bot reads. README's configuration table mirrors this schema. */
 export const environmentSchema = z.object({
   MicrosoftAppId: optionalString,
@@ -78,8 +88,8 @@ export const environmentSchema = z.object({
   TOKEN_ENCRYPTION_OLD_KEYS: optionalString,
   LOCAL_TENANT_ID: z.preprocess(emptyToUndefined, z.string().default(PLAYGROUND_TENANT_ID)),
   LOCAL_ADMIN_USER_ID: z.preprocess(emptyToUndefined, z.string().default(PLAYGROUND_ADMIN_USER_ID)),
-  SYNC_CRON: z.preprocess(emptyToUndefined, z.string().default('0 6,18 * * *')),
-  SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC')),
+  SYNC_CRON: z.preprocess(emptyToUndefined, z.string().default('0 6,18 * * *').refine(isValidCron, 'a cron expression such as "0 6,18 * * *"')),
+  SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC').refine(isTimeZone, 'an IANA time zone such as "Europe/Berlin"')),
 });
 
 export type Environment = z.infer<typeof environmentSchema>;

@@ -44,6 +44,8 @@ describe('configuration', () => {
     ['production without Cosmos', { ...production, COSMOS_ENDPOINT: undefined }, /COSMOS_ENDPOINT is required/],
     ['production without a Cosmos key or identity', { ...production, COSMOS_KEY: undefined }, /COSMOS_KEY is required/],
     ['production without any admin', { ...production, BOT_ADMIN_USER_IDS: '' }, /BOT_ADMIN_USER_IDS .* is required/],
+    ['a schedule that is not a cron expression', { SYNC_CRON: 'twice a day' }, /SYNC_CRON: a cron expression/],
+    ['an unknown time zone', { SYNC_TIMEZONE: 'Mars/Olympus' }, /SYNC_TIMEZONE: an IANA time zone/],
     ['an encryption key of the wrong size', { TOKEN_ENCRYPTION_KEY: 'c2hvcnQ=' }, /TOKEN_ENCRYPTION_KEY must be 32 bytes/],
   ];
   for (const [what, env, message] of refusals) {
