@@ -1,0 +1,372 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { AppleBooksClient } from '../apple/AppleBooksClient';
+import { fallbackBook, type BookMetadata } from '../apple/BookMetadataClient';
+import type { Asset, VppUser as AppleUser } from '../apple/schemas';
+import { VppError } from '../apple/VppError';
+import type { TokenCipher } from '../crypto/TokenCipher';
+import { silentLogger, type Logger } from '../logging/logger';
+import type { Versioned } from '../store/DocumentStore';
+import type { Actor, ErrorInfo } from '../store/entities/common';
+import { eBookId, type EBook } from '../store/entities/eBook';
+import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
+import type { VppUser } from '../store/entities/vppUser';
+import type { Store } from '../store/Store';
+import type { AppleClientFactory } from '../tokens/AppleClientFactory';
+import { DEFAULT_LOW_LICENSE_THRESHOLD, isLowOnLicenses, type LowLicenseThreshold } from './lowLicenses';
+import { NO_CHANGES, type LowLicenseBook, type SyncChanges, type SyncFailure, type SyncOutcome, type SyncProgress, type SyncTrigger } from './types';
+
+/** Titles and authors from Apple's store lookup (BookMetadataClient); never throws. */
+export interface BookMetadataSource {
+  getBooks(adamIds: readonly string[]): Promise<Map<string, BookMetadata>>;
+}
+
+export interface SyncEngineOptions {
+  store: Store;
+  cipher: TokenCipher;
+  apple: AppleClientFactory;
+  /** This bot's MDM identity: a token whose mdmInfo names someone else was taken over. */
+  mdm: { id: string; name: string };
+  metadata?: BookMetadataSource | undefined;
+  lowLicenses?: LowLicenseThreshold | undefined;
+  logger?: Logger | undefined;
+  now?: (() => Date) | undefined;
+}
+
+export interface SyncRequest {
+  trigger: SyncTrigger;
+  startedBy?: Actor | undefined;
+  onProgress?: ((progress: SyncProgress) => void) | undefined;
+  /** Aborted when this instance lost the token's lease: stop before writing anything more. */
+  signal?: AbortSignal | undefined;
+}
+
+/** Apple errors that say the token itself is dead, and the state the token moves to. */
+const TOKEN_STATE_FOR_ERROR: Readonly<Record<number, VppToken['state']>> = {
+  9621: 'expired',
+  9601: 'invalid',
+  9622: 'invalid',
+  9625: 'invalid',
+  9722: 'invalid',
+};
+
+const APPLE_USER_STATUS: Readonly<Record<AppleUser['status'], VppUser['status']>> = {
+  Registered: 'registered',
+  Associated: 'associated',
+  Retired: 'retired',
+  Deleted: 'retired',
+};
+
+const emailSchema = z.email();
+const pricingParamSchema = z.enum(['STDQ', 'PLUS']);
+
+/** Thrown inside a run to end it as failed with an admin message and, maybe, a new token state. */
+class SyncStop extends Error {
+  constructor(
+    readonly failure: SyncFailure,
+    readonly tokenChange?: Partial<Pick<VppToken, 'state' | 'externalMdm'>>,
+  ) {
+    super(failure.message);
+  }
+}
+
+export function notSyncableReason(token: VppToken): SyncFailure | undefined {
+  switch (token.state) {
+    case 'valid':
+      return undefined;
+    case 'expired':
+      return { code: 'token_expired', message: `"${token.displayName}" has expired, so it is not synced. Download a new token from Apple Business Manager or Apple School Manager and type **renew ${token.displayName}**.` };
+    case 'invalid':
+      return { code: 'token_invalid', message: `Apple no longer accepts "${token.displayName}" (revoked or replaced), so it is not synced. Download the newest token from Apple and type **renew ${token.displayName}**.` };
+    case 'assignedToExternalMDM':
+      return {
+        code: 'external_mdm',
+        message: `"${token.displayName}" is now managed by ${token.externalMdm?.name ?? 'another MDM'}, so it is not synced. Upload it again (type **upload token**) to take control back explicitly.`,
+      };
+    case 'duplicateLocation':
+      return { code: 'duplicate_location', message: `"${token.displayName}" is for an Apple location another token already covers, so it is not synced. Remove one of the two.` };
+  }
+}
+
+/**
+ * Syncs one token with Apple: client config (ownership), books with license counts and titles, and
+ * the bot's own VPP users and their licenses, incrementally after the first run. Everything is read
+ * before anything is written, so a failure part way leaves the store as it was, and writes happen
+ * only for documents whose content changed.
+ */
+export class SyncEngine {
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+  private readonly lowLicenses: LowLicenseThreshold;
+
+  constructor(private readonly options: SyncEngineOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.now = options.now ?? (() => new Date());
+    this.lowLicenses = options.lowLicenses ?? DEFAULT_LOW_LICENSE_THRESHOLD;
+  }
+
+  async syncToken(tenantId: string, tokenId: string, request: SyncRequest): Promise<SyncOutcome> {
+    const started = Date.now();
+    const { store } = this.options;
+    const token = await store.tokens.get(tenantId, tokenId);
+    if (!token) throw new Error(`token ${tokenId} not found in tenant ${tenantId}`);
+
+    const base = { tokenId, tenantId, tokenName: token.displayName, trigger: request.trigger, startedBy: request.startedBy };
+    const empty = { books: 0, licenses: { total: 0, used: 0, available: 0 }, changes: NO_CHANGES, dataWrites: 0, lowLicenseBooks: [] };
+
+    let current = token;
+    if (token.state === 'valid' && Date.parse(token.expirationDateTime) <= this.now().getTime()) {
+      current = (await store.tokens.update(tenantId, tokenId, (t) => (t.state === 'valid' ? { ...t, state: 'expired' } : undefined)))?.value ?? token;
+    }
+    const blocked = notSyncableReason(current);
+    if (blocked) return { ...base, ...empty, runId: undefined, status: 'skipped', durationMs: Date.now() - started, error: blocked, token: current };
+
+    const runId = randomUUID();
+    await store.syncRuns.start({
+      id: runId,
+      tokenId,
+      tenantId,
+      trigger: request.trigger,
+      startedBy: request.startedBy,
+      startedDateTime: this.now().toISOString(),
+      status: 'inProgress',
+      counts: { booksAdded: 0, booksUpdated: 0, booksUnchanged: 0, usersChanged: 0, assignmentsChanged: 0, writes: 0 },
+    });
+
+    try {
+      const result = await this.run(current, request, started);
+      const finishedDateTime = this.now().toISOString();
+      await store.syncRuns.finish(tokenId, runId, {
+        status: 'completed',
+        finishedDateTime,
+        counts: {
+          booksAdded: result.changes.booksAdded,
+          booksUpdated: result.changes.booksUpdated,
+          booksUnchanged: result.unchanged,
+          usersChanged: result.changes.usersChanged,
+          assignmentsChanged: result.changes.assignmentsChanged,
+          writes: result.dataWrites,
+        },
+      });
+      const updated = await store.tokens.update(tenantId, tokenId, (t) => ({
+        ...t,
+        lastSyncDateTime: finishedDateTime,
+        lastSyncStatus: 'completed',
+        consecutiveSyncFailures: 0,
+        lastError: undefined,
+        assetsVersionId: result.versions.assets ?? t.assetsVersionId,
+        usersVersionId: result.versions.users ?? t.usersVersionId,
+        assignmentsVersionId: result.versions.assignments ?? t.assignmentsVersionId,
+      }));
+      return {
+        ...base,
+        runId,
+        status: 'completed',
+        books: result.books,
+        licenses: result.licenses,
+        changes: result.changes,
+        dataWrites: result.dataWrites,
+        lowLicenseBooks: result.lowLicenseBooks,
+        durationMs: Date.now() - started,
+        token: updated?.value ?? current,
+      };
+    } catch (err) {
+      const stop = this.toStop(err, current);
+      if (!(err instanceof SyncStop) && !(err instanceof VppError)) this.logger.error({ err, tokenId }, 'sync failed unexpectedly');
+      const occurredDateTime = this.now().toISOString();
+      const error: ErrorInfo = { code: stop.failure.code, message: stop.failure.message, occurredDateTime };
+      await store.syncRuns.finish(tokenId, runId, { status: 'failed', finishedDateTime: occurredDateTime, error });
+      const usedCiphertext = current.encryptedToken.ciphertext;
+      const updated = await store.tokens.update(tenantId, tokenId, (t) => ({
+        ...t,
+        // A token renewed while this sync ran is a different token: Apple's verdict was not about it.
+        ...(t.encryptedToken.ciphertext === usedCiphertext ? stop.tokenChange : {}),
+        lastSyncStatus: 'failed',
+        consecutiveSyncFailures: t.consecutiveSyncFailures + 1,
+        lastError: error,
+      }));
+      return { ...base, ...empty, runId, status: 'failed', error: stop.failure, durationMs: Date.now() - started, token: updated?.value ?? current };
+    }
+  }
+
+  private toStop(err: unknown, token: VppToken): SyncStop {
+    if (err instanceof SyncStop) return err;
+    if (err instanceof VppError) {
+      const state = err.errorNumber === undefined ? undefined : TOKEN_STATE_FOR_ERROR[err.errorNumber];
+      return new SyncStop({ code: err.code, message: err.message }, state ? { state } : undefined);
+    }
+    if (err instanceof Error && err.name === 'AbortError') {
+      return new SyncStop({ code: 'lease_lost', message: `The sync of "${token.displayName}" stopped because another bot instance took it over; that instance finishes it.` });
+    }
+    return new SyncStop({ code: 'internal', message: `The sync of "${token.displayName}" stopped because of an error on the bot's side. It is tried again at the next scheduled sync; if it keeps failing, report it.` });
+  }
+
+  private appleClient(token: VppToken): AppleBooksClient {
+    const secret = this.options.cipher.decrypt(token.encryptedToken, tokenCipherContext(token));
+    return this.options.apple.forToken(secret);
+  }
+
+  private async run(token: VppToken, request: SyncRequest, started: number) {
+    const { store, mdm } = this.options;
+    const signal = request.signal;
+    const progress = (phase: SyncProgress['phase'], done: number) => request.onProgress?.({ tokenId: token.id, phase, done, elapsedMs: Date.now() - started });
+    const apple = this.appleClient(token);
+
+    progress('config', 0);
+    const config = await apple.getClientConfig();
+    if (config.mdmInfo?.id && config.mdmInfo.id !== mdm.id) {
+      const name = config.mdmInfo.name || 'another MDM';
+      throw new SyncStop(
+        {
+          code: 'external_mdm',
+          message: `Apple says ${name} now manages "${token.displayName}". The bot stopped syncing it so licenses and users are not fought over. To manage it here again, upload the token (type **upload token**) and confirm taking control.`,
+        },
+        { state: 'assignedToExternalMDM', externalMdm: { id: config.mdmInfo.id, name } },
+      );
+    }
+
+    // ---- read everything first ----
+    const assets: Asset[] = [];
+    let assetsVersion: string | undefined;
+    for await (const page of apple.assetPages()) {
+      signal?.throwIfAborted();
+      assetsVersion ??= page.versionId;
+      assets.push(...page.assets.filter((a) => a.productType === 'Book'));
+      progress('books', assets.length);
+    }
+
+    const ours = new Map((await store.vppUsers.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: token.id })).map((v) => [v.value.id, v]));
+    const appleUsers = new Map<string, AppleUser>();
+    let usersVersion: string | undefined;
+    let usersRead = 0;
+    for await (const page of apple.userPages({ sinceVersionId: token.usersVersionId, includeRetired: true })) {
+      signal?.throwIfAborted();
+      usersVersion ??= page.versionId;
+      usersRead += page.users.length;
+      // Users other MDMs created share the organisation; only the bot's own are its business.
+      for (const user of page.users) if (ours.has(user.clientUserId)) appleUsers.set(user.clientUserId, user);
+      progress('users', usersRead);
+    }
+
+    const changedAssignments = new Set<string>();
+    let assignmentsVersion: string | undefined;
+    let assignmentsRead = 0;
+    for await (const page of apple.assignmentPages({ sinceVersionId: token.assignmentsVersionId })) {
+      signal?.throwIfAborted();
+      assignmentsVersion ??= page.versionId;
+      assignmentsRead += page.assignments.length;
+      for (const a of page.assignments) {
+        if (a.clientUserId && ours.has(a.clientUserId)) changedAssignments.add(`${a.adamId}|${a.pricingParam}|${a.clientUserId}`);
+      }
+      progress('assignments', assignmentsRead);
+    }
+
+    // ---- then write what changed ----
+    signal?.throwIfAborted();
+    progress('saving', 0);
+    const bookResult = await this.saveBooks(token, assets, signal);
+    let usersChanged = 0;
+    for (const [id, appleUser] of appleUsers) {
+      const stored = ours.get(id);
+      if (!stored) continue;
+      if ((await store.vppUsers.upsertIfChanged(this.toStoredUser(stored.value, appleUser), stored)).written) usersChanged++;
+    }
+
+    const changes: SyncChanges = {
+      booksAdded: bookResult.added,
+      booksUpdated: bookResult.updated,
+      booksRemoved: bookResult.removed,
+      usersChanged,
+      assignmentsChanged: changedAssignments.size,
+    };
+    return {
+      books: bookResult.books.length,
+      unchanged: bookResult.unchanged,
+      licenses: bookResult.books.reduce(
+        (sum, b) => ({ total: sum.total + b.totalLicenseCount, used: sum.used + b.usedLicenseCount, available: sum.available + b.availableLicenseCount }),
+        { total: 0, used: 0, available: 0 },
+      ),
+      changes,
+      dataWrites: bookResult.added + bookResult.updated + bookResult.removed + usersChanged,
+      lowLicenseBooks: bookResult.lowLicenseBooks,
+      versions: { assets: assetsVersion, users: usersVersion, assignments: assignmentsVersion },
+    };
+  }
+
+  private async saveBooks(token: VppToken, assets: Asset[], signal: AbortSignal | undefined) {
+    const { store } = this.options;
+    const stored = new Map((await store.books.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: token.id })).map((v) => [v.value.id, v]));
+    const books: Array<{ asset: Asset & { pricingParam: 'STDQ' | 'PLUS' }; current: Versioned<EBook> | undefined }> = [];
+    for (const asset of assets) {
+      const pricing = pricingParamSchema.safeParse(asset.pricingParam);
+      if (!pricing.success) {
+        this.logger.warn({ tokenId: token.id, adamId: asset.adamId, pricingParam: asset.pricingParam }, 'book with an unknown pricingParam skipped');
+        continue;
+      }
+      books.push({ asset: { ...asset, pricingParam: pricing.data }, current: stored.get(eBookId(asset.adamId, pricing.data)) });
+    }
+    // Titles rarely change: look up only books that are new or still carry the "Book <adamId>" stand-in.
+    const lookup = [...new Set(books.filter((b) => !b.current?.value.metadataResolved).map((b) => b.asset.adamId))];
+    const metadata = lookup.length > 0 && this.options.metadata ? await this.options.metadata.getBooks(lookup) : new Map<string, BookMetadata>();
+
+    const now = this.now().toISOString();
+    let added = 0;
+    let updated = 0;
+    let unchanged = 0;
+    const saved: EBook[] = [];
+    const lowLicenseBooks: LowLicenseBook[] = [];
+    const seen = new Set<string>();
+    for (const { asset, current } of books) {
+      signal?.throwIfAborted();
+      const id = eBookId(asset.adamId, asset.pricingParam);
+      seen.add(id);
+      const known = current?.value;
+      const meta = known?.metadataResolved ? undefined : (metadata.get(asset.adamId) ?? fallbackBook(asset.adamId));
+      const book: EBook = {
+        id,
+        tokenId: token.id,
+        tenantId: token.tenantId,
+        adamId: asset.adamId,
+        pricingParam: asset.pricingParam,
+        title: meta ? meta.title : (known?.title ?? `Book ${asset.adamId}`),
+        author: meta ? meta.author : known?.author,
+        coverUrl: meta ? meta.coverUrl : known?.coverUrl,
+        totalLicenseCount: Math.max(0, asset.totalCount),
+        usedLicenseCount: Math.max(0, asset.assignedCount),
+        availableLicenseCount: Math.max(0, asset.availableCount),
+        retiredLicenseCount: Math.max(0, asset.retiredCount),
+        metadataResolved: meta ? meta.fromStore : true,
+        createdDateTime: known?.createdDateTime ?? now,
+        lastModifiedDateTime: now,
+      };
+      const result = await this.options.store.books.upsertIfChanged(book, current ?? null);
+      if (!result.written) unchanged++;
+      else if (current) updated++;
+      else added++;
+      saved.push(result.value);
+      if (isLowOnLicenses(book, this.lowLicenses) && !(known && isLowOnLicenses(known, this.lowLicenses))) {
+        lowLicenseBooks.push({ adamId: book.adamId, title: book.title, available: book.availableLicenseCount, total: book.totalLicenseCount });
+      }
+    }
+    // Apple no longer lists these (moved to another location, say): the catalogue shows what can be assigned.
+    let removed = 0;
+    for (const [id, doc] of stored) {
+      if (!seen.has(id) && (await this.options.store.books.store.delete(id, token.id, doc.etag))) removed++;
+    }
+    return { books: saved, added, updated, unchanged, removed, lowLicenseBooks };
+  }
+
+  private toStoredUser(stored: VppUser, apple: AppleUser): VppUser {
+    const status = APPLE_USER_STATUS[apple.status];
+    const email = apple.email && emailSchema.safeParse(apple.email).success ? apple.email : stored.email;
+    return {
+      ...stored,
+      status,
+      inviteCode: status === 'registered' ? (apple.inviteCode ?? stored.inviteCode) : undefined,
+      email,
+      managedAppleId: apple.managedAppleId ?? stored.managedAppleId,
+      appleUserId: apple.userId ?? stored.appleUserId,
+      lastModifiedDateTime: this.now().toISOString(),
+    };
+  }
+}

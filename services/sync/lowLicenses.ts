@@ -1,0 +1,18 @@
+/** When a book counts as running low on licenses. Either limit is enough to warn. */
+export interface LowLicenseThreshold {
+  /** Warn when this many licenses or fewer are left. */
+  count: number;
+  /** Warn when this share of all licenses (0–100) or less is left. */
+  percent: number;
+}
+
+export const DEFAULT_LOW_LICENSE_THRESHOLD: LowLicenseThreshold = { count: 5, percent: 10 };
+
+/**
+ * Low means some licenses are in use and few are left. A book nobody uses yet is not "running low",
+ * however few licenses it has: warning about it would be noise.
+ */
+export function isLowOnLicenses(book: { totalLicenseCount: number; usedLicenseCount: number; availableLicenseCount: number }, threshold: LowLicenseThreshold): boolean {
+  if (book.totalLicenseCount <= 0 || book.usedLicenseCount <= 0) return false;
+  return book.availableLicenseCount <= threshold.count || book.availableLicenseCount * 100 <= book.totalLicenseCount * threshold.percent;
+}

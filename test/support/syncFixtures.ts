@@ -1,0 +1,87 @@
+import { randomUUID } from 'node:crypto';
+import type { Container } from '@azure/cosmos';
+import type { SandboxOrganisation } from '../../services/apple/sandbox/SandboxState';
+import { BookMetadataClient } from '../../services/apple/BookMetadataClient';
+import { silentLogger } from '../../services/logging/logger';
+import { tokenCipherContext, type VppToken } from '../../services/store/entities/vppToken';
+import { Secret } from '../../services/secrets/Secret';
+import { SyncEngine, type SyncEngineOptions } from '../../services/sync/SyncEngine';
+import { TEST_MDM, TEST_TENANT, type TestEnvironment } from './TestEnvironment';
+
+export interface SeededToken {
+  org: SandboxOrganisation;
+  token: VppToken;
+  bearer: string;
+  /** clientUserIds of the VPP users the bot created (in the store and at Apple). */
+  botUsers: string[];
+}
+
+export interface SeedOptions {
+  books?: number;
+  botUsers?: number;
+  otherUsers?: number;
+  expiresAt?: Date;
+  mdmInfo?: { id: string; name: string };
+  name?: string;
+  tenantId?: string;
+}
+
+let adamCounter = 1_700_000_000;
+
+/** A sandbox organisation with books and users, and the token stored as if an admin had uploaded it. */
+export async function seedToken(env: TestEnvironment, options: SeedOptions = {}): Promise<SeededToken> {
+  const name = options.name ?? `Org ${randomUUID().slice(0, 6)}`;
+  const org = env.sandbox.state.addOrganisation({
+    orgName: name,
+    mdmInfo: options.mdmInfo ?? { id: TEST_MDM.id, name: TEST_MDM.name },
+    books: Array.from({ length: options.books ?? 5 }, (_, i) => ({ adamId: String(adamCounter++), title: `${name} Book ${i + 1}`, author: 'Author', totalCount: 20 })),
+  });
+  const expiresAt = options.expiresAt ?? new Date(Date.now() + 200 * 24 * 3600 * 1000);
+  const bearer = env.sandbox.state.mintToken(org, { expiresAt });
+  const botUsers = Array.from({ length: options.botUsers ?? 3 }, () => randomUUID());
+  for (const clientUserId of botUsers) env.sandbox.state.createUser(org, { clientUserId });
+  env.sandbox.state.seedUsers(org, options.otherUsers ?? 4, `other-${org.id.slice(0, 4)}`);
+  const tenantId = options.tenantId ?? TEST_TENANT;
+  const id = randomUUID();
+  const now = new Date().toISOString();
+  const token: VppToken = {
+    id,
+    tenantId,
+    displayName: name,
+    organizationName: name,
+    accountType: 'business',
+    locationId: org.uId,
+    locationName: org.locationName,
+    expirationDateTime: expiresAt.toISOString(),
+    state: 'valid',
+    lastSyncStatus: 'none',
+    consecutiveSyncFailures: 0,
+    encryptedToken: env.cipher.encrypt(new Secret(bearer), tokenCipherContext({ tenantId, id })),
+    createdBy: { aadObjectId: '00000000-0000-0000-0000-0000000000020' },
+    createdDateTime: now,
+    lastModifiedDateTime: now,
+  };
+  await env.store.tokens.create(token);
+  for (const clientUserId of botUsers) {
+    await env.store.vppUsers.upsertIfChanged({ id: clientUserId, clientUserId, tokenId: id, tenantId, status: 'registered', createdDateTime: now, lastModifiedDateTime: now });
+  }
+  return { org, token, bearer, botUsers };
+}
+
+export function syncEngine(env: TestEnvironment, options: Partial<SyncEngineOptions> = {}): SyncEngine {
+  return new SyncEngine({
+    store: env.store,
+    cipher: env.cipher,
+    apple: env.apple,
+    mdm: TEST_MDM,
+    metadata: new BookMetadataClient({ lookupUrl: env.sandbox.metadataUrl, token: new Secret('sandbox-itvt'), logger: silentLogger() }),
+    logger: silentLogger(),
+    ...options,
+  });
+}
+
+/** Every document's ETag in one partition: equal snapshots mean nothing was written in between. */
+export async function etags(container: Container, partitionKey: string): Promise<Map<string, string>> {
+  const { resources } = await container.items.query<{ id: string; _etag: string }>('SELECT c.id, c._etag FROM c', { partitionKey }).fetchAll();
+  return new Map(resources.map((r) => [r.id, r._etag]));
+}
