@@ -1,0 +1,409 @@
+import { ClientSecretCredential, type TokenCredential } from '@azure/identity';
+import { z } from 'zod';
+import { ConfigError } from '../errors';
+import type { Logger } from '../logging/logger';
+import { backoffDelay, parseRetryAfter, type RetrySettings } from '../apple/retry';
+import {
+  DirectoryAuthError,
+  DirectoryError,
+  DirectoryNotFoundError,
+  DirectoryPermissionError,
+  DirectoryResponseError,
+  DirectoryUnavailableError,
+} from './errors';
+import {
+  checkMemberGroupsSchema,
+  collectionSchema,
+  countSchema,
+  graphErrorSchema,
+  graphGroupSchema,
+  graphUserSchema,
+  type GraphGroup,
+  type GraphUser,
+} from './schemas';
+
+export const GRAPH_BASE_URL = 'https://graph.microsoft.com';
+const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
+
+/** Graph's own limits: 999 objects per page, 20 group ids per checkMemberGroups call. */
+const MAX_PAGE_SIZE = 999;
+const CHECK_MEMBER_GROUPS_BATCH = 20;
+const GROUP_SELECT = 'id,displayName,description,groupTypes,membershipRule,membershipRuleProcessingState,securityEnabled,mailEnabled';
+
+export const DEFAULT_GRAPH_RETRY: RetrySettings = { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 };
+
+export interface GraphDirectoryOptions {
+  /** https://graph.microsoft.com by default; the local directory's origin in development and tests. */
+  baseUrl?: string;
+  tenantId?: string;
+  clientId?: string;
+  clientSecret?: string;
+  /** Overrides the client-secret credential (managed identity, tests). */
+  credential?: TokenCredential;
+  fetch?: typeof fetch;
+  logger?: Logger;
+  /**
+   * Where a user's Managed Apple Account lives: `extensionAttribute1`…`extensionAttribute15`
+   * (onPremisesExtensionAttributes) or a directory extension such as `extension_<appId>_managedAppleId`.
+   * Graph has no such field of its own; without this setting no user has one.
+   */
+  managedAppleIdAttribute?: string;
+  retry?: Partial<RetrySettings>;
+  /** Per request; Graph calls that hang would otherwise hold a dialog turn forever. */
+  timeoutMs?: number;
+}
+
+export type MembershipType = 'assigned' | 'dynamic';
+
+export interface DirectoryGroup {
+  id: string;
+  displayName: string;
+  description?: string | undefined;
+  membershipType: MembershipType;
+  membershipRule?: string | undefined;
+  /** A dynamic rule over device properties: such a group can only ever hold devices. */
+  deviceRule: boolean;
+  securityEnabled?: boolean | undefined;
+  mailEnabled?: boolean | undefined;
+}
+
+/** Who a group holds: only `user` groups may receive books. */
+export type GroupKind = 'user' | 'device' | 'mixed' | 'empty';
+
+export interface GroupClassification {
+  kind: GroupKind;
+  /** Transitive user members (Graph's eventual-consistency count). */
+  userCount: number;
+  /** Transitive device members. */
+  deviceCount: number;
+  /** One sentence for the admin: why the group counts as what it is. */
+  reason: string;
+}
+
+export interface DirectoryUser {
+  id: string;
+  displayName: string;
+  userPrincipalName?: string | undefined;
+  mail?: string | undefined;
+  /** The user's Managed Apple Account, when the directory records one (then VPP skips the invitation). */
+  managedAppleId?: string | undefined;
+}
+
+interface RequestSpec {
+  method?: 'GET' | 'POST';
+  body?: unknown;
+  /** Advanced queries ($search, $count) need eventual consistency. */
+  eventual?: boolean;
+  /** For a 403: which application permission the call needs and what it was for. */
+  permission: string;
+  purpose: string;
+  /** For a 404: what was missing, in the admin's words. */
+  notFound: string;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+const EXTENSION_ATTRIBUTE = /^extensionAttribute([1-9]|1[0-5])$/;
+const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,119}$/;
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function ruleTargetsDevices(rule: string | undefined): boolean {
+  return rule !== undefined && /\bdevice\./i.test(rule);
+}
+
+/** Quotes and backslashes would end Graph's `"displayName:..."` clause early. */
+function searchTerm(text: string): string {
+  return text.replace(/["\\]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+}
+
+function toGroup(g: GraphGroup): DirectoryGroup {
+  const dynamic = (g.groupTypes ?? []).some((t) => t.toLowerCase() === 'dynamicmembership');
+  const rule = g.membershipRule ?? undefined;
+  return {
+    id: g.id,
+    displayName: g.displayName ?? g.id,
+    description: g.description ?? undefined,
+    membershipType: dynamic ? 'dynamic' : 'assigned',
+    membershipRule: rule,
+    deviceRule: dynamic && ruleTargetsDevices(rule),
+    securityEnabled: g.securityEnabled ?? undefined,
+    mailEnabled: g.mailEnabled ?? undefined,
+  };
+}
+
+/**
+ * Reads Entra ID through Microsoft Graph with app-only credentials: group search, user/device group
+ * classification, transitive user members page by page, and membership checks. Every answer is
+ * validated; every failure is a DirectoryError whose `userMessage` an admin can act on.
+ */
+export class GraphDirectory {
+  readonly baseUrl: string;
+  private readonly credential: TokenCredential | undefined;
+  private readonly fetchImpl: typeof fetch;
+  private readonly retry: RetrySettings;
+  private readonly userSelect: string;
+
+  constructor(private readonly options: GraphDirectoryOptions = {}) {
+    this.baseUrl = (options.baseUrl ?? GRAPH_BASE_URL).replace(/\/+$/, '');
+    const url = new URL(this.baseUrl);
+    this.fetchImpl = options.fetch ?? fetch;
+    this.retry = { ...DEFAULT_GRAPH_RETRY, ...options.retry };
+    const attribute = options.managedAppleIdAttribute;
+    if (attribute !== undefined && !ATTRIBUTE_NAME.test(attribute)) {
+      throw new ConfigError(`The managed Apple ID attribute "${attribute}" is not a valid Graph property name.`);
+    }
+    const extra = attribute === undefined ? [] : [EXTENSION_ATTRIBUTE.test(attribute) ? 'onPremisesExtensionAttributes' : attribute];
+    this.userSelect = ['id', 'displayName', 'userPrincipalName', 'mail', ...extra].join(',');
+
+    if (options.credential) this.credential = options.credential;
+    else if (options.tenantId && options.clientId && options.clientSecret) {
+      this.credential = new ClientSecretCredential(options.tenantId, options.clientId, options.clientSecret);
+    } else if (LOOPBACK.has(url.hostname)) {
+      // The local directory takes no credentials.
+      this.credential = undefined;
+    } else {
+      throw new ConfigError('Microsoft Graph needs the tenant id, client id and client secret of the bot\'s app registration.');
+    }
+  }
+
+  /** Groups whose display name matches `text` (Graph tokenised search), sorted by name. */
+  async searchGroups(text: string, options: { top?: number } = {}): Promise<DirectoryGroup[]> {
+    const top = Math.min(Math.max(options.top ?? 25, 1), 100);
+    const term = searchTerm(text);
+    const query = term
+      ? `$search=${encodeURIComponent(`"displayName:${term}"`)}&$count=true&$top=${top}&$select=${GROUP_SELECT}`
+      : `$top=${top}&$select=${GROUP_SELECT}`;
+    const page = await this.json(`/v1.0/groups?${query}`, collectionSchema(graphGroupSchema), {
+      eventual: true,
+      permission: 'GroupMember.Read.All',
+      purpose: 'search groups',
+      notFound: 'The groups list',
+    });
+    return page.value.map(toGroup).sort((a, b) => a.displayName.localeCompare(b.displayName));
+  }
+
+  /** Groups whose display name starts with `prefix` ($filter; no eventual consistency needed). */
+  async findGroupsByPrefix(prefix: string, options: { top?: number } = {}): Promise<DirectoryGroup[]> {
+    const top = Math.min(Math.max(options.top ?? 25, 1), 100);
+    const filter = `startswith(displayName,'${prefix.trim().slice(0, 120).replace(/'/g, "''")}')`;
+    const page = await this.json(`/v1.0/groups?$filter=${encodeURIComponent(filter)}&$top=${top}&$select=${GROUP_SELECT}`, collectionSchema(graphGroupSchema), {
+      permission: 'GroupMember.Read.All',
+      purpose: 'search groups',
+      notFound: 'The groups list',
+    });
+    return page.value.map(toGroup).sort((a, b) => a.displayName.localeCompare(b.displayName));
+  }
+
+  async getGroup(groupId: string): Promise<DirectoryGroup> {
+    const group = await this.json(`/v1.0/groups/${encodeURIComponent(groupId)}?$select=${GROUP_SELECT}`, graphGroupSchema, {
+      permission: 'GroupMember.Read.All',
+      purpose: 'read the group',
+      notFound: `The group ${groupId}`,
+    });
+    return toGroup(group);
+  }
+
+  /** Transitive members of one kind, counted by Graph (eventually consistent). */
+  async countMembers(groupId: string, kind: 'user' | 'device' | 'group'): Promise<number> {
+    const text = await this.text(`/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.${kind}/$count`, {
+      eventual: true,
+      permission: kind === 'device' ? 'GroupMember.Read.All and Device.Read.All' : kind === 'user' ? 'GroupMember.Read.All and User.Read.All' : 'GroupMember.Read.All',
+      purpose: `count the group's ${kind} members`,
+      notFound: `The group ${groupId}`,
+    });
+    const parsed = countSchema.safeParse(text.trim());
+    if (!parsed.success) throw new DirectoryResponseError(`count was not a number: ${text.slice(0, 40)}`);
+    return parsed.data;
+  }
+
+  /**
+   * Whether the group holds users, devices, both or nothing. A dynamic rule over device properties
+   * decides on its own (its membership may still be processing); otherwise the transitive counts do.
+   */
+  async classifyGroup(group: string | DirectoryGroup): Promise<DirectoryGroup & { classification: GroupClassification }> {
+    const g = typeof group === 'string' ? await this.getGroup(group) : group;
+    const [userCount, deviceCount] = await Promise.all([this.countMembers(g.id, 'user'), this.countMembers(g.id, 'device')]);
+    let kind: GroupKind;
+    let reason: string;
+    if (g.deviceRule) {
+      kind = 'device';
+      reason = `${g.displayName} is a dynamic device group (rule: ${g.membershipRule ?? ''}).`;
+    } else if (userCount > 0 && deviceCount > 0) {
+      kind = 'mixed';
+      reason = `${g.displayName} holds ${userCount} users and ${deviceCount} devices.`;
+    } else if (deviceCount > 0) {
+      kind = 'device';
+      reason = `${g.displayName} is a device group (${deviceCount} devices, no users).`;
+    } else if (userCount > 0) {
+      kind = 'user';
+      reason = `${g.displayName} is a user group (${userCount} users).`;
+    } else {
+      kind = 'empty';
+      reason = `${g.displayName} has no members${g.membershipType === 'dynamic' ? ' yet (dynamic membership may still be processing)' : ''}.`;
+    }
+    return { ...g, classification: { kind, userCount, deviceCount, reason } };
+  }
+
+  /**
+   * The group's users, nested groups included, one Graph page at a time, so a 50,000-member group
+   * never sits in memory at once. Devices and groups among the members are skipped by Graph's cast.
+   */
+  async *userMemberPages(groupId: string, options: { pageSize?: number } = {}): AsyncGenerator<DirectoryUser[], void, undefined> {
+    const top = Math.min(Math.max(options.pageSize ?? MAX_PAGE_SIZE, 1), MAX_PAGE_SIZE);
+    let next: string | undefined = `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user?$select=${this.userSelect}&$top=${top}`;
+    const spec: RequestSpec = {
+      permission: 'GroupMember.Read.All and User.Read.All',
+      purpose: "list the group's members",
+      notFound: `The group ${groupId}`,
+    };
+    while (next) {
+      const page: { value: GraphUser[]; '@odata.nextLink'?: string | undefined } = await this.json(next, collectionSchema(graphUserSchema), spec);
+      yield page.value.map((u) => this.toUser(u));
+      next = page['@odata.nextLink'];
+    }
+  }
+
+  /** Which of `groupIds` the user belongs to, directly or through nested groups. */
+  async checkMemberGroups(userObjectId: string, groupIds: readonly string[]): Promise<string[]> {
+    const member: string[] = [];
+    for (let i = 0; i < groupIds.length; i += CHECK_MEMBER_GROUPS_BATCH) {
+      const batch = groupIds.slice(i, i + CHECK_MEMBER_GROUPS_BATCH);
+      try {
+        const result = await this.json(`/v1.0/users/${encodeURIComponent(userObjectId)}/checkMemberGroups`, checkMemberGroupsSchema, {
+          method: 'POST',
+          body: { groupIds: batch },
+          permission: 'GroupMember.Read.All',
+          purpose: "check the user's group membership",
+          notFound: `The user ${userObjectId}`,
+        });
+        member.push(...result.value);
+      } catch (err) {
+        // A user unknown to the directory is in no group.
+        if (err instanceof DirectoryNotFoundError) return member;
+        throw err;
+      }
+    }
+    return member;
+  }
+
+  async isMember(userObjectId: string, groupId: string): Promise<boolean> {
+    const groups = await this.checkMemberGroups(userObjectId, [groupId]);
+    return groups.some((g) => g.toLowerCase() === groupId.toLowerCase());
+  }
+
+  private toUser(u: GraphUser): DirectoryUser {
+    return {
+      id: u.id,
+      displayName: u.displayName ?? u.userPrincipalName ?? u.id,
+      userPrincipalName: u.userPrincipalName ?? undefined,
+      mail: u.mail ?? undefined,
+      managedAppleId: this.managedAppleIdOf(u),
+    };
+  }
+
+  private managedAppleIdOf(u: GraphUser): string | undefined {
+    const attribute = this.options.managedAppleIdAttribute;
+    if (attribute === undefined) return undefined;
+    const raw: unknown = EXTENSION_ATTRIBUTE.test(attribute) ? u.onPremisesExtensionAttributes?.[attribute] : (u as Record<string, unknown>)[attribute];
+    // Anything but an address (blank, "n/a") means no Managed Apple Account.
+    const parsed = z.email().max(320).safeParse(typeof raw === 'string' ? raw.trim() : raw);
+    return parsed.success ? parsed.data : undefined;
+  }
+
+  private async json<T extends z.ZodType>(pathOrUrl: string, schema: T, spec: RequestSpec): Promise<z.infer<T>> {
+    const text = await this.text(pathOrUrl, spec);
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new DirectoryResponseError(`not JSON from ${this.describe(pathOrUrl)}`);
+    }
+    const parsed = schema.safeParse(body);
+    if (!parsed.success) throw new DirectoryResponseError(`unexpected shape from ${this.describe(pathOrUrl)}: ${parsed.error.issues[0]?.message ?? ''}`);
+    return parsed.data;
+  }
+
+  /** One call with bounded retries on 429/503/504 and network errors, honouring Retry-After. */
+  private async text(pathOrUrl: string, spec: RequestSpec): Promise<string> {
+    const url = this.resolve(pathOrUrl);
+    for (let attempt = 1; ; attempt++) {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (spec.eventual) headers['ConsistencyLevel'] = 'eventual';
+      if (spec.body !== undefined) headers['content-type'] = 'application/json';
+      const token = await this.accessToken();
+      if (token) headers['authorization'] = `Bearer ${token}`;
+      let response: Response;
+      try {
+        response = await this.fetchImpl(url, {
+          method: spec.method ?? 'GET',
+          headers,
+          body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
+          signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+        });
+      } catch (err) {
+        if (attempt >= this.retry.maxAttempts) throw new DirectoryUnavailableError(undefined, `${this.describe(url)}: ${(err as Error).message}`);
+        await sleep(backoffDelay(attempt, this.retry));
+        continue;
+      }
+      const body = await response.text();
+      if (response.ok) return body;
+      const status = response.status;
+      if ((status === 429 || status === 503 || status === 504) && attempt < this.retry.maxAttempts) {
+        const delay = backoffDelay(attempt, this.retry, parseRetryAfter(response.headers.get('retry-after')));
+        this.options.logger?.warn({ status, attempt, delayMs: delay, path: this.describe(url) }, 'Microsoft Graph throttled a request; retrying');
+        await sleep(delay);
+        continue;
+      }
+      throw this.errorFor(status, body, url, spec);
+    }
+  }
+
+  private errorFor(status: number, body: string, url: string, spec: RequestSpec): DirectoryError {
+    let graph: { code: string; message?: string | undefined } | undefined;
+    try {
+      graph = graphErrorSchema.safeParse(JSON.parse(body)).data?.error;
+    } catch {
+      graph = undefined;
+    }
+    const detail = `${status} ${graph?.code ?? ''} ${graph?.message ?? ''} at ${this.describe(url)}`.replace(/\s+/g, ' ').trim();
+    this.options.logger?.warn({ status, code: graph?.code, path: this.describe(url) }, 'Microsoft Graph request failed');
+    switch (status) {
+      case 401:
+        return new DirectoryAuthError(detail);
+      case 403:
+        return new DirectoryPermissionError(spec.permission, spec.purpose, detail);
+      case 404:
+        return new DirectoryNotFoundError(spec.notFound, detail);
+      case 429:
+      case 503:
+      case 504:
+        return new DirectoryUnavailableError(status, detail);
+      default:
+        if (status >= 500) return new DirectoryUnavailableError(status, detail);
+        return new DirectoryError(`Microsoft Graph refused to ${spec.purpose}${graph?.message ? `: ${graph.message}` : '.'}`, 'graph_bad_request', status, detail);
+    }
+  }
+
+  private async accessToken(): Promise<string | undefined> {
+    if (!this.credential) return undefined;
+    try {
+      const token = await this.credential.getToken(GRAPH_SCOPE);
+      if (!token) throw new Error('no token returned');
+      return token.token;
+    } catch (err) {
+      throw new DirectoryAuthError((err as Error).message.split('\n')[0]);
+    }
+  }
+
+  /** Paths are relative to baseUrl; absolute nextLinks must stay on it so the token never leaves Graph. */
+  private resolve(pathOrUrl: string): string {
+    if (pathOrUrl.startsWith('/')) return `${this.baseUrl}${pathOrUrl}`;
+    if (pathOrUrl.startsWith(`${this.baseUrl}/`)) return pathOrUrl;
+    throw new DirectoryResponseError(`next page link points outside ${this.baseUrl}`);
+  }
+
+  /** A path for logs: no query string (it can hold search text). */
+  private describe(url: string): string {
+    return url.replace(this.baseUrl, '').split('?')[0] ?? '';
+  }
+}

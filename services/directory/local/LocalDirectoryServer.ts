@@ -1,0 +1,295 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { Logger } from '../../logging/logger';
+import { DirectoryState, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, type LocalDevice, type LocalGroup, type LocalUser, type ObjectKind } from './DirectoryState';
+import { seedDirectoryDemoData } from './demoData';
+
+export interface LocalDirectoryOptions {
+  port?: number;
+  host?: string;
+  /** Most objects per page whatever `$top` asks for; small by default so paging is exercised. */
+  pageSize?: number;
+  /** False starts empty; otherwise the demo tenant is loaded first. */
+  seedDemoData?: boolean;
+  /** Demo students; 5,000 by default. */
+  studentCount?: number;
+  users?: LocalUser[];
+  devices?: LocalDevice[];
+  groups?: LocalGroup[];
+  logger?: Logger;
+}
+
+/** A canned answer for the next matching requests: 429 with Retry-After, 403, 503… */
+export interface DirectoryFault {
+  status: number;
+  /** Only requests whose path contains this. */
+  pathIncludes?: string;
+  /** How many requests get it; 1 by default. */
+  times?: number;
+  retryAfter?: string;
+  body?: unknown;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  authorization: string | undefined;
+  consistencyLevel: string | undefined;
+}
+
+export interface RunningLocalDirectory {
+  /** What GRAPH_BASE_URL points at (the client adds /v1.0). */
+  baseUrl: string;
+  state: DirectoryState;
+  /** Queue a fault for upcoming requests. */
+  fail(fault: DirectoryFault): void;
+  /** Drop every queued fault. */
+  clearFaults(): void;
+  /** Requests seen, newest last (bounded). */
+  requests: RecordedRequest[];
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+const MAX_RECORDED = 2_000;
+const DEFAULT_PAGE_SIZE = 100;
+const SEARCH_NEEDS_HEADER = "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'";
+
+class GraphHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const checkMemberGroupsBody = z.object({ groupIds: z.array(z.string().min(1).max(128)).min(1).max(20) });
+
+const ODATA_TYPE: Record<ObjectKind, string> = { user: '#microsoft.graph.user', device: '#microsoft.graph.device', group: '#microsoft.graph.group' };
+
+function extensionAttributes(managedAppleId: string | undefined): Record<string, string | null> {
+  const attributes: Record<string, string | null> = {};
+  for (let i = 1; i <= 15; i++) attributes[`extensionAttribute${i}`] = null;
+  attributes[LOCAL_MANAGED_APPLE_ID_ATTRIBUTE] = managedAppleId ?? null;
+  return attributes;
+}
+
+/**
+ * Serves the slice of Microsoft Graph v1.0 the bot uses, in Graph's shape: group search ($search with
+ * ConsistencyLevel, $filter startswith), members and transitive members with type casts, $count,
+ * @odata.nextLink paging and checkMemberGroups. Accepts any or no Authorization header.
+ */
+export async function startLocalDirectory(options: LocalDirectoryOptions = {}): Promise<RunningLocalDirectory> {
+  const state = new DirectoryState();
+  if (options.seedDemoData !== false) seedDirectoryDemoData(state, { studentCount: options.studentCount });
+  for (const u of options.users ?? []) state.addUser(u);
+  for (const d of options.devices ?? []) state.addDevice(d);
+  for (const g of options.groups ?? []) state.addGroup(g);
+  const maxPage = options.pageSize ?? DEFAULT_PAGE_SIZE;
+  const faults: Array<DirectoryFault & { remaining: number }> = [];
+  const requests: RecordedRequest[] = [];
+  let origin = '';
+
+  function serialize(id: string): Record<string, unknown> | undefined {
+    const kind = state.kindOf(id);
+    if (kind === 'user') {
+      const u = state.users.get(id) as LocalUser;
+      return {
+        '@odata.type': ODATA_TYPE.user,
+        id: u.id,
+        displayName: u.displayName,
+        userPrincipalName: u.userPrincipalName,
+        mail: u.mail ?? null,
+        jobTitle: u.jobTitle ?? null,
+        department: u.department ?? null,
+        onPremisesExtensionAttributes: extensionAttributes(u.managedAppleId),
+      };
+    }
+    if (kind === 'device') {
+      const d = state.devices.get(id) as LocalDevice;
+      return { '@odata.type': ODATA_TYPE.device, id: d.id, displayName: d.displayName, deviceOSType: d.deviceOSType, operatingSystem: d.deviceOSType };
+    }
+    if (kind === 'group') {
+      const g = state.groups.get(id) as LocalGroup;
+      const dynamic = g.membershipRule !== undefined;
+      return {
+        '@odata.type': ODATA_TYPE.group,
+        id: g.id,
+        displayName: g.displayName,
+        description: g.description ?? null,
+        groupTypes: dynamic ? ['DynamicMembership'] : [],
+        membershipRule: g.membershipRule ?? null,
+        membershipRuleProcessingState: dynamic ? 'On' : null,
+        securityEnabled: true,
+        mailEnabled: false,
+      };
+    }
+    return undefined;
+  }
+
+  function project(object: Record<string, unknown>, select: string | null): Record<string, unknown> {
+    if (!select) return object;
+    const fields = new Set(['@odata.type', 'id', ...select.split(',').map((f) => f.trim())]);
+    return Object.fromEntries(Object.entries(object).filter(([key]) => fields.has(key)));
+  }
+
+  /** One page of `ids` with a nextLink carrying the offset, as Graph's opaque $skiptoken. */
+  function page(url: URL, ids: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+    const topParam = url.searchParams.get('$top');
+    const top = topParam === null ? DEFAULT_PAGE_SIZE : Number(topParam);
+    if (!Number.isInteger(top) || top < 1 || top > 999) throw new GraphHttpError(400, 'Request_BadRequest', `Invalid page size specified: '${topParam ?? ''}'. Must be between 1 and 999 inclusive.`);
+    const size = Math.min(top, maxPage);
+    const skipToken = url.searchParams.get('$skiptoken');
+    const offset = skipToken === null ? 0 : Number(Buffer.from(skipToken, 'base64url').toString('utf8'));
+    if (!Number.isInteger(offset) || offset < 0) throw new GraphHttpError(400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.');
+    const select = url.searchParams.get('$select');
+    const value = ids.slice(offset, offset + size).map((id) => project(serialize(id) ?? {}, select));
+    const body: Record<string, unknown> = { '@odata.context': `${origin}/v1.0/$metadata`, ...extra, value };
+    if (offset + size < ids.length) {
+      const next = new URL(`${origin}${url.pathname}${url.search}`);
+      next.searchParams.set('$skiptoken', Buffer.from(String(offset + size)).toString('base64url'));
+      body['@odata.nextLink'] = next.toString();
+    }
+    return body;
+  }
+
+  function matchesSearch(group: LocalGroup, search: string): boolean {
+    const clauses = [...search.matchAll(/"(\w+):([^"]*)"/g)];
+    if (clauses.length === 0) throw new GraphHttpError(400, 'Request_UnsupportedQuery', 'Syntax error: the $search value must be "property:text" in double quotes.');
+    return clauses.some(([, property, text]) => {
+      const value = property === 'description' ? group.description : property === 'displayName' ? group.displayName : undefined;
+      return value !== undefined && value.toLowerCase().includes((text ?? '').trim().toLowerCase());
+    });
+  }
+
+  function matchesFilter(group: LocalGroup, filter: string): boolean {
+    const match = /^startswith\(displayName,\s*'((?:[^']|'')*)'\)$/i.exec(filter.trim());
+    if (!match) throw new GraphHttpError(400, 'Request_UnsupportedQuery', `Unsupported or invalid query filter clause specified: ${filter}`);
+    return group.displayName.toLowerCase().startsWith((match[1] ?? '').replace(/''/g, "'").toLowerCase());
+  }
+
+  function listGroups(url: URL, eventual: boolean): Record<string, unknown> {
+    const search = url.searchParams.get('$search');
+    const filter = url.searchParams.get('$filter');
+    if (search !== null && !eventual) throw new GraphHttpError(400, 'Request_UnsupportedQuery', SEARCH_NEEDS_HEADER);
+    const groups = [...state.groups.values()]
+      .filter((g) => (search === null || matchesSearch(g, search)) && (filter === null || matchesFilter(g, filter)))
+      .sort((a, b) => a.displayName.localeCompare(b.displayName));
+    const withCount = url.searchParams.get('$count') === 'true';
+    if (withCount && !eventual) throw new GraphHttpError(400, 'Request_BadRequest', '$count is not currently supported without ConsistencyLevel: eventual.');
+    return page(url, groups.map((g) => g.id), withCount ? { '@odata.count': groups.length } : {});
+  }
+
+  function route(method: string, url: URL, eventual: boolean, body: unknown): { status: number; json?: unknown; text?: string } {
+    const path = url.pathname.replace(/\/+$/, '');
+    if (method === 'GET' && path === '/v1.0/groups') return { status: 200, json: listGroups(url, eventual) };
+
+    const members = /^\/v1\.0\/groups\/([^/]+)\/(members|transitiveMembers)(?:\/microsoft\.graph\.(user|device|group))?(\/\$count)?$/.exec(path);
+    if (method === 'GET' && members) {
+      const [, rawId = '', relation, cast, count] = members;
+      const id = decodeURIComponent(rawId);
+      if (!state.groups.has(id)) throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+      let ids = relation === 'transitiveMembers' ? state.transitiveMembers(id) : state.directMembers(id);
+      if (cast) ids = ids.filter((m) => state.kindOf(m) === cast);
+      if (count) {
+        if (!eventual) throw new GraphHttpError(400, 'Request_BadRequest', 'Count is not currently supported without ConsistencyLevel: eventual.');
+        return { status: 200, text: String(ids.length) };
+      }
+      return { status: 200, json: page(url, ids) };
+    }
+
+    const group = /^\/v1\.0\/groups\/([^/]+)$/.exec(path);
+    if (method === 'GET' && group) {
+      const id = decodeURIComponent(group[1] ?? '');
+      if (!state.groups.has(id)) throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+      return { status: 200, json: project(serialize(id) ?? {}, url.searchParams.get('$select')) };
+    }
+
+    const user = /^\/v1\.0\/users\/([^/]+)(\/checkMemberGroups)?$/.exec(path);
+    if (user) {
+      const id = decodeURIComponent(user[1] ?? '');
+      if (!state.users.has(id)) throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+      if (method === 'GET' && !user[2]) return { status: 200, json: project(serialize(id) ?? {}, url.searchParams.get('$select')) };
+      if (method === 'POST' && user[2]) {
+        const parsed = checkMemberGroupsBody.safeParse(body);
+        if (!parsed.success) throw new GraphHttpError(400, 'Request_BadRequest', 'Invalid request body: groupIds must list 1 to 20 group ids.');
+        return { status: 200, json: { value: parsed.data.groupIds.filter((g) => state.groups.has(g) && state.transitiveMembers(g).includes(id)) } };
+      }
+    }
+    throw new GraphHttpError(400, 'BadRequest', `Resource not found for the segment '${path.split('/').pop() ?? ''}'.`);
+  }
+
+  async function readBody(req: http.IncomingMessage): Promise<unknown> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) throw new GraphHttpError(413, 'Request_EntityTooLarge', 'Request body too large.');
+      chunks.push(chunk);
+    }
+    if (size === 0) return undefined;
+    try {
+      return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    } catch {
+      throw new GraphHttpError(400, 'BadRequest', 'Unable to read JSON request payload.');
+    }
+  }
+
+  const server = http.createServer((req, res) => {
+    void (async () => {
+      const url = new URL(req.url ?? '/', 'http://local');
+      const method = req.method ?? 'GET';
+      const consistency = req.headers['consistencylevel'];
+      const consistencyLevel = Array.isArray(consistency) ? consistency[0] : consistency;
+      requests.push({ method, path: url.pathname, authorization: req.headers.authorization, consistencyLevel });
+      if (requests.length > MAX_RECORDED) requests.splice(0, requests.length - MAX_RECORDED);
+      const send = (status: number, payload: string, type: string, headers: Record<string, string> = {}) => {
+        res.writeHead(status, { 'content-type': type, ...headers });
+        res.end(payload);
+      };
+      try {
+        const fault = faults.find((f) => f.remaining > 0 && (!f.pathIncludes || url.pathname.includes(f.pathIncludes)));
+        if (fault) {
+          fault.remaining--;
+          const body = fault.body ?? { error: { code: fault.status === 429 ? 'TooManyRequests' : 'InjectedFault', message: `Injected ${fault.status}` } };
+          send(fault.status, JSON.stringify(body), 'application/json', fault.retryAfter === undefined ? {} : { 'retry-after': fault.retryAfter });
+          return;
+        }
+        const body = await readBody(req);
+        const result = route(method, url, consistencyLevel?.toLowerCase() === 'eventual', body);
+        if (result.text !== undefined) send(result.status, result.text, 'text/plain');
+        else send(result.status, JSON.stringify(result.json), 'application/json;odata.metadata=minimal');
+      } catch (err) {
+        if (err instanceof GraphHttpError) {
+          send(err.status, JSON.stringify({ error: { code: err.code, message: err.message } }), 'application/json');
+          return;
+        }
+        options.logger?.error({ err }, 'local directory request failed');
+        send(500, JSON.stringify({ error: { code: 'InternalServerError', message: 'Local directory error.' } }), 'application/json');
+      }
+    })();
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  origin = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
+  options.logger?.info({ baseUrl: origin, users: state.users.size, groups: state.groups.size }, 'local directory listening');
+
+  return {
+    baseUrl: origin,
+    state,
+    requests,
+    fail: (fault) => faults.push({ ...fault, remaining: fault.times ?? 1 }),
+    clearFaults: () => faults.splice(0, faults.length),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

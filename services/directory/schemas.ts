@@ -1,0 +1,47 @@
+import { z } from 'zod';
+
+/** Graph's error envelope: `{ error: { code, message } }` on any non-2xx answer. */
+export const graphErrorSchema = z.object({
+  error: z.looseObject({ code: z.string().max(200), message: z.string().max(4000).optional() }),
+});
+
+export const graphGroupSchema = z.looseObject({
+  id: z.string().min(1).max(128),
+  displayName: z.string().max(256).nullish(),
+  description: z.string().max(1024).nullish(),
+  groupTypes: z.array(z.string().max(64)).nullish(),
+  membershipRule: z.string().max(3072).nullish(),
+  membershipRuleProcessingState: z.string().max(64).nullish(),
+  securityEnabled: z.boolean().nullish(),
+  mailEnabled: z.boolean().nullish(),
+});
+export type GraphGroup = z.infer<typeof graphGroupSchema>;
+
+export const graphUserSchema = z.looseObject({
+  id: z.string().min(1).max(128),
+  displayName: z.string().max(256).nullish(),
+  userPrincipalName: z.string().max(1024).nullish(),
+  mail: z.string().max(1024).nullish(),
+  onPremisesExtensionAttributes: z.record(z.string(), z.string().max(1024).nullable()).nullish(),
+});
+export type GraphUser = z.infer<typeof graphUserSchema>;
+
+/** A directory object of any kind, as the untyped members endpoints return it. */
+export const graphDirectoryObjectSchema = z.looseObject({
+  id: z.string().min(1).max(128),
+  '@odata.type': z.string().max(128).optional(),
+});
+
+/** A page of a collection; `@odata.nextLink` is an absolute URL to the next page. */
+export function collectionSchema<T extends z.ZodType>(item: T) {
+  return z.looseObject({
+    value: z.array(item),
+    '@odata.nextLink': z.url().optional(),
+    '@odata.count': z.number().int().min(0).optional(),
+  });
+}
+
+export const checkMemberGroupsSchema = z.looseObject({ value: z.array(z.string().min(1).max(128)) });
+
+/** `$count` answers are a bare number in text/plain. */
+export const countSchema = z.coerce.number().int().min(0);
