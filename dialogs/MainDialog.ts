@@ -102,7 +102,7 @@ export class MainDialog extends ComponentDialog {
         break;
       case 'command': {
         const flow = this.flows.get(parsed.command);
-        if (flow) return this.startFlow(step, flow, { argument: parsed.argument, tokenId: input.tokenId });
+        if (flow) return this.startFlow(step, flow, { argument: parsed.argument, tokenId: input.tokenId, args: input.args });
         await this.runBuiltIn(step, parsed.command);
         break;
       }

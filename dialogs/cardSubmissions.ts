@@ -7,11 +7,17 @@ const commandNames = COMMANDS.map((c) => c.command) as [string, ...string[]];
 export const commandSubmissionSchema = z.object({
   command: z.enum(commandNames),
   tokenId: z.string().min(1).max(128).optional(),
+  /** Small named values a flow reads back (a page offset, a search); the flow validates them itself. */
+  args: z
+    .record(z.string().max(40), z.string().max(200))
+    .refine((args) => Object.keys(args).length <= 10, 'at most 10 args')
+    .optional(),
 });
 
 export interface CommandInput {
   text: string | undefined;
   tokenId?: string | undefined;
+  args?: Readonly<Record<string, string>> | undefined;
 }
 
 /**
@@ -21,5 +27,5 @@ export interface CommandInput {
 export function commandInput(activity: { text?: string; value?: unknown }): CommandInput {
   if (activity.text && activity.text.trim().length > 0) return { text: activity.text };
   const submission = commandSubmissionSchema.safeParse(activity.value);
-  return submission.success ? { text: submission.data.command, tokenId: submission.data.tokenId } : { text: undefined };
+  return submission.success ? { text: submission.data.command, tokenId: submission.data.tokenId, args: submission.data.args } : { text: undefined };
 }

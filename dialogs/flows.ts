@@ -7,6 +7,8 @@ export interface FlowOptions {
   argument: string;
   /** Set when a card button named the token it acts on. */
   tokenId?: string | undefined;
+  /** Set when a card button carried named values for the flow (validated by the flow). */
+  args?: Readonly<Record<string, string>> | undefined;
   /** Present for admin flows: who was authorised to run it. */
   actor?: AdminActor | undefined;
 }
