@@ -1,18 +1,60 @@
 import {
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
+  StatusCodes,
+  type Activity,
   type ConfigurationBotFrameworkAuthenticationOptions,
   type TurnContext,
 } from 'botbuilder';
+// botbuilder 4.23.3 pins this exact version and does not re-export its AuthenticationError, the only error
+// type CloudAdapter answers with 401.
+import { AuthenticationError } from 'botframework-connector';
 import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
 import { toChatError } from '../dialogs/chatErrors';
+
+/** botframework-connector's ServiceClientCredentialsFactory, named without depending on that package directly. */
+export type CredentialsFactory = NonNullable<ConstructorParameters<typeof ConfigurationBotFrameworkAuthentication>[1]>;
+
+/**
+ * Test seams for Bot Framework authentication: where inbound JWT keys come from (OpenID metadata URL,
+ * issuer) and how outbound replies get a token. Production passes none; tests point them at local
+ * endpoints because the real ones need the network.
+ */
+export interface AdapterAuthOptions {
+  overrides?: Partial<ConfigurationBotFrameworkAuthenticationOptions>;
+  credentialsFactory?: CredentialsFactory;
+}
+
+/** Errors jsonwebtoken throws for a forged, unsigned or not-yet-valid token. */
+const JWT_ERRORS = new Set(['JsonWebTokenError', 'NotBeforeError', 'TokenExpiredError']);
+
+/**
+ * botbuilder lets jsonwebtoken's own errors (a bad signature under a published key id, alg none, nbf in the
+ * future) escape token validation, and CloudAdapter answers every error that is not an AuthenticationError
+ * with 500, which the channel would retry. A token that fails validation is a 401.
+ */
+class StrictBotFrameworkAuthentication extends ConfigurationBotFrameworkAuthentication {
+  override async authenticateRequest(activity: Activity, authHeader: string) {
+    try {
+      return await super.authenticateRequest(activity, authHeader);
+    } catch (err) {
+      if (err instanceof Error && JWT_ERRORS.has(err.name)) throw new AuthenticationError(`Unauthorized. ${err.message}`, StatusCodes.UNAUTHORIZED);
+      throw err;
+    }
+  }
+}
 
 /**
  * CloudAdapter with SingleTenant credentials in production (JWT validation on every request) and no
  * credentials in local mode, where the server only listens on loopback.
  */
-export function createAdapter(config: AppConfig, logger: Logger, overrides: Partial<ConfigurationBotFrameworkAuthenticationOptions> = {}): CloudAdapter {
+export function createAdapter(
+  config: AppConfig,
+  logger: Logger,
+  overrides: Partial<ConfigurationBotFrameworkAuthenticationOptions> = {},
+  credentialsFactory?: CredentialsFactory,
+): CloudAdapter {
   const options: ConfigurationBotFrameworkAuthenticationOptions = {
     MicrosoftAppId: config.botAuth.appId ?? '',
     MicrosoftAppPassword: config.botAuth.appPassword ?? '',
@@ -20,7 +62,7 @@ export function createAdapter(config: AppConfig, logger: Logger, overrides: Part
     MicrosoftAppType: config.botAuth.appId ? config.botAuth.appType : '',
     ...overrides,
   } as ConfigurationBotFrameworkAuthenticationOptions;
-  const adapter = new CloudAdapter(new ConfigurationBotFrameworkAuthentication(options));
+  const adapter = new CloudAdapter(new StrictBotFrameworkAuthentication(options, credentialsFactory));
 
   adapter.onTurnError = async (context: TurnContext, error: Error) => {
     const chat = toChatError(error);

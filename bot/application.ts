@@ -15,7 +15,7 @@ import { AdminPolicy } from '../services/auth/AdminPolicy';
 import { AppleClientFactory } from '../services/tokens/AppleClientFactory';
 import { TokenFileReader } from '../services/tokens/TokenFileReader';
 import { TokenService } from '../services/tokens/TokenService';
-import { createAdapter } from './adapter';
+import { createAdapter, type AdapterAuthOptions } from './adapter';
 import { CosmosBotStorage } from './CosmosBotStorage';
 import { createBotServer } from './server';
 import { VppBooksBot } from './VppBooksBot';
@@ -31,12 +31,17 @@ export interface RunningApplication {
 
 export const SNAPSHOT_FILE_NAME = 'cosmos-snapshot.json';
 
+export interface ApplicationOptions {
+  /** Only tests set this: Bot Framework's key and token endpoints are on the internet. */
+  auth?: AdapterAuthOptions;
+}
+
 /**
  * Starts everything the bot needs in one process: in local mode the embedded Cosmos-protocol server
  * (persisted under LOCAL_DATA_DIR) and the Apple sandbox, then the bot's HTTP server. `stop()` undoes it
  * in reverse order, saving the local store last so no turn's writes are lost.
  */
-export async function startApplication(config: AppConfig, logger: Logger): Promise<RunningApplication> {
+export async function startApplication(config: AppConfig, logger: Logger, options: ApplicationOptions = {}): Promise<RunningApplication> {
   const stack: Array<() => Promise<void>> = [];
   const stop = async () => {
     for (const undo of stack.reverse()) {
@@ -95,7 +100,7 @@ export async function startApplication(config: AppConfig, logger: Logger): Promi
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
     const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)));
-    const adapter = createAdapter(config, logger);
+    const adapter = createAdapter(config, logger, options.auth?.overrides, options.auth?.credentialsFactory);
     const server = createBotServer({
       adapter,
       bot,
