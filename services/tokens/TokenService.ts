@@ -54,11 +54,9 @@ export interface TokenServiceOptions {
 
 const pendingContext = (tenantId: string, pendingId: string) => `pendingToken|${tenantId}|${pendingId}`;
 
-export const DAY_MS = 24 * 60 * 60 * 1000;
-
-/** Whole days from `now` until `date`; negative once it has passed. */
-export function daysUntil(date: string | Date, now: Date): number {
-  return Math.floor((new Date(date).getTime() - now.getTime()) / DAY_MS);
+/** "Northwind Academy – Main Campus" rather than repeating the organisation in front of its own location. */
+export function tokenDisplayName(organizationName: string, locationName: string): string {
+  return locationName.toLowerCase().includes(organizationName.toLowerCase()) ? locationName : `${organizationName} (${locationName})`;
 }
 
 /**
@@ -145,7 +143,7 @@ export class TokenService {
     const token: VppToken = {
       id,
       tenantId: actor.tenantId,
-      displayName: pending.locationName === pending.organizationName ? pending.organizationName : `${pending.organizationName} (${pending.locationName})`,
+      displayName: tokenDisplayName(pending.organizationName, pending.locationName),
       organizationName: pending.organizationName,
       appleId: save.appleId,
       accountType: save.accountType,

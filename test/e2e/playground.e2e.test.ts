@@ -6,6 +6,9 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { BotProcess } from '../support/BotProcess';
 import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
 import { freePort } from '../support/ports';
+import { readFileSync } from 'node:fs';
+
+const DEMO_TOKEN = readFileSync(path.resolve(__dirname, '../../services/apple/sandbox/tokens/demo-valid.vpptoken'), 'utf8').trim();
 
 /** The Playground's message box is a Lexical editor, not a textarea. */
 const MESSAGE_BOX = '[data-lexical-editor="true"][role="textbox"]';
@@ -68,5 +71,21 @@ describe('end to end: the Agents Playground in Chromium', function () {
       assert.ok(Date.now() < deadline, 'a second help card arrives after the click');
       await page.waitForTimeout(200);
     }
+  });
+
+  it('uploads the demo token through the cards and lists it', async () => {
+    await say(page, 'upload token');
+    await page.getByText('Send me the', { exact: false }).last().waitFor({ timeout: 30_000 });
+    await say(page, DEMO_TOKEN);
+    await page.getByText('Which Apple ID', { exact: false }).last().waitFor({ timeout: 30_000 });
+    await say(page, 'vpp-admin@northwind.example');
+    await page.getByRole('button', { name: 'Education' }).last().click();
+    await page.getByText('Confirm the VPP token').last().waitFor({ timeout: 30_000 });
+    await page.getByRole('button', { name: 'Save token' }).last().click();
+    await page.getByText('Saved', { exact: false }).last().waitFor({ timeout: 30_000 });
+    await say(page, 'tokens');
+    await page.getByText('VPP tokens (1)').waitFor({ timeout: 30_000 });
+    // Kept for a person to look at after a run; not an assertion.
+    await page.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-tokens.png'), fullPage: true });
   });
 });

@@ -107,7 +107,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       });
     await chat
       .send({ type: ActivityTypes.Message, value: { choice: 'save', ref: previewRef } })
-      .assertReply((r) => assert.match(textOf(r), /^Saved \*\*Northwind Academy \(Northwind Academy – Main Campus\)\*\*\. It expires on 30 Jun 2036/))
+      .assertReply((r) => assert.match(textOf(r), /^Saved \*\*Northwind Academy – Main Campus\*\*\. It expires on 30 Jun 2036/))
       .send('tokens')
       .assertReply((r) => {
         const card = cardJson(r);
