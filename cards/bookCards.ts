@@ -1,0 +1,63 @@
+import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import bookListTemplate from './bookList.json';
+
+/** What the books card shows of one book; structurally matches the catalog's CatalogBook. */
+export interface BookView {
+  id: string;
+  tokenId: string;
+  tokenDisplayName: string;
+  title: string;
+  author?: string | undefined;
+  coverUrl?: string | undefined;
+  totalLicenseCount: number;
+  usedLicenseCount: number;
+  availableLicenseCount: number;
+}
+
+export interface BookListView {
+  books: readonly BookView[];
+  text: string;
+  offset: number;
+  previous: { offset: number } | undefined;
+  next: { offset: number } | undefined;
+  tokenCount: number;
+}
+
+const count = (n: number) => n.toLocaleString('en-GB');
+
+function emptyText(view: BookListView): string {
+  if (view.books.length > 0) return '';
+  if (view.tokenCount === 0) return 'No VPP tokens yet, so no books. Type **upload token** to add one, then **sync**.';
+  if (view.offset > 0) return 'No more books on this page.';
+  if (view.text) return `No books match "${view.text}". Try part of the title or the author's name.`;
+  return 'No books yet. Type **sync** to read the purchased books from Apple.';
+}
+
+export function bookListCard(view: BookListView): AdaptiveCardJson {
+  const first = view.offset + 1;
+  const last = view.offset + view.books.length;
+  return renderCard(bookListTemplate, {
+    heading: view.text ? `Books matching "${view.text}"` : 'Books',
+    subheading: view.books.length > 0 ? `Showing ${count(first)}–${count(last)}${view.next ? ', more on the next page' : ''}` : '',
+    emptyText: emptyText(view),
+    text: view.text,
+    hasPrevious: view.previous !== undefined,
+    hasNext: view.next !== undefined,
+    // Card data values stay strings: the args a button submits are validated as strings.
+    previousOffset: String(view.previous?.offset ?? 0),
+    nextOffset: String(view.next?.offset ?? 0),
+    books: view.books.map((b) => ({
+      id: b.id,
+      tokenId: b.tokenId,
+      title: b.title,
+      author: b.author ?? '',
+      coverUrl: b.coverUrl ?? '',
+      noneAvailable: b.availableLicenseCount === 0,
+      // FactSet values must be strings.
+      tokenLabel: b.tokenDisplayName,
+      totalLabel: count(b.totalLicenseCount),
+      usedLabel: count(b.usedLicenseCount),
+      availableLabel: b.availableLicenseCount === 0 ? '0 (none left)' : count(b.availableLicenseCount),
+    })),
+  });
+}

@@ -1,0 +1,51 @@
+import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
+import { z } from 'zod';
+import { bookListCard } from '../../cards/bookCards';
+import { cursorFromArgs, MAX_SEARCH_LENGTH, type BookCatalog, type BookCursor } from '../../services/books/BookCatalog';
+import { endWithError } from '../chatErrors';
+import type { FlowOptions } from '../flows';
+import { sendCard } from '../replies';
+
+export const INVALID_BOOKS_REQUEST =
+  'That books card sent something I could not read, so I did nothing. Type **books** to list the books again, or **books** followed by part of a title to search.';
+
+/** The card's Search button: `args.search` plus the Input.Text value Teams merges into the data. */
+const searchArgsSchema = z.object({ search: z.literal('1') }).strict();
+const searchInputSchema = z.looseObject({ bookSearch: z.string().max(MAX_SEARCH_LENGTH).optional() });
+
+/** What to list: typed `books <text>`, a card search, or a Previous/Next cursor; undefined if forged. */
+export function booksRequest(options: FlowOptions, submitted: unknown): BookCursor | undefined {
+  if (options.args === undefined) return { text: options.argument.slice(0, MAX_SEARCH_LENGTH).trim(), offset: 0 };
+  if (searchArgsSchema.safeParse(options.args).success) {
+    const input = searchInputSchema.safeParse(submitted);
+    return input.success ? { text: (input.data.bookSearch ?? '').trim(), offset: 0 } : undefined;
+  }
+  return cursorFromArgs(options.args);
+}
+
+/** "books": purchased books across every token with license counts, search and paging. */
+export class BooksDialog extends ComponentDialog {
+  static readonly id = 'books';
+
+  constructor(private readonly catalog: BookCatalog) {
+    super(BooksDialog.id);
+    this.addDialog(new WaterfallDialog('books.steps', [(step) => this.list(step)]));
+    this.initialDialogId = 'books.steps';
+  }
+
+  private async list(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const options = step.options as FlowOptions;
+    if (!options.actor) throw new Error('books runs only for an authorised admin');
+    const request = booksRequest(options, step.context.activity.value);
+    if (!request) {
+      await step.context.sendActivity(INVALID_BOOKS_REQUEST);
+      return step.endDialog();
+    }
+    try {
+      await sendCard(step.context, bookListCard(await this.catalog.page(options.actor.tenantId, request)));
+    } catch (err) {
+      return endWithError(step, err);
+    }
+    return step.endDialog();
+  }
+}
