@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { secretsLedger } from './secretsLedger';
 
 export interface CapturedActivity {
   type: string;
@@ -28,6 +29,7 @@ export class FakeConnector {
         if (req.method === 'POST' && /^\/v3\/conversations\/[^/]+\/activities/.test(req.url ?? '')) {
           const activity = JSON.parse(body) as CapturedActivity;
           this.activities.push(activity);
+          secretsLedger.record('chat reply', body);
           for (const waiter of [...this.waiters]) {
             if (waiter.predicate(activity)) {
               this.waiters.splice(this.waiters.indexOf(waiter), 1);
