@@ -1,0 +1,118 @@
+import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import notificationTemplate from './notification.json';
+import statusBoardTemplate from './statusBoard.json';
+import syncResultTemplate from './syncResult.json';
+import { expiryLabel } from './tokenCards';
+
+export type CardColor = 'Default' | 'Good' | 'Warning' | 'Attention' | 'Accent';
+
+export interface Fact {
+  title: string;
+  value: string;
+}
+
+export interface CardAction {
+  title: string;
+  command: string;
+  tokenId: string;
+}
+
+export interface NotificationCardData {
+  title: string;
+  text: string;
+  color: CardColor;
+  facts?: readonly Fact[];
+  /** What the admin should do, in bold under the facts. */
+  nextStep?: string;
+  actions?: readonly CardAction[];
+}
+
+export function notificationCard(data: NotificationCardData): AdaptiveCardJson {
+  return renderCard(notificationTemplate, { nextStep: '', facts: [], actions: [], ...data });
+}
+
+/** The fields of a sync outcome the result card shows; structurally matches services/sync's SyncOutcome. */
+export interface SyncResultView {
+  tokenId: string;
+  tokenName: string;
+  status: 'completed' | 'failed' | 'skipped';
+  books: number;
+  licenses: { total: number; used: number; available: number };
+  changes: { booksAdded: number; booksUpdated: number; booksRemoved: number; usersChanged: number; assignmentsChanged: number };
+  durationMs: number;
+  error?: { message: string } | undefined;
+  lowLicenseBooks: ReadonlyArray<{ title: string; available: number; total: number }>;
+}
+
+const n = (value: number): string => value.toLocaleString('en-GB');
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const seconds = Math.round(ms / 100) / 10;
+  if (seconds < 60) return `${seconds} s`;
+  const minutes = Math.floor(seconds / 60);
+  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
+}
+
+export function syncResultCard(result: SyncResultView): AdaptiveCardJson {
+  const ok = result.status === 'completed';
+  const c = result.changes;
+  const facts: Fact[] = ok
+    ? [
+        { title: 'Books', value: n(result.books) },
+        { title: 'Licenses', value: `${n(result.licenses.total)} total, ${n(result.licenses.used)} used, ${n(result.licenses.available)} available` },
+        { title: 'Books changed', value: `${n(c.booksAdded)} added, ${n(c.booksUpdated)} updated, ${n(c.booksRemoved)} removed` },
+        { title: 'Users changed', value: n(c.usersChanged) },
+        { title: 'Licenses changed', value: n(c.assignmentsChanged) },
+        { title: 'Duration', value: formatDuration(result.durationMs) },
+      ]
+    : [{ title: 'Duration', value: formatDuration(result.durationMs) }];
+  return renderCard(syncResultTemplate, {
+    tokenId: result.tokenId,
+    title: ok ? `Sync of ${result.tokenName} finished` : `Sync of ${result.tokenName} failed`,
+    color: ok ? 'Good' : 'Attention',
+    error: result.error?.message ?? '',
+    facts,
+    lowBooks: result.lowLicenseBooks.map((b) => ({ label: `${b.title}: ${n(b.available)} of ${n(b.total)} left` })),
+  });
+}
+
+export interface TokenStatusView {
+  id: string;
+  displayName: string;
+  health: 'healthy' | 'warning' | 'unhealthy';
+  reasons: readonly string[];
+  expirationDateTime: string;
+  lastSyncDateTime?: string | undefined;
+  lastSyncStatus: 'none' | 'inProgress' | 'completed' | 'failed';
+  books: number;
+  licenses: { total: number; used: number };
+}
+
+const HEALTH: Record<TokenStatusView['health'], { label: string; color: CardColor }> = {
+  healthy: { label: 'Healthy', color: 'Good' },
+  warning: { label: 'Warning', color: 'Warning' },
+  unhealthy: { label: 'Unhealthy', color: 'Attention' },
+};
+
+const dateTimeFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+
+export function statusBoardCard(tokens: readonly TokenStatusView[], now: Date): AdaptiveCardJson {
+  const counts = { healthy: 0, warning: 0, unhealthy: 0 };
+  for (const t of tokens) counts[t.health]++;
+  return renderCard(statusBoardTemplate, {
+    count: tokens.length,
+    summary: `${counts.healthy} healthy, ${counts.warning} warning, ${counts.unhealthy} unhealthy`,
+    tokens: tokens.map((t) => ({
+      id: t.id,
+      displayName: t.displayName,
+      healthLabel: HEALTH[t.health].label,
+      color: HEALTH[t.health].color,
+      reason: t.reasons.join(' '),
+      expiresLabel: expiryLabel(t.expirationDateTime, now),
+      lastSyncLabel: t.lastSyncDateTime ? `${dateTimeFormat.format(new Date(t.lastSyncDateTime))} UTC${t.lastSyncStatus === 'failed' ? ' (last attempt failed)' : ''}` : 'never',
+      books: n(t.books),
+      licensesLabel: `${n(t.licenses.used)} of ${n(t.licenses.total)}`,
+    })),
+  });
+}

@@ -1,0 +1,122 @@
+import { silentLogger, type Logger } from '../logging/logger';
+import type { VppToken } from '../store/entities/vppToken';
+import type { Store } from '../store/Store';
+import type { SyncOutcome } from '../sync/types';
+import type { RecipientResolver } from './AdminRecipients';
+import { expiredMessage, expiringMessage, externalMdmMessage, lowLicensesMessage, syncFailedMessage } from './messages';
+import type { DeliveryReport, NoticeKey, NotificationOutbox } from './NotificationOutbox';
+import type { NotificationMessage } from './ProactiveSender';
+
+/** Days before expiry at which admins are warned (Intune warns from 30 days). */
+export const EXPIRY_THRESHOLDS_DAYS: readonly number[] = [30, 14, 7, 1];
+
+/** After this many failed syncs in a row the notice is an escalation; later failures stay quiet. */
+export const ESCALATE_AFTER_FAILURES = 3;
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+export interface PlannedNotice {
+  key: NoticeKey;
+  message: NotificationMessage;
+}
+
+/**
+ * The send-once notices a token's current state calls for. Derived from state (not from events), so
+ * running it again after a crash, on another instance or in tomorrow's sweep finds the same notices,
+ * and the claims in Cosmos make sure each reaches each admin once.
+ */
+export function planTokenNotices(token: VppToken, now: Date, thresholds: readonly number[] = EXPIRY_THRESHOLDS_DAYS): PlannedNotice[] {
+  const notices: PlannedNotice[] = [];
+  const key = (kind: NoticeKey['kind'], threshold: string, occurrenceKey: string): NoticeKey => ({
+    tokenId: token.id,
+    tenantId: token.tenantId,
+    kind,
+    threshold,
+    // The expiry date makes a renewed token (new date) warn again.
+    occurrenceKey: occurrenceKey.slice(0, 128),
+  });
+
+  const msLeft = Date.parse(token.expirationDateTime) - now.getTime();
+  if (msLeft <= 0) {
+    notices.push({ key: key('tokenExpired', 'expired', token.expirationDateTime), message: expiredMessage(token) });
+  } else {
+    const daysLeft = Math.floor(msLeft / DAY_MS);
+    // Only the tightest threshold reached: a token found at 5 days gets the 7-day notice, not three.
+    const reached = [...thresholds].sort((a, b) => a - b).find((t) => daysLeft <= t);
+    if (reached !== undefined) notices.push({ key: key('tokenExpiring', `${reached}d`, token.expirationDateTime), message: expiringMessage(token, daysLeft) });
+  }
+
+  if (token.state === 'assignedToExternalMDM') {
+    const who = token.externalMdm?.id || token.externalMdm?.name || 'unknown';
+    notices.push({ key: key('externalMdm', 'takeover', `${who}|${token.lastError?.occurredDateTime ?? ''}`), message: externalMdmMessage(token) });
+  }
+
+  const failures = token.consecutiveSyncFailures;
+  if (token.lastSyncStatus === 'failed' && token.lastError && token.lastError.code !== 'external_mdm' && failures >= 1 && failures <= ESCALATE_AFTER_FAILURES) {
+    const escalation = failures >= ESCALATE_AFTER_FAILURES;
+    notices.push({
+      key: key('syncFailed', escalation ? 'escalation' : 'failure', token.lastError.occurredDateTime),
+      message: syncFailedMessage(token, escalation),
+    });
+  }
+  return notices;
+}
+
+export interface TokenNotifierOptions {
+  store: Store;
+  outbox: NotificationOutbox;
+  recipients: RecipientResolver;
+  thresholdsDays?: readonly number[] | undefined;
+  logger?: Logger | undefined;
+  now?: (() => Date) | undefined;
+}
+
+/** Decides what admins hear about their tokens and hands it to the outbox. */
+export class TokenNotifier {
+  private readonly logger: Logger;
+  private readonly now: () => Date;
+
+  constructor(private readonly options: TokenNotifierOptions) {
+    this.logger = options.logger ?? silentLogger();
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Sends whatever the token's state calls for that has not been sent yet. */
+  async notifyToken(token: VppToken): Promise<DeliveryReport> {
+    const total: DeliveryReport = { sent: 0, skipped: 0, dropped: 0, failed: 0 };
+    const notices = planTokenNotices(token, this.now(), this.options.thresholdsDays);
+    if (notices.length === 0) return total;
+    const recipients = await this.options.recipients.forTenant(token.tenantId);
+    for (const notice of notices) {
+      const report = await this.options.outbox.deliverOnce(notice.key, recipients, notice.message);
+      for (const k of ['sent', 'skipped', 'dropped', 'failed'] as const) total[k] += report[k];
+    }
+    return total;
+  }
+
+  /** The daily check (and the catch-up after a restart): every token of every tenant. */
+  async sweep(): Promise<DeliveryReport> {
+    const total: DeliveryReport = { sent: 0, skipped: 0, dropped: 0, failed: 0 };
+    for (const token of await this.options.store.tokens.listAll()) {
+      try {
+        const report = await this.notifyToken(token);
+        for (const k of ['sent', 'skipped', 'dropped', 'failed'] as const) total[k] += report[k];
+      } catch (err) {
+        this.logger.error({ err, tokenId: token.id }, 'token notices failed');
+      }
+    }
+    return total;
+  }
+
+  /** After a sync: failures, a takeover, books that just ran low. */
+  async afterSync(outcome: SyncOutcome): Promise<void> {
+    await this.notifyToken(outcome.token);
+    if (outcome.lowLicenseBooks.length === 0) return;
+    // Reported by the sync that saw the book cross the threshold, which runs under the token's lease,
+    // so one instance sends it once per crossing without a claim.
+    const message = lowLicensesMessage(outcome.token, outcome.lowLicenseBooks);
+    for (const conversation of await this.options.recipients.forTenant(outcome.tenantId)) {
+      await this.options.outbox.send({ tenantId: conversation.tenantId, conversationId: conversation.conversationId, reference: conversation.reference }, message);
+    }
+  }
+}

@@ -1,0 +1,94 @@
+import { formatDate } from '../../cards/tokenCards';
+import { notificationCard, syncResultCard, type CardAction } from '../../cards/syncCards';
+import type { VppToken } from '../store/entities/vppToken';
+import type { LowLicenseBook, SyncOutcome } from '../sync/types';
+import type { NotificationMessage } from './ProactiveSender';
+
+const RENEW_STEPS =
+  'Download a new token in Apple Business Manager or Apple School Manager (Preferences → Payments and Billing → Content Tokens), then type **renew** followed by the token name.';
+
+function actions(token: VppToken, ...list: Array<'renew' | 'sync' | 'status'>): CardAction[] {
+  const titles = { renew: 'Renew token', sync: 'Sync now', status: 'Token status' } as const;
+  return list.map((command) => ({ title: titles[command], command, tokenId: token.id }));
+}
+
+function facts(token: VppToken) {
+  return [
+    { title: 'Token', value: token.displayName },
+    { title: 'Organization', value: token.organizationName },
+    { title: 'Expires', value: formatDate(token.expirationDateTime) },
+  ];
+}
+
+export function expiringMessage(token: VppToken, daysLeft: number): NotificationMessage {
+  const when = daysLeft <= 0 ? 'today' : daysLeft === 1 ? 'tomorrow' : `in ${daysLeft} days`;
+  const text = `The VPP token "${token.displayName}" expires ${when} (${formatDate(token.expirationDateTime)}). After that the bot can no longer sync or assign its books.`;
+  return {
+    text,
+    card: notificationCard({ title: `VPP token expires ${when}`, text, color: daysLeft <= 7 ? 'Attention' : 'Warning', facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }),
+  };
+}
+
+export function expiredMessage(token: VppToken): NotificationMessage {
+  const text = `The VPP token "${token.displayName}" expired on ${formatDate(token.expirationDateTime)}. Syncs and assignments for it have stopped; licenses already assigned stay with their users.`;
+  return { text, card: notificationCard({ title: 'VPP token expired', text, color: 'Attention', facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }) };
+}
+
+export function syncFailedMessage(token: VppToken, escalation: boolean): NotificationMessage {
+  const reason = token.lastError?.message ?? 'Apple gave no reason.';
+  const failures = token.consecutiveSyncFailures;
+  const text = escalation
+    ? `The last ${failures} syncs of "${token.displayName}" failed in a row, so license counts in the bot are getting out of date. Apple's reason: ${reason}`
+    : `The sync of "${token.displayName}" failed. ${reason}`;
+  const tokenProblem = token.state !== 'valid';
+  return {
+    text,
+    card: notificationCard({
+      title: escalation ? `Sync keeps failing (${failures} times in a row)` : 'VPP sync failed',
+      text,
+      color: 'Attention',
+      facts: [...facts(token), { title: 'Error', value: token.lastError?.code ?? 'unknown' }, { title: 'Failures in a row', value: String(failures) }],
+      nextStep: tokenProblem ? RENEW_STEPS : 'The bot tries again at the next scheduled sync. To try now, select Sync now.',
+      actions: tokenProblem ? actions(token, 'renew', 'status') : actions(token, 'sync', 'status'),
+    }),
+  };
+}
+
+export function externalMdmMessage(token: VppToken): NotificationMessage {
+  const other = token.externalMdm?.name ?? 'another MDM';
+  const text = `Apple says ${other} now manages the VPP token "${token.displayName}". The bot stopped syncing it so the two do not fight over licenses and users.`;
+  return {
+    text,
+    card: notificationCard({
+      title: `Token taken over by ${other}`,
+      text,
+      color: 'Attention',
+      facts: [...facts(token), { title: 'Managed by', value: other }],
+      nextStep: 'If that was not intended, upload the token again (type **upload token**) and confirm taking control; otherwise remove it from the bot.',
+      actions: actions(token, 'status'),
+    }),
+  };
+}
+
+export function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage {
+  const list = books.map((b) => `${b.title}: ${b.available} of ${b.total} left`).join('; ');
+  const text = `${books.length === 1 ? 'A book is' : `${books.length} books are`} running low on licenses under "${token.displayName}": ${list}.`;
+  return {
+    text,
+    card: notificationCard({
+      title: 'Books running low on licenses',
+      text: `Under "${token.displayName}". Buy more licenses in Apple Business Manager or Apple School Manager, then sync.`,
+      color: 'Warning',
+      facts: books.map((b) => ({ title: b.title, value: `${b.available} of ${b.total} left` })),
+      actions: actions(token, 'sync'),
+    }),
+  };
+}
+
+export function syncResultMessage(outcome: SyncOutcome): NotificationMessage {
+  const text =
+    outcome.status === 'completed'
+      ? `Sync of ${outcome.tokenName} finished: ${outcome.books} books, ${outcome.licenses.available} of ${outcome.licenses.total} licenses available.`
+      : `Sync of ${outcome.tokenName} failed: ${outcome.error?.message ?? 'unknown error'}`;
+  return { text, card: syncResultCard(outcome) };
+}
