@@ -1,0 +1,471 @@
+import type { AppleBooksClient, AsyncOperationResult, UserRequest, VppUser as AppleVppUser } from '../apple/AppleBooksClient';
+import { VppError } from '../apple/VppError';
+import type { DirectoryUser } from '../directory';
+import type { Logger } from '../logging/logger';
+import type { Store } from '../store/Store';
+import type { EBookAssignment } from '../store/entities/assignment';
+import type { VppUser } from '../store/entities/vppUser';
+import { SAMPLE_LIMIT, ZERO_COUNTS, type AssignmentRun, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
+import { listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
+import { NO_REPORTER, type AssignmentOutcome, type AssignmentReporter, type RunIdentity } from './reporting';
+
+export interface AssignmentExecutorOptions {
+  store: Store;
+  runs: AssignmentRunRepository;
+  directory: AssignmentDirectory;
+  clients: AppleClientProvider;
+  reporter?: AssignmentReporter;
+  logger?: Logger;
+  /** A progress report each time this many more users are done; large groups take a while. */
+  progressEveryUsers?: number;
+  /** Apple /status polling for this executor's events (production: the client's 30 s default). */
+  wait?: { intervalMs?: number; timeoutMs?: number };
+  now?: () => Date;
+}
+
+/** Apple's "user already exists": the user is there, which is all a batch needs. */
+const USER_EXISTS = 9716;
+/** Apple's "unknown event": an event id recorded before a restart that Apple no longer knows. */
+const UNKNOWN_EVENT = 9708;
+const DEFAULT_PROGRESS_EVERY = 5_000;
+const SIMPLE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+
+interface UserFailure {
+  code: string;
+  message: string;
+}
+
+function addCounts(a: RunCounts, b: RunCounts): RunCounts {
+  return {
+    processed: a.processed + b.processed,
+    licensed: a.licensed + b.licensed,
+    awaitingInvitation: a.awaitingInvitation + b.awaitingInvitation,
+    failed: a.failed + b.failed,
+  };
+}
+
+function appleStatus(status: AppleVppUser['status']): VppUser['status'] {
+  if (status === 'Associated') return 'associated';
+  if (status === 'Registered') return 'registered';
+  return 'retired';
+}
+
+function identityOf(run: AssignmentRun): RunIdentity {
+  return {
+    runId: run.id,
+    tokenId: run.tokenId,
+    tenantId: run.tenantId,
+    approvalId: run.approvalId,
+    requestedBy: run.requestedBy,
+    bookTitle: run.bookTitle,
+    installIntent: run.installIntent,
+    groupNames: run.groups.map((g) => g.groupName),
+  };
+}
+
+function assignmentStatusOf(counts: RunCounts): EBookAssignment['status'] {
+  if (counts.failed === 0) return 'completed';
+  return counts.failed < counts.processed ? 'partiallyCompleted' : 'failed';
+}
+
+class RunStopped extends Error {}
+
+/**
+ * Delivers approved assignments: creates the VPP users a group lacks (a Managed Apple Account where the
+ * directory has one, an invitation otherwise), associates the book in Apple-sized batches, follows the
+ * events to the end and records every batch on the run document, so a restart resumes after the last
+ * recorded batch and never sends a recorded batch again. Runs in the background; knows nothing of chat.
+ */
+export class AssignmentExecutor {
+  private readonly active = new Map<string, Promise<AssignmentOutcome | undefined>>();
+  private readonly abort = new AbortController();
+  private readonly reporter: AssignmentReporter;
+  private readonly now: () => Date;
+  private readonly progressEvery: number;
+
+  constructor(private readonly options: AssignmentExecutorOptions) {
+    this.reporter = options.reporter ?? NO_REPORTER;
+    this.now = options.now ?? (() => new Date());
+    this.progressEvery = Math.max(1, options.progressEveryUsers ?? DEFAULT_PROGRESS_EVERY);
+  }
+
+  /** Starts a run in the background; the caller's turn answers at once. */
+  start(tokenId: string, runId: string): void {
+    void this.execute(tokenId, runId).catch((err: unknown) => this.options.logger?.error({ err, runId }, 'assignment run crashed'));
+  }
+
+  /** Runs (or joins) a run to its end; undefined when it was not runnable or the executor stopped. */
+  execute(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
+    const running = this.active.get(runId);
+    if (running) return running;
+    if (this.abort.signal.aborted) return Promise.resolve(undefined);
+    const promise = this.run(tokenId, runId).finally(() => this.active.delete(runId));
+    this.active.set(runId, promise);
+    return promise;
+  }
+
+  /** Start-up: picks up every run that was approved or half-way when the process stopped. */
+  async resumeAll(): Promise<number> {
+    const runs = await this.options.runs.listUnfinished();
+    for (const run of runs) this.start(run.tokenId, run.id);
+    return runs.length;
+  }
+
+  /** Shutdown: stops at the next step; unfinished runs stay `running` and resume on the next start. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.idle();
+  }
+
+  async idle(): Promise<void> {
+    await Promise.allSettled([...this.active.values()]);
+  }
+
+  private get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  private checkStopped(): void {
+    if (this.signal.aborted) throw new RunStopped();
+  }
+
+  private async run(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
+    const { runs, store } = this.options;
+    const initial = await runs.get(tokenId, runId);
+    if (!initial || (initial.state !== 'approved' && initial.state !== 'running')) return undefined;
+    let run = initial;
+    try {
+      const token = await store.tokens.get(run.tenantId, run.tokenId);
+      if (!token) throw new RunFailure('token_removed', 'The VPP token of this book was removed, so the assignment stopped.');
+      const client = this.options.clients(token);
+      const limits = await client.getLimits();
+      run = await this.save(run, (r) => ({ ...r, state: 'running', startedDateTime: r.startedDateTime ?? this.now().toISOString() }));
+      await this.markAssignments(run, (a) => (a.status === 'approved' || a.status === 'inProgress' ? { ...a, status: 'inProgress' } : undefined));
+      if (run.usersVersionId === undefined) {
+        const versionId = await this.currentUsersVersion(client);
+        run = await this.save(run, (r) => ({ ...r, usersVersionId: versionId }));
+      }
+
+      const plan = await this.plan(run);
+      const total = plan.reduce((n, users) => n + users.length, 0);
+      let reportedAt = Math.floor(run.totals.processed / this.progressEvery);
+      for (let gi = 0; gi < run.groups.length; gi++) {
+        const group = run.groups[gi];
+        if (!group || group.done) continue;
+        const cursor = group.cursor;
+        const users = (plan[gi] ?? []).filter((u) => cursor === undefined || u.id > cursor);
+        for (let i = 0; i < users.length; i += limits.maxClientUserIds) {
+          this.checkStopped();
+          run = await this.batch(run, gi, users.slice(i, i + limits.maxClientUserIds), client);
+          const step = Math.floor(run.totals.processed / this.progressEvery);
+          if (step > reportedAt && run.totals.processed < total) {
+            reportedAt = step;
+            await this.safely(() => this.reporter.progress({ ...identityOf(run), processed: run.totals.processed, total, totals: run.totals }));
+          }
+        }
+        run = await this.save(run, (r) => ({ ...r, groups: r.groups.map((g, j) => (j === gi ? { ...g, done: true } : g)) }));
+        const finished = run.groups[gi];
+        if (finished) await this.markAssignment(run, finished.assignmentId, (a) => ({ ...a, status: assignmentStatusOf(finished.counts) }));
+      }
+      run = await this.save(run, (r) => ({ ...r, state: 'completed', finishedDateTime: this.now().toISOString() }));
+      const outcome = await this.outcome(run, client);
+      await this.audit(run, 'success');
+      await this.safely(() => this.reporter.finished(outcome));
+      return outcome;
+    } catch (err) {
+      if (err instanceof RunStopped || this.signal.aborted) return undefined;
+      return this.fail(run, err);
+    }
+  }
+
+  /** Users per group in id order: each user once across groups, capped by the admin's reduced scope. */
+  private async plan(run: AssignmentRun): Promise<DirectoryUser[][]> {
+    const seen = new Set<string>();
+    let budget = run.userLimit ?? Number.POSITIVE_INFINITY;
+    const plan: DirectoryUser[][] = [];
+    for (const group of run.groups) {
+      const members = await listMembersSorted(this.options.directory, group.groupId);
+      const mine: DirectoryUser[] = [];
+      for (const user of members) {
+        if (budget <= 0) break;
+        if (seen.has(user.id)) continue;
+        seen.add(user.id);
+        mine.push(user);
+        budget--;
+      }
+      plan.push(mine);
+    }
+    return plan;
+  }
+
+  /** One Apple-sized batch: create the missing users, associate the book, record the outcome. */
+  private async batch(run: AssignmentRun, gi: number, users: DirectoryUser[], client: AppleBooksClient): Promise<AssignmentRun> {
+    const { store } = this.options;
+    const ids = users.map((u) => u.id);
+    const firstUserId = ids[0] ?? '';
+    const lastUserId = ids[ids.length - 1] ?? '';
+    const known = new Map((await store.vppUsers.getMany(run.tokenId, ids)).map((u) => [u.id, u]));
+    const failures = new Map<string, UserFailure>();
+    let usersVersionId = run.usersVersionId;
+
+    const toCreate = users.filter((u) => {
+      const stored = known.get(u.id);
+      return !stored || stored.status === 'retired';
+    });
+    if (toCreate.length > 0) {
+      const created = await client.createUsersAndWait(toCreate.map(userRequest), this.waitOptions());
+      for (const f of created.failures) {
+        if (f.clientUserId && f.errorNumber !== USER_EXISTS) failures.set(f.clientUserId, { code: String(f.errorNumber), message: f.message });
+      }
+      const read = await this.readCreatedUsers(run, client, usersVersionId, new Set(toCreate.map((u) => u.id)), users, new Map(known));
+      for (const user of read.users) known.set(user.id, user);
+      usersVersionId = read.versionId ?? usersVersionId;
+    }
+
+    const eligible = ids.filter((id) => !failures.has(id));
+    let lastEventId: string | undefined;
+    if (eligible.length > 0) {
+      const result = await this.associate(run, gi, firstUserId, lastUserId, eligible, client);
+      lastEventId = result.eventIds[result.eventIds.length - 1];
+      const eligibleSet = new Set(eligible);
+      let unattributed: UserFailure | undefined;
+      for (const f of result.failures) {
+        if (f.clientUserId && eligibleSet.has(f.clientUserId)) failures.set(f.clientUserId, { code: String(f.errorNumber), message: f.message });
+        else if (!f.clientUserId) unattributed = { code: String(f.errorNumber), message: f.message };
+      }
+      // A failed event that names nobody failed for everyone in it.
+      if (result.status === 'FAILED' && result.numCompleted === 0) {
+        const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for these users.' };
+        for (const id of eligible) if (!failures.has(id)) failures.set(id, reason);
+      }
+    }
+
+    const counts: RunCounts = { ...ZERO_COUNTS, processed: users.length };
+    const failedSamples: AssignmentRun['failedUsers'] = [];
+    const invitedSamples: AssignmentRun['invitedUsers'] = [];
+    const reasons = new Map<string, { message: string; count: number }>();
+    for (const user of users) {
+      const failure = failures.get(user.id);
+      if (failure) {
+        counts.failed++;
+        const reason = reasons.get(failure.code) ?? { message: failure.message, count: 0 };
+        reason.count++;
+        reasons.set(failure.code, reason);
+        failedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), code: failure.code });
+      } else if (known.get(user.id)?.status === 'registered') {
+        counts.awaitingInvitation++;
+        invitedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), inviteCode: known.get(user.id)?.inviteCode });
+      } else {
+        counts.licensed++;
+      }
+    }
+
+    const saved = await this.save(run, (r) => {
+      const merged = new Map(r.failureReasons.map((f) => [f.code, { ...f }]));
+      for (const [code, { message, count }] of reasons) {
+        const existing = merged.get(code);
+        if (existing) existing.count += count;
+        else merged.set(code, { code, message: message.slice(0, 2000), count });
+      }
+      return {
+        ...r,
+        groups: r.groups.map((g, j) => (j === gi ? { ...g, cursor: lastUserId, counts: addCounts(g.counts, counts) } : g)),
+        totals: addCounts(r.totals, counts),
+        failureReasons: [...merged.values()].slice(0, SAMPLE_LIMIT),
+        failedUsers: [...r.failedUsers, ...failedSamples].slice(0, SAMPLE_LIMIT),
+        invitedUsers: [...r.invitedUsers, ...invitedSamples].slice(0, SAMPLE_LIMIT),
+        pending: undefined,
+        usersVersionId,
+        batchesCompleted: r.batchesCompleted + 1,
+      };
+    });
+    const group = saved.groups[gi];
+    if (group) {
+      const now = this.now().toISOString();
+      await this.markAssignment(saved, group.assignmentId, (a) => ({
+        ...a,
+        results: {
+          targetedUsers: group.counts.processed,
+          licensed: group.counts.licensed,
+          awaitingInvitation: group.counts.awaitingInvitation,
+          failed: group.counts.failed,
+          lastEventId,
+          updatedDateTime: now,
+        },
+      }));
+    }
+    return saved;
+  }
+
+  /**
+   * Associates the book with `clientUserIds`. A request recorded as sent for this very batch before a
+   * restart is awaited instead of sent again; only when Apple no longer knows its events is it re-sent
+   * (associate is idempotent per user and book, so no license is spent twice).
+   */
+  private async associate(run: AssignmentRun, gi: number, firstUserId: string, lastUserId: string, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
+    const pending = run.pending;
+    if (pending && pending.groupIndex === gi && pending.firstUserId === firstUserId && pending.lastUserId === lastUserId) {
+      try {
+        return await client.waitForEvents(pending.eventIds, this.waitOptions());
+      } catch (err) {
+        if (!(err instanceof VppError && err.errorNumber === UNKNOWN_EVENT)) throw err;
+      }
+    }
+    this.checkStopped();
+    const asset = { adamId: run.adamId, pricingParam: run.pricingParam };
+    const eventIds = await client.associateAssets([asset], clientUserIds);
+    await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds } }));
+    return client.waitForEvents(eventIds, this.waitOptions());
+  }
+
+  /** Apple's current users versionId: one page read, so later reads see only what changed since. */
+  private async currentUsersVersion(client: AppleBooksClient): Promise<string | undefined> {
+    for await (const page of client.userPages({})) return page.versionId;
+    return undefined;
+  }
+
+  /** Reads the users created since `sinceVersionId` (invite codes are only in /users) and stores ours. */
+  private async readCreatedUsers(
+    run: AssignmentRun,
+    client: AppleBooksClient,
+    sinceVersionId: string | undefined,
+    wanted: Set<string>,
+    users: DirectoryUser[],
+    storedBefore: ReadonlyMap<string, VppUser>,
+  ): Promise<{ users: VppUser[]; versionId: string | undefined }> {
+    const directory = new Map(users.map((u) => [u.id, u]));
+    const found: VppUser[] = [];
+    let versionId: string | undefined;
+    let first = true;
+    for await (const page of client.userPages({ sinceVersionId })) {
+      if (first) versionId = page.versionId;
+      first = false;
+      for (const apple of page.users) {
+        if (!wanted.has(apple.clientUserId)) continue;
+        const now = this.now().toISOString();
+        const mail = directory.get(apple.clientUserId)?.mail;
+        const email = apple.email ?? mail;
+        const user: VppUser = {
+          id: apple.clientUserId,
+          tokenId: run.tokenId,
+          tenantId: run.tenantId,
+          clientUserId: apple.clientUserId,
+          status: appleStatus(apple.status),
+          inviteCode: apple.inviteCode,
+          email: email && SIMPLE_EMAIL.test(email) && email.length <= 320 ? email : undefined,
+          managedAppleId: apple.managedAppleId,
+          appleUserId: apple.userId,
+          createdDateTime: now,
+          lastModifiedDateTime: now,
+        };
+        // Users we are creating are known to be absent from the store (null), which saves a read each.
+        const stored = storedBefore.get(apple.clientUserId);
+        found.push((await this.options.store.vppUsers.upsertIfChanged(stored ? { ...user, createdDateTime: stored.createdDateTime } : user, stored ? undefined : null)).value);
+      }
+    }
+    return { users: found, versionId };
+  }
+
+  private waitOptions(): { intervalMs?: number; timeoutMs?: number; signal: AbortSignal } {
+    return { ...this.options.wait, signal: this.signal };
+  }
+
+  private async save(run: AssignmentRun, mutate: (r: AssignmentRun) => AssignmentRun): Promise<AssignmentRun> {
+    const result = await this.options.runs.update(run.tokenId, run.id, mutate);
+    if (!result) throw new RunFailure('run_missing', 'The assignment record disappeared, so the assignment stopped.');
+    return result.value;
+  }
+
+  private async markAssignments(run: AssignmentRun, mutate: (a: EBookAssignment) => EBookAssignment | undefined): Promise<void> {
+    for (const group of run.groups) if (!group.done) await this.markAssignment(run, group.assignmentId, mutate);
+  }
+
+  private async markAssignment(run: AssignmentRun, assignmentId: string, mutate: (a: EBookAssignment) => EBookAssignment | undefined): Promise<void> {
+    await this.options.store.assignments.update(run.tokenId, assignmentId, mutate);
+  }
+
+  private async fail(run: AssignmentRun, err: unknown): Promise<AssignmentOutcome | undefined> {
+    const code = err instanceof RunFailure ? err.code : err instanceof VppError ? String(err.errorNumber ?? err.kind) : 'internal';
+    const message = err instanceof RunFailure || err instanceof VppError ? err.message : 'Something went wrong delivering the book; the bot logged the details.';
+    this.options.logger?.error({ err, runId: run.id }, 'assignment run failed');
+    const lastError = { code: code.slice(0, 64), message: message.slice(0, 2000), occurredDateTime: this.now().toISOString() };
+    let failed = run;
+    try {
+      failed = await this.save(run, (r) => ({ ...r, state: 'failed', lastError, pending: undefined, finishedDateTime: this.now().toISOString() }));
+      for (const group of failed.groups) {
+        if (group.done) continue;
+        await this.markAssignment(failed, group.assignmentId, (a) => ({ ...a, status: group.counts.processed - group.counts.failed > 0 ? 'partiallyCompleted' : 'failed', lastError }));
+      }
+      await this.audit(failed, 'failure');
+    } catch (saveErr) {
+      this.options.logger?.error({ err: saveErr, runId: run.id }, 'could not record a failed assignment run');
+    }
+    const outcome = { ...(await this.outcome(failed)), state: 'failed' as const, error: message };
+    await this.safely(() => this.reporter.finished(outcome));
+    return outcome;
+  }
+
+  private async outcome(run: AssignmentRun, client?: AppleBooksClient): Promise<AssignmentOutcome> {
+    const reasons = new Map(run.failureReasons.map((f) => [f.code, f.message]));
+    const invitedUsers = [];
+    for (const u of run.invitedUsers) {
+      let invitationUrl: string | undefined;
+      if (u.inviteCode && client) invitationUrl = await client.invitationUrl(u.inviteCode).catch(() => undefined);
+      invitedUsers.push({ clientUserId: u.clientUserId, displayName: u.displayName, invitationUrl });
+    }
+    return {
+      ...identityOf(run),
+      state: run.state === 'completed' ? 'completed' : 'failed',
+      totals: run.totals,
+      groups: run.groups.map((g) => ({ groupName: g.groupName, counts: g.counts })),
+      failureReasons: run.failureReasons,
+      failedUsers: run.failedUsers.map((u) => ({ ...u, reason: reasons.get(u.code) ?? u.code })),
+      invitedUsers,
+    };
+  }
+
+  private async audit(run: AssignmentRun, outcome: 'success' | 'failure'): Promise<void> {
+    await this.safely(() =>
+      this.options.store.audit.record({
+        tenantId: run.tenantId,
+        actor: { system: 'assignment-executor' },
+        action: 'assignment.execute',
+        target: { type: 'book', id: `${run.adamId}|${run.pricingParam}`, name: run.bookTitle.slice(0, 512) },
+        tokenId: run.tokenId,
+        outcome,
+        details: {
+          approvalId: run.approvalId,
+          processed: run.totals.processed,
+          licensed: run.totals.licensed,
+          awaitingInvitation: run.totals.awaitingInvitation,
+          failed: run.totals.failed,
+        },
+      }),
+    );
+  }
+
+  /** Reports and audits must not undo a delivery that happened; their failures are only logged. */
+  private async safely(action: () => Promise<unknown>): Promise<void> {
+    try {
+      await action();
+    } catch (err) {
+      this.options.logger?.warn({ err }, 'assignment side effect failed');
+    }
+  }
+}
+
+class RunFailure extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function userRequest(user: DirectoryUser): UserRequest {
+  const request: UserRequest = { clientUserId: user.id };
+  if (user.managedAppleId) request.managedAppleId = user.managedAppleId;
+  else if (user.mail && SIMPLE_EMAIL.test(user.mail)) request.email = user.mail;
+  return request;
+}

@@ -1,0 +1,115 @@
+import { UserFacingError } from '../errors';
+import type { DirectoryGroup, GroupClassification } from '../directory';
+import type { Store } from '../store/Store';
+import type { EBook } from '../store/entities/eBook';
+import type { VppToken } from '../store/entities/vppToken';
+import { listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
+
+/** Books may go to user groups only; the message names the group (SPEC §1). */
+export function deviceGroupRefusal(groupName: string): string {
+  return `Books can be assigned to user groups only; "${groupName}" is a device group. Nothing was changed.`;
+}
+
+export type CheckedGroup = DirectoryGroup & { classification: GroupClassification };
+
+export type GroupCheck =
+  | { ok: true; group: CheckedGroup; note?: string | undefined }
+  | { ok: false; group: CheckedGroup; message: string };
+
+/** Whether a group may receive a book: device groups and empty groups are refused, mixed ones trimmed to users. */
+export async function checkGroup(directory: AssignmentDirectory, group: string | DirectoryGroup): Promise<GroupCheck> {
+  const checked = await directory.classifyGroup(group);
+  const { kind, deviceCount } = checked.classification;
+  if (kind === 'device') return { ok: false, group: checked, message: deviceGroupRefusal(checked.displayName) };
+  if (kind === 'empty') return { ok: false, group: checked, message: `"${checked.displayName}" has no user members, so there is nobody to assign the book to. ${checked.classification.reason}` };
+  if (kind === 'mixed') {
+    return { ok: true, group: checked, note: `"${checked.displayName}" holds users and ${deviceCount} device${deviceCount === 1 ? '' : 's'}: only its users get the book.` };
+  }
+  return { ok: true, group: checked };
+}
+
+export interface PreviewGroup {
+  groupId: string;
+  groupName: string;
+  /** Transitive user members. */
+  userCount: number;
+  /** Devices in a mixed group, which are skipped. */
+  deviceCount: number;
+}
+
+export interface AssignmentPreview {
+  tokenId: string;
+  tenantId: string;
+  book: { adamId: string; pricingParam: EBook['pricingParam']; title: string; author?: string | undefined };
+  installIntent: 'required' | 'available';
+  groups: PreviewGroup[];
+  /** Users across the groups, each once. */
+  distinctUsers: number;
+  /** Members Apple already shows with this book: they need no new license. */
+  alreadyAssigned: number;
+  /** Members who must accept a VPP invitation before the book reaches them. */
+  needInvitation: number;
+  licensesNeeded: number;
+  licensesAvailable: number;
+  /** True when every member without the book can get one. */
+  enough: boolean;
+}
+
+const GETMANY_BATCH = 1000;
+
+/**
+ * Works out what an assignment would do before anyone approves it: group sizes, who already has the
+ * book (Apple's assignments), who still has to join VPP, and licenses needed against available.
+ */
+export class AssignmentPlanner {
+  constructor(
+    private readonly store: Store,
+    private readonly directory: AssignmentDirectory,
+    private readonly clients: AppleClientProvider,
+  ) {}
+
+  async preview(input: { token: VppToken; book: EBook; groups: readonly DirectoryGroup[]; installIntent: 'required' | 'available'; devices?: ReadonlyMap<string, number> }): Promise<AssignmentPreview> {
+    const { token, book } = input;
+    if (input.groups.length === 0) throw new UserFacingError('Pick at least one user group.', 'no_groups');
+    const members = new Map<string, { managedAppleId?: string | undefined }>();
+    const groups: PreviewGroup[] = [];
+    for (const group of input.groups) {
+      const users = await listMembersSorted(this.directory, group.id);
+      for (const u of users) members.set(u.id, { managedAppleId: u.managedAppleId });
+      groups.push({ groupId: group.id, groupName: group.displayName, userCount: users.length, deviceCount: input.devices?.get(group.id) ?? 0 });
+    }
+
+    const client = this.clients(token);
+    const holders = new Set<string>();
+    for await (const page of client.assignmentPages({ adamId: book.adamId })) {
+      for (const a of page.assignments) if (a.pricingParam === book.pricingParam && a.clientUserId && members.has(a.clientUserId)) holders.add(a.clientUserId);
+    }
+
+    const ids = [...members.keys()];
+    const vppUsers = new Map<string, string>();
+    for (let i = 0; i < ids.length; i += GETMANY_BATCH) {
+      for (const u of await this.store.vppUsers.getMany(token.id, ids.slice(i, i + GETMANY_BATCH))) vppUsers.set(u.id, u.status);
+    }
+    let needInvitation = 0;
+    for (const [id, member] of members) {
+      const status = vppUsers.get(id);
+      if (member.managedAppleId) continue;
+      if (status === undefined || status === 'registered' || status === 'retired') needInvitation++;
+    }
+
+    const licensesNeeded = members.size - holders.size;
+    return {
+      tokenId: token.id,
+      tenantId: token.tenantId,
+      book: { adamId: book.adamId, pricingParam: book.pricingParam, title: book.title, author: book.author },
+      installIntent: input.installIntent,
+      groups,
+      distinctUsers: members.size,
+      alreadyAssigned: holders.size,
+      needInvitation,
+      licensesNeeded,
+      licensesAvailable: book.availableLicenseCount,
+      enough: licensesNeeded <= book.availableLicenseCount,
+    };
+  }
+}

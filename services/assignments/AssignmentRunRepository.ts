@@ -1,0 +1,139 @@
+import type { Container } from '@azure/cosmos';
+import { z } from 'zod';
+import { DocumentStore, type WriteResult } from '../store/DocumentStore';
+import { deterministicId } from '../store/ids';
+import { actorSchema, adamIdSchema, dateTimeSchema, errorInfoSchema, idSchema, pricingParamSchema } from '../store/entities/common';
+
+/** Per-user outcome counts; every user processed lands in exactly one of the last three. */
+export const runCountsSchema = z.object({
+  processed: z.number().int().min(0),
+  licensed: z.number().int().min(0),
+  awaitingInvitation: z.number().int().min(0),
+  failed: z.number().int().min(0),
+});
+export type RunCounts = z.infer<typeof runCountsSchema>;
+export const ZERO_COUNTS: RunCounts = { processed: 0, licensed: 0, awaitingInvitation: 0, failed: 0 };
+
+const runGroupSchema = z.object({
+  assignmentId: idSchema,
+  groupId: z.string().min(1).max(128),
+  groupName: z.string().max(256),
+  done: z.boolean(),
+  /** Members are processed in id order; everyone up to and including this id is done. */
+  cursor: z.string().max(128).optional(),
+  counts: runCountsSchema,
+});
+export type RunGroup = z.infer<typeof runGroupSchema>;
+
+const userSampleSchema = z.object({
+  clientUserId: z.string().min(1).max(128),
+  displayName: z.string().max(256),
+});
+
+/**
+ * One approved request being delivered: a book to one or more groups. It sits beside the assignments it
+ * delivers (same container and partition) as its own document type, because the assignment entity has
+ * no room for batch progress and we must never re-run a batch recorded complete after a restart.
+ */
+export const assignmentRunSchema = z.object({
+  id: idSchema,
+  tokenId: idSchema,
+  tenantId: z.string().min(1).max(128),
+  approvalId: idSchema,
+  adamId: adamIdSchema,
+  pricingParam: pricingParamSchema,
+  bookTitle: z.string().max(512),
+  installIntent: z.enum(['required', 'available']),
+  requestedBy: actorSchema,
+  state: z.enum(['awaitingApproval', 'approved', 'running', 'completed', 'failed', 'cancelled']),
+  /** A reduced scope the admin chose: at most this many users get a license. */
+  userLimit: z.number().int().positive().optional(),
+  groups: z.array(runGroupSchema).min(1).max(20),
+  /** Apple's users versionId before the next batch: new users' invite codes are read since it. */
+  usersVersionId: z.string().max(256).optional(),
+  /** An associate request sent but not yet recorded complete; after a restart its events are awaited, not re-sent. */
+  pending: z
+    .object({
+      groupIndex: z.number().int().min(0),
+      firstUserId: z.string().max(128),
+      lastUserId: z.string().max(128),
+      eventIds: z.array(z.string().min(1).max(256)).max(50),
+    })
+    .optional(),
+  batchesCompleted: z.number().int().min(0),
+  totals: runCountsSchema,
+  /** Failures by reason (Apple errorNumber or ours), with the admin text. */
+  failureReasons: z.array(z.object({ code: z.string().max(64), message: z.string().max(2000), count: z.number().int().min(0) })).max(50),
+  /** The first few failed users, so the result card can name them. */
+  failedUsers: z.array(userSampleSchema.extend({ code: z.string().max(64) })).max(50),
+  /** The first few users who must still accept their VPP invitation. */
+  invitedUsers: z.array(userSampleSchema.extend({ inviteCode: z.string().max(256).optional() })).max(50),
+  lastError: errorInfoSchema.optional(),
+  startedDateTime: dateTimeSchema.optional(),
+  finishedDateTime: dateTimeSchema.optional(),
+  createdDateTime: dateTimeSchema,
+  lastModifiedDateTime: dateTimeSchema,
+});
+export type AssignmentRun = z.infer<typeof assignmentRunSchema>;
+export type RunState = AssignmentRun['state'];
+
+export const SAMPLE_LIMIT = 50;
+
+export function runId(approvalId: string): string {
+  return deterministicId('run', approvalId);
+}
+
+/** Assignment runs, in the `assignments` container (partition /tokenId), type `assignmentRun`. */
+export class AssignmentRunRepository {
+  readonly store: DocumentStore<AssignmentRun>;
+
+  constructor(
+    container: Container,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    this.store = new DocumentStore({
+      container,
+      schema: assignmentRunSchema,
+      docType: 'assignmentRun',
+      partitionKeyOf: (r) => r.tokenId,
+      volatileFields: ['lastModifiedDateTime'],
+    });
+  }
+
+  async create(run: AssignmentRun): Promise<AssignmentRun> {
+    return (await this.store.create(run)).value;
+  }
+
+  get(tokenId: string, id: string): Promise<AssignmentRun | undefined> {
+    return this.store.get(id, tokenId);
+  }
+
+  update(tokenId: string, id: string, mutate: (r: AssignmentRun) => AssignmentRun | undefined): Promise<WriteResult<AssignmentRun> | undefined> {
+    return this.store.update(id, tokenId, (current) => {
+      const next = mutate(current);
+      return next && { ...next, lastModifiedDateTime: this.now().toISOString() };
+    });
+  }
+
+  /** Approved or running runs across tokens: what start-up resumes (a background sweep, cross-partition). */
+  listUnfinished(): Promise<AssignmentRun[]> {
+    return this.store.queryValues("SELECT * FROM c WHERE c.type = @type AND (c.state = 'approved' OR c.state = 'running')");
+  }
+
+  /** A token's runs for one book, newest first: the status view. */
+  listByBook(tokenId: string, adamId: string, pricingParam: string): Promise<AssignmentRun[]> {
+    return this.store.queryValues(
+      'SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND c.adamId = @adamId AND c.pricingParam = @pricingParam ORDER BY c.createdDateTime DESC',
+      [
+        { name: '@tokenId', value: tokenId },
+        { name: '@adamId', value: adamId },
+        { name: '@pricingParam', value: pricingParam },
+      ],
+      { partitionKey: tokenId },
+    );
+  }
+
+  deleteAllForToken(tokenId: string): Promise<number> {
+    return this.store.deletePartition(tokenId);
+  }
+}

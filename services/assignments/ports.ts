@@ -1,0 +1,27 @@
+import type { AppleBooksClient } from '../apple/AppleBooksClient';
+import type { TokenCipher } from '../crypto/TokenCipher';
+import type { DirectoryGroup, DirectoryUser, GroupClassification } from '../directory';
+import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
+import type { AppleClientFactory } from '../tokens/AppleClientFactory';
+
+/** The slice of the directory (GraphDirectory) assignments need; tests may pass the real one or a fake. */
+export interface AssignmentDirectory {
+  searchGroups(text: string, options?: { top?: number }): Promise<DirectoryGroup[]>;
+  findGroupsByPrefix(prefix: string, options?: { top?: number }): Promise<DirectoryGroup[]>;
+  classifyGroup(group: string | DirectoryGroup): Promise<DirectoryGroup & { classification: GroupClassification }>;
+  userMemberPages(groupId: string, options?: { pageSize?: number }): AsyncGenerator<DirectoryUser[], void, undefined>;
+}
+
+/** An Apple client for a stored token: decrypts it (bound to its record) and hands it to the factory. */
+export type AppleClientProvider = (token: VppToken) => AppleBooksClient;
+
+export function appleClientProvider(cipher: TokenCipher, factory: AppleClientFactory): AppleClientProvider {
+  return (token) => factory.forToken(cipher.decrypt(token.encryptedToken, tokenCipherContext(token)));
+}
+
+/** Every transitive user member once, sorted by id, so batches (and the resume cursor) are stable. */
+export async function listMembersSorted(directory: AssignmentDirectory, groupId: string): Promise<DirectoryUser[]> {
+  const byId = new Map<string, DirectoryUser>();
+  for await (const page of directory.userMemberPages(groupId)) for (const user of page) byId.set(user.id, user);
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

@@ -1,0 +1,60 @@
+import type { Actor } from '../store/entities/common';
+import type { RunCounts } from './AssignmentRunRepository';
+
+/** Who asked and for what: enough for a reporter to find the requester's chat and word the message. */
+export interface RunIdentity {
+  runId: string;
+  tokenId: string;
+  tenantId: string;
+  approvalId: string;
+  requestedBy: Actor;
+  bookTitle: string;
+  installIntent: 'required' | 'available';
+  groupNames: string[];
+}
+
+export interface AssignmentProgress extends RunIdentity {
+  /** Users handled so far and in all (after dedupe and any reduced scope). */
+  processed: number;
+  total: number;
+  totals: RunCounts;
+}
+
+export interface FailedUserResult {
+  clientUserId: string;
+  displayName: string;
+  code: string;
+  reason: string;
+}
+
+export interface InvitedUserResult {
+  clientUserId: string;
+  displayName: string;
+  invitationUrl?: string | undefined;
+}
+
+export interface AssignmentOutcome extends RunIdentity {
+  state: 'completed' | 'failed';
+  totals: RunCounts;
+  groups: Array<{ groupName: string; counts: RunCounts }>;
+  failureReasons: Array<{ code: string; message: string; count: number }>;
+  /** The first users who failed and who must accept an invitation (bounded), for the result card. */
+  failedUsers: FailedUserResult[];
+  invitedUsers: InvitedUserResult[];
+  /** Set when the whole run stopped on an error (expired token, say). */
+  error?: string | undefined;
+}
+
+/**
+ * Where an assignment's progress and result go. The bot wires it to proactive messages to the
+ * requester; services never talk to Teams themselves.
+ */
+export interface AssignmentReporter {
+  progress(update: AssignmentProgress): Promise<void>;
+  finished(outcome: AssignmentOutcome): Promise<void>;
+}
+
+export const NO_REPORTER: AssignmentReporter = {
+  progress: async () => undefined,
+  finished: async () => undefined,
+};

@@ -1,0 +1,201 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
+import { createStore, type Store } from '../../services/store';
+import { openDatabase } from '../../services/store/cosmosClient';
+import { startAppleSandbox, type AppleSandboxOptions, type RunningAppleSandbox } from '../../services/apple/sandbox/AppleSandboxServer';
+import type { SandboxOrganisation } from '../../services/apple/sandbox/SandboxState';
+import { Keyring, TokenCipher } from '../../services/crypto';
+import { AppleClientFactory } from '../../services/tokens/AppleClientFactory';
+import { silentLogger } from '../../services/logging/logger';
+import { Secret } from '../../services/secrets/Secret';
+import { GraphDirectory, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type RunningLocalDirectory } from '../../services/directory';
+import { tokenCipherContext, type VppToken } from '../../services/store/entities/vppToken';
+import { eBookId, type EBook } from '../../services/store/entities/eBook';
+import { AssignmentExecutor, type AssignmentExecutorOptions } from '../../services/assignments/AssignmentExecutor';
+import { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
+import { AssignmentPlanner } from '../../services/assignments/AssignmentPlanner';
+import { appleClientProvider, type AppleClientProvider } from '../../services/assignments/ports';
+import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../../services/assignments/reporting';
+import { ApprovalService, approverPolicy } from '../../services/approvals/ApprovalService';
+
+export const ASSIGN_TENANT = '00000000-0000-0000-0000-0000000000001';
+export const ALEX = '00000000-0000-0000-0000-0000000000020';
+export const MEGAN = '00000000-0000-0000-0000-0000000000021';
+export const ADELE = '00000000-0000-0000-0000-0000000000022';
+export const TEST_MDM = { id: 'vpp-books-bot:test', name: 'VPP Books bot (test)' };
+
+/** Keeps every request from finishing before a test looks, and counts what reached Apple. */
+export class AppleRequestLog {
+  /** clientUserIds of each POST /assets/associate, in order. */
+  associateCalls: string[][] = [];
+  createUserCalls = 0;
+  requests = 0;
+
+  readonly fetch: typeof fetch = async (input, init) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    this.requests++;
+    if (init?.method === 'POST' && typeof init.body === 'string') {
+      if (url.endsWith('/assets/associate')) this.associateCalls.push((JSON.parse(init.body) as { clientUserIds: string[] }).clientUserIds);
+      if (url.endsWith('/users/create')) this.createUserCalls++;
+    }
+    return fetch(input, init);
+  };
+
+  associatedIds(): string[] {
+    return this.associateCalls.flat();
+  }
+
+  reset(): void {
+    this.associateCalls = [];
+    this.createUserCalls = 0;
+    this.requests = 0;
+  }
+}
+
+/** Collects what an executor reports; `finished()` resolves on the next outcome. */
+export class RecordingReporter implements AssignmentReporter {
+  progressUpdates: AssignmentProgress[] = [];
+  outcomes: AssignmentOutcome[] = [];
+  onProgress: ((update: AssignmentProgress) => void) | undefined;
+
+  async progress(update: AssignmentProgress): Promise<void> {
+    this.progressUpdates.push(update);
+    this.onProgress?.(update);
+  }
+
+  async finished(outcome: AssignmentOutcome): Promise<void> {
+    this.outcomes.push(outcome);
+  }
+}
+
+export interface SeededBook {
+  title: string;
+  totalCount: number;
+}
+
+export interface AssignTokenFixture {
+  org: SandboxOrganisation;
+  token: VppToken;
+  books: EBook[];
+}
+
+let adamCounter = 1_800_000_000;
+
+/**
+ * The real parts assignment tests need: embedded Cosmos, the Apple sandbox (events complete at once,
+ * smaller batches so a few thousand users make many batches), the local directory and the services.
+ */
+export class AssignEnvironment {
+  cosmos = new EmbeddedCosmos();
+  sandbox!: RunningAppleSandbox;
+  directoryServer!: RunningLocalDirectory;
+  directory!: GraphDirectory;
+  store!: Store;
+  runs!: AssignmentRunRepository;
+  cipher = new TokenCipher(Keyring.single('test-key', randomBytes(32)));
+  log = new AppleRequestLog();
+  apple!: AppleClientFactory;
+  clients!: AppleClientProvider;
+  planner!: AssignmentPlanner;
+
+  constructor(private readonly options: { studentCount?: number; sandbox?: AppleSandboxOptions } = {}) {}
+
+  async start(): Promise<this> {
+    await this.cosmos.start();
+    this.sandbox = await startAppleSandbox({ port: 0, eventDelayMs: 0, pageSize: 500, ...this.options.sandbox });
+    this.directoryServer = await startLocalDirectory({ port: 0, studentCount: this.options.studentCount ?? 1_000, pageSize: 999 });
+    this.directory = new GraphDirectory({ baseUrl: this.directoryServer.baseUrl, managedAppleIdAttribute: LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    this.store = await createStore(await openDatabase(this.cosmos.client(), `assign-${randomBytes(4).toString('hex')}`));
+    this.runs = new AssignmentRunRepository(this.store.containers.assignments);
+    this.apple = new AppleClientFactory({ baseUrl: this.sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 5, retry: { baseDelayMs: 5, maxDelayMs: 20 }, fetch: this.log.fetch });
+    this.clients = appleClientProvider(this.cipher, this.apple);
+    this.planner = new AssignmentPlanner(this.store, this.directory, this.clients);
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    await this.directoryServer?.close();
+    await this.sandbox?.close();
+    await this.cosmos.stop();
+  }
+
+  /** A sandbox organisation with the given books, its token stored as uploaded, and its books synced. */
+  async seedToken(books: SeededBook[], tenantId = ASSIGN_TENANT): Promise<AssignTokenFixture> {
+    const name = `Org ${randomUUID().slice(0, 6)}`;
+    const org = this.sandbox.state.addOrganisation({
+      orgName: name,
+      mdmInfo: TEST_MDM,
+      books: books.map((b) => ({ adamId: String(adamCounter++), title: b.title, author: 'Author', totalCount: b.totalCount })),
+    });
+    const bearer = this.sandbox.state.mintToken(org, { expiresAt: new Date(Date.now() + 200 * 86_400_000) });
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    const token: VppToken = {
+      id,
+      tenantId,
+      displayName: name,
+      organizationName: name,
+      accountType: 'education',
+      locationId: org.uId,
+      locationName: org.locationName,
+      expirationDateTime: new Date(Date.now() + 200 * 86_400_000).toISOString(),
+      state: 'valid',
+      lastSyncStatus: 'completed',
+      consecutiveSyncFailures: 0,
+      encryptedToken: this.cipher.encrypt(new Secret(bearer), tokenCipherContext({ tenantId, id })),
+      createdBy: { aadObjectId: ALEX },
+      createdDateTime: now,
+      lastModifiedDateTime: now,
+    };
+    await this.store.tokens.create(token);
+    const stored: EBook[] = [];
+    for (const book of org.books.values()) {
+      const doc: EBook = {
+        id: eBookId(book.adamId, book.pricingParam),
+        tokenId: id,
+        tenantId,
+        adamId: book.adamId,
+        pricingParam: book.pricingParam,
+        title: book.title,
+        author: book.author,
+        totalLicenseCount: book.totalCount,
+        usedLicenseCount: book.assignedCount,
+        availableLicenseCount: book.totalCount - book.assignedCount,
+        metadataResolved: true,
+        createdDateTime: now,
+        lastModifiedDateTime: now,
+      };
+      stored.push((await this.store.books.upsertIfChanged(doc)).value);
+    }
+    return { org, token, books: stored };
+  }
+
+  executor(options: Partial<AssignmentExecutorOptions> = {}): AssignmentExecutor {
+    return new AssignmentExecutor({
+      store: this.store,
+      runs: this.runs,
+      directory: this.directory,
+      clients: this.clients,
+      logger: silentLogger(),
+      wait: { intervalMs: 5 },
+      ...options,
+    });
+  }
+
+  approvals(executor: AssignmentExecutor, options: { approvers?: string[]; expiryMs?: number; now?: () => Date } = {}): ApprovalService {
+    return new ApprovalService({
+      store: this.store,
+      runs: this.runs,
+      approvers: approverPolicy({ approverUserIds: options.approvers ?? [ALEX, MEGAN] }),
+      executor,
+      expiryMs: options.expiryMs,
+      now: options.now,
+      logger: silentLogger(),
+    });
+  }
+
+  /** User members of a local group (transitive), as the directory lists them. */
+  members(groupId: string): string[] {
+    return this.directoryServer.state.transitiveMembers(groupId).filter((id) => this.directoryServer.state.kindOf(id) === 'user');
+  }
+}
