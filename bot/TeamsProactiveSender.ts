@@ -1,0 +1,56 @@
+import { CardFactory, MessageFactory, type CloudAdapter, type ConversationReference, type Activity } from 'botbuilder';
+import { ProactiveSendError, type NotificationMessage, type ProactiveSender } from '../services/notifications/ProactiveSender';
+import type { ConversationReferenceJson } from '../services/store/entities/conversation';
+
+/** What the Bot Framework's REST errors carry (RestError from @azure/core-rest-pipeline). */
+interface RestErrorLike {
+  statusCode?: unknown;
+  response?: { status?: unknown; headers?: { get?: (name: string) => string | undefined } };
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as RestErrorLike;
+  if (typeof e.statusCode === 'number') return e.statusCode;
+  if (typeof e.response?.status === 'number') return e.response.status;
+  return undefined;
+}
+
+function retryAfterMs(err: unknown): number | undefined {
+  const header = typeof err === 'object' && err !== null ? (err as RestErrorLike).response?.headers?.get?.('retry-after') : undefined;
+  if (!header) return undefined;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+}
+
+export function toActivity(message: NotificationMessage): Partial<Activity> {
+  if (!message.card) return MessageFactory.text(message.text);
+  // The text is the card's summary: it shows in the activity feed and notifications.
+  return { ...MessageFactory.attachment(CardFactory.adaptiveCard(message.card)), summary: message.text };
+}
+
+/**
+ * Posts proactive messages with the Bot Framework (CloudAdapter.continueConversationAsync). Errors
+ * come back as ProactiveSendError carrying Teams' HTTP status, so the outbox can retry throttling and
+ * forget conversations the bot was removed from.
+ */
+export class TeamsProactiveSender implements ProactiveSender {
+  constructor(
+    private readonly adapter: Pick<CloudAdapter, 'continueConversationAsync'>,
+    /** MicrosoftAppId; empty in local mode. */
+    private readonly appId: string | undefined,
+  ) {}
+
+  async send(reference: ConversationReferenceJson, message: NotificationMessage): Promise<void> {
+    try {
+      await this.adapter.continueConversationAsync(this.appId ?? '', reference as Partial<ConversationReference>, async (context) => {
+        await context.sendActivity(toActivity(message));
+      });
+    } catch (err) {
+      const status = statusOf(err);
+      throw new ProactiveSendError(`Teams refused a proactive message${status === undefined ? '' : ` (HTTP ${status})`}`, status, retryAfterMs(err), { cause: err });
+    }
+  }
+}

@@ -1,0 +1,141 @@
+import { strict as assert } from 'node:assert';
+import { AdminRecipients } from '../../../services/notifications/AdminRecipients';
+import { NotificationOutbox } from '../../../services/notifications/NotificationOutbox';
+import { TokenNotifier, planTokenNotices } from '../../../services/notifications/TokenNotifier';
+import type { VppToken } from '../../../services/store/entities/vppToken';
+import { SyncService } from '../../../services/sync/SyncService';
+import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
+import { seedToken, syncEngine } from '../../support/syncFixtures';
+import { RecordingSender, addAdminChat } from '../../support/syncSender';
+
+const DAY = 24 * 3600 * 1000;
+const EXPIRY = '2031-03-01T12:00:00.000Z';
+
+function tokenAt(overrides: Partial<VppToken> = {}): VppToken {
+  return {
+    id: 'tok-1',
+    tenantId: TEST_TENANT,
+    displayName: 'Northwind',
+    organizationName: 'Northwind',
+    accountType: 'business',
+    locationName: 'Main',
+    expirationDateTime: EXPIRY,
+    state: 'valid',
+    lastSyncStatus: 'completed',
+    consecutiveSyncFailures: 0,
+    encryptedToken: { keyId: 'k', iv: 'aaaa', ciphertext: 'bbbb', authTag: 'cccc' },
+    createdBy: { aadObjectId: 'x' },
+    createdDateTime: '2030-01-01T00:00:00.000Z',
+    lastModifiedDateTime: '2030-01-01T00:00:00.000Z',
+    ...overrides,
+  };
+}
+
+const daysBefore = (days: number) => new Date(Date.parse(EXPIRY) - days * DAY);
+
+describe('token notices', function () {
+  this.timeout(30_000);
+
+  describe('planTokenNotices (what a token\'s state calls for)', () => {
+    it('warns at the tightest expiry threshold reached, then on expiry', () => {
+      const plan = (days: number) => planTokenNotices(tokenAt(), daysBefore(days)).map((n) => `${n.key.kind}:${n.key.threshold}`);
+      assert.deepEqual(plan(45), []);
+      assert.deepEqual(plan(30.5), ['tokenExpiring:30d']);
+      assert.deepEqual(plan(20), ['tokenExpiring:30d']);
+      assert.deepEqual(plan(14), ['tokenExpiring:14d']);
+      assert.deepEqual(plan(5), ['tokenExpiring:7d']);
+      assert.deepEqual(plan(1.5), ['tokenExpiring:1d']);
+      assert.deepEqual(plan(0.2), ['tokenExpiring:1d']);
+      assert.deepEqual(plan(-0.1), ['tokenExpired:expired']);
+      assert.equal(planTokenNotices(tokenAt(), daysBefore(10))[0]?.key.occurrenceKey, EXPIRY, 'keyed by the expiry date, so a renewed token warns again');
+    });
+
+    it('notifies sync failures up to the third, which is an escalation, and a takeover without a duplicate failure notice', () => {
+      const failing = (n: number) =>
+        planTokenNotices(tokenAt({ lastSyncStatus: 'failed', consecutiveSyncFailures: n, lastError: { code: 'vpp_9603', message: 'Apple had an internal error.', occurredDateTime: `2030-06-0${n}T00:00:00.000Z` } }), daysBefore(100));
+      assert.deepEqual(failing(1).map((n) => n.key.threshold), ['failure']);
+      assert.deepEqual(failing(2).map((n) => n.key.threshold), ['failure']);
+      assert.deepEqual(failing(3).map((n) => n.key.threshold), ['escalation']);
+      assert.match(failing(3)[0]?.message.text ?? '', /last 3 syncs.*Apple had an internal error/);
+      assert.deepEqual(failing(4), [], 'quiet after the escalation until a sync succeeds');
+      const takenOver = planTokenNotices(
+        tokenAt({ state: 'assignedToExternalMDM', externalMdm: { id: 'c', name: 'Contoso MDM' }, lastSyncStatus: 'failed', consecutiveSyncFailures: 1, lastError: { code: 'external_mdm', message: 'x', occurredDateTime: '2030-06-01T00:00:00.000Z' } }),
+        daysBefore(100),
+      );
+      assert.deepEqual(takenOver.map((n) => n.key.kind), ['externalMdm']);
+      assert.match(takenOver[0]?.message.text ?? '', /Contoso MDM/);
+    });
+  });
+
+  describe('TokenNotifier (embedded Cosmos, fake clock)', () => {
+    const env = new TestEnvironment();
+    before(() => env.start());
+    after(() => env.stop());
+
+    it('sends each expiry warning once per admin over the days before expiry, and again after a renewal', async () => {
+      const tenantId = '00000000-0000-0000-0000-00000000e001';
+      const admin = await addAdminChat(env.store, tenantId, 'admin-1');
+      await addAdminChat(env.store, tenantId, 'not-an-admin');
+      const token = tokenAt({ id: 'tok-expiry', tenantId });
+      await env.store.tokens.create(token);
+      let now = daysBefore(40);
+      const sender = new RecordingSender();
+      const outbox = new NotificationOutbox({ store: env.store, sender, retryBaseMs: 10 });
+      const recipients = new AdminRecipients({ store: env.store, isAdmin: async (_t, id) => id === 'admin-1' });
+      const notifier = new TokenNotifier({ store: env.store, outbox, recipients, now: () => now });
+      for (const days of [40, 30, 29, 25, 14, 13, 7, 6.5, 3, 1, 0.5, -1, -2]) {
+        now = daysBefore(days);
+        await notifier.notifyToken((await env.store.tokens.get(tenantId, token.id))!);
+      }
+      const titles = sender.sent.map((s) => (s.message.card?.body as Array<{ text: string }>)[0]?.text);
+      assert.deepEqual(titles, ['VPP token expires in 30 days', 'VPP token expires in 14 days', 'VPP token expires in 7 days', 'VPP token expires tomorrow', 'VPP token expired']);
+      assert.ok(sender.sent.every((s) => s.conversationId === admin.conversationId), 'admins only');
+
+      const renewed = new Date(Date.parse(EXPIRY) + 365 * DAY).toISOString();
+      await env.store.tokens.update(tenantId, token.id, (t) => ({ ...t, expirationDateTime: renewed }));
+      now = new Date(Date.parse(renewed) - 20 * DAY);
+      await notifier.sweep();
+      assert.equal(sender.sent.length, 6);
+      assert.match(sender.sent[5]?.message.text ?? '', /expires in 20 days/);
+      await outbox.stop();
+    });
+
+    it('after syncs: a failure notice with Apple\'s reason, an escalation at the third, a takeover once, low licenses', async () => {
+      const tenantId = '00000000-0000-0000-0000-00000000e002';
+      await addAdminChat(env.store, tenantId);
+      const seeded = await seedToken(env, { tenantId, books: 2 });
+      const sender = new RecordingSender();
+      const outbox = new NotificationOutbox({ store: env.store, sender, retryBaseMs: 10 });
+      const notifier = new TokenNotifier({ store: env.store, outbox, recipients: new AdminRecipients({ store: env.store }) });
+      const service = new SyncService({ engine: syncEngine(env, { lowLicenses: { count: 3, percent: 0 } }), store: env.store, afterSync: (o) => notifier.afterSync(o) });
+      const sync = async () => {
+        const started = await service.startToken(tenantId, seeded.token.id, { trigger: 'scheduled' });
+        assert.ok(started.status === 'started', started.status);
+        return started.done;
+      };
+
+      env.sandbox.faults.failNext('/client/config', 4, { kind: 'status', status: 400, errorNumber: 9602 });
+      for (let i = 0; i < 4; i++) await sync();
+      assert.deepEqual(
+        sender.sent.map((s) => (s.message.card?.body as Array<{ text: string }>)[0]?.text),
+        ['VPP sync failed', 'VPP sync failed', 'Sync keeps failing (3 times in a row)'],
+      );
+      assert.match(sender.sent[0]?.message.text ?? '', /Apple refused a value the bot sent/);
+
+      const [book] = [...seeded.org.books.values()];
+      assert.ok(book);
+      book.assignedCount = 18;
+      await sync();
+      assert.match(sender.sent[3]?.message.text ?? '', /running low on licenses.*2 of 20 left/);
+
+      seeded.org.mdmInfo = { id: 'contoso', name: 'Contoso MDM' };
+      await sync();
+      assert.equal(sender.sent.length, 5);
+      assert.match(sender.sent[4]?.message.text ?? '', /Contoso MDM now manages/);
+      assert.equal((await service.startToken(tenantId, seeded.token.id, { trigger: 'manual' })).status, 'notSyncable');
+      await notifier.sweep();
+      assert.equal(sender.sent.length, 5, 'the daily sweep does not repeat anything');
+      await outbox.stop();
+    });
+  });
+});
