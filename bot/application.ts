@@ -2,10 +2,13 @@ import path from 'node:path';
 import { ConversationState } from 'botbuilder';
 import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
-import { createCosmosClient, isStoreReachable, openDatabase, type ResolvedCosmosSettings } from '../services/store/cosmosClient';
-import { startAppleSandbox, type RunningAppleSandbox } from '../services/apple/sandbox/AppleSandboxServer';
+import { createCosmosClient, isStoreReachable, openDatabase } from '../services/store/cosmosClient';
 import { isAppleReachable } from '../services/apple/reachability';
-import { EmbeddedCosmos } from '../services/store/local/EmbeddedCosmos';
+import { GraphDirectory } from '../services/directory/GraphDirectory';
+import { CachedGroupMembership } from '../services/directory/CachedGroupMembership';
+import { BookCatalog } from '../services/books/BookCatalog';
+import { bookFlows } from '../dialogs/books/bookFlows';
+import { startServices } from './localServices';
 import { MainDialog } from '../dialogs/MainDialog';
 import { AccessGuard } from '../dialogs/AccessGuard';
 import { tokenFlows } from '../dialogs/tokens/tokenFlows';
@@ -29,7 +32,7 @@ export interface RunningApplication {
   stop(): Promise<void>;
 }
 
-export const SNAPSHOT_FILE_NAME = 'cosmos-snapshot.json';
+export { SNAPSHOT_FILE_NAME } from './localServices';
 
 export interface ApplicationOptions {
   /** Only tests set this: Bot Framework's key and token endpoints are on the internet. */
@@ -37,9 +40,9 @@ export interface ApplicationOptions {
 }
 
 /**
- * Starts everything the bot needs in one process: in local mode the embedded Cosmos-protocol server
- * (persisted under LOCAL_DATA_DIR) and the Apple sandbox, then the bot's HTTP server. `stop()` undoes it
- * in reverse order, saving the local store last so no turn's writes are lost.
+ * Starts everything the bot needs in one process: its backing services (embedded in local mode), the
+ * services and flows, then the HTTP server. `stop()` undoes it in reverse order, saving the local store
+ * last so no turn's writes are lost.
  */
 export async function startApplication(config: AppConfig, logger: Logger, options: ApplicationOptions = {}): Promise<RunningApplication> {
   const stack: Array<() => Promise<void>> = [];
@@ -55,33 +58,11 @@ export async function startApplication(config: AppConfig, logger: Logger, option
   };
 
   try {
-    let cosmos: ResolvedCosmosSettings;
-    let appleBaseUrl: string;
-    if (config.mode === 'local') {
-      const embedded = new EmbeddedCosmos({
-        port: config.localCosmosPort,
-        snapshotFile: path.resolve(config.localDataDir, SNAPSHOT_FILE_NAME),
-        logger,
-      });
-      await embedded.start();
-      stack.push(() => embedded.stop());
-      cosmos = { ...config.cosmos, endpoint: embedded.endpoint, key: embedded.key, useManagedIdentity: false };
-
-      let sandbox: RunningAppleSandbox | undefined;
-      if (config.apple.baseUrl) {
-        appleBaseUrl = config.apple.baseUrl;
-      } else {
-        sandbox = await startAppleSandbox({ port: config.localApplePort });
-        const running = sandbox;
-        stack.push(() => running.close());
-        appleBaseUrl = sandbox.baseUrl;
-      }
-      logger.info({ cosmos: embedded.endpoint, apple: appleBaseUrl, dataDir: path.resolve(config.localDataDir) }, 'local services started');
-    } else {
-      if (!config.cosmos.endpoint || !config.apple.baseUrl) throw new Error('production configuration lacks Cosmos or Apple endpoints');
-      cosmos = { ...config.cosmos, endpoint: config.cosmos.endpoint };
-      appleBaseUrl = config.apple.baseUrl;
-    }
+    const services = await startServices(config, logger);
+    stack.push(...services.stops);
+    const { endpoints } = services;
+    const cosmos = endpoints.cosmos;
+    const appleBaseUrl = endpoints.appleBaseUrl;
 
     const client = createCosmosClient(cosmos);
     stack.push(async () => client.dispose());
@@ -95,8 +76,25 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const cipher = new TokenCipher(keyringFromSettings(keySettings));
     const apple = new AppleClientFactory({ baseUrl: appleBaseUrl, logger, pollIntervalMs: config.apple.statusPollIntervalMs });
     const tokens = new TokenService({ store, cipher, apple, mdm: { id: config.apple.mdmId, name: config.apple.mdmName } });
-    const policy = new AdminPolicy({ tenantId: config.tenantId, adminUserIds: config.admins.userIds, adminGroupId: config.admins.groupId });
-    const flows = [...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) })];
+    // Graph uses the bot's own app registration (app-only); it needs GroupMember.Read.All, User.Read.All, Device.Read.All.
+    const directory = new GraphDirectory({
+      baseUrl: endpoints.graphBaseUrl,
+      tenantId: config.botAuth.tenantId,
+      clientId: config.botAuth.appId,
+      clientSecret: config.botAuth.appPassword,
+      managedAppleIdAttribute: endpoints.managedAppleIdAttribute,
+      logger,
+    });
+    const policy = new AdminPolicy({
+      tenantId: config.tenantId,
+      adminUserIds: config.admins.userIds,
+      adminGroupId: config.admins.groupId,
+      groupMembership: new CachedGroupMembership(directory),
+    });
+    const flows = [
+      ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
+      ...bookFlows({ catalog: new BookCatalog(store) }),
+    ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
     const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)));

@@ -2,6 +2,7 @@ import type { TurnContext } from 'botbuilder';
 import type { AdminPolicy, Authorization } from '../services/auth/AdminPolicy';
 import type { AuditLog } from '../services/store/repositories/AuditLog';
 import type { Logger } from '../services/logging/logger';
+import { isExpectedError, toChatError } from './chatErrors';
 
 /**
  * Checks the sender of a turn against the admin policy, from what Teams put on the activity (never from
@@ -18,7 +19,7 @@ export class AccessGuard {
     const activity = context.activity;
     const channelTenant = (activity.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
     const tenantId = activity.conversation?.tenantId ?? (typeof channelTenant === 'string' ? channelTenant : undefined);
-    const result = await this.policy.authorize({ tenantId, aadObjectId: activity.from?.aadObjectId, name: activity.from?.name });
+    const result = await this.authorize(tenantId, activity.from?.aadObjectId, activity.from?.name);
     if (!result.allowed) {
       this.logger?.warn({ reason: result.reason, command, tenantId, user: activity.from?.aadObjectId }, 'access refused');
       try {
@@ -36,5 +37,16 @@ export class AccessGuard {
       }
     }
     return result;
+  }
+
+  /** A directory outage while checking the admin group refuses the action with the reason, not a crash. */
+  private async authorize(tenantId: string | undefined, aadObjectId: string | undefined, name: string | undefined): Promise<Authorization> {
+    try {
+      return await this.policy.authorize({ tenantId, aadObjectId, name });
+    } catch (err) {
+      if (!isExpectedError(err)) throw err;
+      this.logger?.warn({ err }, 'admin check failed');
+      return { allowed: false, reason: 'checkFailed', message: `I could not check whether you are a VPP Books admin, so nothing was done. ${toChatError(err).text}` };
+    }
   }
 }

@@ -7,7 +7,7 @@ export interface Actor {
 
 export type Authorization =
   | { allowed: true; actor: { tenantId: string; aadObjectId: string; name?: string | undefined } }
-  | { allowed: false; reason: 'wrongTenant' | 'unknownUser' | 'notAdmin'; message: string };
+  | { allowed: false; reason: 'wrongTenant' | 'unknownUser' | 'notAdmin' | 'checkFailed'; message: string };
 
 /** Answers "is this user in that Entra group?" (Microsoft Graph in production). */
 export interface GroupMembership {

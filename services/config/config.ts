@@ -4,6 +4,8 @@ import { ConfigError } from '../errors';
 
 export const APPLE_PRODUCTION_BASE_URL = 'https://vpp.itunes.apple.com/mdm/v2';
 
+export const GRAPH_PRODUCTION_BASE_URL = 'https://graph.microsoft.com';
+
 /** The Agents Playground's built-in tenant and default user (Alex Wilber): local mode's admin. */
 export const PLAYGROUND_TENANT_ID = '00000000-0000-0000-0000-0000000000001';
 export const PLAYGROUND_ADMIN_USER_ID = '00000000-0000-0000-0000-0000000000020';
@@ -79,6 +81,9 @@ export const environmentSchema = z.object({
   APPLE_METADATA_URL: httpUrl,
   APPLE_STATUS_POLL_INTERVAL_MS: positiveInt(30_000),
   LOCAL_APPLE_PORT: port(0),
+  GRAPH_BASE_URL: httpUrl,
+  GRAPH_MANAGED_APPLE_ID_ATTRIBUTE: optionalString,
+  LOCAL_DIRECTORY_PORT: port(0),
   MDM_ID: optionalString,
   MDM_NAME: z.preprocess(emptyToUndefined, z.string().min(1).max(100).default('VPP Books bot')),
   BOT_ADMIN_GROUP_ID: optionalString,
@@ -129,6 +134,13 @@ export interface AppConfig {
   };
   /** The only Entra tenant whose users may use the bot. */
   tenantId: string;
+  directory: {
+    /** Undefined in local mode: the embedded directory's URL is filled in when it starts. */
+    graphBaseUrl: string | undefined;
+    /** Where a user's Managed Apple Account is kept (extensionAttributeN or a directory extension). */
+    managedAppleIdAttribute: string | undefined;
+  };
+  localDirectoryPort: number;
   localApplePort: number;
   admins: { groupId: string | undefined; userIds: string[] };
   encryption: { key: string | undefined; keyId: string; oldKeys: string | undefined };
@@ -208,6 +220,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
       mdmName: e.MDM_NAME,
     },
     tenantId: mode === 'production' ? (e.MicrosoftAppTenantId ?? '') : e.LOCAL_TENANT_ID,
+    directory: {
+      graphBaseUrl: e.GRAPH_BASE_URL ?? (mode === 'production' ? GRAPH_PRODUCTION_BASE_URL : undefined),
+      managedAppleIdAttribute: e.GRAPH_MANAGED_APPLE_ID_ATTRIBUTE,
+    },
+    localDirectoryPort: e.LOCAL_DIRECTORY_PORT,
     localApplePort: e.LOCAL_APPLE_PORT,
     admins: {
       groupId: e.BOT_ADMIN_GROUP_ID,
