@@ -46,6 +46,20 @@ class StrictBotFrameworkAuthentication extends ConfigurationBotFrameworkAuthenti
 }
 
 /**
+ * botbuilder-dialogs wraps whatever a dialog throws in a DialogContextError whose `error` is the original;
+ * unwrapped, a UserFacingError thrown inside a flow reaches the admin as its own message, not as an incident.
+ */
+function thrownByFlow(error: Error): unknown {
+  let current: unknown = error;
+  for (let depth = 0; depth < 5; depth++) {
+    const inner = current instanceof Error && 'error' in current ? current.error : undefined;
+    if (!(inner instanceof Error)) break;
+    current = inner;
+  }
+  return current;
+}
+
+/**
  * CloudAdapter with SingleTenant credentials in production (JWT validation on every request) and no
  * credentials in local mode, where the server only listens on loopback.
  */
@@ -65,7 +79,7 @@ export function createAdapter(
   const adapter = new CloudAdapter(new StrictBotFrameworkAuthentication(options, credentialsFactory));
 
   adapter.onTurnError = async (context: TurnContext, error: Error) => {
-    const chat = toChatError(error);
+    const chat = toChatError(thrownByFlow(error));
     logger.error(
       { err: error, incidentId: chat.incidentId, activityType: context.activity.type, conversationType: context.activity.conversation?.conversationType },
       'turn failed',
