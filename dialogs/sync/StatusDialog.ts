@@ -1,0 +1,66 @@
+import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
+import { statusBoardCard, type TokenStatusView } from '../../cards/syncCards';
+import type { VppToken } from '../../services/store/entities/vppToken';
+import type { Store } from '../../services/store/Store';
+import { tokenHealth } from '../../services/sync/tokenHealth';
+import type { TokenService } from '../../services/tokens/TokenService';
+import { endWithError } from '../chatErrors';
+import type { FlowOptions } from '../flows';
+import { sendCard } from '../replies';
+
+export const BOOK_STATUS_NOT_AVAILABLE =
+  'Assignment status of a book is not available in this version yet. Type **status** on its own to see the health of every VPP token.';
+
+/**
+ * "status": every token's health the way Intune shows it (healthy, warning, unhealthy, and why).
+ * "status <token name>" narrows it; any other argument is a book title, whose status comes later.
+ */
+export class StatusDialog extends ComponentDialog {
+  static readonly id = 'status';
+
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly store: Store,
+    private readonly now: () => Date = () => new Date(),
+  ) {
+    super(StatusDialog.id);
+    this.addDialog(new WaterfallDialog('status.steps', [(step) => this.show(step)]));
+    this.initialDialogId = 'status.steps';
+  }
+
+  private async show(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const options = step.options as FlowOptions;
+    const actor = options.actor;
+    if (!actor) throw new Error('status runs only for an authorised admin');
+    try {
+      const argument = options.argument.trim();
+      const tokens = argument ? await this.tokens.findTokens(actor.tenantId, argument) : await this.tokens.listTokens(actor.tenantId);
+      if (argument && tokens.length === 0) {
+        await step.context.sendActivity(BOOK_STATUS_NOT_AVAILABLE);
+        return step.endDialog();
+      }
+      const now = this.now();
+      const views = await Promise.all(tokens.map((t) => this.view(t, now)));
+      await sendCard(step.context, statusBoardCard(views, now));
+      return step.endDialog();
+    } catch (err) {
+      return endWithError(step, err);
+    }
+  }
+
+  private async view(token: VppToken, now: Date): Promise<TokenStatusView> {
+    const books = await this.store.books.listByToken(token.id);
+    const report = tokenHealth(token, now);
+    return {
+      id: token.id,
+      displayName: token.displayName,
+      health: report.health,
+      reasons: report.reasons,
+      expirationDateTime: token.expirationDateTime,
+      lastSyncDateTime: token.lastSyncDateTime,
+      lastSyncStatus: token.lastSyncStatus,
+      books: books.length,
+      licenses: books.reduce((sum, b) => ({ total: sum.total + b.totalLicenseCount, used: sum.used + b.usedLicenseCount }), { total: 0, used: 0 }),
+    };
+  }
+}

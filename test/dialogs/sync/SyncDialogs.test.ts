@@ -1,0 +1,136 @@
+import { strict as assert } from 'node:assert';
+import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { VppBooksBot } from '../../../bot/VppBooksBot';
+import { AccessGuard } from '../../../dialogs/AccessGuard';
+import { MainDialog } from '../../../dialogs/MainDialog';
+import { BOOK_STATUS_NOT_AVAILABLE } from '../../../dialogs/sync/StatusDialog';
+import { syncFlows } from '../../../dialogs/sync/syncFlows';
+import type { SyncDialogOptions } from '../../../dialogs/sync/SyncDialog';
+import { AdminPolicy } from '../../../services/auth/AdminPolicy';
+import { NotificationOutbox } from '../../../services/notifications/NotificationOutbox';
+import { SyncService } from '../../../services/sync/SyncService';
+import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
+import { seedToken, syncEngine } from '../../support/syncFixtures';
+import { RecordingSender } from '../../support/syncSender';
+
+const ADMIN = '00000000-0000-0000-0000-0000000000020';
+
+function textOf(activity: Partial<Activity>): string {
+  return String(activity.text ?? '');
+}
+
+function cardJson(value: { card?: Record<string, unknown> | undefined } | Partial<Activity>): string {
+  if ('card' in value) return JSON.stringify(value.card ?? {});
+  return JSON.stringify((value as Partial<Activity>).attachments?.[0]?.content ?? {});
+}
+
+describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', function () {
+  this.timeout(30_000);
+  const env = new TestEnvironment();
+  let sender: RecordingSender;
+  let outbox: NotificationOutbox;
+  let service: SyncService;
+
+  before(() => env.start());
+  after(() => env.stop());
+  beforeEach(() => {
+    sender = new RecordingSender();
+    outbox = new NotificationOutbox({ store: env.store, sender, retryBaseMs: 10 });
+    service = new SyncService({ engine: syncEngine(env), store: env.store });
+  });
+  afterEach(async () => {
+    await service.idle();
+    await outbox.stop();
+    env.sandbox.faults.clear();
+    env.sandbox.faults.latencyMs = 0;
+    for (const token of await env.tokens.listTokens(TEST_TENANT)) await env.tokens.remove({ tenantId: TEST_TENANT, aadObjectId: ADMIN }, token.id);
+  });
+
+  function adapter(progress: SyncDialogOptions = {}, conversationType = 'personal'): TestAdapter {
+    const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
+    const flows = syncFlows({ sync: service, tokens: env.tokens, store: env.store, poster: outbox, progress });
+    const bot = new VppBooksBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
+    return new TestAdapter((context) => bot.run(context), {
+      channelId: 'msteams',
+      from: { id: 'user-1', name: 'Alex Wilber', aadObjectId: ADMIN },
+      conversation: { id: 'conv-sync', isGroup: conversationType !== 'personal', conversationType, tenantId: TEST_TENANT, name: 'chat' },
+    });
+  }
+
+  it('"sync <name>" answers at once, and the result card arrives in the same conversation', async () => {
+    const seeded = await seedToken(env, { name: 'Northwind Sync', books: 12 });
+    await adapter()
+      .send('sync northwind sync')
+      .assertReply((r) => assert.match(textOf(r), /^Sync started for \*\*Northwind Sync\*\*\.[\s\S]*post the result here/));
+    await sender.waitFor(1);
+    const [result] = sender.sent;
+    assert.equal(result?.conversationId, 'conv-sync');
+    const card = cardJson(result!.message);
+    assert.ok(card.includes('Sync of Northwind Sync finished'));
+    assert.ok(card.includes('"value":"12"'), 'books as a string fact');
+    assert.ok(card.includes('240 total, 0 used, 240 available'));
+    const [run] = await env.store.syncRuns.listRecent(seeded.token.id);
+    assert.equal(run?.startedBy?.aadObjectId, ADMIN);
+    assert.equal(run?.trigger, 'manual');
+  });
+
+  it('the tokens card\'s Sync now button starts that token; a second request while it runs is reported, not started', async () => {
+    const seeded = await seedToken(env, { name: 'Slow Library', books: 60 });
+    env.sandbox.faults.latencyMs = 40;
+    const chat = adapter({ progressAfterMs: 0, progressEveryMs: 60_000 }, 'channel');
+    await chat
+      .send({ type: ActivityTypes.Message, value: { command: 'sync', tokenId: seeded.token.id } })
+      .assertReply((r) => assert.match(textOf(r), /Sync started for \*\*Slow Library\*\*/))
+      .send('sync Slow Library')
+      .assertReply((r) => assert.match(textOf(r), /already running; I did not start another/));
+    await sender.waitFor(2);
+    assert.match(sender.sent[0]?.message.text ?? '', /^Still syncing \*\*Slow Library\*\*/);
+    assert.ok(cardJson(sender.sent[1]!.message).includes('Sync of Slow Library finished'));
+    assert.equal((await env.store.syncRuns.listRecent(seeded.token.id)).length, 1);
+  });
+
+  it('"sync all" syncs every token and posts one summary; a name matching nothing is refused', async () => {
+    await seedToken(env, { name: 'Alpha School', books: 2 });
+    const expired = await seedToken(env, { name: 'Beta School', books: 2 });
+    await env.store.tokens.update(TEST_TENANT, expired.token.id, (t) => ({ ...t, state: 'expired' }));
+    await seedToken(env, { name: 'Gamma School', books: 2 });
+    await adapter()
+      .send('sync all')
+      .assertReply((r) => {
+        const text = textOf(r);
+        assert.match(text, /Sync started for \*\*Alpha School\*\*/);
+        assert.match(text, /Sync started for \*\*Gamma School\*\*/);
+        assert.match(text, /"Beta School" has expired, so it is not synced/);
+      })
+      .send('sync Nowhere')
+      .assertReply((r) => assert.match(textOf(r), /No token matches "Nowhere"/));
+    await sender.waitFor(1);
+    assert.match(sender.sent[0]?.message.text ?? '', /Sync of 2 tokens finished: 2 completed, 0 failed/);
+  });
+
+  it('"status" shows each token as healthy, warning or unhealthy; a book title gets the not-yet answer', async () => {
+    const healthy = await seedToken(env, { name: 'Healthy Org', books: 3 });
+    await service.startToken(TEST_TENANT, healthy.token.id, { trigger: 'manual' });
+    await service.idle();
+    await seedToken(env, { name: 'Soon Org', expiresAt: new Date(Date.now() + 5 * 24 * 3600 * 1000) });
+    const stale = await seedToken(env, { name: 'Stale Org' });
+    await env.store.tokens.update(TEST_TENANT, stale.token.id, (t) => ({ ...t, state: 'invalid', lastSyncDateTime: new Date(Date.now() - 4 * 24 * 3600 * 1000).toISOString() }));
+    await adapter()
+      .send('status')
+      .assertReply((r) => {
+        const card = cardJson(r);
+        assert.ok(card.includes('Token health (3)'));
+        assert.ok(card.includes('1 healthy, 1 warning, 1 unhealthy'));
+        assert.ok(card.includes('Healthy Org: Healthy'));
+        assert.ok(card.includes('Soon Org: Warning'));
+        assert.ok(card.includes('The token expires in 4 days') || card.includes('The token expires in 5 days'));
+        assert.ok(card.includes('Stale Org: Unhealthy'));
+        assert.ok(card.includes('Last successful sync 4 days ago'));
+        assert.ok(card.includes('"value":"3"'), 'book count');
+      })
+      .send('status Soon Org')
+      .assertReply((r) => assert.ok(cardJson(r).includes('Token health (1)')))
+      .send('status The Picture of Dorian Gray')
+      .assertReply(BOOK_STATUS_NOT_AVAILABLE);
+  });
+});
