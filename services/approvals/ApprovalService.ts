@@ -170,6 +170,11 @@ export class ApprovalService {
     return this.options.store.approvals.get(tenantId, approvalId);
   }
 
+  /** Remembers where the request's card was posted, so a decision updates it for everyone. */
+  async recordCard(tenantId: string, approvalId: string, card: NonNullable<ApprovalRequest['card']>): Promise<ApprovalRequest | undefined> {
+    return this.options.store.approvals.setCard(tenantId, approvalId, card);
+  }
+
   getRun(request: ApprovalRequest): Promise<AssignmentRun | undefined> {
     return this.options.runs.get(request.tokenId, runId(request.id));
   }

@@ -1,0 +1,91 @@
+import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import approvalRequestTemplate from './approvalRequest.json';
+import approvalNoticeTemplate from './approvalNotice.json';
+import approvalListTemplate from './approvalList.json';
+
+/** The fields of a stored approval request the cards show; structurally matches the store's ApprovalRequest. */
+export interface ApprovalView {
+  id: string;
+  summary: { bookTitle: string; groupName: string; installIntent: 'required' | 'available'; licensesNeeded: number };
+  state: 'pending' | 'approved' | 'rejected' | 'expired';
+  requestedBy: { aadObjectId: string; displayName?: string | undefined };
+  requestedDateTime: string;
+  decidedBy?: { aadObjectId: string; displayName?: string | undefined } | undefined;
+  decidedDateTime?: string | undefined;
+  comment?: string | undefined;
+  expiresAt: string;
+}
+
+const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
+export const formatDateTime = (iso: string): string => `${dateTime.format(new Date(iso))} UTC`;
+export const intentLabel = (intent: 'required' | 'available'): string => (intent === 'required' ? 'Required' : 'Available');
+const nameOf = (actor: { aadObjectId: string; displayName?: string | undefined }): string => actor.displayName ?? actor.aadObjectId;
+
+function stateLine(request: ApprovalView): { stateLabel: string; stateColor: string } {
+  switch (request.state) {
+    case 'pending':
+      return { stateLabel: `Waiting for approval (expires ${formatDateTime(request.expiresAt)})`, stateColor: 'Default' };
+    case 'approved':
+      return { stateLabel: `Approved by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}`, stateColor: 'Good' };
+    case 'rejected':
+      return { stateLabel: `Rejected by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}`, stateColor: 'Attention' };
+    case 'expired':
+      return { stateLabel: `Expired on ${formatDateTime(request.expiresAt)} without a decision; nothing was assigned`, stateColor: 'Warning' };
+  }
+}
+
+export interface ApprovalCardOptions {
+  /** Show the comment box and the Approve / Reject buttons (for an approver, while pending). */
+  actionable: boolean;
+  /** Users Teams refreshes the card for (Universal Actions), at most 60; omitted on a refresh answer. */
+  refreshUserIds?: readonly string[] | undefined;
+  /** One line for the clicker: why nothing changed, say. */
+  notice?: string | undefined;
+}
+
+/** The approval request as one card whose content follows the request's state (Universal Actions). */
+export function approvalCard(request: ApprovalView, options: ApprovalCardOptions): AdaptiveCardJson {
+  const facts = [
+    { title: 'Book', value: request.summary.bookTitle },
+    { title: 'Groups', value: request.summary.groupName },
+    { title: 'Intent', value: intentLabel(request.summary.installIntent) },
+    { title: 'Licenses needed', value: request.summary.licensesNeeded.toLocaleString('en-GB') },
+    { title: 'Requested by', value: nameOf(request.requestedBy) },
+    { title: 'Requested', value: formatDateTime(request.requestedDateTime) },
+  ];
+  if (request.comment) facts.push({ title: 'Comment', value: request.comment });
+  const card = renderCard(approvalRequestTemplate, {
+    title: `Approval: assign "${request.summary.bookTitle}"`,
+    ...stateLine(request),
+    facts,
+    notice: options.notice ?? '',
+    actionable: options.actionable && request.state === 'pending',
+    approvalId: request.id,
+  });
+  const userIds = options.refreshUserIds?.slice(0, 60) ?? [];
+  if (request.state === 'pending' && userIds.length > 0) {
+    card.refresh = { action: { type: 'Action.Execute', title: 'Refresh', verb: 'refresh', data: { approvalId: request.id } }, userIds };
+  }
+  return card;
+}
+
+/** A one-line card, the answer to a click that cannot be acted on (unknown or forged request). */
+export function approvalNoticeCard(text: string): AdaptiveCardJson {
+  return renderCard(approvalNoticeTemplate, { text });
+}
+
+export function approvalListCard(requests: readonly ApprovalView[]): AdaptiveCardJson {
+  return renderCard(approvalListTemplate, {
+    count: requests.length,
+    requests: requests.map((r) => ({
+      bookTitle: r.summary.bookTitle,
+      facts: [
+        { title: 'Groups', value: r.summary.groupName },
+        { title: 'Intent', value: intentLabel(r.summary.installIntent) },
+        { title: 'Licenses needed', value: r.summary.licensesNeeded.toLocaleString('en-GB') },
+        { title: 'Requested by', value: `${nameOf(r.requestedBy)}, ${formatDateTime(r.requestedDateTime)}` },
+        { title: 'Expires', value: formatDateTime(r.expiresAt) },
+      ],
+    })),
+  });
+}

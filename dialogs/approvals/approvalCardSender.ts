@@ -1,0 +1,19 @@
+import type { TurnContext } from 'botbuilder';
+import { approvalCard } from '../../cards/approvalCards';
+import type { ApprovalService } from '../../services/approvals/ApprovalService';
+import type { ApprovalRequest } from '../../services/store/entities/approval';
+import { cardMessage } from '../replies';
+
+/**
+ * Posts the request card in this conversation, refreshed by Teams for the approvers, and remembers the
+ * activity so the decision can update it in place for everyone.
+ */
+export async function postApprovalCard(context: TurnContext, approvals: ApprovalService, request: ApprovalRequest): Promise<ApprovalRequest> {
+  const requester = context.activity.from?.aadObjectId;
+  const isApprover = requester !== undefined && requester !== request.requestedBy.aadObjectId && (await approvals.approvers.isApprover(request.tenantId, requester));
+  const card = approvalCard(request, { actionable: isApprover, refreshUserIds: approvals.approvers.approverIds(request.tenantId) });
+  const sent = await context.sendActivity(cardMessage(card));
+  const conversationId = context.activity.conversation?.id;
+  if (!sent?.id || !conversationId) return request;
+  return (await approvals.recordCard(request.tenantId, request.id, { activityId: sent.id, conversationId })) ?? request;
+}
