@@ -1,0 +1,175 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { PLAYGROUND_ADMIN_USER_ID, PLAYGROUND_TENANT_ID } from '../services/config/config';
+import type { Benchmark, BenchResult } from './types';
+
+/**
+ * 50 concurrent admins chatting with the bot over HTTP on loopback (help, tokens, unknown text: turns
+ * that never call Apple), against a plain botbuilder echo bot measured the same way in the same run.
+ * Each bot runs in its own process (bench/support/loadServer.ts); this process only generates load.
+ * BENCH_LOAD_SECONDS sets the measured duration per bot (default 60).
+ */
+
+const ADMINS = 50;
+const TEXTS = ['help', 'tokens', 'what can you do with my books?'];
+const TARGET_RATIO = 1.5;
+
+interface Stats {
+  replies: number;
+  memory: NodeJS.MemoryUsage;
+}
+
+interface RunningBot {
+  child: ChildProcess;
+  url: string;
+  sinkUrl: string;
+}
+
+interface LoadResult {
+  turns: number;
+  errors: number;
+  seconds: number;
+  latencies: number[];
+  peakRssMb: number;
+  heapUsedMb: number;
+  replies: number;
+}
+
+async function startBot(mode: 'vpp' | 'echo'): Promise<RunningBot> {
+  const script = path.join(__dirname, 'support', 'loadServer.ts');
+  const child = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=DEP0111', script, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const [line] = (await once(lines, 'line')) as [string];
+  lines.close();
+  const { url, sinkUrl } = JSON.parse(line) as { url: string; sinkUrl: string };
+  return { child, url, sinkUrl };
+}
+
+async function stopBot(bot: RunningBot): Promise<void> {
+  const exited = once(bot.child, 'exit');
+  bot.child.stdin?.end();
+  const timer = setTimeout(() => bot.child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function stats(bot: RunningBot): Promise<Stats> {
+  return (await (await fetch(`${bot.sinkUrl}bench/stats`)).json()) as Stats;
+}
+
+function activity(sinkUrl: string, admin: number, turn: number): string {
+  return JSON.stringify({
+    type: 'message',
+    id: `load-${admin}-${turn}`,
+    timestamp: new Date().toISOString(),
+    channelId: 'msteams',
+    serviceUrl: sinkUrl,
+    text: TEXTS[(admin + turn) % TEXTS.length],
+    from: { id: `user-${admin}`, name: `Admin ${admin}`, aadObjectId: PLAYGROUND_ADMIN_USER_ID },
+    recipient: { id: 'bot-id', name: 'VPP Books' },
+    // Its own conversation per admin: dialog state is per conversation, as in Teams.
+    conversation: { id: `load-conversation-${admin}`, conversationType: 'personal', tenantId: PLAYGROUND_TENANT_ID },
+    channelData: { tenant: { id: PLAYGROUND_TENANT_ID } },
+  });
+}
+
+async function drive(bot: RunningBot, seconds: number): Promise<LoadResult> {
+  const latencies: number[] = [];
+  let errors = 0;
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    void stats(bot).then(
+      (s) => (peakRss = Math.max(peakRss, s.memory.rss)),
+      () => undefined,
+    );
+  }, 500);
+  const started = performance.now();
+  const deadline = started + seconds * 1000;
+  await Promise.all(
+    Array.from({ length: ADMINS }, async (_, admin) => {
+      for (let turn = 0; performance.now() < deadline; turn++) {
+        const sent = performance.now();
+        try {
+          const response = await fetch(`${bot.url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: activity(bot.sinkUrl, admin, turn) });
+          await response.arrayBuffer();
+          if (response.status !== 200) errors += 1;
+          else latencies.push(performance.now() - sent);
+        } catch {
+          errors += 1;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  clearInterval(sampler);
+  const final = await stats(bot);
+  peakRss = Math.max(peakRss, final.memory.rss);
+  return { turns: latencies.length, errors, seconds: elapsed, latencies, peakRssMb: peakRss / 2 ** 20, heapUsedMb: final.memory.heapUsed / 2 ** 20, replies: final.replies };
+}
+
+function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+
+async function measure(mode: 'vpp' | 'echo', seconds: number): Promise<LoadResult> {
+  const bot = await startBot(mode);
+  try {
+    // Warm-up: JIT, connection pools, the 50 conversations' first state documents.
+    await drive(bot, Math.min(5, Math.max(1, seconds / 10)));
+    return await drive(bot, seconds);
+  } finally {
+    await stopBot(bot);
+  }
+}
+
+const round = (n: number, digits = 1) => Number(n.toFixed(digits));
+
+const bench: Benchmark = {
+  title: 'load: 50 concurrent admins over HTTP, our bot vs a botbuilder echo bot',
+  async run(): Promise<BenchResult[]> {
+    const seconds = Number(process.env.BENCH_LOAD_SECONDS ?? '60');
+    if (!Number.isFinite(seconds) || seconds <= 0) throw new Error('BENCH_LOAD_SECONDS must be a positive number');
+    const results: Record<'echo' | 'vpp', { result: LoadResult; tps: number; p50: number; p99: number }> = {} as never;
+    for (const mode of ['echo', 'vpp'] as const) {
+      const result = await measure(mode, seconds);
+      const sorted = [...result.latencies].sort((a, b) => a - b);
+      results[mode] = { result, tps: result.turns / result.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+    }
+    const rows: BenchResult[] = (['echo', 'vpp'] as const).map((mode) => {
+      const { result, tps, p50, p99 } = results[mode];
+      return {
+        name: mode === 'echo' ? `load: botbuilder echo bot, ${ADMINS} admins, ${seconds} s` : `load: VPP Books bot (local mode, non-Apple turns), ${ADMINS} admins, ${seconds} s`,
+        metrics: {
+          'turns/s': round(tps),
+          'p50 ms': round(p50),
+          'p99 ms': round(p99),
+          turns: result.turns,
+          errors: result.errors,
+          'replies received': result.replies,
+          'peak RSS MB': round(result.peakRssMb),
+          'heap used MB': round(result.heapUsedMb),
+        },
+        target: 'errors: 0',
+        met: result.errors === 0,
+      };
+    });
+    const { echo, vpp } = results;
+    const ratios = { throughput: echo.tps / vpp.tps, p50: vpp.p50 / echo.p50, p99: vpp.p99 / echo.p99 };
+    rows.push({
+      name: 'load: VPP Books bot ÷ echo bot (same machine, same run)',
+      metrics: {
+        'throughput ×': round(ratios.throughput, 2),
+        'p50 latency ×': round(ratios.p50, 2),
+        'p99 latency ×': round(ratios.p99, 2),
+      },
+      target: `within ${TARGET_RATIO}× of the echo bot (throughput and latency)`,
+      met: Object.values(ratios).every((r) => r <= TARGET_RATIO),
+    });
+    return rows;
+  },
+};
+
+export default bench;
