@@ -58,6 +58,21 @@ const APPLE_USER_STATUS: Readonly<Record<AppleUser['status'], VppUser['status']>
 };
 
 const emailSchema = z.email();
+
+/** Writes in flight per token: Cosmos answers each in milliseconds, so a few at once keep it busy. */
+const WRITE_CONCURRENCY = 8;
+
+/** Runs `fn` over `items` with at most `limit` at a time, in order of start. */
+async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
 const pricingParamSchema = z.enum(['STDQ', 'PLUS']);
 
 /** Thrown inside a run to end it as failed with an admin message and, maybe, a new token state. */
@@ -266,11 +281,11 @@ export class SyncEngine {
     progress('saving', 0);
     const bookResult = await this.saveBooks(token, assets, signal);
     let usersChanged = 0;
-    for (const [id, appleUser] of appleUsers) {
+    await forEachLimited([...appleUsers], WRITE_CONCURRENCY, async ([id, appleUser]) => {
       const stored = ours.get(id);
-      if (!stored) continue;
-      if ((await store.vppUsers.upsertIfChanged(this.toStoredUser(stored.value, appleUser), stored)).written) usersChanged++;
-    }
+      signal?.throwIfAborted();
+      if (stored && (await store.vppUsers.upsertIfChanged(this.toStoredUser(stored.value, appleUser), stored)).written) usersChanged++;
+    });
 
     const changes: SyncChanges = {
       booksAdded: bookResult.added,
@@ -316,7 +331,7 @@ export class SyncEngine {
     const saved: EBook[] = [];
     const lowLicenseBooks: LowLicenseBook[] = [];
     const seen = new Set<string>();
-    for (const { asset, current } of books) {
+    await forEachLimited(books, WRITE_CONCURRENCY, async ({ asset, current }) => {
       signal?.throwIfAborted();
       const id = eBookId(asset.adamId, asset.pricingParam);
       seen.add(id);
@@ -347,7 +362,7 @@ export class SyncEngine {
       if (isLowOnLicenses(book, this.lowLicenses) && !(known && isLowOnLicenses(known, this.lowLicenses))) {
         lowLicenseBooks.push({ adamId: book.adamId, title: book.title, available: book.availableLicenseCount, total: book.totalLicenseCount });
       }
-    }
+    });
     // Apple no longer lists these (moved to another location, say): the catalogue shows what can be assigned.
     let removed = 0;
     for (const [id, doc] of stored) {
