@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../services/logging/logger';
 import type { VppBooksBot } from './VppBooksBot';
+import { describeInvalidActivity } from './inboundActivity';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'unhealthy';
@@ -36,6 +37,12 @@ export function createBotServer(deps: BotServerDependencies): BotServer {
   server.use(restify.plugins.bodyParser({ maxBodySize: MAX_BODY_BYTES, mapParams: false }));
 
   server.post('/api/messages', async (req: restify.Request, res: restify.Response) => {
+    const invalid = describeInvalidActivity(req.body);
+    if (invalid) {
+      res.status(400);
+      res.json({ error: invalid });
+      return;
+    }
     await deps.adapter.process(req, res, (context) => deps.bot.run(context));
   });
 

@@ -6,7 +6,8 @@ const commandNames = COMMANDS.map((c) => c.command) as [string, ...string[]];
 /** A navigation button (Action.Submit with `{ command }`), the way cards start a command. */
 export const commandSubmissionSchema = z.object({
   command: z.enum(commandNames),
-  tokenId: z.string().min(1).max(128).optional(),
+  // Our ids are UUIDs (tests use short slugs); anything else cannot name a token and must not reach Cosmos.
+  tokenId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
   /** Small named values a flow reads back (a page offset, a search); the flow validates them itself. */
   args: z
     .record(z.string().max(40), z.string().max(200))

@@ -117,7 +117,13 @@ export class TokenFileReader {
 
 function decodeDataUrl(raw: string): string {
   const comma = raw.indexOf(',');
+  if (comma < 0) throw new UserFacingError('I could not read that attachment (its inline data is malformed). Please attach the .vpptoken file again.', 'token_file_bad_url');
   const meta = raw.slice(5, comma);
   const data = raw.slice(comma + 1);
-  return meta.endsWith(';base64') ? Buffer.from(data, 'base64').toString('utf8') : decodeURIComponent(data);
+  if (meta.endsWith(';base64')) return Buffer.from(data, 'base64').toString('utf8');
+  try {
+    return decodeURIComponent(data);
+  } catch {
+    throw new UserFacingError('I could not read that attachment (its inline data is malformed). Please attach the .vpptoken file again.', 'token_file_bad_url');
+  }
 }

@@ -79,6 +79,14 @@ describe('bot application over HTTP (local mode)', function () {
     assert.equal((await fetch(`${app.url}/healthz`)).status, 200, 'still serving');
   });
 
+  it('answers 400, not 500, to bodies that are not activities', async () => {
+    for (const body of [{ text: 'help' }, { ...teamsMessage(connector.url, 'help'), text: 42 }, { ...teamsMessage(connector.url, 'help'), serviceUrl: undefined }]) {
+      const response = await post(app, body);
+      assert.equal(response.status, 400, JSON.stringify(body));
+      assert.match(((await response.json()) as { error: string }).error, /^Not a Bot Framework activity/);
+    }
+  });
+
   it('writes structured JSON log lines', () => {
     assert.ok(lines.length > 0);
     for (const line of lines) assert.doesNotThrow(() => JSON.parse(line));

@@ -231,11 +231,10 @@ describe('bad input over HTTP (local mode)', function () {
       assert.ok(outsider.replies.length === 1 && !cardText(outsider.replies[0] ?? { type: '' }).includes('VPP tokens ('), 'refused');
     });
 
-    it('answers text of the wrong type with a reply, not silence', async () => {
-      // `text: 42` reaches botbuilder's own text handling; the admin gets the generic "nothing was changed".
+    it('refuses text of the wrong type with a 400 before botbuilder sees it', async () => {
       const result = await exchange({ ...message(conversation(), 'help'), text: 42 });
-      assert.equal(result.status, 200);
-      assert.equal(result.replies.length, 1);
+      assert.equal(result.status, 400);
+      assert.equal(result.replies.length, 0);
     });
 
     it('ignores attachments that are not a list or not attachments', async () => {
@@ -381,8 +380,7 @@ describe('bad input over HTTP (local mode)', function () {
     });
 
     it('answers token ids a store cannot hold (/, \\, #, blank) with a reply and changes nothing', async () => {
-      // The submission schema lets these through to Cosmos, whose client throws: the admin gets the generic
-      // "nothing was changed" with an incident id instead of "no longer exists" (reported).
+      // The submission schema refuses ids no token can have, so they never reach Cosmos.
       for (const forgedId of [' ', 'a/b', 'a\\b', '#1', '../tokens']) {
         const result = await exchange(message(conversation(), undefined, { value: { command: 'remove', tokenId: forgedId } }));
         assert.equal(result.status, 200);

@@ -132,6 +132,11 @@ describe('TokenFileReader', () => {
       assert.equal((await refusal(reader.read({ kind: 'url', url: huge }))).code, 'token_file_too_large');
     });
 
+    it('refuses malformed data: URLs with a clear message', async () => {
+      assert.equal((await refusal(reader.read({ kind: 'url', url: 'data:text/plain,%E0%A4%A' }))).code, 'token_file_bad_url');
+      assert.equal((await refusal(reader.read({ kind: 'url', url: 'data:no-comma-here' }))).code, 'token_file_bad_url');
+    });
+
     it('caps pasted text and inline content', async () => {
       const big = 'A'.repeat(MAX_TOKEN_FILE_BYTES + 1);
       assert.equal((await refusal(reader.read({ kind: 'text', text: big }))).code, 'token_file_too_large');
