@@ -1,0 +1,79 @@
+import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import { intentLabel } from './approvalCards';
+import assignPreviewTemplate from './assignPreview.json';
+import assignResultTemplate from './assignResult.json';
+
+const n = (v: number): string => v.toLocaleString('en-GB');
+
+/** The numbers the preview shows; structurally matches services/assignments' AssignmentPreview. */
+export interface AssignPreviewView {
+  book: { title: string };
+  installIntent: 'required' | 'available';
+  groups: ReadonlyArray<{ groupName: string; userCount: number; deviceCount: number }>;
+  distinctUsers: number;
+  alreadyAssigned: number;
+  needInvitation: number;
+  licensesNeeded: number;
+  licensesAvailable: number;
+  enough: boolean;
+}
+
+export function assignPreviewCard(preview: AssignPreviewView, options: { ref: string; notes: readonly string[]; choices: ReadonlyArray<{ title: string; value: string }> }): AdaptiveCardJson {
+  const facts = [
+    ...preview.groups.map((g) => ({ title: g.groupName, value: `${n(g.userCount)} user${g.userCount === 1 ? '' : 's'}${g.deviceCount > 0 ? ` (${n(g.deviceCount)} devices skipped)` : ''}` })),
+    { title: 'Users in all', value: n(preview.distinctUsers) },
+    { title: 'Already have the book', value: n(preview.alreadyAssigned) },
+    { title: 'Must accept a VPP invitation', value: n(preview.needInvitation) },
+    { title: 'Licenses needed', value: n(preview.licensesNeeded) },
+    { title: 'Licenses available', value: n(preview.licensesAvailable) },
+  ];
+  const shortage = preview.enough
+    ? ''
+    : `Not enough licenses: ${n(preview.licensesNeeded)} needed, ${n(preview.licensesAvailable)} available. Buy more in Apple School/Business Manager, pick fewer groups, or assign to the first ${n(preview.licensesAvailable)} users only.`;
+  return renderCard(assignPreviewTemplate, {
+    ref: options.ref,
+    bookTitle: preview.book.title,
+    intentLabel: intentLabel(preview.installIntent),
+    facts,
+    notes: options.notes.map((text) => ({ text })),
+    shortage,
+    choices: options.choices,
+  });
+}
+
+/** Structurally matches services/assignments' AssignmentOutcome. */
+export interface AssignResultView {
+  bookTitle: string;
+  installIntent: 'required' | 'available';
+  state: 'completed' | 'failed';
+  totals: { processed: number; licensed: number; awaitingInvitation: number; failed: number };
+  groups: ReadonlyArray<{ groupName: string; counts: { processed: number } }>;
+  failureReasons: ReadonlyArray<{ code: string; message: string; count: number }>;
+  failedUsers: ReadonlyArray<{ displayName: string; reason: string }>;
+  invitedUsers: ReadonlyArray<{ displayName: string; invitationUrl?: string | undefined }>;
+  error?: string | undefined;
+}
+
+/** The result of a delivered assignment: assigned, pending invitation, failed with reasons. */
+export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
+  const title = result.state === 'completed' ? `Assigned "${result.bookTitle}" (${intentLabel(result.installIntent)})` : `Assigning "${result.bookTitle}" stopped`;
+  return renderCard(assignResultTemplate, {
+    title,
+    facts: [
+      { title: 'Groups', value: result.groups.map((g) => g.groupName).join(', ') },
+      { title: 'Users', value: n(result.totals.processed) },
+      { title: 'Assigned', value: n(result.totals.licensed) },
+      { title: 'Pending invitation', value: n(result.totals.awaitingInvitation) },
+      { title: 'Failed', value: n(result.totals.failed) },
+    ],
+    error: result.error ?? '',
+    reasons: result.failureReasons.map((r) => ({ text: `${n(r.count)} × ${r.message} (Apple ${r.code})` })),
+    failedUsers: result.failedUsers.slice(0, 10).map((u) => ({ text: `${u.displayName}: ${u.reason}` })),
+    invitedUsers: result.invitedUsers.slice(0, 10).map((u) => ({ text: u.invitationUrl ? `${u.displayName}: [invitation link](${u.invitationUrl})` : u.displayName })),
+  });
+}
+
+/** "Assigned 2,000 of 5,000 users of …" */
+export function assignProgressText(update: { bookTitle: string; processed: number; total: number; totals: { licensed: number; awaitingInvitation: number; failed: number } }): string {
+  return `Assigning "${update.bookTitle}": ${n(update.processed)} of ${n(update.total)} users done (${n(update.totals.licensed)} assigned, ${n(update.totals.awaitingInvitation)} pending invitation, ${n(update.totals.failed)} failed).`;
+}

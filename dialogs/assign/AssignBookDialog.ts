@@ -1,0 +1,221 @@
+import { randomUUID } from 'node:crypto';
+import { ComponentDialog, TextPrompt, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
+import { z } from 'zod';
+import { assignPreviewCard } from '../../cards/assignCards';
+import { choiceQuestionCard } from '../../cards/tokenCards';
+import type { ApprovalService } from '../../services/approvals/ApprovalService';
+import type { AssignmentPlanner, AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
+import { findBooks } from '../../services/assignments/bookSearch';
+import type { Store } from '../../services/store/Store';
+import type { AdminActor } from '../../services/tokens/TokenService';
+import { postApprovalCard } from '../approvals/approvalCardSender';
+import { endWithError } from '../chatErrors';
+import type { FlowOptions } from '../flows';
+import { normaliseText } from '../parseCommand';
+import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
+import { cardMessage } from '../replies';
+import { PickGroupsDialog, pickedGroupSchema } from './PickGroupsDialog';
+
+const ASK_BOOK = 'assign.askBook';
+const PICK_BOOK = 'assign.pickBook';
+const INTENT = 'assign.intent';
+const CONFIRM = 'assign.confirm';
+
+const bookCandidateSchema = z.object({ tokenId: z.string().min(1).max(128), bookId: z.string().min(1).max(255), title: z.string().max(512) });
+const candidatesSchema = z.array(bookCandidateSchema).max(10);
+
+/** The preview as kept in dialog state between the card and the click (read back through zod). */
+const previewSchema = z.object({
+  tokenId: z.string(),
+  tenantId: z.string(),
+  book: z.object({ adamId: z.string(), pricingParam: z.enum(['STDQ', 'PLUS']), title: z.string(), author: z.string().optional() }),
+  installIntent: z.enum(['required', 'available']),
+  groups: z.array(z.object({ groupId: z.string(), groupName: z.string(), userCount: z.number().int(), deviceCount: z.number().int() })).min(1).max(20),
+  distinctUsers: z.number().int(),
+  alreadyAssigned: z.number().int(),
+  needInvitation: z.number().int(),
+  licensesNeeded: z.number().int(),
+  licensesAvailable: z.number().int(),
+  enough: z.boolean(),
+});
+
+export const ASSIGN_MESSAGES = {
+  askBook: 'Which **book** do you want to assign? Type part of its title.',
+  noBooks: 'There are no books yet: upload a VPP token and sync it first (**upload token**, **sync**).',
+  noLicenses: 'No license of this book is left, so it cannot be assigned to anyone. Buy more licenses in Apple School Manager or Apple Business Manager, sync, and try again. Nothing was changed.',
+  kept: 'Nothing was requested and nothing was changed.',
+} as const;
+
+/**
+ * "assign": book → user groups → Required or Available → preview with licenses needed and the
+ * irrevocability warning → an approval request. Nothing reaches Apple until an approver approves.
+ */
+export class AssignBookDialog extends ComponentDialog {
+  static readonly id = 'assignBook';
+
+  constructor(
+    private readonly store: Store,
+    private readonly planner: AssignmentPlanner,
+    private readonly approvals: ApprovalService,
+    pickGroups: PickGroupsDialog,
+  ) {
+    super(AssignBookDialog.id);
+    this.addDialog(new TextPrompt(ASK_BOOK));
+    this.addDialog(new CardChoicePrompt(PICK_BOOK));
+    this.addDialog(new CardChoicePrompt(INTENT));
+    this.addDialog(new CardChoicePrompt(CONFIRM));
+    this.addDialog(pickGroups);
+    this.addDialog(
+      new WaterfallDialog('assign.steps', [
+        (s) => this.askBook(s),
+        (s) => this.findBook(s),
+        (s) => this.pickGroups(s),
+        (s) => this.askIntent(s),
+        (s) => this.preview(s),
+        (s) => this.request(s),
+      ]),
+    );
+    this.initialDialogId = 'assign.steps';
+  }
+
+  private actor(step: WaterfallStepContext): AdminActor {
+    const actor = (step.options as FlowOptions).actor;
+    if (!actor) throw new Error('assign runs only for an authorised admin');
+    return actor;
+  }
+
+  private async askBook(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const argument = normaliseText((step.options as FlowOptions).argument ?? '');
+    if (argument) return step.next(argument);
+    return step.prompt(ASK_BOOK, { prompt: ASSIGN_MESSAGES.askBook, retryPrompt: 'Type part of the book title, or **cancel**.' });
+  }
+
+  private async findBook(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const text = normaliseText(String(step.result ?? '')).slice(0, 100);
+    const matches = await findBooks(this.store, this.actor(step).tenantId, text);
+    if (matches.length === 0) {
+      const anyBooks = (await findBooks(this.store, this.actor(step).tenantId, '', 1)).length > 0;
+      if (!anyBooks) {
+        await step.context.sendActivity(ASSIGN_MESSAGES.noBooks);
+        return step.endDialog();
+      }
+      await step.context.sendActivity(`No book matches "${text}". Type **books** to browse them.`);
+      return step.replaceDialog(AssignBookDialog.id, { ...(step.options as FlowOptions), argument: '' });
+    }
+    const candidates = matches.map((m) => ({ tokenId: m.token.id, bookId: m.book.id, title: matches.length > 1 && m.book.author ? `${m.book.title} (${m.book.author}, ${m.token.displayName})` : m.book.title }));
+    (step.values as Record<string, unknown>).candidates = candidates;
+    if (candidates.length === 1) return step.next('b0');
+    const ref = randomUUID();
+    const validations: CardChoiceValidations = { ref, choices: candidates.map((c, i) => ({ value: `b${i}`, synonyms: [c.title.toLowerCase()] })) };
+    const card = choiceQuestionCard({ ref, question: 'Which book do you mean?', choices: candidates.map((c, i) => ({ title: c.title.slice(0, 80), value: `b${i}` })) });
+    return step.prompt(PICK_BOOK, { prompt: cardMessage(card), retryPrompt: 'Pick a book with the buttons above, or type **cancel**.', validations });
+  }
+
+  private async pickGroups(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const candidates = candidatesSchema.parse((step.values as Record<string, unknown>).candidates);
+    const chosen = candidates[Number(String(step.result).slice(1))];
+    if (!chosen) return step.endDialog();
+    (step.values as Record<string, unknown>).book = chosen;
+    await step.context.sendActivity(`Assigning **${chosen.title}**.`);
+    return step.beginDialog(PickGroupsDialog.id, { picked: [] });
+  }
+
+  private async askIntent(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const groups = z.array(pickedGroupSchema).safeParse(step.result);
+    if (!groups.success || groups.data.length === 0) {
+      await step.context.sendActivity(ASSIGN_MESSAGES.kept);
+      return step.endDialog();
+    }
+    (step.values as Record<string, unknown>).groups = groups.data;
+    const ref = randomUUID();
+    const validations: CardChoiceValidations = {
+      ref,
+      choices: [
+        { value: 'required', synonyms: ['required', 'require'] },
+        { value: 'available', synonyms: ['available'] },
+      ],
+    };
+    const card = choiceQuestionCard({
+      ref,
+      question: 'Assign it as **Required** or **Available**?',
+      hint: 'Required: the book is pushed to the users. Available: users can get it themselves.',
+      choices: [
+        { title: 'Required', value: 'required' },
+        { title: 'Available', value: 'available' },
+      ],
+    });
+    return step.prompt(INTENT, { prompt: cardMessage(card), retryPrompt: 'Choose **Required** or **Available**, or type **cancel**.', validations });
+  }
+
+  private async preview(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    const intent = z.enum(['required', 'available']).parse(step.result);
+    const chosen = bookCandidateSchema.parse((step.values as Record<string, unknown>).book);
+    const groups = z.array(pickedGroupSchema).parse((step.values as Record<string, unknown>).groups);
+    const tenantId = this.actor(step).tenantId;
+    let preview: AssignmentPreview;
+    try {
+      const token = await this.store.tokens.get(tenantId, chosen.tokenId);
+      const book = token && (await this.store.books.getById(token.id, chosen.bookId));
+      if (!token || !book) {
+        await step.context.sendActivity('That book is no longer there (its token may have been removed). Nothing was changed.');
+        return step.endDialog();
+      }
+      preview = await this.planner.preview({
+        token,
+        book,
+        groups: groups.map((g) => ({ id: g.id, displayName: g.displayName, membershipType: g.membershipType, deviceRule: g.deviceRule })),
+        installIntent: intent,
+        devices: new Map(groups.map((g) => [g.id, g.deviceCount])),
+      });
+    } catch (err) {
+      return endWithError(step, err);
+    }
+    if (preview.licensesNeeded === 0) {
+      await step.context.sendActivity(`Every member of the chosen groups already has **${preview.book.title}**. Nothing to assign.`);
+      return step.endDialog();
+    }
+    if (!preview.enough && preview.licensesAvailable === 0) {
+      await step.context.sendActivity(`${preview.licensesNeeded.toLocaleString('en-GB')} licenses are needed. ${ASSIGN_MESSAGES.noLicenses}`);
+      return step.endDialog();
+    }
+    (step.values as Record<string, unknown>).preview = preview;
+    const ref = randomUUID();
+    const choices = preview.enough
+      ? [{ title: 'Request approval', value: 'request' }]
+      : [{ title: `Assign to the first ${preview.licensesAvailable.toLocaleString('en-GB')} users`, value: 'limit' }];
+    choices.push({ title: 'Cancel', value: 'cancel' });
+    const notes = preview.groups.filter((g) => g.deviceCount > 0).map((g) => `"${g.groupName}" also holds devices: only its users get the book.`);
+    const validations: CardChoiceValidations = {
+      ref,
+      choices: [
+        ...choices.filter((c) => c.value !== 'cancel').map((c) => ({ value: c.value, synonyms: c.value === 'request' ? ['request', 'yes', 'confirm'] : ['limit', 'first'] })),
+        { value: 'cancel', synonyms: ['no'] },
+      ],
+    };
+    const card = assignPreviewCard(preview, { ref, notes, choices });
+    return step.prompt(CONFIRM, { prompt: cardMessage(card), retryPrompt: 'Use the buttons on the preview, or type **cancel**.', validations });
+  }
+
+  private async request(step: WaterfallStepContext): Promise<DialogTurnResult> {
+    if (step.result !== 'request' && step.result !== 'limit') {
+      await step.context.sendActivity(ASSIGN_MESSAGES.kept);
+      return step.endDialog();
+    }
+    const preview = previewSchema.parse((step.values as Record<string, unknown>).preview);
+    const actor = this.actor(step);
+    try {
+      const { request } = await this.approvals.request({
+        preview,
+        requestedBy: { aadObjectId: actor.aadObjectId, displayName: actor.name },
+        userLimit: step.result === 'limit' ? preview.licensesAvailable : undefined,
+      });
+      await postApprovalCard(step.context, this.approvals, request);
+      await step.context.sendActivity(
+        `Sent for approval. Nothing is assigned until another approver approves; I will tell you the result. The request expires in ${Math.round(this.approvals.expiryMs / 3_600_000)} hours.`,
+      );
+    } catch (err) {
+      return endWithError(step, err);
+    }
+    return step.endDialog();
+  }
+}

@@ -1,0 +1,23 @@
+import type { ApprovalService } from '../../services/approvals/ApprovalService';
+import type { AssignmentPlanner } from '../../services/assignments/AssignmentPlanner';
+import type { AssignmentDirectory } from '../../services/assignments/ports';
+import type { Store } from '../../services/store/Store';
+import { ApprovalsDialog } from '../approvals/ApprovalsDialog';
+import type { FlowRegistration } from '../flows';
+import { AssignBookDialog } from './AssignBookDialog';
+import { PickGroupsDialog } from './PickGroupsDialog';
+
+export interface AssignFlowDependencies {
+  store: Store;
+  directory: AssignmentDirectory;
+  planner: AssignmentPlanner;
+  approvals: ApprovalService;
+}
+
+/** Assigning books (personal chat only: the preview names users and groups) and the pending approvals. */
+export function assignFlows({ store, directory, planner, approvals }: AssignFlowDependencies): FlowRegistration[] {
+  return [
+    { command: 'assign', dialog: new AssignBookDialog(store, planner, approvals, new PickGroupsDialog(directory)), adminOnly: true, personalChatOnly: true },
+    { command: 'approvals', dialog: new ApprovalsDialog(approvals), adminOnly: true, personalChatOnly: false },
+  ];
+}

@@ -1,0 +1,61 @@
+import type { Store } from '../store/Store';
+import type { EBook } from '../store/entities/eBook';
+import type { EBookAssignment } from '../store/entities/assignment';
+import type { VppToken } from '../store/entities/vppToken';
+import type { AssignmentRunRepository, RunCounts } from './AssignmentRunRepository';
+import { findBooks } from './bookSearch';
+
+export interface GroupStatus {
+  groupName: string;
+  installIntent: 'required' | 'available';
+  status: EBookAssignment['status'];
+  counts: RunCounts;
+  reasons: Array<{ code: string; message: string; count: number }>;
+  lastError?: string | undefined;
+  lastModifiedDateTime: string;
+}
+
+export interface BookStatus {
+  token: VppToken;
+  book: EBook;
+  groups: GroupStatus[];
+}
+
+/**
+ * Assignment monitoring per book and group, as Intune's device/user install status: assigned, pending
+ * invitation, failed with reasons, and the intent. Reads the assignments and their latest runs.
+ */
+export class BookStatusService {
+  constructor(
+    private readonly store: Store,
+    private readonly runs: AssignmentRunRepository,
+  ) {}
+
+  async find(tenantId: string, text: string): Promise<Array<{ token: VppToken; book: EBook }>> {
+    return findBooks(this.store, tenantId, text);
+  }
+
+  async status(token: VppToken, book: EBook): Promise<BookStatus> {
+    const assignments = await this.store.assignments.listByBook(token.id, book.adamId, book.pricingParam);
+    const runs = await this.runs.listByBook(token.id, book.adamId, book.pricingParam);
+    const groups = assignments.map((a): GroupStatus => {
+      // The newest run that delivered to this group carries its reasons.
+      const run = runs.find((r) => r.groups.some((g) => g.assignmentId === a.id) && r.state !== 'awaitingApproval' && r.state !== 'cancelled');
+      const runGroup = run?.groups.find((g) => g.assignmentId === a.id);
+      const counts: RunCounts = a.results
+        ? { processed: a.results.targetedUsers, licensed: a.results.licensed, awaitingInvitation: a.results.awaitingInvitation, failed: a.results.failed }
+        : (runGroup?.counts ?? { processed: 0, licensed: 0, awaitingInvitation: 0, failed: 0 });
+      const reasons = run && run.groups.length === 1 ? run.failureReasons : (run?.failureReasons ?? []).filter(() => counts.failed > 0);
+      return {
+        groupName: a.targetGroupName,
+        installIntent: a.installIntent,
+        status: a.status,
+        counts,
+        reasons,
+        lastError: a.lastError?.message,
+        lastModifiedDateTime: a.lastModifiedDateTime,
+      };
+    });
+    return { token, book, groups };
+  }
+}

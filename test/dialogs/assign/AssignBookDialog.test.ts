@@ -1,0 +1,190 @@
+import { strict as assert } from 'node:assert';
+import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
+import { MainDialog } from '../../../dialogs/MainDialog';
+import { AccessGuard } from '../../../dialogs/AccessGuard';
+import { VppBooksBot } from '../../../bot/VppBooksBot';
+import { AdminPolicy } from '../../../services/auth/AdminPolicy';
+import { DEMO_GROUPS } from '../../../services/directory';
+import { assignFlows } from '../../../dialogs/assign/assignFlows';
+import { bookStatusFlow } from '../../../dialogs/assign/BookStatusDialog';
+import { ApprovalCardHandler } from '../../../dialogs/approvals/ApprovalCardHandler';
+import { BookStatusService } from '../../../services/assignments/BookStatusService';
+import { assignResultCard } from '../../../cards/assignCards';
+import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
+import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+
+const cardJson = (a: Partial<Activity>): string => JSON.stringify(a.attachments?.[0]?.content ?? {});
+const textOf = (a: Partial<Activity>): string => String(a.text ?? '');
+function cardRef(a: Partial<Activity>): string {
+  const match = /"ref":"([^"]+)"/.exec(cardJson(a));
+  assert.ok(match?.[1], 'card has choice buttons with a ref');
+  return match[1];
+}
+
+/** The bot as the lead wires it: messages through the main dialog, Universal Actions through the handler. */
+class TestBot extends VppBooksBot {
+  constructor(state: ConversationState, main: MainDialog, private readonly cards: ApprovalCardHandler) {
+    super(state, main);
+  }
+  protected override onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    return this.cards.handle(context, invokeValue);
+  }
+}
+
+describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos)', function () {
+  this.timeout(30_000);
+  const env = new AssignEnvironment({ studentCount: 200 });
+  const reporter = new RecordingReporter();
+  let bot: TestBot;
+  let executor: AssignmentExecutor;
+
+  before(async () => {
+    await env.start();
+    await env.seedToken([
+      { title: 'Middlemarch Annotated', totalCount: 200 },
+      { title: 'Ivanhoe Illustrated', totalCount: 20 },
+      { title: 'Persuasion Revisited', totalCount: 0 },
+    ]);
+    executor = env.executor({ reporter });
+    const approvals = env.approvals(executor);
+    const flows = [...assignFlows({ store: env.store, directory: env.directory, planner: env.planner, approvals }), bookStatusFlow(new BookStatusService(env.store, env.runs))];
+    const policy = new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] });
+    bot = new TestBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)), new ApprovalCardHandler(approvals));
+  });
+  after(async () => {
+    await env.stop();
+  });
+
+  function chat(user = ALEX, name = 'Alex Wilber'): TestAdapter {
+    return new TestAdapter((context) => bot.run(context), {
+      channelId: 'msteams',
+      from: { id: `29:${user}`, name, aadObjectId: user },
+      conversation: { id: 'conv-assign', isGroup: false, conversationType: 'personal', tenantId: ASSIGN_TENANT, name: 'chat' },
+    });
+  }
+  const click = (choice: string, ref: string) => ({ type: ActivityTypes.Message, value: { choice, ref } });
+
+  it('assigns end to end: book, device group refused by name, user group, intent, preview, approval by another admin, result', async () => {
+    const alex = chat();
+    let ref = '';
+    let approvalId = '';
+    await alex
+      .send('assign')
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*book\*\*/))
+      .send('middlemarch')
+      .assertReply((r) => assert.match(textOf(r), /Assigning \*\*Middlemarch Annotated\*\*/))
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .send('Student iPads')
+      .assertReply((r) => assert.equal(textOf(r), 'Books can be assigned to user groups only; "Student iPads" is a device group. Nothing was changed.'))
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .send('Year 9')
+      .assertReply((r) => {
+        assert.match(cardJson(r), /Which group do you mean/);
+        ref = cardRef(r);
+      });
+    await alex
+      .send(click(DEMO_GROUPS.year9FormA, ref))
+      .assertReply((r) => {
+        assert.match(cardJson(r), /Groups so far: \*\*Year 9 Form 9A\*\*/);
+        ref = cardRef(r);
+      });
+    await alex
+      .send(click('add', ref))
+      .assertReply((r) => assert.match(textOf(r), /Which other group/))
+      .send('Science Lab')
+      .assertReply((r) => assert.match(textOf(r), /"Science Lab Carts" holds users and 10 devices: only its users get the book/))
+      .assertReply((r) => (ref = cardRef(r)));
+    await alex.send(click('continue', ref)).assertReply((r) => {
+      assert.match(cardJson(r), /Required\*\* or \*\*Available/);
+      ref = cardRef(r);
+    });
+    await alex.send(click('required', ref)).assertReply((r) => {
+      const card = cardJson(r);
+      for (const fact of ['Assign Middlemarch Annotated as Required?', 'Year 9 Form 9A', '60 users', 'Science Lab Carts', '(10 devices skipped)', 'Licenses needed', 'cannot be reclaimed', 'built-in Books app', 'Request approval']) {
+        assert.ok(card.includes(fact), `preview shows ${fact}`);
+      }
+      ref = cardRef(r);
+    });
+    await alex
+      .send(click('request', ref))
+      .assertReply((r) => {
+        const card = cardJson(r);
+        assert.match(card, /Waiting for approval/);
+        assert.ok(!card.includes('"verb":"approve"'), 'the requester sees no buttons');
+        assert.match(card, /"refresh":\{"action":\{"type":"Action.Execute"/);
+        assert.ok(card.includes(MEGAN), 'Teams refreshes it for the approvers');
+        approvalId = /"approvalId":"([^"]+)"/.exec(card)?.[1] ?? '';
+      })
+      .assertReply((r) => assert.match(textOf(r), /^Sent for approval/));
+    assert.ok(approvalId);
+    const pending = await env.store.approvals.get(ASSIGN_TENANT, approvalId);
+    assert.equal(pending?.state, 'pending');
+    assert.equal(pending?.card?.conversationId, 'conv-assign');
+
+    // Megan approves from the card (an invoke, answered with the updated card).
+    const megan = chat(MEGAN, 'Megan Bowen');
+    await megan
+      .send({ type: ActivityTypes.Invoke, name: 'adaptiveCard/action', value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' } })
+      .assertReply((r) => {
+        const body = (r.value as { status: number; body: { type: string; value: unknown } }).body;
+        assert.equal(body.type, 'application/vnd.microsoft.card.adaptive');
+        assert.match(JSON.stringify(body.value), /Approved by Megan Bowen/);
+      });
+    await executor.idle();
+    const outcome = reporter.outcomes[0];
+    assert.equal(outcome?.state, 'completed');
+    const users = new Set([...env.members(DEMO_GROUPS.year9FormA), ...env.members(DEMO_GROUPS.scienceLabCarts)]);
+    assert.equal(outcome?.totals.processed, users.size);
+    const result = JSON.stringify(assignResultCard(outcome!));
+    assert.match(result, /Assigned \\"Middlemarch Annotated\\" \(Required\)/);
+    assert.match(result, /Pending invitation/);
+    assert.match(result, /invitation link/);
+    assert.match(result, /built-in Books app/);
+
+    await alex.send('status middlemarch').assertReply((r) => {
+      const card = cardJson(r);
+      for (const fact of ['Assignment status: Middlemarch Annotated', 'Year 9 Form 9A', 'Science Lab Carts', 'Required', 'Completed', 'Installed / assigned', 'Pending invitation']) assert.ok(card.includes(fact), `status shows ${fact}`);
+    });
+  });
+
+  it('offers a reduced scope when licenses are short, and refuses when none are left', async () => {
+    const alex = chat();
+    let ref = '';
+    await alex
+      .send('assign ivanhoe')
+      .assertReply((r) => assert.match(textOf(r), /Assigning \*\*Ivanhoe Illustrated\*\*/))
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .send('Form 9B')
+      .assertReply((r) => (ref = cardRef(r)));
+    await alex.send(click('continue', ref)).assertReply((r) => (ref = cardRef(r)));
+    await alex.send(click('available', ref)).assertReply((r) => {
+      const card = cardJson(r);
+      assert.match(card, /Not enough licenses: 60 needed, 20 available/);
+      assert.ok(card.includes('Assign to the first 20 users'));
+      assert.ok(!card.includes('Request approval'));
+      ref = cardRef(r);
+    });
+    // A stale click (the preview's old ref is gone once answered) changes nothing; "limit" requests 20.
+    await alex
+      .send(click('limit', ref))
+      .assertReply((r) => assert.match(cardJson(r), /Licenses needed","value":"20"/))
+      .assertReply((r) => assert.match(textOf(r), /^Sent for approval/))
+      .send(click('limit', ref))
+      .assertReply((r) => assert.match(textOf(r), /no longer active/));
+
+    await alex
+      .send('assign persuasion')
+      .assertReply((r) => assert.match(textOf(r), /Assigning/))
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .send('Form 9C')
+      .assertReply((r) => (ref = cardRef(r)));
+    await alex.send(click('continue', ref)).assertReply((r) => (ref = cardRef(r)));
+    await alex.send(click('available', ref)).assertReply((r) => assert.match(textOf(r), /No license of this book is left.*Nothing was changed/));
+
+    await alex.send('approvals').assertReply((r) => {
+      const card = cardJson(r);
+      assert.match(card, /waiting for a decision \(1\)/);
+      assert.ok(card.includes('Ivanhoe Illustrated'));
+    });
+  });
+});
