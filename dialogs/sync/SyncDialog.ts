@@ -3,6 +3,7 @@ import { notificationCard, type Fact } from '../../cards/syncCards';
 import { syncResultMessage } from '../../services/notifications/messages';
 import type { Recipient } from '../../services/notifications/NotificationOutbox';
 import { UserFacingError } from '../../services/errors';
+import type { Logger } from '../../services/logging/logger';
 import type { VppToken } from '../../services/store/entities/vppToken';
 import type { StartResult, SyncService } from '../../services/sync/SyncService';
 import type { SyncOutcome, SyncProgress } from '../../services/sync/types';
@@ -12,6 +13,7 @@ import type { FlowOptions } from '../flows';
 import { replyTarget, type ConversationPoster } from './syncChat';
 
 export interface SyncDialogOptions {
+  logger?: Logger | undefined;
   /** A sync still running after this long gets a progress message. */
   progressAfterMs?: number | undefined;
   /** And another at most this often. */
@@ -81,7 +83,10 @@ export class SyncDialog extends ComponentDialog {
       }
       await step.context.sendActivity(startedText(results));
       const running = results.flatMap((r) => (r.status === 'started' ? [r.done] : []));
-      if (running.length > 0) void this.reportWhenDone(running, target, progress);
+      if (running.length > 0) {
+        // The turn is over by the time this settles: a failure can only be logged.
+        this.reportWhenDone(running, target, progress).catch((err: unknown) => this.options.logger?.error({ err }, 'sync result not posted'));
+      }
       return step.endDialog();
     } catch (err) {
       return endWithError(step, err);
@@ -163,7 +168,10 @@ class ProgressReporter {
     if (this.lastSent && now - this.lastSent < (this.options.progressEveryMs ?? 30_000)) return;
     this.lastSent = now;
     this.sending = true;
-    void this.poster.send(this.target, { text: this.describe() }).finally(() => (this.sending = false));
+    this.poster
+      .send(this.target, { text: this.describe() })
+      .catch(() => 'failed')
+      .finally(() => (this.sending = false));
   }
 
   private describe(): string {
