@@ -3,6 +3,7 @@ import type { DialogState } from 'botbuilder-dialogs';
 import { welcomeCard } from '../cards/cardTemplates';
 import type { MainDialog } from '../dialogs/MainDialog';
 import { sendCard } from '../dialogs/replies';
+import type { ConversationReferenceRecorder } from './ConversationReferenceRecorder';
 
 /**
  * Teams activity handler: every message goes through the main dialog, installs get a welcome card, and
@@ -14,6 +15,8 @@ export class VppBooksBot extends TeamsActivityHandler {
   constructor(
     private readonly conversationState: ConversationState,
     private readonly mainDialog: MainDialog,
+    /** Keeps where to reach each admin and channel for proactive notices. */
+    private readonly recorder?: ConversationReferenceRecorder,
   ) {
     super();
     this.dialogState = conversationState.createProperty<DialogState>('DialogState');
@@ -36,6 +39,7 @@ export class VppBooksBot extends TeamsActivityHandler {
   }
 
   override async run(context: TurnContext): Promise<void> {
+    await this.recorder?.record(context);
     await super.run(context);
     await this.conversationState.saveChanges(context, false);
   }

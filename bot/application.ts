@@ -9,6 +9,16 @@ import { CachedGroupMembership } from '../services/directory/CachedGroupMembersh
 import { BookCatalog } from '../services/books/BookCatalog';
 import { bookFlows } from '../dialogs/books/bookFlows';
 import { startServices } from './localServices';
+import { BookMetadataClient } from '../services/apple/BookMetadataClient';
+import { SyncEngine } from '../services/sync/SyncEngine';
+import { SyncService } from '../services/sync/SyncService';
+import { SyncScheduler } from '../services/sync/SyncScheduler';
+import { NotificationOutbox } from '../services/notifications/NotificationOutbox';
+import { AdminRecipients } from '../services/notifications/AdminRecipients';
+import { TokenNotifier } from '../services/notifications/TokenNotifier';
+import { syncFlows } from '../dialogs/sync/syncFlows';
+import { TeamsProactiveSender } from './TeamsProactiveSender';
+import { ConversationReferenceRecorder } from './ConversationReferenceRecorder';
 import { MainDialog } from '../dialogs/MainDialog';
 import { AccessGuard } from '../dialogs/AccessGuard';
 import { tokenFlows } from '../dialogs/tokens/tokenFlows';
@@ -91,14 +101,42 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       adminGroupId: config.admins.groupId,
       groupMembership: new CachedGroupMembership(directory),
     });
+    const adapter = createAdapter(config, logger, options.auth?.overrides, options.auth?.credentialsFactory);
+    const outbox = new NotificationOutbox({ store, sender: new TeamsProactiveSender(adapter, config.botAuth.appId), logger });
+    const engine = new SyncEngine({
+      store,
+      cipher,
+      apple,
+      mdm: { id: config.apple.mdmId, name: config.apple.mdmName },
+      metadata: endpoints.appleMetadataUrl ? new BookMetadataClient({ lookupUrl: endpoints.appleMetadataUrl, logger }) : undefined,
+      lowLicenses: config.notifications.lowLicenses,
+      logger,
+    });
+    const recipients = new AdminRecipients({
+      store,
+      isAdmin: async (tenantId, aadObjectId) => (await policy.authorize({ tenantId, aadObjectId })).allowed,
+      adminChannelConversationId: config.notifications.adminChannelConversationId,
+    });
+    const notifier = new TokenNotifier({ store, outbox, recipients, logger });
+    const sync = new SyncService({ engine, store, afterSync: (outcome) => notifier.afterSync(outcome), logger });
+    const scheduler = new SyncScheduler({
+      sync,
+      store,
+      notices: notifier,
+      cron: config.sync.cron,
+      timeZone: config.sync.timeZone,
+      expiryCron: config.sync.expiryCheckCron,
+      logger,
+    });
+
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
+      ...syncFlows({ sync, tokens, store, poster: outbox, progress: { logger } }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
-    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)));
-    const adapter = createAdapter(config, logger, options.auth?.overrides, options.auth?.credentialsFactory);
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)), new ConversationReferenceRecorder(store.conversations, logger));
     const server = createBotServer({
       adapter,
       bot,
@@ -110,6 +148,13 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     });
     const listening = await server.listen(config.port, config.host);
     stack.push(() => server.close());
+    scheduler.start();
+    // Stopped before the server closes its store: no sync or notice is cut off half-written.
+    stack.push(async () => {
+      await scheduler.stop();
+      await sync.stop();
+      await outbox.stop();
+    });
     logger.info({ url: listening.url, mode: config.mode }, 'bot listening');
 
     return { url: listening.url, port: listening.port, appleBaseUrl, cosmosEndpoint: cosmos.endpoint, stop };

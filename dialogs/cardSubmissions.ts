@@ -7,7 +7,7 @@ const commandNames = COMMANDS.map((c) => c.command) as [string, ...string[]];
 export const commandSubmissionSchema = z.object({
   command: z.enum(commandNames),
   // Our ids are UUIDs (tests use short slugs); anything else cannot name a token and must not reach Cosmos.
-  tokenId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
+  tokenId: z.string().regex(/^(?!\.+$)[A-Za-z0-9_.-]{1,128}$/).optional(),
   /** Small named values a flow reads back (a page offset, a search); the flow validates them itself. */
   args: z
     .record(z.string().max(40), z.string().max(200))

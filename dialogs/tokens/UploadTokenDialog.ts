@@ -162,7 +162,7 @@ export class UploadTokenDialog extends ComponentDialog {
       });
       await step.context.sendActivity(
         `Saved **${token.displayName}**. It expires on ${expiryLabel(token.expirationDateTime, this.now())}; I will warn you before it does. ` +
-          'Type **tokens** to see all tokens.',
+          'Type **sync** to read its books and licenses from Apple now (it also syncs twice a day), or **tokens** to see all tokens.',
       );
     } catch (err) {
       return endWithError(step, err);

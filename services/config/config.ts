@@ -94,6 +94,10 @@ export const environmentSchema = z.object({
   LOCAL_TENANT_ID: z.preprocess(emptyToUndefined, z.string().default(PLAYGROUND_TENANT_ID)),
   LOCAL_ADMIN_USER_ID: z.preprocess(emptyToUndefined, z.string().default(PLAYGROUND_ADMIN_USER_ID)),
   SYNC_CRON: z.preprocess(emptyToUndefined, z.string().default('0 6,18 * * *').refine(isValidCron, 'a cron expression such as "0 6,18 * * *"')),
+  EXPIRY_CHECK_CRON: z.preprocess(emptyToUndefined, z.string().default('0 7 * * *').refine(isValidCron, 'a cron expression such as "0 7 * * *"')),
+  LOW_LICENSE_COUNT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(5)),
+  LOW_LICENSE_PERCENT: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(100).default(10)),
+  NOTIFY_CONVERSATION_ID: optionalString,
   SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC').refine(isTimeZone, 'an IANA time zone such as "Europe/Berlin"')),
 });
 
@@ -144,7 +148,12 @@ export interface AppConfig {
   localApplePort: number;
   admins: { groupId: string | undefined; userIds: string[] };
   encryption: { key: string | undefined; keyId: string; oldKeys: string | undefined };
-  sync: { cron: string; timeZone: string };
+  sync: { cron: string; timeZone: string; expiryCheckCron: string };
+  notifications: {
+    lowLicenses: { count: number; percent: number };
+    /** A Teams channel conversation for admin notices instead of each admin's personal chat. */
+    adminChannelConversationId: string | undefined;
+  };
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
@@ -232,6 +241,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
       userIds: mode === 'local' && e.BOT_ADMIN_USER_IDS.length === 0 && !e.BOT_ADMIN_GROUP_ID ? [e.LOCAL_ADMIN_USER_ID] : e.BOT_ADMIN_USER_IDS,
     },
     encryption: { key: e.TOKEN_ENCRYPTION_KEY, keyId: e.TOKEN_ENCRYPTION_KEY_ID, oldKeys: e.TOKEN_ENCRYPTION_OLD_KEYS },
-    sync: { cron: e.SYNC_CRON, timeZone: e.SYNC_TIMEZONE },
+    sync: { cron: e.SYNC_CRON, timeZone: e.SYNC_TIMEZONE, expiryCheckCron: e.EXPIRY_CHECK_CRON },
+    notifications: {
+      lowLicenses: { count: e.LOW_LICENSE_COUNT, percent: e.LOW_LICENSE_PERCENT },
+      adminChannelConversationId: e.NOTIFY_CONVERSATION_ID,
+    },
   };
 }
