@@ -80,8 +80,11 @@ export class BookMetadataClient {
     return (await this.getBooks([adamId])).get(adamId) ?? fallbackBook(adamId);
   }
 
-  /** Metadata for every id, from cache where possible; unknown or unreachable ones get the stand-in. */
-  async getBooks(adamIds: readonly string[]): Promise<Map<string, BookMetadata>> {
+  /**
+   * Metadata for every id, from cache where possible; unknown or unreachable ones get the stand-in.
+   * `token` overrides the client's own for this lookup: one client (and cache) serves every VPP token.
+   */
+  async getBooks(adamIds: readonly string[], token?: Secret): Promise<Map<string, BookMetadata>> {
     const result = new Map<string, BookMetadata>();
     const missing: string[] = [];
     for (const adamId of new Set(adamIds)) {
@@ -91,7 +94,7 @@ export class BookMetadataClient {
     }
     for (let i = 0; i < missing.length; i += this.#options.batchSize) {
       const batch = missing.slice(i, i + this.#options.batchSize);
-      const found = await this.#lookup(batch);
+      const found = await this.#lookup(batch, token ?? this.#options.token);
       for (const adamId of batch) {
         const book = found.get(adamId);
         if (book) this.#store(book);
@@ -124,14 +127,14 @@ export class BookMetadataClient {
     }
   }
 
-  async #lookup(adamIds: string[]): Promise<Map<string, BookMetadata>> {
+  async #lookup(adamIds: string[], token: Secret | undefined): Promise<Map<string, BookMetadata>> {
     const found = new Map<string, BookMetadata>();
     try {
       const url = new URL(this.#options.lookupUrl);
       for (const [key, value] of Object.entries(DEFAULT_QUERY)) if (!url.searchParams.has(key)) url.searchParams.set(key, value);
       url.searchParams.set('id', adamIds.join(','));
       const headers: Record<string, string> = { accept: 'application/json' };
-      if (this.#options.token) headers.cookie = `itvt=${this.#options.token.reveal()}`;
+      if (token) headers.cookie = `itvt=${token.reveal()}`;
       const response = await this.#fetch(url, { headers, signal: AbortSignal.timeout(this.#options.timeoutMs) });
       if (!response.ok) {
         this.#logger.warn({ status: response.status, books: adamIds.length }, 'Book metadata lookup failed; showing ids instead of titles');

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { AppleBooksClient } from '../apple/AppleBooksClient';
+import type { Secret } from '../secrets/Secret';
 import { fallbackBook, type BookMetadata } from '../apple/BookMetadataClient';
 import type { Asset, VppUser as AppleUser } from '../apple/schemas';
 import { VppError } from '../apple/VppError';
@@ -18,7 +18,8 @@ import { NO_CHANGES, type LowLicenseBook, type SyncChanges, type SyncFailure, ty
 
 /** Titles and authors from Apple's store lookup (BookMetadataClient); never throws. */
 export interface BookMetadataSource {
-  getBooks(adamIds: readonly string[]): Promise<Map<string, BookMetadata>>;
+  /** `token` goes with the lookup as Apple's `itvt` cookie: the catalogue answers per organisation. */
+  getBooks(adamIds: readonly string[], token?: Secret): Promise<Map<string, BookMetadata>>;
 }
 
 export interface SyncEngineOptions {
@@ -216,16 +217,16 @@ export class SyncEngine {
     return new SyncStop({ code: 'internal', message: `The sync of "${token.displayName}" stopped because of an error on the bot's side. It is tried again at the next scheduled sync; if it keeps failing, report it.` });
   }
 
-  private appleClient(token: VppToken): AppleBooksClient {
-    const secret = this.options.cipher.decrypt(token.encryptedToken, tokenCipherContext(token));
-    return this.options.apple.forToken(secret);
+  private secretOf(token: VppToken): Secret {
+    return this.options.cipher.decrypt(token.encryptedToken, tokenCipherContext(token));
   }
 
   private async run(token: VppToken, request: SyncRequest, started: number) {
     const { store, mdm } = this.options;
     const signal = request.signal;
     const progress = (phase: SyncProgress['phase'], done: number) => request.onProgress?.({ tokenId: token.id, phase, done, elapsedMs: Date.now() - started });
-    const apple = this.appleClient(token);
+    const secret = this.secretOf(token);
+    const apple = this.options.apple.forToken(secret);
 
     progress('config', 0);
     const config = await apple.getClientConfig();
@@ -279,7 +280,7 @@ export class SyncEngine {
     // ---- then write what changed ----
     signal?.throwIfAborted();
     progress('saving', 0);
-    const bookResult = await this.saveBooks(token, assets, signal);
+    const bookResult = await this.saveBooks(token, secret, assets, signal);
     let usersChanged = 0;
     await forEachLimited([...appleUsers], WRITE_CONCURRENCY, async ([id, appleUser]) => {
       const stored = ours.get(id);
@@ -308,7 +309,7 @@ export class SyncEngine {
     };
   }
 
-  private async saveBooks(token: VppToken, assets: Asset[], signal: AbortSignal | undefined) {
+  private async saveBooks(token: VppToken, secret: Secret, assets: Asset[], signal: AbortSignal | undefined) {
     const { store } = this.options;
     const stored = new Map((await store.books.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: token.id })).map((v) => [v.value.id, v]));
     const books: Array<{ asset: Asset & { pricingParam: 'STDQ' | 'PLUS' }; current: Versioned<EBook> | undefined }> = [];
@@ -322,7 +323,7 @@ export class SyncEngine {
     }
     // Titles rarely change: look up only books that are new or still carry the "Book <adamId>" stand-in.
     const lookup = [...new Set(books.filter((b) => !b.current?.value.metadataResolved).map((b) => b.asset.adamId))];
-    const metadata = lookup.length > 0 && this.options.metadata ? await this.options.metadata.getBooks(lookup) : new Map<string, BookMetadata>();
+    const metadata = lookup.length > 0 && this.options.metadata ? await this.options.metadata.getBooks(lookup, secret) : new Map<string, BookMetadata>();
 
     const now = this.now().toISOString();
     let added = 0;

@@ -74,7 +74,8 @@ export function syncEngine(env: TestEnvironment, options: Partial<SyncEngineOpti
     cipher: env.cipher,
     apple: env.apple,
     mdm: TEST_MDM,
-    metadata: new BookMetadataClient({ lookupUrl: env.sandbox.metadataUrl, token: new Secret('sandbox-itvt'), logger: silentLogger() }),
+    // No token of its own: as in production, the engine hands each lookup the synced token.
+    metadata: new BookMetadataClient({ lookupUrl: env.sandbox.metadataUrl, logger: silentLogger() }),
     logger: silentLogger(),
     ...options,
   });
