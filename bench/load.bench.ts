@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { LOAD_ADMINS, loadAdminId } from './support/loadAdmins';
 import { once } from 'node:events';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { PLAYGROUND_ADMIN_USER_ID, PLAYGROUND_TENANT_ID } from '../services/config/config';
+import { PLAYGROUND_TENANT_ID } from '../services/config/config';
 import type { Benchmark, BenchResult } from './types';
 
 /**
@@ -12,7 +13,7 @@ import type { Benchmark, BenchResult } from './types';
  * BENCH_LOAD_SECONDS sets the measured duration per bot (default 60).
  */
 
-const ADMINS = 50;
+const ADMINS = LOAD_ADMINS;
 const TEXTS = ['help', 'tokens', 'what can you do with my books?'];
 const TARGET_RATIO = 1.5;
 
@@ -67,7 +68,7 @@ function activity(sinkUrl: string, admin: number, turn: number): string {
     channelId: 'msteams',
     serviceUrl: sinkUrl,
     text: TEXTS[(admin + turn) % TEXTS.length],
-    from: { id: `user-${admin}`, name: `Admin ${admin}`, aadObjectId: PLAYGROUND_ADMIN_USER_ID },
+    from: { id: `user-${admin}`, name: `Admin ${admin}`, aadObjectId: loadAdminId(admin) },
     recipient: { id: 'bot-id', name: 'VPP Books' },
     // Its own conversation per admin: dialog state is per conversation, as in Teams.
     conversation: { id: `load-conversation-${admin}`, conversationType: 'personal', tenantId: PLAYGROUND_TENANT_ID },

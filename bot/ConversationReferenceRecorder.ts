@@ -32,10 +32,34 @@ export type ReferenceChange = 'saved' | 'unchanged' | 'deleted' | 'ignored';
  * throws: losing a reference must not break the turn that carried it.
  */
 export class ConversationReferenceRecorder {
+  /**
+   * What this process saved lately, per conversation: a repeat of it skips the store's read-and-compare,
+   * which would otherwise cost every turn a Cosmos read. Entries age out, so a reference another instance
+   * deleted (403/404) is written again within RECENT_MS.
+   */
+  private readonly recent = new Map<string, { json: string; at: number }>();
+  private static readonly RECENT_MS = 5 * 60_000;
+  private static readonly RECENT_MAX = 10_000;
+
   constructor(
     private readonly conversations: ConversationReferenceRepository,
     private readonly logger?: Logger,
+    private readonly now: () => number = Date.now,
   ) {}
+
+  private seenRecently(key: string, json: string): boolean {
+    const entry = this.recent.get(key);
+    return entry !== undefined && entry.json === json && this.now() - entry.at < ConversationReferenceRecorder.RECENT_MS;
+  }
+
+  private remember(key: string, json: string): void {
+    this.recent.delete(key);
+    this.recent.set(key, { json, at: this.now() });
+    if (this.recent.size > ConversationReferenceRecorder.RECENT_MAX) {
+      const oldest = this.recent.keys().next().value;
+      if (oldest !== undefined) this.recent.delete(oldest);
+    }
+  }
 
   async record(context: TurnContext): Promise<ReferenceChange> {
     const activity = context.activity;
@@ -44,6 +68,7 @@ export class ConversationReferenceRecorder {
       const conversationId = activity.conversation?.id;
       if (!tenantId || !conversationId) return 'ignored';
       if (isUninstall(activity)) {
+        for (const key of [...this.recent.keys()]) if (key.startsWith(`${tenantId}|${conversationId}|`)) this.recent.delete(key);
         await this.conversations.deleteByConversationId(tenantId, conversationId);
         return 'deleted';
       }
@@ -55,6 +80,9 @@ export class ConversationReferenceRecorder {
       if (!parsed.success) return 'ignored';
       // activityId points at this one message; keeping it would make every message a "change".
       const { activityId: _activityId, ...reference } = parsed.data;
+      const key = `${tenantId}|${conversationId}|${userAadObjectId ?? ''}`;
+      const json = JSON.stringify(reference);
+      if (this.seenRecently(key, json)) return 'unchanged';
       const result = await this.conversations.save({
         tenantId,
         scope,
@@ -62,6 +90,7 @@ export class ConversationReferenceRecorder {
         conversationId,
         reference,
       });
+      this.remember(key, json);
       return result.written ? 'saved' : 'unchanged';
     } catch (err) {
       this.logger?.warn({ err, conversationId: activity.conversation?.id }, 'conversation reference not recorded');

@@ -8,9 +8,20 @@ export type AdaptiveCardJson = Record<string, unknown> & { type: 'AdaptiveCard';
 
 const adaptiveCardSchema = z.looseObject({ type: z.literal('AdaptiveCard'), version: z.string() });
 
+/**
+ * One Template per template JSON: a Template keeps its parsed expressions, and parsing them is most of
+ * the cost of a render (milliseconds per card, on every turn).
+ */
+const compiledTemplates = new WeakMap<object, ACData.Template>();
+
 /** Binds `data` into a template with the Adaptive Cards templating engine. */
 export function renderCard(template: object, data: object): AdaptiveCardJson {
-  const expanded: unknown = new ACData.Template(template).expand({ $root: data });
+  let compiled = compiledTemplates.get(template);
+  if (!compiled) {
+    compiled = new ACData.Template(template);
+    compiledTemplates.set(template, compiled);
+  }
+  const expanded: unknown = compiled.expand({ $root: data });
   return adaptiveCardSchema.parse(expanded) as AdaptiveCardJson;
 }
 

@@ -8,7 +8,7 @@ import {
   type WaterfallStepContext,
 } from 'botbuilder-dialogs';
 import type { StatePropertyAccessor, TurnContext } from 'botbuilder';
-import { helpCard } from '../cards/cardTemplates';
+import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
 import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
 import { normaliseText, parseCommand } from './parseCommand';
 import { sendCard } from './replies';
@@ -57,8 +57,8 @@ export class MainDialog extends ComponentDialog {
     if (result.status === DialogTurnStatus.empty) await dc.beginDialog(this.id);
   }
 
-  /** The help card's data: every command, marked available when something runs it. */
-  private helpCard() {
+  /** Every command, marked available when something runs it. */
+  private helpCard(): AdaptiveCardJson {
     return helpCard({
       commands: COMMANDS.map((c) => ({ ...c, available: BUILT_IN_COMMANDS.has(c.command) || this.flows.has(c.command) })),
     });

@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { LOAD_ADMIN_IDS } from './loadAdmins';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -71,7 +72,7 @@ async function main(): Promise<void> {
     ({ url, close } = await startEcho());
   } else if (mode === 'vpp') {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-load-'));
-    const app = await startApplication(loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, PLAYGROUND_ENABLED: 'false', LOG_LEVEL: 'silent' }), silentLogger());
+    const app = await startApplication(loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, PLAYGROUND_ENABLED: 'false', LOG_LEVEL: 'silent', BOT_ADMIN_USER_IDS: LOAD_ADMIN_IDS.join(',') }), silentLogger());
     url = app.url;
     close = async () => {
       await app.stop();

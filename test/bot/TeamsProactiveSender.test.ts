@@ -119,4 +119,20 @@ describe('ConversationReferenceRecorder', function () {
     assert.equal((await env.store.conversations.listByTenant(TEST_TENANT)).length, 0);
     assert.equal(await recorder.record(turn({ from: { id: '29:x', name: 'x' } })), 'ignored', 'no Entra id, no admin to reach');
   });
+
+  it('skips the store on repeats it saved lately, and writes again once that memory ages out', async () => {
+    let now = 0;
+    const recorder = new ConversationReferenceRecorder(env.store.conversations, undefined, () => now);
+    const conversation = { id: 'a:personal-memo', isGroup: false, conversationType: 'personal', tenantId: TEST_TENANT, name: '' };
+    const from = { id: '29:memo', name: 'Memo', aadObjectId: 'memo-aad' };
+    assert.equal(await recorder.record(turn({ conversation, from })), 'saved');
+    // Another instance dropped the reference after a 403: this one does not notice while it remembers…
+    await env.store.conversations.deleteByConversationId(TEST_TENANT, conversation.id);
+    assert.equal(await recorder.record(turn({ conversation, from })), 'unchanged');
+    assert.equal(await env.store.conversations.getForUser(TEST_TENANT, 'memo-aad'), undefined);
+    // …and saves it again once the memory is older than five minutes.
+    now += 5 * 60_000 + 1;
+    assert.equal(await recorder.record(turn({ conversation, from })), 'saved');
+    assert.ok(await env.store.conversations.getForUser(TEST_TENANT, 'memo-aad'));
+  });
 });

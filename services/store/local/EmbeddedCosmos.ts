@@ -58,7 +58,8 @@ export class EmbeddedCosmos {
   }
 
   async start(): Promise<void> {
-    const server = createHttpServer();
+    // Keep-alive: otherwise every Cosmos call of every turn opens a new TCP connection.
+    const server = createHttpServer({ keepAlive: true });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());
