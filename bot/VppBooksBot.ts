@@ -1,9 +1,10 @@
-import { TeamsActivityHandler, type ConversationState, type StatePropertyAccessor, type TurnContext, type ChannelAccount } from 'botbuilder';
+import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationState, type StatePropertyAccessor, type TurnContext, type ChannelAccount } from 'botbuilder';
 import type { DialogState } from 'botbuilder-dialogs';
 import { welcomeCard } from '../cards/cardTemplates';
 import type { MainDialog } from '../dialogs/MainDialog';
 import { sendCard } from '../dialogs/replies';
 import type { ConversationReferenceRecorder } from './ConversationReferenceRecorder';
+import type { ApprovalCardHandler } from '../dialogs/approvals/ApprovalCardHandler';
 
 /**
  * Teams activity handler: every message goes through the main dialog, installs get a welcome card, and
@@ -17,6 +18,8 @@ export class VppBooksBot extends TeamsActivityHandler {
     private readonly mainDialog: MainDialog,
     /** Keeps where to reach each admin and channel for proactive notices. */
     private readonly recorder?: ConversationReferenceRecorder,
+    /** Universal Actions (Action.Execute) on approval cards. */
+    private readonly approvalCards?: ApprovalCardHandler,
   ) {
     super();
     this.dialogState = conversationState.createProperty<DialogState>('DialogState');
@@ -36,6 +39,11 @@ export class VppBooksBot extends TeamsActivityHandler {
       }
       await next();
     });
+  }
+
+  protected override async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
+    if (!this.approvalCards) return super.onAdaptiveCardInvoke(context, invokeValue);
+    return this.approvalCards.handle(context, invokeValue);
   }
 
   override async run(context: TurnContext): Promise<void> {

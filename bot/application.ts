@@ -18,6 +18,16 @@ import { AdminRecipients } from '../services/notifications/AdminRecipients';
 import { TokenNotifier } from '../services/notifications/TokenNotifier';
 import { syncFlows } from '../dialogs/sync/syncFlows';
 import { TeamsProactiveSender } from './TeamsProactiveSender';
+import { RequesterMessenger } from './RequesterMessenger';
+import { AssignmentRunRepository } from '../services/assignments/AssignmentRunRepository';
+import { AssignmentPlanner } from '../services/assignments/AssignmentPlanner';
+import { AssignmentExecutor } from '../services/assignments/AssignmentExecutor';
+import { BookStatusService } from '../services/assignments/BookStatusService';
+import { appleClientProvider } from '../services/assignments/ports';
+import { ApprovalService, approverPolicy } from '../services/approvals/ApprovalService';
+import { ApprovalCardHandler } from '../dialogs/approvals/ApprovalCardHandler';
+import { assignFlows } from '../dialogs/assign/assignFlows';
+import { BookStatusDialog } from '../dialogs/assign/BookStatusDialog';
 import { ConversationReferenceRecorder } from './ConversationReferenceRecorder';
 import { MainDialog } from '../dialogs/MainDialog';
 import { AccessGuard } from '../dialogs/AccessGuard';
@@ -43,6 +53,9 @@ export interface RunningApplication {
 }
 
 export { SNAPSHOT_FILE_NAME } from './localServices';
+
+/** How often overdue approval requests are expired (and their requesters told). */
+const APPROVAL_EXPIRY_SWEEP_MS = 15 * 60_000;
 
 export interface ApplicationOptions {
   /** Only tests set this: Bot Framework's key and token endpoints are on the internet. */
@@ -85,7 +98,14 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         : await loadOrCreateLocalKey(path.resolve(config.localDataDir));
     const cipher = new TokenCipher(keyringFromSettings(keySettings));
     const apple = new AppleClientFactory({ baseUrl: appleBaseUrl, logger, pollIntervalMs: config.apple.statusPollIntervalMs });
-    const tokens = new TokenService({ store, cipher, apple, mdm: { id: config.apple.mdmId, name: config.apple.mdmName } });
+    const runs = new AssignmentRunRepository(store.containers.assignments);
+    const tokens = new TokenService({
+      store,
+      cipher,
+      apple,
+      mdm: { id: config.apple.mdmId, name: config.apple.mdmName },
+      alsoRemove: [(tokenId) => runs.deleteAllForToken(tokenId)],
+    });
     // Graph uses the bot's own app registration (app-only); it needs GroupMember.Read.All, User.Read.All, Device.Read.All.
     const directory = new GraphDirectory({
       baseUrl: endpoints.graphBaseUrl,
@@ -129,14 +149,42 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       logger,
     });
 
+    // Assignments: approvers are the configured list, else the listed admins, else anyone the admin policy admits.
+    const approverIds = config.approvals.approverUserIds.length > 0 ? config.approvals.approverUserIds : config.admins.userIds;
+    const clients = appleClientProvider(cipher, apple);
+    const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, () => approverIds);
+    const executor = new AssignmentExecutor({
+      store,
+      runs,
+      directory,
+      clients,
+      reporter: messenger,
+      logger,
+      progressEveryUsers: config.assignProgressEveryUsers,
+      wait: { intervalMs: config.apple.statusPollIntervalMs },
+    });
+    const approvals = new ApprovalService({
+      store,
+      runs,
+      executor,
+      expiryMs: config.approvals.expiryMs,
+      logger,
+      approvers: approverPolicy({
+        approverUserIds: approverIds,
+        fallback: async (tenantId, aadObjectId) => (await policy.authorize({ tenantId, aadObjectId })).allowed,
+      }),
+    });
+    const approvalCards = new ApprovalCardHandler(approvals, messenger, logger);
+
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
-      ...syncFlows({ sync, tokens, store, poster: outbox, progress: { logger } }),
+      ...syncFlows({ sync, tokens, store, poster: outbox, progress: { logger }, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
+      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients), approvals, approverNotice: messenger }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
-    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)), new ConversationReferenceRecorder(store.conversations, logger));
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)), new ConversationReferenceRecorder(store.conversations, logger), approvalCards);
     const server = createBotServer({
       adapter,
       bot,
@@ -149,10 +197,18 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const listening = await server.listen(config.port, config.host);
     stack.push(() => server.close());
     scheduler.start();
-    // Stopped before the server closes its store: no sync or notice is cut off half-written.
+    // Assignments a previous process left half-way go on (batches recorded complete are never re-sent).
+    await executor.resumeAll();
+    const expiry = setInterval(() => {
+      approvalCards.expireOverdue(undefined, config.tenantId).catch((err: unknown) => logger.warn({ err }, 'expiring approval requests failed'));
+    }, APPROVAL_EXPIRY_SWEEP_MS);
+    expiry.unref();
+    // Stopped before the store closes: no sync, assignment batch or notice is cut off half-written.
     stack.push(async () => {
+      clearInterval(expiry);
       await scheduler.stop();
       await sync.stop();
+      await executor.stop();
       await outbox.stop();
     });
     logger.info({ url: listening.url, mode: config.mode }, 'bot listening');

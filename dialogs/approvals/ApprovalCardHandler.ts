@@ -26,8 +26,8 @@ export const approvalInvokeSchema = z.object({
 export interface ApprovalNotifier {
   /** Tell the requester the outcome (approved, rejected, expired). */
   decided(request: ApprovalRequest): Promise<void>;
-  /** Update a stored card that lives in another conversation than the click came from. */
-  updateCard(card: NonNullable<ApprovalRequest['card']>, adaptiveCard: AdaptiveCardJson): Promise<void>;
+  /** Update the request's stored card (`request.card`) when it lives in another conversation than the click. */
+  updateCard(request: ApprovalRequest & { card: NonNullable<ApprovalRequest['card']> }, adaptiveCard: AdaptiveCardJson): Promise<void>;
 }
 
 export const ADAPTIVE_CARD_RESPONSE = 'application/vnd.microsoft.card.adaptive';
@@ -126,7 +126,7 @@ export class ApprovalCardHandler {
       if (stored && context && stored.conversationId === context.activity.conversation?.id) {
         await context.updateActivity({ type: 'message', id: stored.activityId, conversation: context.activity.conversation, attachments: [CardFactory.adaptiveCard(card)] });
       } else if (stored) {
-        await this.notifier?.updateCard(stored, card);
+        await this.notifier?.updateCard({ ...request, card: stored }, card);
       }
     } catch (err) {
       // The decision stands; a card that could not be updated refreshes to the truth when next shown.

@@ -17,3 +17,8 @@ export async function postApprovalCard(context: TurnContext, approvals: Approval
   if (!sent?.id || !conversationId) return request;
   return (await approvals.recordCard(request.tenantId, request.id, { activityId: sent.id, conversationId })) ?? request;
 }
+
+/** Puts a new request in front of the approvers where they are (their chats with the bot). */
+export interface ApproverNotice {
+  requestCreated(request: ApprovalRequest): Promise<void>;
+}

@@ -8,7 +8,7 @@ import type { AssignmentPlanner, AssignmentPreview } from '../../services/assign
 import { findBooks } from '../../services/assignments/bookSearch';
 import type { Store } from '../../services/store/Store';
 import type { AdminActor } from '../../services/tokens/TokenService';
-import { postApprovalCard } from '../approvals/approvalCardSender';
+import { postApprovalCard, type ApproverNotice } from '../approvals/approvalCardSender';
 import { endWithError } from '../chatErrors';
 import type { FlowOptions } from '../flows';
 import { normaliseText } from '../parseCommand';
@@ -58,6 +58,7 @@ export class AssignBookDialog extends ComponentDialog {
     private readonly planner: AssignmentPlanner,
     private readonly approvals: ApprovalService,
     pickGroups: PickGroupsDialog,
+    private readonly approverNotice?: ApproverNotice,
   ) {
     super(AssignBookDialog.id);
     this.addDialog(new TextPrompt(ASK_BOOK));
@@ -209,7 +210,12 @@ export class AssignBookDialog extends ComponentDialog {
         requestedBy: { aadObjectId: actor.aadObjectId, displayName: actor.name },
         userLimit: step.result === 'limit' ? preview.licensesAvailable : undefined,
       });
-      await postApprovalCard(step.context, this.approvals, request);
+      const posted = await postApprovalCard(step.context, this.approvals, request);
+      try {
+        await this.approverNotice?.requestCreated(posted);
+      } catch {
+        // The request stands and its card is in this chat; approvers also find it with "approvals".
+      }
       await step.context.sendActivity(
         `Sent for approval. Nothing is assigned until another approver approves; I will tell you the result. The request expires in ${Math.round(this.approvals.expiryMs / 3_600_000)} hours.`,
       );

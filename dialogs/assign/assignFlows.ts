@@ -4,6 +4,7 @@ import type { AssignmentDirectory } from '../../services/assignments/ports';
 import type { Store } from '../../services/store/Store';
 import { ApprovalsDialog } from '../approvals/ApprovalsDialog';
 import type { FlowRegistration } from '../flows';
+import type { ApproverNotice } from '../approvals/approvalCardSender';
 import { AssignBookDialog } from './AssignBookDialog';
 import { PickGroupsDialog } from './PickGroupsDialog';
 
@@ -12,12 +13,13 @@ export interface AssignFlowDependencies {
   directory: AssignmentDirectory;
   planner: AssignmentPlanner;
   approvals: ApprovalService;
+  approverNotice?: ApproverNotice | undefined;
 }
 
 /** Assigning books (personal chat only: the preview names users and groups) and the pending approvals. */
-export function assignFlows({ store, directory, planner, approvals }: AssignFlowDependencies): FlowRegistration[] {
+export function assignFlows({ store, directory, planner, approvals, approverNotice }: AssignFlowDependencies): FlowRegistration[] {
   return [
-    { command: 'assign', dialog: new AssignBookDialog(store, planner, approvals, new PickGroupsDialog(directory)), adminOnly: true, personalChatOnly: true },
+    { command: 'assign', dialog: new AssignBookDialog(store, planner, approvals, new PickGroupsDialog(directory), approverNotice), adminOnly: true, personalChatOnly: true },
     { command: 'approvals', dialog: new ApprovalsDialog(approvals), adminOnly: true, personalChatOnly: false },
   ];
 }

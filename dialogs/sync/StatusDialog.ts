@@ -1,4 +1,4 @@
-import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
+import { ComponentDialog, WaterfallDialog, type Dialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { statusBoardCard, type TokenStatusView } from '../../cards/syncCards';
 import type { VppToken } from '../../services/store/entities/vppToken';
 import type { Store } from '../../services/store/Store';
@@ -13,7 +13,7 @@ export const BOOK_STATUS_NOT_AVAILABLE =
 
 /**
  * "status": every token's health the way Intune shows it (healthy, warning, unhealthy, and why).
- * "status <token name>" narrows it; any other argument is a book title, whose status comes later.
+ * "status <token name>" narrows it; any other argument is a book title, handed to `bookStatus`.
  */
 export class StatusDialog extends ComponentDialog {
   static readonly id = 'status';
@@ -22,8 +22,11 @@ export class StatusDialog extends ComponentDialog {
     private readonly tokens: TokenService,
     private readonly store: Store,
     private readonly now: () => Date = () => new Date(),
+    /** The book assignment status flow ("status <book title>"), when the bot has one. */
+    private readonly bookStatus?: Dialog,
   ) {
     super(StatusDialog.id);
+    if (bookStatus) this.addDialog(bookStatus);
     this.addDialog(new WaterfallDialog('status.steps', [(step) => this.show(step)]));
     this.initialDialogId = 'status.steps';
   }
@@ -36,6 +39,7 @@ export class StatusDialog extends ComponentDialog {
       const argument = options.argument.trim();
       const tokens = argument ? await this.tokens.findTokens(actor.tenantId, argument) : await this.tokens.listTokens(actor.tenantId);
       if (argument && tokens.length === 0) {
+        if (this.bookStatus) return await step.beginDialog(this.bookStatus.id, options);
         await step.context.sendActivity(BOOK_STATUS_NOT_AVAILABLE);
         return step.endDialog();
       }

@@ -9,6 +9,8 @@ export const GRAPH_PRODUCTION_BASE_URL = 'https://graph.microsoft.com';
 /** The Agents Playground's built-in tenant and default user (Alex Wilber): local mode's admin. */
 export const PLAYGROUND_TENANT_ID = '00000000-0000-0000-0000-0000000000001';
 export const PLAYGROUND_ADMIN_USER_ID = '00000000-0000-0000-0000-0000000000020';
+/** Megan Bowen, the Playground's second user: local mode's other approver. */
+export const PLAYGROUND_SECOND_USER_ID = '00000000-0000-0000-0000-0000000000021';
 
 const emptyToUndefined = (value: unknown): unknown =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
@@ -98,6 +100,9 @@ export const environmentSchema = z.object({
   LOW_LICENSE_COUNT: z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).default(5)),
   LOW_LICENSE_PERCENT: z.preprocess(emptyToUndefined, z.coerce.number().min(0).max(100).default(10)),
   NOTIFY_CONVERSATION_ID: optionalString,
+  APPROVER_USER_IDS: idList,
+  APPROVAL_EXPIRY_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(24 * 90).default(72)),
+  ASSIGN_PROGRESS_EVERY_USERS: positiveInt(5000),
   SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC').refine(isTimeZone, 'an IANA time zone such as "Europe/Berlin"')),
 });
 
@@ -147,6 +152,12 @@ export interface AppConfig {
   localDirectoryPort: number;
   localApplePort: number;
   admins: { groupId: string | undefined; userIds: string[] };
+  approvals: {
+    /** Who may approve assignments; empty means every bot admin (but never the requester). */
+    approverUserIds: string[];
+    expiryMs: number;
+  };
+  assignProgressEveryUsers: number;
   encryption: { key: string | undefined; keyId: string; oldKeys: string | undefined };
   sync: { cron: string; timeZone: string; expiryCheckCron: string };
   notifications: {
@@ -240,6 +251,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
       // Local mode needs an admin out of the box: the Playground's default user.
       userIds: mode === 'local' && e.BOT_ADMIN_USER_IDS.length === 0 && !e.BOT_ADMIN_GROUP_ID ? [e.LOCAL_ADMIN_USER_ID] : e.BOT_ADMIN_USER_IDS,
     },
+    approvals: {
+      // Local mode: the Playground's Alex (the admin) and Megan, so a request can be approved by someone else.
+      approverUserIds:
+        e.APPROVER_USER_IDS.length > 0 ? e.APPROVER_USER_IDS : mode === 'local' ? [e.LOCAL_ADMIN_USER_ID, PLAYGROUND_SECOND_USER_ID] : [],
+      expiryMs: e.APPROVAL_EXPIRY_HOURS * 3_600_000,
+    },
+    assignProgressEveryUsers: e.ASSIGN_PROGRESS_EVERY_USERS,
     encryption: { key: e.TOKEN_ENCRYPTION_KEY, keyId: e.TOKEN_ENCRYPTION_KEY_ID, oldKeys: e.TOKEN_ENCRYPTION_OLD_KEYS },
     sync: { cron: e.SYNC_CRON, timeZone: e.SYNC_TIMEZONE, expiryCheckCron: e.EXPIRY_CHECK_CRON },
     notifications: {

@@ -50,6 +50,8 @@ export interface TokenServiceOptions {
   apple: AppleClientFactory;
   mdm: { id: string; name: string };
   now?: () => Date;
+  /** Other per-token data to delete with a token (kept by services the token service does not know). */
+  alsoRemove?: ReadonlyArray<(tokenId: string) => Promise<unknown>>;
 }
 
 const pendingContext = (tenantId: string, pendingId: string) => `pendingToken|${tenantId}|${pendingId}`;
@@ -241,6 +243,7 @@ export class TokenService {
     await store.vppUsers.deleteAllForToken(tokenId);
     await store.syncRuns.deleteAllForToken(tokenId);
     await store.notifications.deleteAllForToken(tokenId);
+    for (const remove of this.options.alsoRemove ?? []) await remove(tokenId);
     await store.tokens.delete(actor.tenantId, tokenId);
     await this.audit(actor, 'token.remove', token, 'success', { removedBooks });
     return { token, removedBooks };

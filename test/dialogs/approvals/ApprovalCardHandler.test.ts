@@ -18,8 +18,8 @@ class RecordingNotifier implements ApprovalNotifier {
   async decided(request: ApprovalRequest): Promise<void> {
     this.decisions.push(request);
   }
-  async updateCard(card: { activityId: string }, adaptiveCard: AdaptiveCardJson): Promise<void> {
-    this.updates.push({ activityId: card.activityId, card: adaptiveCard });
+  async updateCard(request: { card: { activityId: string } }, adaptiveCard: AdaptiveCardJson): Promise<void> {
+    this.updates.push({ activityId: request.card.activityId, card: adaptiveCard });
   }
 }
 

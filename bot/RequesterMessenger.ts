@@ -1,0 +1,88 @@
+import { CardFactory, type CloudAdapter, type ConversationReference } from 'botbuilder';
+import { assignProgressText, assignResultCard } from '../cards/assignCards';
+import { approvalCard } from '../cards/approvalCards';
+import type { ApproverNotice } from '../dialogs/approvals/approvalCardSender';
+import type { AdaptiveCardJson } from '../cards/cardTemplates';
+import type { ApprovalNotifier } from '../dialogs/approvals/ApprovalCardHandler';
+import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../services/assignments/reporting';
+import type { Logger } from '../services/logging/logger';
+import type { NotificationOutbox } from '../services/notifications/NotificationOutbox';
+import type { NotificationMessage } from '../services/notifications/ProactiveSender';
+import type { ApprovalRequest } from '../services/store/entities/approval';
+import type { ConversationReferenceRepository } from '../services/store/repositories/ConversationReferenceRepository';
+
+const INTENT = { required: 'Required', available: 'Available' } as const;
+
+/**
+ * Tells the people behind an assignment what happened, in their personal chat with the bot: the
+ * requester gets progress, the result and the approver's decision; approval cards posted elsewhere are
+ * updated in place. Messages go through the outbox, so Teams' limits and retries apply.
+ */
+export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier, ApproverNotice {
+  constructor(
+    private readonly conversations: ConversationReferenceRepository,
+    private readonly outbox: NotificationOutbox,
+    private readonly adapter: Pick<CloudAdapter, 'continueConversationAsync'>,
+    private readonly appId: string | undefined,
+    private readonly logger: Logger,
+    /** Who may approve, for the request card sent to each of them (at most 60 get Teams refresh). */
+    private readonly approverIds: (tenantId: string) => readonly string[],
+  ) {}
+
+  /** Each approver but the requester gets the actionable card in their chat with the bot. */
+  async requestCreated(request: ApprovalRequest): Promise<void> {
+    const approvers = this.approverIds(request.tenantId);
+    const card = approvalCard(request, { actionable: true, refreshUserIds: approvers });
+    const { bookTitle, groupName } = request.summary;
+    const text = `${request.requestedBy.displayName ?? 'An admin'} asks to assign "${bookTitle}" to ${groupName}. Approve or reject it on the card.`;
+    for (const approver of approvers) {
+      if (approver.toLowerCase() === request.requestedBy.aadObjectId.toLowerCase()) continue;
+      await this.toUser(request.tenantId, approver, { text, card });
+    }
+  }
+
+  async progress(update: AssignmentProgress): Promise<void> {
+    await this.toUser(update.tenantId, update.requestedBy.aadObjectId, { text: assignProgressText(update) });
+  }
+
+  async finished(outcome: AssignmentOutcome): Promise<void> {
+    const text =
+      outcome.state === 'completed'
+        ? `Finished assigning "${outcome.bookTitle}": ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed. Users read it in the built-in Books app.`
+        : `Assigning "${outcome.bookTitle}" stopped: ${outcome.error ?? 'see the card'}.`;
+    await this.toUser(outcome.tenantId, outcome.requestedBy.aadObjectId, { text, card: assignResultCard(outcome) });
+  }
+
+  async decided(request: ApprovalRequest): Promise<void> {
+    const { bookTitle, groupName, installIntent } = request.summary;
+    const what = `"${bookTitle}" for ${groupName} (${INTENT[installIntent]})`;
+    const by = request.decidedBy?.displayName ?? 'an approver';
+    const text =
+      request.state === 'approved'
+        ? `${by} approved assigning ${what}. I am assigning it now and will tell you when it is done.`
+        : request.state === 'rejected'
+          ? `${by} rejected assigning ${what}${request.comment ? `: "${request.comment}"` : '.'} Nothing was assigned.`
+          : `Your request to assign ${what} expired without a decision. Nothing was assigned; type **assign** to ask again.`;
+    await this.toUser(request.tenantId, request.requestedBy.aadObjectId, { text });
+  }
+
+  async updateCard(request: ApprovalRequest & { card: NonNullable<ApprovalRequest['card']> }, card: AdaptiveCardJson): Promise<void> {
+    const stored = await this.conversations.getForConversation(request.tenantId, request.card.conversationId);
+    if (!stored) {
+      this.logger.warn({ approvalId: request.id }, 'approval card lives in a conversation the bot no longer knows; it refreshes when next opened');
+      return;
+    }
+    await this.adapter.continueConversationAsync(this.appId ?? '', stored.reference as Partial<ConversationReference>, async (context) => {
+      await context.updateActivity({ type: 'message', id: request.card.activityId, attachments: [CardFactory.adaptiveCard(card)] });
+    });
+  }
+
+  private async toUser(tenantId: string, aadObjectId: string, message: NotificationMessage): Promise<void> {
+    const stored = await this.conversations.getForUser(tenantId, aadObjectId);
+    if (!stored) {
+      this.logger.warn({ tenantId, user: aadObjectId }, 'no personal chat with this user to report to');
+      return;
+    }
+    await this.outbox.send({ tenantId, conversationId: stored.conversationId, reference: stored.reference }, message);
+  }
+}
