@@ -1,4 +1,6 @@
 import {
+  ActivityEventNames,
+  ActivityTypes,
   CloudAdapter,
   ConfigurationBotFrameworkAuthentication,
   StatusCodes,
@@ -79,6 +81,9 @@ export function createAdapter(
   const adapter = new CloudAdapter(new StrictBotFrameworkAuthentication(options, credentialsFactory));
 
   adapter.onTurnError = async (context: TurnContext, error: Error) => {
+    // A proactive send (continueConversationAsync) has no user waiting for an answer, and its caller needs
+    // the error itself: the outbox retries 429s and forgets conversations that answer 403/404.
+    if (isProactiveTurn(context)) throw error;
     const chat = toChatError(thrownByFlow(error));
     logger.error(
       { err: error, incidentId: chat.incidentId, activityType: context.activity.type, conversationType: context.activity.conversation?.conversationType },
@@ -91,4 +96,9 @@ export function createAdapter(
     }
   };
   return adapter;
+}
+
+/** The turn continueConversationAsync runs: an event named ContinueConversation, not a user's message. */
+function isProactiveTurn(context: TurnContext): boolean {
+  return context.activity.type === ActivityTypes.Event && context.activity.name === ActivityEventNames.ContinueConversation;
 }

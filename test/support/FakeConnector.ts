@@ -17,6 +17,8 @@ export interface CapturedActivity {
  */
 export class FakeConnector {
   readonly activities: CapturedActivity[] = [];
+  /** Activities the bot replaced in place (updateActivity: PUT …/activities/:id). */
+  readonly updates: CapturedActivity[] = [];
   private readonly waiters: Array<{ predicate: (a: CapturedActivity) => boolean; resolve: (a: CapturedActivity) => void }> = [];
   private server: http.Server | undefined;
   url = '';
@@ -38,6 +40,12 @@ export class FakeConnector {
           }
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify({ id: `reply-${this.activities.length}` }));
+          return;
+        }
+        if (req.method === 'PUT' && /^\/v3\/conversations\/[^/]+\/activities\/[^/]+/.test(req.url ?? '')) {
+          this.updates.push(JSON.parse(body) as CapturedActivity);
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ id: 'updated' }));
           return;
         }
         res.statusCode = 404;

@@ -1,0 +1,123 @@
+import { strict as assert } from 'node:assert';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { startApplication, type RunningApplication } from '../../bot/application';
+import { loadConfig, PLAYGROUND_ADMIN_USER_ID, PLAYGROUND_SECOND_USER_ID, PLAYGROUND_TENANT_ID } from '../../services/config/config';
+import { capturingLogger } from '../support/logCapture';
+import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
+
+const TOKEN_FILE = readFileSync(path.resolve(__dirname, '../../services/apple/sandbox/tokens/demo-valid.vpptoken'), 'utf8');
+const ALEX = { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: PLAYGROUND_ADMIN_USER_ID };
+const MEGAN = { id: 'user-id-1', name: 'Megan Bowen', aadObjectId: PLAYGROUND_SECOND_USER_ID };
+const conversationOf = (id: string) => ({ id, conversationType: 'personal', tenantId: PLAYGROUND_TENANT_ID });
+
+/** The `ref` a card's choice buttons carry. */
+function refOf(activity: CapturedActivity): string {
+  const ref = /"ref":"([^"]+)"/.exec(cardText(activity))?.[1];
+  assert.ok(ref, `a card with choices: ${String(activity.text)} ${cardText(activity).slice(0, 300)}`);
+  return ref;
+}
+
+describe('assignment over HTTP: request, approval by Universal Action, delivery, status', function () {
+  this.timeout(90_000);
+  const connector = new FakeConnector();
+  const { logger, lines } = capturingLogger('warn');
+  let dataDir: string;
+  let app: RunningApplication;
+
+  async function post(body: Record<string, unknown>): Promise<Response> {
+    return fetch(`${app.url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  }
+  /** Alex says something in his chat; resolves with the first reply matching `until`. */
+  async function alex(text: string | Record<string, unknown>, until: (a: CapturedActivity) => boolean = () => true): Promise<CapturedActivity> {
+    const reply = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && until(a), 20_000);
+    const body = typeof text === 'string' ? teamsMessage(connector.url, text) : { ...teamsMessage(connector.url, ''), ...text };
+    const response = await post({ ...body, from: ALEX, conversation: conversationOf('alex-chat') });
+    assert.equal(response.status, 200);
+    return reply;
+  }
+  const click = (choice: string, ref: string) => ({ text: undefined, value: { choice, ref } });
+
+  before(async () => {
+    dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-assign-http-'));
+    await connector.start();
+    app = await startApplication(loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, APPLE_STATUS_POLL_INTERVAL_MS: '20' }), logger);
+  });
+  after(async () => {
+    if (process.env.DEBUG_ASSIGN) for (const l of lines) console.log(l.slice(0, 1500));
+    if (process.env.DEBUG_ASSIGN) for (const a of connector.activities.slice(-3)) console.log(JSON.stringify(a).slice(0, 1500));
+    await app?.stop();
+    await connector.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('runs end to end with the real bot, and each person hears what concerns them', async () => {
+    // Megan has a chat with the bot, so she can be sent approval cards.
+    const meganHello = connector.waitForNext((a) => a.conversation?.id === 'megan-chat');
+    await post({ ...teamsMessage(connector.url, 'help'), from: MEGAN, conversation: conversationOf('megan-chat') });
+    await meganHello;
+
+    await alex('upload token', (a) => /Send me the/.test(String(a.text)));
+    await alex(TOKEN_FILE, (a) => /Which Apple ID/.test(String(a.text)));
+    await alex('vpp-admin@northwind.example', (a) => cardText(a).includes('Apple Business Manager'));
+    await alex('business', (a) => cardText(a).includes('Confirm the VPP token'));
+    await alex('save', (a) => /^Saved/.test(String(a.text)));
+    await alex('sync', (a) => cardText(a).includes('finished'));
+
+    await alex('assign', (a) => /Which \*\*book\*\*/.test(String(a.text)));
+    await alex('emma', (a) => /Which \*\*user group\*\*/.test(String(a.text)));
+    let card = await alex('English Department', (a) => cardText(a).includes('"ref"'));
+    if (cardText(card).includes('Which group do you mean')) card = await alex(click('90000000-0000-4000-8000-000000000002', refOf(card)), (a) => cardText(a).includes('"ref"'));
+    card = await alex(click('continue', refOf(card)), (a) => /Required\*\* or \*\*Available/.test(cardText(a)));
+    const preview = await alex(click('available', refOf(card)), (a) => cardText(a).includes('Request approval'));
+    assert.ok(cardText(preview).includes('cannot be reclaimed'));
+
+    const approverCard = connector.waitForNext((a) => a.conversation?.id === 'megan-chat' && cardText(a).includes('"verb":"approve"'), 20_000);
+    await alex(click('request', refOf(preview)), (a) => /^Sent for approval/.test(String(a.text)));
+    const approvalId = /"approvalId":"([^"]+)"/.exec(cardText(await approverCard))?.[1];
+    assert.ok(approvalId, 'the approver got an actionable card in her chat');
+
+    // A forged click from Alex (the requester) changes nothing.
+    const selfApproval = await post({
+      ...teamsMessage(connector.url, ''),
+      type: 'invoke',
+      name: 'adaptiveCard/action',
+      from: ALEX,
+      conversation: conversationOf('alex-chat'),
+      value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' },
+    });
+    assert.equal(selfApproval.status, 200);
+    assert.doesNotMatch(JSON.stringify(await selfApproval.json()), /Approved by/);
+
+    const decided = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && /approved assigning/.test(String(a.text)), 20_000);
+    const finished = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && /^Finished assigning "Emma"/.test(String(a.summary ?? a.text)), 60_000);
+    const approval = await post({
+      ...teamsMessage(connector.url, ''),
+      type: 'invoke',
+      name: 'adaptiveCard/action',
+      from: MEGAN,
+      conversation: conversationOf('megan-chat'),
+      value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' },
+    });
+    assert.equal(approval.status, 200);
+    const invokeBody = (await approval.json()) as { type: string; value: unknown };
+    assert.equal(invokeBody.type, 'application/vnd.microsoft.card.adaptive');
+    assert.match(JSON.stringify(invokeBody.value), /Approved by Megan Bowen/);
+    assert.ok(
+      connector.updates.some((u) => JSON.stringify(u).includes('Approved by Megan Bowen')),
+      "the request card in Alex's chat was updated in place",
+    );
+    assert.ok(!connector.activities.some((a) => /Something went wrong/.test(String(a.text))), 'no turn failed on the way');
+
+    assert.match(String((await decided).text), /^Megan Bowen approved assigning "Emma" for English Department \(Available\)/);
+    const result = await finished;
+    assert.match(String(result.summary), /assigned.*pending invitation.*failed.*built-in Books app/);
+    assert.ok(cardText(result).includes('Pending invitation'));
+
+    const status = await alex('status emma', (a) => cardText(a).length > 0);
+    assert.match(cardText(status), /English Department/);
+    assert.match(cardText(status), /Available/);
+  });
+});
