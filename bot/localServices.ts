@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
-import { EmbeddedCosmos } from '../services/store/local/EmbeddedCosmos';
+import { EMBEDDED_COSMOS_KEY, EmbeddedCosmos } from '../services/store/local/EmbeddedCosmos';
 import { startAppleSandbox } from '../services/apple/sandbox/AppleSandboxServer';
 import { startLocalDirectory } from '../services/directory/local/LocalDirectoryServer';
 import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE } from '../services/directory/local/DirectoryState';
@@ -25,8 +25,8 @@ export interface StartedServices {
 
 /**
  * Local mode: starts the embedded Cosmos-protocol server (persisted under LOCAL_DATA_DIR), the Apple
- * sandbox and the local directory, unless a URL for one of them is configured. Production: the
- * configured endpoints as they are.
+ * sandbox and the local directory, unless an endpoint for one of them is configured (COSMOS_ENDPOINT,
+ * APPLE_VPP_BASE_URL, GRAPH_BASE_URL). Production: the configured endpoints as they are.
  */
 export async function startServices(config: AppConfig, logger: Logger): Promise<StartedServices> {
   const stops: Array<() => Promise<void>> = [];
@@ -47,9 +47,17 @@ export async function startServices(config: AppConfig, logger: Logger): Promise<
   }
 
   try {
-    const embedded = new EmbeddedCosmos({ port: config.localCosmosPort, snapshotFile: path.resolve(config.localDataDir, SNAPSHOT_FILE_NAME), logger });
-    await embedded.start();
-    stops.push(() => embedded.stop());
+    // A configured Cosmos endpoint (the Azure Cosmos DB emulator, a shared test server) replaces the embedded one.
+    let cosmos: ServiceEndpoints['cosmos'];
+    if (config.cosmos.endpoint) {
+      // The embedded server and emulators accept any key; the client still needs one to sign with.
+      cosmos = { ...config.cosmos, endpoint: config.cosmos.endpoint, key: config.cosmos.key ?? EMBEDDED_COSMOS_KEY };
+    } else {
+      const embedded = new EmbeddedCosmos({ port: config.localCosmosPort, snapshotFile: path.resolve(config.localDataDir, SNAPSHOT_FILE_NAME), logger });
+      await embedded.start();
+      stops.push(() => embedded.stop());
+      cosmos = { ...config.cosmos, endpoint: embedded.endpoint, key: embedded.key, useManagedIdentity: false };
+    }
 
     let appleBaseUrl = config.apple.baseUrl;
     let appleMetadataUrl = config.apple.metadataUrl;
@@ -69,11 +77,11 @@ export async function startServices(config: AppConfig, logger: Logger): Promise<
       managedAppleIdAttribute ??= LOCAL_MANAGED_APPLE_ID_ATTRIBUTE;
     }
 
-    logger.info({ cosmos: embedded.endpoint, apple: appleBaseUrl, graph: graphBaseUrl, dataDir: path.resolve(config.localDataDir) }, 'local services started');
+    logger.info({ cosmos: cosmos.endpoint, apple: appleBaseUrl, graph: graphBaseUrl, dataDir: path.resolve(config.localDataDir) }, 'local services started');
     return {
       stops,
       endpoints: {
-        cosmos: { ...config.cosmos, endpoint: embedded.endpoint, key: embedded.key, useManagedIdentity: false },
+        cosmos,
         appleBaseUrl,
         appleMetadataUrl,
         graphBaseUrl,
