@@ -54,8 +54,8 @@ export interface RunningApplication {
 
 export { SNAPSHOT_FILE_NAME } from './localServices';
 
-/** How often overdue approval requests are expired (and their requesters told). */
-const APPROVAL_EXPIRY_SWEEP_MS = 15 * 60_000;
+/** How often overdue approvals are expired and orphaned assignment runs picked up. */
+const BACKGROUND_SWEEP_MS = 5 * 60_000;
 
 export interface ApplicationOptions {
   /** Only tests set this: Bot Framework's key and token endpoints are on the internet. */
@@ -199,13 +199,15 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     scheduler.start();
     // Assignments a previous process left half-way go on (batches recorded complete are never re-sent).
     await executor.resumeAll();
-    const expiry = setInterval(() => {
+    // Every sweep: expire overdue approvals, and take over runs whose instance died (its lease ran out).
+    const sweep = setInterval(() => {
       approvalCards.expireOverdue(undefined, config.tenantId).catch((err: unknown) => logger.warn({ err }, 'expiring approval requests failed'));
-    }, APPROVAL_EXPIRY_SWEEP_MS);
-    expiry.unref();
+      executor.resumeAll().catch((err: unknown) => logger.warn({ err }, 'resuming assignments failed'));
+    }, BACKGROUND_SWEEP_MS);
+    sweep.unref();
     // Stopped before the store closes: no sync, assignment batch or notice is cut off half-written.
     stack.push(async () => {
-      clearInterval(expiry);
+      clearInterval(sweep);
       await scheduler.stop();
       await sync.stop();
       await executor.stop();

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { AppleBooksClient, AsyncOperationResult, UserRequest, VppUser as AppleVppUser } from '../apple/AppleBooksClient';
 import { VppError } from '../apple/VppError';
 import type { DirectoryUser } from '../directory';
@@ -21,7 +22,16 @@ export interface AssignmentExecutorOptions {
   /** Apple /status polling for this executor's events (production: the client's 30 s default). */
   wait?: { intervalMs?: number; timeoutMs?: number };
   now?: () => Date;
+  /**
+   * How long a run's lease lasts without renewal. With several bot instances, only the lease holder works
+   * on a run; a crashed holder's lease runs out and another instance's `resumeAll` takes the run over.
+   */
+  leaseMs?: number;
+  /** Names this executor in leases; unique per process. */
+  instanceId?: string;
 }
+
+const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
 
 /** Apple's "user already exists": the user is there, which is all a batch needs. */
 const USER_EXISTS = 9716;
@@ -82,11 +92,17 @@ export class AssignmentExecutor {
   private readonly reporter: AssignmentReporter;
   private readonly now: () => Date;
   private readonly progressEvery: number;
+  private readonly leaseMs: number;
+  private readonly instanceId: string;
+  /** Runs whose lease this executor lost to another instance: they stop at the next step. */
+  private readonly lostLeases = new Set<string>();
 
   constructor(private readonly options: AssignmentExecutorOptions) {
     this.reporter = options.reporter ?? NO_REPORTER;
     this.now = options.now ?? (() => new Date());
     this.progressEvery = Math.max(1, options.progressEveryUsers ?? DEFAULT_PROGRESS_EVERY);
+    this.leaseMs = options.leaseMs ?? DEFAULT_RUN_LEASE_MS;
+    this.instanceId = options.instanceId ?? `executor-${randomUUID()}`;
   }
 
   /** Starts a run in the background; the caller's turn answers at once. */
@@ -99,7 +115,7 @@ export class AssignmentExecutor {
     const running = this.active.get(runId);
     if (running) return running;
     if (this.abort.signal.aborted) return Promise.resolve(undefined);
-    const promise = this.run(tokenId, runId).finally(() => this.active.delete(runId));
+    const promise = this.leased(tokenId, runId).finally(() => this.active.delete(runId));
     this.active.set(runId, promise);
     return promise;
   }
@@ -125,8 +141,33 @@ export class AssignmentExecutor {
     return this.abort.signal;
   }
 
-  private checkStopped(): void {
-    if (this.signal.aborted) throw new RunStopped();
+  private checkStopped(runId?: string): void {
+    if (this.signal.aborted || (runId !== undefined && this.lostLeases.has(runId))) throw new RunStopped();
+  }
+
+  /** Runs under a lease renewed in the background, so one instance at a time works on a run. */
+  private async leased(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
+    const { leases } = this.options.store;
+    let lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
+    if (!lease) return undefined;
+    const renewal = setInterval(() => {
+      if (!lease) return;
+      leases
+        .renew(lease, this.leaseMs)
+        .then((renewed) => {
+          lease = renewed;
+          if (!renewed) this.lostLeases.add(runId);
+        })
+        .catch((err: unknown) => this.options.logger?.warn({ err, runId }, 'could not renew an assignment lease; trying again'));
+    }, Math.max(1000, Math.floor(this.leaseMs / 3)));
+    renewal.unref();
+    try {
+      return await this.run(tokenId, runId);
+    } finally {
+      clearInterval(renewal);
+      this.lostLeases.delete(runId);
+      if (lease) await leases.release(lease).catch(() => false);
+    }
   }
 
   private async run(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
@@ -155,7 +196,7 @@ export class AssignmentExecutor {
         const cursor = group.cursor;
         const users = (plan[gi] ?? []).filter((u) => cursor === undefined || u.id > cursor);
         for (let i = 0; i < users.length; i += limits.maxClientUserIds) {
-          this.checkStopped();
+          this.checkStopped(run.id);
           run = await this.batch(run, gi, users.slice(i, i + limits.maxClientUserIds), client);
           const step = Math.floor(run.totals.processed / this.progressEvery);
           if (step > reportedAt && run.totals.processed < total) {

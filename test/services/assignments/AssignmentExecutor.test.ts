@@ -163,4 +163,27 @@ describe('assignment planner and executor (sandbox, local directory, embedded Co
     assert.ok(processed.every((n, i) => i === 0 || n > (processed[i - 1] ?? 0)));
     assert.ok(reporter.progressUpdates.every((p) => p.total === students.length));
   });
+
+  it('lets one instance work on a run when two resume it at once (a lease per run)', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Walden', totalCount: 5_000 }]);
+    const book = books[0]!;
+    const students = env.members(DEMO_GROUPS.allStudents);
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.allStudents)], installIntent: 'available' });
+    // Approved while no executor runs it (this one is stopped): the run waits for whoever resumes it.
+    const idle = env.executor({});
+    await idle.stop();
+    const approvals = env.approvals(idle);
+    const { request } = await approvals.request({ preview, requestedBy: alex });
+    await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
+
+    const reporter = new RecordingReporter();
+    const [a, b] = [env.executor({ reporter }), env.executor({ reporter })];
+    await Promise.all([a.resumeAll(), b.resumeAll()]);
+    await Promise.all([a.idle(), b.idle()]);
+    assert.equal(reporter.outcomes.length, 1, 'one instance delivered it, the other stood aside');
+    const sent = env.log.associatedIds();
+    assert.equal(sent.length, students.length, 'every student sent to Apple exactly once');
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, students.length);
+    assert.equal((await env.runs.get(token.id, runId(request.id)))?.state, 'completed');
+  });
 });
