@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { AppleBooksClient, AsyncOperationResult, UserRequest, VppUser as AppleVppUser } from '../apple/AppleBooksClient';
 import { VppError } from '../apple/VppError';
+import { forEachLimited } from '../common/forEachLimited';
 import type { DirectoryUser } from '../directory';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
@@ -32,6 +33,8 @@ export interface AssignmentExecutorOptions {
 }
 
 const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
+/** VPP user records written at once while a batch's users are read back from Apple. */
+const USER_WRITE_CONCURRENCY = 8;
 
 /** Apple's "user already exists": the user is there, which is all a batch needs. */
 const USER_EXISTS = 9716;
@@ -381,8 +384,8 @@ export class AssignmentExecutor {
     for await (const page of client.userPages({ sinceVersionId })) {
       if (first) versionId = page.versionId;
       first = false;
-      for (const apple of page.users) {
-        if (!wanted.has(apple.clientUserId)) continue;
+      await forEachLimited(page.users, USER_WRITE_CONCURRENCY, async (apple) => {
+        if (!wanted.has(apple.clientUserId)) return;
         const now = this.now().toISOString();
         const mail = directory.get(apple.clientUserId)?.mail;
         const email = apple.email ?? mail;
@@ -402,7 +405,7 @@ export class AssignmentExecutor {
         // Users we are creating are known to be absent from the store (null), which saves a read each.
         const stored = storedBefore.get(apple.clientUserId);
         found.push((await this.options.store.vppUsers.upsertIfChanged(stored ? { ...user, createdDateTime: stored.createdDateTime } : user, stored ? undefined : null)).value);
-      }
+      });
     }
     return { users: found, versionId };
   }

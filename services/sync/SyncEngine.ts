@@ -6,6 +6,7 @@ import type { Asset, VppUser as AppleUser } from '../apple/schemas';
 import { VppError } from '../apple/VppError';
 import type { TokenCipher } from '../crypto/TokenCipher';
 import { silentLogger, type Logger } from '../logging/logger';
+import { forEachLimited } from '../common/forEachLimited';
 import type { Versioned } from '../store/DocumentStore';
 import type { Actor, ErrorInfo } from '../store/entities/common';
 import { eBookId, type EBook } from '../store/entities/eBook';
@@ -63,17 +64,6 @@ const emailSchema = z.email();
 /** Writes in flight per token: Cosmos answers each in milliseconds, so a few at once keep it busy. */
 const WRITE_CONCURRENCY = 8;
 
-/** Runs `fn` over `items` with at most `limit` at a time, in order of start. */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-}
 const pricingParamSchema = z.enum(['STDQ', 'PLUS']);
 
 /** Thrown inside a run to end it as failed with an admin message and, maybe, a new token state. */
