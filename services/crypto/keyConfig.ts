@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { KeyConfigurationError } from './errors';
@@ -47,19 +48,7 @@ export function keyringFromSettings(settings: KeySettings): Keyring {
 
 export const LOCAL_KEY_FILE = 'token-encryption.key';
 
-const localKeyFileSchema = {
-  parse(raw: string): { keyId: string; key: string } {
-    const value: unknown = JSON.parse(raw);
-    if (
-      typeof value === 'object' && value !== null &&
-      'keyId' in value && typeof value.keyId === 'string' &&
-      'key' in value && typeof value.key === 'string'
-    ) {
-      return { keyId: value.keyId, key: value.key };
-    }
-    throw new KeyConfigurationError('the local key file is not {"keyId","key"}');
-  },
-};
+const localKeyFileSchema = z.object({ keyId: z.string().min(1).max(64), key: z.string().min(1) });
 
 /**
  * Local mode only: a key generated on first start and kept (mode 0600) in the data folder, so the
@@ -69,7 +58,10 @@ const localKeyFileSchema = {
 export async function loadOrCreateLocalKey(dataDir: string, keyId = 'local-1'): Promise<KeySettings> {
   const file = path.join(dataDir, LOCAL_KEY_FILE);
   try {
-    const stored = localKeyFileSchema.parse(await fs.readFile(file, 'utf8'));
+    const raw = await fs.readFile(file, 'utf8');
+    const parsed = localKeyFileSchema.safeParse(JSON.parse(raw));
+    if (!parsed.success) throw new KeyConfigurationError('the local key file is not {"keyId","key"}');
+    const stored = parsed.data;
     decodeKey(stored.keyId, stored.key);
     return { keyId: stored.keyId, key: stored.key };
   } catch (err) {
