@@ -21,3 +21,10 @@ export interface FlowRegistration {
   /** Handles files or secrets: only in a 1:1 chat, never in a channel or group chat. */
   personalChatOnly: boolean;
 }
+
+/** The admin a flow runs for; MainDialog sets it before starting any admin-only flow. */
+export function flowActor(options: unknown, flow: string): AdminActor {
+  const actor = (options as FlowOptions | undefined)?.actor;
+  if (!actor) throw new Error(`${flow} runs only for an authorised admin`);
+  return actor;
+}

@@ -10,7 +10,7 @@ import type { Store } from '../../services/store/Store';
 import type { AdminActor } from '../../services/tokens/TokenService';
 import { postApprovalCard, type ApproverNotice } from '../approvals/approvalCardSender';
 import { endWithError } from '../chatErrors';
-import type { FlowOptions } from '../flows';
+import { flowActor, type FlowOptions } from '../flows';
 import { normaliseText } from '../parseCommand';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
@@ -80,9 +80,7 @@ export class AssignBookDialog extends ComponentDialog {
   }
 
   private actor(step: WaterfallStepContext): AdminActor {
-    const actor = (step.options as FlowOptions).actor;
-    if (!actor) throw new Error('assign runs only for an authorised admin');
-    return actor;
+    return flowActor(step.options, 'assign');
   }
 
   private async askBook(step: WaterfallStepContext): Promise<DialogTurnResult> {

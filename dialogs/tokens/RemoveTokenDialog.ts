@@ -3,7 +3,7 @@ import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type Waterfall
 import { tokenRemoveCard } from '../../cards/tokenCards';
 import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
-import type { FlowOptions } from '../flows';
+import { flowActor, type FlowOptions } from '../flows';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
 import { SelectTokenDialog, type SelectTokenOptions } from './SelectTokenDialog';
@@ -23,9 +23,7 @@ export class RemoveTokenDialog extends ComponentDialog {
   }
 
   private actor(step: WaterfallStepContext): AdminActor {
-    const actor = (step.options as FlowOptions).actor;
-    if (!actor) throw new Error('remove runs only for an authorised admin');
-    return actor;
+    return flowActor(step.options, 'remove');
   }
 
   private async select(step: WaterfallStepContext): Promise<DialogTurnResult> {

@@ -3,7 +3,7 @@ import { expiryLabel } from '../../cards/tokenCards';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
 import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
-import type { FlowOptions } from '../flows';
+import { flowActor, type FlowOptions } from '../flows';
 import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
 import { SelectTokenDialog, type SelectTokenOptions } from './SelectTokenDialog';
 import { PASTED_TOKEN_WARNING } from './UploadTokenDialog';
@@ -27,9 +27,7 @@ export class RenewTokenDialog extends ComponentDialog {
   }
 
   private actor(step: WaterfallStepContext): AdminActor {
-    const actor = (step.options as FlowOptions).actor;
-    if (!actor) throw new Error('renew runs only for an authorised admin');
-    return actor;
+    return flowActor(step.options, 'renew');
   }
 
   private async select(step: WaterfallStepContext): Promise<DialogTurnResult> {

@@ -3,7 +3,7 @@ import { choiceQuestionCard, expiryLabel, tokenPreviewCard } from '../../cards/t
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
 import { pendingTokenSchema, type AdminActor, type PendingToken, type TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
-import type { FlowOptions } from '../flows';
+import { flowActor } from '../flows';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
 import { cardMessage } from '../replies';
@@ -57,9 +57,7 @@ export class UploadTokenDialog extends ComponentDialog {
   }
 
   private actor(step: WaterfallStepContext): AdminActor {
-    const actor = (step.options as FlowOptions).actor;
-    if (!actor) throw new Error('upload token runs only for an authorised admin');
-    return actor;
+    return flowActor(step.options, 'upload token');
   }
 
   private state(step: WaterfallStepContext): UploadState {
