@@ -16,10 +16,15 @@ const emptyToUndefined = (value: unknown): unknown =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
 const optionalString = z.preprocess(emptyToUndefined, z.string().trim().optional());
+const PORT_EXPECTED = 'expected a port number from 0 to 65535';
 const port = (fallback: number) =>
-  z.preprocess(emptyToUndefined, z.coerce.number().int().min(0).max(65535).default(fallback));
+  z.preprocess(
+    emptyToUndefined,
+    z.coerce.number({ error: PORT_EXPECTED }).int({ error: PORT_EXPECTED }).min(0, { error: PORT_EXPECTED }).max(65535, { error: PORT_EXPECTED }).default(fallback),
+  );
+const POSITIVE_EXPECTED = 'expected a whole number above 0';
 const positiveInt = (fallback: number) =>
-  z.preprocess(emptyToUndefined, z.coerce.number().int().positive().default(fallback));
+  z.preprocess(emptyToUndefined, z.coerce.number({ error: POSITIVE_EXPECTED }).int({ error: POSITIVE_EXPECTED }).positive({ error: POSITIVE_EXPECTED }).default(fallback));
 const booleanFlag = (fallback: boolean) =>
   z.preprocess(
     emptyToUndefined,
