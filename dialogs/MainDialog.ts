@@ -26,6 +26,9 @@ export const IRREVOCABLE_MESSAGE =
 export const PERSONAL_CHAT_ONLY_MESSAGE =
   'I do that only in a personal chat, so token files never land in a shared conversation. Open a 1:1 chat with me and type the command there.';
 
+export const GROUP_CHAT_READ_ONLY_MESSAGE =
+  'In a group chat I only answer read-only commands (help, tokens, books, status, approvals). Use a 1:1 chat with me or your IT team channel for that.';
+
 export const STALE_CARD_MESSAGE = 'That card is no longer active, so nothing was changed. Type **help** to start again.';
 
 /**
@@ -114,6 +117,10 @@ export class MainDialog extends ComponentDialog {
     const context = step.context;
     if (flow.personalChatOnly && context.activity.conversation?.conversationType && context.activity.conversation.conversationType !== 'personal') {
       await context.sendActivity(PERSONAL_CHAT_ONLY_MESSAGE);
+      return step.endDialog();
+    }
+    if (flow.changesState && context.activity.conversation?.conversationType === 'groupChat') {
+      await context.sendActivity(GROUP_CHAT_READ_ONLY_MESSAGE);
       return step.endDialog();
     }
     if (flow.adminOnly) {

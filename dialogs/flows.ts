@@ -20,6 +20,8 @@ export interface FlowRegistration {
   adminOnly: boolean;
   /** Handles files or secrets: only in a 1:1 chat, never in a channel or group chat. */
   personalChatOnly: boolean;
+  /** Starts work that changes something (a sync): refused in group chats, where the bot is read-only. */
+  changesState?: boolean;
 }
 
 /** The admin a flow runs for; MainDialog sets it before starting any admin-only flow. */

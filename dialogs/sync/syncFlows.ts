@@ -22,7 +22,7 @@ export interface SyncFlowDependencies {
 /** Sync and token health: admins only, fine in channels (nothing secret is shown). */
 export function syncFlows({ sync, tokens, store, poster, progress, now, bookStatus }: SyncFlowDependencies): FlowRegistration[] {
   return [
-    { command: 'sync', dialog: new SyncDialog(sync, tokens, poster, progress), adminOnly: true, personalChatOnly: false },
+    { command: 'sync', dialog: new SyncDialog(sync, tokens, poster, progress), adminOnly: true, personalChatOnly: false, changesState: true },
     { command: 'status', dialog: new StatusDialog(tokens, store, now, bookStatus), adminOnly: true, personalChatOnly: false },
   ];
 }

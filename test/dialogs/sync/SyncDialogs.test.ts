@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
 import { VppBooksBot } from '../../../bot/VppBooksBot';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
-import { MainDialog } from '../../../dialogs/MainDialog';
+import { GROUP_CHAT_READ_ONLY_MESSAGE, MainDialog } from '../../../dialogs/MainDialog';
 import { BOOK_STATUS_NOT_AVAILABLE } from '../../../dialogs/sync/StatusDialog';
 import { syncFlows } from '../../../dialogs/sync/syncFlows';
 import type { SyncDialogOptions } from '../../../dialogs/sync/SyncDialog';
@@ -87,6 +87,12 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
     assert.match(sender.sent[0]?.message.text ?? '', /^Still syncing \*\*Slow Library\*\*/);
     assert.ok(cardJson(sender.sent[1]!.message).includes('Sync of Slow Library finished'));
     assert.equal((await env.store.syncRuns.listRecent(seeded.token.id)).length, 1);
+  });
+
+  it('refuses to start a sync from a group chat, where the bot is read-only', async () => {
+    await adapter({}, 'groupChat')
+      .send('sync all')
+      .assertReply((r) => assert.equal(r.text, GROUP_CHAT_READ_ONLY_MESSAGE));
   });
 
   it('"sync all" syncs every token and posts one summary; a name matching nothing is refused', async () => {

@@ -187,8 +187,20 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
     await adapter({ tenantId: '99999999-9999-9999-9999-999999999999' }).send('tokens').assertReply(says(/another tenant/));
   });
 
-  it('sends uploads from a channel to a personal chat', async () => {
-    await adapter({ conversationType: 'channel' }).send('upload token').assertReply(PERSONAL_CHAT_ONLY_MESSAGE);
+  it('sends uploads from a channel to a personal chat, and lists tokens there', async () => {
+    await adapter({ conversationType: 'channel' })
+      .send('upload token')
+      .assertReply(PERSONAL_CHAT_ONLY_MESSAGE)
+      .send('tokens')
+      .assertReply((r) => assert.ok(cardJson(r).includes('VPP tokens')));
+  });
+
+  it('answers read-only commands in a group chat and refuses changes there', async () => {
+    await adapter({ conversationType: 'groupChat' })
+      .send('tokens')
+      .assertReply((r) => assert.ok(cardJson(r).includes('VPP tokens')))
+      .send('remove lakeside')
+      .assertReply(PERSONAL_CHAT_ONLY_MESSAGE);
   });
 
   it('renews by name and removes through the card buttons with a confirmation', async () => {
