@@ -122,7 +122,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       groupMembership: new CachedGroupMembership(directory),
     });
     const adapter = createAdapter(config, logger, options.auth?.overrides, options.auth?.credentialsFactory);
-    const outbox = new NotificationOutbox({ store, sender: new TeamsProactiveSender(adapter, config.botAuth.appId), logger });
+    const outbox = new NotificationOutbox({ store, sender: new TeamsProactiveSender(adapter, config.botAuth.appId), instanceId: config.instanceId, logger });
     const engine = new SyncEngine({
       store,
       cipher,
@@ -138,7 +138,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       adminChannelConversationId: config.notifications.adminChannelConversationId,
     });
     const notifier = new TokenNotifier({ store, outbox, recipients, logger });
-    const sync = new SyncService({ engine, store, afterSync: (outcome) => notifier.afterSync(outcome), logger });
+    const sync = new SyncService({ engine, store, instanceId: config.instanceId, afterSync: (outcome) => notifier.afterSync(outcome), logger });
     const scheduler = new SyncScheduler({
       sync,
       store,
@@ -161,6 +161,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       reporter: messenger,
       logger,
       progressEveryUsers: config.assignProgressEveryUsers,
+      instanceId: config.instanceId,
       wait: { intervalMs: config.apple.statusPollIntervalMs },
     });
     const approvals = new ApprovalService({

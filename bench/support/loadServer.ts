@@ -1,4 +1,5 @@
 import http from 'node:http';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { LOAD_ADMIN_IDS } from './loadAdmins';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -12,7 +13,8 @@ import { silentLogger } from '../../services/logging/logger';
 
 /**
  * One bot under load, in its own process so its CPU and memory are measured apart from the load
- * generator: `vpp` is the real application in local mode (embedded Cosmos, Apple sandbox), `echo` is
+ * generator: `vpp` is the real application in local mode (Apple sandbox and directory embedded; Cosmos in
+ * a process of its own, as Azure Cosmos DB is elsewhere in production), `echo` is
  * the plainest botbuilder bot on the same restify setup. Both reply to a connector sink in this process,
  * so the reply path costs the same. Prints one JSON line `{ url, sinkUrl }` when ready.
  * The botbuilder echo bot lives here, outside bot/, on purpose: it is the baseline, not product code.
@@ -63,6 +65,21 @@ async function startEcho(): Promise<{ url: string; close: () => Promise<void> }>
   };
 }
 
+/** Azure Cosmos DB is another machine in production; here it is at least another process. */
+async function startCosmosProcess(): Promise<{ endpoint: string; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=DEP0111', path.join(__dirname, 'cosmosServer.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const endpoint = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const line = out.split('\n')[0];
+      if (out.includes('\n') && line) resolve((JSON.parse(line) as { endpoint: string }).endpoint);
+    });
+    child.once('exit', (code) => reject(new Error(`the Cosmos server process exited (${String(code)})`)));
+  });
+  return { endpoint, child };
+}
+
 async function main(): Promise<void> {
   const mode = process.argv[2];
   const sink = await startSink();
@@ -72,10 +89,22 @@ async function main(): Promise<void> {
     ({ url, close } = await startEcho());
   } else if (mode === 'vpp') {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-load-'));
-    const app = await startApplication(loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, PLAYGROUND_ENABLED: 'false', LOG_LEVEL: 'silent', BOT_ADMIN_USER_IDS: LOAD_ADMIN_IDS.join(',') }), silentLogger());
+    const cosmos = await startCosmosProcess();
+    const app = await startApplication(
+      loadConfig({
+        PORT: '0',
+        LOCAL_DATA_DIR: dataDir,
+        PLAYGROUND_ENABLED: 'false',
+        LOG_LEVEL: 'silent',
+        BOT_ADMIN_USER_IDS: LOAD_ADMIN_IDS.join(','),
+        COSMOS_ENDPOINT: cosmos.endpoint,
+      }),
+      silentLogger(),
+    );
     url = app.url;
     close = async () => {
       await app.stop();
+      cosmos.child.kill('SIGTERM');
       await rm(dataDir, { recursive: true, force: true });
     };
   } else {

@@ -1,3 +1,6 @@
+import { createHash } from 'node:crypto';
+import os from 'node:os';
+import path from 'node:path';
 import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { ConfigError } from '../errors';
@@ -91,6 +94,9 @@ export const environmentSchema = z.object({
   GRAPH_BASE_URL: httpUrl,
   GRAPH_MANAGED_APPLE_ID_ATTRIBUTE: optionalString,
   LOCAL_DIRECTORY_PORT: port(0),
+  INSTANCE_ID: optionalString,
+  WEBSITE_INSTANCE_ID: optionalString,
+  CONTAINER_APP_REPLICA_NAME: optionalString,
   MDM_ID: optionalString,
   MDM_NAME: z.preprocess(emptyToUndefined, z.string().min(1).max(100).default('VPP Books bot')),
   BOT_ADMIN_GROUP_ID: optionalString,
@@ -124,6 +130,12 @@ export interface CosmosSettings {
 export interface AppConfig {
   mode: 'local' | 'production';
   version: string;
+  /**
+   * Names this process in leases and claims. Stable across restarts on the same host, so a restarted
+   * bot takes back the syncs and assignments its previous life was running instead of waiting for
+   * their leases to run out.
+   */
+  instanceId: string;
   host: string;
   port: number;
   playground: { enabled: boolean; port: number };
@@ -218,6 +230,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
   return {
     mode,
     version,
+    instanceId:
+      e.INSTANCE_ID ??
+      e.WEBSITE_INSTANCE_ID ??
+      e.CONTAINER_APP_REPLICA_NAME ??
+      // Locally the data folder is the instance: two bots sharing one would share everything else too.
+      `${os.hostname()}:${createHash('sha256').update(path.resolve(e.LOCAL_DATA_DIR)).digest('hex').slice(0, 12)}`,
     // Local mode has no JWT validation, so it must never be reachable from another machine.
     host: mode === 'local' ? '127.0.0.1' : (e.HOST ?? '0.0.0.0'),
     port: e.PORT,

@@ -73,3 +73,12 @@ describe('configuration', () => {
     assert.equal(config.cosmos.useManagedIdentity, true);
   });
 });
+
+describe('instance id', () => {
+  it('is stable for a host and data folder, and taken from the platform when it names the instance', () => {
+    assert.equal(loadConfig({}).instanceId, loadConfig({}).instanceId, 'a restart gets the same id back');
+    assert.notEqual(loadConfig({ LOCAL_DATA_DIR: '/tmp/a' }).instanceId, loadConfig({ LOCAL_DATA_DIR: '/tmp/b' }).instanceId);
+    assert.equal(loadConfig({ WEBSITE_INSTANCE_ID: 'app-service-vm-1' }).instanceId, 'app-service-vm-1');
+    assert.equal(loadConfig({ WEBSITE_INSTANCE_ID: 'vm-1', INSTANCE_ID: 'mine' }).instanceId, 'mine');
+  });
+});
