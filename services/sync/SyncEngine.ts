@@ -128,6 +128,7 @@ export class SyncEngine {
     if (blocked) return { ...base, ...empty, runId: undefined, status: 'skipped', durationMs: Date.now() - started, error: blocked, token: current };
 
     const runId = randomUUID();
+    await store.syncRuns.closeInterrupted(tokenId, this.now());
     await store.syncRuns.start({
       id: runId,
       tokenId,

@@ -158,8 +158,10 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
 
     const finished = await alex('sync', (a) => cardText(a).includes('finished'), 30_000);
     assert.match(cardText(finished), /151 added, 0 updated, 0 removed/);
-    const [latest] = await store.syncRuns.listRecent(id);
+    const [latest, killed] = await store.syncRuns.listRecent(id);
     assert.equal(latest?.status, 'completed');
+    assert.equal(killed?.status, 'failed', 'the killed run is closed, not left in progress forever');
+    assert.equal(killed?.error?.code, 'interrupted');
     assert.equal(latest?.counts.writes, EXTRA_BOOKS + 1, 'each new book written once, nothing else rewritten');
 
     const stored = await store.books.listByToken(id);

@@ -31,6 +31,26 @@ export class SyncRunRepository {
     return (await this.store.update(id, tokenId, (run) => ({ ...run, ...outcome })))?.value;
   }
 
+  /**
+   * Closes runs a dead process left `inProgress`. Called by the sync that holds the token's lease, so no
+   * other run of this token can really be in progress.
+   */
+  async closeInterrupted(tokenId: string, now: Date): Promise<number> {
+    const stale = await this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND c.status = @status', [
+      { name: '@tokenId', value: tokenId },
+      { name: '@status', value: 'inProgress' },
+    ], { partitionKey: tokenId });
+    const at = now.toISOString();
+    for (const run of stale) {
+      await this.finish(tokenId, run.id, {
+        status: 'failed',
+        finishedDateTime: at,
+        error: { code: 'interrupted', message: 'The bot stopped during this sync; the next sync read everything again.', occurredDateTime: at },
+      });
+    }
+    return stale.length;
+  }
+
   async listRecent(tokenId: string, limit = 10): Promise<SyncRun[]> {
     const page = await this.store.queryPage(
       'SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId ORDER BY c.startedDateTime DESC',
