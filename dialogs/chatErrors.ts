@@ -2,6 +2,7 @@ import type { DialogTurnResult, WaterfallStepContext } from 'botbuilder-dialogs'
 import { randomUUID } from 'node:crypto';
 import { UserFacingError } from '../services/errors';
 import { VppError } from '../services/apple/VppError';
+import { isStoreUnavailable } from '../services/store/errors';
 
 export interface ChatError {
   /** What the admin reads in chat. */
@@ -31,6 +32,12 @@ export function toChatError(err: unknown): ChatError {
   if (err instanceof VppError) return { text: err.message };
   if (hasUserMessage(err)) return { text: err.userMessage };
   const incidentId = randomUUID().slice(0, 8);
+  if (isStoreUnavailable(err)) {
+    return {
+      text: `I cannot reach my database right now, so nothing was changed. Please try again in a few minutes; if it keeps happening, give your administrator incident ${incidentId}.`,
+      incidentId,
+    };
+  }
   return {
     text: `Something went wrong on my side and nothing was changed. Please try again; if it keeps happening, give your administrator incident ${incidentId}.`,
     incidentId,

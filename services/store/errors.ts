@@ -58,3 +58,15 @@ export function cosmosStatus(err: unknown): number | undefined {
   if (typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'number') return err.code;
   return undefined;
 }
+
+const UNREACHABLE_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH']);
+
+/**
+ * The database could not be reached (down, network, throttled past the SDK's retries). The SDK's errors
+ * carry `diagnostics`, which tells them from other errors with the same network codes.
+ */
+export function isStoreUnavailable(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null || !('diagnostics' in err)) return false;
+  const { code, statusCode } = err as { code?: unknown; statusCode?: unknown };
+  return (typeof code === 'string' && UNREACHABLE_CODES.has(code)) || statusCode === 503 || statusCode === 408 || statusCode === 429;
+}
