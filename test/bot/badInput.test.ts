@@ -366,7 +366,8 @@ describe('bad input over HTTP (local mode)', function () {
     it('says a forged or stale token id no longer exists', async () => {
       await fc.assert(
         fc.asyncProperty(fc.constantFrom('remove', 'renew', 'sync'), fc.oneof(fc.uuid(), fc.stringMatching(/^[A-Za-z0-9_.-]{1,128}$/)), async (command, forgedId) => {
-          if (forgedId === tokenId) return;
+          // Ids of dots only cannot name a document; the test below covers them.
+          if (forgedId === tokenId || /^\.+$/.test(forgedId)) return;
           const result = await exchange(message(conversation(), undefined, { value: { command, tokenId: forgedId } }));
           assert.equal(result.status, 200);
           const text = result.replies.map(replyText).join('\n');
@@ -381,7 +382,7 @@ describe('bad input over HTTP (local mode)', function () {
 
     it('answers token ids a store cannot hold (/, \\, #, blank) with a reply and changes nothing', async () => {
       // The submission schema refuses ids no token can have, so they never reach Cosmos.
-      for (const forgedId of [' ', 'a/b', 'a\\b', '#1', '../tokens']) {
+      for (const forgedId of [' ', 'a/b', 'a\\b', '#1', '../tokens', '.', '..']) {
         const result = await exchange(message(conversation(), undefined, { value: { command: 'remove', tokenId: forgedId } }));
         assert.equal(result.status, 200);
         assert.equal(result.replies.length, 1, JSON.stringify(forgedId));
