@@ -1,8 +1,11 @@
 import type { Container } from '@azure/cosmos';
 import { z } from 'zod';
+import { forEachLimited } from '../../common/forEachLimited';
 import { DocumentStore, type Versioned, type WriteResult } from '../DocumentStore';
 import { vppUserSchema, type VppUser } from '../entities/vppUser';
 import type { RepositoryOptions } from './options';
+
+const POINT_READ_CONCURRENCY = 16;
 
 /** The VPP users this bot created, per token (id = clientUserId = Entra object id). */
 export class VppUserRepository {
@@ -25,12 +28,17 @@ export class VppUserRepository {
   }
 
   /** The stored users among `clientUserIds` (a group's members, say), in one query. */
+  /**
+   * Point reads, a few at a time: 1 RU each and constant time, where an ARRAY_CONTAINS query over a
+   * thousand ids scans the partition and grows with it (batches of a 50,000-user assignment).
+   */
   async getMany(tokenId: string, clientUserIds: string[]): Promise<VppUser[]> {
-    if (clientUserIds.length === 0) return [];
-    return this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND ARRAY_CONTAINS(@ids, c.id)', [
-      { name: '@tokenId', value: tokenId },
-      { name: '@ids', value: clientUserIds },
-    ], { partitionKey: tokenId });
+    const found: VppUser[] = [];
+    await forEachLimited([...new Set(clientUserIds)], POINT_READ_CONCURRENCY, async (id) => {
+      const user = await this.store.get(id, tokenId);
+      if (user) found.push(user);
+    });
+    return found;
   }
 
   listByToken(tokenId: string): Promise<VppUser[]> {
