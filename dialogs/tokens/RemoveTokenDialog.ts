@@ -3,10 +3,10 @@ import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type Waterfall
 import { tokenRemoveCard } from '../../cards/tokenCards';
 import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
-import { flowActor, type FlowOptions } from '../flows';
+import { flowActor } from '../flows';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
-import { SelectTokenDialog, type SelectTokenOptions } from './SelectTokenDialog';
+import { SelectTokenDialog, beginSelectToken } from './SelectTokenDialog';
 
 const CONFIRM = 'removeToken.confirm';
 
@@ -18,22 +18,12 @@ export class RemoveTokenDialog extends ComponentDialog {
     super(RemoveTokenDialog.id);
     this.addDialog(new SelectTokenDialog(tokens));
     this.addDialog(new CardChoicePrompt(CONFIRM));
-    this.addDialog(new WaterfallDialog('removeToken.steps', [(step) => this.select(step), (step) => this.confirm(step), (step) => this.remove(step)]));
+    this.addDialog(new WaterfallDialog('removeToken.steps', [(step) => beginSelectToken(step, 'remove'), (step) => this.confirm(step), (step) => this.remove(step)]));
     this.initialDialogId = 'removeToken.steps';
   }
 
   private actor(step: WaterfallStepContext): AdminActor {
     return flowActor(step.options, 'remove');
-  }
-
-  private async select(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const options = step.options as FlowOptions;
-    const select: SelectTokenOptions = { tenantId: this.actor(step).tenantId, argument: options.argument, tokenId: options.tokenId, verb: 'remove' };
-    try {
-      return await step.beginDialog(SelectTokenDialog.id, select);
-    } catch (err) {
-      return endWithError(step, err);
-    }
   }
 
   private async confirm(step: WaterfallStepContext): Promise<DialogTurnResult> {

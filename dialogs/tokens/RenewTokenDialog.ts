@@ -3,9 +3,9 @@ import { expiryLabel } from '../../cards/tokenCards';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
 import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
-import { flowActor, type FlowOptions } from '../flows';
+import { flowActor } from '../flows';
 import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
-import { SelectTokenDialog, type SelectTokenOptions } from './SelectTokenDialog';
+import { SelectTokenDialog, beginSelectToken } from './SelectTokenDialog';
 import { PASTED_TOKEN_WARNING } from './UploadTokenDialog';
 
 const FILE = 'renewToken.file';
@@ -22,22 +22,12 @@ export class RenewTokenDialog extends ComponentDialog {
     super(RenewTokenDialog.id);
     this.addDialog(new SelectTokenDialog(tokens));
     this.addDialog(new TokenFilePrompt(FILE));
-    this.addDialog(new WaterfallDialog('renewToken.steps', [(step) => this.select(step), (step) => this.askFile(step), (step) => this.renew(step)]));
+    this.addDialog(new WaterfallDialog('renewToken.steps', [(step) => beginSelectToken(step, 'renew'), (step) => this.askFile(step), (step) => this.renew(step)]));
     this.initialDialogId = 'renewToken.steps';
   }
 
   private actor(step: WaterfallStepContext): AdminActor {
     return flowActor(step.options, 'renew');
-  }
-
-  private async select(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const options = step.options as FlowOptions;
-    const select: SelectTokenOptions = { tenantId: this.actor(step).tenantId, argument: options.argument, tokenId: options.tokenId, verb: 'renew' };
-    try {
-      return await step.beginDialog(SelectTokenDialog.id, select);
-    } catch (err) {
-      return endWithError(step, err);
-    }
   }
 
   private async askFile(step: WaterfallStepContext): Promise<DialogTurnResult> {

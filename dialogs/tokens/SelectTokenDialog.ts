@@ -4,6 +4,8 @@ import { choiceQuestionCard } from '../../cards/tokenCards';
 import type { TokenService } from '../../services/tokens/TokenService';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
+import { endWithError } from '../chatErrors';
+import { flowActor, type FlowOptions } from '../flows';
 
 export interface SelectTokenOptions {
   tenantId: string;
@@ -60,5 +62,19 @@ export class SelectTokenDialog extends ComponentDialog {
 
   private async picked(step: WaterfallStepContext): Promise<DialogTurnResult> {
     return step.endDialog(step.result as string);
+  }
+}
+
+/**
+ * The first step of a flow that acts on one token ("renew", "remove"): works out which one from the
+ * button or the name typed; the next step gets its id (or undefined) as `step.result`.
+ */
+export async function beginSelectToken(step: WaterfallStepContext, verb: string): Promise<DialogTurnResult> {
+  const options = step.options as FlowOptions;
+  const select: SelectTokenOptions = { tenantId: flowActor(options, verb).tenantId, argument: options.argument, tokenId: options.tokenId, verb };
+  try {
+    return await step.beginDialog(SelectTokenDialog.id, select);
+  } catch (err) {
+    return endWithError(step, err);
   }
 }
