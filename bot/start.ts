@@ -3,7 +3,9 @@ import { loadConfig } from '../services/config/config';
 import { ConfigError } from '../services/errors';
 import { createLogger } from '../services/logging/logger';
 import { startApplication } from './application';
-import { startPlayground, type RunningPlayground } from './playground';
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { secondUserPlaygroundConfig, startPlayground, type RunningPlayground } from './playground';
 import { version } from '../package.json';
 
 /** `npm start`: the bot plus, in local mode, its embedded services and the Agents Playground. */
@@ -21,11 +23,21 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const app = await startApplication(config, logger);
 
-  let playground: RunningPlayground | undefined;
+  const playgrounds: RunningPlayground[] = [];
   if (config.playground.enabled) {
-    playground = await startPlayground({ botUrl: app.url, port: config.playground.port, logger });
+    const main = await startPlayground({ botUrl: app.url, port: config.playground.port, logger });
+    playgrounds.push(main);
+    let approverLine = '';
+    if (config.playground.approver.enabled) {
+      const configFile = path.resolve(config.localDataDir, 'playground-megan.yml');
+      await mkdir(path.dirname(configFile), { recursive: true });
+      await writeFile(configFile, secondUserPlaygroundConfig());
+      const approver = await startPlayground({ botUrl: app.url, port: config.playground.approver.port, logger, configFile });
+      playgrounds.push(approver);
+      approverLine = `  Approve assignments as Megan Bowen: ${approver.url}\n`;
+    }
     process.stdout.write(
-      `\n  VPP Books bot is running (local mode).\n  Open the chat: ${playground.url}\n  Type "help" to see the commands.\n\n`,
+      `\n  VPP Books bot is running (local mode).\n  Open the chat: ${main.url}\n${approverLine}  Type "help" to see the commands.\n\n`,
     );
   }
 
@@ -35,7 +47,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     void (async () => {
-      await playground?.stop();
+      await Promise.all(playgrounds.map((p) => p.stop()));
       await app.stop();
       logger.flush();
       process.exit(0);

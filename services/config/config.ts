@@ -77,6 +77,8 @@ export const environmentSchema = z.object({
   PORT: port(3978),
   PLAYGROUND_PORT: port(56150),
   PLAYGROUND_ENABLED: booleanFlag(true),
+  PLAYGROUND_APPROVER_PORT: port(56151),
+  PLAYGROUND_APPROVER_ENABLED: booleanFlag(true),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -89,7 +91,7 @@ export const environmentSchema = z.object({
   LOCAL_COSMOS_PORT: port(0),
   APPLE_VPP_BASE_URL: httpUrl,
   APPLE_METADATA_URL: httpUrl,
-  APPLE_STATUS_POLL_INTERVAL_MS: positiveInt(30_000),
+  APPLE_STATUS_POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number({ error: POSITIVE_EXPECTED }).int({ error: POSITIVE_EXPECTED }).positive({ error: POSITIVE_EXPECTED }).optional()),
   LOCAL_APPLE_PORT: port(0),
   GRAPH_BASE_URL: httpUrl,
   GRAPH_MANAGED_APPLE_ID_ATTRIBUTE: optionalString,
@@ -138,7 +140,12 @@ export interface AppConfig {
   instanceId: string;
   host: string;
   port: number;
-  playground: { enabled: boolean; port: number };
+  playground: {
+    enabled: boolean;
+    port: number;
+    /** A second Playground signed in as Megan Bowen, the other local approver. */
+    approver: { enabled: boolean; port: number };
+  };
   logLevel: Environment['LOG_LEVEL'];
   localDataDir: string;
   botAuth: {
@@ -239,7 +246,11 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
     // Local mode has no JWT validation, so it must never be reachable from another machine.
     host: mode === 'local' ? '127.0.0.1' : (e.HOST ?? '0.0.0.0'),
     port: e.PORT,
-    playground: { enabled: mode === 'local' && e.PLAYGROUND_ENABLED, port: e.PLAYGROUND_PORT },
+    playground: {
+      enabled: mode === 'local' && e.PLAYGROUND_ENABLED,
+      port: e.PLAYGROUND_PORT,
+      approver: { enabled: mode === 'local' && e.PLAYGROUND_ENABLED && e.PLAYGROUND_APPROVER_ENABLED, port: e.PLAYGROUND_APPROVER_PORT },
+    },
     logLevel: e.LOG_LEVEL,
     localDataDir: e.LOCAL_DATA_DIR,
     botAuth: {
@@ -258,7 +269,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
     apple: {
       baseUrl: e.APPLE_VPP_BASE_URL ?? (mode === 'production' ? APPLE_PRODUCTION_BASE_URL : undefined),
       metadataUrl: e.APPLE_METADATA_URL,
-      statusPollIntervalMs: e.APPLE_STATUS_POLL_INTERVAL_MS,
+      // Apple asks for 30 s between polls; the local sandbox finishes events in about a second.
+      statusPollIntervalMs: e.APPLE_STATUS_POLL_INTERVAL_MS ?? (mode === 'production' ? 30_000 : 2_000),
       mdmId: e.MDM_ID ?? (e.MicrosoftAppId ? `vpp-books-bot:${e.MicrosoftAppId}` : 'vpp-books-bot:local'),
       mdmName: e.MDM_NAME,
     },

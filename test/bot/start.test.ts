@@ -28,10 +28,20 @@ describe('npm start (process level)', function () {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-start-'));
     const port = await freePort();
     const playgroundPort = await freePort();
-    const bot = new BotProcess({ PORT: String(port), PLAYGROUND_PORT: String(playgroundPort), LOCAL_DATA_DIR: dataDir, LOG_LEVEL: 'warn' }).start();
+    const approverPort = await freePort();
+    const bot = new BotProcess({
+      PORT: String(port),
+      PLAYGROUND_PORT: String(playgroundPort),
+      PLAYGROUND_APPROVER_PORT: String(approverPort),
+      LOCAL_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+    }).start();
     try {
       const [, chatUrl] = await bot.waitForOutput(/Open the chat: (http:\/\/localhost:\d+)/);
       assert.equal(chatUrl, `http://localhost:${playgroundPort}`);
+      await bot.waitForOutput(new RegExp(`Approve assignments as Megan Bowen: http://localhost:${approverPort}`));
+      const approverPage = await fetch(`http://localhost:${approverPort}`);
+      assert.equal(approverPage.status, 200, 'the second Playground (signed in as Megan) is up');
       const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string };
       assert.equal(health.status, 'ok');
       const page = await fetch(chatUrl ?? '');

@@ -35,6 +35,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     bot = new BotProcess({
       PORT: String(await freePort()),
       PLAYGROUND_PORT: String(await freePort()),
+      PLAYGROUND_APPROVER_ENABLED: 'false',
       LOCAL_DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
     }).start();
