@@ -39,6 +39,16 @@ describe('assignment over HTTP: request, approval by Universal Action, delivery,
     return reply;
   }
   const click = (choice: string, ref: string) => ({ text: undefined, value: { choice, ref } });
+  /** The Approve button of the request card (Action.Execute), clicked by `user` in their chat. */
+  const approveAs = (user: typeof ALEX, conversationId: string, approvalId: string | undefined) =>
+    post({
+      ...teamsMessage(connector.url, ''),
+      type: 'invoke',
+      name: 'adaptiveCard/action',
+      from: user,
+      conversation: conversationOf(conversationId),
+      value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' },
+    });
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-assign-http-'));
@@ -80,27 +90,13 @@ describe('assignment over HTTP: request, approval by Universal Action, delivery,
     assert.ok(approvalId, 'the approver got an actionable card in her chat');
 
     // A forged click from Alex (the requester) changes nothing.
-    const selfApproval = await post({
-      ...teamsMessage(connector.url, ''),
-      type: 'invoke',
-      name: 'adaptiveCard/action',
-      from: ALEX,
-      conversation: conversationOf('alex-chat'),
-      value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' },
-    });
+    const selfApproval = await approveAs(ALEX, 'alex-chat', approvalId);
     assert.equal(selfApproval.status, 200);
     assert.doesNotMatch(JSON.stringify(await selfApproval.json()), /Approved by/);
 
     const decided = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && /approved assigning/.test(String(a.text)), 20_000);
     const finished = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && /^Finished assigning "Emma"/.test(String(a.summary ?? a.text)), 60_000);
-    const approval = await post({
-      ...teamsMessage(connector.url, ''),
-      type: 'invoke',
-      name: 'adaptiveCard/action',
-      from: MEGAN,
-      conversation: conversationOf('megan-chat'),
-      value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' },
-    });
+    const approval = await approveAs(MEGAN, 'megan-chat', approvalId);
     assert.equal(approval.status, 200);
     const invokeBody = (await approval.json()) as { type: string; value: unknown };
     assert.equal(invokeBody.type, 'application/vnd.microsoft.card.adaptive');
