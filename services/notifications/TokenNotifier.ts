@@ -112,11 +112,12 @@ export class TokenNotifier {
   async afterSync(outcome: SyncOutcome): Promise<void> {
     await this.notifyToken(outcome.token);
     if (outcome.lowLicenseBooks.length === 0) return;
-    // Reported by the sync that saw the book cross the threshold, which runs under the token's lease,
-    // so one instance sends it once per crossing without a claim.
-    const message = lowLicensesMessage(outcome.token, outcome.lowLicenseBooks);
-    for (const conversation of await this.options.recipients.forTenant(outcome.tenantId)) {
-      await this.options.outbox.send({ tenantId: conversation.tenantId, conversationId: conversation.conversationId, reference: conversation.reference }, message);
-    }
+    // Only the sync that saw the books cross the threshold reports them; the claim, keyed by that run,
+    // keeps a retried delivery from telling an admin twice.
+    await this.options.outbox.deliverOnce(
+      { tokenId: outcome.token.id, tenantId: outcome.tenantId, kind: 'lowLicenses', threshold: 'crossing', occurrenceKey: outcome.runId ?? this.now().toISOString() },
+      await this.options.recipients.forTenant(outcome.tenantId),
+      lowLicensesMessage(outcome.token, outcome.lowLicenseBooks),
+    );
   }
 }

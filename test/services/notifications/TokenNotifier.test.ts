@@ -125,8 +125,11 @@ describe('token notices', function () {
       const [book] = [...seeded.org.books.values()];
       assert.ok(book);
       book.assignedCount = 18;
-      await sync();
+      const lowRun = await sync();
       assert.match(sender.sent[3]?.message.text ?? '', /running low on licenses.*2 of 20 left/);
+      // Delivering the same run's report again (a retry after a crash) tells nobody twice.
+      await notifier.afterSync(lowRun);
+      assert.equal(sender.sent.length, 4);
 
       seeded.org.mdmInfo = { id: 'contoso', name: 'Contoso MDM' };
       await sync();
