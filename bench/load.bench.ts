@@ -1,8 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { LOAD_ADMINS, loadAdminId } from './support/loadAdmins';
-import { once } from 'node:events';
+import { spawnServer, stopServer } from './support/childServer';
 import path from 'node:path';
-import { createInterface } from 'node:readline';
 import { PLAYGROUND_TENANT_ID } from '../services/config/config';
 import type { Benchmark, BenchResult } from './types';
 
@@ -39,21 +38,8 @@ interface LoadResult {
 }
 
 async function startBot(mode: 'vpp' | 'echo'): Promise<RunningBot> {
-  const script = path.join(__dirname, 'support', 'loadServer.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=DEP0111', script, mode], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await once(lines, 'line')) as [string];
-  lines.close();
-  const { url, sinkUrl } = JSON.parse(line) as { url: string; sinkUrl: string };
-  return { child, url, sinkUrl };
-}
-
-async function stopBot(bot: RunningBot): Promise<void> {
-  const exited = once(bot.child, 'exit');
-  bot.child.stdin?.end();
-  const timer = setTimeout(() => bot.child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
+  const { child, info } = await spawnServer<{ url: string; sinkUrl: string }>(path.join(__dirname, 'support', 'loadServer.ts'), [mode]);
+  return { child, ...info };
 }
 
 async function stats(bot: RunningBot): Promise<Stats> {
@@ -122,7 +108,7 @@ async function measure(mode: 'vpp' | 'echo', seconds: number): Promise<LoadResul
     await drive(bot, Math.min(5, Math.max(1, seconds / 10)));
     return await drive(bot, seconds);
   } finally {
-    await stopBot(bot);
+    await stopServer(bot.child);
   }
 }
 

@@ -1,4 +1,5 @@
 import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
+import { announceAndServe } from './childServer';
 
 /**
  * The Cosmos-protocol server in a process of its own, as Azure Cosmos DB is in production: the load
@@ -7,14 +8,7 @@ import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
 async function main(): Promise<void> {
   const cosmos = new EmbeddedCosmos();
   await cosmos.start();
-  process.stdout.write(`${JSON.stringify({ endpoint: cosmos.endpoint })}\n`);
-  const stop = async () => {
-    await cosmos.stop();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.stdin.on('end', () => void stop());
-  process.stdin.resume();
+  announceAndServe({ endpoint: cosmos.endpoint }, () => cosmos.stop());
 }
 
 main().catch((err: unknown) => {

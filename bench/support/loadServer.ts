@@ -1,6 +1,6 @@
 import http from 'node:http';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { LOAD_ADMIN_IDS } from './loadAdmins';
+import { announceAndServe, spawnServer, stopServer } from './childServer';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -65,21 +65,6 @@ async function startEcho(): Promise<{ url: string; close: () => Promise<void> }>
   };
 }
 
-/** Azure Cosmos DB is another machine in production; here it is at least another process. */
-async function startCosmosProcess(): Promise<{ endpoint: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=DEP0111', path.join(__dirname, 'cosmosServer.ts')], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const endpoint = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    child.stdout?.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const line = out.split('\n')[0];
-      if (out.includes('\n') && line) resolve((JSON.parse(line) as { endpoint: string }).endpoint);
-    });
-    child.once('exit', (code) => reject(new Error(`the Cosmos server process exited (${String(code)})`)));
-  });
-  return { endpoint, child };
-}
-
 async function main(): Promise<void> {
   const mode = process.argv[2];
   const sink = await startSink();
@@ -89,7 +74,8 @@ async function main(): Promise<void> {
     ({ url, close } = await startEcho());
   } else if (mode === 'vpp') {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-load-'));
-    const cosmos = await startCosmosProcess();
+    // Azure Cosmos DB is another machine in production; here it is at least another process.
+    const cosmos = await spawnServer<{ endpoint: string }>(path.join(__dirname, 'cosmosServer.ts'));
     const app = await startApplication(
       loadConfig({
         PORT: '0',
@@ -97,28 +83,23 @@ async function main(): Promise<void> {
         PLAYGROUND_ENABLED: 'false',
         LOG_LEVEL: 'silent',
         BOT_ADMIN_USER_IDS: LOAD_ADMIN_IDS.join(','),
-        COSMOS_ENDPOINT: cosmos.endpoint,
+        COSMOS_ENDPOINT: cosmos.info.endpoint,
       }),
       silentLogger(),
     );
     url = app.url;
     close = async () => {
       await app.stop();
-      cosmos.child.kill('SIGTERM');
+      await stopServer(cosmos.child);
       await rm(dataDir, { recursive: true, force: true });
     };
   } else {
     throw new Error(`usage: loadServer.ts echo|vpp (got ${String(mode)})`);
   }
-  process.stdout.write(`${JSON.stringify({ url, sinkUrl: sink.url })}\n`);
-  const stop = async () => {
+  announceAndServe({ url, sinkUrl: sink.url }, async () => {
     await close();
     await sink.close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.stdin.on('end', () => void stop());
-  process.stdin.resume();
+  });
 }
 
 main().catch((err: unknown) => {

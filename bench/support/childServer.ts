@@ -1,0 +1,42 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+
+/**
+ * Benchmarks run servers in processes of their own so their CPU and memory are measured apart. A child
+ * server prints one JSON line saying where it is, and stops when its stdin closes (or on SIGTERM).
+ */
+
+/** Child side: announce `info` on stdout, then serve until told to stop. */
+export function announceAndServe(info: object, close: () => Promise<void>): void {
+  process.stdout.write(`${JSON.stringify(info)}\n`);
+  const stop = async () => {
+    await close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.stdin.on('end', () => void stop());
+  process.stdin.resume();
+}
+
+/** Parent side: runs a TypeScript server script and waits for the line it announces. */
+export async function spawnServer<T>(script: string, args: readonly string[] = []): Promise<{ child: ChildProcess; info: T }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=DEP0111', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout! });
+  const exited = once(child, 'exit').then(([code]) => {
+    throw new Error(`${script} exited before it was ready (${String(code)})`);
+  });
+  const [line] = (await Promise.race([once(lines, 'line'), exited])) as [string];
+  lines.close();
+  return { child, info: JSON.parse(line) as T };
+}
+
+/** Closes the child's stdin and waits for it to exit, killing it if it takes longer than 10 s. */
+export async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.stdin?.end();
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
