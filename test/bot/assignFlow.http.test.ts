@@ -1,24 +1,12 @@
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { startApplication, type RunningApplication } from '../../bot/application';
-import { loadConfig, PLAYGROUND_ADMIN_USER_ID, PLAYGROUND_SECOND_USER_ID, PLAYGROUND_TENANT_ID } from '../../services/config/config';
+import { loadConfig } from '../../services/config/config';
 import { capturingLogger } from '../support/logCapture';
-import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
-
-const TOKEN_FILE = readFileSync(path.resolve(__dirname, '../../services/apple/sandbox/tokens/demo-valid.vpptoken'), 'utf8');
-const ALEX = { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: PLAYGROUND_ADMIN_USER_ID };
-const MEGAN = { id: 'user-id-1', name: 'Megan Bowen', aadObjectId: PLAYGROUND_SECOND_USER_ID };
-const conversationOf = (id: string) => ({ id, conversationType: 'personal', tenantId: PLAYGROUND_TENANT_ID });
-
-/** The `ref` a card's choice buttons carry. */
-function refOf(activity: CapturedActivity): string {
-  const ref = /"ref":"([^"]+)"/.exec(cardText(activity))?.[1];
-  assert.ok(ref, `a card with choices: ${String(activity.text)} ${cardText(activity).slice(0, 300)}`);
-  return ref;
-}
+import { FakeConnector, cardText, type CapturedActivity } from '../support/FakeConnector';
+import { ALEX, MEGAN, PlaygroundChats, click, refOf } from '../support/PlaygroundChats';
 
 describe('assignment over HTTP: request, approval by Universal Action, delivery, status', function () {
   this.timeout(90_000);
@@ -27,28 +15,8 @@ describe('assignment over HTTP: request, approval by Universal Action, delivery,
   let dataDir: string;
   let app: RunningApplication;
 
-  async function post(body: Record<string, unknown>): Promise<Response> {
-    return fetch(`${app.url}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  }
-  /** Alex says something in his chat; resolves with the first reply matching `until`. */
-  async function alex(text: string | Record<string, unknown>, until: (a: CapturedActivity) => boolean = () => true): Promise<CapturedActivity> {
-    const reply = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && until(a), 20_000);
-    const body = typeof text === 'string' ? teamsMessage(connector.url, text) : { ...teamsMessage(connector.url, ''), ...text };
-    const response = await post({ ...body, from: ALEX, conversation: conversationOf('alex-chat') });
-    assert.equal(response.status, 200);
-    return reply;
-  }
-  const click = (choice: string, ref: string) => ({ text: undefined, value: { choice, ref } });
-  /** The Approve button of the request card (Action.Execute), clicked by `user` in their chat. */
-  const approveAs = (user: typeof ALEX, conversationId: string, approvalId: string | undefined) =>
-    post({
-      ...teamsMessage(connector.url, ''),
-      type: 'invoke',
-      name: 'adaptiveCard/action',
-      from: user,
-      conversation: conversationOf(conversationId),
-      value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' },
-    });
+  const chats = new PlaygroundChats(connector, () => app.url);
+  const alex = (text: string | Record<string, unknown>, until?: (a: CapturedActivity) => boolean) => chats.say(ALEX, text, until);
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-assign-http-'));
@@ -64,17 +32,7 @@ describe('assignment over HTTP: request, approval by Universal Action, delivery,
   });
 
   it('runs end to end with the real bot, and each person hears what concerns them', async () => {
-    // Megan has a chat with the bot, so she can be sent approval cards.
-    const meganHello = connector.waitForNext((a) => a.conversation?.id === 'megan-chat');
-    await post({ ...teamsMessage(connector.url, 'help'), from: MEGAN, conversation: conversationOf('megan-chat') });
-    await meganHello;
-
-    await alex('upload token', (a) => /Send me the/.test(String(a.text)));
-    await alex(TOKEN_FILE, (a) => /Which Apple ID/.test(String(a.text)));
-    await alex('vpp-admin@northwind.example', (a) => cardText(a).includes('Apple Business Manager'));
-    await alex('business', (a) => cardText(a).includes('Confirm the VPP token'));
-    await alex('save', (a) => /^Saved/.test(String(a.text)));
-    await alex('sync', (a) => cardText(a).includes('finished'));
+    await chats.setUpDemoToken();
 
     await alex('assign', (a) => /Which \*\*book\*\*/.test(String(a.text)));
     await alex('emma', (a) => /Which \*\*user group\*\*/.test(String(a.text)));
@@ -90,13 +48,13 @@ describe('assignment over HTTP: request, approval by Universal Action, delivery,
     assert.ok(approvalId, 'the approver got an actionable card in her chat');
 
     // A forged click from Alex (the requester) changes nothing.
-    const selfApproval = await approveAs(ALEX, 'alex-chat', approvalId);
+    const selfApproval = await chats.approveAs(ALEX, approvalId);
     assert.equal(selfApproval.status, 200);
     assert.doesNotMatch(JSON.stringify(await selfApproval.json()), /Approved by/);
 
     const decided = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && /approved assigning/.test(String(a.text)), 20_000);
     const finished = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && /^Finished assigning "Emma"/.test(String(a.summary ?? a.text)), 60_000);
-    const approval = await approveAs(MEGAN, 'megan-chat', approvalId);
+    const approval = await chats.approveAs(MEGAN, approvalId);
     assert.equal(approval.status, 200);
     const invokeBody = (await approval.json()) as { type: string; value: unknown };
     assert.equal(invokeBody.type, 'application/vnd.microsoft.card.adaptive');

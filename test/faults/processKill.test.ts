@@ -1,6 +1,5 @@
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
@@ -12,26 +11,18 @@ import { DEMO_ORG_NAME } from '../../services/apple/sandbox/demoData';
 import { startLocalDirectory, type RunningLocalDirectory } from '../../services/directory/local/LocalDirectoryServer';
 import { DEMO_GROUPS } from '../../services/directory/local/demoData';
 import { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
-import { PLAYGROUND_ADMIN_USER_ID, PLAYGROUND_SECOND_USER_ID, PLAYGROUND_TENANT_ID } from '../../services/config/config';
+import { PLAYGROUND_TENANT_ID } from '../../services/config/config';
 import { BotProcess } from '../support/BotProcess';
-import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
+import { FakeConnector, cardText, type CapturedActivity } from '../support/FakeConnector';
+import { ALEX, MEGAN, PlaygroundChats, click, refOf } from '../support/PlaygroundChats';
 import { FaultsProxy } from '../support/faultsProxy';
 import { freePort } from '../support/ports';
 
-const TOKEN_FILE = readFileSync(path.resolve(__dirname, '../../services/apple/sandbox/tokens/demo-valid.vpptoken'), 'utf8');
-const ALEX = { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: PLAYGROUND_ADMIN_USER_ID };
-const MEGAN = { id: 'user-id-1', name: 'Megan Bowen', aadObjectId: PLAYGROUND_SECOND_USER_ID };
-const conversationOf = (id: string) => ({ id, conversationType: 'personal', tenantId: PLAYGROUND_TENANT_ID });
 const STUDENTS = 600;
 const BATCH = 50;
 const EXTRA_BOOKS = 150 // with the new assignment book: 151 added;
 const BOOK_TITLE = 'Resilience Handbook';
 
-function refOf(activity: CapturedActivity): string {
-  const ref = /"ref":"([^"]+)"/.exec(cardText(activity))?.[1];
-  assert.ok(ref, `a card with choices: ${String(activity.text)} ${cardText(activity).slice(0, 300)}`);
-  return ref;
-}
 
 async function until<T>(what: string, probe: () => Promise<T | undefined> | T | undefined, timeoutMs = 20_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -83,18 +74,8 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
     return child;
   }
 
-  async function post(body: Record<string, unknown>): Promise<Response> {
-    return fetch(`http://127.0.0.1:${port}/api/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  }
-  async function alex(text: string | Record<string, unknown>, match: (a: CapturedActivity) => boolean = () => true, timeoutMs = 20_000): Promise<CapturedActivity> {
-    const reply = connector.waitForNext((a) => a.conversation?.id === 'alex-chat' && match(a), timeoutMs);
-    const body = typeof text === 'string' ? teamsMessage(connector.url, text) : { ...teamsMessage(connector.url, ''), ...text };
-    const response = await post({ ...body, from: ALEX, conversation: conversationOf('alex-chat') });
-    assert.equal(response.status, 200);
-    return reply;
-  }
-
-  const click = (choice: string, ref: string) => ({ text: undefined, value: { choice, ref } });
+  const chats = new PlaygroundChats(connector, () => `http://127.0.0.1:${port}`);
+  const alex = (text: string | Record<string, unknown>, until?: (a: CapturedActivity) => boolean, timeoutMs?: number) => chats.say(ALEX, text, until, timeoutMs);
   const tokenId = async (): Promise<string> => {
     const [token] = await store.tokens.listByTenant(PLAYGROUND_TENANT_ID);
     assert.ok(token, 'the token is stored');
@@ -130,15 +111,7 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
   });
 
   it('upload the token and sync once (setup)', async () => {
-    const meganHello = connector.waitForNext((a) => a.conversation?.id === 'megan-chat');
-    await post({ ...teamsMessage(connector.url, 'help'), from: MEGAN, conversation: conversationOf('megan-chat') });
-    await meganHello;
-    await alex('upload token', (a) => /Send me the/.test(String(a.text)));
-    await alex(TOKEN_FILE, (a) => /Which Apple ID/.test(String(a.text)));
-    await alex('vpp-admin@northwind.example', (a) => cardText(a).includes('Apple Business Manager'));
-    await alex('business', (a) => cardText(a).includes('Confirm the VPP token'));
-    await alex('save', (a) => /^Saved/.test(String(a.text)));
-    await alex('sync', (a) => cardText(a).includes('finished'));
+    await chats.setUpDemoToken();
   });
 
   it('a sync killed half-way: the next process syncs every book exactly once', async () => {
@@ -195,14 +168,7 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
     apple.decide = (r) => (r.method === 'POST' && r.url.startsWith('/mdm/v2/assets/associate') && ++associates === 4 ? 'hold' : 'forward');
     const held = apple.nextHeld();
     const from = apple.requests.length;
-    const approval = await post({
-      ...teamsMessage(connector.url, ''),
-      type: 'invoke',
-      name: 'adaptiveCard/action',
-      from: MEGAN,
-      conversation: conversationOf('megan-chat'),
-      value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' },
-    });
+    const approval = await chats.approveAs(MEGAN, approvalId);
     assert.equal(approval.status, 200);
     await held;
     await bot?.stop('SIGKILL');
