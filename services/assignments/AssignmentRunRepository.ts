@@ -95,7 +95,7 @@ export class AssignmentRunRepository {
       container,
       schema: assignmentRunSchema,
       docType: 'assignmentRun',
-      partitionKeyOf: (r) => r.tokenId,
+      partitionKeyField: 'tokenId',
       volatileFields: ['lastModifiedDateTime'],
     });
   }

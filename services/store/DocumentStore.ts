@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Container, ItemDefinition, SqlParameter } from '@azure/cosmos';
+import type { Container, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
 import { z } from 'zod';
 import { StoreConcurrencyError, StoreConflictError, StoreValidationError, cosmosStatus } from './errors';
 import { SYSTEM_PROPERTIES, sameContent } from './stable';
@@ -26,12 +26,16 @@ export interface QueryOptions {
   partitionKey?: string;
 }
 
+/** The keys of T whose value is always a string: only those can be a partition key. */
+export type StringField<T> = { [K in keyof T]-?: T[K] extends string ? K : never }[keyof T] & string;
+
 export interface DocumentStoreOptions<T> {
   container: Container;
   schema: z.ZodType<T>;
   /** Written as `type` on every document and checked on every read, so a container can hold several kinds. */
   docType: string;
-  partitionKeyOf: (entity: T) => string;
+  /** The field the container is partitioned on (its partition key path without the slash). */
+  partitionKeyField: StringField<T>;
   /** Fields that change on every write (timestamps) and so must not count as a change in upsertIfChanged. */
   volatileFields?: readonly string[];
   /** Fields upsertIfChanged keeps from the stored document (createdDateTime): a re-sync is not a creation. */
@@ -48,6 +52,18 @@ type Mutation<T> = (current: T) => T | undefined | Promise<T | undefined>;
 const DEFAULT_MAX_ATTEMPTS = 40;
 
 /**
+ * Items per page when a query is read to the end. The SDK's default (100) costs a round trip per
+ * hundred documents, and the local emulator scans the whole container for every page, so a token's
+ * 2,000 users took 20 scans; Cosmos still cuts a page short at its 4 MB / time limits and fetchAll
+ * follows the continuation, so a bigger page changes cost, never results.
+ */
+export const QUERY_PAGE_SIZE = 1000;
+
+/** Every query filters on the document type; the partition filter is attached to this condition. */
+const TYPE_FILTER = /\bc\.type\s*=\s*@type\b/gi;
+const PARTITION_PARAMETER = '@partitionKey';
+
+/**
  * Typed, validated access to one kind of document: every write is validated before it is sent, every
  * read before it is returned, and every update is a conditional replace (If-Match the ETag read) that
  * is retried on 412, so concurrent writers never overwrite each other's changes.
@@ -56,7 +72,7 @@ export class DocumentStore<T extends { id: string }> {
   readonly container: Container;
   readonly docType: string;
   private readonly schema: z.ZodType<T>;
-  private readonly partitionKeyOf: (entity: T) => string;
+  readonly partitionKeyField: StringField<T>;
   private readonly volatileFields: readonly string[];
   private readonly preservedFields: readonly (keyof T & string)[];
   private readonly maxAttempts: number;
@@ -65,7 +81,10 @@ export class DocumentStore<T extends { id: string }> {
     this.container = options.container;
     this.schema = options.schema;
     this.docType = options.docType;
-    this.partitionKeyOf = options.partitionKeyOf;
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(options.partitionKeyField)) {
+      throw new Error(`${options.docType}: partition key field "${options.partitionKeyField}" is not a plain property name`);
+    }
+    this.partitionKeyField = options.partitionKeyField;
     this.volatileFields = options.volatileFields ?? [];
     this.preservedFields = options.preservedFields ?? [];
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
@@ -73,6 +92,10 @@ export class DocumentStore<T extends { id: string }> {
 
   partitionKey(entity: T): string {
     return this.partitionKeyOf(entity);
+  }
+
+  private partitionKeyOf(entity: T): string {
+    return entity[this.partitionKeyField] as string;
   }
 
   /** Validates an entity the way a write would, without writing (for callers that build documents). */
@@ -218,7 +241,7 @@ export class DocumentStore<T extends { id: string }> {
    */
   async deletePartition(partitionKey: string): Promise<number> {
     const { resources } = await this.container.items
-      .query<unknown>({ query: 'SELECT VALUE c.id FROM c WHERE c.type = @type', parameters: this.withType([]) }, { partitionKey })
+      .query<unknown>(this.spec('SELECT VALUE c.id FROM c WHERE c.type = @type', [], partitionKey), { partitionKey, maxItemCount: QUERY_PAGE_SIZE })
       .fetchAll();
     let deleted = 0;
     for (const id of resources) {
@@ -227,10 +250,13 @@ export class DocumentStore<T extends { id: string }> {
     return deleted;
   }
 
-  /** Runs a query whose SQL filters on `c.type = @type` (the parameter is supplied here). */
+  /**
+   * Runs a query whose SQL filters on `c.type = @type` (the parameter is supplied here, and with a
+   * partition key so is the partition filter: see `spec`).
+   */
   async query(sql: string, parameters: SqlParameter[] = [], options: QueryOptions = {}): Promise<Versioned<T>[]> {
     const { resources } = await this.container.items
-      .query<ItemDefinition>({ query: sql, parameters: this.withType(parameters) }, { partitionKey: options.partitionKey })
+      .query<ItemDefinition>(this.spec(sql, parameters, options.partitionKey), { partitionKey: options.partitionKey, maxItemCount: QUERY_PAGE_SIZE })
       .fetchAll();
     return resources.map((r) => this.fromDocument(r));
   }
@@ -241,10 +267,7 @@ export class DocumentStore<T extends { id: string }> {
 
   /** One page of a single-partition query; the continuation token is Cosmos's own, opaque to callers. */
   async queryPage(sql: string, parameters: SqlParameter[], partitionKey: string, pageSize: number, continuationToken?: string): Promise<Page<T>> {
-    const iterator = this.container.items.query<ItemDefinition>(
-      { query: sql, parameters: this.withType(parameters) },
-      { partitionKey, maxItemCount: pageSize, continuationToken },
-    );
+    const iterator = this.container.items.query<ItemDefinition>(this.spec(sql, parameters, partitionKey), { partitionKey, maxItemCount: pageSize, continuationToken });
     // Cosmos may return an empty page with a continuation; keep going until there is something to show.
     let response = await iterator.fetchNext();
     while (response.resources.length === 0 && response.hasMoreResults && response.continuationToken) {
@@ -259,7 +282,7 @@ export class DocumentStore<T extends { id: string }> {
   /** A scalar query (`SELECT VALUE COUNT(1) ...`), parsed with `schema`. */
   async scalar<V>(sql: string, parameters: SqlParameter[], schema: z.ZodType<V>, options: QueryOptions = {}): Promise<V[]> {
     const { resources } = await this.container.items
-      .query<unknown>({ query: sql, parameters: this.withType(parameters) }, { partitionKey: options.partitionKey })
+      .query<unknown>(this.spec(sql, parameters, options.partitionKey), { partitionKey: options.partitionKey, maxItemCount: QUERY_PAGE_SIZE })
       .fetchAll();
     return resources.map((r) => schema.parse(r));
   }
@@ -272,8 +295,25 @@ export class DocumentStore<T extends { id: string }> {
     return merged;
   }
 
-  private withType(parameters: SqlParameter[]): SqlParameter[] {
-    return [{ name: '@type', value: this.docType }, ...parameters];
+  /**
+   * The query as sent: `@type` bound and, for a single-partition query, the partition filter written
+   * into the SQL (`c.type = @type` becomes `(c.type = @type AND c.<field> = @partitionKey)`). Azure
+   * scopes a query by the partition key option alone, but the local emulator ignores that option and
+   * would answer with every partition's documents (token A's sync reading token B's users); the
+   * filter makes both agree and costs Azure nothing. The type filter must already be a top-level
+   * condition for the type check to hold, so the partition filter is one too.
+   */
+  private spec(sql: string, parameters: SqlParameter[], partitionKey: string | undefined): SqlQuerySpec {
+    if (!sql.match(TYPE_FILTER)) {
+      throw new Error(`${this.docType} query must filter on "c.type = @type" (the store binds it, and scopes partitions next to it): ${sql}`);
+    }
+    const bound: SqlParameter[] = [{ name: '@type', value: this.docType }, ...parameters];
+    if (partitionKey === undefined) return { query: sql, parameters: bound };
+    if (parameters.some((p) => p.name === PARTITION_PARAMETER)) throw new Error(`${PARTITION_PARAMETER} is reserved for the store's partition filter: ${sql}`);
+    return {
+      query: sql.replace(TYPE_FILTER, `(c.type = @type AND c.${this.partitionKeyField} = ${PARTITION_PARAMETER})`),
+      parameters: [...bound, { name: PARTITION_PARAMETER, value: partitionKey }],
+    };
   }
 
   private assertSameIdentity(before: T, after: T): void {

@@ -81,8 +81,13 @@ export function syncEngine(env: TestEnvironment, options: Partial<SyncEngineOpti
   });
 }
 
-/** Every document's ETag in one partition: equal snapshots mean nothing was written in between. */
-export async function etags(container: Container, partitionKey: string): Promise<Map<string, string>> {
-  const { resources } = await container.items.query<{ id: string; _etag: string }>('SELECT c.id, c._etag FROM c', { partitionKey }).fetchAll();
+/**
+ * Every document's ETag in one token's partition: equal snapshots mean nothing was written in between.
+ * The filter is in the SQL because the emulator ignores the partitionKey option on queries.
+ */
+export async function etags(container: Container, tokenId: string): Promise<Map<string, string>> {
+  const { resources } = await container.items
+    .query<{ id: string; _etag: string }>({ query: 'SELECT c.id, c._etag FROM c WHERE c.tokenId = @tokenId', parameters: [{ name: '@tokenId', value: tokenId }] }, { partitionKey: tokenId })
+    .fetchAll();
   return new Map(resources.map((r) => [r.id, r._etag]));
 }

@@ -24,7 +24,7 @@ export class ApprovalRepository {
 
   constructor(container: Container, options: RepositoryOptions = {}) {
     this.now = clockOf(options);
-    this.store = new DocumentStore({ container, schema: approvalRequestSchema, docType: 'approval', partitionKeyOf: (a) => a.tenantId, maxAttempts: options.maxAttempts });
+    this.store = new DocumentStore({ container, schema: approvalRequestSchema, docType: 'approval', partitionKeyField: 'tenantId', maxAttempts: options.maxAttempts });
   }
 
   async create(request: ApprovalRequest): Promise<ApprovalRequest> {

@@ -15,7 +15,7 @@ export class AssignmentRepository {
       container,
       schema: eBookAssignmentSchema,
       docType: 'eBookAssignment',
-      partitionKeyOf: (a) => a.tokenId,
+      partitionKeyField: 'tokenId',
       volatileFields: ['lastModifiedDateTime'],
       maxAttempts: options.maxAttempts,
     });

@@ -13,7 +13,7 @@ export class AuditLog {
 
   constructor(container: Container, options: RepositoryOptions = {}) {
     this.now = clockOf(options);
-    this.store = new DocumentStore({ container, schema: auditEventSchema, docType: 'audit', partitionKeyOf: (e) => e.tenantId, maxAttempts: options.maxAttempts });
+    this.store = new DocumentStore({ container, schema: auditEventSchema, docType: 'audit', partitionKeyField: 'tenantId', maxAttempts: options.maxAttempts });
   }
 
   /** Records an event; throws StoreValidationError (and writes nothing) if it carries a secret. */

@@ -26,7 +26,7 @@ export class BookRepository {
       container,
       schema: eBookSchema,
       docType: 'eBook',
-      partitionKeyOf: (b) => b.tokenId,
+      partitionKeyField: 'tokenId',
       volatileFields: ['lastModifiedDateTime'],
       preservedFields: ['createdDateTime'],
       maxAttempts: options.maxAttempts,

@@ -30,7 +30,7 @@ export class ConversationReferenceRepository {
       container,
       schema: storedConversationSchema,
       docType: 'conversation',
-      partitionKeyOf: (c) => c.tenantId,
+      partitionKeyField: 'tenantId',
       volatileFields: ['updatedDateTime'],
       maxAttempts: options.maxAttempts,
     });

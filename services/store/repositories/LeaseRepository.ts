@@ -17,7 +17,7 @@ export class LeaseRepository {
 
   constructor(container: Container, options: RepositoryOptions = {}) {
     this.now = clockOf(options);
-    this.store = new DocumentStore({ container, schema: leaseSchema, docType: 'lease', partitionKeyOf: (l) => l.id, maxAttempts: options.maxAttempts });
+    this.store = new DocumentStore({ container, schema: leaseSchema, docType: 'lease', partitionKeyField: 'id', maxAttempts: options.maxAttempts });
   }
 
   get(name: string): Promise<Lease | undefined> {

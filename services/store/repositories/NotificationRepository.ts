@@ -22,7 +22,7 @@ export class NotificationRepository {
   ) {
     this.now = clockOf(options);
     this.staleClaimMs = options.staleClaimMs ?? DEFAULT_STALE_CLAIM_MS;
-    this.store = new DocumentStore({ container, schema: notificationSchema, docType: 'notification', partitionKeyOf: (n) => n.tokenId, maxAttempts: options.maxAttempts });
+    this.store = new DocumentStore({ container, schema: notificationSchema, docType: 'notification', partitionKeyField: 'tokenId', maxAttempts: options.maxAttempts });
   }
 
   private readonly staleClaimMs: number;

@@ -11,7 +11,7 @@ export class SyncRunRepository {
   readonly store: DocumentStore<SyncRun>;
 
   constructor(container: Container, options: RepositoryOptions = {}) {
-    this.store = new DocumentStore({ container, schema: syncRunSchema, docType: 'syncRun', partitionKeyOf: (r) => r.tokenId, maxAttempts: options.maxAttempts });
+    this.store = new DocumentStore({ container, schema: syncRunSchema, docType: 'syncRun', partitionKeyField: 'tokenId', maxAttempts: options.maxAttempts });
   }
 
   async start(run: SyncRun): Promise<SyncRun> {

@@ -20,7 +20,7 @@ export class TokenRepository {
       container,
       schema: vppTokenSchema,
       docType: 'vppToken',
-      partitionKeyOf: (t) => t.tenantId,
+      partitionKeyField: 'tenantId',
       volatileFields: ['lastModifiedDateTime'],
       preservedFields: ['createdDateTime', 'createdBy'],
       maxAttempts: options.maxAttempts,

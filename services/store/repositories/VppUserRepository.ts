@@ -16,7 +16,7 @@ export class VppUserRepository {
       container,
       schema: vppUserSchema,
       docType: 'vppUser',
-      partitionKeyOf: (u) => u.tokenId,
+      partitionKeyField: 'tokenId',
       volatileFields: ['lastModifiedDateTime'],
       preservedFields: ['createdDateTime'],
       maxAttempts: options.maxAttempts,

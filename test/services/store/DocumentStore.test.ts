@@ -17,7 +17,7 @@ describe('DocumentStore (optimistic concurrency, validation, idempotent writes)'
   beforeEach(async () => {
     const database = await env.newDatabase();
     ({ container } = await database.containers.createIfNotExists({ id: 'counters', partitionKey: { paths: ['/pk'] } }));
-    store = new DocumentStore({ container, schema: counterSchema, docType: 'counter', partitionKeyOf: (c) => c.pk, volatileFields: ['updatedAt'] });
+    store = new DocumentStore({ container, schema: counterSchema, docType: 'counter', partitionKeyField: 'pk', volatileFields: ['updatedAt'] });
   });
 
   it('loses no increment when 20 writers update the same document at once', async () => {
@@ -32,7 +32,7 @@ describe('DocumentStore (optimistic concurrency, validation, idempotent writes)'
   });
 
   it('gives up with a clear error after its bounded retries', async () => {
-    const impatient = new DocumentStore({ container, schema: counterSchema, docType: 'counter', partitionKeyOf: (c) => c.pk, maxAttempts: 2 });
+    const impatient = new DocumentStore({ container, schema: counterSchema, docType: 'counter', partitionKeyField: 'pk', maxAttempts: 2 });
     await impatient.create({ id: 'c2', pk: 'p', count: 0, seen: [] });
     // A competing write lands between every read and replace.
     await assert.rejects(
@@ -120,6 +120,65 @@ describe('DocumentStore (optimistic concurrency, validation, idempotent writes)'
     } while (token);
     assert.deepEqual(ids, ['pg0', 'pg1', 'pg2', 'pg3', 'pg4', 'pg5', 'pg6']);
     assert.equal(pages, 3);
+  });
+});
+
+describe('DocumentStore partition scoping (the emulator ignores the partition key option on queries)', () => {
+  const env = useEmbeddedCosmos();
+  let store: DocumentStore<Counter>;
+
+  beforeEach(async () => {
+    const database = await env.newDatabase();
+    const { container } = await database.containers.createIfNotExists({ id: 'counters', partitionKey: { paths: ['/pk'] } });
+    store = new DocumentStore({ container, schema: counterSchema, docType: 'counter', partitionKeyField: 'pk' });
+    // The same ids in two partitions, as two tokens' users share clientUserIds in the sync bench.
+    for (const pk of ['a', 'b']) {
+      for (let i = 0; i < 5; i++) await store.create({ id: `same-${i}`, pk, count: pk === 'a' ? i : 100 + i, seen: [pk] });
+    }
+  });
+
+  it('query and queryValues return only the asked partition; without one they span both', async () => {
+    const a = await store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: 'a' });
+    assert.deepEqual(a.map((v) => v.value.pk), ['a', 'a', 'a', 'a', 'a']);
+    const b = await store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.count >= @min ORDER BY c.count', [{ name: '@min', value: 102 }], { partitionKey: 'b' });
+    assert.deepEqual(b.map((c) => c.count), [102, 103, 104]);
+    assert.equal((await store.queryValues('SELECT * FROM c WHERE c.type = @type')).length, 10, 'cross-partition');
+  });
+
+  it('queryPage pages through one partition only', async () => {
+    const ids: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await store.queryPage('SELECT * FROM c WHERE c.type = @type ORDER BY c.count', [], 'b', 2, token);
+      ids.push(...page.items.map((c) => `${c.pk}:${c.id}`));
+      token = page.continuationToken;
+    } while (token);
+    assert.deepEqual(ids, ['b:same-0', 'b:same-1', 'b:same-2', 'b:same-3', 'b:same-4']);
+  });
+
+  it('scalar counts one partition', async () => {
+    assert.deepEqual(await store.scalar('SELECT VALUE COUNT(1) FROM c WHERE c.type = @type', [], z.number(), { partitionKey: 'a' }), [5]);
+    assert.deepEqual(await store.scalar('SELECT VALUE COUNT(1) FROM c WHERE c.type = @type', [], z.number()), [10]);
+  });
+
+  it('deletePartition removes one partition and leaves the same ids in the other', async () => {
+    assert.equal(await store.deletePartition('a'), 5);
+    assert.deepEqual(await store.queryValues('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: 'a' }), []);
+    const b = await store.queryValues('SELECT * FROM c WHERE c.type = @type ORDER BY c.count', [], { partitionKey: 'b' });
+    assert.deepEqual(b.map((c) => c.count), [100, 101, 102, 103, 104]);
+  });
+
+  it('refuses a query without the type filter, and a caller parameter named @partitionKey', async () => {
+    await assert.rejects(store.query('SELECT * FROM c', [], { partitionKey: 'a' }), /counter query must filter on "c.type = @type"/);
+    await assert.rejects(store.queryValues('SELECT * FROM c WHERE c.pk = @pk', [{ name: '@pk', value: 'a' }]), /must filter on "c.type = @type"/);
+    await assert.rejects(store.query('SELECT * FROM c WHERE c.type = @type AND c.pk = @partitionKey', [{ name: '@partitionKey', value: 'b' }], { partitionKey: 'a' }), /@partitionKey is reserved/);
+  });
+
+  it('refuses a partition key field that is not a plain property name', () => {
+    assert.throws(
+      () => new DocumentStore({ container: store.container, schema: z.object({ id: z.string(), 'a-b': z.string() }), docType: 'odd', partitionKeyField: 'a-b' }),
+      /partition key field "a-b" is not a plain property name/,
+    );
   });
 });
 
