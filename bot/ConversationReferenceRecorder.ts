@@ -76,13 +76,15 @@ export class ConversationReferenceRecorder {
       const userAadObjectId = activity.from?.aadObjectId;
       // A personal reference is keyed by its user; without an Entra id there is no admin to reach.
       if (scope === 'personal' && !userAadObjectId) return 'ignored';
-      const parsed = conversationReferenceJsonSchema.safeParse(JSON.parse(JSON.stringify(TurnContext.getConversationReference(activity))));
-      if (!parsed.success) return 'ignored';
       // activityId points at this one message; keeping it would make every message a "change".
-      const { activityId: _activityId, ...reference } = parsed.data;
+      const { activityId: _activityId, ...candidate } = TurnContext.getConversationReference(activity);
       const key = `${tenantId}|${conversationId}|${userAadObjectId ?? ''}`;
-      const json = JSON.stringify(reference);
+      const json = JSON.stringify(candidate);
+      // Checked before validating: a repeat (nearly every turn) then costs one stringify.
       if (this.seenRecently(key, json)) return 'unchanged';
+      const parsed = conversationReferenceJsonSchema.safeParse(JSON.parse(json));
+      if (!parsed.success) return 'ignored';
+      const reference = parsed.data;
       const result = await this.conversations.save({
         tenantId,
         scope,

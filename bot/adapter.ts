@@ -10,10 +10,11 @@ import {
 } from 'botbuilder';
 // botbuilder 4.23.3 pins this exact version and does not re-export its AuthenticationError, the only error
 // type CloudAdapter answers with 401.
-import { AuthenticationError } from 'botframework-connector';
+import { AuthenticationError, type AuthenticateRequestResult, type ClaimsIdentity, type ConnectorClient, type ConnectorFactory } from 'botframework-connector';
 import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
 import { toChatError } from '../dialogs/chatErrors';
+import { appIdOf, ClientCache, ReusedConnectorFactory } from './ReusedConnectorClients';
 
 /** botframework-connector's ServiceClientCredentialsFactory, named without depending on that package directly. */
 export type CredentialsFactory = NonNullable<ConstructorParameters<typeof ConfigurationBotFrameworkAuthentication>[1]>;
@@ -37,13 +38,33 @@ const JWT_ERRORS = new Set(['JsonWebTokenError', 'NotBeforeError', 'TokenExpired
  * with 500, which the channel would retry. A token that fails validation is a 401.
  */
 class StrictBotFrameworkAuthentication extends ConfigurationBotFrameworkAuthentication {
-  override async authenticateRequest(activity: Activity, authHeader: string) {
+  private readonly connectorClients = new ClientCache<ConnectorClient>();
+  private readonly userTokenClients = new ClientCache<Awaited<ReturnType<ConfigurationBotFrameworkAuthentication['createUserTokenClient']>>>();
+
+  override async authenticateRequest(activity: Activity, authHeader: string): Promise<AuthenticateRequestResult> {
+    let result: AuthenticateRequestResult;
     try {
-      return await super.authenticateRequest(activity, authHeader);
+      result = await super.authenticateRequest(activity, authHeader);
     } catch (err) {
       if (err instanceof Error && JWT_ERRORS.has(err.name)) throw new AuthenticationError(`Unauthorized. ${err.message}`, StatusCodes.UNAUTHORIZED);
       throw err;
     }
+    // Validation above runs for every request; only the clients built after it are reused.
+    if (result.connectorFactory) result.connectorFactory = this.reuse(result.connectorFactory, result.claimsIdentity);
+    return result;
+  }
+
+  override createConnectorFactory(claimsIdentity: ClaimsIdentity): ConnectorFactory {
+    return this.reuse(super.createConnectorFactory(claimsIdentity), claimsIdentity);
+  }
+
+  /** botbuilder asks for one on every turn; the bot never signs users in, so one per app id serves all. */
+  override createUserTokenClient(claimsIdentity: ClaimsIdentity) {
+    return this.userTokenClients.get(appIdOf(claimsIdentity), () => super.createUserTokenClient(claimsIdentity));
+  }
+
+  private reuse(factory: ConnectorFactory, claimsIdentity: ClaimsIdentity | undefined): ConnectorFactory {
+    return factory instanceof ReusedConnectorFactory ? factory : new ReusedConnectorFactory(factory, this.connectorClients, appIdOf(claimsIdentity));
   }
 }
 

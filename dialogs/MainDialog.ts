@@ -4,20 +4,30 @@ import {
   DialogTurnStatus,
   WaterfallDialog,
   type DialogContext,
+  type DialogState,
+  type DialogStateManagerConfiguration,
   type DialogTurnResult,
   type WaterfallStepContext,
 } from 'botbuilder-dialogs';
 import type { StatePropertyAccessor, TurnContext } from 'botbuilder';
 import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
 import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
-import { normaliseText, parseCommand } from './parseCommand';
+import { normaliseText, parseCommand, type ParsedCommand } from './parseCommand';
 import { sendCard } from './replies';
-import { commandInput } from './cardSubmissions';
+import { commandInput, type CommandInput } from './cardSubmissions';
 import { choiceSubmissionSchema } from './prompts/CardChoicePrompt';
 import type { AccessGuard } from './AccessGuard';
 import type { FlowOptions, FlowRegistration } from './flows';
 
 const ROUTE = 'route';
+
+function isHelp(text: string | undefined): boolean {
+  const normalised = normaliseText(text).toLowerCase();
+  return normalised === 'help' || normalised === '?';
+}
+
+/** The turn-state key botbuilder-dialogs looks up before building its memory scopes (DialogManager sets it too). */
+const STATE_CONFIGURATION_KEY = 'DialogStateManagerConfiguration';
 
 export const IRREVOCABLE_MESSAGE =
   'Book licenses cannot be reclaimed: once Apple assigns a book to a user, the license belongs to that user for good ' +
@@ -39,6 +49,12 @@ export class MainDialog extends ComponentDialog {
   static readonly id = 'main';
 
   private readonly flows: ReadonlyMap<string, FlowRegistration>;
+  /**
+   * Memory scopes and path resolvers are stateless; botbuilder would rebuild them (a dependency graph
+   * and config validation) for every turn. DialogManager shares one set across turns the same way.
+   */
+  private stateConfiguration: DialogStateManagerConfiguration | undefined;
+  private renderedHelp: AdaptiveCardJson | undefined;
 
   constructor(
     flows: readonly FlowRegistration[] = [],
@@ -46,25 +62,41 @@ export class MainDialog extends ComponentDialog {
   ) {
     super(MainDialog.id);
     this.flows = new Map(flows.map((f) => [f.command, f]));
-    for (const flow of flows) this.addDialog(flow.dialog);
+    for (const flow of flows) if ('dialog' in flow) this.addDialog(flow.dialog);
     this.addDialog(new WaterfallDialog(ROUTE, [(step) => this.route(step)]));
     this.initialDialogId = ROUTE;
   }
 
   /** Runs one turn: continues the active flow or routes a new command. */
-  async run(context: TurnContext, accessor: StatePropertyAccessor): Promise<void> {
+  async run(context: TurnContext, accessor: StatePropertyAccessor<DialogState>): Promise<void> {
+    const input = commandInput(context.activity);
+    // Help reads the same with or without a flow under way (a flow keeps waiting), so it needs no state.
+    if (isHelp(input.text)) {
+      await sendCard(context, this.helpCard());
+      return;
+    }
+    // Most other turns are one-shot commands in a conversation with no flow under way; answering those
+    // without building a dialog context keeps a turn close to botbuilder's own cost.
+    const state = await accessor.get(context, { dialogStack: [] });
+    if (state.dialogStack.length === 0) {
+      const parsed = parseCommand(input.text);
+      if (await this.answerOneShot(context, parsed, input)) return;
+    }
     const dialogSet = new DialogSet(accessor);
     dialogSet.add(this);
+    if (this.stateConfiguration) context.turnState.set(STATE_CONFIGURATION_KEY, this.stateConfiguration);
     const dc = await dialogSet.createContext(context);
+    this.stateConfiguration ??= context.turnState.get<DialogStateManagerConfiguration>(STATE_CONFIGURATION_KEY);
     const result = await dc.continueDialog();
     if (result.status === DialogTurnStatus.empty) await dc.beginDialog(this.id);
   }
 
-  /** Every command, marked available when something runs it. */
+  /** Every command, marked available when something runs it; the flows are fixed, so it is rendered once. */
   private helpCard(): AdaptiveCardJson {
-    return helpCard({
+    this.renderedHelp ??= helpCard({
       commands: COMMANDS.map((c) => ({ ...c, available: BUILT_IN_COMMANDS.has(c.command) || this.flows.has(c.command) })),
     });
+    return this.renderedHelp;
   }
 
   protected override async onContinueDialog(innerDc: DialogContext): Promise<DialogTurnResult> {
@@ -73,12 +105,13 @@ export class MainDialog extends ComponentDialog {
   }
 
   private async interrupt(innerDc: DialogContext): Promise<DialogTurnResult | undefined> {
-    const text = normaliseText(commandInput(innerDc.context.activity).text).toLowerCase();
+    const input = commandInput(innerDc.context.activity);
+    const text = normaliseText(input.text).toLowerCase();
     if (text === 'cancel' || text === 'stop') {
       await innerDc.context.sendActivity('Cancelled. Nothing more will happen for that step. Type **help** to see what I can do.');
       return innerDc.cancelAllDialogs();
     }
-    if (text === 'help' || text === '?') {
+    if (isHelp(input.text)) {
       await sendCard(innerDc.context, this.helpCard());
       // Waiting keeps the interrupted flow where it was; the admin answers its last question next.
       return { status: DialogTurnStatus.waiting };
@@ -87,56 +120,70 @@ export class MainDialog extends ComponentDialog {
   }
 
   private async route(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const context = step.context;
-    const input = commandInput(context.activity);
+    const input = commandInput(step.context.activity);
     const parsed = parseCommand(input.text);
+    if (await this.answerOneShot(step.context, parsed, input)) return step.endDialog();
+    const flow = parsed.kind === 'command' ? this.flows.get(parsed.command) : undefined;
+    if (!flow || !('dialog' in flow) || parsed.kind !== 'command') return step.endDialog();
+    const options: FlowOptions = { argument: parsed.argument, tokenId: input.tokenId, args: input.args };
+    return (await this.admit(step.context, flow, options)) ? step.beginDialog(flow.dialog.id, options) : step.endDialog();
+  }
+
+  /**
+   * Answers what needs no dialog: built-in commands, unknown text and single-turn flows. False when a
+   * dialog flow must run the command.
+   */
+  private async answerOneShot(context: TurnContext, parsed: ParsedCommand, input: CommandInput): Promise<boolean> {
     switch (parsed.kind) {
       case 'empty':
         // A click on a card whose question was already answered, cancelled or never asked.
         if (choiceSubmissionSchema.safeParse(context.activity.value).success) await context.sendActivity(STALE_CARD_MESSAGE);
         else await context.sendActivity('Type **help** to see the commands I understand.');
-        break;
+        return true;
       case 'irrevocable':
         await context.sendActivity(IRREVOCABLE_MESSAGE);
-        break;
+        return true;
       case 'unknown':
         // Never echo the text back: an admin may have pasted a token in the wrong place.
         await context.sendActivity("I don't know that command. Type **help** to see the commands I understand.");
-        break;
+        return true;
       case 'command': {
         const flow = this.flows.get(parsed.command);
-        if (flow) return this.startFlow(step, flow, { argument: parsed.argument, tokenId: input.tokenId, args: input.args });
-        await this.runBuiltIn(step, parsed.command);
-        break;
+        if (!flow) {
+          await this.runBuiltIn(context, parsed.command);
+          return true;
+        }
+        if ('dialog' in flow) return false;
+        const options: FlowOptions = { argument: parsed.argument, tokenId: input.tokenId, args: input.args };
+        if (await this.admit(context, flow, options)) await flow.answer(context, options);
+        return true;
       }
     }
-    return step.endDialog();
   }
 
-  private async startFlow(step: WaterfallStepContext, flow: FlowRegistration, options: FlowOptions): Promise<DialogTurnResult> {
-    const context = step.context;
+  /** Where and by whom a flow may run; tells the user why not, and sets the actor for admin flows. */
+  private async admit(context: TurnContext, flow: FlowRegistration, options: FlowOptions): Promise<boolean> {
     if (flow.personalChatOnly && context.activity.conversation?.conversationType && context.activity.conversation.conversationType !== 'personal') {
       await context.sendActivity(PERSONAL_CHAT_ONLY_MESSAGE);
-      return step.endDialog();
+      return false;
     }
     if (flow.changesState && context.activity.conversation?.conversationType === 'groupChat') {
       await context.sendActivity(GROUP_CHAT_READ_ONLY_MESSAGE);
-      return step.endDialog();
+      return false;
     }
     if (flow.adminOnly) {
       if (!this.guard) throw new Error(`flow "${flow.command}" needs an access guard`);
       const access = await this.guard.check(context, flow.command);
       if (!access.allowed) {
         await context.sendActivity(access.message);
-        return step.endDialog();
+        return false;
       }
       options.actor = access.actor;
     }
-    return step.beginDialog(flow.dialog.id, options);
+    return true;
   }
 
-  private async runBuiltIn(step: WaterfallStepContext, command: string): Promise<void> {
-    const context = step.context;
+  private async runBuiltIn(context: TurnContext, command: string): Promise<void> {
     if (command === 'help') {
       await sendCard(context, this.helpCard());
       return;

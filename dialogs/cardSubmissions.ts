@@ -27,6 +27,8 @@ export interface CommandInput {
  */
 export function commandInput(activity: { text?: string; value?: unknown }): CommandInput {
   if (activity.text && activity.text.trim().length > 0) return { text: activity.text };
+  // Most turns are typed text: a failed parse of nothing would still build a zod error.
+  if (activity.value === undefined || activity.value === null) return { text: undefined };
   const submission = commandSubmissionSchema.safeParse(activity.value);
   return submission.success ? { text: submission.data.command, tokenId: submission.data.tokenId, args: submission.data.args } : { text: undefined };
 }

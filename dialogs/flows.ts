@@ -1,3 +1,4 @@
+import type { TurnContext } from 'botbuilder';
 import type { Dialog } from 'botbuilder-dialogs';
 import type { AdminActor } from '../services/tokens/TokenService';
 
@@ -13,9 +14,9 @@ export interface FlowOptions {
   actor?: AdminActor | undefined;
 }
 
-export interface FlowRegistration {
+/** Where and by whom a command may run; MainDialog checks these before running it. */
+interface FlowRules {
   command: string;
-  dialog: Dialog;
   /** Changes tokens or assignments: only bot admins of our tenant. */
   adminOnly: boolean;
   /** Handles files or secrets: only in a 1:1 chat, never in a channel or group chat. */
@@ -23,6 +24,18 @@ export interface FlowRegistration {
   /** Starts work that changes something (a sync): refused in group chats, where the bot is read-only. */
   changesState?: boolean;
 }
+
+/** A command that may take several turns (questions, confirmations): a dialog with state. */
+export interface DialogFlowRegistration extends FlowRules {
+  dialog: Dialog;
+}
+
+/** A command answered within its own turn (a list, a card): no dialog, so no dialog state to build. */
+export interface SingleTurnFlowRegistration extends FlowRules {
+  answer: (context: TurnContext, options: FlowOptions) => Promise<void>;
+}
+
+export type FlowRegistration = DialogFlowRegistration | SingleTurnFlowRegistration;
 
 /** The admin a flow runs for; MainDialog sets it before starting any admin-only flow. */
 export function flowActor(options: unknown, flow: string): AdminActor {

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
+import { onCpus } from './cpuPinning';
 
 /**
  * Benchmarks run servers in processes of their own so their CPU and memory are measured apart. A child
@@ -19,9 +20,14 @@ export function announceAndServe(info: object, close: () => Promise<void>): void
   process.stdin.resume();
 }
 
-/** Parent side: runs a TypeScript server script and waits for the line it announces. */
-export async function spawnServer<T>(script: string, args: readonly string[] = []): Promise<{ child: ChildProcess; info: T }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--disable-warning=DEP0111', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+/**
+ * Parent side: runs a TypeScript server script (on the given cores, when set) and waits for the line it
+ * announces. BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the servers.
+ */
+export async function spawnServer<T>(script: string, args: readonly string[] = [], options: { cpus?: string | undefined } = {}): Promise<{ child: ChildProcess; info: T }> {
+  const extra = process.env.BENCH_CHILD_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+  const [command, commandArgs] = onCpus(options.cpus, process.execPath, [...extra, '--import', 'tsx', '--disable-warning=DEP0111', script, ...args]);
+  const child = spawn(command, commandArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const exited = once(child, 'exit').then(([code]) => {
     throw new Error(`${script} exited before it was ready (${String(code)})`);

@@ -75,7 +75,8 @@ async function main(): Promise<void> {
   } else if (mode === 'vpp') {
     const dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-load-'));
     // Azure Cosmos DB is another machine in production; here it is at least another process.
-    const cosmos = await spawnServer<{ endpoint: string }>(path.join(__dirname, 'cosmosServer.ts'));
+    // argv[3]: the cores the load generator uses; the database shares those, not the bot's core.
+    const cosmos = await spawnServer<{ endpoint: string }>(path.join(__dirname, 'cosmosServer.ts'), [], { cpus: process.argv[3] });
     const app = await startApplication(
       loadConfig({
         PORT: '0',

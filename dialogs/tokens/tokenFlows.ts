@@ -3,7 +3,7 @@ import type { TokenService } from '../../services/tokens/TokenService';
 import type { FlowRegistration } from '../flows';
 import { RemoveTokenDialog } from './RemoveTokenDialog';
 import { RenewTokenDialog } from './RenewTokenDialog';
-import { TokensDialog } from './TokensDialog';
+import { tokensCommand } from './tokensCommand';
 import { UploadTokenDialog } from './UploadTokenDialog';
 
 export interface TokenFlowDependencies {
@@ -16,7 +16,7 @@ export interface TokenFlowDependencies {
 export function tokenFlows({ tokens, reader, now }: TokenFlowDependencies): FlowRegistration[] {
   return [
     { command: 'upload token', dialog: new UploadTokenDialog(tokens, reader, now), adminOnly: true, personalChatOnly: true },
-    { command: 'tokens', dialog: new TokensDialog(tokens, now), adminOnly: true, personalChatOnly: false },
+    { command: 'tokens', answer: tokensCommand(tokens, now), adminOnly: true, personalChatOnly: false },
     { command: 'renew', dialog: new RenewTokenDialog(tokens, reader, now), adminOnly: true, personalChatOnly: true },
     { command: 'remove', dialog: new RemoveTokenDialog(tokens), adminOnly: true, personalChatOnly: true },
   ];

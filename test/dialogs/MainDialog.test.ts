@@ -109,3 +109,36 @@ describe('MainDialog card buttons', () => {
       .assertReply((r) => assert.match(String(r.text), /Type \*\*help\*\*/));
   });
 });
+
+describe('MainDialog single-turn commands', () => {
+  const answered: string[] = [];
+  const main = () =>
+    new MainDialog([
+      {
+        command: 'tokens',
+        answer: async (context, options) => {
+          answered.push(options.argument);
+          await context.sendActivity('token list');
+        },
+        adminOnly: false,
+        personalChatOnly: false,
+      },
+      { command: 'upload token', answer: async (context) => void (await context.sendActivity('upload started')), adminOnly: false, personalChatOnly: true },
+      { command: 'sync', answer: async (context) => void (await context.sendActivity('sync started')), adminOnly: false, personalChatOnly: false, changesState: true },
+    ]);
+
+  it('answers in the same turn, with the text after the command', async () => {
+    await adapterFor(main()).send('tokens northwind').assertReply('token list');
+    assert.deepEqual(answered, ['northwind']);
+  });
+
+  it('keeps the same rules as dialog flows: personal-chat-only and read-only group chats', async () => {
+    const inChannel = (text: string) => ({ type: ActivityTypes.Message, text, conversation: { id: 'c', conversationType: 'channel', isGroup: true } }) as Partial<Activity>;
+    const inGroupChat = (text: string) => ({ type: ActivityTypes.Message, text, conversation: { id: 'g', conversationType: 'groupChat', isGroup: true } }) as Partial<Activity>;
+    await adapterFor(main())
+      .send(inChannel('upload token'))
+      .assertReply((r) => assert.match(String(r.text), /only in a personal chat/))
+      .send(inGroupChat('sync'))
+      .assertReply((r) => assert.match(String(r.text), /only answer read-only commands/));
+  });
+});
