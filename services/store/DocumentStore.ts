@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Container, ItemDefinition, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
+import type { Container, ItemDefinition, OperationInput, OperationResponse, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
 import { z } from 'zod';
+import { forEachLimited } from '../common/forEachLimited';
 import { StoreConcurrencyError, StoreConflictError, StoreValidationError, cosmosStatus } from './errors';
 import { SYSTEM_PROPERTIES, sameContent } from './stable';
 
@@ -44,6 +45,19 @@ export interface DocumentStoreOptions<T> {
   maxAttempts?: number;
 }
 
+/** A document to write if it changed, with what a partition query found for it (null: absent). */
+export interface PendingWrite<T> {
+  entity: T;
+  current: Versioned<T> | null;
+}
+
+export interface ManyWriteOptions {
+  /** Batches in flight at once. */
+  concurrency?: number;
+  /** Checked before each batch: stop writing when the caller lost its lease. */
+  signal?: AbortSignal | undefined;
+}
+
 /** Returned by a mutation to say "nothing to change": no write happens. */
 export const NO_CHANGE = undefined;
 
@@ -62,6 +76,10 @@ export const QUERY_PAGE_SIZE = 1000;
 /** Every query filters on the document type; the partition filter is attached to this condition. */
 const TYPE_FILTER = /\bc\.type\s*=\s*@type\b/gi;
 const PARTITION_PARAMETER = '@partitionKey';
+
+/** Cosmos's cap on operations in one transactional batch. */
+export const MAX_BATCH_OPERATIONS = 100;
+const DEFAULT_BATCH_CONCURRENCY = 4;
 
 /**
  * Typed, validated access to one kind of document: every write is validated before it is sent, every
@@ -218,6 +236,61 @@ export class DocumentStore<T extends { id: string }> {
       await backoff(attempt);
     }
     throw new StoreConcurrencyError(this.docType, desired.id, this.maxAttempts);
+  }
+
+  /**
+   * upsertIfChanged for many documents of one partition whose stored versions the caller has already
+   * read: unchanged documents cost nothing, the rest go to Cosmos as transactional batches of up to 100
+   * conditional writes (create, or replace If-Match), one round trip per batch instead of per document.
+   * A write that loses a race (409/412), or a batch Cosmos refuses as a whole (Azure rolls the batch
+   * back; the emulator stops at the failure), falls back to upsertIfChanged one document at a time,
+   * which re-reads and so never overwrites someone else's change. Results are in input order.
+   */
+  async upsertManyIfChanged(partitionKey: string, writes: readonly PendingWrite<T>[], options: ManyWriteOptions = {}): Promise<WriteResult<T>[]> {
+    const results = new Array<WriteResult<T>>(writes.length);
+    const pending: Array<{ index: number; entity: T; operation: OperationInput }> = [];
+    writes.forEach(({ entity, current }, index) => {
+      const desired = this.validate(entity);
+      if (this.partitionKeyOf(desired) !== partitionKey) throw new Error(`${this.docType} "${desired.id}" is not in partition "${partitionKey}"`);
+      const candidate = current ? this.keepPreserved(desired, current.value) : desired;
+      if (current && sameContent(current.value as Record<string, unknown>, candidate as Record<string, unknown>, this.volatileFields)) {
+        results[index] = { ...current, written: false };
+        return;
+      }
+      const resourceBody = { ...candidate, type: this.docType };
+      const operation: OperationInput = current
+        ? { operationType: 'Replace', id: candidate.id, partitionKey, resourceBody, ifMatch: current.etag }
+        : { operationType: 'Create', partitionKey, resourceBody };
+      pending.push({ index, entity: candidate, operation });
+    });
+    const batches: Array<typeof pending> = [];
+    for (let i = 0; i < pending.length; i += MAX_BATCH_OPERATIONS) batches.push(pending.slice(i, i + MAX_BATCH_OPERATIONS));
+    await forEachLimited(batches, options.concurrency ?? DEFAULT_BATCH_CONCURRENCY, async (batch) => {
+      options.signal?.throwIfAborted();
+      const answers = await this.tryBatch(partitionKey, batch.map((p) => p.operation));
+      for (const [i, { index, entity }] of batch.entries()) {
+        const answer = answers?.[i];
+        const written = answer && answer.statusCode >= 200 && answer.statusCode < 300 ? this.batchResult(entity, answer) : undefined;
+        results[index] = written ?? (await this.upsertIfChanged(entity));
+      }
+    });
+    return results;
+  }
+
+  /** The per-operation answers of a transactional batch, or undefined when Cosmos refused it as a whole. */
+  private async tryBatch(partitionKey: string, operations: OperationInput[]): Promise<OperationResponse[] | undefined> {
+    try {
+      return (await this.container.items.batch(operations, partitionKey)).result;
+    } catch {
+      // Atomic on Azure: nothing was written, and every document is retried on its own (which surfaces
+      // the error, if it was not a lost race, with its real status).
+      return undefined;
+    }
+  }
+
+  private batchResult(sent: T, answer: OperationResponse): WriteResult<T> {
+    const stored = answer.resourceBody ? this.fromDocument(answer.resourceBody) : { value: sent, etag: answer.eTag ?? '' };
+    return { ...stored, written: true };
   }
 
   /**

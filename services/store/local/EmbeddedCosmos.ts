@@ -38,6 +38,8 @@ export interface EmbeddedCosmosOptions {
   /** How often to save while running, besides on stop. */
   snapshotIntervalMs?: number;
   logger?: Logger;
+  /** Called with the HTTP server before it listens (benchmarks add what the emulator lacks). */
+  configureServer?: (server: Server) => void;
 }
 
 /**
@@ -60,6 +62,7 @@ export class EmbeddedCosmos {
   async start(): Promise<void> {
     // Keep-alive: otherwise every Cosmos call of every turn opens a new TCP connection.
     const server = createHttpServer({ keepAlive: true });
+    this.options.configureServer?.(server);
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.options.port ?? 0, '127.0.0.1', () => resolve());

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import type { Container } from '@azure/cosmos';
+import sinon from 'sinon';
 import { z } from 'zod';
 import { DocumentStore } from '../../../services/store/DocumentStore';
 import { StoreConcurrencyError, StoreConflictError, StoreValidationError } from '../../../services/store/errors';
@@ -105,6 +106,48 @@ describe('DocumentStore (optimistic concurrency, validation, idempotent writes)'
     assert.equal(await store.delete('x1', 'p', created.etag), false, 'changed since read');
     assert.equal(await store.delete('x1', 'p'), true);
     assert.equal(await store.delete('x1', 'p'), false);
+  });
+
+  it('upsertManyIfChanged writes only new and changed documents, in batches of at most 100', async () => {
+    for (let i = 0; i < 150; i++) await store.create({ id: `m${i}`, pk: 'many', count: i, seen: [] });
+    const current = new Map((await store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: 'many' })).map((v) => [v.value.id, v]));
+    const writes = Array.from({ length: 260 }, (_, i) => ({
+      // 0–149 exist: every third changes; 150–259 are new.
+      entity: { id: `m${i}`, pk: 'many', count: i < 150 && i % 3 !== 0 ? i : i + 1000, seen: [], updatedAt: 'now' },
+      current: current.get(`m${i}`) ?? null,
+    }));
+    const batch = sinon.spy(container.items, 'batch');
+    try {
+      const results = await store.upsertManyIfChanged('many', writes, { concurrency: 2 });
+      assert.deepEqual(results.map((r) => r.value.id), writes.map((w) => w.entity.id), 'results in input order');
+      assert.equal(results.filter((r) => r.written).length, 50 + 110);
+      const unchangedEtag = results[1]?.etag;
+      assert.equal(unchangedEtag, current.get('m1')?.etag, 'an unchanged document is not rewritten');
+      assert.ok(batch.getCalls().every((call) => call.args[0].length <= 100));
+      assert.equal(batch.callCount, 2, '160 writes → 2 round trips');
+    } finally {
+      batch.restore();
+    }
+    const stored = await store.queryValues('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: 'many' });
+    assert.equal(stored.length, 260);
+    assert.equal(stored.find((c) => c.id === 'm3')?.count, 1003);
+    assert.equal(stored.find((c) => c.id === 'm200')?.count, 1200);
+  });
+
+  it('upsertManyIfChanged re-reads what changed since the caller read it (412, 409) and still writes everything once', async () => {
+    for (let i = 0; i < 5; i++) await store.create({ id: `r${i}`, pk: 'race', count: 0, seen: [] });
+    const current = new Map((await store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: 'race' })).map((v) => [v.value.id, v]));
+    // After our read: someone updates r2 (our If-Match fails) and creates r5 (our create conflicts).
+    await store.update('r2', 'race', (c) => ({ ...c, seen: ['other'] }));
+    await store.create({ id: 'r5', pk: 'race', count: 9, seen: ['other'] });
+    const ids = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
+    const writes = ids.map((id) => ({ entity: { id, pk: 'race', count: 1, seen: ['mine'] }, current: current.get(id) ?? null }));
+    const results = await store.upsertManyIfChanged('race', writes);
+    assert.ok(results.every((r) => r.written));
+    const stored = await store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: 'race' });
+    assert.deepEqual(stored.map((v) => [v.value.id, v.value.count, v.value.seen[0]]).sort(), ids.map((id) => [id, 1, 'mine']));
+    assert.deepEqual(results.map((r) => r.etag), ids.map((id) => stored.find((v) => v.value.id === id)?.etag), 'each result carries the stored ETag');
+    await assert.rejects(store.upsertManyIfChanged('other', [{ entity: { id: 'x', pk: 'race', count: 1, seen: [] }, current: null }]), /not in partition "other"/);
   });
 
   it('pages through a partition with continuation tokens', async () => {
