@@ -15,12 +15,15 @@ import type { Benchmark, BenchResult } from './types';
  * On Linux the bot gets a core of its own and this process and the database share the rest
  * (bench/support/cpuPinning.ts), so the comparison is of the bots' work, not of CPU contention; the bot
  * process's CPU time per turn is reported beside the throughput. BENCH_LOAD_SECONDS sets the measured
- * duration per bot (default 60).
+ * duration per bot (default 60), measured in alternating 10-s windows.
  */
 
 const ADMINS = LOAD_ADMINS;
 const TEXTS = ['help', 'tokens', 'what can you do with my books?'];
 const TARGET_RATIO = 1.5;
+const MODES = ['echo', 'vpp'] as const;
+/** Length of one measured window; the bots alternate window by window. */
+const WINDOW_SECONDS = 10;
 
 interface Stats {
   replies: number;
@@ -33,17 +36,19 @@ interface RunningBot {
   sinkUrl: string;
 }
 
-interface LoadResult {
-  /** CPU time of the bot's process (all threads) per turn, where the OS tells it. */
-  cpuMicrosPerTurn: number | undefined;
-  turns: number;
+/** What one bot did over all of its measured windows. */
+interface Tally {
+  latencies: number[];
   errors: number;
   seconds: number;
-  latencies: number[];
-  peakRssMb: number;
-  heapUsedMb: number;
+  /** CPU time of the bot's process (all threads) in the measured windows; undefined where the OS does not tell. */
+  cpuMicros: number | undefined;
+  peakRss: number;
+  heapUsed: number;
   replies: number;
 }
+
+const emptyTally = (): Tally => ({ latencies: [], errors: 0, seconds: 0, cpuMicros: 0, peakRss: 0, heapUsed: 0, replies: 0 });
 
 async function startBot(mode: 'vpp' | 'echo', plan: CpuPlan | undefined): Promise<RunningBot> {
   const { child, info } = await spawnServer<{ url: string; sinkUrl: string }>(path.join(__dirname, 'support', 'loadServer.ts'), plan ? [mode, plan.others] : [mode], {
@@ -88,14 +93,12 @@ function post(agent: http.Agent, url: string, body: string): Promise<number> {
   });
 }
 
-async function drive(bot: RunningBot, seconds: number): Promise<LoadResult> {
+/** Drives `bot` with every admin for `seconds` and adds what happened to `tally` (when given). */
+async function drive(bot: RunningBot, seconds: number, tally?: Tally): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: ADMINS });
-  const latencies: number[] = [];
-  let errors = 0;
-  let peakRss = 0;
   const sampler = setInterval(() => {
     void stats(bot).then(
-      (s) => (peakRss = Math.max(peakRss, s.memory.rss)),
+      (s) => tally && (tally.peakRss = Math.max(tally.peakRss, s.memory.rss)),
       () => undefined,
     );
   }, 500);
@@ -108,22 +111,26 @@ async function drive(bot: RunningBot, seconds: number): Promise<LoadResult> {
         const sent = performance.now();
         try {
           const status = await post(agent, `${bot.url}/api/messages`, activity(bot.sinkUrl, admin, turn));
-          if (status !== 200) errors += 1;
-          else latencies.push(performance.now() - sent);
+          if (status !== 200) {
+            if (tally) tally.errors += 1;
+          } else tally?.latencies.push(performance.now() - sent);
         } catch {
-          errors += 1;
+          if (tally) tally.errors += 1;
         }
       }
     }),
   );
-  agent.destroy();
   const elapsed = (performance.now() - started) / 1000;
   const cpuAfter = bot.child.pid === undefined ? undefined : processCpuMicros(bot.child.pid);
   clearInterval(sampler);
+  agent.destroy();
+  if (!tally) return;
+  tally.seconds += elapsed;
+  tally.cpuMicros = tally.cpuMicros !== undefined && cpuBefore !== undefined && cpuAfter !== undefined ? tally.cpuMicros + (cpuAfter - cpuBefore) : undefined;
   const final = await stats(bot);
-  peakRss = Math.max(peakRss, final.memory.rss);
-  const cpuMicrosPerTurn = cpuBefore !== undefined && cpuAfter !== undefined && latencies.length > 0 ? (cpuAfter - cpuBefore) / latencies.length : undefined;
-  return { cpuMicrosPerTurn, turns: latencies.length, errors, seconds: elapsed, latencies, peakRssMb: peakRss / 2 ** 20, heapUsedMb: final.memory.heapUsed / 2 ** 20, replies: final.replies };
+  tally.peakRss = Math.max(tally.peakRss, final.memory.rss);
+  tally.heapUsed = final.memory.heapUsed;
+  tally.replies = final.replies;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -131,14 +138,21 @@ function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
 }
 
-async function measure(mode: 'vpp' | 'echo', seconds: number, plan: CpuPlan | undefined): Promise<LoadResult> {
-  const bot = await startBot(mode, plan);
+/**
+ * Both bots run side by side and take turns in short windows, so a neighbour that slows the machine
+ * for a while slows both alike instead of whichever bot happened to be measured then.
+ */
+async function measureBoth(seconds: number, plan: CpuPlan | undefined): Promise<Record<'echo' | 'vpp', Tally>> {
+  const bots = { echo: await startBot('echo', plan), vpp: await startBot('vpp', plan) };
   try {
+    const tallies = { echo: emptyTally(), vpp: emptyTally() };
     // Warm-up: JIT, connection pools, the 50 conversations' first state documents.
-    await drive(bot, Math.min(5, Math.max(1, seconds / 10)));
-    return await drive(bot, seconds);
+    for (const mode of MODES) await drive(bots[mode], Math.min(5, Math.max(1, seconds / 10)));
+    const windows = Math.max(1, Math.round(seconds / WINDOW_SECONDS));
+    for (let w = 0; w < windows; w++) for (const mode of MODES) await drive(bots[mode], seconds / windows, tallies[mode]);
+    return tallies;
   } finally {
-    await stopServer(bot.child);
+    await Promise.all(MODES.map((mode) => stopServer(bots[mode].child)));
   }
 }
 
@@ -149,22 +163,30 @@ const bench: Benchmark = {
   async run(): Promise<BenchResult[]> {
     const seconds = Number(process.env.BENCH_LOAD_SECONDS ?? '60');
     if (!Number.isFinite(seconds) || seconds <= 0) throw new Error('BENCH_LOAD_SECONDS must be a positive number');
-    const results: Record<'echo' | 'vpp', { result: LoadResult; tps: number; p50: number; p99: number }> = {} as never;
+    const results: Record<'echo' | 'vpp', { result: Tally; tps: number; p50: number; p99: number; cpuPerTurn: number | undefined }> = {} as never;
     const plan = cpuPlan();
     if (plan) pinProcess(plan.others);
     try {
-      for (const mode of ['echo', 'vpp'] as const) {
-        const result = await measure(mode, seconds, plan);
+      const tallies = await measureBoth(seconds, plan);
+      for (const mode of MODES) {
+        const result = tallies[mode];
         const sorted = [...result.latencies].sort((a, b) => a - b);
-        results[mode] = { result, tps: result.turns / result.seconds, p50: percentile(sorted, 50), p99: percentile(sorted, 99) };
+        const turns = result.latencies.length;
+        results[mode] = {
+          result,
+          tps: turns / result.seconds,
+          p50: percentile(sorted, 50),
+          p99: percentile(sorted, 99),
+          cpuPerTurn: result.cpuMicros !== undefined && turns > 0 ? result.cpuMicros / turns : undefined,
+        };
       }
     } finally {
       // The benchmarks after this one get the whole machine back.
       if (plan) pinProcess(`0-${os.cpus().length - 1}`);
     }
     const where = plan ? `bot on core ${plan.server}, load generator and database on ${plan.others}` : 'processes not pinned';
-    const rows: BenchResult[] = (['echo', 'vpp'] as const).map((mode) => {
-      const { result, tps, p50, p99 } = results[mode];
+    const rows: BenchResult[] = MODES.map((mode) => {
+      const { result, tps, p50, p99, cpuPerTurn } = results[mode];
       return {
         name:
           mode === 'echo'
@@ -172,14 +194,14 @@ const bench: Benchmark = {
             : `load: VPP Books bot (local mode, non-Apple turns), ${ADMINS} admins, ${seconds} s (${where})`,
         metrics: {
           'turns/s': round(tps),
-          'bot CPU µs/turn': result.cpuMicrosPerTurn === undefined ? 'n/a' : round(result.cpuMicrosPerTurn, 0),
+          'bot CPU µs/turn': cpuPerTurn === undefined ? 'n/a' : round(cpuPerTurn, 0),
           'p50 ms': round(p50),
           'p99 ms': round(p99),
-          turns: result.turns,
+          turns: result.latencies.length,
           errors: result.errors,
           'replies received': result.replies,
-          'peak RSS MB': round(result.peakRssMb),
-          'heap used MB': round(result.heapUsedMb),
+          'peak RSS MB': round(result.peakRss / 2 ** 20),
+          'heap used MB': round(result.heapUsed / 2 ** 20),
         },
         target: 'errors: 0',
         met: result.errors === 0,
@@ -187,7 +209,7 @@ const bench: Benchmark = {
     });
     const { echo, vpp } = results;
     const ratios = { throughput: echo.tps / vpp.tps, p50: vpp.p50 / echo.p50, p99: vpp.p99 / echo.p99 };
-    const cpuRatio = echo.result.cpuMicrosPerTurn && vpp.result.cpuMicrosPerTurn ? vpp.result.cpuMicrosPerTurn / echo.result.cpuMicrosPerTurn : undefined;
+    const cpuRatio = echo.cpuPerTurn && vpp.cpuPerTurn ? vpp.cpuPerTurn / echo.cpuPerTurn : undefined;
     rows.push({
       name: 'load: VPP Books bot ÷ echo bot (same machine, same run)',
       metrics: {
