@@ -16,6 +16,7 @@ import { SyncScheduler } from '../services/sync/SyncScheduler';
 import { NotificationOutbox } from '../services/notifications/NotificationOutbox';
 import { AdminRecipients } from '../services/notifications/AdminRecipients';
 import { TokenNotifier } from '../services/notifications/TokenNotifier';
+import { SyncResultNotices } from '../services/notifications/SyncResultNotices';
 import { syncFlows } from '../dialogs/sync/syncFlows';
 import { TeamsProactiveSender } from './TeamsProactiveSender';
 import { RequesterMessenger } from './RequesterMessenger';
@@ -139,6 +140,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     });
     const notifier = new TokenNotifier({ store, outbox, recipients, logger });
     const sync = new SyncService({ engine, store, instanceId: config.instanceId, afterSync: (outcome) => notifier.afterSync(outcome), logger });
+    const syncResults = new SyncResultNotices({ store, outbox, sync, logger });
     const scheduler = new SyncScheduler({
       sync,
       store,
@@ -180,7 +182,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
-      ...syncFlows({ sync, tokens, store, poster: outbox, progress: { logger }, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
+      ...syncFlows({ tokens, store, poster: outbox, results: syncResults, progress: { logger }, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
       ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients), approvals, approverNotice: messenger }),
     ];
 
@@ -200,10 +202,13 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     scheduler.start();
     // Assignments a previous process left half-way go on (batches recorded complete are never re-sent).
     await executor.resumeAll();
+    // Chat-requested syncs a previous process left running are restarted, and their results posted once.
+    await syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));
     // Every sweep: expire overdue approvals, and take over runs whose instance died (its lease ran out).
     const sweep = setInterval(() => {
       approvalCards.expireOverdue(undefined, config.tenantId).catch((err: unknown) => logger.warn({ err }, 'expiring approval requests failed'));
       executor.resumeAll().catch((err: unknown) => logger.warn({ err }, 'resuming assignments failed'));
+      syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));
     }, BACKGROUND_SWEEP_MS);
     sweep.unref();
     // Stopped before the store closes: no sync, assignment batch or notice is cut off half-written.

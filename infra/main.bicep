@@ -93,6 +93,8 @@ var cosmosContainers = [
   { name: 'vppUsers', partitionKey: '/tokenId', defaultTtl: 0 }
   // -1: TTL on, only items that carry their own ttl expire (sync run history).
   { name: 'syncRuns', partitionKey: '/tokenId', defaultTtl: -1 }
+  // Open chat requests for a sync result (items carry a one-day ttl).
+  { name: 'syncRequests', partitionKey: '/tenantId', defaultTtl: -1 }
   { name: 'approvals', partitionKey: '/tenantId', defaultTtl: 0 }
   { name: 'conversations', partitionKey: '/tenantId', defaultTtl: 0 }
   { name: 'notifications', partitionKey: '/tokenId', defaultTtl: 0 }

@@ -1,12 +1,11 @@
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
-import { notificationCard, type Fact } from '../../cards/syncCards';
-import { syncResultMessage } from '../../services/notifications/messages';
 import type { Recipient } from '../../services/notifications/NotificationOutbox';
+import type { SyncResultNotices } from '../../services/notifications/SyncResultNotices';
 import { UserFacingError } from '../../services/errors';
 import type { Logger } from '../../services/logging/logger';
 import type { VppToken } from '../../services/store/entities/vppToken';
-import type { StartResult, SyncService } from '../../services/sync/SyncService';
-import type { SyncOutcome, SyncProgress } from '../../services/sync/types';
+import type { StartResult } from '../../services/sync/SyncService';
+import type { SyncProgress } from '../../services/sync/types';
 import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
 import type { FlowOptions } from '../flows';
@@ -28,18 +27,16 @@ const PHASES: Record<SyncProgress['phase'], string> = {
   saving: 'saving changes',
 };
 
-/** Most tokens named one by one in the "sync all" summary; the rest are counted. */
-const SUMMARY_LIMIT = 20;
-
 /**
  * "sync [token name | all]" and the tokens card's Sync now button: starts syncs in the background,
- * answers at once, posts progress for long syncs and the result into the conversation that asked.
+ * answers at once, posts progress for long syncs; the result reaches the conversation that asked once,
+ * even across a restart (SyncResultNotices).
  */
 export class SyncDialog extends ComponentDialog {
   static readonly id = 'sync';
 
   constructor(
-    private readonly sync: SyncService,
+    private readonly results: SyncResultNotices,
     private readonly tokens: TokenService,
     private readonly poster: ConversationPoster,
     private readonly options: SyncDialogOptions = {},
@@ -71,39 +68,29 @@ export class SyncDialog extends ComponentDialog {
       const tokens = await this.targets(actor, options);
       const target = replyTarget(step.context, actor.tenantId);
       const progress = new ProgressReporter(this.poster, target, this.options);
-      const results: StartResult[] = [];
-      for (const token of tokens) {
-        results.push(
-          await this.sync.startToken(actor.tenantId, token.id, {
+      const names = new Map(tokens.map((t) => [t.id, t.displayName]));
+      // The result is posted by whichever process finishes the syncs (SyncResultNotices), after this reply.
+      const results = await this.results.start(
+        {
+          tenantId: actor.tenantId,
+          tokens,
+          recipient: target,
+          request: {
             trigger: 'manual',
             startedBy: { aadObjectId: actor.aadObjectId, displayName: actor.name },
-            onProgress: (p) => progress.update(token.displayName, p),
-          }),
-        );
-      }
-      await step.context.sendActivity(startedText(results));
+            onProgress: (p) => progress.update(names.get(p.tokenId) ?? p.tokenId, p),
+          },
+        },
+        async (started) => {
+          await step.context.sendActivity(startedText(started));
+        },
+      );
       const running = results.flatMap((r) => (r.status === 'started' ? [r.done] : []));
-      if (running.length > 0) {
-        // The turn is over by the time this settles: a failure can only be logged.
-        this.reportWhenDone(running, target, progress).catch((err: unknown) => this.options.logger?.error({ err }, 'sync result not posted'));
-      }
+      void Promise.allSettled(running).then(() => progress.stop());
       return step.endDialog();
     } catch (err) {
       return endWithError(step, err);
     }
-  }
-
-  private async reportWhenDone(running: Array<Promise<SyncOutcome>>, target: Recipient, progress: ProgressReporter): Promise<void> {
-    const settled = await Promise.allSettled(running);
-    progress.stop();
-    const outcomes = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-    const crashed = settled.length - outcomes.length;
-    const [only] = outcomes;
-    if (only && outcomes.length === 1 && crashed === 0) {
-      await this.poster.send(target, syncResultMessage(only));
-      return;
-    }
-    await this.poster.send(target, summaryMessage(outcomes, crashed));
   }
 }
 
@@ -125,26 +112,6 @@ function startedText(results: readonly StartResult[]): string {
   }
   if (started > 0) lines.push('I will post the result here when it finishes.');
   return lines.join('\n\n');
-}
-
-function summaryMessage(outcomes: readonly SyncOutcome[], crashed: number): { text: string; card: Record<string, unknown> } {
-  const completed = outcomes.filter((o) => o.status === 'completed');
-  const failed = outcomes.filter((o) => o.status !== 'completed');
-  const facts: Fact[] = [...failed, ...completed].slice(0, SUMMARY_LIMIT).map((o) => ({
-    title: o.tokenName,
-    value: o.status === 'completed' ? `${o.books} books, ${o.licenses.available} of ${o.licenses.total} licenses available` : `failed: ${o.error?.message ?? 'unknown error'}`,
-  }));
-  const more = outcomes.length - facts.length;
-  if (more > 0) facts.push({ title: 'More', value: `${more} more tokens` });
-  const text = `Sync of ${outcomes.length + crashed} tokens finished: ${completed.length} completed, ${failed.length + crashed} failed.`;
-  const card = notificationCard({
-    title: 'Sync finished',
-    text,
-    color: failed.length + crashed > 0 ? 'Warning' : 'Good',
-    facts,
-    nextStep: failed.length > 0 ? 'Type **status** to see what needs attention.' : '',
-  });
-  return { text, card };
 }
 
 /** Tells the chat how a long sync is going, without flooding it. */

@@ -1,5 +1,5 @@
+import type { SyncResultNotices } from '../../services/notifications/SyncResultNotices';
 import type { Store } from '../../services/store/Store';
-import type { SyncService } from '../../services/sync/SyncService';
 import type { TokenService } from '../../services/tokens/TokenService';
 import type { Dialog } from 'botbuilder-dialogs';
 import type { FlowRegistration } from '../flows';
@@ -8,11 +8,12 @@ import { SyncDialog, type SyncDialogOptions } from './SyncDialog';
 import type { ConversationPoster } from './syncChat';
 
 export interface SyncFlowDependencies {
-  sync: SyncService;
   tokens: TokenService;
   store: Store;
-  /** Posts background progress and results (the NotificationOutbox). */
+  /** Posts background progress (the NotificationOutbox). */
   poster: ConversationPoster;
+  /** Starts chat-requested syncs and posts their result to the chat, once, across restarts. */
+  results: SyncResultNotices;
   progress?: SyncDialogOptions | undefined;
   now?: (() => Date) | undefined;
   /** Answers "status <book title>" (assignment monitoring). */
@@ -20,9 +21,9 @@ export interface SyncFlowDependencies {
 }
 
 /** Sync and token health: admins only, fine in channels (nothing secret is shown). */
-export function syncFlows({ sync, tokens, store, poster, progress, now, bookStatus }: SyncFlowDependencies): FlowRegistration[] {
+export function syncFlows({ tokens, store, poster, results, progress, now, bookStatus }: SyncFlowDependencies): FlowRegistration[] {
   return [
-    { command: 'sync', dialog: new SyncDialog(sync, tokens, poster, progress), adminOnly: true, personalChatOnly: false, changesState: true },
+    { command: 'sync', dialog: new SyncDialog(results, tokens, poster, progress), adminOnly: true, personalChatOnly: false, changesState: true },
     { command: 'status', dialog: new StatusDialog(tokens, store, now, bookStatus), adminOnly: true, personalChatOnly: false },
   ];
 }

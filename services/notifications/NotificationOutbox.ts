@@ -124,11 +124,19 @@ export class NotificationOutbox {
   }
 
   /** A notice that must reach each recipient once, across restarts and instances. */
-  async deliverOnce(notice: NoticeKey, recipients: readonly StoredConversation[], message: NotificationMessage): Promise<DeliveryReport> {
+  deliverOnce(notice: NoticeKey, recipients: readonly StoredConversation[], message: NotificationMessage): Promise<DeliveryReport> {
+    return this.deliverOnceTo(
+      notice,
+      recipients.map((c) => ({ tenantId: c.tenantId, conversationId: c.conversationId, reference: c.reference })),
+      message,
+    );
+  }
+
+  /** deliverOnce to conversations given by reference (the chat that asked for a sync, say). */
+  async deliverOnceTo(notice: NoticeKey, recipients: readonly Recipient[], message: NotificationMessage): Promise<DeliveryReport> {
     const report: DeliveryReport = { sent: 0, skipped: 0, dropped: 0, failed: 0 };
     await Promise.all(
-      recipients.map(async (conversation) => {
-        const recipient: Recipient = { tenantId: conversation.tenantId, conversationId: conversation.conversationId, reference: conversation.reference };
+      recipients.map(async (recipient) => {
         const claim = await this.options.store.notifications.claim({
           tokenId: notice.tokenId,
           tenantId: notice.tenantId,

@@ -1,7 +1,7 @@
 import { formatDate } from '../../cards/tokenCards';
-import { notificationCard, syncResultCard, type CardAction } from '../../cards/syncCards';
+import { notificationCard, syncResultCard, type CardAction, type Fact, type SyncResultView } from '../../cards/syncCards';
 import type { VppToken } from '../store/entities/vppToken';
-import type { LowLicenseBook, SyncOutcome } from '../sync/types';
+import type { LowLicenseBook } from '../sync/types';
 import type { NotificationMessage } from './ProactiveSender';
 
 const RENEW_STEPS =
@@ -85,7 +85,31 @@ export function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBo
   };
 }
 
-export function syncResultMessage(outcome: SyncOutcome): NotificationMessage {
+/** Most tokens named one by one in a several-token summary; the rest are counted. */
+const SUMMARY_LIMIT = 20;
+
+/** The result of a sync of several tokens ("sync all"), as one message. */
+export function syncSummaryMessage(results: readonly SyncResultView[]): NotificationMessage {
+  const completed = results.filter((o) => o.status === 'completed');
+  const failed = results.filter((o) => o.status !== 'completed');
+  const facts: Fact[] = [...failed, ...completed].slice(0, SUMMARY_LIMIT).map((o) => ({
+    title: o.tokenName,
+    value: o.status === 'completed' ? `${o.books} books, ${o.licenses.available} of ${o.licenses.total} licenses available` : `failed: ${o.error?.message ?? 'unknown error'}`,
+  }));
+  const more = results.length - facts.length;
+  if (more > 0) facts.push({ title: 'More', value: `${more} more tokens` });
+  const text = `Sync of ${results.length} tokens finished: ${completed.length} completed, ${failed.length} failed.`;
+  const card = notificationCard({
+    title: 'Sync finished',
+    text,
+    color: failed.length > 0 ? 'Warning' : 'Good',
+    facts,
+    nextStep: failed.length > 0 ? 'Type **status** to see what needs attention.' : '',
+  });
+  return { text, card };
+}
+
+export function syncResultMessage(outcome: SyncResultView): NotificationMessage {
   const text =
     outcome.status === 'completed'
       ? `Sync of ${outcome.tokenName} finished: ${outcome.books} books, ${outcome.licenses.available} of ${outcome.licenses.total} licenses available.`

@@ -8,6 +8,7 @@ import { ConversationReferenceRepository } from './repositories/ConversationRefe
 import { LeaseRepository } from './repositories/LeaseRepository';
 import { NotificationRepository } from './repositories/NotificationRepository';
 import type { RepositoryOptions } from './repositories/options';
+import { SyncRequestRepository } from './repositories/SyncRequestRepository';
 import { SyncRunRepository } from './repositories/SyncRunRepository';
 import { TokenRepository } from './repositories/TokenRepository';
 import { VppUserRepository } from './repositories/VppUserRepository';
@@ -20,6 +21,7 @@ export interface Store {
   assignments: AssignmentRepository;
   vppUsers: VppUserRepository;
   syncRuns: SyncRunRepository;
+  syncRequests: SyncRequestRepository;
   approvals: ApprovalRepository;
   conversations: ConversationReferenceRepository;
   notifications: NotificationRepository;
@@ -35,6 +37,7 @@ export function storeFromContainers(containers: StoreContainers, options: Reposi
     assignments: new AssignmentRepository(containers.assignments, options),
     vppUsers: new VppUserRepository(containers.vppUsers, options),
     syncRuns: new SyncRunRepository(containers.syncRuns, options),
+    syncRequests: new SyncRequestRepository(containers.syncRequests, options),
     approvals: new ApprovalRepository(containers.approvals, options),
     conversations: new ConversationReferenceRepository(containers.conversations, options),
     notifications: new NotificationRepository(containers.notifications, options),

@@ -14,6 +14,8 @@ export const CONTAINER_DEFINITIONS = {
   vppUsers: { id: 'vppUsers', partitionKey: { paths: ['/tokenId'] } },
   // -1: TTL on, nothing expires unless the item carries its own `ttl` (sync runs do, to cap history).
   syncRuns: { id: 'syncRuns', partitionKey: { paths: ['/tokenId'] }, defaultTtl: -1 },
+  // Open chat requests for a sync result; items carry a one-day ttl.
+  syncRequests: { id: 'syncRequests', partitionKey: { paths: ['/tenantId'] }, defaultTtl: -1 },
   approvals: { id: 'approvals', partitionKey: { paths: ['/tenantId'] } },
   conversations: { id: 'conversations', partitionKey: { paths: ['/tenantId'] } },
   notifications: { id: 'notifications', partitionKey: { paths: ['/tokenId'] } },

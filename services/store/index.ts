@@ -12,6 +12,7 @@ export { BookRepository, type BookSearch, type SyncCounts } from './repositories
 export { AssignmentRepository } from './repositories/AssignmentRepository';
 export { VppUserRepository } from './repositories/VppUserRepository';
 export { SyncRunRepository, SYNC_RUN_TTL_SECONDS } from './repositories/SyncRunRepository';
+export { SyncRequestRepository, SYNC_REQUEST_TTL_SECONDS } from './repositories/SyncRequestRepository';
 export { ApprovalRepository, type Decision, type DecisionOutcome } from './repositories/ApprovalRepository';
 export { ConversationReferenceRepository, type SaveConversationInput } from './repositories/ConversationReferenceRepository';
 export { NotificationRepository, type NotificationClaim } from './repositories/NotificationRepository';
@@ -23,6 +24,7 @@ export * from './entities/eBook';
 export * from './entities/assignment';
 export * from './entities/vppUser';
 export * from './entities/syncRun';
+export * from './entities/syncRequest';
 export * from './entities/approval';
 export * from './entities/conversation';
 export * from './entities/notification';

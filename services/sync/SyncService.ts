@@ -56,6 +56,7 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
   private readonly minScheduledIntervalMs: number;
   private readonly concurrency: number;
   private readonly running = new Map<string, Promise<SyncOutcome>>();
+  private readonly finishHooks: Array<(outcome: SyncOutcome) => Promise<void>> = [];
   private stopped = false;
 
   constructor(private readonly options: SyncServiceOptions) {
@@ -70,6 +71,14 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
 
   isRunning(tokenId: string): boolean {
     return this.running.has(tokenId);
+  }
+
+  /**
+   * Runs `hook` after every sync this instance finishes (whatever started it), after `afterSync` and
+   * before the token's lease is released. Errors are logged, never thrown.
+   */
+  afterEachSync(hook: (outcome: SyncOutcome) => Promise<void>): void {
+    this.finishHooks.push(hook);
   }
 
   /** Starts a sync of one token and returns as soon as it is running (or known not to start). */
@@ -188,8 +197,8 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
         },
       });
       this.emit('finished', outcome);
-      if (this.options.afterSync) {
-        await this.options.afterSync(outcome).catch((err: unknown) => this.logger.error({ err, tokenId: token.id }, 'after-sync notification failed'));
+      for (const hook of [...(this.options.afterSync ? [this.options.afterSync] : []), ...this.finishHooks]) {
+        await hook(outcome).catch((err: unknown) => this.logger.error({ err, tokenId: token.id }, 'after-sync notification failed'));
       }
       return outcome;
     } finally {

@@ -76,6 +76,8 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
 
   const chats = new PlaygroundChats(connector, () => `http://127.0.0.1:${port}`);
   const alex = (text: string | Record<string, unknown>, until?: (a: CapturedActivity) => boolean, timeoutMs?: number) => chats.say(ALEX, text, until, timeoutMs);
+  /** "Sync of … finished" cards in Alex's chat, in order of arrival. */
+  const syncResults = () => connector.activities.filter((a) => a.conversation?.id === 'alex-chat' && /Sync of .* finished/.test(cardText(a)));
   const tokenId = async (): Promise<string> => {
     const [token] = await store.tokens.listByTenant(PLAYGROUND_TENANT_ID);
     assert.ok(token, 'the token is stored');
@@ -110,26 +112,31 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
     await rm(dataDir, { recursive: true, force: true });
   });
 
-  it('upload the token and sync once (setup)', async () => {
+  it('upload the token and sync once (setup): the result card is posted once', async () => {
     await chats.setUpDemoToken();
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(syncResults().length, 1, 'one sync asked for, one result card');
   });
 
-  it('a sync killed half-way: the next process syncs every book exactly once', async () => {
+  it('a sync killed half-way: the next process syncs every book exactly once and posts the result to the chat that asked, once', async () => {
     for (let i = 0; i < EXTRA_BOOKS; i++) sandbox.state.addBook(org, { adamId: String(1_900_000_000 + i), title: `Fault Book ${i}`, author: 'Author', totalCount: 10 + i });
     sandbox.state.addBook(org, { adamId: '1899999999', title: BOOK_TITLE, author: 'Author', totalCount: STUDENTS + 50 });
     sandbox.faults.latencyMs = 40;
     const from = apple.requests.length;
-    await alex('sync', () => true);
+    const cardsBefore = syncResults().length;
+    await alex('sync', (a) => /^Sync started/.test(String(a.text)));
     await until('sync half-way', () => (apple.matching('GET', '/mdm/v2/assets', from).length >= 5 ? true : undefined));
     await bot?.stop('SIGKILL');
     sandbox.faults.latencyMs = 0;
     const id = await tokenId();
     assert.ok((await store.books.listByToken(id)).length < org.books.size, 'killed before the sync stored the new books');
 
-    // The restarted bot is the same instance (same host and data folder): it takes its lease back at once.
+    assert.equal(syncResults().length, cardsBefore, 'no result yet');
+    // The restarted bot is the same instance (same host and data folder): it takes its lease back at once,
+    // restarts the sync Alex asked for and posts its result to Alex's chat without being asked again.
     bot = await startBot();
 
-    const finished = await alex('sync', (a) => cardText(a).includes('finished'), 30_000);
+    const finished = await until('the result of the sync Alex asked for before the kill', () => syncResults()[cardsBefore], 30_000);
     assert.match(cardText(finished), /151 added, 0 updated, 0 removed/);
     const [latest, killed] = await store.syncRuns.listRecent(id);
     assert.equal(latest?.status, 'completed');
@@ -149,6 +156,9 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
       assert.equal(mine?.totalLicenseCount, book.totalCount, `${book.title}: total`);
       assert.equal(mine?.usedLicenseCount, book.assignedCount, `${book.title}: used`);
     }
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(syncResults().length, cardsBefore + 1, 'the asking chat got the result once');
+    assert.deepEqual(await store.syncRequests.listAll(), [], 'no request left waiting');
   });
   it('an assignment killed while a batch is on its way to Apple: the next process finishes it, nobody associated twice', async () => {
     const id = await tokenId();

@@ -8,6 +8,7 @@ import { syncFlows } from '../../../dialogs/sync/syncFlows';
 import type { SyncDialogOptions } from '../../../dialogs/sync/SyncDialog';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { NotificationOutbox } from '../../../services/notifications/NotificationOutbox';
+import { SyncResultNotices } from '../../../services/notifications/SyncResultNotices';
 import { SyncService } from '../../../services/sync/SyncService';
 import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
 import { seedToken, syncEngine } from '../../support/syncFixtures';
@@ -30,6 +31,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
   let sender: RecordingSender;
   let outbox: NotificationOutbox;
   let service: SyncService;
+  let results: SyncResultNotices;
 
   before(() => env.start());
   after(() => env.stop());
@@ -37,6 +39,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
     sender = new RecordingSender();
     outbox = new NotificationOutbox({ store: env.store, sender, retryBaseMs: 10 });
     service = new SyncService({ engine: syncEngine(env), store: env.store });
+    results = new SyncResultNotices({ store: env.store, outbox, sync: service });
   });
   afterEach(async () => {
     await service.idle();
@@ -48,7 +51,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
 
   function adapter(progress: SyncDialogOptions = {}, conversationType = 'personal'): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
-    const flows = syncFlows({ sync: service, tokens: env.tokens, store: env.store, poster: outbox, progress });
+    const flows = syncFlows({ tokens: env.tokens, store: env.store, poster: outbox, results, progress });
     const bot = new VppBooksBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
@@ -72,9 +75,12 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
     const [run] = await env.store.syncRuns.listRecent(seeded.token.id);
     assert.equal(run?.startedBy?.aadObjectId, ADMIN);
     assert.equal(run?.trigger, 'manual');
+    await results.resume();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(sender.sent.length, 1, 'posted once, also after a recovery sweep');
   });
 
-  it('the tokens card\'s Sync now button starts that token; a second request while it runs is reported, not started', async () => {
+  it('the tokens card\'s Sync now button starts that token; a second request while it runs is reported, not started, and told the result too', async () => {
     const seeded = await seedToken(env, { name: 'Slow Library', books: 60 });
     env.sandbox.faults.latencyMs = 40;
     const chat = adapter({ progressAfterMs: 0, progressEveryMs: 60_000 }, 'channel');
@@ -83,9 +89,12 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
       .assertReply((r) => assert.match(textOf(r), /Sync started for \*\*Slow Library\*\*/))
       .send('sync Slow Library')
       .assertReply((r) => assert.match(textOf(r), /already running; I did not start another/));
-    await sender.waitFor(2);
+    await sender.waitFor(3);
     assert.match(sender.sent[0]?.message.text ?? '', /^Still syncing \*\*Slow Library\*\*/);
     assert.ok(cardJson(sender.sent[1]!.message).includes('Sync of Slow Library finished'));
+    assert.ok(cardJson(sender.sent[2]!.message).includes('Sync of Slow Library finished'), 'the second request gets the running sync\'s result');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(sender.sent.length, 3, 'one result per request, no more');
     assert.equal((await env.store.syncRuns.listRecent(seeded.token.id)).length, 1);
   });
 

@@ -1,0 +1,44 @@
+import { z } from 'zod';
+import { actorSchema, adamIdSchema, dateTimeSchema, idSchema } from './common';
+import { conversationReferenceJsonSchema } from './conversation';
+
+const count = z.number().int().min(0);
+
+/** What a chat is told about one token's sync: the fields of the result card (and of the summary). */
+export const syncResultSchema = z.object({
+  status: z.enum(['completed', 'failed', 'skipped']),
+  runId: idSchema.optional(),
+  books: count,
+  licenses: z.object({ total: count, used: count, available: count }),
+  changes: z.object({ booksAdded: count, booksUpdated: count, booksRemoved: count, usersChanged: count, assignmentsChanged: count }),
+  durationMs: count,
+  error: z.object({ code: z.string().max(64), message: z.string().max(2000) }).optional(),
+  lowLicenseBooks: z.array(z.object({ adamId: adamIdSchema, title: z.string().max(512), available: count, total: count })).max(50),
+  finishedDateTime: dateTimeSchema,
+});
+export type StoredSyncResult = z.infer<typeof syncResultSchema>;
+
+/**
+ * A sync an admin asked for in chat, kept until its result has been posted to that chat. Whichever
+ * process finishes a token's sync writes the token's result here; the one that completes the request
+ * posts it. So a restart, or another instance finishing the sync, does not lose the answer.
+ */
+export const syncRequestSchema = z.object({
+  id: idSchema,
+  tenantId: z.string().min(1).max(128),
+  requestedBy: actorSchema.optional(),
+  requestedDateTime: dateTimeSchema,
+  /** Set once the chat was told the sync started: the result is posted after that reply, never before. */
+  acknowledgedDateTime: dateTimeSchema.optional(),
+  /** Where the result goes: the conversation that asked. */
+  conversationId: z.string().min(1).max(1024),
+  reference: conversationReferenceJsonSchema,
+  tokens: z.array(z.object({ tokenId: idSchema, tokenName: z.string().max(256), result: syncResultSchema.optional() })).max(256),
+  /** Ids of the tokens still without a result: what a finished sync looks for (ARRAY_CONTAINS). */
+  waitingFor: z.array(idSchema).max(256),
+  /** Syncs restarted for this request after the process running them died; bounded. */
+  resumes: z.number().int().min(0),
+  /** Seconds until Cosmos removes a request nobody could answer. */
+  ttl: z.number().int().positive().optional(),
+});
+export type SyncRequest = z.infer<typeof syncRequestSchema>;
