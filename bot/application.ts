@@ -182,7 +182,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
-      ...syncFlows({ tokens, store, poster: outbox, results: syncResults, progress: { logger }, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
+      ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
       ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients), approvals, approverNotice: messenger }),
     ];
 

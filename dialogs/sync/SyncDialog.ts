@@ -2,7 +2,6 @@ import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type Waterfall
 import type { Recipient } from '../../services/notifications/NotificationOutbox';
 import type { SyncResultNotices } from '../../services/notifications/SyncResultNotices';
 import { UserFacingError } from '../../services/errors';
-import type { Logger } from '../../services/logging/logger';
 import type { VppToken } from '../../services/store/entities/vppToken';
 import type { StartResult } from '../../services/sync/SyncService';
 import type { SyncProgress } from '../../services/sync/types';
@@ -12,7 +11,6 @@ import type { FlowOptions } from '../flows';
 import { replyTarget, type ConversationPoster } from './syncChat';
 
 export interface SyncDialogOptions {
-  logger?: Logger | undefined;
   /** A sync still running after this long gets a progress message. */
   progressAfterMs?: number | undefined;
   /** And another at most this often. */
