@@ -24,6 +24,13 @@ export interface SeedOptions {
   mdmInfo?: { id: string; name: string };
   name?: string;
   tenantId?: string;
+  /** Fixed ids instead of fresh ones: two tokens that share book or user ids. */
+  adamIds?: readonly string[];
+  botUserIds?: readonly string[];
+  /** Licenses per book (default 20). */
+  licenses?: number;
+  /** Bot users with a managed Apple ID (associated at once), not invitations. */
+  managedAppleIds?: boolean;
 }
 
 let adamCounter = 1_700_000_000;
@@ -34,12 +41,19 @@ export async function seedToken(env: TestEnvironment, options: SeedOptions = {})
   const org = env.sandbox.state.addOrganisation({
     orgName: name,
     mdmInfo: options.mdmInfo ?? { id: TEST_MDM.id, name: TEST_MDM.name },
-    books: Array.from({ length: options.books ?? 5 }, (_, i) => ({ adamId: String(adamCounter++), title: `${name} Book ${i + 1}`, author: 'Author', totalCount: 20 })),
+    books: (options.adamIds ?? Array.from({ length: options.books ?? 5 }, () => String(adamCounter++))).map((adamId, i) => ({
+      adamId,
+      title: `${name} Book ${i + 1}`,
+      author: 'Author',
+      totalCount: options.licenses ?? 20,
+    })),
   });
   const expiresAt = options.expiresAt ?? new Date(Date.now() + 200 * 24 * 3600 * 1000);
   const bearer = env.sandbox.state.mintToken(org, { expiresAt });
-  const botUsers = Array.from({ length: options.botUsers ?? 3 }, () => randomUUID());
-  for (const clientUserId of botUsers) env.sandbox.state.createUser(org, { clientUserId });
+  const botUsers = options.botUserIds ? [...options.botUserIds] : Array.from({ length: options.botUsers ?? 3 }, () => randomUUID());
+  for (const clientUserId of botUsers) {
+    env.sandbox.state.createUser(org, { clientUserId, managedAppleId: options.managedAppleIds ? `${clientUserId}@${name.toLowerCase()}.example` : undefined });
+  }
   env.sandbox.state.seedUsers(org, options.otherUsers ?? 4, `other-${org.id.slice(0, 4)}`);
   const tenantId = options.tenantId ?? TEST_TENANT;
   const id = randomUUID();

@@ -1,9 +1,7 @@
 import { strict as assert } from 'node:assert';
-import { randomUUID } from 'node:crypto';
-import { tokenCipherContext, type VppToken } from '../../../services/store/entities/vppToken';
-import { Secret } from '../../../services/secrets/Secret';
-import { TEST_MDM, TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
-import { etags, syncEngine } from '../../support/syncFixtures';
+import type { VppToken } from '../../../services/store/entities/vppToken';
+import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
+import { etags, seedToken, syncEngine } from '../../support/syncFixtures';
 
 const SHARED_USERS = ['shared-user-0', 'shared-user-1', 'shared-user-2'];
 const SHARED_BOOKS = ['1690000001', '1690000002'];
@@ -20,38 +18,8 @@ describe('SyncEngine keeps tokens apart when their documents share ids', functio
   after(() => env.stop());
 
   async function seed(name: string, managed: boolean, licenses: number): Promise<VppToken> {
-    const org = env.sandbox.state.addOrganisation({
-      orgName: name,
-      mdmInfo: TEST_MDM,
-      books: SHARED_BOOKS.map((adamId) => ({ adamId, title: `${name} ${adamId}`, author: name, totalCount: licenses })),
-    });
-    for (const clientUserId of SHARED_USERS) env.sandbox.state.createUser(org, { clientUserId, managedAppleId: managed ? `${clientUserId}@${name.toLowerCase()}.example` : undefined });
-    const expiresAt = new Date(Date.now() + 200 * 86_400_000);
-    const bearer = env.sandbox.state.mintToken(org, { expiresAt });
-    const id = randomUUID();
-    const now = new Date().toISOString();
-    const token: VppToken = {
-      id,
-      tenantId: TEST_TENANT,
-      displayName: name,
-      organizationName: name,
-      accountType: 'education',
-      locationId: org.uId,
-      locationName: org.locationName,
-      expirationDateTime: expiresAt.toISOString(),
-      state: 'valid',
-      lastSyncStatus: 'none',
-      consecutiveSyncFailures: 0,
-      encryptedToken: env.cipher.encrypt(new Secret(bearer), tokenCipherContext({ tenantId: TEST_TENANT, id })),
-      createdBy: { aadObjectId: '00000000-0000-0000-0000-000000000002' },
-      createdDateTime: now,
-      lastModifiedDateTime: now,
-    };
-    await env.store.tokens.create(token);
-    for (const clientUserId of SHARED_USERS) {
-      await env.store.vppUsers.upsertIfChanged({ id: clientUserId, clientUserId, tokenId: id, tenantId: TEST_TENANT, status: 'registered', createdDateTime: now, lastModifiedDateTime: now });
-    }
-    return token;
+    const seeded = await seedToken(env, { name, adamIds: SHARED_BOOKS, botUserIds: SHARED_USERS, managedAppleIds: managed, licenses, otherUsers: 0 });
+    return seeded.token;
   }
 
   async function snapshot(tokenId: string): Promise<{ books: Map<string, string>; users: Map<string, string> }> {
