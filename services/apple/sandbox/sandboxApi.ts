@@ -100,31 +100,28 @@ export function claimClientConfig(ctx: ApiContext): ApiResult {
   return clientConfig(ctx);
 }
 
+/** Apple's paged list answer: one page of `all` under `key`, the paging fields and the organisation's version. */
+function pagedList<T>(ctx: ApiContext, all: readonly T[], key: string, toJson: (item: T) => unknown): ApiResult {
+  const { items, ...paging } = page(ctx, all);
+  return { status: 200, body: { ...common(ctx), ...paging, versionId: String(ctx.org.version), [key]: items.map(toJson) } };
+}
+
 export function listAssets(ctx: ApiContext): ApiResult {
   const productType = ctx.query.get('productType');
   const pricingParam = ctx.query.get('pricingParam');
   const books = productType && productType !== 'Book' ? [] : [...ctx.org.books.values()].filter((b) => !pricingParam || b.pricingParam === pricingParam);
-  const { items, ...paging } = page(ctx, books);
-  return {
-    status: 200,
-    body: {
-      ...common(ctx),
-      ...paging,
-      versionId: String(ctx.org.version),
-      assets: items.map((b) => ({
-        adamId: b.adamId,
-        pricingParam: b.pricingParam,
-        productType: 'Book',
-        assignedCount: b.assignedCount,
-        availableCount: availableCount(b),
-        retiredCount: b.retiredCount,
-        totalCount: b.totalCount,
-        deviceAssignable: false,
-        revocable: false,
-        supportedPlatforms: ['iOS', 'macOS'],
-      })),
-    },
-  };
+  return pagedList(ctx, books, 'assets', (b) => ({
+    adamId: b.adamId,
+    pricingParam: b.pricingParam,
+    productType: 'Book',
+    assignedCount: b.assignedCount,
+    availableCount: availableCount(b),
+    retiredCount: b.retiredCount,
+    totalCount: b.totalCount,
+    deviceAssignable: false,
+    revocable: false,
+    supportedPlatforms: ['iOS', 'macOS'],
+  }));
 }
 
 export function listAssignments(ctx: ApiContext): ApiResult {
@@ -134,16 +131,7 @@ export function listAssignments(ctx: ApiContext): ApiResult {
   const selected = [...ctx.org.assignments.values()].filter(
     (a) => a.versionId > since && (!adamId || a.adamId === adamId) && (!clientUserId || a.clientUserId === clientUserId),
   );
-  const { items, ...paging } = page(ctx, selected);
-  return {
-    status: 200,
-    body: {
-      ...common(ctx),
-      ...paging,
-      versionId: String(ctx.org.version),
-      assignments: items.map(({ adamId: a, pricingParam, clientUserId: c }) => ({ adamId: a, pricingParam, clientUserId: c })),
-    },
-  };
+  return pagedList(ctx, selected, 'assignments', ({ adamId: a, pricingParam, clientUserId: c }) => ({ adamId: a, pricingParam, clientUserId: c }));
 }
 
 export function listUsers(ctx: ApiContext): ApiResult {
@@ -151,16 +139,7 @@ export function listUsers(ctx: ApiContext): ApiResult {
   const since = intParam(ctx.query, 'sinceVersionId', 0);
   const includeRetired = sinceRaw !== null || ['true', '1'].includes(ctx.query.get('includeRetired') ?? '');
   const selected = [...ctx.org.users.values()].filter((u) => u.versionId > since && (includeRetired || u.status !== 'Retired'));
-  const { items, ...paging } = page(ctx, selected);
-  return {
-    status: 200,
-    body: {
-      ...common(ctx),
-      ...paging,
-      versionId: String(ctx.org.version),
-      users: items.map(({ versionId: _v, ...user }) => user),
-    },
-  };
+  return pagedList(ctx, selected, 'users', ({ versionId: _v, ...user }) => user);
 }
 
 const usersBodySchema = z.object({
