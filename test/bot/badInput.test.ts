@@ -1,7 +1,5 @@
 import { strict as assert } from 'node:assert';
 import { mkdtemp, rm } from 'node:fs/promises';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import fc from 'fast-check';
@@ -14,6 +12,7 @@ import { MAX_TOKEN_FILE_BYTES } from '../../services/apple/VppTokenFile';
 import { capturingLogger } from '../support/logCapture';
 import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
 import { secretsLedger } from '../support/secretsLedger';
+import { FileServer } from '../support/FileServer';
 
 const TENANT = '00000000-0000-0000-0000-0000000000001';
 const NOT_AN_ADMIN = '00000000-0000-0000-0000-0000000000021';
@@ -23,54 +22,36 @@ const FUZZ_RUNS = 40;
 /** Cosmos bookkeeping fields that change on every read-back or replace. */
 const VOLATILE = new Set(['_rid', '_self', '_etag', '_attachments', '_ts', '_lsn']);
 
-/** A file server for attachment links: redirects, oversized bodies. */
-class AttachmentServer {
-  private server: http.Server | undefined;
-  url = '';
-  requests: string[] = [];
-
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      this.requests.push(req.url ?? '');
-      if (req.url === '/redirect') {
-        res.writeHead(302, { location: `${this.url}/token` });
-        return res.end();
+/** A file server for attachment links: a redirect, the demo token, and an oversized body. */
+function attachmentServer(): FileServer {
+  const files = new FileServer();
+  files.routes.set('/redirect', (_req, res) => {
+    res.writeHead(302, { location: `${files.url}/token` });
+    res.end();
+  });
+  files.routes.set('/token', (_req, res) => res.end(DEMO_TOKEN_FILES['demo-valid.vpptoken']));
+  files.routes.set('/huge', (_req, res) => {
+    // 8 MiB without a content-length: only the reader's cap stops it.
+    res.writeHead(200, { 'content-type': 'application/octet-stream' });
+    const chunk = Buffer.alloc(64 * 1024, 0x41);
+    let sent = 0;
+    const pump = () => {
+      while (sent < 8 * 1024 * 1024) {
+        sent += chunk.length;
+        if (!res.write(chunk)) return void res.once('drain', pump);
       }
-      if (req.url === '/token') return res.end(DEMO_TOKEN_FILES['demo-valid.vpptoken']);
-      if (req.url === '/huge') {
-        // 8 MiB without a content-length: only the reader's cap stops it.
-        res.writeHead(200, { 'content-type': 'application/octet-stream' });
-        const chunk = Buffer.alloc(64 * 1024, 0x41);
-        let sent = 0;
-        const pump = () => {
-          while (sent < 8 * 1024 * 1024) {
-            sent += chunk.length;
-            if (!res.write(chunk)) return void res.once('drain', pump);
-          }
-          res.end();
-        };
-        res.on('error', () => undefined);
-        return pump();
-      }
-      res.statusCode = 404;
       res.end();
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
+    };
+    res.on('error', () => undefined);
+    pump();
+  });
+  return files;
 }
 
 describe('bad input over HTTP (local mode)', function () {
   this.timeout(60_000);
   const connector = new FakeConnector();
-  const files = new AttachmentServer();
+  const files = attachmentServer();
   const { logger, lines } = capturingLogger('warn');
   let dataDir: string;
   let config: AppConfig;

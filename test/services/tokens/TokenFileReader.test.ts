@@ -1,39 +1,11 @@
 import { strict as assert } from 'node:assert';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { TokenFileReader } from '../../../services/tokens/TokenFileReader';
 import { UserFacingError } from '../../../services/errors';
 import { MAX_TOKEN_FILE_BYTES } from '../../../services/apple/VppTokenFile';
 import { DEMO_TOKEN_FILES } from '../../../services/apple/sandbox/demoData';
+import { FileServer } from '../../support/FileServer';
 
 const TOKEN = DEMO_TOKEN_FILES['demo-valid.vpptoken'];
-
-/** Serves what each test puts in `routes`; counts requests so "refused before any request" is checkable. */
-class FileServer {
-  private server: http.Server | undefined;
-  routes = new Map<string, (req: http.IncomingMessage, res: http.ServerResponse) => void>();
-  requests: string[] = [];
-  url = '';
-
-  async start(): Promise<void> {
-    this.server = http.createServer((req, res) => {
-      this.requests.push(req.url ?? '');
-      const route = this.routes.get(req.url ?? '');
-      if (route) return route(req, res);
-      res.statusCode = 404;
-      res.end();
-    });
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', () => resolve()));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  async stop(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-}
 
 async function refusal(promise: Promise<unknown>): Promise<UserFacingError> {
   try {
