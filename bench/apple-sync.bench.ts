@@ -1,11 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AppleBooksClient } from '../services/apple/AppleBooksClient';
 import { Secret } from '../services/secrets/Secret';
+import { spawnServer, stopServer } from './support/childServer';
+import { requestJson } from './support/requestJson';
 import type { Benchmark, BenchResult } from './types';
 
 /**
@@ -21,35 +20,17 @@ const BOOKS = 40;
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
 
-interface SandboxChild {
-  child: ChildProcess;
+interface SandboxInfo {
   origin: string;
   baseUrl: string;
 }
 
-async function startSandboxChild(): Promise<SandboxChild> {
-  const cli = path.join(__dirname, '..', 'services', 'apple', 'sandbox', 'cli.ts');
-  const child = spawn(process.execPath, ['--import', 'tsx', cli, '--no-demo', '--page-size', String(PAGE_SIZE), '--latency-ms', String(LATENCY_MS)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const lines = createInterface({ input: child.stdout! });
-  const [line] = (await once(lines, 'line')) as [string];
-  lines.close();
-  const urls = JSON.parse(line) as { origin: string; baseUrl: string };
-  return { child, ...urls };
+/** The sandbox's control API (`/_sandbox/...`): seeding and request statistics. */
+function control<T>(origin: string, method: string, route: string, body?: unknown): Promise<T> {
+  return requestJson<T>(`${origin}/_sandbox/${route}`, method, body);
 }
 
-async function control<T>(origin: string, method: string, route: string, body?: unknown): Promise<T> {
-  const response = await fetch(`${origin}/_sandbox/${route}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`sandbox control ${route}: HTTP ${response.status}`);
-  return (await response.json()) as T;
-}
-
-async function fullSync(sandbox: SandboxChild, scale: number): Promise<BenchResult> {
+async function fullSync(sandbox: SandboxInfo, scale: number): Promise<BenchResult> {
   const assignments = 10_000 * scale;
   const users = 5_000 * scale;
   const { token } = await control<{ token: string }>(sandbox.origin, 'POST', 'seed', { orgName: `Bench ×${scale}`, books: BOOKS, users, assignments });
@@ -105,7 +86,8 @@ async function fullSync(sandbox: SandboxChild, scale: number): Promise<BenchResu
 const benchmark: Benchmark = {
   title: 'Apple sync read through the sandbox',
   async run() {
-    const sandbox = await startSandboxChild();
+    const cli = path.join(__dirname, '..', 'services', 'apple', 'sandbox', 'cli.ts');
+    const { child, info: sandbox } = await spawnServer<SandboxInfo>(cli, ['--no-demo', '--page-size', String(PAGE_SIZE), '--latency-ms', String(LATENCY_MS)]);
     try {
       const one = await fullSync(sandbox, 1);
       const ten = await fullSync(sandbox, 10);
@@ -117,7 +99,7 @@ const benchmark: Benchmark = {
       ten.met = (ten.met ?? false) && flat;
       return [one, ten];
     } finally {
-      sandbox.child.kill('SIGTERM');
+      await stopServer(child);
     }
   },
 };

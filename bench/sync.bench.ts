@@ -1,5 +1,3 @@
-import type { ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { CosmosClient, type OperationInput } from '@azure/cosmos';
@@ -17,6 +15,7 @@ import { SyncService } from '../services/sync/SyncService';
 import type { SyncOutcome } from '../services/sync/types';
 import { AppleClientFactory } from '../services/tokens/AppleClientFactory';
 import { spawnServer, stopServer } from './support/childServer';
+import { requestJson } from './support/requestJson';
 import type { Benchmark, BenchResult } from './types';
 
 /**
@@ -67,23 +66,9 @@ interface CosmosStats {
   maxRssBytes: number;
 }
 
-async function json<T>(url: string, method = 'GET', body?: unknown): Promise<T> {
-  const response = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  if (!response.ok) throw new Error(`${method} ${url}: HTTP ${response.status}`);
-  return (await response.json()) as T;
-}
-
-/** The sandbox CLI stops on SIGTERM (it does not watch stdin). */
-async function stopSandbox(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = once(child, 'exit');
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function seedToken(sandbox: SandboxInfo, store: Store, cipher: TokenCipher, index: number): Promise<void> {
   const name = `Bench ${index}`;
-  const { token: bearer } = await json<{ token: string }>(`${sandbox.origin}/_sandbox/seed`, 'POST', { orgName: name, books: BOOKS, users: USERS, assignments: USERS });
+  const { token: bearer } = await requestJson<{ token: string }>(`${sandbox.origin}/_sandbox/seed`, 'POST', { orgName: name, books: BOOKS, users: USERS, assignments: USERS });
   const id = randomUUID();
   const now = new Date().toISOString();
   const token: VppToken = {
@@ -127,13 +112,13 @@ interface Measured {
 }
 
 async function measure(sandbox: SandboxInfo, cosmosEndpoint: string, run: () => Promise<SyncOutcome[]>): Promise<Measured> {
-  await json(`${sandbox.origin}/_sandbox/stats/reset`, 'POST');
-  await json(`${cosmosEndpoint}/_bench/stats`, 'POST');
+  await requestJson(`${sandbox.origin}/_sandbox/stats/reset`, 'POST');
+  await requestJson(`${cosmosEndpoint}/_bench/stats`, 'POST');
   const started = Date.now();
   const outcomes = await run();
   const wallMs = Date.now() - started;
-  const apple = await json<{ requests: number; maxRequestsPerSecond: number }>(`${sandbox.origin}/_sandbox/stats`);
-  const cosmos = await json<CosmosStats>(`${cosmosEndpoint}/_bench/stats`);
+  const apple = await requestJson<{ requests: number; maxRequestsPerSecond: number }>(`${sandbox.origin}/_sandbox/stats`);
+  const cosmos = await requestJson<CosmosStats>(`${cosmosEndpoint}/_bench/stats`);
   return { outcomes, wallMs, requests: apple.requests, maxRequestsPerSecond: apple.maxRequestsPerSecond, cosmos };
 }
 
@@ -182,7 +167,7 @@ const benchmark: Benchmark = {
       const service = new SyncService({ engine, store, concurrency: CONCURRENCY });
       const first = await measure(sandbox.info, endpoint, () => service.syncAll('manual'));
       const second = await measure(sandbox.info, endpoint, () => service.syncAll('manual'));
-      const cosmosStats = await json<CosmosStats>(`${endpoint}/_bench/stats`);
+      const cosmosStats = await requestJson<CosmosStats>(`${endpoint}/_bench/stats`);
       const botPeakRss = process.resourceUsage().maxRSS * 1024;
 
       // Per token: /client/config, then every page of assets, users and assignments (one license per user).
@@ -216,7 +201,7 @@ const benchmark: Benchmark = {
         },
       ];
     } finally {
-      await stopSandbox(sandbox.child);
+      await stopServer(sandbox.child);
       await stopServer(cosmos.child);
     }
   },

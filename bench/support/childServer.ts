@@ -5,20 +5,9 @@ import { onCpus } from './cpuPinning';
 
 /**
  * Benchmarks run servers in processes of their own so their CPU and memory are measured apart. A child
- * server prints one JSON line saying where it is, and stops when its stdin closes (or on SIGTERM).
+ * server follows services/common/announceAndServe.ts: one JSON line saying where it is, and it stops
+ * when its stdin closes (or on SIGTERM).
  */
-
-/** Child side: announce `info` on stdout, then serve until told to stop. */
-export function announceAndServe(info: object, close: () => Promise<void>): void {
-  process.stdout.write(`${JSON.stringify(info)}\n`);
-  const stop = async () => {
-    await close();
-    process.exit(0);
-  };
-  process.on('SIGTERM', () => void stop());
-  process.stdin.on('end', () => void stop());
-  process.stdin.resume();
-}
 
 /**
  * Parent side: runs a TypeScript server script (on the given cores, when set) and waits for the line it

@@ -1,6 +1,7 @@
 import http from 'node:http';
 import { LOAD_ADMIN_IDS } from './loadAdmins';
-import { announceAndServe, spawnServer, stopServer } from './childServer';
+import { announceAndServe } from '../../services/common/announceAndServe';
+import { spawnServer, stopServer } from './childServer';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';

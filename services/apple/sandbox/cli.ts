@@ -1,9 +1,10 @@
 import { parseArgs } from 'node:util';
+import { announceAndServe, runMain } from '../../common/announceAndServe';
 import { startAppleSandbox } from './AppleSandboxServer';
 
 /**
  * Runs the Apple sandbox on its own: `node --import tsx services/apple/sandbox/cli.ts --port 4010`.
- * Prints one JSON line with its URLs once listening, so a parent process (benchmarks, e2e) can read it.
+ * Prints one JSON line with its URLs once listening and stops when stdin closes or on SIGTERM/SIGINT.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -25,15 +26,7 @@ async function main(): Promise<void> {
     latencyMs: number(values['latency-ms']),
     seedDemoData: !values['no-demo'],
   });
-  process.stdout.write(`${JSON.stringify({ baseUrl: sandbox.baseUrl, metadataUrl: sandbox.metadataUrl, origin: sandbox.origin })}\n`);
-  const stop = (): void => {
-    void sandbox.close().then(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  announceAndServe({ baseUrl: sandbox.baseUrl, metadataUrl: sandbox.metadataUrl, origin: sandbox.origin }, () => sandbox.close());
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runMain(main);

@@ -1,11 +1,12 @@
 import { parseArgs } from 'node:util';
+import { announceAndServe, runMain } from '../../common/announceAndServe';
 import { startLocalDirectory } from './LocalDirectoryServer';
 import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE } from './DirectoryState';
 import { DEMO_GROUPS } from './demoData';
 
 /**
  * Runs the local directory on its own: `node --import tsx services/directory/local/cli.ts --port 4020`.
- * Prints one JSON line with its URL once listening, so a parent process can read it.
+ * Prints one JSON line with its URL once listening and stops when stdin closes or on SIGTERM/SIGINT.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -23,15 +24,7 @@ async function main(): Promise<void> {
     pageSize: number(values['page-size']),
     studentCount: number(values.students),
   });
-  process.stdout.write(`${JSON.stringify({ baseUrl: directory.baseUrl, managedAppleIdAttribute: LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, adminGroupId: DEMO_GROUPS.vppBooksAdmins })}\n`);
-  const stop = (): void => {
-    void directory.close().then(() => process.exit(0));
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  announceAndServe({ baseUrl: directory.baseUrl, managedAppleIdAttribute: LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, adminGroupId: DEMO_GROUPS.vppBooksAdmins }, () => directory.close());
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
-  process.exit(1);
-});
+runMain(main);
