@@ -5,11 +5,11 @@ import { openDatabase } from '../../services/store/cosmosClient';
 import { startAppleSandbox, type AppleSandboxOptions, type RunningAppleSandbox } from '../../services/apple/sandbox/AppleSandboxServer';
 import type { SandboxOrganisation } from '../../services/apple/sandbox/SandboxState';
 import { Keyring, TokenCipher } from '../../services/crypto';
+import { storeUploadedToken } from './storedToken';
 import { AppleClientFactory } from '../../services/tokens/AppleClientFactory';
 import { silentLogger } from '../../services/logging/logger';
-import { Secret } from '../../services/secrets/Secret';
 import { GraphDirectory, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type RunningLocalDirectory } from '../../services/directory';
-import { tokenCipherContext, type VppToken } from '../../services/store/entities/vppToken';
+import type { VppToken } from '../../services/store/entities/vppToken';
 import { eBookId, type EBook } from '../../services/store/entities/eBook';
 import { AssignmentExecutor, type AssignmentExecutorOptions } from '../../services/assignments/AssignmentExecutor';
 import { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
@@ -127,27 +127,11 @@ export class AssignEnvironment {
       mdmInfo: TEST_MDM,
       books: books.map((b) => ({ adamId: String(adamCounter++), title: b.title, author: 'Author', totalCount: b.totalCount })),
     });
-    const bearer = this.sandbox.state.mintToken(org, { expiresAt: new Date(Date.now() + 200 * 86_400_000) });
-    const id = randomUUID();
-    const now = new Date().toISOString();
-    const token: VppToken = {
-      id,
-      tenantId,
-      displayName: name,
-      organizationName: name,
-      accountType: 'education',
-      locationId: org.uId,
-      locationName: org.locationName,
-      expirationDateTime: new Date(Date.now() + 200 * 86_400_000).toISOString(),
-      state: 'valid',
-      lastSyncStatus: 'completed',
-      consecutiveSyncFailures: 0,
-      encryptedToken: this.cipher.encrypt(new Secret(bearer), tokenCipherContext({ tenantId, id })),
-      createdBy: { aadObjectId: ALEX },
-      createdDateTime: now,
-      lastModifiedDateTime: now,
-    };
-    await this.store.tokens.create(token);
+    const expiresAt = new Date(Date.now() + 200 * 86_400_000);
+    const bearer = this.sandbox.state.mintToken(org, { expiresAt });
+    const token = await storeUploadedToken(this, org, bearer, { tenantId, name, expiresAt, createdBy: ALEX, accountType: 'education', lastSyncStatus: 'completed' });
+    const { id } = token;
+    const now = token.createdDateTime;
     const stored: EBook[] = [];
     for (const book of org.books.values()) {
       const doc: EBook = {

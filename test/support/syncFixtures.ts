@@ -3,9 +3,9 @@ import type { Container } from '@azure/cosmos';
 import type { SandboxOrganisation } from '../../services/apple/sandbox/SandboxState';
 import { BookMetadataClient } from '../../services/apple/BookMetadataClient';
 import { silentLogger } from '../../services/logging/logger';
-import { tokenCipherContext, type VppToken } from '../../services/store/entities/vppToken';
-import { Secret } from '../../services/secrets/Secret';
+import type { VppToken } from '../../services/store/entities/vppToken';
 import { SyncEngine, type SyncEngineOptions } from '../../services/sync/SyncEngine';
+import { storeUploadedToken } from './storedToken';
 import { TEST_MDM, TEST_TENANT, type TestEnvironment } from './TestEnvironment';
 
 export interface SeededToken {
@@ -56,28 +56,10 @@ export async function seedToken(env: TestEnvironment, options: SeedOptions = {})
   }
   env.sandbox.state.seedUsers(org, options.otherUsers ?? 4, `other-${org.id.slice(0, 4)}`);
   const tenantId = options.tenantId ?? TEST_TENANT;
-  const id = randomUUID();
-  const now = new Date().toISOString();
-  const token: VppToken = {
-    id,
-    tenantId,
-    displayName: name,
-    organizationName: name,
-    accountType: 'business',
-    locationId: org.uId,
-    locationName: org.locationName,
-    expirationDateTime: expiresAt.toISOString(),
-    state: 'valid',
-    lastSyncStatus: 'none',
-    consecutiveSyncFailures: 0,
-    encryptedToken: env.cipher.encrypt(new Secret(bearer), tokenCipherContext({ tenantId, id })),
-    createdBy: { aadObjectId: '00000000-0000-0000-0000-0000000000020' },
-    createdDateTime: now,
-    lastModifiedDateTime: now,
-  };
-  await env.store.tokens.create(token);
+  const token = await storeUploadedToken(env, org, bearer, { tenantId, name, expiresAt, createdBy: '00000000-0000-0000-0000-0000000000020' });
+  const now = token.createdDateTime;
   for (const clientUserId of botUsers) {
-    await env.store.vppUsers.upsertIfChanged({ id: clientUserId, clientUserId, tokenId: id, tenantId, status: 'registered', createdDateTime: now, lastModifiedDateTime: now });
+    await env.store.vppUsers.upsertIfChanged({ id: clientUserId, clientUserId, tokenId: token.id, tenantId, status: 'registered', createdDateTime: now, lastModifiedDateTime: now });
   }
   return { org, token, bearer, botUsers };
 }
