@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { randomUUID } from 'node:crypto';
+import { forEachLimited } from '../common/forEachLimited';
 import { silentLogger, type Logger } from '../logging/logger';
 import type { LeaseHandle } from '../store/repositories/LeaseRepository';
 import type { Actor } from '../store/entities/common';
@@ -103,20 +104,16 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
   async syncAll(trigger: SyncTrigger = 'scheduled'): Promise<SyncOutcome[]> {
     const tokens = (await this.options.store.tokens.listAll()).filter((t) => !notSyncableReason(t) && !this.syncedRecently(t, trigger));
     const outcomes: SyncOutcome[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < tokens.length && !this.stopped) {
-        const token = tokens[next++];
-        if (!token) break;
-        try {
-          const started = await this.start(token, { trigger });
-          if (started.status === 'started') outcomes.push(await started.done);
-        } catch (err) {
-          this.logger.error({ err, tokenId: token.id }, 'scheduled sync could not start');
-        }
+    await forEachLimited(tokens, this.concurrency, async (token) => {
+      // Shutting down: the tokens not started yet wait for the next sweep.
+      if (this.stopped) return;
+      try {
+        const started = await this.start(token, { trigger });
+        if (started.status === 'started') outcomes.push(await started.done);
+      } catch (err) {
+        this.logger.error({ err, tokenId: token.id }, 'scheduled sync could not start');
       }
-    };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, tokens.length) }, worker));
+    });
     return outcomes;
   }
 
