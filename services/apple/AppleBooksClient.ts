@@ -39,8 +39,13 @@ export interface AppleBooksClientOptions {
   pollIntervalMs?: number;
   /** After this long a PENDING event is reported as timed out with a re-submit hint. */
   pollTimeoutMs?: number;
-  /** How long /service/config is trusted before it is read again. */
+  /** How long /service/config is trusted before it is read again (Apple: at most 5 minutes). */
   serviceConfigTtlMs?: number;
+  /**
+   * This bot's MDM id. Every answer's `mdmInfo` is checked against it: once one names another MDM, the
+   * client sends no more requests that spend licenses or create users (`VppError` kind 'ownership').
+   */
+  mdmId?: string;
   /** Overrides Apple's 15 requests/s and 5 in flight; an explicit rate also ignores /service/config's. */
   rateLimit?: Partial<RateLimitSettings>;
   retry?: Partial<RetrySettings>;
@@ -72,8 +77,17 @@ export interface AssignmentQuery {
 
 export interface UserQuery {
   sinceVersionId?: string;
-  /** Full reads leave out retired users unless asked; incremental reads always include them. */
-  includeRetired?: boolean;
+  /** Leave out retired users (Apple returns them by default). Incremental reads keep them: a retirement is a change. */
+  activeOnly?: boolean;
+}
+
+export interface PageReadOptions {
+  /**
+   * Called when a read starts again from its first page: Apple's versionId changed between two pages
+   * of a full read, or Apple refused the `sinceVersionId` (9721) and the read continues in full.
+   * Whatever the caller gathered from earlier pages is to be dropped.
+   */
+  onRestart?: (reason: 'versionChanged' | 'versionRejected') => void;
 }
 
 /** All items of a paged read and the versionId to pass as `sinceVersionId` next time. */
@@ -82,9 +96,15 @@ export interface FullRead<T> {
   versionId: string | undefined;
 }
 
-export interface FailureDetail extends EventFailure {
+export type FailureDetail = EventFailure & {
   /** Admin text for `errorNumber`. */
   message: string;
+};
+
+/** Users Apple refused before any event started (e.g. 9717 invalid e-mail), and the batches' events. */
+export interface UserBatchesResult {
+  eventIds: string[];
+  rejected: FailureDetail[];
 }
 
 /** The combined outcome of one or more Apple events (one per request batch). */
@@ -105,6 +125,21 @@ export interface WaitOptions {
 
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** Apple asks clients to re-read /service/config at least every five minutes. */
+export const MAX_SERVICE_CONFIG_TTL_MS = 5 * 60_000;
+/** A full read whose versionId keeps changing is started again at most this many times. */
+const MAX_READ_RESTARTS = 3;
+const VERSION_REJECTED = 9721;
+const INVALID_EMAIL = 9717;
+/**
+ * GET /users returns retired users unless told otherwise. `activeOnly` is the v2 parameter (Get Users,
+ * Managing users); `includeRetired`, which one v2 page still mentions, belongs to the v1 API.
+ */
+const ACTIVE_ONLY: Record<string, string> = { activeOnly: 'true' };
+
+/** /service/config is the same for every token: one cache per Apple base URL. */
+const serviceConfigCache = new Map<string, { value: ServiceConfig; readAt: number }>();
+
 function chunk<T>(items: readonly T[], size: number): T[][] {
   const chunks: T[][] = [];
   for (let i = 0; i < items.length; i += size) chunks.push(items.slice(i, i + size));
@@ -123,13 +158,22 @@ export class AppleBooksClient {
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #now: () => Date;
   readonly #rateOverridden: boolean;
-  #serviceConfig: { value: ServiceConfig; readAt: number } | undefined;
+  readonly #baseUrl: string;
+  readonly #mdmId: string | undefined;
+  #foreignMdm: MdmInfo | undefined;
 
   constructor(options: AppleBooksClientOptions) {
-    this.#transport = new VppTransport(options);
+    const now = options.now;
+    this.#transport = new VppTransport({
+      ...options,
+      now: now ? () => now().getTime() : undefined,
+      onMdmInfo: (mdmInfo) => this.#observeMdmInfo(mdmInfo),
+    });
+    this.#baseUrl = this.#transport.baseUrl;
+    this.#mdmId = options.mdmId;
     this.#pollIntervalMs = options.pollIntervalMs ?? 30_000;
     this.#pollTimeoutMs = options.pollTimeoutMs ?? 10 * 60_000;
-    this.#configTtlMs = options.serviceConfigTtlMs ?? 60 * 60_000;
+    this.#configTtlMs = Math.min(options.serviceConfigTtlMs ?? MAX_SERVICE_CONFIG_TTL_MS, MAX_SERVICE_CONFIG_TTL_MS);
     this.#sleep = options.sleep ?? defaultSleep;
     this.#now = options.now ?? (() => new Date());
     this.#rateOverridden = options.rateLimit?.maxRequestsPerSecond !== undefined;
@@ -140,8 +184,10 @@ export class AppleBooksClient {
   /** Apple's limits, URLs and error codes; cached for `serviceConfigTtlMs`. */
   async getServiceConfig(options: { refresh?: boolean } = {}): Promise<ServiceConfig> {
     const now = this.#now().getTime();
-    if (!options.refresh && this.#serviceConfig && now - this.#serviceConfig.readAt < this.#configTtlMs) {
-      return this.#serviceConfig.value;
+    const cached = serviceConfigCache.get(this.#baseUrl);
+    if (!options.refresh && cached && now - cached.readAt < this.#configTtlMs && now >= cached.readAt) {
+      this.#applyRate(cached.value);
+      return cached.value;
     }
     const value = await this.#transport.request({
       method: 'GET',
@@ -149,12 +195,16 @@ export class AppleBooksClient {
       authenticated: false,
       schema: serviceConfigSchema,
     });
-    this.#serviceConfig = { value, readAt: now };
+    serviceConfigCache.set(this.#baseUrl, { value, readAt: now });
+    this.#applyRate(value);
+    return value;
+  }
+
+  #applyRate(value: ServiceConfig): void {
     // An explicit override (tests, a support case) wins over what Apple announces.
     if (value.limits.maxRequestPerSecond !== undefined && !this.#rateOverridden) {
       lowerRate(this.#transport.throttle, value.limits.maxRequestPerSecond);
     }
-    return value;
   }
 
   async getLimits(): Promise<Limits> {
@@ -184,7 +234,31 @@ export class AppleBooksClient {
 
   /** Claims the token for this MDM. Only call after checking ownership and, if needed, the admin's consent. */
   async claimToken(mdmInfo: MdmInfo): Promise<ClientConfig> {
-    return this.#transport.request({ method: 'POST', path: '/client/config', body: { mdmInfo }, schema: clientConfigSchema });
+    const config = await this.#transport.request({ method: 'POST', path: '/client/config', body: { mdmInfo }, schema: clientConfigSchema });
+    // An explicit take-over: what earlier answers said about the previous holder no longer holds.
+    if (config.mdmInfo?.id === mdmInfo.id) this.#foreignMdm = undefined;
+    return config;
+  }
+
+  /** The other MDM an answer named since this client was made (or last claimed the token), if any. */
+  get foreignMdm(): MdmInfo | undefined {
+    return this.#foreignMdm;
+  }
+
+  #observeMdmInfo(mdmInfo: MdmInfo): void {
+    if (this.#mdmId === undefined || mdmInfo.id === '' || mdmInfo.id === this.#mdmId) return;
+    this.#foreignMdm ??= mdmInfo;
+  }
+
+  /** No license is spent and no user created once Apple says another MDM holds the token. */
+  #assertStillOurs(operation: string): void {
+    const other = this.#foreignMdm;
+    if (!other) return;
+    throw new VppError({
+      kind: 'ownership',
+      operation,
+      message: `Apple says ${other.name || 'another MDM'} now manages this token, so the bot stopped before spending licenses or creating users. To manage it here again, upload the token (type **upload token**) and confirm taking control.`,
+    });
   }
 
   /** Tells whether the token is unclaimed, ours, or held by another MDM (and which one). */
@@ -198,82 +272,139 @@ export class AppleBooksClient {
   // ---- paged reads ----
 
   /** Book assets, one page at a time, so callers can stream without holding everything. */
-  assetPages(): AsyncGenerator<AssetsPage> {
-    return this.#pages('/assets', { productType: 'Book' }, assetsPageSchema);
+  assetPages(options: PageReadOptions = {}): AsyncGenerator<AssetsPage> {
+    return this.#pages('/assets', { productType: 'Book' }, assetsPageSchema, options);
   }
 
   async listAssets(): Promise<FullRead<Asset>> {
-    return collect(this.assetPages(), (page) => page.assets);
+    return collect((options) => this.assetPages(options), (page) => page.assets);
+  }
+
+  /** Book assets of one adamId: fresh license counts for a single book. */
+  async getAsset(ref: AssetRef): Promise<Asset | undefined> {
+    const read = await collect((options) => this.#pages('/assets', { adamId: ref.adamId, pricingParam: ref.pricingParam }, assetsPageSchema, options), (page) => page.assets);
+    return read.items.find((a) => a.adamId === ref.adamId && a.pricingParam === ref.pricingParam);
   }
 
   /**
    * Assignments page by page. Store the versionId of the FIRST page as the next `sinceVersionId`:
    * anything that changes while later pages are read is then read again next time (reads are idempotent).
    */
-  assignmentPages(query: AssignmentQuery = {}): AsyncGenerator<AssignmentsPage> {
-    return this.#pages('/assignments', { ...query }, assignmentsPageSchema);
+  assignmentPages(query: AssignmentQuery = {}, options: PageReadOptions = {}): AsyncGenerator<AssignmentsPage> {
+    return this.#pages('/assignments', { ...query }, assignmentsPageSchema, options);
   }
 
   async listAssignments(query: AssignmentQuery = {}): Promise<FullRead<Assignment>> {
-    return collect(this.assignmentPages(query), (page) => page.assignments);
+    return collect((options) => this.assignmentPages(query, options), (page) => page.assignments);
   }
 
   /** VPP users page by page; the same versionId rule as assignments applies. */
-  userPages(query: UserQuery = {}): AsyncGenerator<UsersPage> {
-    return this.#pages(
-      '/users',
-      { sinceVersionId: query.sinceVersionId, includeRetired: query.includeRetired ? 'true' : undefined },
-      usersPageSchema,
-    );
+  userPages(query: UserQuery = {}, options: PageReadOptions = {}): AsyncGenerator<UsersPage> {
+    return this.#pages('/users', { sinceVersionId: query.sinceVersionId, ...(query.activeOnly ? ACTIVE_ONLY : {}) }, usersPageSchema, options);
   }
 
   async listUsers(query: UserQuery = {}): Promise<FullRead<VppUser>> {
-    return collect(this.userPages(query), (page) => page.users);
+    return collect((options) => this.userPages(query, options), (page) => page.users);
   }
 
-  async *#pages<S extends z.ZodType<{ nextPageIndex?: number | undefined }>>(
+  /**
+   * Every page of a read. The first request carries no pageIndex (Apple's first page); later ones the
+   * `nextPageIndex` Apple gave. A full read whose versionId changes between pages starts again (items
+   * may have moved between pages); a `sinceVersionId` Apple refuses (9721) turns into a full read.
+   */
+  async *#pages<S extends z.ZodType<{ nextPageIndex?: number | undefined; versionId?: string | undefined }>>(
     path: string,
     query: Record<string, string | undefined>,
     schema: S,
+    options: PageReadOptions,
   ): AsyncGenerator<z.infer<S>> {
-    let pageIndex: number | undefined = 0;
-    const seen = new Set<number>();
-    while (pageIndex !== undefined) {
-      // A server that points back to a page it already served would otherwise loop for ever.
-      if (seen.has(pageIndex)) throw new VppError({ operation: `GET ${path}`, kind: 'response', message: `Apple's paging for GET ${path} went in a circle; the sync stopped. Try again later.` });
-      seen.add(pageIndex);
-      const page: z.infer<S> = await this.#transport.request({ method: 'GET', path, query: { ...query, pageIndex }, schema });
-      yield page;
-      pageIndex = page.nextPageIndex;
+    let currentQuery = query;
+    for (let restarts = 0; ; restarts++) {
+      const incremental = currentQuery.sinceVersionId !== undefined;
+      let pageIndex: number | undefined;
+      let versionId: string | undefined;
+      let first = true;
+      let shifted = false;
+      const seen = new Set<number>();
+      try {
+        while (first || pageIndex !== undefined) {
+          if (pageIndex !== undefined) {
+            // A server that points back to a page it already served would otherwise loop for ever.
+            if (seen.has(pageIndex)) throw new VppError({ operation: `GET ${path}`, kind: 'response', message: `Apple's paging for GET ${path} went in a circle; the sync stopped. Try again later.` });
+            seen.add(pageIndex);
+          }
+          const page: z.infer<S> = await this.#transport.request({ method: 'GET', path, query: { ...currentQuery, pageIndex }, schema });
+          if (first) versionId = page.versionId;
+          else if (!incremental && page.versionId !== versionId) {
+            shifted = true;
+            break;
+          }
+          first = false;
+          yield page;
+          pageIndex = page.nextPageIndex;
+        }
+      } catch (err) {
+        if (!(first && incremental && err instanceof VppError && err.errorNumber === VERSION_REJECTED)) throw err;
+        // Apple no longer knows the version this read started from: read everything instead.
+        const { sinceVersionId: _dropped, ...rest } = currentQuery;
+        currentQuery = rest;
+        options.onRestart?.('versionRejected');
+        restarts--;
+        continue;
+      }
+      if (!shifted) return;
+      if (restarts + 1 >= MAX_READ_RESTARTS) {
+        throw new VppError({
+          operation: `GET ${path}`,
+          kind: 'unavailable',
+          message: `Apple's data kept changing while the bot read it (GET ${path}), so nothing was changed. The bot tries again at the next sync.`,
+        });
+      }
+      options.onRestart?.('versionChanged');
     }
   }
 
   // ---- writes (asynchronous on Apple's side: each returns an eventId) ----
 
-  /** Creates VPP users in batches of `maxUsers`; returns one eventId per batch. */
-  async createUsers(users: readonly UserRequest[]): Promise<string[]> {
+  /**
+   * Creates VPP users in batches of `maxUsers`; one eventId per batch. Users whose e-mail Apple refuses
+   * (9717, naming them) are left out and the batch sent again, so one bad address fails only its user.
+   */
+  async createUsers(users: readonly UserRequest[]): Promise<UserBatchesResult> {
     return this.#userBatches('/users/create', users);
   }
 
-  async updateUsers(users: readonly UserRequest[]): Promise<string[]> {
+  async updateUsers(users: readonly UserRequest[]): Promise<UserBatchesResult> {
     return this.#userBatches('/users/update', users);
   }
 
-  async retireUsers(clientUserIds: readonly string[]): Promise<string[]> {
+  async retireUsers(clientUserIds: readonly string[]): Promise<UserBatchesResult> {
     return this.#userBatches(
       '/users/retire',
       clientUserIds.map((clientUserId) => ({ clientUserId })),
     );
   }
 
-  async #userBatches(path: string, users: readonly UserRequest[]): Promise<string[]> {
+  async #userBatches(path: string, users: readonly UserRequest[]): Promise<UserBatchesResult> {
     const { maxUsers } = await this.getLimits();
-    const eventIds: string[] = [];
-    for (const batch of chunk(users, maxUsers)) {
-      const { eventId } = await this.#transport.request({ method: 'POST', path, body: { users: batch }, schema: eventResponseSchema });
-      eventIds.push(eventId);
+    const result: UserBatchesResult = { eventIds: [], rejected: [] };
+    for (let batch of chunk(users, maxUsers)) {
+      while (batch.length > 0) {
+        this.#assertStillOurs(`POST ${path}`);
+        try {
+          const { eventId } = await this.#transport.request({ method: 'POST', path, body: { users: batch }, schema: eventResponseSchema });
+          result.eventIds.push(eventId);
+          break;
+        } catch (err) {
+          const named = new Set(err instanceof VppError && err.errorNumber === INVALID_EMAIL ? (err.errorInfo?.clientUserIds ?? []) : []);
+          const refused = batch.filter((u) => named.has(u.clientUserId));
+          if (refused.length === 0 || !(err instanceof VppError) || err.errorNumber === undefined) throw err;
+          result.rejected.push({ errorNumber: err.errorNumber, errorMessage: err.appleMessage, clientUserIds: refused.map((u) => u.clientUserId), assets: [], serialNumbers: [], message: describeVppErrorNumber(err.errorNumber) });
+          batch = batch.filter((u) => !named.has(u.clientUserId));
+        }
+      }
     }
-    return eventIds;
+    return result;
   }
 
   /**
@@ -285,6 +416,7 @@ export class AppleBooksClient {
     const eventIds: string[] = [];
     for (const assetBatch of chunk(assets, maxAssets)) {
       for (const userBatch of chunk(clientUserIds, maxClientUserIds)) {
+        this.#assertStillOurs('POST /assets/associate');
         const { eventId } = await this.#transport.request({
           method: 'POST',
           path: '/assets/associate',
@@ -355,22 +487,34 @@ export class AppleBooksClient {
   }
 
   async createUsersAndWait(users: readonly UserRequest[], options?: WaitOptions): Promise<AsyncOperationResult> {
-    return this.waitForEvents(await this.createUsers(users), options);
+    return withRejected(await this.createUsers(users), (ids) => this.waitForEvents(ids, options));
   }
 
   async retireUsersAndWait(clientUserIds: readonly string[], options?: WaitOptions): Promise<AsyncOperationResult> {
-    return this.waitForEvents(await this.retireUsers(clientUserIds), options);
+    return withRejected(await this.retireUsers(clientUserIds), (ids) => this.waitForEvents(ids, options));
   }
 }
 
+/** The events' outcome, with the users Apple refused up front counted as requested and failed. */
+async function withRejected(batches: UserBatchesResult, wait: (eventIds: string[]) => Promise<AsyncOperationResult>): Promise<AsyncOperationResult> {
+  const result = await wait(batches.eventIds);
+  if (batches.rejected.length === 0) return result;
+  const refused = batches.rejected.reduce((n, f) => n + f.clientUserIds.length, 0);
+  return { ...result, status: 'FAILED', numRequested: result.numRequested + refused, failures: [...batches.rejected, ...result.failures] };
+}
+
 async function collect<P extends { versionId?: string | undefined }, T>(
-  pages: AsyncIterable<P>,
+  open: (options: PageReadOptions) => AsyncIterable<P>,
   items: (page: P) => T[],
 ): Promise<FullRead<T>> {
-  const all: T[] = [];
+  let all: T[] = [];
   let versionId: string | undefined;
   let first = true;
-  for await (const page of pages) {
+  const restart = (): void => {
+    all = [];
+    first = true;
+  };
+  for await (const page of open({ onRestart: restart })) {
     if (first) versionId = page.versionId;
     first = false;
     all.push(...items(page));

@@ -1,10 +1,12 @@
 import { scrubSecrets } from '../secrets/Secret';
+import type { ErrorInfo as AppleErrorInfo } from './schemas';
 
 /** What kind of trouble an Apple error is; callers branch on this rather than on numbers. */
 export type VppErrorKind =
   | 'token' // the token is expired, revoked, invalid or missing: the admin must act on the token
   | 'rateLimit'
   | 'unavailable' // maintenance, 5xx, dropped connections: try again later
+  | 'ownership' // another MDM holds the token now: spend nothing until an admin takes it back
   | 'invalidRequest'
   | 'licenses'
   | 'notFound'
@@ -20,42 +22,93 @@ interface ErrorInfo {
 
 const RENEW = 'Download a new token from Apple Business Manager or Apple School Manager (Settings → Payments and Billing) and upload it to the bot.';
 
+const REPORT = 'This is a bot problem; please report it with the time it happened.';
+
 /**
- * Admin-readable text for each Apple error number. They say what happened and what to do, and are
- * fixed strings: nothing from a request (least of all the token) is ever interpolated into them.
+ * Admin-readable text for each Apple error number, by Apple's documented meaning: the v2 table in
+ * "Handling error responses" and /service/config's `errorCodes` (9601–9650, 9700–9728), the asynchronous
+ * ones from "Managing assets" / "Managing users" (9609, 9709, 9716), and the legacy v1 list for the
+ * 96xx numbers older answers still carry (test/fixtures/apple/NOTES.md quotes each). They say what
+ * happened and what to do, and are fixed strings: nothing from a request (least of all the token) is
+ * ever interpolated into them.
  */
 export const VPP_ERROR_MESSAGES: Readonly<Record<number, ErrorInfo>> = {
-  9600: { kind: 'invalidRequest', message: 'Apple refused the request because a required value was missing. This is a bot problem; please report it.' },
+  // ---- legacy (v1) numbers, still seen on v2 answers ----
+  9600: { kind: 'invalidRequest', message: `Apple refused the request because a required value was missing. ${REPORT}` },
   9601: { kind: 'token', message: `Apple says this token is not signed in (login required). ${RENEW}` },
   9602: { kind: 'invalidRequest', message: 'Apple refused a value the bot sent (invalid argument). Try again; if it keeps happening, report it with the time it happened.' },
   9603: { kind: 'unavailable', message: "Apple's service had an internal error. Try again in a few minutes." },
+  9604: { kind: 'notFound', message: 'Apple found nothing for this request (result not found).' },
+  9605: { kind: 'invalidRequest', message: "Apple says the account's store country does not match this request (account storefront incorrect). Check the location's country in Apple Business Manager or Apple School Manager." },
+  9606: { kind: 'unavailable', message: 'Apple could not build a token for this request (error constructing token). Try again later.' },
+  9607: { kind: 'notRevocable', message: "Book licenses cannot be taken back: Apple treats a book license as the user's once it is assigned (license is irrevocable). Nothing was changed." },
+  9608: { kind: 'unavailable', message: "Apple's license service answered with nothing. Try again later." },
   9609: { kind: 'notFound', message: "Apple does not know this user in the organisation's Apps and Books account (or the user was retired). Run a sync so the bot creates the user again, then retry." },
   9610: { kind: 'notFound', message: 'Apple found no license for this book and user.' },
-  9618: { kind: 'licenses', message: 'This user already has a license for this book; nothing more to do.' },
-  9619: { kind: 'notFound', message: 'This user has already been retired in Apple Business Manager.' },
+  9611: { kind: 'notFound', message: 'Apple found no administrator for this request (admin user not found).' },
+  9612: { kind: 'unavailable', message: 'Apple could not start assigning the license (failed to create claim job). Try again later.' },
+  9613: { kind: 'unavailable', message: 'Apple could not start releasing the license (failed to create unclaim job). Try again later.' },
+  9614: { kind: 'invalidRequest', message: `Apple refused a date the bot sent (invalid date format). ${REPORT}` },
+  9615: { kind: 'invalidRequest', message: "Apple has no country set for this organisation (OrgCountry not found). Check the location's country in Apple Business Manager or Apple School Manager." },
+  9616: { kind: 'licenses', message: 'This user already has a license for this book; nothing more to do.' },
+  9617: { kind: 'unavailable', message: "Apple's service has moved; the bot reads the new address from Apple's service configuration. Try again in a few minutes." },
+  9618: { kind: 'notFound', message: 'This user has already been retired in the Apps and Books account.' },
+  9619: { kind: 'notFound', message: 'This license is not assigned to anyone (license not associated).' },
+  9620: { kind: 'notFound', message: 'This user has already been deleted from the Apps and Books account.' },
   9621: { kind: 'token', message: `This VPP token has expired, so Apple refuses every request made with it. ${RENEW}` },
   9622: { kind: 'token', message: `Apple does not accept this VPP token (invalid token). It may have been replaced by a newer download. ${RENEW}` },
-  9625: { kind: 'token', message: `Apple has revoked this VPP token, usually because someone downloaded a newer one. Upload the newest token from Apple Business Manager or Apple School Manager.` },
-  9630: { kind: 'rateLimit', message: 'Apple saw too many identical license requests in a short time. Wait a few minutes before trying again.' },
-  9631: { kind: 'rateLimit', message: 'Apple saw too many "already assigned" errors recently. Wait a few minutes before trying again.' },
-  9632: { kind: 'rateLimit', message: 'Apple saw too many license requests recently. Wait a few minutes before trying again.' },
+  9623: { kind: 'invalidRequest', message: `Apple refused a push notification token (invalid APN token). ${REPORT}` },
+  9624: { kind: 'licenses', message: 'This license was refunded and is no longer valid.' },
+  9625: { kind: 'token', message: 'Apple has revoked this VPP token, usually because someone downloaded a newer one. Upload the newest token from Apple Business Manager or Apple School Manager.' },
+  9626: { kind: 'licenses', message: 'This license is already assigned to another user.' },
+  9627: { kind: 'rateLimit', message: 'Apple refused to move this license again so soon (frequent reassociation). Wait before trying again.' },
+  9628: { kind: 'invalidRequest', message: 'This license cannot be assigned to a device. Books can only be assigned to users.' },
+  9629: { kind: 'token', message: `Apple says this token cannot be used for this kind of request (sToken inapplicable). ${RENEW}` },
+  9630: { kind: 'rateLimit', message: 'Apple saw too many identical license requests for licenses already assigned. Wait a few minutes before trying again.' },
+  9631: { kind: 'rateLimit', message: 'Apple saw too many identical license requests while no license was left. Buy more licenses or wait a few minutes before trying again.' },
+  9632: { kind: 'rateLimit', message: 'Apple saw too many identical license requests recently. Wait a few minutes before trying again.' },
+  9633: { kind: 'unavailable', message: 'Apple has no data for this request yet (no batch data recovered). Try again later.' },
+  9634: { kind: 'unavailable', message: "Apple says this service is no longer available (service removed). The bot needs an update; please report it." },
+  9635: { kind: 'invalidRequest', message: "This Apple Account can't be linked to the user." },
+  9636: { kind: 'notFound', message: 'Apple found no such user in the Apps and Books account (no registered user found).' },
+  9637: { kind: 'invalidRequest', message: 'Apple does not allow this operation for this account (facilitator operation not allowed).' },
+  9641: { kind: 'invalidRequest', message: 'This Apple Account is already linked to a user in the Apps and Books account.' },
+  9642: { kind: 'invalidRequest', message: "This Apple Account can't be used yet: its owner must first accept Apple's terms in the App Store." },
+  9643: { kind: 'rateLimit', message: 'This license is locked by a transfer in progress. Try again in a few minutes.' },
   9644: { kind: 'unavailable', message: "Apple's Apps and Books service is down for maintenance. The bot will try again later; nothing needs to be done." },
   9646: { kind: 'rateLimit', message: 'Apple is limiting how fast this token may be used (too many requests). The bot slows down and retries on its own; if this persists, sync less often.' },
-  9700: { kind: 'invalidRequest', message: 'Too many books in one request for Apple (limit per request exceeded). The bot splits requests; please report this.' },
-  9701: { kind: 'invalidRequest', message: 'Too many users in one license request for Apple (limit per request exceeded). The bot splits requests; please report this.' },
-  9702: { kind: 'invalidRequest', message: 'Too many devices in one request for Apple. Books can only be assigned to users anyway.' },
-  9703: { kind: 'invalidRequest', message: 'Too many users in one user request for Apple (limit per request exceeded). The bot splits requests; please report this.' },
-  9704: { kind: 'invalidRequest', message: 'The same book appeared twice in one request to Apple. Please report this.' },
-  9705: { kind: 'invalidRequest', message: 'The same user appeared twice in one request to Apple. Please report this.' },
-  9706: { kind: 'notRevocable', message: 'Book licenses cannot be taken back: Apple treats a book license as the user\'s once it is assigned. Nothing was changed.' },
+  9650: { kind: 'response', message: "Apple's book or user list changed while the bot read it page by page (page index out of range). The bot reads it again at the next sync." },
+  // ---- v2 numbers ----
+  9700: { kind: 'invalidRequest', message: `Too many books in one request for Apple (max assets limit). The bot splits requests by Apple's limits; ${REPORT}` },
+  9701: { kind: 'invalidRequest', message: `Too many users in one license request for Apple (max clientUserIds limit). The bot splits requests by Apple's limits; ${REPORT}` },
+  9702: { kind: 'invalidRequest', message: `Too many devices in one request for Apple (max serialNumbers limit). ${REPORT}` },
+  9703: { kind: 'invalidRequest', message: `The same book appeared twice in one request to Apple (duplicate assets). ${REPORT}` },
+  9704: { kind: 'invalidRequest', message: `The same user appeared twice in one license request to Apple (duplicate clientUserIds). ${REPORT}` },
+  9705: { kind: 'invalidRequest', message: `The same device appeared twice in one request to Apple (duplicate serial numbers). ${REPORT}` },
+  9706: { kind: 'notRevocable', message: "Book licenses cannot be taken back: Apple treats a book license as the user's once it is assigned. Nothing was changed." },
   9707: { kind: 'invalidRequest', message: 'Books cannot be assigned to devices, only to users. Assign the book to a user group instead.' },
   9708: { kind: 'notFound', message: 'Apple no longer knows the background job the bot was waiting for (unknown event). Run the assignment or sync again.' },
   9709: { kind: 'licenses', message: 'Not enough licenses: the organisation has no license left for this book. Buy more licenses in Apple Business Manager or Apple School Manager, sync, then retry.' },
-  9716: { kind: 'invalidRequest', message: 'This user already exists in the Apps and Books account; the bot will reuse it.' },
-  9718: { kind: 'invalidRequest', message: 'The request named no books, or books this organisation does not own. Sync the token so the book list is current, then retry.' },
-  9719: { kind: 'invalidRequest', message: 'The request named no users, or users Apple does not know. Sync the token so users are created, then retry.' },
-  9720: { kind: 'invalidRequest', message: 'The user request was empty or named users Apple does not know. Sync the token, then retry.' },
+  9710: { kind: 'invalidRequest', message: `Apple needs both a notification address and its secret (notification settings incomplete). ${REPORT}` },
+  9711: { kind: 'invalidRequest', message: `Apple refused the notification address or its secret as too long. ${REPORT}` },
+  9712: { kind: 'invalidRequest', message: 'Apple only sends notifications to a valid HTTPS address.' },
+  9713: { kind: 'invalidRequest', message: `Apple refused the bot's MDM description as too long (MDM metadata exceeds the maximum length). ${REPORT}` },
+  9714: { kind: 'invalidRequest', message: `Too many users in one user request for Apple (number of users exceeds the maximum). The bot splits requests by Apple's limits; ${REPORT}` },
+  9715: { kind: 'invalidRequest', message: `The same user appeared twice in one user request to Apple (duplicate users). ${REPORT}` },
+  9716: { kind: 'invalidRequest', message: 'This user already exists in the Apps and Books account; the bot reuses it.' },
+  9717: { kind: 'invalidRequest', message: "Apple refused this user's e-mail address (invalid e-mail address). Correct the user's e-mail address in Entra ID, then assign again." },
+  9718: { kind: 'invalidRequest', message: `Apple got a license request without a book (assets are required). ${REPORT}` },
+  9719: { kind: 'invalidRequest', message: `Apple got a license request without users (clientUserIds or serialNumbers are required). ${REPORT}` },
+  9720: { kind: 'invalidRequest', message: `Apple got a user request without users (users are required). ${REPORT}` },
+  9721: { kind: 'response', message: "Apple no longer accepts the bookmark of the last sync (invalid version ID). The bot reads everything again; nothing needs to be done." },
   9722: { kind: 'token', message: `Apple could not read the token the bot sent (bad Authorization header). Upload the token again; if that does not help, ${RENEW.charAt(0).toLowerCase()}${RENEW.slice(1)}` },
+  9723: { kind: 'invalidRequest', message: `Apple needs the MDM's name, id and description to record who manages this token. ${REPORT}` },
+  9724: { kind: 'invalidRequest', message: 'Apple refused the MDM id as too long. Set MDM_ID to at most 100 characters.' },
+  9725: { kind: 'invalidRequest', message: 'Apple refused the MDM name as too long. Set MDM_NAME to at most 100 characters.' },
+  9726: { kind: 'invalidRequest', message: `Apple does not accept this kind of request here (unsupported HTTP method). ${REPORT}` },
+  9727: { kind: 'invalidRequest', message: `Apple did not understand the request's format (unsupported Content-Type). ${REPORT}` },
+  9728: { kind: 'invalidRequest', message: "Apple could not reach the bot's notification address." },
+  // Not on Apple's v2 pages; a captured service configuration lists it. Treated as a passing outage, as Apple's other 5xx answers.
   9729: { kind: 'unavailable', message: "Apple's Apps and Books service is temporarily unavailable. The bot will try again later." },
 };
 
@@ -71,6 +124,8 @@ export interface VppErrorDetails {
   kind?: VppErrorKind;
   message?: string;
   eventId?: string;
+  /** Who the refusal is about (Apple's `errorInfo`): e.g. the users whose e-mail was refused. */
+  errorInfo?: AppleErrorInfo | undefined;
   cause?: unknown;
 }
 
@@ -83,6 +138,7 @@ export class VppError extends Error {
   readonly operation: string | undefined;
   readonly kind: VppErrorKind;
   readonly eventId: string | undefined;
+  readonly errorInfo: AppleErrorInfo | undefined;
 
   constructor(details: VppErrorDetails) {
     const info = details.errorNumber === undefined ? undefined : VPP_ERROR_MESSAGES[details.errorNumber];
@@ -93,6 +149,7 @@ export class VppError extends Error {
     this.operation = details.operation;
     this.kind = details.kind ?? info?.kind ?? kindFromStatus(details.httpStatus);
     this.eventId = details.eventId;
+    this.errorInfo = details.errorInfo;
   }
 
   /** Stable reason for audit entries and tests, e.g. "vpp_9621" or "vpp_http_503". */

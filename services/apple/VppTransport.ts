@@ -3,7 +3,7 @@ import type { Logger } from '../logging/logger';
 import { silentLogger } from '../logging/logger';
 import type { Secret } from '../secrets/Secret';
 import { VppError } from './VppError';
-import { appleErrorBodySchema } from './schemas';
+import { appleErrorBodySchema, responseMdmInfoSchema, type MdmInfo } from './schemas';
 import { DEFAULT_RETRY, backoffDelay, parseRetryAfter, type RetrySettings } from './retry';
 import { DEFAULT_RATE_LIMIT, throttleFor, type RateLimitSettings, type TokenThrottle } from './tokenThrottle';
 import { tokenFingerprint } from './VppTokenFile';
@@ -21,6 +21,10 @@ export interface VppTransportOptions {
   requestTimeoutMs?: number;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
+  /** Epoch ms; with `sleep`, lets tests run a retry deadline without waiting for it. */
+  now?: () => number;
+  /** Called with every `mdmInfo` an answer carries (config, assets, users, status all may). */
+  onMdmInfo?: (mdmInfo: MdmInfo) => void;
 }
 
 export interface VppRequest<S extends z.ZodType> {
@@ -35,6 +39,7 @@ export interface VppRequest<S extends z.ZodType> {
 
 /** Errors worth another try: Apple busy, rate limited, in maintenance or briefly unavailable. */
 const RETRYABLE_ERROR_NUMBERS = new Set([9603, 9644, 9646, 9729]);
+const RATE_LIMITED = 9646;
 
 interface AttemptFailure {
   error: VppError;
@@ -58,6 +63,8 @@ export class VppTransport {
   readonly #timeoutMs: number;
   readonly #sleep: (ms: number) => Promise<void>;
   readonly #random: () => number;
+  readonly #now: () => number;
+  readonly #onMdmInfo: ((mdmInfo: MdmInfo) => void) | undefined;
 
   constructor(options: VppTransportOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -68,34 +75,40 @@ export class VppTransport {
     this.#timeoutMs = options.requestTimeoutMs ?? 60_000;
     this.#sleep = options.sleep ?? defaultSleep;
     this.#random = options.random ?? Math.random;
+    this.#now = options.now ?? Date.now;
+    this.#onMdmInfo = options.onMdmInfo;
     this.throttle = throttleFor(tokenFingerprint(options.token.reveal()), { ...DEFAULT_RATE_LIMIT, ...options.rateLimit });
   }
 
   async request<S extends z.ZodType>(request: VppRequest<S>): Promise<z.infer<S>> {
     const operation = `${request.method} ${request.path}`;
+    const started = this.#now();
+    const deadline = started + (this.#retry.deadlineMs ?? Number.POSITIVE_INFINITY);
     for (let attempt = 1; ; attempt++) {
-      const wait = this.throttle.notBefore - Date.now();
+      const wait = this.throttle.notBefore - this.#now();
       if (wait > 0) await this.#sleep(wait);
       const outcome = await this.throttle.limiter.schedule(() => this.#attempt(request, operation, attempt));
       if (outcome.ok) return outcome.value;
       const { error, retryable, retryAfterMs } = outcome.failure;
       if (!retryable) throw error;
-      if (attempt >= this.#retry.maxAttempts) {
+      const delay = backoffDelay(attempt, this.#retry, retryAfterMs, this.#random);
+      if (attempt >= this.#retry.maxAttempts || this.#now() + delay > deadline) {
         this.#logger.error({ operation, attempts: attempt, errorNumber: error.errorNumber, status: error.httpStatus }, 'Apple request failed; giving up');
+        const minutes = Math.round((this.#now() - started) / 60_000);
         throw new VppError({
           errorNumber: error.errorNumber,
           httpStatus: error.httpStatus,
           appleMessage: error.appleMessage,
           operation,
           kind: error.kind,
-          message: `${error.message} (Gave up after ${attempt} attempts.)`,
+          message: `${error.message} (Gave up after ${attempt} attempts${minutes >= 1 ? ` over ${minutes} min` : ''}.)`,
+          errorInfo: error.errorInfo,
           cause: error,
         });
       }
-      const delay = backoffDelay(attempt, this.#retry, retryAfterMs, this.#random);
-      if (retryAfterMs !== undefined) {
-        // Apple asked this token to pause: hold back every request for it, not just this one.
-        this.throttle.notBefore = Math.max(this.throttle.notBefore, Date.now() + delay);
+      if (retryAfterMs !== undefined || error.errorNumber === RATE_LIMITED || error.httpStatus === 429) {
+        // Apple asked this token to slow down: hold back every request for it, not just this one.
+        this.throttle.notBefore = Math.max(this.throttle.notBefore, this.#now() + delay);
       }
       this.#logger.warn(
         { operation, attempt, delayMs: delay, status: error.httpStatus, errorNumber: error.errorNumber },
@@ -140,19 +153,23 @@ export class VppTransport {
     } catch {
       json = undefined;
     }
+    const mdmInfo = responseMdmInfoSchema.safeParse(json);
+    if (mdmInfo.success && mdmInfo.data.mdmInfo) this.#onMdmInfo?.(mdmInfo.data.mdmInfo);
+    // Busy, rate limited or down: worth another try whatever errorNumber came with it.
+    const transient = response.status === 429 || response.status >= 500;
     const appleError = appleErrorBodySchema.safeParse(json);
     if (appleError.success) {
       const error = new VppError({
         errorNumber: appleError.data.errorNumber,
         httpStatus: response.status,
         appleMessage: appleError.data.errorMessage,
+        errorInfo: appleError.data.errorInfo,
         operation,
       });
-      return { ok: false, failure: { error, retryable: RETRYABLE_ERROR_NUMBERS.has(error.errorNumber ?? 0), retryAfterMs } };
+      return { ok: false, failure: { error, retryable: transient || RETRYABLE_ERROR_NUMBERS.has(error.errorNumber ?? 0), retryAfterMs } };
     }
     if (!response.ok) {
-      const retryable = response.status === 429 || response.status >= 500;
-      return { ok: false, failure: { error: new VppError({ httpStatus: response.status, operation }), retryable, retryAfterMs } };
+      return { ok: false, failure: { error: new VppError({ httpStatus: response.status, operation }), retryable: transient, retryAfterMs } };
     }
     const parsed = request.schema.safeParse(json);
     if (!parsed.success) {

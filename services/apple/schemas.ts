@@ -5,9 +5,25 @@ import { z } from 'zod';
  * (Apple adds fields over time); fields we rely on are required so a changed contract fails loudly.
  */
 
+/** Apple's ids arrive as strings in some answers and numbers in others. */
+const idString = z.union([z.string(), z.number()]).transform(String);
+
+/**
+ * `ResponseErrorInfo`: what a failure is about. One failure names every user (or asset, or device) it
+ * applies to, so per-user outcomes come from here.
+ */
+export const errorInfoSchema = z.object({
+  clientUserIds: z.array(idString).default([]),
+  assets: z.array(z.object({ adamId: idString, pricingParam: z.string().optional() })).default([]),
+  serialNumbers: z.array(idString).default([]),
+});
+export type ErrorInfo = z.infer<typeof errorInfoSchema>;
+
+/** `ErrorResponse`, on any HTTP status (200 included): `{errorNumber, errorMessage, errorInfo?}`. */
 export const appleErrorBodySchema = z.object({
   errorNumber: z.number().int(),
   errorMessage: z.string().optional(),
+  errorInfo: errorInfoSchema.optional(),
 });
 
 export const serviceConfigSchema = z.object({
@@ -31,6 +47,9 @@ export const mdmInfoSchema = z.object({
   metadata: z.string().optional(),
 });
 export type MdmInfo = z.infer<typeof mdmInfoSchema>;
+
+/** Any answer that carries `mdmInfo` (client config, assets, users, status): who holds the token now. */
+export const responseMdmInfoSchema = z.object({ mdmInfo: mdmInfoSchema.optional().catch(undefined) });
 
 export const clientConfigSchema = z.object({
   uId: z.string().optional(),
@@ -100,14 +119,28 @@ export const eventResponseSchema = z.object({
   uId: z.string().optional(),
 });
 
-export const eventFailureSchema = z.object({
-  adamId: z.string().optional(),
-  pricingParam: z.string().optional(),
-  clientUserId: z.string().optional(),
-  serialNumber: z.string().optional(),
-  errorNumber: z.number().int(),
-  errorMessage: z.string().optional(),
-});
+/**
+ * One failure of an event. Apple documents `{errorNumber, errorMessage, errorInfo}` (an ErrorResponse
+ * naming many users); older answers and some pages show the ids flat on the failure (`clientUserId`,
+ * `adamId`, `pricingParam`, `serialNumber`). Both are read into one shape.
+ */
+export const eventFailureSchema = z
+  .object({
+    errorNumber: z.number().int(),
+    errorMessage: z.string().optional(),
+    errorInfo: errorInfoSchema.optional(),
+    clientUserId: idString.optional(),
+    adamId: idString.optional(),
+    pricingParam: z.string().optional(),
+    serialNumber: idString.optional(),
+  })
+  .transform(({ errorNumber, errorMessage, errorInfo, clientUserId, adamId, pricingParam, serialNumber }) => ({
+    errorNumber,
+    errorMessage,
+    clientUserIds: [...(errorInfo?.clientUserIds ?? []), ...(clientUserId === undefined ? [] : [clientUserId])],
+    assets: [...(errorInfo?.assets ?? []), ...(adamId === undefined ? [] : [{ adamId, pricingParam }])],
+    serialNumbers: [...(errorInfo?.serialNumbers ?? []), ...(serialNumber === undefined ? [] : [serialNumber])],
+  }));
 export type EventFailure = z.infer<typeof eventFailureSchema>;
 
 export const eventStatusSchema = z.object({

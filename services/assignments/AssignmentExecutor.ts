@@ -259,7 +259,8 @@ export class AssignmentExecutor {
     if (toCreate.length > 0) {
       const created = await client.createUsersAndWait(toCreate.map(userRequest), this.waitOptions());
       for (const f of created.failures) {
-        if (f.clientUserId && f.errorNumber !== USER_EXISTS) failures.set(f.clientUserId, { code: String(f.errorNumber), message: f.message });
+        if (f.errorNumber === USER_EXISTS) continue;
+        for (const id of f.clientUserIds) failures.set(id, { code: String(f.errorNumber), message: f.message });
       }
       const read = await this.readCreatedUsers(run, client, usersVersionId, new Set(toCreate.map((u) => u.id)), users, new Map(known));
       for (const user of read.users) known.set(user.id, user);
@@ -273,11 +274,13 @@ export class AssignmentExecutor {
       lastEventId = result.eventIds[result.eventIds.length - 1];
       const eligibleSet = new Set(eligible);
       let unattributed: UserFailure | undefined;
+      // One failure names every user it applies to (Apple's errorInfo); the others in a partly failed event got the book.
       for (const f of result.failures) {
-        if (f.clientUserId && eligibleSet.has(f.clientUserId)) failures.set(f.clientUserId, { code: String(f.errorNumber), message: f.message });
-        else if (!f.clientUserId) unattributed = { code: String(f.errorNumber), message: f.message };
+        const reason = { code: String(f.errorNumber), message: f.message };
+        if (f.clientUserIds.length === 0) unattributed = reason;
+        for (const id of f.clientUserIds) if (eligibleSet.has(id)) failures.set(id, reason);
       }
-      // A failed event that names nobody failed for everyone in it.
+      // An event that failed with nothing completed failed for everyone in it, named or not.
       if (result.status === 'FAILED' && result.numCompleted === 0) {
         const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for these users.' };
         for (const id of eligible) if (!failures.has(id)) failures.set(id, reason);

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { ConfigError } from '../errors';
+import { APPLE_PRODUCTION_METADATA_URL } from '../apple/BookMetadataClient';
 
 export const APPLE_PRODUCTION_BASE_URL = 'https://vpp.itunes.apple.com/mdm/v2';
 
@@ -268,7 +269,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
     localCosmosPort: e.LOCAL_COSMOS_PORT,
     apple: {
       baseUrl: e.APPLE_VPP_BASE_URL ?? (mode === 'production' ? APPLE_PRODUCTION_BASE_URL : undefined),
-      metadataUrl: e.APPLE_METADATA_URL,
+      metadataUrl: e.APPLE_METADATA_URL ?? (mode === 'production' ? APPLE_PRODUCTION_METADATA_URL : undefined),
       // Apple asks for 30 s between polls; the local sandbox finishes events in about a second.
       statusPollIntervalMs: e.APPLE_STATUS_POLL_INTERVAL_MS ?? (mode === 'production' ? 30_000 : 2_000),
       mdmId: e.MDM_ID ?? (e.MicrosoftAppId ? `vpp-books-bot:${e.MicrosoftAppId}` : 'vpp-books-bot:local'),

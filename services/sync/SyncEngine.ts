@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Secret } from '../secrets/Secret';
-import { fallbackBook, type BookMetadata } from '../apple/BookMetadataClient';
-import type { Asset, VppUser as AppleUser } from '../apple/schemas';
+import { fallbackBook, type BookMetadata, type BookStorefront } from '../apple/BookMetadataClient';
+import type { AppleBooksClient } from '../apple/AppleBooksClient';
+import type { Asset, AssignmentsPage, MdmInfo, VppUser as AppleUser } from '../apple/schemas';
 import { VppError } from '../apple/VppError';
 import type { TokenCipher } from '../crypto/TokenCipher';
 import { silentLogger, type Logger } from '../logging/logger';
@@ -18,8 +19,11 @@ import { NO_CHANGES, type LowLicenseBook, type SyncChanges, type SyncFailure, ty
 
 /** Titles and authors from Apple's store lookup (BookMetadataClient); never throws. */
 export interface BookMetadataSource {
-  /** `token` goes with the lookup as Apple's `itvt` cookie: the catalogue answers per organisation. */
-  getBooks(adamIds: readonly string[], token?: Secret): Promise<Map<string, BookMetadata>>;
+  /**
+   * `token` goes with the lookup as Apple's `itvt` cookie: the catalogue answers per organisation, in the
+   * organisation's store (client config `defaultPlatform`, `countryISO2ACode`).
+   */
+  getBooks(adamIds: readonly string[], token?: Secret, storefront?: BookStorefront): Promise<Map<string, BookMetadata>>;
 }
 
 export interface SyncEngineOptions {
@@ -68,6 +72,15 @@ const emailSchema = z.email();
 const WRITE_BATCHES = 4;
 
 const pricingParamSchema = z.enum(['STDQ', 'PLUS']);
+
+/** Up to this many users, a first sync reads their licenses one user at a time instead of the whole organisation's. */
+const PER_USER_ASSIGNMENT_READS = 25;
+
+/** Apple keeps retired entries beside a user's active one: the active entry is the user's state. */
+function preferActive(current: AppleUser | undefined, next: AppleUser): AppleUser {
+  if (current && current.status !== 'Retired' && next.status === 'Retired') return current;
+  return next;
+}
 
 /** Thrown inside a run to end it as failed with an admin message and, maybe, a new token state. */
 class SyncStop extends Error {
@@ -224,21 +237,18 @@ export class SyncEngine {
 
     progress('config', 0);
     const config = await apple.getClientConfig();
-    if (config.mdmInfo?.id && config.mdmInfo.id !== mdm.id) {
-      const name = config.mdmInfo.name || 'another MDM';
-      throw new SyncStop(
-        {
-          code: 'external_mdm',
-          message: `Apple says ${name} now manages "${token.displayName}". The bot stopped syncing it so licenses and users are not fought over. To manage it here again, upload the token (type **upload token**) and confirm taking control.`,
-        },
-        { state: 'assignedToExternalMDM', externalMdm: { id: config.mdmInfo.id, name } },
-      );
-    }
+    this.stopIfTakenOver(config.mdmInfo?.id && config.mdmInfo.id !== mdm.id ? config.mdmInfo : undefined, token);
 
     // ---- read everything first ----
     const assets: Asset[] = [];
     let assetsVersion: string | undefined;
-    for await (const page of apple.assetPages()) {
+    const assetRead = {
+      onRestart: () => {
+        assets.length = 0;
+        assetsVersion = undefined;
+      },
+    };
+    for await (const page of apple.assetPages(assetRead)) {
       signal?.throwIfAborted();
       assetsVersion ??= page.versionId;
       assets.push(...page.assets.filter((a) => a.productType === 'Book'));
@@ -249,32 +259,32 @@ export class SyncEngine {
     const appleUsers = new Map<string, AppleUser>();
     let usersVersion: string | undefined;
     let usersRead = 0;
-    for await (const page of apple.userPages({ sinceVersionId: token.usersVersionId, includeRetired: true })) {
+    const userRead = {
+      onRestart: () => {
+        appleUsers.clear();
+        usersVersion = undefined;
+        usersRead = 0;
+      },
+    };
+    // Retired users come back too (a retirement is a change); one id may have several retired entries besides its active one.
+    for await (const page of apple.userPages({ sinceVersionId: token.usersVersionId }, userRead)) {
       signal?.throwIfAborted();
       usersVersion ??= page.versionId;
       usersRead += page.users.length;
       // Users other MDMs created share the organisation; only the bot's own are its business.
-      for (const user of page.users) if (ours.has(user.clientUserId)) appleUsers.set(user.clientUserId, user);
+      for (const user of page.users) if (ours.has(user.clientUserId)) appleUsers.set(user.clientUserId, preferActive(appleUsers.get(user.clientUserId), user));
       progress('users', usersRead);
     }
 
-    const changedAssignments = new Set<string>();
-    let assignmentsVersion: string | undefined;
-    let assignmentsRead = 0;
-    for await (const page of apple.assignmentPages({ sinceVersionId: token.assignmentsVersionId })) {
+    const assignments = await this.readAssignments(apple, token, new Set(ours.keys()), (read) => {
       signal?.throwIfAborted();
-      assignmentsVersion ??= page.versionId;
-      assignmentsRead += page.assignments.length;
-      for (const a of page.assignments) {
-        if (a.clientUserId && ours.has(a.clientUserId)) changedAssignments.add(`${a.adamId}|${a.pricingParam}|${a.clientUserId}`);
-      }
-      progress('assignments', assignmentsRead);
-    }
-
+      progress('assignments', read);
+    });
+    this.stopIfTakenOver(apple.foreignMdm, token);
     // ---- then write what changed ----
     signal?.throwIfAborted();
     progress('saving', 0);
-    const bookResult = await this.saveBooks(token, secret, assets, signal);
+    const bookResult = await this.saveBooks(token, secret, assets, { platform: config.defaultPlatform, country: config.countryISO2ACode }, signal);
     const userWrites: PendingWrite<VppUser>[] = [];
     for (const [id, appleUser] of appleUsers) {
       const stored = ours.get(id);
@@ -288,7 +298,7 @@ export class SyncEngine {
       booksUpdated: bookResult.updated,
       booksRemoved: bookResult.removed,
       usersChanged,
-      assignmentsChanged: changedAssignments.size,
+      assignmentsChanged: assignments.changed,
     };
     return {
       books: bookResult.books.length,
@@ -300,11 +310,59 @@ export class SyncEngine {
       changes,
       dataWrites: bookResult.added + bookResult.updated + bookResult.removed + usersChanged,
       lowLicenseBooks: bookResult.lowLicenseBooks,
-      versions: { assets: assetsVersion, users: usersVersion, assignments: assignmentsVersion },
+      versions: { assets: assetsVersion, users: usersVersion, assignments: assignments.versionId },
     };
   }
 
-  private async saveBooks(token: VppToken, secret: Secret, assets: Asset[], signal: AbortSignal | undefined) {
+  /** Ends the run when an answer named another MDM: its licenses and users are no longer ours to touch. */
+  private stopIfTakenOver(other: MdmInfo | undefined, token: VppToken): void {
+    if (!other) return;
+    const name = other.name || 'another MDM';
+    throw new SyncStop(
+      {
+        code: 'external_mdm',
+        message: `Apple says ${name} now manages "${token.displayName}". The bot stopped syncing it so licenses and users are not fought over. To manage it here again, upload the token (type **upload token**) and confirm taking control.`,
+      },
+      { state: 'assignedToExternalMDM', externalMdm: { id: other.id, name } },
+    );
+  }
+
+  /**
+   * The licenses of the bot's own users that changed: since the stored version when there is one; on a
+   * first sync, per user when the bot has few users (cheaper than reading every assignment of the
+   * organisation), else one full read filtered to them. No users, no read.
+   */
+  private async readAssignments(apple: AppleBooksClient, token: VppToken, ours: ReadonlySet<string>, onPage: (read: number) => void): Promise<{ changed: number; versionId: string | undefined }> {
+    if (ours.size === 0) return { changed: 0, versionId: token.assignmentsVersionId };
+    const changed = new Set<string>();
+    let versionId: string | undefined;
+    let read = 0;
+    const options = {
+      onRestart: () => {
+        changed.clear();
+        versionId = undefined;
+        read = 0;
+      },
+    };
+    const visit = (page: AssignmentsPage): void => {
+      versionId ??= page.versionId;
+      read += page.assignments.length;
+      for (const a of page.assignments) if (a.clientUserId && ours.has(a.clientUserId)) changed.add(`${a.adamId}|${a.pricingParam}|${a.clientUserId}`);
+      onPage(read);
+    };
+    if (token.assignmentsVersionId === undefined && ours.size <= PER_USER_ASSIGNMENT_READS) {
+      // Each user's read is its own consistent read; the first one's version is the base for the next sync.
+      for (const clientUserId of [...ours].sort()) {
+        for await (const page of apple.assignmentPages({ clientUserId }, options)) visit(page);
+        options.onRestart = () => undefined;
+      }
+      return { changed: changed.size, versionId };
+    }
+    for await (const page of apple.assignmentPages({ sinceVersionId: token.assignmentsVersionId }, options)) visit(page);
+    return { changed: changed.size, versionId };
+  }
+
+  private async saveBooks(token: VppToken, secret: Secret, assets: Asset[], storefront: BookStorefront, signal: AbortSignal | undefined) {
     const { store } = this.options;
     const stored = new Map((await store.books.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: token.id })).map((v) => [v.value.id, v]));
     const books: Array<{ asset: Asset & { pricingParam: 'STDQ' | 'PLUS' }; current: Versioned<EBook> | undefined }> = [];
@@ -318,7 +376,7 @@ export class SyncEngine {
     }
     // Titles rarely change: look up only books that are new or still carry the "Book <adamId>" stand-in.
     const lookup = [...new Set(books.filter((b) => !b.current?.value.metadataResolved).map((b) => b.asset.adamId))];
-    const metadata = lookup.length > 0 && this.options.metadata ? await this.options.metadata.getBooks(lookup, secret) : new Map<string, BookMetadata>();
+    const metadata = lookup.length > 0 && this.options.metadata ? await this.options.metadata.getBooks(lookup, secret, storefront) : new Map<string, BookMetadata>();
 
     const now = this.now().toISOString();
     let added = 0;

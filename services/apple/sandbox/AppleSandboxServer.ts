@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { Logger } from '../../logging/logger';
-import { VPP_ERROR_MESSAGES } from '../VppError';
+import { SERVICE_CONFIG_ERROR_CODES } from './appleErrors';
 import { FaultInjector, type Fault, type FaultRule } from './FaultInjector';
 import { SandboxStats } from './SandboxStats';
 import { SandboxState, type SandboxOrganisation, type SandboxToken } from './SandboxState';
@@ -114,13 +114,13 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
 
   function authenticate(header: string | undefined): { org: SandboxOrganisation; token: SandboxToken } | api.ApiResult {
     const match = /^Bearer (\S+)$/.exec(header ?? '');
-    if (!match?.[1]) return api.appleError(401, 9722, 'Invalid Authorization header');
+    if (!match?.[1]) return api.appleError(9722);
     const token = state.tokens.get(match[1]);
-    if (!token) return api.appleError(401, 9622, 'Invalid authentication token');
-    if (token.revoked) return api.appleError(401, 9625, 'The server has revoked the sToken');
-    if (token.expiresAt.getTime() <= state.now().getTime()) return api.appleError(401, 9621, 'sToken has expired');
+    if (!token) return api.appleError(9622);
+    if (token.revoked) return api.appleError(9625);
+    if (token.expiresAt.getTime() <= state.now().getTime()) return api.appleError(9621);
     const org = state.organisations.get(token.orgId);
-    if (!org) return api.appleError(401, 9622, 'Invalid authentication token');
+    if (!org) return api.appleError(9622);
     return { org, token };
   }
 
@@ -166,7 +166,16 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
       }
       const route = ROUTES[`${method} ${path}`];
       if (!route) {
-        send(res, 404, { errorNumber: 9602, errorMessage: `Unknown endpoint ${method} ${path}` });
+        const known = Object.keys(ROUTES).some((key) => key.endsWith(` ${path}`)) || path === '/service/config';
+        if (known) {
+          const refusal = api.appleError(9726);
+          send(res, refusal.status, refusal.body);
+        } else send(res, 404, { errorNumber: 9602, errorMessage: 'Invalid argument.' });
+        return;
+      }
+      if (method === 'POST' && !/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
+        const refusal = api.appleError(9727);
+        send(res, refusal.status, refusal.body);
         return;
       }
       const auth = authenticate(req.headers.authorization);
@@ -175,20 +184,21 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
         return;
       }
       if (overRate(auth.token.bearer)) {
-        send(res, 429, { errorNumber: 9646, errorMessage: 'Too many requests' }, { 'retry-after': '1' });
+        const refusal = api.appleError(9646);
+        send(res, refusal.status, refusal.body, { 'retry-after': '1' });
         return;
       }
       let body: unknown;
       if (method === 'POST') {
         const text = await readBody(req);
-        if (text === undefined) {
-          send(res, 413, { errorNumber: 9602, errorMessage: 'Request too large' });
-          return;
-        }
         try {
-          body = text === '' ? {} : JSON.parse(text);
+          body = text === undefined ? undefined : text === '' ? {} : JSON.parse(text);
         } catch {
-          send(res, 400, { errorNumber: 9602, errorMessage: 'Invalid JSON' });
+          body = undefined;
+        }
+        if (body === undefined) {
+          const refusal = api.appleError(9602);
+          send(res, refusal.status, refusal.body);
           return;
         }
       }
@@ -200,16 +210,27 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
     }
   }
 
+  /** Shaped like Apple's example (service-config page); the URLs point at this sandbox. */
   function serviceConfig(): unknown {
+    const api = `${origin}${API_PREFIX}`;
     return {
-      limits,
+      errorCodes: SERVICE_CONFIG_ERROR_CODES,
+      limits: { ...limits, maxNotificationLength: 512, maxRevokeClientUserIds: 100, maxRevokeSerialNumbers: 100, maxSubscriptions: 25, maxSubscriptionClientUserIds: 1000 },
+      notificationTypes: ['ASSET_MANAGEMENT', 'USER_MANAGEMENT', 'USER_ASSOCIATED', 'ASSET_COUNT'],
       urls: {
-        invitationEmail: `${origin}/invitation?inviteCode=%25inviteCode%25`,
+        invitationEmail: `${origin}/invitation?inviteCode=%25inviteCode%25&mt=8`,
+        clientConfig: `${api}/client/config`,
+        createUsers: `${api}/users/create`,
+        getAssignments: `${api}/assignments`,
         contentMetadataLookup: `${origin}${METADATA_PATH}`,
-        vppWebsite: `${origin}/`,
+        getUsers: `${api}/users`,
+        eventStatus: `${api}/status`,
+        associateAssets: `${api}/assets/associate`,
+        disassociateAssets: `${api}/assets/disassociate`,
+        updateUsers: `${api}/users/update`,
+        getAssets: `${api}/assets`,
+        retireUsers: `${api}/users/retire`,
       },
-      errorCodes: Object.keys(VPP_ERROR_MESSAGES).map((n) => ({ errorNumber: Number(n), errorMessage: `Error ${n}` })),
-      notificationTypes: ['ASSET_MANAGEMENT', 'ASSET_COUNT', 'USER_MANAGEMENT', 'USER_ASSOCIATED'],
     };
   }
 
@@ -250,7 +271,7 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
   function handleInvitation(res: http.ServerResponse, url: URL): void {
     const code = url.searchParams.get('inviteCode') ?? '';
     for (const org of state.organisations.values()) {
-      const user = [...org.users.values()].find((u) => u.inviteCode && u.inviteCode === code);
+      const user = [...org.users.values()].find((u) => u.inviteCode && u.inviteCode === code && u.status === 'Registered');
       if (user) {
         state.putUser(org, { ...user, status: 'Associated', inviteCode: undefined, idHash: user.idHash ?? code.slice(0, 12) });
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });

@@ -1,8 +1,33 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { encodeVppTokenFile, formatAppleDate } from '../VppTokenFile';
-import type { EventFailure, MdmInfo } from '../schemas';
+import { APPLE_ERRORS, type AppleErrorNumber } from './appleErrors';
 
 /** State of the local Apple sandbox: organisations, their tokens, books, users, assignments and events. */
+
+/** Apple's `MdmInfo`. The sandbox keeps its own types: it follows Apple's pages, not the client's schemas. */
+export interface SandboxMdmInfo {
+  id: string;
+  name: string;
+  /** Apple requires it when an MDM sets mdmInfo; seeded organisations may leave it out. */
+  metadata?: string;
+}
+
+/** Free books "allow for unlimited assignment": Apple reports them with this totalCount (Managing assets). */
+export const UNLIMITED_TOTAL_COUNT = 2_147_483_647;
+
+/** One item of an event that did not go through: the user (and asset) it is about, and why. */
+export interface SandboxItemFailure {
+  errorNumber: AppleErrorNumber;
+  clientUserId?: string;
+  asset?: { adamId: string; pricingParam: string };
+}
+
+/** Apple's `ErrorResponse` inside /status `failures`: one per reason, naming every user it applies to. */
+export interface SandboxEventFailure {
+  errorNumber: number;
+  errorMessage: string;
+  errorInfo: { clientUserIds?: string[]; assets?: Array<{ adamId: string; pricingParam: string }> };
+}
 
 export interface SandboxBook {
   adamId: string;
@@ -15,6 +40,8 @@ export interface SandboxBook {
 }
 
 export interface SandboxUser {
+  /** This entry's own key: a retired user re-created gets a new entry, the retired one stays (Managing users). */
+  entryId: string;
   clientUserId: string;
   userId: string;
   email?: string;
@@ -38,12 +65,24 @@ export interface SandboxOrganisation {
   locationName: string;
   countryISO2ACode: string;
   uId: string;
-  mdmInfo: MdmInfo | undefined;
+  defaultPlatform: string;
+  mdmInfo: SandboxMdmInfo | undefined;
   books: Map<string, SandboxBook>;
-  /** Insertion order is version order: a changed record is deleted and re-added. */
+  /**
+   * Every user entry by `entryId`, retired ones included; insertion order is version order (a changed
+   * entry is deleted and re-added). One clientUserId can have several Retired entries and at most one other.
+   */
   users: Map<string, SandboxUser>;
+  /** clientUserId → entryId of its newest entry. */
+  latestUser: Map<string, string>;
   assignments: Map<string, SandboxAssignment>;
+  /** Change counter: every change gets the next number. */
   version: number;
+  /** The number of the last change each read endpoint shows: Apple keeps a versionId per endpoint. */
+  changed: { assets: number; users: number; assignments: number };
+  /** Apple's versionIds are opaque strings: change number ↔ UUID-like id, minted when first shown. */
+  versionIds: Map<number, string>;
+  versionNumbers: Map<string, number>;
 }
 
 export interface SandboxToken {
@@ -62,9 +101,9 @@ export interface SandboxEvent {
   eventType: SandboxEventType;
   numRequested: number;
   completeAt: number;
-  /** Runs once, when the event completes; returns the per-item failures. */
-  apply: (() => EventFailure[]) | undefined;
-  failures: EventFailure[];
+  /** Runs once, when the event completes; returns the items that failed. */
+  apply: (() => SandboxItemFailure[]) | undefined;
+  failures: SandboxEventFailure[];
   numCompleted: number;
   done: boolean;
 }
@@ -81,7 +120,9 @@ export interface NewOrganisation {
   orgName: string;
   locationName?: string;
   countryISO2ACode?: string;
-  mdmInfo?: MdmInfo;
+  /** `volumestore` for education (Apple School Manager), `enterprisestore` for business. */
+  defaultPlatform?: string;
+  mdmInfo?: SandboxMdmInfo;
   books?: readonly NewBook[];
 }
 
@@ -89,7 +130,8 @@ export interface NewBook {
   adamId: string;
   title: string;
   author: string;
-  totalCount: number;
+  /** A number, or 'unlimited' for a free book. */
+  totalCount: number | 'unlimited';
   pricingParam?: 'STDQ' | 'PLUS';
 }
 
@@ -106,6 +148,26 @@ const assignmentKey = (adamId: string, pricingParam: string, clientUserId: strin
 
 export function availableCount(book: SandboxBook): number {
   return Math.max(0, book.totalCount - book.assignedCount);
+}
+
+function errorMessage(errorNumber: AppleErrorNumber): string {
+  return APPLE_ERRORS[errorNumber].message;
+}
+
+/** Item failures → Apple's failures: one ErrorResponse per reason (and asset), naming all its users. */
+export function groupFailures(items: readonly SandboxItemFailure[]): SandboxEventFailure[] {
+  const byReason = new Map<string, SandboxEventFailure>();
+  for (const item of items) {
+    const key = `${item.errorNumber}|${item.asset ? assetKey(item.asset.adamId, item.asset.pricingParam) : ''}`;
+    let failure = byReason.get(key);
+    if (!failure) {
+      failure = { errorNumber: item.errorNumber, errorMessage: errorMessage(item.errorNumber), errorInfo: {} };
+      if (item.asset) failure.errorInfo.assets = [{ ...item.asset }];
+      byReason.set(key, failure);
+    }
+    if (item.clientUserId !== undefined) (failure.errorInfo.clientUserIds ??= []).push(item.clientUserId);
+  }
+  return [...byReason.values()];
 }
 
 export class SandboxState {
@@ -129,11 +191,16 @@ export class SandboxState {
       locationName: input.locationName ?? input.orgName,
       countryISO2ACode: input.countryISO2ACode ?? 'US',
       uId: String(2_000_000_000 + Math.floor(Math.random() * 1_000_000_000)),
+      defaultPlatform: input.defaultPlatform ?? 'volumestore',
       mdmInfo: input.mdmInfo,
       books: new Map(),
       users: new Map(),
+      latestUser: new Map(),
       assignments: new Map(),
       version: 1,
+      changed: { assets: 1, users: 1, assignments: 1 },
+      versionIds: new Map(),
+      versionNumbers: new Map(),
     };
     this.organisations.set(org.id, org);
     for (const book of input.books ?? []) this.addBook(org, book);
@@ -146,12 +213,44 @@ export class SandboxState {
       pricingParam: input.pricingParam ?? 'STDQ',
       title: input.title,
       author: input.author,
-      totalCount: input.totalCount,
+      totalCount: input.totalCount === 'unlimited' ? UNLIMITED_TOTAL_COUNT : input.totalCount,
       assignedCount: 0,
       retiredCount: 0,
     };
     org.books.set(assetKey(book.adamId, book.pricingParam), book);
+    this.touch(org, 'assets');
     return book;
+  }
+
+  /** Records a change seen by `endpoints` (purchases change assets, a license changes assets and assignments). */
+  touch(org: SandboxOrganisation, ...endpoints: Array<keyof SandboxOrganisation['changed']>): number {
+    org.version += 1;
+    for (const endpoint of endpoints) org.changed[endpoint] = org.version;
+    return org.version;
+  }
+
+  /** The versionId an endpoint shows now. */
+  versionId(org: SandboxOrganisation, endpoint: keyof SandboxOrganisation['changed']): string {
+    const number = org.changed[endpoint];
+    let id = org.versionIds.get(number);
+    if (!id) {
+      id = randomUUID();
+      org.versionIds.set(number, id);
+      org.versionNumbers.set(id, number);
+    }
+    return id;
+  }
+
+  /** The change number behind a versionId this organisation handed out; undefined for any other string (Apple: 9721). */
+  versionNumber(org: SandboxOrganisation, versionId: string): number | undefined {
+    return org.versionNumbers.get(versionId);
+  }
+
+  /** The entry that counts for a clientUserId: its newest, unless that one is retired. */
+  activeUser(org: SandboxOrganisation, clientUserId: string): SandboxUser | undefined {
+    const entryId = org.latestUser.get(clientUserId);
+    const user = entryId === undefined ? undefined : org.users.get(entryId);
+    return user && user.status !== 'Retired' ? user : undefined;
   }
 
   findBook(org: SandboxOrganisation, adamId: string, pricingParam: string): SandboxBook | undefined {
@@ -191,28 +290,27 @@ export class SandboxState {
 
   // ---- users and assignments (the effects events apply) ----
 
-  #bump(org: SandboxOrganisation): number {
-    org.version += 1;
-    return org.version;
-  }
-
-  putUser(org: SandboxOrganisation, user: Omit<SandboxUser, 'versionId' | 'userId'> & { userId?: string }): SandboxUser {
+  /**
+   * Writes a user entry: a new one (a new clientUserId, or one whose entries are all retired) or, with
+   * `entryId`, a change to an existing one. Either way it moves to the end of the version order.
+   */
+  putUser(org: SandboxOrganisation, user: Omit<SandboxUser, 'versionId' | 'userId' | 'entryId'> & { userId?: string; entryId?: string }): SandboxUser {
     const record: SandboxUser = {
       ...user,
+      entryId: user.entryId ?? randomUUID(),
       userId: user.userId ?? String(100_000_000 + Math.floor(Math.random() * 900_000_000)),
-      versionId: this.#bump(org),
+      versionId: this.touch(org, 'users'),
     };
-    org.users.delete(record.clientUserId);
-    org.users.set(record.clientUserId, record);
+    org.users.delete(record.entryId);
+    org.users.set(record.entryId, record);
+    org.latestUser.set(record.clientUserId, record.entryId);
     return record;
   }
 
   /** Creates a VPP user the way Apple does: Managed Apple Account → Associated, else Registered with an invite code. */
-  createUser(org: SandboxOrganisation, input: { clientUserId: string; email?: string; managedAppleId?: string }): EventFailure | undefined {
-    const existing = org.users.get(input.clientUserId);
-    if (existing && existing.status !== 'Retired') {
-      return { clientUserId: input.clientUserId, errorNumber: 9716, errorMessage: 'User already exists' };
-    }
+  createUser(org: SandboxOrganisation, input: { clientUserId: string; email?: string; managedAppleId?: string }): SandboxItemFailure | undefined {
+    if (this.activeUser(org, input.clientUserId)) return { clientUserId: input.clientUserId, errorNumber: 9716 };
+    // A retired entry stays as it is: the new user is a new entry with the same clientUserId.
     this.putUser(org, {
       clientUserId: input.clientUserId,
       email: input.email,
@@ -224,11 +322,9 @@ export class SandboxState {
     return undefined;
   }
 
-  updateUser(org: SandboxOrganisation, input: { clientUserId: string; email?: string; managedAppleId?: string }): EventFailure | undefined {
-    const existing = org.users.get(input.clientUserId);
-    if (!existing || existing.status === 'Retired') {
-      return { clientUserId: input.clientUserId, errorNumber: 9609, errorMessage: 'Registered user not found' };
-    }
+  updateUser(org: SandboxOrganisation, input: { clientUserId: string; email?: string; managedAppleId?: string }): SandboxItemFailure | undefined {
+    const existing = this.activeUser(org, input.clientUserId);
+    if (!existing) return { clientUserId: input.clientUserId, errorNumber: 9609 };
     const managedAppleId = input.managedAppleId ?? existing.managedAppleId;
     this.putUser(org, {
       ...existing,
@@ -240,36 +336,29 @@ export class SandboxState {
     return undefined;
   }
 
-  retireUser(org: SandboxOrganisation, clientUserId: string): EventFailure | undefined {
-    const existing = org.users.get(clientUserId);
-    if (!existing || existing.status === 'Retired') {
-      return { clientUserId, errorNumber: 9609, errorMessage: 'Registered user not found' };
-    }
+  retireUser(org: SandboxOrganisation, clientUserId: string): SandboxItemFailure | undefined {
+    const existing = this.activeUser(org, clientUserId);
+    if (!existing) return { clientUserId, errorNumber: 9609 };
     this.putUser(org, { ...existing, status: 'Retired', inviteCode: undefined });
     return undefined;
   }
 
   /** Spends one license, or reports 9709 when none is left; already assigned is a no-op. */
-  assign(org: SandboxOrganisation, adamId: string, pricingParam: string, clientUserId: string): EventFailure | undefined {
-    const user = org.users.get(clientUserId);
-    if (!user || user.status === 'Retired') {
-      return { adamId, pricingParam, clientUserId, errorNumber: 9609, errorMessage: 'Registered user not found' };
-    }
+  assign(org: SandboxOrganisation, adamId: string, pricingParam: string, clientUserId: string): SandboxItemFailure | undefined {
+    const asset = { adamId, pricingParam };
+    if (!this.activeUser(org, clientUserId)) return { asset, clientUserId, errorNumber: 9609 };
     const key = assignmentKey(adamId, pricingParam, clientUserId);
     if (org.assignments.has(key)) return undefined;
     const book = this.findBook(org, adamId, pricingParam);
-    if (!book) return { adamId, pricingParam, clientUserId, errorNumber: 9718, errorMessage: 'Asset not found' };
-    if (availableCount(book) <= 0) {
-      return { adamId, pricingParam, clientUserId, errorNumber: 9709, errorMessage: 'Not enough licenses' };
-    }
+    if (!book || availableCount(book) <= 0) return { asset, clientUserId, errorNumber: 9709 };
     book.assignedCount += 1;
-    org.assignments.set(key, { adamId, pricingParam, clientUserId, versionId: this.#bump(org) });
+    org.assignments.set(key, { adamId, pricingParam, clientUserId, versionId: this.touch(org, 'assets', 'assignments') });
     return undefined;
   }
 
   // ---- async events ----
 
-  createEvent(org: SandboxOrganisation, eventType: SandboxEventType, numRequested: number, apply: () => EventFailure[]): SandboxEvent {
+  createEvent(org: SandboxOrganisation, eventType: SandboxEventType, numRequested: number, apply: () => SandboxItemFailure[]): SandboxEvent {
     const event: SandboxEvent = {
       eventId: randomUUID(),
       orgId: org.id,
@@ -295,10 +384,10 @@ export class SandboxState {
   }
 
   #complete(event: SandboxEvent): void {
-    const failures = event.apply?.() ?? [];
+    const failed = event.apply?.() ?? [];
     event.apply = undefined;
-    event.failures = failures;
-    event.numCompleted = event.numRequested - failures.length;
+    event.failures = groupFailures(failed);
+    event.numCompleted = event.numRequested - failed.length;
     event.done = true;
   }
 

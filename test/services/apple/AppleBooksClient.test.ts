@@ -48,7 +48,7 @@ describe('AppleBooksClient against the sandbox', () => {
 
   it('builds invitation links from the template', async () => {
     const url = await t.client().invitationUrl('abc123');
-    assert.equal(url, `${t.sandbox.origin}/invitation?inviteCode=abc123`);
+    assert.equal(url, `${t.sandbox.origin}/invitation?inviteCode=abc123&mt=8`);
   });
 
   it('reports ownership: unclaimed, ours after a claim, and another MDM by name', async () => {
@@ -95,10 +95,24 @@ describe('AppleBooksClient against the sandbox', () => {
     await client.retireUsersAndWait(['entra-0', 'entra-1']);
     const incremental = await client.listUsers({ sinceVersionId: after.versionId });
     assert.deepEqual(incremental.items.map((u) => [u.clientUserId, u.status]), [['entra-0', 'Retired'], ['entra-1', 'Retired']]);
-    assert.equal((await client.listUsers()).items.length, 228, 'full reads leave retired users out');
+    assert.equal((await client.listUsers()).items.length, 230, 'Apple returns retired users unless asked not to');
+    assert.equal((await client.listUsers({ activeOnly: true })).items.length, 228, 'activeOnly leaves them out');
 
     const again = await client.createUsersAndWait([{ clientUserId: 'entra-2' }]);
     assert.equal(again.failures[0]?.errorNumber, 9716);
+    assert.deepEqual(again.failures[0]?.clientUserIds, ['entra-2']);
+  });
+
+  it('keeps every entry of a user retired and created again, as Apple does', async () => {
+    const client = t.client();
+    await client.createUsersAndWait([{ clientUserId: 'again', email: 'again@school.example' }]);
+    await client.retireUsersAndWait(['again']);
+    await client.createUsersAndWait([{ clientUserId: 'again', email: 'again@school.example' }]);
+    await client.retireUsersAndWait(['again']);
+    await client.createUsersAndWait([{ clientUserId: 'again', email: 'again@school.example' }]);
+    const entries = (await client.listUsers()).items.filter((u) => u.clientUserId === 'again');
+    assert.deepEqual(entries.map((u) => u.status), ['Retired', 'Retired', 'Registered']);
+    assert.deepEqual((await client.listUsers({ activeOnly: true })).items.filter((u) => u.clientUserId === 'again').map((u) => u.status), ['Registered']);
   });
 
   it('syncs assignments incrementally with sinceVersionId', async () => {
@@ -137,9 +151,10 @@ describe('AppleBooksClient against the sandbox', () => {
     await client.createUsersAndWait([1, 2, 3, 4].map((i) => ({ clientUserId: `u${i}`, managedAppleId: `u${i}@x.example` })));
     const scarce = { adamId: BOOKS[0]?.adamId ?? '', pricingParam: 'STDQ' };
     const result = await client.associateAssetsAndWait([scarce], ['u1', 'u2', 'u3', 'u4']);
-    assert.equal(result.status, 'COMPLETE');
+    // Managing assets: a partly failed event is FAILED, with what was done counted, and one failure naming every user it applies to.
+    assert.equal(result.status, 'FAILED');
     assert.equal(result.numCompleted, 2);
-    assert.deepEqual(result.failures.map((f) => [f.clientUserId, f.errorNumber]), [['u3', 9709], ['u4', 9709]]);
+    assert.deepEqual(result.failures.map((f) => [f.clientUserIds, f.errorNumber]), [[['u3', 'u4'], 9709]]);
     assert.match(result.failures[0]?.message ?? '', /Not enough licenses/);
     const asset = (await client.listAssets()).items.find((a) => a.adamId === scarce.adamId);
     assert.equal(asset?.availableCount, 0);
@@ -148,7 +163,7 @@ describe('AppleBooksClient against the sandbox', () => {
   it('polls /status until the event completes', async () => {
     t.state.eventDelayMs = 150;
     const client = t.client({ pollIntervalMs: 20 });
-    const [eventId] = await client.createUsers([{ clientUserId: 'x1' }]);
+    const [eventId] = (await client.createUsers([{ clientUserId: 'x1' }])).eventIds;
     assert.ok(eventId);
     assert.equal((await client.getEventStatus(eventId)).eventStatus, 'PENDING');
     const status = await client.waitForEvent(eventId);
@@ -159,7 +174,7 @@ describe('AppleBooksClient against the sandbox', () => {
   it('gives up on a still-PENDING event after the timeout with a re-submit hint', async () => {
     t.state.eventDelayMs = 60_000;
     const client = t.client({ pollIntervalMs: 20, pollTimeoutMs: 100 });
-    const [eventId] = await client.createUsers([{ clientUserId: 'slow' }]);
+    const [eventId] = (await client.createUsers([{ clientUserId: 'slow' }])).eventIds;
     await rejectsWith(client.waitForEvent(eventId ?? ''), (e) => {
       assert.equal(e.kind, 'eventTimeout');
       assert.equal(e.eventId, eventId);
@@ -177,7 +192,10 @@ describe('AppleBooksClient against the sandbox', () => {
       assert.equal(e.kind, 'notRevocable');
       assert.match(e.message, /cannot be taken back/);
     });
-    await rejectsWith(client.associateAssets([{ adamId: '999', pricingParam: 'STDQ' }], ['u1']), (e) => assert.equal(e.errorNumber, 9718));
+    await rejectsWith(client.associateAssets([asset, asset], ['u1']), (e) => {
+      assert.equal(e.errorNumber, 9703);
+      assert.match(e.message, /same book appeared twice/);
+    });
   });
 
   it('reads an errorNumber inside an HTTP 200 body as an error', async () => {
@@ -242,10 +260,10 @@ describe('the sandbox demo data', () => {
   it('accepts an invitation when its link is opened', async () => {
     const c = client('demo-valid.vpptoken');
     await c.createUsersAndWait([{ clientUserId: 'invitee' }]);
-    const user = (await c.listUsers()).items.find((u) => u.clientUserId === 'invitee');
+    const user = (await c.listUsers({ activeOnly: true })).items.find((u) => u.clientUserId === 'invitee');
     const link = await c.invitationUrl(user?.inviteCode ?? '');
     const page = await fetch(link ?? '');
     assert.equal(page.status, 200);
-    assert.equal((await c.listUsers()).items.find((u) => u.clientUserId === 'invitee')?.status, 'Associated');
+    assert.equal((await c.listUsers({ activeOnly: true })).items.find((u) => u.clientUserId === 'invitee')?.status, 'Associated');
   });
 });
