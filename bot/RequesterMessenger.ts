@@ -49,7 +49,9 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     const text =
       outcome.state === 'completed'
         ? `Finished assigning "${outcome.bookTitle}": ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed. Users read it in the built-in Books app.`
-        : `Assigning "${outcome.bookTitle}" stopped: ${outcome.error ?? 'see the card'}.`;
+        : outcome.state === 'interrupted'
+          ? `Assigning "${outcome.bookTitle}" paused: ${outcome.error ?? 'Apple is unavailable.'}`
+          : `Assigning "${outcome.bookTitle}" stopped: ${outcome.error ?? 'see the card'}.`;
     await this.toUser(outcome.tenantId, outcome.requestedBy.aadObjectId, { text, card: assignResultCard(outcome) });
   }
 

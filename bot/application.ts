@@ -98,7 +98,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         ? { key: config.encryption.key, keyId: config.encryption.keyId, oldKeys: config.encryption.oldKeys }
         : await loadOrCreateLocalKey(path.resolve(config.localDataDir));
     const cipher = new TokenCipher(keyringFromSettings(keySettings));
-    const apple = new AppleClientFactory({ baseUrl: appleBaseUrl, logger, pollIntervalMs: config.apple.statusPollIntervalMs });
+    // mdmId: every answer's mdmInfo is checked against it; a client that sees another MDM spends nothing more.
+    const apple = new AppleClientFactory({ baseUrl: appleBaseUrl, logger, pollIntervalMs: config.apple.statusPollIntervalMs, mdmId: config.apple.mdmId, retry: { deadlineMs: config.apple.retryDeadlineMs } });
     const runs = new AssignmentRunRepository(store.containers.assignments);
     const tokens = new TokenService({
       store,
@@ -165,6 +166,9 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       progressEveryUsers: config.assignProgressEveryUsers,
       instanceId: config.instanceId,
       wait: { intervalMs: config.apple.statusPollIntervalMs },
+      onTokenTakenOver: async (token) => {
+        await notifier.notifyToken(token);
+      },
     });
     const approvals = new ApprovalService({
       store,
@@ -183,7 +187,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
       ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
-      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients), approvals, approverNotice: messenger }),
+      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients), approvals, approverNotice: messenger, runs, executor }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));

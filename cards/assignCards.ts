@@ -15,6 +15,7 @@ export interface AssignPreviewView {
   needInvitation: number;
   licensesNeeded: number;
   licensesAvailable: number;
+  unlimited?: boolean | undefined;
   enough: boolean;
 }
 
@@ -25,7 +26,7 @@ export function assignPreviewCard(preview: AssignPreviewView, options: { ref: st
     { title: 'Already have the book', value: n(preview.alreadyAssigned) },
     { title: 'Must accept a VPP invitation', value: n(preview.needInvitation) },
     { title: 'Licenses needed', value: n(preview.licensesNeeded) },
-    { title: 'Licenses available', value: n(preview.licensesAvailable) },
+    { title: 'Licenses available', value: preview.unlimited ? 'Unlimited (free book)' : n(preview.licensesAvailable) },
   ];
   const shortage = preview.enough
     ? ''
@@ -43,9 +44,11 @@ export function assignPreviewCard(preview: AssignPreviewView, options: { ref: st
 
 /** Structurally matches services/assignments' AssignmentOutcome. */
 export interface AssignResultView {
+  runId: string;
+  tokenId: string;
   bookTitle: string;
   installIntent: 'required' | 'available';
-  state: 'completed' | 'failed';
+  state: 'completed' | 'failed' | 'interrupted';
   totals: { processed: number; licensed: number; awaitingInvitation: number; failed: number };
   groups: ReadonlyArray<{ groupName: string; counts: { processed: number } }>;
   failureReasons: ReadonlyArray<{ code: string; message: string; count: number }>;
@@ -56,9 +59,17 @@ export interface AssignResultView {
 
 /** The result of a delivered assignment: assigned, pending invitation, failed with reasons. */
 export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
-  const title = result.state === 'completed' ? `Assigned "${result.bookTitle}" (${intentLabel(result.installIntent)})` : `Assigning "${result.bookTitle}" stopped`;
+  const title =
+    result.state === 'completed'
+      ? `Assigned "${result.bookTitle}" (${intentLabel(result.installIntent)})`
+      : result.state === 'interrupted'
+        ? `Assigning "${result.bookTitle}" paused`
+        : `Assigning "${result.bookTitle}" stopped`;
   return renderCard(assignResultTemplate, {
     title,
+    resumable: result.state === 'interrupted',
+    runId: result.runId,
+    tokenId: result.tokenId,
     facts: [
       { title: 'Groups', value: result.groups.map((g) => g.groupName).join(', ') },
       { title: 'Users', value: n(result.totals.processed) },

@@ -12,6 +12,7 @@ export interface BookView {
   totalLicenseCount: number;
   usedLicenseCount: number;
   availableLicenseCount: number;
+  unlimited?: boolean | undefined;
 }
 
 export interface BookListView {
@@ -52,12 +53,12 @@ export function bookListCard(view: BookListView): AdaptiveCardJson {
       title: b.title,
       author: b.author ?? '',
       coverUrl: b.coverUrl ?? '',
-      noneAvailable: b.availableLicenseCount === 0,
+      noneAvailable: !b.unlimited && b.availableLicenseCount === 0,
       // FactSet values must be strings.
       tokenLabel: b.tokenDisplayName,
-      totalLabel: count(b.totalLicenseCount),
+      totalLabel: b.unlimited ? 'Unlimited (free book)' : count(b.totalLicenseCount),
       usedLabel: count(b.usedLicenseCount),
-      availableLabel: b.availableLicenseCount === 0 ? '0 (none left)' : count(b.availableLicenseCount),
+      availableLabel: b.unlimited ? 'Unlimited' : b.availableLicenseCount === 0 ? '0 (none left)' : count(b.availableLicenseCount),
     })),
   });
 }

@@ -16,7 +16,7 @@ const STATUS_LABEL: Record<string, string> = {
 
 /** Structurally matches services/assignments' BookStatus. */
 export interface BookStatusView {
-  book: { title: string; totalLicenseCount: number; usedLicenseCount: number; availableLicenseCount: number };
+  book: { title: string; totalLicenseCount: number; usedLicenseCount: number; availableLicenseCount: number; unlimited?: boolean | undefined };
   token: { displayName: string };
   groups: ReadonlyArray<{
     groupName: string;
@@ -24,6 +24,7 @@ export interface BookStatusView {
     status: string;
     counts: { processed: number; licensed: number; awaitingInvitation: number; failed: number };
     reasons: ReadonlyArray<{ code: string; message: string; count: number }>;
+    failedUsers?: ReadonlyArray<{ displayName: string; code: string; reason: string }> | undefined;
     lastError?: string | undefined;
     lastModifiedDateTime: string;
   }>;
@@ -32,7 +33,9 @@ export interface BookStatusView {
 export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
   return renderCard(bookStatusTemplate, {
     bookTitle: view.book.title,
-    licenseLine: `${view.token.displayName}: ${n(view.book.usedLicenseCount)} of ${n(view.book.totalLicenseCount)} licenses used, ${n(view.book.availableLicenseCount)} available.`,
+    licenseLine: view.book.unlimited
+      ? `${view.token.displayName}: a free book with unlimited licenses, ${n(view.book.usedLicenseCount)} in use.`
+      : `${view.token.displayName}: ${n(view.book.usedLicenseCount)} of ${n(view.book.totalLicenseCount)} licenses used, ${n(view.book.availableLicenseCount)} available.`,
     groups: view.groups.map((g) => ({
       groupName: g.groupName,
       facts: [
@@ -48,6 +51,14 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
         ...g.reasons.map((r) => ({ text: `${n(r.count)} × ${r.message} (Apple ${r.code})` })),
         ...(g.lastError ? [{ text: g.lastError }] : []),
       ],
+      failedUsers: failedUserLines(g.failedUsers ?? [], g.counts.failed),
     })),
   });
+}
+
+/** Each failed user with Apple's reason, the first ten, and how many more there are. */
+function failedUserLines(users: ReadonlyArray<{ displayName: string; code: string; reason: string }>, failed: number): Array<{ text: string }> {
+  const shown = users.slice(0, 10).map((u) => ({ text: `${u.displayName}: ${u.reason} (Apple ${u.code})` }));
+  const more = failed - shown.length;
+  return more > 0 && shown.length > 0 ? [...shown, { text: `… and ${n(more)} more` }] : shown;
 }

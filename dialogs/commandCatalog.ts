@@ -25,5 +25,6 @@ export const COMMANDS: readonly CommandInfo[] = [
   { command: 'assign', title: 'Assign a book', description: 'Assign a book to user groups as Required or Available.' },
   { command: 'status', title: 'Status', description: 'Token health, or assignment status of a book: status followed by a book title.' },
   { command: 'approvals', title: 'Approvals', description: 'Assignment requests waiting for a decision.' },
+  { command: 'resume', title: 'Resume assignments', description: 'Go on with assignments paused because Apple was unavailable (they also resume by themselves).', teamsMenu: false },
   { command: 'cancel', title: 'Cancel', description: 'Stop the current step at any time.' },
 ];

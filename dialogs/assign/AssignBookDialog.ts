@@ -36,6 +36,7 @@ const previewSchema = z.object({
   needInvitation: z.number().int(),
   licensesNeeded: z.number().int(),
   licensesAvailable: z.number().int(),
+  unlimited: z.boolean().default(false),
   enough: z.boolean(),
 });
 

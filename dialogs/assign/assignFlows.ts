@@ -7,6 +7,8 @@ import type { FlowRegistration } from '../flows';
 import type { ApproverNotice } from '../approvals/approvalCardSender';
 import { AssignBookDialog } from './AssignBookDialog';
 import { PickGroupsDialog } from './PickGroupsDialog';
+import { resumeCommand, type RunResumer } from './resumeCommand';
+import type { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
 
 export interface AssignFlowDependencies {
   store: Store;
@@ -14,12 +16,15 @@ export interface AssignFlowDependencies {
   planner: AssignmentPlanner;
   approvals: ApprovalService;
   approverNotice?: ApproverNotice | undefined;
+  runs: AssignmentRunRepository;
+  executor: RunResumer;
 }
 
 /** Assigning books (personal chat only: the preview names users and groups) and the pending approvals. */
-export function assignFlows({ store, directory, planner, approvals, approverNotice }: AssignFlowDependencies): FlowRegistration[] {
+export function assignFlows({ store, directory, planner, approvals, approverNotice, runs, executor }: AssignFlowDependencies): FlowRegistration[] {
   return [
     { command: 'assign', dialog: new AssignBookDialog(store, planner, approvals, new PickGroupsDialog(directory), approverNotice), adminOnly: true, personalChatOnly: true },
     { command: 'approvals', dialog: new ApprovalsDialog(approvals), adminOnly: true, personalChatOnly: false },
+    { command: 'resume', answer: resumeCommand(runs, executor), adminOnly: true, personalChatOnly: false, changesState: true },
   ];
 }

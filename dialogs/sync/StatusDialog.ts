@@ -1,5 +1,6 @@
 import { ComponentDialog, WaterfallDialog, type Dialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { statusBoardCard, type TokenStatusView } from '../../cards/syncCards';
+import { licenseTotals } from '../../services/store/entities/eBook';
 import type { VppToken } from '../../services/store/entities/vppToken';
 import type { Store } from '../../services/store/Store';
 import { tokenHealth } from '../../services/sync/tokenHealth';
@@ -64,7 +65,7 @@ export class StatusDialog extends ComponentDialog {
       lastSyncDateTime: token.lastSyncDateTime,
       lastSyncStatus: token.lastSyncStatus,
       books: books.length,
-      licenses: books.reduce((sum, b) => ({ total: sum.total + b.totalLicenseCount, used: sum.used + b.usedLicenseCount }), { total: 0, used: 0 }),
+      licenses: licenseTotals(books),
     };
   }
 }

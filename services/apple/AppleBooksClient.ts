@@ -388,23 +388,45 @@ export class AppleBooksClient {
   async #userBatches(path: string, users: readonly UserRequest[]): Promise<UserBatchesResult> {
     const { maxUsers } = await this.getLimits();
     const result: UserBatchesResult = { eventIds: [], rejected: [] };
-    for (let batch of chunk(users, maxUsers)) {
-      while (batch.length > 0) {
-        this.#assertStillOurs(`POST ${path}`);
-        try {
-          const { eventId } = await this.#transport.request({ method: 'POST', path, body: { users: batch }, schema: eventResponseSchema });
-          result.eventIds.push(eventId);
-          break;
-        } catch (err) {
-          const named = new Set(err instanceof VppError && err.errorNumber === INVALID_EMAIL ? (err.errorInfo?.clientUserIds ?? []) : []);
-          const refused = batch.filter((u) => named.has(u.clientUserId));
-          if (refused.length === 0 || !(err instanceof VppError) || err.errorNumber === undefined) throw err;
-          result.rejected.push({ errorNumber: err.errorNumber, errorMessage: err.appleMessage, clientUserIds: refused.map((u) => u.clientUserId), assets: [], serialNumbers: [], message: describeVppErrorNumber(err.errorNumber) });
-          batch = batch.filter((u) => !named.has(u.clientUserId));
+    for (const batch of chunk(users, maxUsers)) await this.#sendUsers(path, batch, result);
+    return result;
+  }
+
+  /**
+   * Sends one batch. A 9717 (invalid e-mail address) refuses the whole request: the users Apple names
+   * in `errorInfo` are set aside and the rest sent again; if Apple names nobody, the batch is split in
+   * halves until the refused users are found, so one bad address costs only its own user.
+   */
+  async #sendUsers(path: string, batch: readonly UserRequest[], result: UserBatchesResult): Promise<void> {
+    let pending = [...batch];
+    while (pending.length > 0) {
+      this.#assertStillOurs(`POST ${path}`);
+      try {
+        const { eventId } = await this.#transport.request({ method: 'POST', path, body: { users: pending }, schema: eventResponseSchema });
+        result.eventIds.push(eventId);
+        return;
+      } catch (err) {
+        if (!(err instanceof VppError) || err.errorNumber !== INVALID_EMAIL) throw err;
+        const named = new Set(err.errorInfo?.clientUserIds ?? []);
+        const refused = pending.filter((u) => named.has(u.clientUserId));
+        if (refused.length === 0 && pending.length > 1) {
+          const half = Math.ceil(pending.length / 2);
+          await this.#sendUsers(path, pending.slice(0, half), result);
+          await this.#sendUsers(path, pending.slice(half), result);
+          return;
         }
+        const rejected = refused.length > 0 ? refused : pending;
+        result.rejected.push({
+          errorNumber: INVALID_EMAIL,
+          errorMessage: err.appleMessage,
+          clientUserIds: rejected.map((u) => u.clientUserId),
+          assets: [],
+          serialNumbers: [],
+          message: describeVppErrorNumber(INVALID_EMAIL),
+        });
+        pending = pending.filter((u) => !rejected.includes(u));
       }
     }
-    return result;
   }
 
   /**

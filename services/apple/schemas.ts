@@ -85,6 +85,16 @@ export const assetSchema = z.object({
 });
 export type Asset = z.infer<typeof assetSchema>;
 
+/**
+ * Free books "allow for unlimited assignment": without the `unlimited` query parameter Apple lists them
+ * with this totalCount, the maximum integer (Managing assets). Their counts are not licenses to budget.
+ */
+export const UNLIMITED_TOTAL_COUNT = 2_147_483_647;
+
+export function isUnlimitedAsset(asset: { totalCount: number }): boolean {
+  return asset.totalCount >= UNLIMITED_TOTAL_COUNT;
+}
+
 export const assetsPageSchema = z.object({ ...pageFields, assets: z.array(assetSchema).default([]) });
 export type AssetsPage = z.infer<typeof assetsPageSchema>;
 

@@ -6,6 +6,7 @@ import type { DirectoryUser } from '../directory';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
 import type { EBookAssignment } from '../store/entities/assignment';
+import type { VppToken } from '../store/entities/vppToken';
 import type { VppUser } from '../store/entities/vppUser';
 import { SAMPLE_LIMIT, ZERO_COUNTS, type AssignmentRun, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
 import { listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
@@ -30,9 +31,14 @@ export interface AssignmentExecutorOptions {
   leaseMs?: number;
   /** Names this executor in leases; unique per process. */
   instanceId?: string;
+  /** How long a run stopped by an Apple outage waits before the sweep resumes it. */
+  resumeDelayMs?: number;
+  /** Called when Apple says another MDM took the token over mid-run: admins are to be told. */
+  onTokenTakenOver?: (token: VppToken) => Promise<void>;
 }
 
 const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
+const DEFAULT_RESUME_DELAY_MS = 15 * 60_000;
 /** VPP user records written at once while a batch's users are read back from Apple. */
 const USER_WRITE_CONCURRENCY = 8;
 
@@ -97,6 +103,7 @@ export class AssignmentExecutor {
   private readonly progressEvery: number;
   private readonly leaseMs: number;
   private readonly instanceId: string;
+  private readonly resumeDelayMs: number;
   /** Runs whose lease this executor lost to another instance: they stop at the next step. */
   private readonly lostLeases = new Set<string>();
 
@@ -106,6 +113,7 @@ export class AssignmentExecutor {
     this.progressEvery = Math.max(1, options.progressEveryUsers ?? DEFAULT_PROGRESS_EVERY);
     this.leaseMs = options.leaseMs ?? DEFAULT_RUN_LEASE_MS;
     this.instanceId = options.instanceId ?? `executor-${randomUUID()}`;
+    this.resumeDelayMs = options.resumeDelayMs ?? DEFAULT_RESUME_DELAY_MS;
   }
 
   /** Starts a run in the background; the caller's turn answers at once. */
@@ -123,11 +131,22 @@ export class AssignmentExecutor {
     return promise;
   }
 
-  /** Start-up: picks up every run that was approved or half-way when the process stopped. */
+  /** Start-up and sweep: picks up every run that was approved or half-way, and interrupted runs that are due. */
   async resumeAll(): Promise<number> {
-    const runs = await this.options.runs.listUnfinished();
+    const runs = await this.options.runs.listUnfinished(this.now());
     for (const run of runs) this.start(run.tokenId, run.id);
     return runs.length;
+  }
+
+  /**
+   * An admin's "resume now" for a run an Apple outage interrupted. It goes on after its last recorded
+   * batch, so nobody is associated twice. False when the run is not interrupted (finished, or running).
+   */
+  async resume(tokenId: string, runId: string): Promise<boolean> {
+    const run = await this.options.runs.get(tokenId, runId);
+    if (!run || run.state !== 'interrupted') return false;
+    this.start(tokenId, runId);
+    return true;
   }
 
   /** Shutdown: stops at the next step; unfinished runs stay `running` and resume on the next start. */
@@ -176,14 +195,16 @@ export class AssignmentExecutor {
   private async run(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
     const { runs, store } = this.options;
     const initial = await runs.get(tokenId, runId);
-    if (!initial || (initial.state !== 'approved' && initial.state !== 'running')) return undefined;
+    if (!initial || (initial.state !== 'approved' && initial.state !== 'running' && initial.state !== 'interrupted')) return undefined;
     let run = initial;
+    let client: AppleBooksClient | undefined;
     try {
       const token = await store.tokens.get(run.tenantId, run.tokenId);
       if (!token) throw new RunFailure('token_removed', 'The VPP token of this book was removed, so the assignment stopped.');
-      const client = this.options.clients(token);
+      if (token.state === 'assignedToExternalMDM') throw new RunFailure('external_mdm', takenOverMessage(token.externalMdm?.name));
+      client = this.options.clients(token);
       const limits = await client.getLimits();
-      run = await this.save(run, (r) => ({ ...r, state: 'running', startedDateTime: r.startedDateTime ?? this.now().toISOString() }));
+      run = await this.save(run, (r) => ({ ...r, state: 'running', resumeAfterDateTime: undefined, startedDateTime: r.startedDateTime ?? this.now().toISOString() }));
       await this.markAssignments(run, (a) => (a.status === 'approved' || a.status === 'inProgress' ? { ...a, status: 'inProgress' } : undefined));
       if (run.usersVersionId === undefined) {
         const versionId = await this.currentUsersVersion(client);
@@ -218,8 +239,52 @@ export class AssignmentExecutor {
       return outcome;
     } catch (err) {
       if (err instanceof RunStopped || this.signal.aborted) return undefined;
+      if (err instanceof VppError && err.kind === 'ownership') return this.fail(run, await this.takenOver(run, client?.foreignMdm));
+      if (err instanceof VppError && err.isRetryable) return this.interrupt(run, err);
       return this.fail(run, err);
     }
+  }
+
+  /**
+   * Another MDM holds the token now (an answer's mdmInfo said so): no more licenses are spent, the token
+   * changes state as a sync would set it, and admins are told.
+   */
+  private async takenOver(run: AssignmentRun, other: { id: string; name: string } | undefined): Promise<RunFailure> {
+    const name = other?.name || 'another MDM';
+    try {
+      const updated = await this.options.store.tokens.update(run.tenantId, run.tokenId, (t) =>
+        t.state === 'valid' ? { ...t, state: 'assignedToExternalMDM', externalMdm: { id: other?.id ?? 'unknown', name } } : undefined,
+      );
+      if (updated) await this.safely(() => this.options.onTokenTakenOver?.(updated.value) ?? Promise.resolve());
+    } catch (err) {
+      this.options.logger?.error({ err, runId: run.id }, 'could not record that another MDM took the token over');
+    }
+    return new RunFailure('external_mdm', takenOverMessage(name));
+  }
+
+  /**
+   * Apple stayed unavailable or kept rate limiting past the retry deadline: the run pauses where it is
+   * (batches recorded complete stay done) and the sweep resumes it later; the requester may resume sooner.
+   */
+  private async interrupt(run: AssignmentRun, err: VppError): Promise<AssignmentOutcome | undefined> {
+    const resumeAfter = new Date(this.now().getTime() + this.resumeDelayMs).toISOString();
+    const lastError = { code: err.code.slice(0, 64), message: err.message.slice(0, 2000), occurredDateTime: this.now().toISOString() };
+    this.options.logger?.warn({ runId: run.id, code: err.code }, 'assignment run interrupted by Apple; it resumes later');
+    let paused = run;
+    try {
+      paused = await this.save(run, (r) => ({ ...r, state: 'interrupted', resumeAfterDateTime: resumeAfter, lastError }));
+    } catch (saveErr) {
+      // Still `running` in the store: the sweep takes it over once its lease runs out.
+      this.options.logger?.error({ err: saveErr, runId: run.id }, 'could not record an interrupted assignment run');
+    }
+    const outcome: AssignmentOutcome = {
+      ...(await this.outcome(paused)),
+      state: 'interrupted',
+      resumeAfter,
+      error: `${err.message} The assignment is paused; it goes on by itself after ${resumeAfter.slice(11, 16)} UTC, or type **resume** to go on now. Nobody gets a second license.`,
+    };
+    await this.safely(() => this.reporter.finished(outcome));
+    return outcome;
   }
 
   /** Users per group in id order: each user once across groups, capped by the admin's reduced scope. */
@@ -298,7 +363,7 @@ export class AssignmentExecutor {
         const reason = reasons.get(failure.code) ?? { message: failure.message, count: 0 };
         reason.count++;
         reasons.set(failure.code, reason);
-        failedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), code: failure.code });
+        failedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), code: failure.code, groupId: run.groups[gi]?.groupId });
       } else if (known.get(user.id)?.status === 'registered') {
         counts.awaitingInvitation++;
         invitedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), inviteCode: known.get(user.id)?.inviteCode });
@@ -499,6 +564,10 @@ export class AssignmentExecutor {
       this.options.logger?.warn({ err }, 'assignment side effect failed');
     }
   }
+}
+
+function takenOverMessage(name: string | undefined): string {
+  return `Apple says ${name || 'another MDM'} now manages this VPP token, so the bot stopped before spending more licenses. To manage it here again, upload the token (type **upload token**) and confirm taking control.`;
 }
 
 class RunFailure extends Error {

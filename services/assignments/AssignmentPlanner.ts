@@ -51,6 +51,8 @@ export interface AssignmentPreview {
   needInvitation: number;
   licensesNeeded: number;
   licensesAvailable: number;
+  /** A free book: licenses never run out. */
+  unlimited: boolean;
   /** True when every member without the book can get one. */
   enough: boolean;
 }
@@ -109,7 +111,8 @@ export class AssignmentPlanner {
       needInvitation,
       licensesNeeded,
       licensesAvailable: book.availableLicenseCount,
-      enough: licensesNeeded <= book.availableLicenseCount,
+      unlimited: book.unlimited === true,
+      enough: book.unlimited === true || licensesNeeded <= book.availableLicenseCount,
     };
   }
 }

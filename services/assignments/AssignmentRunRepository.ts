@@ -45,7 +45,9 @@ export const assignmentRunSchema = z.object({
   bookTitle: z.string().max(512),
   installIntent: z.enum(['required', 'available']),
   requestedBy: actorSchema,
-  state: z.enum(['awaitingApproval', 'approved', 'running', 'completed', 'failed', 'cancelled']),
+  /** `interrupted`: Apple was unavailable or rate limiting past the retry deadline; resumes at `resumeAfterDateTime` or when an admin asks. */
+  state: z.enum(['awaitingApproval', 'approved', 'running', 'interrupted', 'completed', 'failed', 'cancelled']),
+  resumeAfterDateTime: dateTimeSchema.optional(),
   /** A reduced scope the admin chose: at most this many users get a license. */
   userLimit: z.number().int().positive().optional(),
   groups: z.array(runGroupSchema).min(1).max(20),
@@ -65,7 +67,7 @@ export const assignmentRunSchema = z.object({
   /** Failures by reason (Apple errorNumber or ours), with the admin text. */
   failureReasons: z.array(z.object({ code: z.string().max(64), message: z.string().max(2000), count: z.number().int().min(0) })).max(50),
   /** The first few failed users, so the result card can name them. */
-  failedUsers: z.array(userSampleSchema.extend({ code: z.string().max(64) })).max(50),
+  failedUsers: z.array(userSampleSchema.extend({ code: z.string().max(64), groupId: z.string().max(128).optional() })).max(50),
   /** The first few users who must still accept their VPP invitation. */
   invitedUsers: z.array(userSampleSchema.extend({ inviteCode: z.string().max(256).optional() })).max(50),
   lastError: errorInfoSchema.optional(),
@@ -115,9 +117,20 @@ export class AssignmentRunRepository {
     });
   }
 
-  /** Approved or running runs across tokens: what start-up resumes (a background sweep, cross-partition). */
-  listUnfinished(): Promise<AssignmentRun[]> {
-    return this.store.queryValues("SELECT * FROM c WHERE c.type = @type AND (c.state = 'approved' OR c.state = 'running')");
+  /**
+   * Approved or running runs across tokens, and interrupted ones that are due: what start-up and the
+   * background sweep resume (cross-partition).
+   */
+  listUnfinished(now: Date = this.now()): Promise<AssignmentRun[]> {
+    return this.store.queryValues(
+      "SELECT * FROM c WHERE c.type = @type AND (c.state = 'approved' OR c.state = 'running' OR (c.state = 'interrupted' AND c.resumeAfterDateTime <= @now))",
+      [{ name: '@now', value: now.toISOString() }],
+    );
+  }
+
+  /** A tenant's interrupted runs: what `resume` offers. */
+  listInterrupted(tenantId: string): Promise<AssignmentRun[]> {
+    return this.store.queryValues("SELECT * FROM c WHERE c.type = @type AND c.tenantId = @tenantId AND c.state = 'interrupted'", [{ name: '@tenantId', value: tenantId }]);
   }
 
   /** A token's runs for one book, newest first: the status view. */

@@ -11,6 +11,8 @@ export interface GroupStatus {
   status: EBookAssignment['status'];
   counts: RunCounts;
   reasons: Array<{ code: string; message: string; count: number }>;
+  /** The first users Apple refused, each with Apple's reason (the run keeps up to 50). */
+  failedUsers: Array<{ displayName: string; code: string; reason: string }>;
   lastError?: string | undefined;
   lastModifiedDateTime: string;
 }
@@ -46,12 +48,17 @@ export class BookStatusService {
         ? { processed: a.results.targetedUsers, licensed: a.results.licensed, awaitingInvitation: a.results.awaitingInvitation, failed: a.results.failed }
         : (runGroup?.counts ?? { processed: 0, licensed: 0, awaitingInvitation: 0, failed: 0 });
       const reasons = run && run.groups.length === 1 ? run.failureReasons : (run?.failureReasons ?? []).filter(() => counts.failed > 0);
+      const reasonText = new Map((run?.failureReasons ?? []).map((r) => [r.code, r.message]));
+      const failedUsers = (run?.failedUsers ?? [])
+        .filter((u) => run?.groups.length === 1 || u.groupId === runGroup?.groupId)
+        .map((u) => ({ displayName: u.displayName, code: u.code, reason: reasonText.get(u.code) ?? u.code }));
       return {
         groupName: a.targetGroupName,
         installIntent: a.installIntent,
         status: a.status,
         counts,
         reasons,
+        failedUsers,
         lastError: a.lastError?.message,
         lastModifiedDateTime: a.lastModifiedDateTime,
       };

@@ -34,7 +34,9 @@ export interface InvitedUserResult {
 }
 
 export interface AssignmentOutcome extends RunIdentity {
-  state: 'completed' | 'failed';
+  /** `interrupted`: paused on a passing Apple outage; it resumes on its own (`resumeAfter`) or when an admin asks. */
+  state: 'completed' | 'failed' | 'interrupted';
+  resumeAfter?: string | undefined;
   totals: RunCounts;
   groups: Array<{ groupName: string; counts: RunCounts }>;
   failureReasons: Array<{ code: string; message: string; count: number }>;

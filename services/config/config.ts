@@ -92,6 +92,7 @@ export const environmentSchema = z.object({
   LOCAL_COSMOS_PORT: port(0),
   APPLE_VPP_BASE_URL: httpUrl,
   APPLE_METADATA_URL: httpUrl,
+  APPLE_RETRY_DEADLINE_SECONDS: positiveInt(300),
   APPLE_STATUS_POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number({ error: POSITIVE_EXPECTED }).int({ error: POSITIVE_EXPECTED }).positive({ error: POSITIVE_EXPECTED }).optional()),
   LOCAL_APPLE_PORT: port(0),
   GRAPH_BASE_URL: httpUrl,
@@ -162,6 +163,8 @@ export interface AppConfig {
     baseUrl: string | undefined;
     metadataUrl: string | undefined;
     statusPollIntervalMs: number;
+    /** How long one Apple request keeps retrying 429/5xx before the run pauses (or the sync fails) and resumes later. */
+    retryDeadlineMs: number;
     /** Our identity in Apple's mdmInfo: a token claimed under another id belongs to another MDM. */
     mdmId: string;
     mdmName: string;
@@ -272,6 +275,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
       metadataUrl: e.APPLE_METADATA_URL ?? (mode === 'production' ? APPLE_PRODUCTION_METADATA_URL : undefined),
       // Apple asks for 30 s between polls; the local sandbox finishes events in about a second.
       statusPollIntervalMs: e.APPLE_STATUS_POLL_INTERVAL_MS ?? (mode === 'production' ? 30_000 : 2_000),
+      retryDeadlineMs: e.APPLE_RETRY_DEADLINE_SECONDS * 1000,
       mdmId: e.MDM_ID ?? (e.MicrosoftAppId ? `vpp-books-bot:${e.MicrosoftAppId}` : 'vpp-books-bot:local'),
       mdmName: e.MDM_NAME,
     },

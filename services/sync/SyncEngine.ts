@@ -3,13 +3,13 @@ import { z } from 'zod';
 import type { Secret } from '../secrets/Secret';
 import { fallbackBook, type BookMetadata, type BookStorefront } from '../apple/BookMetadataClient';
 import type { AppleBooksClient } from '../apple/AppleBooksClient';
-import type { Asset, AssignmentsPage, MdmInfo, VppUser as AppleUser } from '../apple/schemas';
+import { isUnlimitedAsset, type Asset, type AssignmentsPage, type MdmInfo, type VppUser as AppleUser } from '../apple/schemas';
 import { VppError } from '../apple/VppError';
 import type { TokenCipher } from '../crypto/TokenCipher';
 import { silentLogger, type Logger } from '../logging/logger';
 import type { PendingWrite, Versioned } from '../store/DocumentStore';
 import type { Actor, ErrorInfo } from '../store/entities/common';
-import { eBookId, type EBook } from '../store/entities/eBook';
+import { eBookId, licenseTotals, type EBook } from '../store/entities/eBook';
 import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
 import type { VppUser } from '../store/entities/vppUser';
 import type { Store } from '../store/Store';
@@ -303,10 +303,7 @@ export class SyncEngine {
     return {
       books: bookResult.books.length,
       unchanged: bookResult.unchanged,
-      licenses: bookResult.books.reduce(
-        (sum, b) => ({ total: sum.total + b.totalLicenseCount, used: sum.used + b.usedLicenseCount, available: sum.available + b.availableLicenseCount }),
-        { total: 0, used: 0, available: 0 },
-      ),
+      licenses: licenseTotals(bookResult.books),
       changes,
       dataWrites: bookResult.added + bookResult.updated + bookResult.removed + usersChanged,
       lowLicenseBooks: bookResult.lowLicenseBooks,
@@ -402,6 +399,7 @@ export class SyncEngine {
         usedLicenseCount: Math.max(0, asset.assignedCount),
         availableLicenseCount: Math.max(0, asset.availableCount),
         retiredLicenseCount: Math.max(0, asset.retiredCount),
+        ...(isUnlimitedAsset(asset) ? { unlimited: true } : {}),
         metadataResolved: meta ? meta.fromStore : true,
         createdDateTime: known?.createdDateTime ?? now,
         lastModifiedDateTime: now,

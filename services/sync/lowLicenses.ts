@@ -12,7 +12,8 @@ export const DEFAULT_LOW_LICENSE_THRESHOLD: LowLicenseThreshold = { count: 5, pe
  * Low means some licenses are in use and few are left. A book nobody uses yet is not "running low",
  * however few licenses it has: warning about it would be noise.
  */
-export function isLowOnLicenses(book: { totalLicenseCount: number; usedLicenseCount: number; availableLicenseCount: number }, threshold: LowLicenseThreshold): boolean {
-  if (book.totalLicenseCount <= 0 || book.usedLicenseCount <= 0) return false;
+export function isLowOnLicenses(book: { totalLicenseCount: number; usedLicenseCount: number; availableLicenseCount: number; unlimited?: boolean | undefined }, threshold: LowLicenseThreshold): boolean {
+  // A free book never runs out.
+  if (book.unlimited || book.totalLicenseCount <= 0 || book.usedLicenseCount <= 0) return false;
   return book.availableLicenseCount <= threshold.count || book.availableLicenseCount * 100 <= book.totalLicenseCount * threshold.percent;
 }

@@ -25,7 +25,7 @@ export const DEMO_TOKEN_FILES = {
   'demo-malformed.vpptoken': Buffer.from(JSON.stringify({ expDate: DEMO_TOKENS.valid.expDate, orgName: DEMO_ORG_NAME }), 'utf8').toString('base64'),
 } as const;
 
-type DemoBook = [adamId: string, title: string, author: string, totalCount: number, assigned: number, pricing?: 'PLUS'];
+type DemoBook = [adamId: string, title: string, author: string, totalCount: number | 'unlimited', assigned: number, pricing?: 'PLUS'];
 
 /** Public-domain classics; some licenses already spent by users of a previous MDM, a few exhausted. */
 const NORTHWIND_BOOKS: DemoBook[] = [
@@ -67,6 +67,8 @@ const NORTHWIND_BOOKS: DemoBook[] = [
   ['1447212653', 'The Jungle Book', 'Rudyard Kipling', 65, 4],
   ['1447212660', 'On the Origin of Species', 'Charles Darwin', 20, 2, 'PLUS'],
   ['1447212677', 'The Federalist Papers', 'Alexander Hamilton, James Madison, John Jay', 150, 0],
+  // A free book: Apple lists it with totalCount 2147483647 (unlimited licenses).
+  ['1447212684', 'The Art of War', 'Sun Tzu', 'unlimited', 4],
 ];
 
 const FABRIKAM_BOOKS: DemoBook[] = [

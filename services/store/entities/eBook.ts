@@ -16,12 +16,26 @@ export const eBookSchema = z.object({
   usedLicenseCount: z.number().int().min(0),
   availableLicenseCount: z.number().int().min(0),
   retiredLicenseCount: z.number().int().min(0).optional(),
+  /** A free book: any number of users may get it, so its counts are left out of totals and warnings. */
+  unlimited: z.boolean().optional(),
   /** False while the title is the "Book <adamId>" fallback, so a later sync retries the lookup. */
   metadataResolved: z.boolean(),
   createdDateTime: dateTimeSchema,
   lastModifiedDateTime: dateTimeSchema,
 });
 export type EBook = z.infer<typeof eBookSchema>;
+
+/** Licenses over books that have a limit: free (unlimited) books would swamp any total with 2^31. */
+export function licenseTotals(books: Iterable<Pick<EBook, 'totalLicenseCount' | 'usedLicenseCount' | 'availableLicenseCount' | 'unlimited'>>): { total: number; used: number; available: number } {
+  const sum = { total: 0, used: 0, available: 0 };
+  for (const b of books) {
+    if (b.unlimited) continue;
+    sum.total += b.totalLicenseCount;
+    sum.used += b.usedLicenseCount;
+    sum.available += b.availableLicenseCount;
+  }
+  return sum;
+}
 
 export function eBookId(adamId: string, pricingParam: PricingParam): string {
   return deterministicId(adamId, pricingParam);

@@ -47,7 +47,7 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     ]);
     executor = env.executor({ reporter });
     const approvals = env.approvals(executor);
-    const flows = [...assignFlows({ store: env.store, directory: env.directory, planner: env.planner, approvals }), bookStatusFlow(new BookStatusService(env.store, env.runs))];
+    const flows = [...assignFlows({ store: env.store, directory: env.directory, planner: env.planner, approvals, runs: env.runs, executor }), bookStatusFlow(new BookStatusService(env.store, env.runs))];
     const policy = new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] });
     bot = new TestBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)), new ApprovalCardHandler(approvals));
   });

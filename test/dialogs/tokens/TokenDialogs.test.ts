@@ -99,7 +99,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .send({ type: ActivityTypes.Message, value: { choice: 'education', ref: accountRef } })
       .assertReply((r) => {
         const card = cardJson(r);
-        for (const fact of ['Northwind Academy', 'Books found', '"value":"38"', 'vpp-admin@northwind.example', 'Education (Apple School Manager)', '30 Jun 2036']) {
+        for (const fact of ['Northwind Academy', 'Books found', '"value":"39"', 'vpp-admin@northwind.example', 'Education (Apple School Manager)', '30 Jun 2036']) {
           assert.ok(card.includes(fact), `preview shows ${fact}`);
         }
         assert.ok(!card.includes('managed by'), 'no other MDM');
