@@ -29,7 +29,7 @@ export class TestEnvironment {
     this.sandbox = await startAppleSandbox({ port: 0, eventDelayMs: 0 });
     const client = this.cosmos.client();
     this.store = await createStore(await openDatabase(client, `test-${randomBytes(4).toString('hex')}`));
-    this.apple = new AppleClientFactory({ baseUrl: this.sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 10, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
+    this.apple = new AppleClientFactory({ baseUrl: this.sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 10, retry: { baseDelayMs: 5, maxDelayMs: 20, deadlineMs: 1_000 }, mdmId: TEST_MDM.id });
     this.tokens = new TokenService({ store: this.store, cipher: this.cipher, apple: this.apple, mdm: TEST_MDM, now: () => this.now() });
     return this;
   }

@@ -107,7 +107,8 @@ export class AssignEnvironment {
     this.directory = new GraphDirectory({ baseUrl: this.directoryServer.baseUrl, managedAppleIdAttribute: LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
     this.store = await createStore(await openDatabase(this.cosmos.client(), `assign-${randomBytes(4).toString('hex')}`));
     this.runs = new AssignmentRunRepository(this.store.containers.assignments);
-    this.apple = new AppleClientFactory({ baseUrl: this.sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 5, retry: { baseDelayMs: 5, maxDelayMs: 20 }, fetch: this.log.fetch });
+    // A short retry deadline: an Apple outage in a test pauses the run in a second, not in five minutes.
+    this.apple = new AppleClientFactory({ baseUrl: this.sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 5, retry: { baseDelayMs: 5, maxDelayMs: 20, deadlineMs: 1_000 }, fetch: this.log.fetch, mdmId: TEST_MDM.id });
     this.clients = appleClientProvider(this.cipher, this.apple);
     this.planner = new AssignmentPlanner(this.store, this.directory, this.clients);
     return this;
