@@ -46,7 +46,8 @@ async function fullSync(sandbox: SandboxInfo, scale: number): Promise<BenchResul
   const sampler = setInterval(sample, 5);
   const started = Date.now();
   const counts = { assets: 0, assignments: 0, users: 0 };
-  await client.getServiceConfig();
+  // The service config is cached per Apple URL across clients: read it afresh so each scale counts it once.
+  await client.getServiceConfig({ refresh: true });
   for await (const page of client.assetPages()) {
     counts.assets += page.assets.length;
     sample();

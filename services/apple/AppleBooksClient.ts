@@ -300,7 +300,9 @@ export class AppleBooksClient {
 
   /** VPP users page by page; the same versionId rule as assignments applies. */
   userPages(query: UserQuery = {}, options: PageReadOptions = {}): AsyncGenerator<UsersPage> {
-    return this.#pages('/users', { sinceVersionId: query.sinceVersionId, ...(query.activeOnly ? ACTIVE_ONLY : {}) }, usersPageSchema, options);
+    // An incremental read must see retirements: they are changes too.
+    const activeOnly = query.activeOnly === true && query.sinceVersionId === undefined;
+    return this.#pages('/users', { sinceVersionId: query.sinceVersionId, ...(activeOnly ? ACTIVE_ONLY : {}) }, usersPageSchema, options);
   }
 
   async listUsers(query: UserQuery = {}): Promise<FullRead<VppUser>> {
@@ -474,12 +476,12 @@ export class AppleBooksClient {
    */
   async waitForEvent(eventId: string, options: WaitOptions = {}): Promise<EventStatus> {
     const interval = options.intervalMs ?? this.#pollIntervalMs;
-    const deadline = Date.now() + (options.timeoutMs ?? this.#pollTimeoutMs);
+    const deadline = this.#now().getTime() + (options.timeoutMs ?? this.#pollTimeoutMs);
     for (;;) {
       options.signal?.throwIfAborted();
       const status = await this.getEventStatus(eventId);
       if (status.eventStatus !== 'PENDING') return status;
-      if (Date.now() + interval > deadline) {
+      if (this.#now().getTime() + interval > deadline) {
         throw new VppError({
           kind: 'eventTimeout',
           eventId,

@@ -234,26 +234,33 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
     };
   }
 
+  /**
+   * Apple's content metadata lookup ("Getting app and book information (Legacy)"). With the `itvt` cookie
+   * Apple answers as in its authenticated example (string ids, `artwork` an object with a `{w}x{h}bb.{f}`
+   * template, version 2); without it, as in its public example (numeric ids, `artwork` an array of sizes,
+   * version 1). Apple does not refuse a lookup without the cookie: it only hides custom apps.
+   */
   function handleMetadata(req: http.IncomingMessage, res: http.ServerResponse, url: URL): void {
-    if (!/(?:^|;\s*)itvt=[^;\s]+/.test(req.headers.cookie ?? '')) {
-      send(res, 401, { errorMessage: 'Missing itvt cookie' });
-      return;
-    }
+    const authenticated = /(?:^|;\s*)itvt=[^;\s]+/.test(req.headers.cookie ?? '');
     const ids = (url.searchParams.get('id') ?? '').split(',').filter((id) => id.length > 0);
     const results: Record<string, unknown> = {};
     for (const org of state.organisations.values()) {
       for (const book of org.books.values()) {
         if (!ids.includes(book.adamId) || results[book.adamId]) continue;
+        const artwork = authenticated
+          ? { url: `${origin}/artwork/${book.adamId}/{w}x{h}bb.{f}`, width: 400, height: 600, hasAlpha: false }
+          : [100, 200, 400].map((width) => ({ width, height: width * 1.5, url: `${origin}/artwork/${book.adamId}/${width}x${width * 1.5}bb.png` }));
         results[book.adamId] = {
-          id: book.adamId,
-          kind: 'ebook',
+          id: authenticated ? book.adamId : Number(book.adamId),
           name: book.title,
           artistName: book.author,
-          artwork: { url: `${origin}/artwork/${book.adamId}/{w}x{h}bb.{f}`, width: 400, height: 600 },
+          artwork,
+          url: `${origin}/book/${book.adamId}`,
         };
       }
     }
-    send(res, 200, { results });
+    const cc = url.searchParams.get('cc') ?? 'us';
+    send(res, 200, { results, version: authenticated ? 2 : 1, isAuthenticated: false, meta: { storefront: { cc: cc.toUpperCase() }, language: { tag: 'en-us' } } });
   }
 
   function handleArtwork(res: http.ServerResponse, adamId: string): void {

@@ -135,7 +135,7 @@ export function claimClientConfig(ctx: ApiContext): ApiResult {
   if (!id || !name || metadata === undefined) refuse(9723);
   if (id.length > ctx.limits.maxMdmIdLength) refuse(9724);
   if (name.length > ctx.limits.maxMdmNameLength) refuse(9725);
-  if (metadata.length > ctx.limits.maxMdmMetadataLength) refuse(9602);
+  if (metadata.length > ctx.limits.maxMdmMetadataLength) refuse(9713);
   ctx.org.mdmInfo = { id, name, metadata };
   return clientConfig(ctx);
 }

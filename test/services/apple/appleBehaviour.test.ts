@@ -73,10 +73,14 @@ describe('AppleBooksClient: behaviour Apple documents', () => {
     it('reads every user in the same call when Apple refuses the sinceVersionId, and reports it once', async () => {
       const ids = t.state.seedUsers(t.org, 7);
       t.state.retireUser(t.org, ids[2] ?? '');
-      const { fetch, requests } = recordingFetch();
+      const answers: { status: number; errorNumber?: number }[] = [];
+      const { fetch, requests } = recordingFetch(async (_request, response) => {
+        answers.push({ status: response.status, ...((await response.clone().json()) as { errorNumber?: number }) });
+      });
       const client = t.client({ fetch });
 
       const read = await client.listUsers({ sinceVersionId: 'not-a-version' });
+      assert.deepEqual([answers[0]?.status, answers[0]?.errorNumber], [400, 9721], "Apple's answer to the first page");
       assert.deepEqual(
         [...new Set(read.items.map((u) => u.clientUserId))].sort(),
         [...ids].sort(),
@@ -100,7 +104,12 @@ describe('AppleBooksClient: behaviour Apple documents', () => {
     it('reads every assignment when Apple does not know the sinceVersionId', async () => {
       const ids = t.state.seedUsers(t.org, 4);
       t.state.seedAssignments(t.org, ids, 11);
-      const read = await t.client().listAssignments({ sinceVersionId: randomUUID() });
+      const statuses: number[] = [];
+      const { fetch } = recordingFetch((_request, response) => {
+        statuses.push(response.status);
+      });
+      const read = await t.client({ fetch }).listAssignments({ sinceVersionId: randomUUID() });
+      assert.deepEqual(statuses, [400, 200, 200, 200], 'refused (9721), then three pages of the full read');
       assert.equal(read.items.length, 11);
       assert.equal(new Set(read.items.map((a) => `${a.adamId}|${a.clientUserId ?? ''}`)).size, 11);
       assert.match(read.versionId ?? '', UUID_LIKE);
