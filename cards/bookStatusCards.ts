@@ -9,6 +9,7 @@ const STATUS_LABEL: Record<string, string> = {
   rejected: 'Rejected or expired',
   approved: 'Approved, starting',
   inProgress: 'In progress',
+  paused: 'Paused: Apple is not answering (resumes by itself)',
   completed: 'Completed',
   partiallyCompleted: 'Completed with failures',
   failed: 'Failed',

@@ -4,7 +4,7 @@ import { flowActor, type FlowOptions } from '../flows';
 
 /** The slice of the executor `resume` needs. */
 export interface RunResumer {
-  resume(tokenId: string, runId: string): Promise<boolean>;
+  resume(tokenId: string, runId: string, by?: { aadObjectId: string; displayName?: string | undefined }): Promise<boolean>;
 }
 
 /**
@@ -14,6 +14,7 @@ export interface RunResumer {
 export function resumeCommand(runs: AssignmentRunRepository, executor: RunResumer): (context: TurnContext, options: FlowOptions) => Promise<void> {
   return async (context, options) => {
     const actor = flowActor(options, 'resume');
+    const by = { aadObjectId: actor.aadObjectId, displayName: actor.name };
     const runId = options.args?.run;
     if (runId !== undefined && options.tokenId !== undefined) {
       const run = await runs.get(options.tokenId, runId);
@@ -21,21 +22,26 @@ export function resumeCommand(runs: AssignmentRunRepository, executor: RunResume
         await context.sendActivity('That assignment no longer exists. Type **status** followed by the book title to see where it stands.');
         return;
       }
-      const resumed = await executor.resume(run.tokenId, run.id);
+      const resumed = await executor.resume(run.tokenId, run.id, by);
       await context.sendActivity(
         resumed
-          ? `Resuming the assignment of "${run.bookTitle}". I will tell you when it is done.`
+          ? `Resuming the assignment of "${run.bookTitle}". I will tell ${whoAsked(run, actor.aadObjectId)} when it is done.`
           : `The assignment of "${run.bookTitle}" is not paused (it is ${run.state === 'running' ? 'already running' : run.state}); nothing to resume.`,
       );
       return;
     }
-    const paused = await runs.listInterrupted(actor.tenantId);
-    let resumed = 0;
-    for (const run of paused) if (await executor.resume(run.tokenId, run.id)) resumed++;
+    const resumed = [];
+    for (const run of await runs.listInterrupted(actor.tenantId)) if (await executor.resume(run.tokenId, run.id, by)) resumed.push(run);
     await context.sendActivity(
-      resumed === 0
+      resumed.length === 0
         ? 'No assignment is paused; nothing to resume.'
-        : `Resuming ${resumed} paused assignment${resumed === 1 ? '' : 's'}: ${paused.map((r) => `"${r.bookTitle}"`).join(', ')}. I will tell each requester when theirs is done.`,
+        : `Resuming ${resumed.length} paused assignment${resumed.length === 1 ? '' : 's'}: ${resumed.map((r) => `"${r.bookTitle}"`).join(', ')}. Whoever asked for each is told when it is done.`,
     );
   };
+}
+
+/** "you" for the requester themself, their name otherwise: the result goes to whoever asked. */
+function whoAsked(run: { requestedBy: { aadObjectId: string; displayName?: string | undefined } }, actorId: string): string {
+  if (run.requestedBy.aadObjectId.toLowerCase() === actorId.toLowerCase()) return 'you';
+  return run.requestedBy.displayName ?? 'the admin who asked for it';
 }

@@ -71,6 +71,7 @@ export type TokenOwnership =
 
 export interface AssignmentQuery {
   adamId?: string;
+  pricingParam?: string;
   clientUserId?: string;
   sinceVersionId?: string;
 }
@@ -130,6 +131,7 @@ export const MAX_SERVICE_CONFIG_TTL_MS = 5 * 60_000;
 /** A full read whose versionId keeps changing is started again at most this many times. */
 const MAX_READ_RESTARTS = 3;
 const VERSION_REJECTED = 9721;
+const PAGE_OUT_OF_RANGE = 9650;
 const INVALID_EMAIL = 9717;
 /**
  * GET /users returns retired users unless told otherwise. `activeOnly` is the v2 parameter (Get Users,
@@ -335,7 +337,17 @@ export class AppleBooksClient {
             if (seen.has(pageIndex)) throw new VppError({ operation: `GET ${path}`, kind: 'response', message: `Apple's paging for GET ${path} went in a circle; the sync stopped. Try again later.` });
             seen.add(pageIndex);
           }
-          const page: z.infer<S> = await this.#transport.request({ method: 'GET', path, query: { ...currentQuery, pageIndex }, schema });
+          let page: z.infer<S>;
+          try {
+            page = await this.#transport.request({ method: 'GET', path, query: { ...currentQuery, pageIndex }, schema });
+          } catch (err) {
+            // A page past the end after the first one: the list shrank while it was read, as when the version changes.
+            if (!first && err instanceof VppError && err.errorNumber === PAGE_OUT_OF_RANGE) {
+              shifted = true;
+              break;
+            }
+            throw err;
+          }
           if (first) versionId = page.versionId;
           else if (!incremental && page.versionId !== versionId) {
             shifted = true;

@@ -126,6 +126,8 @@ export interface VppErrorDetails {
   eventId?: string;
   /** Who the refusal is about (Apple's `errorInfo`): e.g. the users whose e-mail was refused. */
   errorInfo?: AppleErrorInfo | undefined;
+  /** How long Apple asked to wait (Retry-After), when it did. */
+  retryAfterMs?: number | undefined;
   cause?: unknown;
 }
 
@@ -139,6 +141,7 @@ export class VppError extends Error {
   readonly kind: VppErrorKind;
   readonly eventId: string | undefined;
   readonly errorInfo: AppleErrorInfo | undefined;
+  readonly retryAfterMs: number | undefined;
 
   constructor(details: VppErrorDetails) {
     const info = details.errorNumber === undefined ? undefined : VPP_ERROR_MESSAGES[details.errorNumber];
@@ -150,6 +153,7 @@ export class VppError extends Error {
     this.kind = details.kind ?? info?.kind ?? kindFromStatus(details.httpStatus);
     this.eventId = details.eventId;
     this.errorInfo = details.errorInfo;
+    this.retryAfterMs = details.retryAfterMs;
   }
 
   /** Stable reason for audit entries and tests, e.g. "vpp_9621" or "vpp_http_503". */
@@ -165,8 +169,12 @@ export class VppError extends Error {
     return this.kind === 'token';
   }
 
-  /** Worth trying again later without changing anything. */
+  /**
+   * Worth trying again later without changing anything: Apple busy, rate limiting or down (a 429 or 5xx
+   * whatever errorNumber came with it), or an event still pending when the bot stopped waiting.
+   */
   get isRetryable(): boolean {
+    if (this.httpStatus !== undefined && (this.httpStatus === 429 || this.httpStatus >= 500)) return true;
     if (this.errorNumber !== undefined) return RETRYABLE_NUMBERS.has(this.errorNumber);
     return this.kind === 'unavailable' || this.kind === 'rateLimit' || this.kind === 'eventTimeout';
   }

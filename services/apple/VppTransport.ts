@@ -92,7 +92,9 @@ export class VppTransport {
       const { error, retryable, retryAfterMs } = outcome.failure;
       if (!retryable) throw error;
       const delay = backoffDelay(attempt, this.#retry, retryAfterMs, this.#random);
-      if (attempt >= this.#retry.maxAttempts || this.#now() + delay > deadline) {
+      // Apple asked for a longer pause than the bot waits inside one request: stop now, and let the caller resume after it.
+      const waitTooLong = retryAfterMs !== undefined && retryAfterMs > this.#retry.maxRetryAfterMs;
+      if (waitTooLong || attempt >= this.#retry.maxAttempts || this.#now() + delay > deadline) {
         this.#logger.error({ operation, attempts: attempt, errorNumber: error.errorNumber, status: error.httpStatus }, 'Apple request failed; giving up');
         const minutes = Math.round((this.#now() - started) / 60_000);
         throw new VppError({
@@ -103,6 +105,7 @@ export class VppTransport {
           kind: error.kind,
           message: `${error.message} (Gave up after ${attempt} attempts${minutes >= 1 ? ` over ${minutes} min` : ''}.)`,
           errorInfo: error.errorInfo,
+          retryAfterMs,
           cause: error,
         });
       }
@@ -146,7 +149,7 @@ export class VppTransport {
       return { ok: false, failure: { error: new VppError({ operation, kind: 'unavailable', cause }), retryable: true } };
     }
     this.#logger.debug({ operation, attempt, status: response.status, ms: Date.now() - started }, 'Apple request');
-    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'));
+    const retryAfterMs = parseRetryAfter(response.headers.get('retry-after'), this.#now());
     let json: unknown;
     try {
       json = text.length > 0 ? JSON.parse(text) : undefined;

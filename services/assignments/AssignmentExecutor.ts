@@ -6,6 +6,7 @@ import type { DirectoryUser } from '../directory';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
 import type { EBookAssignment } from '../store/entities/assignment';
+import type { Actor } from '../store/entities/common';
 import type { VppToken } from '../store/entities/vppToken';
 import type { VppUser } from '../store/entities/vppUser';
 import { SAMPLE_LIMIT, ZERO_COUNTS, type AssignmentRun, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
@@ -39,6 +40,7 @@ export interface AssignmentExecutorOptions {
 
 const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
 const DEFAULT_RESUME_DELAY_MS = 15 * 60_000;
+const MAX_RESUME_DELAY_MS = 6 * 60 * 60_000;
 /** VPP user records written at once while a batch's users are read back from Apple. */
 const USER_WRITE_CONCURRENCY = 8;
 
@@ -142,9 +144,10 @@ export class AssignmentExecutor {
    * An admin's "resume now" for a run an Apple outage interrupted. It goes on after its last recorded
    * batch, so nobody is associated twice. False when the run is not interrupted (finished, or running).
    */
-  async resume(tokenId: string, runId: string): Promise<boolean> {
+  async resume(tokenId: string, runId: string, by?: Actor): Promise<boolean> {
     const run = await this.options.runs.get(tokenId, runId);
     if (!run || run.state !== 'interrupted') return false;
+    if (by) await this.audit(run, 'resumed', by);
     this.start(tokenId, runId);
     return true;
   }
@@ -232,7 +235,9 @@ export class AssignmentExecutor {
         const finished = run.groups[gi];
         if (finished) await this.markAssignment(run, finished.assignmentId, (a) => ({ ...a, status: assignmentStatusOf(finished.counts) }));
       }
-      run = await this.save(run, (r) => ({ ...r, state: 'completed', finishedDateTime: this.now().toISOString() }));
+      // The last answers may have named another MDM after the last license went out: the token is no longer ours.
+      if (client.foreignMdm) await this.takenOver(run, client.foreignMdm);
+      run = await this.save(run, (r) => ({ ...r, state: 'completed', interruptions: undefined, finishedDateTime: this.now().toISOString() }));
       const outcome = await this.outcome(run, client);
       await this.audit(run, 'success');
       await this.safely(() => this.reporter.finished(outcome));
@@ -240,7 +245,7 @@ export class AssignmentExecutor {
     } catch (err) {
       if (err instanceof RunStopped || this.signal.aborted) return undefined;
       if (err instanceof VppError && err.kind === 'ownership') return this.fail(run, await this.takenOver(run, client?.foreignMdm));
-      if (err instanceof VppError && err.isRetryable) return this.interrupt(run, err);
+      if (err instanceof VppError && err.isRetryable) return this.interrupt(run, err, initial.state === 'interrupted');
       return this.fail(run, err);
     }
   }
@@ -266,24 +271,25 @@ export class AssignmentExecutor {
    * Apple stayed unavailable or kept rate limiting past the retry deadline: the run pauses where it is
    * (batches recorded complete stay done) and the sweep resumes it later; the requester may resume sooner.
    */
-  private async interrupt(run: AssignmentRun, err: VppError): Promise<AssignmentOutcome | undefined> {
-    const resumeAfter = new Date(this.now().getTime() + this.resumeDelayMs).toISOString();
-    const lastError = { code: err.code.slice(0, 64), message: err.message.slice(0, 2000), occurredDateTime: this.now().toISOString() };
-    this.options.logger?.warn({ runId: run.id, code: err.code }, 'assignment run interrupted by Apple; it resumes later');
+  private async interrupt(run: AssignmentRun, err: VppError, alreadyPaused: boolean): Promise<AssignmentOutcome | undefined> {
+    // Each pause in a row waits twice as long (a maintenance window can last hours), and never less than Apple asked.
+    const interruptions = (run.interruptions ?? 0) + 1;
+    const delay = Math.max(Math.min(this.resumeDelayMs * 2 ** (interruptions - 1), MAX_RESUME_DELAY_MS), err.retryAfterMs ?? 0);
+    const resumeAfter = new Date(this.now().getTime() + delay).toISOString();
+    const message = pausedMessage(err, resumeAfter);
+    const lastError = { code: err.code.slice(0, 64), message: message.slice(0, 2000), occurredDateTime: this.now().toISOString() };
+    this.options.logger?.warn({ runId: run.id, code: err.code, resumeAfter }, 'assignment run interrupted by Apple; it resumes later');
     let paused = run;
     try {
-      paused = await this.save(run, (r) => ({ ...r, state: 'interrupted', resumeAfterDateTime: resumeAfter, lastError }));
+      paused = await this.save(run, (r) => ({ ...r, state: 'interrupted', resumeAfterDateTime: resumeAfter, interruptions, lastError }));
     } catch (saveErr) {
       // Still `running` in the store: the sweep takes it over once its lease runs out.
       this.options.logger?.error({ err: saveErr, runId: run.id }, 'could not record an interrupted assignment run');
     }
-    const outcome: AssignmentOutcome = {
-      ...(await this.outcome(paused)),
-      state: 'interrupted',
-      resumeAfter,
-      error: `${err.message} The assignment is paused; it goes on by itself after ${resumeAfter.slice(11, 16)} UTC, or type **resume** to go on now. Nobody gets a second license.`,
-    };
-    await this.safely(() => this.reporter.finished(outcome));
+    await this.audit(paused, 'interrupted');
+    const outcome: AssignmentOutcome = { ...(await this.outcome(paused)), state: 'interrupted', resumeAfter, error: message };
+    // The requester hears of the pause once, not after every resume that meets the same outage.
+    if (!alreadyPaused) await this.safely(() => this.reporter.finished(outcome));
     return outcome;
   }
 
@@ -344,6 +350,14 @@ export class AssignmentExecutor {
         const reason = { code: String(f.errorNumber), message: f.message };
         if (f.clientUserIds.length === 0) unattributed = reason;
         for (const id of f.clientUserIds) if (eligibleSet.has(id)) failures.set(id, reason);
+      }
+      // Apple's errorInfo may name only the book: when fewer users completed than were not named, ask
+      // Apple who holds the book now instead of counting the unnamed ones as licensed.
+      const unaccounted = eligible.filter((id) => !failures.has(id)).length - result.numCompleted;
+      if (result.status === 'FAILED' && result.numCompleted > 0 && unaccounted > 0) {
+        const holders = await this.holders(run, client);
+        const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for this user.' };
+        for (const id of eligible) if (!failures.has(id) && !holders.has(id)) failures.set(id, reason);
       }
       // An event that failed with nothing completed failed for everyone in it, named or not.
       if (result.status === 'FAILED' && result.numCompleted === 0) {
@@ -428,6 +442,12 @@ export class AssignmentExecutor {
     const eventIds = await client.associateAssets([asset], clientUserIds);
     await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds } }));
     return client.waitForEvents(eventIds, this.waitOptions());
+  }
+
+  /** Who holds the run's book at Apple now. */
+  private async holders(run: AssignmentRun, client: AppleBooksClient): Promise<Set<string>> {
+    const { items } = await client.listAssignments({ adamId: run.adamId, pricingParam: run.pricingParam });
+    return new Set(items.filter((a) => a.pricingParam === run.pricingParam && a.clientUserId).map((a) => a.clientUserId as string));
   }
 
   /** Apple's current users versionId: one page read, so later reads see only what changed since. */
@@ -536,15 +556,16 @@ export class AssignmentExecutor {
     };
   }
 
-  private async audit(run: AssignmentRun, outcome: 'success' | 'failure'): Promise<void> {
+  private async audit(run: AssignmentRun, outcome: 'success' | 'failure' | 'interrupted' | 'resumed', by?: Actor): Promise<void> {
     await this.safely(() =>
       this.options.store.audit.record({
         tenantId: run.tenantId,
-        actor: { system: 'assignment-executor' },
-        action: 'assignment.execute',
+        actor: by ? { aadObjectId: by.aadObjectId, displayName: by.displayName } : { system: 'assignment-executor' },
+        action: outcome === 'resumed' ? 'assignment.resume' : outcome === 'interrupted' ? 'assignment.interrupt' : 'assignment.execute',
         target: { type: 'book', id: `${run.adamId}|${run.pricingParam}`, name: run.bookTitle.slice(0, 512) },
         tokenId: run.tokenId,
-        outcome,
+        // A pause is a failure of this attempt; a resume is an admin's successful action.
+        outcome: outcome === 'interrupted' ? 'failure' : outcome === 'resumed' ? 'success' : outcome,
         details: {
           approvalId: run.approvalId,
           processed: run.totals.processed,
@@ -564,6 +585,12 @@ export class AssignmentExecutor {
       this.options.logger?.warn({ err }, 'assignment side effect failed');
     }
   }
+}
+
+/** What a paused run tells the requester: what happened at Apple, when it goes on, and that nothing is spent twice. */
+function pausedMessage(err: VppError, resumeAfter: string): string {
+  const why = err.kind === 'rateLimit' || err.httpStatus === 429 ? 'Apple is limiting requests for this VPP token' : "Apple's Apps and Books service is not answering";
+  return `${why} (${err.code}), so the assignment is paused where it is. It goes on by itself after ${resumeAfter.slice(11, 16)} UTC on ${resumeAfter.slice(0, 10)}, or type **resume** to go on now. Nobody gets a second license.`;
 }
 
 function takenOverMessage(name: string | undefined): string {

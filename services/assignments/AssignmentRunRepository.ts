@@ -48,6 +48,8 @@ export const assignmentRunSchema = z.object({
   /** `interrupted`: Apple was unavailable or rate limiting past the retry deadline; resumes at `resumeAfterDateTime` or when an admin asks. */
   state: z.enum(['awaitingApproval', 'approved', 'running', 'interrupted', 'completed', 'failed', 'cancelled']),
   resumeAfterDateTime: dateTimeSchema.optional(),
+  /** Pauses in a row: each waits longer before the sweep resumes the run. */
+  interruptions: z.number().int().min(0).optional(),
   /** A reduced scope the admin chose: at most this many users get a license. */
   userLimit: z.number().int().positive().optional(),
   groups: z.array(runGroupSchema).min(1).max(20),

@@ -8,7 +8,8 @@ import { findBooks } from './bookSearch';
 export interface GroupStatus {
   groupName: string;
   installIntent: 'required' | 'available';
-  status: EBookAssignment['status'];
+  /** `paused`: its run waits for Apple to answer again (it resumes by itself, or on **resume**). */
+  status: EBookAssignment['status'] | 'paused';
   counts: RunCounts;
   reasons: Array<{ code: string; message: string; count: number }>;
   /** The first users Apple refused, each with Apple's reason (the run keeps up to 50). */
@@ -52,14 +53,15 @@ export class BookStatusService {
       const failedUsers = (run?.failedUsers ?? [])
         .filter((u) => run?.groups.length === 1 || u.groupId === runGroup?.groupId)
         .map((u) => ({ displayName: u.displayName, code: u.code, reason: reasonText.get(u.code) ?? u.code }));
+      const paused = run?.state === 'interrupted' && runGroup !== undefined && !runGroup.done;
       return {
         groupName: a.targetGroupName,
         installIntent: a.installIntent,
-        status: a.status,
+        status: paused ? 'paused' : a.status,
         counts,
         reasons,
         failedUsers,
-        lastError: a.lastError?.message,
+        lastError: paused ? run.lastError?.message : a.lastError?.message,
         lastModifiedDateTime: a.lastModifiedDateTime,
       };
     });

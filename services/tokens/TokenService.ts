@@ -95,7 +95,8 @@ export class TokenService {
     await this.refuseDuplicateLocation(tenantId, config);
     const ownership = await apple.checkOwnership(this.options.mdm.id);
     let bookCount = 0;
-    for await (const page of apple.assetPages()) bookCount += page.assets.length;
+    // A read that starts again (Apple's list changed mid-way) counts from zero again.
+    for await (const page of apple.assetPages({ onRestart: () => (bookCount = 0) })) bookCount += page.assets.length;
 
     const pendingId = randomUUID();
     return {

@@ -98,7 +98,7 @@ export class AssignEnvironment {
   clients!: AppleClientProvider;
   planner!: AssignmentPlanner;
 
-  constructor(private readonly options: { studentCount?: number; sandbox?: AppleSandboxOptions } = {}) {}
+  constructor(private readonly options: { studentCount?: number; sandbox?: AppleSandboxOptions; appleRetryDeadlineMs?: number } = {}) {}
 
   async start(): Promise<this> {
     await this.cosmos.start();
@@ -107,8 +107,15 @@ export class AssignEnvironment {
     this.directory = new GraphDirectory({ baseUrl: this.directoryServer.baseUrl, managedAppleIdAttribute: LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, retry: { baseDelayMs: 5, maxDelayMs: 20 } });
     this.store = await createStore(await openDatabase(this.cosmos.client(), `assign-${randomBytes(4).toString('hex')}`));
     this.runs = new AssignmentRunRepository(this.store.containers.assignments);
-    // A short retry deadline: an Apple outage in a test pauses the run in a second, not in five minutes.
-    this.apple = new AppleClientFactory({ baseUrl: this.sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 5, retry: { baseDelayMs: 5, maxDelayMs: 20, deadlineMs: 1_000 }, fetch: this.log.fetch, mdmId: TEST_MDM.id });
+    // A short retry deadline: an Apple outage in a test pauses the run in seconds, not in five minutes.
+    this.apple = new AppleClientFactory({
+      baseUrl: this.sandbox.baseUrl,
+      logger: silentLogger(),
+      pollIntervalMs: 5,
+      retry: { baseDelayMs: 5, maxDelayMs: 20, deadlineMs: this.options.appleRetryDeadlineMs ?? 3_000 },
+      fetch: this.log.fetch,
+      mdmId: TEST_MDM.id,
+    });
     this.clients = appleClientProvider(this.cipher, this.apple);
     this.planner = new AssignmentPlanner(this.store, this.directory, this.clients);
     return this;

@@ -154,8 +154,12 @@ function errorMessage(errorNumber: AppleErrorNumber): string {
   return APPLE_ERRORS[errorNumber].message;
 }
 
-/** Item failures → Apple's failures: one ErrorResponse per reason (and asset), naming all its users. */
-export function groupFailures(items: readonly SandboxItemFailure[]): SandboxEventFailure[] {
+/**
+ * Item failures → Apple's failures: one ErrorResponse per reason (and asset), naming all its users.
+ * `assetsOnly` leaves the users out and names only the asset, which Apple's ResponseErrorInfo allows
+ * (every field is optional): a client must then find out itself who got the book.
+ */
+export function groupFailures(items: readonly SandboxItemFailure[], naming: 'users' | 'assetsOnly' = 'users'): SandboxEventFailure[] {
   const byReason = new Map<string, SandboxEventFailure>();
   for (const item of items) {
     const key = `${item.errorNumber}|${item.asset ? assetKey(item.asset.adamId, item.asset.pricingParam) : ''}`;
@@ -165,7 +169,7 @@ export function groupFailures(items: readonly SandboxItemFailure[]): SandboxEven
       if (item.asset) failure.errorInfo.assets = [{ ...item.asset }];
       byReason.set(key, failure);
     }
-    if (item.clientUserId !== undefined) (failure.errorInfo.clientUserIds ??= []).push(item.clientUserId);
+    if (item.clientUserId !== undefined && naming === 'users') (failure.errorInfo.clientUserIds ??= []).push(item.clientUserId);
   }
   return [...byReason.values()];
 }
@@ -177,6 +181,8 @@ export class SandboxState {
   pageSize: number;
   eventDelayMs: number;
   now: () => Date;
+  /** How event failures name what failed: every user (Apple's examples), or only the asset. */
+  failureNaming: 'users' | 'assetsOnly' = 'users';
 
   constructor(options: SandboxStateOptions = {}) {
     this.pageSize = options.pageSize ?? 25;
@@ -386,7 +392,7 @@ export class SandboxState {
   #complete(event: SandboxEvent): void {
     const failed = event.apply?.() ?? [];
     event.apply = undefined;
-    event.failures = groupFailures(failed);
+    event.failures = groupFailures(failed, this.failureNaming);
     event.numCompleted = event.numRequested - failed.length;
     event.done = true;
   }

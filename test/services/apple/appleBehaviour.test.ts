@@ -158,6 +158,24 @@ describe('AppleBooksClient: behaviour Apple documents', () => {
       assert.equal(t.sandbox.stats.count('GET', '/assets'), 2 + 3, 'two pages, then the whole read again (5+5+3)');
     });
 
+    it('starts again when the list shrank between pages and the next page is past the end (9650)', async () => {
+      let answered = 0;
+      const { fetch } = recordingFetch((request) => {
+        // After the first of three pages (5+5+2), seven books go: Apple now has one page, and page 1 is out of range.
+        if (request.url.pathname.endsWith('/assets') && ++answered === 1) for (const key of [...t.org.books.keys()].slice(0, 7)) t.org.books.delete(key);
+      });
+      const reasons: string[] = [];
+      const kept: string[] = [];
+      for await (const page of t.client({ fetch }).assetPages({
+        onRestart: (r) => {
+          reasons.push(r);
+          kept.length = 0;
+        },
+      })) kept.push(...page.assets.map((a) => a.adamId));
+      assert.deepEqual(reasons, ['versionChanged']);
+      assert.deepEqual(kept.sort(), [...t.org.books.values()].map((b) => b.adamId).sort(), 'the five books Apple still lists, once each');
+    });
+
     it('tells the caller of assetPages to drop what it has, with versionChanged', async () => {
       let answered = 0;
       const { fetch } = recordingFetch((request) => {

@@ -17,7 +17,8 @@ const CONTOSO = { id: 'contoso-mdm', name: 'Contoso MDM', metadata: 'contoso' };
 describe('assignment runs read Apple the way Apple answers (sandbox, local directory, embedded Cosmos)', function () {
   this.timeout(60_000);
   // Batches of 100 users: the thousand students take ten associate requests.
-  const env = new AssignEnvironment({ studentCount: 1_000, sandbox: { limits: { maxClientUserIds: 100, maxUsers: 50 } } });
+  // Apple outages outlast a 300 ms retry deadline here, as they would outlast minutes in production.
+  const env = new AssignEnvironment({ studentCount: 1_000, sandbox: { limits: { maxClientUserIds: 100, maxUsers: 50 } }, appleRetryDeadlineMs: 300 });
 
   before(async () => {
     await env.start();
@@ -66,6 +67,30 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     assert.equal(group.counts.failed, 3);
     assert.deepEqual(group.failedUsers.map((u) => u.code), ['9609', '9609', '9609']);
     assert.equal(new Set(group.failedUsers.map((u) => u.displayName)).size, 3);
+  });
+
+  it('finds out itself who got the book when Apple names only the book in a partly failed event', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'A Tale of Two Cities', totalCount: 25 }]);
+    const book = books[0]!;
+    const formB = env.members(DEMO_GROUPS.year9FormB);
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
+    const reporter = new RecordingReporter();
+    const executor = env.executor({ reporter });
+    const approvals = env.approvals(executor);
+    const { request } = await approvals.request({ preview, requestedBy: alex });
+    env.sandbox.state.failureNaming = 'assetsOnly';
+    try {
+      await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
+      await executor.idle();
+    } finally {
+      env.sandbox.state.failureNaming = 'users';
+    }
+    const outcome = reporter.outcomes[0]!;
+    const holders = new Set([...org.assignments.values()].filter((a) => a.adamId === book.adamId).map((a) => a.clientUserId));
+    assert.equal(holders.size, 25);
+    assert.equal(outcome.totals.failed, formB.length - 25, 'every user without the book is failed, not counted as licensed');
+    assert.equal(outcome.totals.licensed + outcome.totals.awaitingInvitation, 25);
+    assert.ok(outcome.failedUsers.every((u) => !holders.has(u.clientUserId) && u.code === '9709'));
   });
 
   it('stops between batches when an answer says another MDM holds the token, and spends nothing more', async () => {
@@ -157,18 +182,36 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
     const reporter = new RecordingReporter();
     const executor = env.executor({ reporter });
-    env.sandbox.faults.add({ path: '/users/create', times: Infinity, fault: { kind: 'status', status: 429, errorNumber: 9646 } });
+    // An outage with an errorNumber no list knows: the HTTP status (500) is what says it passes.
+    env.sandbox.faults.add({ path: '/users/create', times: Infinity, fault: { kind: 'status', status: 500, errorNumber: 9612 } });
     const approvals = env.approvals(executor);
     const { request } = await approvals.request({ preview, requestedBy: alex });
     await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
     await executor.idle();
     assert.equal(reporter.outcomes[0]?.state, 'interrupted');
+    assert.match(reporter.outcomes[0]?.error ?? '', /^Apple's Apps and Books service is not answering \(vpp_9612\)/);
+    const status = await new BookStatusService(env.store, env.runs).status(token, book);
+    assert.equal(status.groups[0]?.status, 'paused');
+    assert.match(status.groups[0]?.lastError ?? '', /goes on by itself after/);
+
+    // The sweep meets the same outage again: the pause lasts longer, and the requester is not told twice.
+    const first = await env.runs.get(token.id, runId(request.id));
+    const sweep = env.executor({ reporter, now: () => new Date(Date.parse(first!.resumeAfterDateTime!) + 1000) });
+    await sweep.resumeAll();
+    await sweep.idle();
+    assert.equal(reporter.outcomes.length, 1, 'told of the pause once');
+    const second = await env.runs.get(token.id, runId(request.id));
+    assert.equal(second?.interruptions, 2);
+    const firstWait = Date.parse(first!.resumeAfterDateTime!) - Date.parse(first!.lastError!.occurredDateTime);
+    const secondWait = Date.parse(second!.resumeAfterDateTime!) - Date.parse(second!.lastError!.occurredDateTime);
+    assert.equal(secondWait, 2 * firstWait);
 
     env.sandbox.faults.clear();
     assert.equal(await executor.resume(token.id, runId(request.id)), true);
     await executor.idle();
     assert.equal(reporter.outcomes[1]?.state, 'completed');
     assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, formB.length);
+    assert.equal((await env.runs.get(token.id, runId(request.id)))?.interruptions, undefined, 'a finished run starts its backoff afresh');
     assert.equal(await executor.resume(token.id, runId(request.id)), false, 'a finished run is not run again');
   });
 });
