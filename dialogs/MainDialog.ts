@@ -41,6 +41,53 @@ export const GROUP_CHAT_READ_ONLY_MESSAGE =
 
 export const STALE_CARD_MESSAGE = 'That card is no longer active, so nothing was changed. Type **help** to start again.';
 
+/** How long a flow may wait for its next answer; after that the question lapses (a day-old card is not an answer). */
+export const FLOW_EXPIRY_MS = 24 * 60 * 60_000;
+
+export const FLOW_EXPIRED_MESSAGE = 'My earlier question went unanswered for too long, so it expired and nothing was changed by it. I took your message as a new command.';
+
+export function notYourQuestionMessage(ownerName: string | undefined): string {
+  return `That question is for ${ownerName ?? 'the person who started it'}; nothing was changed.`;
+}
+
+export interface MainDialogOptions {
+  /** The clock flows expire by (tests move it instead of waiting). */
+  now?: () => Date;
+  /** How long a flow may wait for an answer; FLOW_EXPIRY_MS by default. */
+  flowExpiryMs?: number;
+}
+
+/**
+ * What MainDialog remembers about the flow under way, in its own dialog instance state. Conversation
+ * state is per conversation (a whole channel shares one dialog stack), so the flow must carry who it is for.
+ */
+interface ActiveFlow {
+  /** The command that started it: its rules are checked again on every turn. */
+  command: string;
+  /** Who started it (Entra object id, else the channel account id), lower case; absent when Teams did not say. */
+  ownerId?: string | undefined;
+  ownerName?: string | undefined;
+  /** When the flow last advanced (epoch ms). */
+  lastTurnAt: number;
+}
+
+const ACTIVE_FLOW = 'activeFlow';
+
+function senderId(context: TurnContext): string | undefined {
+  const from = context.activity.from;
+  return (from?.aadObjectId ?? from?.id)?.toLowerCase();
+}
+
+/**
+ * MainDialog's own instance state, reached from its inner dialog context (the one onContinueDialog gets,
+ * or route's step context, whose parent is the same). Kept there, the record goes away with the flow when the stack ends.
+ */
+function mainState(innerDc: DialogContext): Record<string, unknown> {
+  const state = innerDc.parent?.activeDialog?.state as Record<string, unknown> | undefined;
+  if (!state) throw new Error('MainDialog state is reachable only from its inner dialog context');
+  return state;
+}
+
 /**
  * Root of every conversation: reads a command and starts the matching flow. `cancel` and `help` are
  * handled here before any child dialog sees the turn, so they interrupt every flow the same way.
@@ -55,12 +102,17 @@ export class MainDialog extends ComponentDialog {
    */
   private stateConfiguration: DialogStateManagerConfiguration | undefined;
   private renderedHelp: AdaptiveCardJson | undefined;
+  private readonly now: () => Date;
+  private readonly flowExpiryMs: number;
 
   constructor(
     flows: readonly FlowRegistration[] = [],
     private readonly guard?: AccessGuard,
+    options: MainDialogOptions = {},
   ) {
     super(MainDialog.id);
+    this.now = options.now ?? (() => new Date());
+    this.flowExpiryMs = options.flowExpiryMs ?? FLOW_EXPIRY_MS;
     this.flows = new Map(flows.map((f) => [f.command, f]));
     for (const flow of flows) if ('dialog' in flow) this.addDialog(flow.dialog);
     this.addDialog(new WaterfallDialog(ROUTE, [(step) => this.route(step)]));
@@ -99,9 +151,35 @@ export class MainDialog extends ComponentDialog {
     return this.renderedHelp;
   }
 
+  /**
+   * Every answer and card click to a waiting flow passes here. In this order: a lapsed flow is dropped and
+   * the message starts afresh; only the person who started the flow may answer it (cancel included);
+   * cancel and help; then the flow's rules again, since admin rights can be taken away mid-flow.
+   */
   protected override async onContinueDialog(innerDc: DialogContext): Promise<DialogTurnResult> {
+    const context = innerDc.context;
+    const state = mainState(innerDc);
+    const active = state[ACTIVE_FLOW] as ActiveFlow | undefined;
+    const flow = active ? this.flows.get(active.command) : undefined;
+    const now = this.now().getTime();
+    // Without a record or a known command (state from an older version) the rules cannot be checked: it lapses too.
+    if (!active || !flow || now - active.lastTurnAt > this.flowExpiryMs) {
+      await context.sendActivity(FLOW_EXPIRED_MESSAGE);
+      await innerDc.cancelAllDialogs();
+      delete state[ACTIVE_FLOW];
+      return innerDc.beginDialog(ROUTE);
+    }
+    if (active.ownerId && senderId(context) !== active.ownerId) {
+      await context.sendActivity(notYourQuestionMessage(active.ownerName));
+      // Waiting leaves the owner's flow (and its clock) exactly where it was.
+      return { status: DialogTurnStatus.waiting };
+    }
     const interrupted = await this.interrupt(innerDc);
-    return interrupted ?? super.onContinueDialog(innerDc);
+    if (interrupted) return interrupted;
+    // A refusal ends the whole stack before the flow sees the answer, so nothing it would do happens.
+    if (!(await this.admit(context, flow, { argument: '' }))) return innerDc.cancelAllDialogs();
+    active.lastTurnAt = now;
+    return super.onContinueDialog(innerDc);
   }
 
   private async interrupt(innerDc: DialogContext): Promise<DialogTurnResult | undefined> {
@@ -126,7 +204,12 @@ export class MainDialog extends ComponentDialog {
     const flow = parsed.kind === 'command' ? this.flows.get(parsed.command) : undefined;
     if (!flow || !('dialog' in flow) || parsed.kind !== 'command') return step.endDialog();
     const options: FlowOptions = { argument: parsed.argument, tokenId: input.tokenId, args: input.args };
-    return (await this.admit(step.context, flow, options)) ? step.beginDialog(flow.dialog.id, options) : step.endDialog();
+    if (!(await this.admit(step.context, flow, options))) return step.endDialog();
+    const from = step.context.activity.from;
+    const active: ActiveFlow = { command: flow.command, ownerId: senderId(step.context), ownerName: from?.name, lastTurnAt: this.now().getTime() };
+    // A step context stands in for MainDialog's inner context: its parent is the one holding MainDialog's instance.
+    mainState(step)[ACTIVE_FLOW] = active;
+    return step.beginDialog(flow.dialog.id, options);
   }
 
   /**

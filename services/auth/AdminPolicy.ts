@@ -21,7 +21,7 @@ export interface AdminPolicyOptions {
   groupMembership?: GroupMembership | undefined;
 }
 
-const NOT_ADMIN =
+export const NOT_ADMIN_MESSAGE =
   'Sorry, only VPP Books admins can do that. Ask your IT administrator to add you to the bot admins if you need to manage VPP tokens or book assignments.';
 
 /**
@@ -46,6 +46,6 @@ export class AdminPolicy {
     if (this.adminIds.has(actor.aadObjectId.toLowerCase())) return allowed;
     const { adminGroupId, groupMembership } = this.options;
     if (adminGroupId && groupMembership && (await groupMembership.isMember(actor.aadObjectId, adminGroupId))) return allowed;
-    return { allowed: false, reason: 'notAdmin', message: NOT_ADMIN };
+    return { allowed: false, reason: 'notAdmin', message: NOT_ADMIN_MESSAGE };
   }
 }

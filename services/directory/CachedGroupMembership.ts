@@ -1,7 +1,10 @@
 import type { GroupMembership } from '../auth/AdminPolicy';
 
+/** Admin rights are checked on every turn of a flow; a removed admin may keep them at most this long. */
+export const MAX_MEMBERSHIP_TTL_MS = 5 * 60_000;
+
 export interface CachedGroupMembershipOptions {
-  /** How long an answer is reused; a removed admin keeps access at most this long. */
+  /** How long an answer is reused (at most MAX_MEMBERSHIP_TTL_MS); a removed admin keeps access at most this long. */
   ttlMs?: number;
   maxEntries?: number;
   now?: () => number;
@@ -22,7 +25,7 @@ export class CachedGroupMembership implements GroupMembership {
     private readonly source: GroupMembership,
     options: CachedGroupMembershipOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? 5 * 60_000;
+    this.ttlMs = Math.min(options.ttlMs ?? MAX_MEMBERSHIP_TTL_MS, MAX_MEMBERSHIP_TTL_MS);
     this.maxEntries = options.maxEntries ?? 5_000;
     this.now = options.now ?? Date.now;
   }
