@@ -25,14 +25,13 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     private readonly adapter: Pick<CloudAdapter, 'continueConversationAsync'>,
     private readonly appId: string | undefined,
     private readonly logger: Logger,
-    /** Who may approve, for the request card sent to each of them (at most 60 get Teams refresh). */
-    private readonly approverIds: (tenantId: string) => readonly string[],
+    /** The Teams user ids (MRIs) the request card refreshes for, at most 60. */
+    private readonly refreshUserIds: (tenantId: string) => Promise<string[]>,
   ) {}
 
-  /** Each approver but the requester gets the actionable card in their chat with the bot. */
-  async requestCreated(request: ApprovalRequest): Promise<void> {
-    const approvers = this.approverIds(request.tenantId);
-    const card = approvalCard(request, { actionable: true, refreshUserIds: approvers });
+  /** Each approver given (all of them, however many; never the requester) gets the actionable card. */
+  async requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void> {
+    const card = approvalCard(request, { actionable: true, refreshUserIds: await this.refreshUserIds(request.tenantId) });
     const { bookTitle, groupName } = request.summary;
     const text = `${request.requestedBy.displayName ?? 'An admin'} asks to assign "${bookTitle}" to ${groupName}. Approve or reject it on the card.`;
     for (const approver of approvers) {

@@ -25,7 +25,9 @@ import { AssignmentPlanner } from '../services/assignments/AssignmentPlanner';
 import { AssignmentExecutor } from '../services/assignments/AssignmentExecutor';
 import { BookStatusService } from '../services/assignments/BookStatusService';
 import { appleClientProvider } from '../services/assignments/ports';
-import { ApprovalService, approverPolicy } from '../services/approvals/ApprovalService';
+import { ApprovalService } from '../services/approvals/ApprovalService';
+import { ApproverDirectory } from '../services/approvals/ApproverDirectory';
+import { GraphBotInstaller, TeamsApproverReach, localPlaygroundChats } from './ApproverReach';
 import { ApprovalCardHandler } from '../dialogs/approvals/ApprovalCardHandler';
 import { assignFlows } from '../dialogs/assign/assignFlows';
 import { BookStatusDialog } from '../dialogs/assign/BookStatusDialog';
@@ -152,10 +154,18 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       logger,
     });
 
-    // Assignments: approvers are the configured list, else the listed admins, else anyone the admin policy admits.
-    const approverIds = config.approvals.approverUserIds.length > 0 ? config.approvals.approverUserIds : config.admins.userIds;
+    // Approvers: APPROVER_USER_IDS, else the bot's admins (the admin group's members through Graph, and the listed admins).
+    const approverDirectory = new ApproverDirectory({
+      approverUserIds: config.approvals.approverUserIds,
+      adminGroupId: config.admins.groupId,
+      adminUserIds: config.admins.userIds,
+      groups: directory,
+    });
+    const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
     const clients = appleClientProvider(cipher, apple);
-    const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, () => approverIds);
+    // Late-bound: the approval service needs the executor, which reports through this messenger.
+    let approvalService: ApprovalService | undefined;
+    const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, async (tenantId) => (await approvalService?.refreshUserIds(tenantId)) ?? []);
     const executor = new AssignmentExecutor({
       store,
       runs,
@@ -176,22 +186,29 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       executor,
       expiryMs: config.approvals.expiryMs,
       logger,
-      approvers: approverPolicy({
-        approverUserIds: approverIds,
-        fallback: async (tenantId, aadObjectId) => (await policy.authorize({ tenantId, aadObjectId })).allowed,
+      approvers: approverDirectory,
+      // Approvers who never opened the bot get a chat all the same: the bot installs itself for them.
+      reach: new TeamsApproverReach({
+        conversations: store.conversations,
+        adapter,
+        appId: config.botAuth.appId,
+        installer: config.botAuth.appId ? new GraphBotInstaller(directory, config.botAuth.appId) : undefined,
+        knownChats: localPlaygroundChats(config),
+        logger,
       }),
     });
-    const approvalCards = new ApprovalCardHandler(approvals, messenger, logger);
+    approvalService = approvals;
+    const approvalCards = new ApprovalCardHandler(approvals, messenger, logger, isAdmin);
 
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
       ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
-      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients), approvals, approverNotice: messenger, runs, executor }),
+      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients), approvals, approverNotice: messenger, runs, executor, isAdmin }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
-    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger)), new ConversationReferenceRecorder(store.conversations, logger), approvalCards);
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id))), new ConversationReferenceRecorder(store.conversations, logger), approvalCards);
     const server = createBotServer({
       adapter,
       bot,

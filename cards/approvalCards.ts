@@ -7,7 +7,7 @@ import approvalListTemplate from './approvalList.json';
 export interface ApprovalView {
   id: string;
   summary: { bookTitle: string; groupName: string; installIntent: 'required' | 'available'; licensesNeeded: number };
-  state: 'pending' | 'approved' | 'rejected' | 'expired';
+  state: 'pending' | 'approved' | 'rejected' | 'expired' | 'withdrawn';
   requestedBy: { aadObjectId: string; displayName?: string | undefined };
   requestedDateTime: string;
   decidedBy?: { aadObjectId: string; displayName?: string | undefined } | undefined;
@@ -31,12 +31,18 @@ function stateLine(request: ApprovalView): { stateLabel: string; stateColor: str
       return { stateLabel: `Rejected by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}`, stateColor: 'Attention' };
     case 'expired':
       return { stateLabel: `Expired on ${formatDateTime(request.expiresAt)} without a decision; nothing was assigned`, stateColor: 'Warning' };
+    case 'withdrawn':
+      return { stateLabel: `Withdrawn by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}; nothing was assigned`, stateColor: 'Warning' };
   }
 }
 
 export interface ApprovalCardOptions {
   /** Show the comment box and the Approve / Reject buttons (for an approver, while pending). */
   actionable: boolean;
+  /** Show Withdraw (for the requester, while pending). */
+  withdrawable?: boolean | undefined;
+  /** Show Resend to approvers (for an admin, while pending). */
+  resendable?: boolean | undefined;
   /** Users Teams refreshes the card for (Universal Actions), at most 60; omitted on a refresh answer. */
   refreshUserIds?: readonly string[] | undefined;
   /** One line for the clicker: why nothing changed, say. */
@@ -60,6 +66,8 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
     facts,
     notice: options.notice ?? '',
     actionable: options.actionable && request.state === 'pending',
+    withdrawable: options.withdrawable === true && request.state === 'pending',
+    resendable: options.resendable === true && request.state === 'pending',
     approvalId: request.id,
   });
   const userIds = options.refreshUserIds?.slice(0, 60) ?? [];

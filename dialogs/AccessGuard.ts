@@ -13,13 +13,18 @@ export class AccessGuard {
     private readonly policy: AdminPolicy,
     private readonly audit: AuditLog | undefined,
     private readonly logger?: Logger,
+    /** Approvers who are not admins may use the commands that say so (`approvals`). */
+    private readonly isApprover?: (tenantId: string, aadObjectId: string) => Promise<boolean>,
   ) {}
 
-  async check(context: TurnContext, command: string): Promise<Authorization> {
+  async check(context: TurnContext, command: string, options: { approversToo?: boolean } = {}): Promise<Authorization> {
     const activity = context.activity;
     const channelTenant = (activity.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
     const tenantId = activity.conversation?.tenantId ?? (typeof channelTenant === 'string' ? channelTenant : undefined);
-    const result = await this.authorize(tenantId, activity.from?.aadObjectId, activity.from?.name);
+    let result = await this.authorize(tenantId, activity.from?.aadObjectId, activity.from?.name);
+    if (!result.allowed && result.reason === 'notAdmin' && options.approversToo && tenantId && activity.from?.aadObjectId && this.isApprover) {
+      if (await this.isApprover(tenantId, activity.from.aadObjectId)) result = { allowed: true, actor: { tenantId, aadObjectId: activity.from.aadObjectId, name: activity.from.name } };
+    }
     if (!result.allowed) {
       this.logger?.warn({ reason: result.reason, command, tenantId, user: activity.from?.aadObjectId }, 'access refused');
       try {

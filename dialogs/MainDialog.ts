@@ -256,7 +256,7 @@ export class MainDialog extends ComponentDialog {
     }
     if (flow.adminOnly) {
       if (!this.guard) throw new Error(`flow "${flow.command}" needs an access guard`);
-      const access = await this.guard.check(context, flow.command);
+      const access = await this.guard.check(context, flow.command, { approversToo: flow.approversToo === true });
       if (!access.allowed) {
         await context.sendActivity(access.message);
         return false;

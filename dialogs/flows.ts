@@ -19,6 +19,8 @@ interface FlowRules {
   command: string;
   /** Changes tokens or assignments: only bot admins of our tenant. */
   adminOnly: boolean;
+  /** With adminOnly: approvers who are not admins may run it too (the requests they can decide). */
+  approversToo?: boolean;
   /** Handles files or secrets: only in a 1:1 chat, never in a channel or group chat. */
   personalChatOnly: boolean;
   /** Starts work that changes something (a sync): refused in group chats, where the bot is read-only. */

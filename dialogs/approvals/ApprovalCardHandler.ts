@@ -13,7 +13,7 @@ import type { ApprovalRequest } from '../../services/store/entities/approval';
 export const approvalInvokeSchema = z.object({
   action: z.looseObject({
     type: z.literal('Action.Execute'),
-    verb: z.enum(['approve', 'reject', 'refresh']),
+    verb: z.enum(['approve', 'reject', 'refresh', 'withdraw', 'resend']),
     data: z.strictObject({
       approvalId: z.uuid(),
       comment: z.string().max(1000).optional(),
@@ -28,7 +28,12 @@ export interface ApprovalNotifier {
   decided(request: ApprovalRequest): Promise<void>;
   /** Update the request's stored card (`request.card`) when it lives in another conversation than the click. */
   updateCard(request: ApprovalRequest & { card: NonNullable<ApprovalRequest['card']> }, adaptiveCard: AdaptiveCardJson): Promise<void>;
+  /** Send the request card to these approvers again (Resend). */
+  requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void>;
 }
+
+/** Whether a user is a bot admin (Resend is theirs). */
+export type AdminCheck = (tenantId: string, aadObjectId: string) => Promise<boolean>;
 
 export const ADAPTIVE_CARD_RESPONSE = 'application/vnd.microsoft.card.adaptive';
 
@@ -39,6 +44,9 @@ export const APPROVAL_MESSAGES = {
   ownRequest: 'You cannot approve or reject your own request: another approver has to decide. Nothing was changed.',
   notApprover: 'Only the configured approvers can decide on assignment requests. Nothing was changed.',
   expired: 'This request expired before anyone decided, so nothing will be assigned. Ask for it again with **assign**.',
+  notRequester: 'Only the admin who asked can withdraw this request. Nothing was changed.',
+  notAdminResend: 'Only VPP Books admins can send a request to the approvers again. Nothing was changed.',
+  withdrawn: 'You withdrew the request: nothing will be assigned, and the book and groups are free for a new request.',
 } as const;
 
 function respond(card: AdaptiveCardJson): AdaptiveCardInvokeResponse {
@@ -55,12 +63,21 @@ function tenantOf(context: TurnContext): string | undefined {
  * the clicker's Entra id and the request's stored state; the card only says which request it is about.
  */
 export class ApprovalCardHandler {
+  /** Work that follows a click (other copies of the card, the requester's message): done after the answer. */
+  private readonly followUps = new Set<Promise<void>>();
+
   constructor(
     private readonly approvals: ApprovalService,
     private readonly notifier?: ApprovalNotifier,
     private readonly logger?: Logger,
+    private readonly isAdmin?: AdminCheck,
   ) {}
 
+  /**
+   * Answers the click with the card the clicker should see as soon as the decision is stored; updating
+   * other copies and telling the requester happen afterwards, so a slow or throttled Teams never makes
+   * the clicker's card show an error.
+   */
   async handle(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
     const parsed = approvalInvokeSchema.safeParse(invokeValue);
     if (!parsed.success) return respond(approvalNoticeCard(APPROVAL_MESSAGES.invalid));
@@ -74,30 +91,35 @@ export class ApprovalCardHandler {
     if (!request) return respond(approvalNoticeCard(APPROVAL_MESSAGES.notFound));
 
     if (action.verb === 'refresh' || trigger === 'automatic') {
-      // A refresh answers with the current state and no refresh block, so Teams never loops.
-      return respond(await this.viewFor(request, clicker, { refresh: false }));
+      // The clicker's own view of the current state; a pending card keeps its refresh so it stays current.
+      return respond(await this.viewFor(request, clicker));
     }
+    const actor = { aadObjectId: clicker, displayName: context.activity.from?.name };
+    if (action.verb === 'withdraw') return this.withdraw(tenantId, request, actor);
+    if (action.verb === 'resend') return this.resend(request, clicker);
 
-    const decider = { aadObjectId: clicker, displayName: context.activity.from?.name };
-    const result = await this.approvals.decide(tenantId, request.id, decider, action.verb === 'approve' ? 'approved' : 'rejected', action.data.comment?.trim());
+    const result = await this.approvals.decide(tenantId, request.id, actor, action.verb === 'approve' ? 'approved' : 'rejected', action.data.comment?.trim());
     switch (result.outcome) {
       case 'notFound':
         return respond(approvalNoticeCard(APPROVAL_MESSAGES.notFound));
       case 'ownRequest':
-        return respond(await this.viewFor(result.request, clicker, { refresh: true, notice: APPROVAL_MESSAGES.ownRequest }));
+        return respond(await this.viewFor(result.request, clicker, APPROVAL_MESSAGES.ownRequest));
       case 'notApprover':
-        return respond(await this.viewFor(result.request, clicker, { refresh: true, notice: APPROVAL_MESSAGES.notApprover }));
+        return respond(await this.viewFor(result.request, clicker, APPROVAL_MESSAGES.notApprover));
       case 'alreadyDecided':
         return respond(approvalCard(result.request, { actionable: false, notice: alreadyDecidedNotice(result.request) }));
-      case 'expired': {
-        await this.publish(context, result.request);
+      case 'expired':
+        this.later(result.request);
         return respond(approvalCard(result.request, { actionable: false, notice: APPROVAL_MESSAGES.expired }));
-      }
-      case 'decided': {
-        const card = await this.publish(context, result.request);
-        return respond(card);
-      }
+      case 'decided':
+        this.later(result.request);
+        return respond(approvalCard(result.request, { actionable: false }));
     }
+  }
+
+  /** Resolves when the follow-ups of every click so far are done (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.followUps.size > 0) await Promise.allSettled([...this.followUps]);
   }
 
   /** Marks overdue requests expired and updates their cards and requesters; for a periodic sweep. */
@@ -107,19 +129,64 @@ export class ApprovalCardHandler {
     return expired;
   }
 
-  /** The request's card as this user should see it: buttons only for an approver who did not ask. */
-  private async viewFor(request: ApprovalRequest, userId: string, options: { refresh: boolean; notice?: string }): Promise<AdaptiveCardJson> {
+  private async withdraw(tenantId: string, request: ApprovalRequest, actor: { aadObjectId: string; displayName?: string | undefined }): Promise<AdaptiveCardInvokeResponse> {
+    const result = await this.approvals.withdraw(tenantId, request.id, actor);
+    if (result.outcome === 'notRequester') return respond(await this.viewFor(request, actor.aadObjectId, APPROVAL_MESSAGES.notRequester));
+    if (result.outcome !== 'withdrawn' || !result.request) {
+      const current = result.request ?? request;
+      return respond(approvalCard(current, { actionable: false, notice: alreadyDecidedNotice(current) }));
+    }
+    this.later(result.request, { tellRequester: false });
+    return respond(approvalCard(result.request, { actionable: false, notice: APPROVAL_MESSAGES.withdrawn }));
+  }
+
+  private async resend(request: ApprovalRequest, clicker: string): Promise<AdaptiveCardInvokeResponse> {
+    if (!(await this.isAdmin?.(request.tenantId, clicker))) return respond(await this.viewFor(request, clicker, APPROVAL_MESSAGES.notAdminResend));
+    if (request.state !== 'pending') return respond(approvalCard(request, { actionable: false, notice: alreadyDecidedNotice(request) }));
+    const approvers = await this.approvals.reachApprovers(request);
+    this.track(async () => {
+      await this.notifier?.requestCreated(request, approvers);
+    });
+    const notice =
+      approvers.length > 0
+        ? `Sent again to ${approvers.length} approver${approvers.length === 1 ? '' : 's'}.`
+        : 'No approver can be reached in Teams right now; ask one to open a chat with the bot.';
+    return respond(await this.viewFor(request, clicker, notice));
+  }
+
+  /** The request's card as this user should see it: buttons for what they may do, refreshed for approvers. */
+  private async viewFor(request: ApprovalRequest, userId: string, notice?: string): Promise<AdaptiveCardJson> {
     const own = request.requestedBy.aadObjectId.toLowerCase() === userId.toLowerCase();
-    const actionable = request.state === 'pending' && !own && (await this.approvals.approvers.isApprover(request.tenantId, userId));
+    const pending = request.state === 'pending';
+    const actionable = pending && !own && (await this.approvals.approvers.isApprover(request.tenantId, userId));
+    const resendable = pending && (await this.isAdmin?.(request.tenantId, userId)) === true;
     return approvalCard(request, {
       actionable,
-      notice: options.notice,
-      refreshUserIds: options.refresh ? this.approvals.approvers.approverIds(request.tenantId) : undefined,
+      withdrawable: pending && own,
+      resendable,
+      notice,
+      refreshUserIds: pending ? await this.approvals.refreshUserIds(request.tenantId) : undefined,
     });
   }
 
-  /** The decided (or expired) card replaces the stored one for everyone, and the requester is told. */
-  private async publish(context: TurnContext | undefined, request: ApprovalRequest): Promise<AdaptiveCardJson> {
+  /**
+   * The click's turn ends with the answer (the clicked copy already shows it): later work continues the
+   * stored conversations instead of the click's context.
+   */
+  private later(request: ApprovalRequest, options: { tellRequester?: boolean } = {}): void {
+    this.track(() => this.publish(undefined, request, options));
+  }
+
+  private track(work: () => Promise<unknown>): void {
+    const promise: Promise<void> = work()
+      .then(() => undefined)
+      .catch((err: unknown) => this.logger?.warn({ err }, 'an approval follow-up failed'))
+      .finally(() => this.followUps.delete(promise));
+    this.followUps.add(promise);
+  }
+
+  /** The decided (or expired, withdrawn) card replaces the stored one for everyone, and the requester is told. */
+  private async publish(context: TurnContext | undefined, request: ApprovalRequest, options: { tellRequester?: boolean } = {}): Promise<AdaptiveCardJson> {
     const card = approvalCard(request, { actionable: false });
     const stored = request.card;
     try {
@@ -132,6 +199,7 @@ export class ApprovalCardHandler {
       // The decision stands; a card that could not be updated refreshes to the truth when next shown.
       this.logger?.warn({ err, approvalId: request.id }, 'could not update the approval card');
     }
+    if (options.tellRequester === false) return card;
     try {
       await this.notifier?.decided(request);
     } catch (err) {
@@ -143,6 +211,7 @@ export class ApprovalCardHandler {
 
 function alreadyDecidedNotice(request: ApprovalRequest): string {
   if (request.state === 'expired') return APPROVAL_MESSAGES.expired;
+  if (request.state === 'withdrawn') return 'The requester withdrew this request, so your click changed nothing.';
   const who = request.decidedBy?.displayName ?? request.decidedBy?.aadObjectId ?? 'another approver';
   return `Already ${request.state} by ${who}, so your click changed nothing.`;
 }

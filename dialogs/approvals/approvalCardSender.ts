@@ -9,9 +9,10 @@ import { cardMessage } from '../replies';
  * activity so the decision can update it in place for everyone.
  */
 export async function postApprovalCard(context: TurnContext, approvals: ApprovalService, request: ApprovalRequest): Promise<ApprovalRequest> {
-  const requester = context.activity.from?.aadObjectId;
-  const isApprover = requester !== undefined && requester !== request.requestedBy.aadObjectId && (await approvals.approvers.isApprover(request.tenantId, requester));
-  const card = approvalCard(request, { actionable: isApprover, refreshUserIds: approvals.approvers.approverIds(request.tenantId) });
+  const poster = context.activity.from?.aadObjectId;
+  const own = poster !== undefined && poster.toLowerCase() === request.requestedBy.aadObjectId.toLowerCase();
+  const isApprover = poster !== undefined && !own && (await approvals.approvers.isApprover(request.tenantId, poster));
+  const card = approvalCard(request, { actionable: isApprover, withdrawable: own, refreshUserIds: await approvals.refreshUserIds(request.tenantId) });
   const sent = await context.sendActivity(cardMessage(card));
   const conversationId = context.activity.conversation?.id;
   if (!sent?.id || !conversationId) return request;
@@ -20,5 +21,5 @@ export async function postApprovalCard(context: TurnContext, approvals: Approval
 
 /** Puts a new request in front of the approvers where they are (their chats with the bot). */
 export interface ApproverNotice {
-  requestCreated(request: ApprovalRequest): Promise<void>;
+  requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void>;
 }

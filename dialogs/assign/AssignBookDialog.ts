@@ -204,14 +204,14 @@ export class AssignBookDialog extends ComponentDialog {
     const preview = previewSchema.parse((step.values as Record<string, unknown>).preview);
     const actor = this.actor(step);
     try {
-      const { request } = await this.approvals.request({
+      const { request, approvers } = await this.approvals.request({
         preview,
         requestedBy: { aadObjectId: actor.aadObjectId, displayName: actor.name },
         userLimit: step.result === 'limit' ? preview.licensesAvailable : undefined,
       });
       const posted = await postApprovalCard(step.context, this.approvals, request);
       try {
-        await this.approverNotice?.requestCreated(posted);
+        await this.approverNotice?.requestCreated(posted, approvers);
       } catch {
         // The request stands and its card is in this chat; approvers also find it with "approvals".
       }

@@ -5,6 +5,7 @@ import type { Store } from '../../services/store/Store';
 import { ApprovalsDialog } from '../approvals/ApprovalsDialog';
 import type { FlowRegistration } from '../flows';
 import type { ApproverNotice } from '../approvals/approvalCardSender';
+import type { AdminCheck } from '../approvals/ApprovalCardHandler';
 import { AssignBookDialog } from './AssignBookDialog';
 import { PickGroupsDialog } from './PickGroupsDialog';
 import { resumeCommand, type RunResumer } from './resumeCommand';
@@ -18,13 +19,15 @@ export interface AssignFlowDependencies {
   approverNotice?: ApproverNotice | undefined;
   runs: AssignmentRunRepository;
   executor: RunResumer;
+  /** Whether a user is a bot admin (the Resend button on `approvals`). */
+  isAdmin?: AdminCheck | undefined;
 }
 
 /** Assigning books (personal chat only: the preview names users and groups) and the pending approvals. */
-export function assignFlows({ store, directory, planner, approvals, approverNotice, runs, executor }: AssignFlowDependencies): FlowRegistration[] {
+export function assignFlows({ store, directory, planner, approvals, approverNotice, runs, executor, isAdmin }: AssignFlowDependencies): FlowRegistration[] {
   return [
     { command: 'assign', dialog: new AssignBookDialog(store, planner, approvals, new PickGroupsDialog(directory), approverNotice), adminOnly: true, personalChatOnly: true },
-    { command: 'approvals', dialog: new ApprovalsDialog(approvals), adminOnly: true, personalChatOnly: false },
+    { command: 'approvals', dialog: new ApprovalsDialog(approvals, isAdmin), adminOnly: true, approversToo: true, personalChatOnly: false },
     { command: 'resume', answer: resumeCommand(runs, executor), adminOnly: true, personalChatOnly: false, changesState: true },
   ];
 }

@@ -12,23 +12,28 @@ import type { AssignmentPreview } from '../assignments/AssignmentPlanner';
 export const MAX_REFRESH_USERS = 60;
 export const DEFAULT_APPROVAL_EXPIRY_MS = 72 * 60 * 60 * 1000;
 
-/** Who may decide: the configured approvers, else any bot admin; never the requester. */
+/** Who may decide (never the requester: the service checks that on every decision). */
 export interface ApproverPolicy {
-  /** The users whose card view Teams refreshes (bounded to 60). */
-  approverIds(tenantId: string): string[];
+  /** Every approver: each gets the request card, whatever their number. */
+  approverIds(tenantId: string): Promise<string[]>;
   isApprover(tenantId: string, aadObjectId: string): Promise<boolean>;
 }
 
-/** Approvers from configuration (APPROVER_USER_IDS), falling back to a check such as "is a bot admin". */
-export function approverPolicy(options: { approverUserIds: readonly string[]; fallback?: (tenantId: string, aadObjectId: string) => Promise<boolean> }): ApproverPolicy {
+/** A fixed list of approvers (tests, and APPROVER_USER_IDS without the directory). */
+export function approverPolicy(options: { approverUserIds: readonly string[] }): ApproverPolicy {
   const ids = new Set(options.approverUserIds.map((id) => id.toLowerCase()));
   return {
-    approverIds: () => [...options.approverUserIds].slice(0, MAX_REFRESH_USERS),
-    isApprover: async (tenantId, aadObjectId) => {
-      if (ids.size > 0) return ids.has(aadObjectId.toLowerCase());
-      return options.fallback ? options.fallback(tenantId, aadObjectId) : false;
-    },
+    approverIds: async () => [...options.approverUserIds],
+    isApprover: async (_tenantId, aadObjectId) => ids.has(aadObjectId.toLowerCase()),
   };
+}
+
+/**
+ * Makes sure approvers can be sent a card: a personal chat with the bot, started by the bot (installing
+ * itself for the user) when there is none yet. The bot implements it; services know nothing of Teams.
+ */
+export interface ApproverReach {
+  ensureReachable(tenantId: string, aadObjectIds: readonly string[]): Promise<{ reachable: string[]; unreachable: string[] }>;
 }
 
 /** Starts a run once it is approved (the AssignmentExecutor). */
@@ -40,6 +45,8 @@ export interface ApprovalServiceOptions {
   store: Store;
   runs: AssignmentRunRepository;
   approvers: ApproverPolicy;
+  /** Without it every approver counts as reachable (tests that do not send cards). */
+  reach?: ApproverReach | undefined;
   executor: RunStarter;
   expiryMs?: number;
   logger?: Logger;
@@ -79,91 +86,171 @@ export class ApprovalService {
     return this.options.approvers;
   }
 
-  async request(input: RequestInput): Promise<{ request: ApprovalRequest; run: AssignmentRun }> {
+  /**
+   * Whom Teams refreshes the request card for: the approvers' Teams user ids (MRIs, `29:…`) from their
+   * stored chats with the bot, at most 60 (Teams' limit). Entra object ids would never match in Teams.
+   */
+  async refreshUserIds(tenantId: string): Promise<string[]> {
+    const mris: string[] = [];
+    for (const id of await this.options.approvers.approverIds(tenantId)) {
+      const mri = (await this.options.store.conversations.getForUser(tenantId, id))?.reference.user?.id;
+      if (mri) mris.push(mri);
+      if (mris.length >= MAX_REFRESH_USERS) break;
+    }
+    return mris;
+  }
+
+  /** The approvers of a request who can be sent its card now (all but the requester; reached if needed). */
+  async reachApprovers(request: ApprovalRequest): Promise<string[]> {
+    const requester = request.requestedBy.aadObjectId.toLowerCase();
+    const others = (await this.options.approvers.approverIds(request.tenantId)).filter((id) => id.toLowerCase() !== requester);
+    if (!this.options.reach || others.length === 0) return others;
+    return (await this.options.reach.ensureReachable(request.tenantId, others)).reachable;
+  }
+
+  /**
+   * Creates the request, or refuses at once, changing nothing: when nobody but the requester may approve,
+   * or no approver can be sent the card. Creating is all or nothing: a write that fails undoes the ones
+   * before it, and what a crash leaves half-made never blocks a later request (`isBusy`).
+   */
+  async request(input: RequestInput): Promise<{ request: ApprovalRequest; run: AssignmentRun; approvers: string[] }> {
     const { store, runs } = this.options;
     const { preview, requestedBy } = input;
+    const approvers = await this.approversFor(preview.tenantId, requestedBy);
     const now = this.now().toISOString();
     const approvalId = randomUUID();
-    const assignments: EBookAssignment[] = [];
-    for (const group of preview.groups) {
-      const assignment: EBookAssignment = {
-        id: assignmentIdOf(preview.book.adamId, preview.book.pricingParam, group.groupId),
-        tokenId: preview.tokenId,
-        tenantId: preview.tenantId,
-        adamId: preview.book.adamId,
-        pricingParam: preview.book.pricingParam,
-        bookTitle: preview.book.title.slice(0, 512),
-        targetGroupId: group.groupId,
-        targetGroupName: group.groupName.slice(0, 256),
-        installIntent: preview.installIntent,
-        status: 'pendingApproval',
-        approvalId,
-        requestedBy,
-        requestedDateTime: now,
-        lastModifiedDateTime: now,
-      };
-      const { created, assignment: existing } = await store.assignments.createOrGet(assignment);
-      if (!created) {
-        if (existing.status === 'pendingApproval' || existing.status === 'approved' || existing.status === 'inProgress') {
-          throw new UserFacingError(`"${preview.book.title}" already has a request or delivery in progress for "${group.groupName}". Type **approvals** to see pending requests.`, 'assignment_busy');
-        }
-        // Assigning again (Intune updates the one assignment per book and group): new intent, new request.
-        await store.assignments.update(preview.tokenId, assignment.id, (a) => ({
-          ...a,
+    const undo: Array<() => Promise<unknown>> = [];
+    try {
+      const assignments: EBookAssignment[] = [];
+      for (const group of preview.groups) {
+        const assignment: EBookAssignment = {
+          id: assignmentIdOf(preview.book.adamId, preview.book.pricingParam, group.groupId),
+          tokenId: preview.tokenId,
+          tenantId: preview.tenantId,
+          adamId: preview.book.adamId,
+          pricingParam: preview.book.pricingParam,
+          bookTitle: preview.book.title.slice(0, 512),
+          targetGroupId: group.groupId,
+          targetGroupName: group.groupName.slice(0, 256),
           installIntent: preview.installIntent,
           status: 'pendingApproval',
           approvalId,
           requestedBy,
           requestedDateTime: now,
-          approvedBy: undefined,
-          decidedAt: undefined,
-          lastError: undefined,
-        }));
+          lastModifiedDateTime: now,
+        };
+        const { created, assignment: existing } = await store.assignments.createOrGet(assignment);
+        if (created) {
+          undo.push(() => store.assignments.delete(preview.tokenId, assignment.id));
+        } else {
+          if (await this.isBusy(existing)) {
+            throw new UserFacingError(`"${preview.book.title}" already has a request or delivery in progress for "${group.groupName}". Type **approvals** to see pending requests.`, 'assignment_busy');
+          }
+          // Assigning again (Intune updates the one assignment per book and group): new intent, new request.
+          await store.assignments.update(preview.tokenId, assignment.id, (a) => ({
+            ...a,
+            installIntent: preview.installIntent,
+            status: 'pendingApproval',
+            approvalId,
+            requestedBy,
+            requestedDateTime: now,
+            approvedBy: undefined,
+            decidedAt: undefined,
+            lastError: undefined,
+          }));
+          undo.push(() => store.assignments.update(preview.tokenId, assignment.id, (a) => (a.approvalId === approvalId ? existing : undefined)));
+        }
+        assignments.push(assignment);
       }
-      assignments.push(assignment);
-    }
-    const licensesNeeded = input.userLimit !== undefined ? Math.min(input.userLimit, preview.licensesNeeded) : preview.licensesNeeded;
-    const run = await runs.create({
-      id: runId(approvalId),
-      tokenId: preview.tokenId,
-      tenantId: preview.tenantId,
-      approvalId,
-      adamId: preview.book.adamId,
-      pricingParam: preview.book.pricingParam,
-      bookTitle: preview.book.title.slice(0, 512),
-      installIntent: preview.installIntent,
-      requestedBy,
-      state: 'awaitingApproval',
-      userLimit: input.userLimit,
-      groups: assignments.map((a) => ({ assignmentId: a.id, groupId: a.targetGroupId, groupName: a.targetGroupName, done: false, counts: { ...ZERO_COUNTS } })),
-      batchesCompleted: 0,
-      totals: { ...ZERO_COUNTS },
-      failureReasons: [],
-      failedUsers: [],
-      invitedUsers: [],
-      createdDateTime: now,
-      lastModifiedDateTime: now,
-    });
-    const groupName = preview.groups.map((g) => g.groupName).join(', ');
-    const request = await store.approvals.create({
-      id: approvalId,
-      tenantId: preview.tenantId,
-      tokenId: preview.tokenId,
-      kind: 'assignment',
-      assignmentId: assignments[0]?.id ?? run.id,
-      summary: {
+      const licensesNeeded = input.userLimit !== undefined ? Math.min(input.userLimit, preview.licensesNeeded) : preview.licensesNeeded;
+      const run = await runs.create({
+        id: runId(approvalId),
+        tokenId: preview.tokenId,
+        tenantId: preview.tenantId,
+        approvalId,
+        adamId: preview.book.adamId,
+        pricingParam: preview.book.pricingParam,
         bookTitle: preview.book.title.slice(0, 512),
-        groupName: groupName.length > 256 ? `${groupName.slice(0, 253)}...` : groupName,
         installIntent: preview.installIntent,
-        licensesNeeded,
-      },
-      state: 'pending',
-      requestedBy,
-      requestedDateTime: now,
-      expiresAt: new Date(this.now().getTime() + this.expiryMs).toISOString(),
-    });
-    await this.audit(request, requestedBy, 'assignment.request', 'success', { groups: preview.groups.length, licensesNeeded });
-    return { request, run };
+        requestedBy,
+        state: 'awaitingApproval',
+        userLimit: input.userLimit,
+        groups: assignments.map((a) => ({ assignmentId: a.id, groupId: a.targetGroupId, groupName: a.targetGroupName, done: false, counts: { ...ZERO_COUNTS } })),
+        batchesCompleted: 0,
+        totals: { ...ZERO_COUNTS },
+        failureReasons: [],
+        failedUsers: [],
+        invitedUsers: [],
+        createdDateTime: now,
+        lastModifiedDateTime: now,
+      });
+      undo.push(() => runs.store.delete(run.id, run.tokenId));
+      const groupName = preview.groups.map((g) => g.groupName).join(', ');
+      // Written last: the request exists for approvers only once everything it stands for does.
+      const request = await store.approvals.create({
+        id: approvalId,
+        tenantId: preview.tenantId,
+        tokenId: preview.tokenId,
+        kind: 'assignment',
+        assignmentId: assignments[0]?.id ?? run.id,
+        summary: {
+          bookTitle: preview.book.title.slice(0, 512),
+          groupName: groupName.length > 256 ? `${groupName.slice(0, 253)}...` : groupName,
+          installIntent: preview.installIntent,
+          licensesNeeded,
+        },
+        state: 'pending',
+        requestedBy,
+        requestedDateTime: now,
+        expiresAt: new Date(this.now().getTime() + this.expiryMs).toISOString(),
+      });
+      await this.audit(request, requestedBy, 'assignment.request', 'success', { groups: preview.groups.length, licensesNeeded });
+      return { request, run, approvers };
+    } catch (err) {
+      for (const step of undo.reverse()) {
+        await step().catch((undoErr: unknown) => this.options.logger?.warn({ err: undoErr, approvalId }, 'could not undo part of a failed request; it frees itself'));
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * The approvers who will get the card: everyone who may approve but the requester, of whom at least
+   * one must be reachable. Otherwise the request is refused before anything is written.
+   */
+  private async approversFor(tenantId: string, requestedBy: Actor): Promise<string[]> {
+    const requester = requestedBy.aadObjectId.toLowerCase();
+    const others = (await this.options.approvers.approverIds(tenantId)).filter((id) => id.toLowerCase() !== requester);
+    if (others.length === 0) {
+      throw new UserFacingError(
+        'Nobody but you can approve this request, so it was not sent (book licenses need a second person). Ask your IT administrator to add approvers: APPROVER_USER_IDS, or members of the bot admin group. Nothing was changed.',
+        'no_other_approver',
+      );
+    }
+    if (!this.options.reach) return others;
+    const { reachable, unreachable } = await this.options.reach.ensureReachable(tenantId, others);
+    if (reachable.length === 0) {
+      throw new UserFacingError(
+        `None of the approvers can be reached in Teams (${unreachable.length} tried), so the request was not sent. Ask an approver to open a chat with the bot, or ask your IT administrator to allow the bot to install itself for approvers (see the deployment guide). Nothing was changed.`,
+        'approvers_unreachable',
+      );
+    }
+    return reachable;
+  }
+
+  /**
+   * Whether an existing assignment still stands for a live request or delivery. A half-made request
+   * (its approval never written) or a finished, withdrawn or expired one frees the book and group.
+   */
+  private async isBusy(existing: EBookAssignment): Promise<boolean> {
+    if (existing.status !== 'pendingApproval' && existing.status !== 'approved' && existing.status !== 'inProgress') return false;
+    if (!existing.approvalId) return false;
+    const approval = await this.options.store.approvals.get(existing.tenantId, existing.approvalId);
+    if (!approval) return false;
+    if (approval.state === 'pending') return Date.parse(approval.expiresAt) > this.now().getTime();
+    if (approval.state !== 'approved') return false;
+    const run = await this.options.runs.get(existing.tokenId, runId(approval.id));
+    return run !== undefined && run.state !== 'completed' && run.state !== 'failed' && run.state !== 'cancelled';
   }
 
   get(tenantId: string, approvalId: string): Promise<ApprovalRequest | undefined> {
@@ -220,16 +307,58 @@ export class ApprovalService {
       await this.settleRejected(request, 'approval_rejected', `Rejected by ${decider.displayName ?? 'an approver'}.`);
       return result;
     }
-    const run = await this.options.runs.update(request.tokenId, runId(request.id), (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'approved' } : undefined));
-    if (run) {
-      for (const group of run.value.groups) {
-        await store.assignments.update(request.tokenId, group.assignmentId, (a) =>
-          a.approvalId === request.id ? { ...a, status: 'approved', approvedBy: decider, decidedAt: request.decidedDateTime } : undefined,
-        );
-      }
-      this.options.executor.start(request.tokenId, run.value.id);
+    // The decision stands once written; starting the delivery is retried by the recovery sweep if it fails here.
+    try {
+      await this.startApproved(request);
+    } catch (err) {
+      this.options.logger?.error({ err, approvalId: request.id }, 'approved, but the delivery did not start; the recovery sweep starts it');
     }
     return result;
+  }
+
+  /** The requester takes back a pending request; its book and groups are free for a new request at once. */
+  async withdraw(tenantId: string, approvalId: string, by: Actor): Promise<{ outcome: 'withdrawn' | 'notRequester' | 'notPending' | 'notFound'; request?: ApprovalRequest }> {
+    const current = await this.options.store.approvals.get(tenantId, approvalId);
+    if (!current) return { outcome: 'notFound' };
+    if (current.requestedBy.aadObjectId.toLowerCase() !== by.aadObjectId.toLowerCase()) return { outcome: 'notRequester', request: current };
+    const withdrawn = await this.options.store.approvals.withdraw(tenantId, approvalId, by);
+    if (!withdrawn) return { outcome: 'notPending', request: (await this.options.store.approvals.get(tenantId, approvalId)) ?? current };
+    await this.audit(withdrawn, by, 'assignment.withdraw', 'success', {});
+    await this.settleRejected(withdrawn, 'approval_withdrawn', `Withdrawn by ${by.displayName ?? 'the requester'}.`);
+    return { outcome: 'withdrawn', request: withdrawn };
+  }
+
+  /**
+   * Recovery: every request approved within the expiry window whose delivery never started (its run still
+   * awaits approval) is started now. Safe to run anywhere, any number of times: each step is conditional.
+   */
+  async recoverApproved(): Promise<number> {
+    const since = new Date(this.now().getTime() - this.expiryMs - 24 * 3_600_000);
+    let started = 0;
+    for (const request of await this.options.store.approvals.listApprovedSince(since)) {
+      const run = await this.options.runs.get(request.tokenId, runId(request.id));
+      if (run?.state !== 'awaitingApproval') continue;
+      try {
+        await this.startApproved(request);
+        started++;
+      } catch (err) {
+        this.options.logger?.warn({ err, approvalId: request.id }, 'recovering an approved request failed; the next sweep tries again');
+      }
+    }
+    return started;
+  }
+
+  /** Moves the run to approved, marks its assignments and hands it to the executor; each step conditional. */
+  private async startApproved(request: ApprovalRequest): Promise<void> {
+    const { store } = this.options;
+    const run = await this.options.runs.update(request.tokenId, runId(request.id), (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'approved' } : undefined));
+    if (!run) return;
+    for (const group of run.value.groups) {
+      await store.assignments.update(request.tokenId, group.assignmentId, (a) =>
+        a.approvalId === request.id && a.status === 'pendingApproval' ? { ...a, status: 'approved', approvedBy: request.decidedBy, decidedAt: request.decidedDateTime } : undefined,
+      );
+    }
+    if (run.value.state === 'approved') this.options.executor.start(request.tokenId, run.value.id);
   }
 
   private async settleRejected(request: ApprovalRequest, code: string, message: string): Promise<void> {

@@ -289,12 +289,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
     admins: {
       groupId: e.BOT_ADMIN_GROUP_ID,
       // Local mode needs an admin out of the box: the Playground's default user.
-      userIds: mode === 'local' && e.BOT_ADMIN_USER_IDS.length === 0 && !e.BOT_ADMIN_GROUP_ID ? [e.LOCAL_ADMIN_USER_ID] : e.BOT_ADMIN_USER_IDS,
+      // Both Playground users (Alex and Megan) are admins, so either can ask and the other approve.
+      userIds: mode === 'local' && e.BOT_ADMIN_USER_IDS.length === 0 && !e.BOT_ADMIN_GROUP_ID ? [e.LOCAL_ADMIN_USER_ID, PLAYGROUND_SECOND_USER_ID] : e.BOT_ADMIN_USER_IDS,
     },
     approvals: {
-      // Local mode: the Playground's Alex (the admin) and Megan, so a request can be approved by someone else.
-      approverUserIds:
-        e.APPROVER_USER_IDS.length > 0 ? e.APPROVER_USER_IDS : mode === 'local' ? [e.LOCAL_ADMIN_USER_ID, PLAYGROUND_SECOND_USER_ID] : [],
+      // Empty: the bot's admins approve (the admin group's members, and the listed admins; locally Alex and Megan).
+      approverUserIds: e.APPROVER_USER_IDS,
       expiryMs: e.APPROVAL_EXPIRY_HOURS * 3_600_000,
     },
     assignProgressEveryUsers: e.ASSIGN_PROGRESS_EVERY_USERS,

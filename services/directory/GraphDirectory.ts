@@ -89,6 +89,8 @@ export interface DirectoryUser {
   managedAppleId?: string | undefined;
 }
 
+const catalogAppsSchema = z.object({ value: z.array(z.object({ id: z.string().min(1) })) });
+
 interface RequestSpec {
   method?: 'GET' | 'POST';
   body?: unknown;
@@ -284,6 +286,40 @@ export class GraphDirectory {
       }
     }
     return member;
+  }
+
+  /**
+   * The bot's id in the organisation's Teams app catalog, looked up by its manifest id (externalId):
+   * the id Graph's app installation needs. Undefined when the app is not published to the organisation.
+   */
+  async catalogAppId(manifestId: string): Promise<string | undefined> {
+    const filter = encodeURIComponent(`externalId eq '${manifestId.replace(/'/g, "''")}'`);
+    const result = await this.json(`/v1.0/appCatalogs/teamsApps?$filter=${filter}&$select=id,externalId`, catalogAppsSchema, {
+      permission: 'AppCatalog.Read.All',
+      purpose: "find the bot in your organisation's Teams app catalog",
+      notFound: 'The Teams app catalog',
+    });
+    return result.value[0]?.id;
+  }
+
+  /**
+   * Installs the bot for a user (personal scope), so it can start a chat with them: an approver who never
+   * opened the bot still gets the request. Teams answers 409 when the app is installed already.
+   */
+  async installAppForUser(userId: string, catalogAppId: string): Promise<'installed' | 'alreadyInstalled'> {
+    try {
+      await this.text(`/v1.0/users/${encodeURIComponent(userId)}/teamwork/installedApps`, {
+        method: 'POST',
+        body: { 'teamsApp@odata.bind': `${this.baseUrl}/v1.0/appCatalogs/teamsApps/${encodeURIComponent(catalogAppId)}` },
+        permission: 'TeamsAppInstallation.ReadWriteSelfForUser.All',
+        purpose: 'install the bot for an approver',
+        notFound: 'The user or the app',
+      });
+      return 'installed';
+    } catch (err) {
+      if (err instanceof DirectoryError && err.status === 409) return 'alreadyInstalled';
+      throw err;
+    }
   }
 
   async isMember(userObjectId: string, groupId: string): Promise<boolean> {

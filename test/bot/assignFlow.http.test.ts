@@ -8,6 +8,12 @@ import { capturingLogger } from '../support/logCapture';
 import { FakeConnector, cardText, type CapturedActivity } from '../support/FakeConnector';
 import { ALEX, MEGAN, PlaygroundChats, click, refOf } from '../support/PlaygroundChats';
 
+/** Waits (up to 10 s) for something the bot does after it answered. */
+async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 describe('assignment over HTTP: request, approval by Universal Action, delivery, status', function () {
   this.timeout(90_000);
   const connector = new FakeConnector();
@@ -59,6 +65,8 @@ describe('assignment over HTTP: request, approval by Universal Action, delivery,
     const invokeBody = (await approval.json()) as { type: string; value: unknown };
     assert.equal(invokeBody.type, 'application/vnd.microsoft.card.adaptive');
     assert.match(JSON.stringify(invokeBody.value), /Approved by Megan Bowen/);
+    // The click is answered first; the other copies are updated right after it.
+    await eventually(() => connector.updates.some((u) => JSON.stringify(u).includes('Approved by Megan Bowen')));
     assert.ok(
       connector.updates.some((u) => JSON.stringify(u).includes('Approved by Megan Bowen')),
       "the request card in Alex's chat was updated in place",

@@ -15,7 +15,8 @@ import { secretsLedger } from '../support/secretsLedger';
 import { FileServer } from '../support/FileServer';
 
 const TENANT = '00000000-0000-0000-0000-0000000000001';
-const NOT_AN_ADMIN = '00000000-0000-0000-0000-0000000000021';
+/** Adele Vance: a Playground user who is neither admin nor approver in local mode. */
+const NOT_AN_ADMIN = '00000000-0000-0000-0000-0000000000022';
 const TEAMS_FILE = 'application/vnd.microsoft.teams.file.download.info';
 const FUZZ_RUNS = 40;
 

@@ -48,6 +48,8 @@ export interface RunningLocalDirectory {
   clearFaults(): void;
   /** Requests seen, newest last (bounded). */
   requests: RecordedRequest[];
+  /** Teams apps installed per user through `POST /users/{id}/teamwork/installedApps` (catalog app ids). */
+  installedApps: Map<string, Set<string>>;
   close(): Promise<void>;
 }
 
@@ -183,9 +185,37 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     return page(url, groups.map((g) => g.id), withCount ? { '@odata.count': groups.length } : {});
   }
 
+  const installedApps = new Map<string, Set<string>>();
+  const catalogIdOf = (externalId: string): string => `catalog-${externalId}`;
+
   function route(method: string, url: URL, eventual: boolean, body: unknown): { status: number; json?: unknown; text?: string } {
     const path = url.pathname.replace(/\/+$/, '');
     if (method === 'GET' && path === '/v1.0/groups') return { status: 200, json: listGroups(url, eventual) };
+
+    // The organisation's app catalog holds the bot under a catalog id of its own; its manifest id is the externalId.
+    if (method === 'GET' && path === '/v1.0/appCatalogs/teamsApps') {
+      const externalId = /^externalId eq '([^']*)'$/.exec(url.searchParams.get('$filter') ?? '')?.[1];
+      if (externalId === undefined) throw new GraphHttpError(400, 'BadRequest', 'Only $filter=externalId eq \'…\' is supported here.');
+      return { status: 200, json: { value: [{ id: catalogIdOf(externalId), externalId, displayName: 'VPP Books', distributionMethod: 'organization' }] } };
+    }
+
+    const installs = /^\/v1\.0\/users\/([^/]+)\/teamwork\/installedApps$/.exec(path);
+    if (installs) {
+      const id = decodeURIComponent(installs[1] ?? '');
+      if (!state.users.has(id)) throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+      const apps = installedApps.get(id) ?? new Set<string>();
+      if (method === 'GET') return { status: 200, json: { value: [...apps].map((appId) => ({ id: `${id}:${appId}`, teamsApp: { id: appId } })) } };
+      if (method === 'POST') {
+        const bind = (body as Record<string, unknown> | undefined)?.['teamsApp@odata.bind'];
+        const appId = typeof bind === 'string' ? /\/appCatalogs\/teamsApps\/([^/]+)$/.exec(bind)?.[1] : undefined;
+        if (!appId) throw new GraphHttpError(400, 'BadRequest', 'teamsApp@odata.bind must name an app of the catalog.');
+        // Graph answers 409 Conflict for an app the user has already.
+        if (apps.has(decodeURIComponent(appId))) throw new GraphHttpError(409, 'Conflict', 'App is already installed.');
+        apps.add(decodeURIComponent(appId));
+        installedApps.set(id, apps);
+        return { status: 201, text: '' };
+      }
+    }
 
     const members = /^\/v1\.0\/groups\/([^/]+)\/(members|transitiveMembers)(?:\/microsoft\.graph\.(user|device|group))?(\/\$count)?$/.exec(path);
     if (method === 'GET' && members) {
@@ -284,6 +314,7 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     baseUrl: origin,
     state,
     requests,
+    installedApps,
     fail: (fault) => faults.push({ ...fault, remaining: fault.times ?? 1 }),
     clearFaults: () => faults.splice(0, faults.length),
     close: () =>

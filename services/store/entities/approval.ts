@@ -14,7 +14,8 @@ export const approvalRequestSchema = z.object({
     installIntent: z.enum(['required', 'available']),
     licensesNeeded: z.number().int().min(0),
   }),
-  state: z.enum(['pending', 'approved', 'rejected', 'expired']),
+  /** `withdrawn`: the requester took it back before anyone decided. */
+  state: z.enum(['pending', 'approved', 'rejected', 'expired', 'withdrawn']),
   requestedBy: actorSchema,
   requestedDateTime: dateTimeSchema,
   decidedBy: actorSchema.optional(),

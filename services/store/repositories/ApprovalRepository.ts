@@ -80,6 +80,21 @@ export class ApprovalRepository {
     return { outcome, request: result.value };
   }
 
+  /** The requester takes a pending request back; undefined when it is no longer pending (or gone). */
+  async withdraw(tenantId: string, id: string, by: Actor): Promise<ApprovalRequest | undefined> {
+    const now = this.now().toISOString();
+    const result = await this.store.update(id, tenantId, (current) => (current.state === 'pending' ? { ...current, state: 'withdrawn', decidedBy: by, decidedDateTime: now } : undefined));
+    return result?.written ? result.value : undefined;
+  }
+
+  /**
+   * Requests approved since `since`, across tenants: the recovery sweep checks that each one's delivery
+   * started (a failed write or a crash between the decision and the start would leave it waiting).
+   */
+  listApprovedSince(since: Date): Promise<ApprovalRequest[]> {
+    return this.store.queryValues("SELECT * FROM c WHERE c.type = @type AND c.state = 'approved' AND c.decidedDateTime >= @since", [{ name: '@since', value: since.toISOString() }]);
+  }
+
   /** Remembers the card's activity so the bot can update it for everyone after a decision. */
   async setCard(tenantId: string, id: string, card: NonNullable<ApprovalRequest['card']>): Promise<ApprovalRequest | undefined> {
     return (await this.store.update(id, tenantId, (current) => ({ ...current, card })))?.value;

@@ -15,8 +15,15 @@ const OTHER_TENANT = '00000000-0000-0000-0000-00000000ffff';
 class RecordingNotifier implements ApprovalNotifier {
   decisions: ApprovalRequest[] = [];
   updates: Array<{ activityId: string; card: AdaptiveCardJson }> = [];
+  resent: Array<{ request: ApprovalRequest; approvers: readonly string[] }> = [];
+  /** Holds the requester's message back until released: Teams may be slow or throttling. */
+  gate: Promise<void> = Promise.resolve();
   async decided(request: ApprovalRequest): Promise<void> {
+    await this.gate;
     this.decisions.push(request);
+  }
+  async requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void> {
+    this.resent.push({ request, approvers });
   }
   async updateCard(request: { card: { activityId: string } }, adaptiveCard: AdaptiveCardJson): Promise<void> {
     this.updates.push({ activityId: request.card.activityId, card: adaptiveCard });
@@ -43,7 +50,7 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
     const executor = env.executor({ reporter });
     const approvals = env.approvals(executor, { now, expiryMs: 60_000 });
     const notifier = new RecordingNotifier();
-    const handler = new ApprovalCardHandler(approvals, notifier);
+    const handler = new ApprovalCardHandler(approvals, notifier, undefined, async (_tenant, id) => id === ALEX || id === MEGAN);
     return { reporter, executor, approvals, notifier, handler };
   }
 
@@ -82,8 +89,10 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
     ({ action: { type: 'Action.Execute', id: 'a', verb, data }, trigger }) as unknown as AdaptiveCardInvokeValue;
   const json = (v: unknown) => JSON.stringify(v);
 
-  it('posts the card, approves on another approver\'s click, updates it in place for everyone, tells the requester and delivers', async () => {
+  it('posts the card, approves on another approver\'s click, answers first, then updates it for everyone, tells the requester and delivers', async () => {
     const { approvals, handler, notifier, executor, reporter } = setup();
+    let release = (): void => undefined;
+    notifier.gate = new Promise<void>((resolve) => (release = resolve));
     let request = await newRequest(approvals);
     // The request card goes out in the requester's chat; Teams refreshes it for the approvers.
     const { context: postContext } = click(alex, undefined);
@@ -98,9 +107,13 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
     const card = json(response.value);
     assert.match(card, /Approved by Megan Bowen on/);
     assert.ok(!card.includes('Action.Execute'), 'no buttons once decided');
-    assert.equal(updated.length, 1);
-    assert.equal(updated[0]?.id, 'card-activity-1');
-    assert.match(json(updated[0]?.attachments), /Approved by Megan Bowen/);
+    assert.equal(notifier.decisions.length, 0, 'the click was answered before the requester was told');
+    assert.equal(updated.length, 0, 'nothing else happened inside the click');
+    release();
+    await handler.idle();
+    assert.equal(notifier.updates.length, 1);
+    assert.equal(notifier.updates[0]?.activityId, 'card-activity-1');
+    assert.match(json(notifier.updates[0]?.card), /Approved by Megan Bowen/);
     assert.equal(notifier.decisions[0]?.state, 'approved');
     assert.equal(notifier.decisions[0]?.comment, 'Fine by me');
     await executor.idle();
@@ -169,21 +182,57 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
     }
     assert.equal((await approvals.get(ASSIGN_TENANT, pending.id))?.state, 'pending');
     assert.equal((await env.runs.get(fixture.token.id, runId(pending.id)))?.state, 'awaitingApproval');
+    await handler.idle();
     assert.equal(notifier.decisions.length, 1, 'only the first real decision was announced');
   });
 
-  it('answers a refresh with the current state for that user, never with another refreshable card', async () => {
+  it("answers a refresh with that user's view, refreshed for the approvers by their Teams ids (MRIs), not Entra ids", async () => {
     const { approvals, handler } = setup();
     const request = await newRequest(approvals);
+    // Megan has chatted with the bot: her Teams user id (MRI) is known from her conversation reference.
+    await env.store.conversations.save({
+      tenantId: ASSIGN_TENANT,
+      scope: 'personal',
+      userAadObjectId: MEGAN,
+      conversationId: 'a:megan-chat',
+      reference: { bot: { id: 'bot' }, user: { id: '29:megan-mri', aadObjectId: MEGAN }, conversation: { id: 'a:megan-chat' }, channelId: 'msteams', serviceUrl: 'https://smba.example/emea/' },
+    });
     const asApprover = click(megan, execute('refresh', { approvalId: request.id }, 'automatic'));
     const approverCard = (await handler.handle(asApprover.context, asApprover.context.activity.value as AdaptiveCardInvokeValue)).value;
     assert.ok(json(approverCard).includes('"verb":"approve"'), 'an approver gets the buttons');
     assert.ok(json(approverCard).includes('"id":"comment"'));
-    assert.equal(approverCard.refresh, undefined, 'no refresh block in a refresh answer');
+    assert.deepEqual((approverCard.refresh as { userIds?: string[] } | undefined)?.userIds, ['29:megan-mri'], 'the refreshed card keeps its refresh, for MRIs only');
     const asRequester = click(alex, execute('refresh', { approvalId: request.id }, 'automatic'));
     const requesterCard = (await handler.handle(asRequester.context, asRequester.context.activity.value as AdaptiveCardInvokeValue)).value;
     assert.ok(!json(requesterCard).includes('"verb":"approve"'));
+    assert.ok(json(requesterCard).includes('"verb":"withdraw"'), 'the requester may withdraw');
     assert.match(json(requesterCard), /Waiting for approval/);
+  });
+
+  it('lets the requester withdraw (freeing the book and group at once) and an admin resend, nobody else', async () => {
+    const { approvals, handler, notifier } = setup();
+    const request = await newRequest(approvals);
+    const book = fixture.books[bookIndex - 1]!;
+    const byMegan = click(megan, execute('withdraw', { approvalId: request.id }));
+    assert.match(json((await handler.handle(byMegan.context, byMegan.context.activity.value as AdaptiveCardInvokeValue)).value), /Only the admin who asked can withdraw/);
+    const byAdele = click(adele, execute('resend', { approvalId: request.id }));
+    assert.match(json((await handler.handle(byAdele.context, byAdele.context.activity.value as AdaptiveCardInvokeValue)).value), /Only VPP Books admins can send/);
+    const resend = click(alex, execute('resend', { approvalId: request.id }));
+    assert.match(json((await handler.handle(resend.context, resend.context.activity.value as AdaptiveCardInvokeValue)).value), /Sent again to 1 approver/);
+    await handler.idle();
+    assert.deepEqual(notifier.resent.map((r) => r.approvers), [[MEGAN]], 'to every approver but the requester');
+
+    const withdraw = click(alex, execute('withdraw', { approvalId: request.id }));
+    assert.match(json((await handler.handle(withdraw.context, withdraw.context.activity.value as AdaptiveCardInvokeValue)).value), /You withdrew the request/);
+    assert.equal((await approvals.get(ASSIGN_TENANT, request.id))?.state, 'withdrawn');
+    assert.equal((await env.runs.get(fixture.token.id, runId(request.id)))?.state, 'cancelled');
+    assert.equal((await env.store.assignments.get(fixture.token.id, assignmentId(book.adamId, book.pricingParam, DEMO_GROUPS.libraryStaff)))?.status, 'rejected');
+    const late = click(megan, execute('approve', { approvalId: request.id }));
+    assert.match(json((await handler.handle(late.context, late.context.activity.value as AdaptiveCardInvokeValue)).value), /requester withdrew this request/);
+    // The same book and group can be asked for again at once.
+    const preview = await env.planner.preview({ token: fixture.token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.libraryStaff)], installIntent: 'required' });
+    const again = await approvals.request({ preview, requestedBy: { aadObjectId: ALEX, displayName: 'Alex Wilber' } });
+    assert.equal(again.request.state, 'pending');
   });
 
   it('expires requests nobody decided in time', async () => {
@@ -194,6 +243,7 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
     try {
       const late = click(megan, execute('approve', { approvalId: request.id }));
       assert.match(json((await handler.handle(late.context, late.context.activity.value as AdaptiveCardInvokeValue)).value), /expired before anyone decided/);
+      await handler.idle();
       assert.equal((await approvals.get(ASSIGN_TENANT, request.id))?.state, 'expired');
       assert.equal((await env.runs.get(fixture.token.id, runId(request.id)))?.state, 'cancelled');
       const book = fixture.books[bookIndex - 1]!;

@@ -45,10 +45,19 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
       { title: 'Ivanhoe Illustrated', totalCount: 20 },
       { title: 'Persuasion Revisited', totalCount: 0 },
     ]);
+    // Megan has chatted with the bot before: her Teams user id is known for the card's refresh.
+    await env.store.conversations.save({
+      tenantId: ASSIGN_TENANT,
+      scope: 'personal',
+      userAadObjectId: MEGAN,
+      conversationId: 'a:megan-chat',
+      reference: { bot: { id: 'bot' }, user: { id: '29:megan-mri', aadObjectId: MEGAN }, conversation: { id: 'a:megan-chat' }, channelId: 'msteams', serviceUrl: 'https://smba.example/emea/' },
+    });
     executor = env.executor({ reporter });
     const approvals = env.approvals(executor);
-    const flows = [...assignFlows({ store: env.store, directory: env.directory, planner: env.planner, approvals, runs: env.runs, executor }), bookStatusFlow(new BookStatusService(env.store, env.runs))];
     const policy = new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] });
+    const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
+    const flows = [...assignFlows({ store: env.store, directory: env.directory, planner: env.planner, approvals, runs: env.runs, executor, isAdmin }), bookStatusFlow(new BookStatusService(env.store, env.runs))];
     bot = new TestBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)), new ApprovalCardHandler(approvals));
   });
   after(async () => {
@@ -112,7 +121,8 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
         assert.match(card, /Waiting for approval/);
         assert.ok(!card.includes('"verb":"approve"'), 'the requester sees no buttons');
         assert.match(card, /"refresh":\{"action":\{"type":"Action.Execute"/);
-        assert.ok(card.includes(MEGAN), 'Teams refreshes it for the approvers');
+        assert.ok(card.includes('"userIds":["29:megan-mri"]'), 'Teams refreshes it for the approvers, by their Teams user ids');
+        assert.ok(card.includes('"verb":"withdraw"'), 'the requester may withdraw it');
         approvalId = /"approvalId":"([^"]+)"/.exec(card)?.[1] ?? '';
       })
       .assertReply((r) => assert.match(textOf(r), /^Sent for approval/));
@@ -181,10 +191,14 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     await alex.send(click('continue', ref)).assertReply((r) => (ref = cardRef(r)));
     await alex.send(click('available', ref)).assertReply((r) => assert.match(textOf(r), /No license of this book is left.*Nothing was changed/));
 
-    await alex.send('approvals').assertReply((r) => {
-      const card = cardJson(r);
-      assert.match(card, /waiting for a decision \(1\)/);
-      assert.ok(card.includes('Ivanhoe Illustrated'));
-    });
+    await alex
+      .send('approvals')
+      .assertReply((r) => assert.equal(textOf(r), '1 request waiting for a decision.'))
+      .assertReply((r) => {
+        const card = cardJson(r);
+        assert.ok(card.includes('Ivanhoe Illustrated'));
+        assert.ok(card.includes('"verb":"withdraw"') && card.includes('"verb":"resend"'), 'the requester, an admin, may withdraw or resend');
+        assert.ok(!card.includes('"verb":"approve"'), 'but not approve their own request');
+      });
   });
 });

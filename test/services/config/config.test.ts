@@ -57,8 +57,8 @@ describe('configuration', () => {
     });
   }
 
-  it('makes the Playground user the admin in local mode unless admins are configured', () => {
-    assert.deepEqual(loadConfig({}).admins.userIds, ['00000000-0000-0000-0000-0000000000020']);
+  it('makes both Playground users (Alex and Megan) admins in local mode unless admins are configured', () => {
+    assert.deepEqual(loadConfig({}).admins.userIds, ['00000000-0000-0000-0000-0000000000020', '00000000-0000-0000-0000-0000000000021']);
     assert.deepEqual(loadConfig({ BOT_ADMIN_USER_IDS: 'a, b' }).admins.userIds, ['a', 'b']);
     assert.deepEqual(loadConfig(production).admins.userIds, ['00000000-0000-0000-0000-0000000000a1', '00000000-0000-0000-0000-0000000000a2']);
   });
