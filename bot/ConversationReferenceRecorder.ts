@@ -18,6 +18,16 @@ function tenantOf(activity: Partial<Activity>): string | undefined {
   return fromChannelData ?? activity.conversation?.tenantId;
 }
 
+/**
+ * A channel message's conversation id names its thread (`19:…@thread.tacv2;messageid=…`). Notices go to the
+ * channel as new posts, and a mention in the admins' channel should make NOTIFY_CONVERSATION_ID (the channel
+ * id) match; it also keeps one reference per channel instead of one per thread.
+ */
+function channelIdOf(conversationId: string): string {
+  const thread = conversationId.indexOf(';messageid=');
+  return thread === -1 ? conversationId : conversationId.slice(0, thread);
+}
+
 function isUninstall(activity: Partial<Activity>): boolean {
   if (activity.type === 'installationUpdate') return activity.action === 'remove' || activity.action === 'remove-upgrade';
   // A channel or group chat the bot was removed from: the bot itself left the members.
@@ -65,32 +75,32 @@ export class ConversationReferenceRecorder {
     const activity = context.activity;
     try {
       const tenantId = tenantOf(activity);
-      const conversationId = activity.conversation?.id;
+      const scope = scopeOf(activity);
+      const conversationId = activity.conversation?.id && (scope === 'channel' ? channelIdOf(activity.conversation.id) : activity.conversation.id);
       if (!tenantId || !conversationId) return 'ignored';
       if (isUninstall(activity)) {
         for (const key of [...this.recent.keys()]) if (key.startsWith(`${tenantId}|${conversationId}|`)) this.recent.delete(key);
         await this.conversations.deleteByConversationId(tenantId, conversationId);
         return 'deleted';
       }
-      const scope = scopeOf(activity);
       const userAadObjectId = activity.from?.aadObjectId;
       // A personal reference is keyed by its user; without an Entra id there is no admin to reach.
       if (scope === 'personal' && !userAadObjectId) return 'ignored';
       // activityId points at this one message; keeping it would make every message a "change".
-      const { activityId: _activityId, ...candidate } = TurnContext.getConversationReference(activity);
+      const { activityId: _activityId, ...reference } = TurnContext.getConversationReference(activity);
+      const candidate = { ...reference, conversation: { ...reference.conversation, id: conversationId } };
       const key = `${tenantId}|${conversationId}|${userAadObjectId ?? ''}`;
       const json = JSON.stringify(candidate);
       // Checked before validating: a repeat (nearly every turn) then costs one stringify.
       if (this.seenRecently(key, json)) return 'unchanged';
       const parsed = conversationReferenceJsonSchema.safeParse(JSON.parse(json));
       if (!parsed.success) return 'ignored';
-      const reference = parsed.data;
       const result = await this.conversations.save({
         tenantId,
         scope,
         userAadObjectId: scope === 'personal' ? userAadObjectId : undefined,
         conversationId,
-        reference,
+        reference: parsed.data,
       });
       this.remember(key, json);
       return result.written ? 'saved' : 'unchanged';

@@ -5,7 +5,22 @@ import type { ConversationReferenceJson } from '../services/store/entities/conve
 /** What the Bot Framework's REST errors carry (RestError from @azure/core-rest-pipeline). */
 interface RestErrorLike {
   statusCode?: unknown;
-  response?: { status?: unknown; headers?: { get?: (name: string) => string | undefined } };
+  code?: unknown;
+  message?: unknown;
+  response?: { status?: unknown; headers?: { get?: (name: string) => string | undefined }; parsedBody?: unknown };
+}
+
+const text = (value: unknown) => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/**
+ * Teams' error code and message: the body is `{ "error": { "code": "...", "message": "..." } }`, which the
+ * connector client also copies onto the RestError's code and message.
+ */
+function teamsErrorOf(err: unknown): { code?: string | undefined; teamsMessage?: string | undefined } {
+  if (typeof err !== 'object' || err === null) return {};
+  const e = err as RestErrorLike;
+  const body = (e.response?.parsedBody as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+  return { code: text(body?.code) ?? text(e.code), teamsMessage: text(body?.message) ?? text(e.message) };
 }
 
 function statusOf(err: unknown): number | undefined {
@@ -33,8 +48,8 @@ export function toActivity(message: NotificationMessage): Partial<Activity> {
 
 /**
  * Posts proactive messages with the Bot Framework (CloudAdapter.continueConversationAsync). Errors
- * come back as ProactiveSendError carrying Teams' HTTP status, so the outbox can retry throttling and
- * forget conversations the bot was removed from.
+ * come back as ProactiveSendError carrying Teams' HTTP status and error code, so the outbox can retry
+ * throttling and forget only conversations the bot was removed from or blocked in.
  */
 export class TeamsProactiveSender implements ProactiveSender {
   constructor(
@@ -50,7 +65,9 @@ export class TeamsProactiveSender implements ProactiveSender {
       });
     } catch (err) {
       const status = statusOf(err);
-      throw new ProactiveSendError(`Teams refused a proactive message${status === undefined ? '' : ` (HTTP ${status})`}`, status, retryAfterMs(err), { cause: err });
+      const teams = teamsErrorOf(err);
+      const why = status === undefined ? '' : ` (HTTP ${status}${teams.code ? ` ${teams.code}` : ''})`;
+      throw new ProactiveSendError(`Teams refused a proactive message${why}`, status, retryAfterMs(err), { cause: err, ...teams });
     }
   }
 }

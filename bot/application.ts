@@ -164,8 +164,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
     const clients = appleClientProvider(cipher, apple);
     // Late-bound: the approval service needs the executor, which reports through this messenger.
-    let approvalService: ApprovalService | undefined;
-    const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, async (tenantId) => (await approvalService?.refreshUserIds(tenantId)) ?? []);
+    const late: { approvals?: ApprovalService } = {};
+    const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, async (tenantId) => (await late.approvals?.refreshUserIds(tenantId)) ?? []);
     const executor = new AssignmentExecutor({
       store,
       runs,
@@ -197,7 +197,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         logger,
       }),
     });
-    approvalService = approvals;
+    late.approvals = approvals;
     const approvalCards = new ApprovalCardHandler(approvals, messenger, logger, isAdmin);
 
     const flows = [
@@ -221,6 +221,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const listening = await server.listen(config.port, config.host);
     stack.push(() => server.close());
     scheduler.start();
+    // Requests approved whose delivery never started (a failed write or a crash right after the decision) start now.
+    await approvals.recoverApproved().catch((err: unknown) => logger.warn({ err }, 'recovering approved requests failed'));
     // Assignments a previous process left half-way go on (batches recorded complete are never re-sent).
     await executor.resumeAll();
     // Chat-requested syncs a previous process left running are restarted, and their results posted once.
@@ -228,6 +230,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     // Every sweep: expire overdue approvals, and take over runs whose instance died (its lease ran out).
     const sweep = setInterval(() => {
       approvalCards.expireOverdue(undefined, config.tenantId).catch((err: unknown) => logger.warn({ err }, 'expiring approval requests failed'));
+      approvals.recoverApproved().catch((err: unknown) => logger.warn({ err }, 'recovering approved requests failed'));
       executor.resumeAll().catch((err: unknown) => logger.warn({ err }, 'resuming assignments failed'));
       syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));
     }, BACKGROUND_SWEEP_MS);
@@ -235,6 +238,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     // Stopped before the store closes: no sync, assignment batch or notice is cut off half-written.
     stack.push(async () => {
       clearInterval(sweep);
+      await approvalCards.idle();
       await scheduler.stop();
       await sync.stop();
       await executor.stop();

@@ -337,7 +337,8 @@ export class ApprovalService {
     let started = 0;
     for (const request of await this.options.store.approvals.listApprovedSince(since)) {
       const run = await this.options.runs.get(request.tokenId, runId(request.id));
-      if (run?.state !== 'awaitingApproval') continue;
+      // `approved` but not running: the start was cut off after the run's own write (the executor is idempotent).
+      if (run?.state !== 'awaitingApproval' && run?.state !== 'approved') continue;
       try {
         await this.startApproved(request);
         started++;
@@ -350,15 +351,17 @@ export class ApprovalService {
 
   /** Moves the run to approved, marks its assignments and hands it to the executor; each step conditional. */
   private async startApproved(request: ApprovalRequest): Promise<void> {
-    const { store } = this.options;
-    const run = await this.options.runs.update(request.tokenId, runId(request.id), (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'approved' } : undefined));
-    if (!run) return;
-    for (const group of run.value.groups) {
+    const { store, runs } = this.options;
+    const current = await runs.get(request.tokenId, runId(request.id));
+    if (!current) return;
+    const run = current.state === 'awaitingApproval' ? ((await runs.update(request.tokenId, current.id, (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'approved' } : undefined)))?.value ?? current) : current;
+    if (run.state !== 'approved') return;
+    for (const group of run.groups) {
       await store.assignments.update(request.tokenId, group.assignmentId, (a) =>
         a.approvalId === request.id && a.status === 'pendingApproval' ? { ...a, status: 'approved', approvedBy: request.decidedBy, decidedAt: request.decidedDateTime } : undefined,
       );
     }
-    if (run.value.state === 'approved') this.options.executor.start(request.tokenId, run.value.id);
+    this.options.executor.start(request.tokenId, run.id);
   }
 
   private async settleRejected(request: ApprovalRequest, code: string, message: string): Promise<void> {

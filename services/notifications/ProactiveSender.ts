@@ -14,8 +14,27 @@ export interface ProactiveSender {
   send(reference: ConversationReferenceJson, message: NotificationMessage): Promise<void>;
 }
 
+/**
+ * 403 codes that mean the bot can no longer reach this conversation until someone installs or unblocks it
+ * again, which Teams then tells the bot with a fresh activity (and the recorder saves a new reference).
+ * Teams documents them under "Status code responses" in
+ * https://learn.microsoft.com/en-us/microsoftteams/platform/bots/how-to/conversations/conversation-messages#status-code-responses:
+ * - BotNotInConversationRoster, "The bot is not part of the conversation roster.": uninstalled / removed;
+ * - ConversationBlockedByUser, "User blocked the conversation with the bot.": blocked in 1:1 chat or a channel.
+ * BotDisabledByAdmin ("The tenant admin disabled this bot.") is deliberately not here: it is a tenant-wide
+ * switch, and when the admin turns the bot back on no activity arrives, so forgetting every reference would
+ * silence the bot for good. Every other 403 (MessageWritesBlocked, a thread that is read-only, missing
+ * permissions…) keeps the reference and counts as a failed delivery.
+ */
+const BOT_GONE_CODES = new Set(['BotNotInConversationRoster', 'ConversationBlockedByUser']);
+const BOT_GONE_MESSAGE = /not part of the conversation roster|blocked the conversation with the bot/i;
+
 export class ProactiveSendError extends Error {
   override readonly name = 'ProactiveSendError';
+  /** Teams' error code from the Bot Framework error body (`{ "error": { "code", "message" } }`). */
+  readonly code: string | undefined;
+  /** Teams' error message from that body. */
+  readonly teamsMessage: string | undefined;
 
   constructor(
     message: string,
@@ -23,9 +42,11 @@ export class ProactiveSendError extends Error {
     readonly statusCode: number | undefined,
     /** From Retry-After, when Teams sent one. */
     readonly retryAfterMs?: number | undefined,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; code?: string | undefined; teamsMessage?: string | undefined },
   ) {
     super(message, options);
+    this.code = options?.code;
+    this.teamsMessage = options?.teamsMessage;
   }
 
   /** Throttled or a transient gateway/concurrency failure: the same message may be sent again later. */
@@ -33,8 +54,13 @@ export class ProactiveSendError extends Error {
     return this.statusCode === undefined || [412, 429, 500, 502, 503, 504].includes(this.statusCode);
   }
 
-  /** The bot was removed from the conversation, or it no longer exists: forget the reference. */
+  /**
+   * Teams says the bot is gone from the conversation: forget the reference. 404 is "conversation not found";
+   * a 403 only with the codes above (see BOT_GONE_CODES for why).
+   */
   get conversationGone(): boolean {
-    return this.statusCode === 403 || this.statusCode === 404;
+    if (this.statusCode === 404) return true;
+    if (this.statusCode !== 403) return false;
+    return (this.code !== undefined && BOT_GONE_CODES.has(this.code)) || BOT_GONE_MESSAGE.test(this.teamsMessage ?? '');
   }
 }

@@ -10,7 +10,7 @@ import { TEST_TENANT, TestEnvironment } from '../support/TestEnvironment';
 import { reference } from '../support/syncSender';
 
 /** A connector that answers each conversation with a scripted status. */
-async function scriptedConnector(statuses: Record<string, { status: number; headers?: Record<string, string> }>) {
+async function scriptedConnector(statuses: Record<string, { status: number; headers?: Record<string, string>; code?: string; message?: string }>) {
   const received: Array<{ conversationId: string; body: Record<string, unknown> }> = [];
   const server = http.createServer((req, res) => {
     let body = '';
@@ -21,7 +21,7 @@ async function scriptedConnector(statuses: Record<string, { status: number; head
       const scripted = statuses[conversationId];
       if (scripted) {
         res.writeHead(scripted.status, { 'content-type': 'application/json', ...scripted.headers });
-        res.end(JSON.stringify({ error: { code: 'Scripted', message: 'scripted failure' } }));
+        res.end(JSON.stringify({ error: { code: scripted.code ?? 'Scripted', message: scripted.message ?? 'scripted failure' } }));
         return;
       }
       received.push({ conversationId, body: JSON.parse(body) as Record<string, unknown> });
@@ -55,8 +55,15 @@ describe('TeamsProactiveSender (CloudAdapter against a local connector)', functi
     }
   });
 
-  it('throws ProactiveSendError with the HTTP status (403, 404, 429 after the SDK retries)', async () => {
-    const connector = await scriptedConnector({ removed: { status: 403 }, gone: { status: 404 }, busy: { status: 429, headers: { 'retry-after': '0' } } });
+  it('throws ProactiveSendError with the HTTP status and Teams\' error code; only 404 and 403 uninstalled/blocked mean gone', async () => {
+    const connector = await scriptedConnector({
+      removed: { status: 403, code: 'BotNotInConversationRoster', message: 'The bot is not part of the conversation roster.' },
+      blocked: { status: 403, code: 'ConversationBlockedByUser', message: 'User blocked the conversation with the bot.' },
+      readOnly: { status: 403, code: 'MessageWritesBlocked', message: 'Thread is blocked for writes.' },
+      disabled: { status: 403, code: 'BotDisabledByAdmin', message: 'The tenant admin disabled this bot.' },
+      gone: { status: 404, code: 'ConversationNotFound', message: 'Conversation not found.' },
+      busy: { status: 429, headers: { 'retry-after': '0' }, code: 'Throttled' },
+    });
     try {
       const sender = new TeamsProactiveSender(new CloudAdapter(new ConfigurationBotFrameworkAuthentication({})), '');
       const attempt = async (conversationId: string) => {
@@ -70,11 +77,23 @@ describe('TeamsProactiveSender (CloudAdapter against a local connector)', functi
       };
       const removed = await attempt('removed');
       assert.equal(removed?.statusCode, 403);
-      assert.ok(removed?.conversationGone);
-      assert.equal((await attempt('gone'))?.statusCode, 404);
+      assert.equal(removed?.code, 'BotNotInConversationRoster');
+      assert.equal(removed?.teamsMessage, 'The bot is not part of the conversation roster.');
+      assert.match(removed?.message ?? '', /HTTP 403 BotNotInConversationRoster/);
+      assert.ok(removed?.conversationGone, 'uninstalled');
+      assert.ok((await attempt('blocked'))?.conversationGone, 'blocked by the user');
+      const readOnly = await attempt('readOnly');
+      assert.equal(readOnly?.code, 'MessageWritesBlocked');
+      assert.equal(readOnly?.conversationGone, false, 'writes blocked: keep the reference');
+      assert.equal(readOnly?.retryable, false);
+      assert.equal((await attempt('disabled'))?.conversationGone, false, 'the tenant admin may turn the bot back on');
+      const gone = await attempt('gone');
+      assert.equal(gone?.statusCode, 404);
+      assert.ok(gone?.conversationGone);
       const busy = await attempt('busy');
       assert.equal(busy?.statusCode, 429);
       assert.ok(busy?.retryable);
+      assert.equal(busy?.conversationGone, false);
     } finally {
       await connector.close();
     }
@@ -118,6 +137,18 @@ describe('ConversationReferenceRecorder', function () {
     assert.equal(await recorder.record(turn({ type: 'conversationUpdate', conversation: channel, membersRemoved: [{ id: '28:bot', name: 'VPP Books' }] })), 'deleted');
     assert.equal((await env.store.conversations.listByTenant(TEST_TENANT)).length, 0);
     assert.equal(await recorder.record(turn({ from: { id: '29:x', name: 'x' } })), 'ignored', 'no Entra id, no admin to reach');
+  });
+
+  it('keeps one reference per channel: a message in a channel thread is saved as the channel', async () => {
+    const recorder = new ConversationReferenceRecorder(env.store.conversations);
+    const tenantId = '00000000-0000-0000-0000-00000000c4a1';
+    const channelData = { tenant: { id: tenantId }, team: { id: '19:general@thread.tacv2' }, channel: { id: '19:admins@thread.tacv2' } };
+    const inThread = (messageId: string) => turn({ channelData, conversation: { id: `19:admins@thread.tacv2;messageid=${messageId}`, isGroup: true, conversationType: 'channel', tenantId, name: '' } });
+    assert.equal(await recorder.record(inThread('1700000000001')), 'saved');
+    assert.equal(await recorder.record(inThread('1700000000002')), 'unchanged', 'another thread of the same channel');
+    const stored = await env.store.conversations.getForConversation(tenantId, '19:admins@thread.tacv2');
+    assert.equal(stored?.reference.conversation.id, '19:admins@thread.tacv2');
+    assert.equal((await env.store.conversations.listByTenant(tenantId)).length, 1);
   });
 
   it('skips the store on repeats it saved lately, and writes again once that memory ages out', async () => {
