@@ -26,6 +26,9 @@ export interface TeamsApproverReachOptions {
   logger?: Logger | undefined;
 }
 
+/** Stands in for the app id in local mode, where the embedded directory keeps its own app catalog. */
+export const LOCAL_MANIFEST_ID = 'vpp-books-bot-local';
+
 /** The audience of Bot Framework's public cloud; the adapter's credentials pick the token for it. */
 const BOT_FRAMEWORK_AUDIENCE = 'https://api.botframework.com';
 

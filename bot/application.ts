@@ -27,7 +27,7 @@ import { BookStatusService } from '../services/assignments/BookStatusService';
 import { appleClientProvider } from '../services/assignments/ports';
 import { ApprovalService } from '../services/approvals/ApprovalService';
 import { ApproverDirectory } from '../services/approvals/ApproverDirectory';
-import { GraphBotInstaller, TeamsApproverReach, localPlaygroundChats } from './ApproverReach';
+import { GraphBotInstaller, LOCAL_MANIFEST_ID, TeamsApproverReach, localPlaygroundChats } from './ApproverReach';
 import { ApprovalCardHandler } from '../dialogs/approvals/ApprovalCardHandler';
 import { assignFlows } from '../dialogs/assign/assignFlows';
 import { BookStatusDialog } from '../dialogs/assign/BookStatusDialog';
@@ -192,7 +192,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         conversations: store.conversations,
         adapter,
         appId: config.botAuth.appId,
-        installer: config.botAuth.appId ? new GraphBotInstaller(directory, config.botAuth.appId) : undefined,
+        // The app's manifest id is its app id; locally the embedded directory plays Graph's part.
+        installer: new GraphBotInstaller(directory, config.botAuth.appId ?? LOCAL_MANIFEST_ID),
         knownChats: localPlaygroundChats(config),
         logger,
       }),

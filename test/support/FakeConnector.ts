@@ -19,6 +19,8 @@ export class FakeConnector {
   readonly activities: CapturedActivity[] = [];
   /** Activities the bot replaced in place (updateActivity: PUT …/activities/:id). */
   readonly updates: CapturedActivity[] = [];
+  /** Conversations the bot started (createConversation: POST /v3/conversations), with the id given. */
+  readonly created: Array<{ id: string; parameters: Record<string, unknown> }> = [];
   private readonly waiters: Array<{ predicate: (a: CapturedActivity) => boolean; resolve: (a: CapturedActivity) => void }> = [];
   private server: http.Server | undefined;
   url = '';
@@ -40,6 +42,13 @@ export class FakeConnector {
           }
           res.setHeader('content-type', 'application/json');
           res.end(JSON.stringify({ id: `reply-${this.activities.length}` }));
+          return;
+        }
+        if (req.method === 'POST' && /^\/v3\/conversations\/?$/.test(req.url ?? '')) {
+          const id = `a:created-${this.created.length + 1}`;
+          this.created.push({ id, parameters: JSON.parse(body) as Record<string, unknown> });
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ id }));
           return;
         }
         if (req.method === 'PUT' && /^\/v3\/conversations\/[^/]+\/activities\/[^/]+/.test(req.url ?? '')) {

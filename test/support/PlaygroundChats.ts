@@ -48,31 +48,35 @@ export class PlaygroundChats {
     return reply;
   }
 
-  /** The Approve button of a request card (Action.Execute), clicked by `user` in their chat. */
-  approveAs(user: ChatUser, approvalId: string | undefined): Promise<Response> {
+  /** The Approve button of a request card (Action.Execute), clicked by `user` in their chat (or `conversationId`). */
+  approveAs(user: ChatUser, approvalId: string | undefined, conversationId = chatOf(user)): Promise<Response> {
     return this.post({
       ...teamsMessage(this.connector.url, ''),
       type: 'invoke',
       name: 'adaptiveCard/action',
       from: user,
-      conversation: conversationOf(chatOf(user)),
+      conversation: conversationOf(conversationId),
       value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'manual' },
     });
   }
 
-  /** Megan opens her chat (so approval cards can reach her); Alex uploads the demo token and syncs it. */
-  async setUpDemoToken(): Promise<void> {
-    await this.say(MEGAN, 'help');
-    await this.say(ALEX, 'upload token', (a) => /Send me the/.test(String(a.text)));
-    await this.say(ALEX, DEMO_TOKEN_FILE, (a) => /Which Apple ID/.test(String(a.text)));
-    await this.say(ALEX, 'vpp-admin@northwind.example', (a) => cardText(a).includes('Apple Business Manager'));
-    await this.say(ALEX, 'business', (a) => cardText(a).includes('Confirm the VPP token'));
-    await this.say(ALEX, 'save', (a) => /^Saved/.test(String(a.text)));
-    await this.say(ALEX, 'sync', (a) => cardText(a).includes('finished'), 30_000);
+  /** Megan opens her chat (so approval cards can reach her); the admin (Alex) uploads the demo token and syncs it. */
+  async setUpDemoToken(options: { admin?: ChatUser; opener?: ChatUser | null } = {}): Promise<void> {
+    const admin = options.admin ?? ALEX;
+    const opener = options.opener === undefined ? MEGAN : options.opener;
+    if (opener) await this.say(opener, 'help');
+    await this.say(admin, 'upload token', (a) => /Send me the/.test(String(a.text)));
+    await this.say(admin, DEMO_TOKEN_FILE, (a) => /Which Apple ID/.test(String(a.text)));
+    await this.say(admin, 'vpp-admin@northwind.example', (a) => cardText(a).includes('Apple Business Manager'));
+    await this.say(admin, 'business', (a) => cardText(a).includes('Confirm the VPP token'));
+    await this.say(admin, 'save', (a) => /^Saved/.test(String(a.text)));
+    await this.say(admin, 'sync', (a) => cardText(a).includes('finished'), 30_000);
   }
 }
 
 /** Each user's personal chat with the bot. */
 export function chatOf(user: ChatUser): string {
-  return user.aadObjectId === MEGAN.aadObjectId ? 'megan-chat' : 'alex-chat';
+  if (user.aadObjectId === MEGAN.aadObjectId) return 'megan-chat';
+  if (user.aadObjectId === ALEX.aadObjectId) return 'alex-chat';
+  return `chat-${user.aadObjectId}`;
 }
