@@ -34,6 +34,9 @@ param botAdminGroupId string = ''
 @description('Comma-separated Entra object IDs of admins, in addition to or instead of the group.')
 param botAdminUserIds string = ''
 
+@description('Comma-separated Entra object IDs of the users who approve assignments. Empty: every bot admin (the admin group, transitively, and botAdminUserIds).')
+param approverUserIds string = ''
+
 @description('Name Apple shows as the MDM holding a VPP token (mdmInfo.name).')
 param mdmName string = 'VPP Books bot'
 
@@ -291,6 +294,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
         { name: 'TOKEN_ENCRYPTION_KEY_ID', value: tokenEncryptionKeyId }
         { name: 'BOT_ADMIN_GROUP_ID', value: botAdminGroupId }
         { name: 'BOT_ADMIN_USER_IDS', value: botAdminUserIds }
+        { name: 'APPROVER_USER_IDS', value: approverUserIds }
         { name: 'MDM_NAME', value: mdmName }
         { name: 'SYNC_CRON', value: syncCron }
         { name: 'SYNC_TIMEZONE', value: syncTimeZone }

@@ -27,6 +27,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
   let page: Page;
   let dataDir: string;
   let chatUrl: string;
+  let approverUrl: string;
 
   before(async function () {
     this.timeout(16 * 60_000); // a first run may install Chromium from Debian's packages
@@ -35,12 +36,13 @@ describe('end to end: the Agents Playground in Chromium', function () {
     bot = new BotProcess({
       PORT: String(await freePort()),
       PLAYGROUND_PORT: String(await freePort()),
-      PLAYGROUND_APPROVER_ENABLED: 'false',
+      PLAYGROUND_APPROVER_PORT: String(await freePort()),
       LOCAL_DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
     }).start();
     const match = await bot.waitForOutput(/Open the chat: (http:\/\/localhost:\d+)/);
     chatUrl = match[1] ?? '';
+    approverUrl = (await bot.waitForOutput(/Approve assignments as Megan Bowen: (http:\/\/localhost:\d+)/))[1] ?? '';
     browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(chatUrl);
@@ -88,5 +90,39 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await page.getByText('VPP tokens (1)').waitFor({ timeout: 30_000 });
     // Kept for a person to look at after a run; not an assertion.
     await page.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-tokens.png'), fullPage: true });
+  });
+
+  it("reaches Megan's Playground with Alex's approval request, though her window was never opened", async () => {
+    await say(page, 'sync');
+    await page.getByText('Main Campus finished', { exact: false }).last().waitFor({ timeout: 60_000 });
+    await say(page, 'assign');
+    await page.getByText('Which book', { exact: false }).last().waitFor({ timeout: 30_000 });
+    await say(page, 'emma');
+    await page.getByText('user group', { exact: false }).last().waitFor({ timeout: 30_000 });
+    await say(page, 'English Department');
+    const continueButton = page.getByRole('button', { name: 'Continue' }).last();
+    const whichGroup = page.getByRole('button', { name: 'English Department' }).last();
+    await continueButton.or(whichGroup).waitFor({ timeout: 30_000 });
+    if (!(await continueButton.isVisible())) {
+      await whichGroup.click();
+      await continueButton.waitFor({ timeout: 30_000 });
+    }
+    await say(page, 'continue');
+    await page.getByRole('button', { name: 'Available' }).last().waitFor({ timeout: 30_000 });
+    await say(page, 'available');
+    await page.getByRole('button', { name: 'Request approval' }).last().waitFor({ timeout: 30_000 });
+    await say(page, 'request');
+    await page.getByText('Sent for approval', { exact: false }).last().waitFor({ timeout: 30_000 });
+
+    const megan = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await megan.goto(approverUrl);
+    await megan.getByText('Approval: assign "Emma"', { exact: false }).first().waitFor({ timeout: 30_000 });
+    assert.ok(await megan.getByRole('button', { name: 'Approve' }).first().isVisible(), 'Megan can approve it');
+    await megan.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-megan.png'), fullPage: true });
+  });
+
+  afterEach(async function () {
+    // A failed step leaves a picture of what Alex saw, for a person to look at.
+    if (this.currentTest?.state === 'failed') await page?.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-failed.png'), fullPage: true });
   });
 });

@@ -13,7 +13,8 @@ import type { VppToken } from '../../services/store/entities/vppToken';
 import { eBookId, type EBook } from '../../services/store/entities/eBook';
 import { AssignmentExecutor, type AssignmentExecutorOptions } from '../../services/assignments/AssignmentExecutor';
 import { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
-import { AssignmentPlanner } from '../../services/assignments/AssignmentPlanner';
+import { AssignmentPlanner, type AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
+import type { ApprovalRequest } from '../../services/store/entities/approval';
 import { appleClientProvider, type AppleClientProvider } from '../../services/assignments/ports';
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../../services/assignments/reporting';
 import { ApprovalService, approverPolicy } from '../../services/approvals/ApprovalService';
@@ -184,6 +185,19 @@ export class AssignEnvironment {
       now: options.now,
       logger: silentLogger(),
     });
+  }
+
+  /**
+   * Alex asks for `preview`, Megan approves, and the run goes to its end (or its stop): how most delivery
+   * tests begin. The executor is made with `options`; the request is returned for later looks.
+   */
+  async deliver(preview: AssignmentPreview, options: Partial<AssignmentExecutorOptions> = {}): Promise<{ request: ApprovalRequest; executor: AssignmentExecutor }> {
+    const executor = this.executor(options);
+    const approvals = this.approvals(executor);
+    const { request } = await approvals.request({ preview, requestedBy: { aadObjectId: ALEX, displayName: 'Alex Wilber' } });
+    await approvals.decide(ASSIGN_TENANT, request.id, { aadObjectId: MEGAN, displayName: 'Megan Bowen' }, 'approved');
+    await executor.idle();
+    return { request, executor };
   }
 
   /** User members of a local group (transitive), as the directory lists them. */

@@ -9,6 +9,7 @@ import type { AdaptiveCardJson } from '../../../cards/cardTemplates';
 import { ApprovalCardHandler, type ApprovalNotifier } from '../../../dialogs/approvals/ApprovalCardHandler';
 import { postApprovalCard } from '../../../dialogs/approvals/approvalCardSender';
 import { ADELE, ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, type AssignTokenFixture } from '../../support/assignFixtures';
+import { storeTeamsChat } from '../../support/storedChat';
 
 const OTHER_TENANT = '00000000-0000-0000-0000-00000000ffff';
 
@@ -190,13 +191,7 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
     const { approvals, handler } = setup();
     const request = await newRequest(approvals);
     // Megan has chatted with the bot: her Teams user id (MRI) is known from her conversation reference.
-    await env.store.conversations.save({
-      tenantId: ASSIGN_TENANT,
-      scope: 'personal',
-      userAadObjectId: MEGAN,
-      conversationId: 'a:megan-chat',
-      reference: { bot: { id: 'bot' }, user: { id: '29:megan-mri', aadObjectId: MEGAN }, conversation: { id: 'a:megan-chat' }, channelId: 'msteams', serviceUrl: 'https://smba.example/emea/' },
-    });
+    await storeTeamsChat(env.store, { tenantId: ASSIGN_TENANT, aadObjectId: MEGAN, mri: '29:megan-mri' });
     const asApprover = click(megan, execute('refresh', { approvalId: request.id }, 'automatic'));
     const approverCard = (await handler.handle(asApprover.context, asApprover.context.activity.value as AdaptiveCardInvokeValue)).value;
     assert.ok(json(approverCard).includes('"verb":"approve"'), 'an approver gets the buttons');

@@ -12,6 +12,7 @@ import { BookStatusService } from '../../../services/assignments/BookStatusServi
 import { assignResultCard } from '../../../cards/assignCards';
 import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
 import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+import { storeTeamsChat } from '../../support/storedChat';
 
 const cardJson = (a: Partial<Activity>): string => JSON.stringify(a.attachments?.[0]?.content ?? {});
 const textOf = (a: Partial<Activity>): string => String(a.text ?? '');
@@ -46,13 +47,7 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
       { title: 'Persuasion Revisited', totalCount: 0 },
     ]);
     // Megan has chatted with the bot before: her Teams user id is known for the card's refresh.
-    await env.store.conversations.save({
-      tenantId: ASSIGN_TENANT,
-      scope: 'personal',
-      userAadObjectId: MEGAN,
-      conversationId: 'a:megan-chat',
-      reference: { bot: { id: 'bot' }, user: { id: '29:megan-mri', aadObjectId: MEGAN }, conversation: { id: 'a:megan-chat' }, channelId: 'msteams', serviceUrl: 'https://smba.example/emea/' },
-    });
+    await storeTeamsChat(env.store, { tenantId: ASSIGN_TENANT, aadObjectId: MEGAN, mri: '29:megan-mri' });
     executor = env.executor({ reporter });
     const approvals = env.approvals(executor);
     const policy = new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] });

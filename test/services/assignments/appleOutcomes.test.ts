@@ -45,11 +45,7 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     }
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'required' });
     const reporter = new RecordingReporter();
-    const executor = env.executor({ reporter });
-    const approvals = env.approvals(executor);
-    const { request } = await approvals.request({ preview, requestedBy: alex });
-    await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
-    await executor.idle();
+    await env.deliver(preview, { reporter });
 
     const outcome = reporter.outcomes[0]!;
     assert.equal(outcome.state, 'completed');
@@ -99,15 +95,11 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.allStudents)], installIntent: 'required' });
     const reporter = new RecordingReporter();
     const takenOver: VppToken[] = [];
-    const executor = env.executor({ reporter, progressEveryUsers: 100, onTokenTakenOver: async (t) => void takenOver.push(t) });
     // After the second batch, Contoso MDM claims the token at Apple.
     reporter.onProgress = (update) => {
       if (update.processed >= 200) org.mdmInfo = { ...CONTOSO };
     };
-    const approvals = env.approvals(executor);
-    const { request } = await approvals.request({ preview, requestedBy: alex });
-    await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
-    await executor.idle();
+    const { request } = await env.deliver(preview, { reporter, progressEveryUsers: 100, onTokenTakenOver: async (t) => void takenOver.push(t) });
 
     const outcome = reporter.outcomes[0]!;
     assert.equal(outcome.state, 'failed');
@@ -129,14 +121,10 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     const students = env.members(DEMO_GROUPS.allStudents);
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.allStudents)], installIntent: 'available' });
     const reporter = new RecordingReporter();
-    const executor = env.executor({ reporter, progressEveryUsers: 100 });
     reporter.onProgress = (update) => {
       if (update.processed >= 300) env.sandbox.faults.add({ path: '/assets/associate', times: Infinity, fault: { kind: 'status', status: 503, errorNumber: 9729 } });
     };
-    const approvals = env.approvals(executor);
-    const { request } = await approvals.request({ preview, requestedBy: alex });
-    await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
-    await executor.idle();
+    const { request } = await env.deliver(preview, { reporter, progressEveryUsers: 100 });
 
     const paused = reporter.outcomes[0]!;
     assert.equal(paused.state, 'interrupted');
@@ -181,13 +169,9 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     const formB = env.members(DEMO_GROUPS.year9FormB);
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
     const reporter = new RecordingReporter();
-    const executor = env.executor({ reporter });
     // An outage with an errorNumber no list knows: the HTTP status (500) is what says it passes.
     env.sandbox.faults.add({ path: '/users/create', times: Infinity, fault: { kind: 'status', status: 500, errorNumber: 9612 } });
-    const approvals = env.approvals(executor);
-    const { request } = await approvals.request({ preview, requestedBy: alex });
-    await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
-    await executor.idle();
+    const { request, executor } = await env.deliver(preview, { reporter });
     assert.equal(reporter.outcomes[0]?.state, 'interrupted');
     assert.match(reporter.outcomes[0]?.error ?? '', /^Apple's Apps and Books service is not answering \(vpp_9612\)/);
     const status = await new BookStatusService(env.store, env.runs).status(token, book);
