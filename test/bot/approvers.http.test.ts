@@ -89,4 +89,32 @@ describe('approvers over HTTP: the admin group approves, and every approver is r
     assert.ok(!connector.activities.some((a) => /^Sent for approval/.test(String(a.text)) && a.conversation?.id === 'alex-chat'), 'no "Sent for approval"');
     await chats.say(alex, 'approvals', (a) => /Nothing is waiting for a decision/.test(String(a.text)));
   });
+
+  it('an approver who is not an admin may see and decide requests with approvals, and nothing else', async () => {
+    await start({ BOT_ADMIN_GROUP_ID: DEMO_GROUPS.vppBooksAdmins, APPROVER_USER_IDS: LYNNE.aadObjectId });
+    const alex: ChatUser = { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: DEMO_USERS.alexWilber };
+    await chats.setUpDemoToken({ admin: alex, opener: null });
+    await requestEmma(alex, (a) => /^Sent for approval/.test(String(a.text)));
+    await chats.say(LYNNE, 'approvals', (a) => /1 request waiting for a decision/.test(String(a.text)));
+    const card = await connector.waitFor((a) => a.conversation?.id === `chat-${LYNNE.aadObjectId}` && cardText(a).includes('"verb":"approve"'));
+    assert.ok(!cardText(card).includes('"verb":"resend"'), 'Resend is for admins');
+    await chats.say(LYNNE, 'tokens', (a) => /only VPP Books admins/.test(String(a.text)));
+  });
+
+  it('refuses the next step of an open flow once its admin was removed (after the restart that removed them), changing nothing', async () => {
+    const megan: ChatUser = { id: 'user-id-1', name: 'Megan Bowen', aadObjectId: DEMO_USERS.meganBowen };
+    const alex: ChatUser = { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: DEMO_USERS.alexWilber };
+    await start({ BOT_ADMIN_USER_IDS: `${alex.aadObjectId},${megan.aadObjectId}` });
+    await chats.setUpDemoToken({ admin: megan, opener: null });
+    const confirm = await chats.say(alex, 'remove Northwind', (a) => cardText(a).includes('"ref"'));
+    const keepDir = dataDir;
+    await app?.stop();
+    app = await startApplication(
+      loadConfig({ PORT: '0', LOCAL_DATA_DIR: keepDir, GRAPH_BASE_URL: directory.baseUrl, PLAYGROUND_ENABLED: 'false', BOT_ADMIN_USER_IDS: megan.aadObjectId }),
+      logger,
+    );
+    const refused = await chats.say(alex, click('remove', refOf(confirm)));
+    assert.match(String(refused.text), /only VPP Books admins/);
+    await chats.say(megan, 'tokens', (a) => cardText(a).includes('VPP tokens (1)'));
+  });
 });
