@@ -11,6 +11,8 @@ import type { AssignmentPreview } from '../assignments/AssignmentPlanner';
 /** Teams refreshes a card for at most 60 users (`refresh.userIds`). */
 export const MAX_REFRESH_USERS = 60;
 export const DEFAULT_APPROVAL_EXPIRY_MS = 72 * 60 * 60 * 1000;
+/** How long writing one request may take; an assignment claimed longer ago without its approval was cut off. */
+export const REQUEST_IN_FLIGHT_MS = 2 * 60_000;
 
 /** Who may decide (never the requester: the service checks that on every decision). */
 export interface ApproverPolicy {
@@ -143,21 +145,16 @@ export class ApprovalService {
         if (created) {
           undo.push(() => store.assignments.delete(preview.tokenId, assignment.id));
         } else {
-          if (await this.isBusy(existing)) {
-            throw new UserFacingError(`"${preview.book.title}" already has a request or delivery in progress for "${group.groupName}". Type **approvals** to see pending requests.`, 'assignment_busy');
-          }
+          const busy = new UserFacingError(`"${preview.book.title}" already has a request or delivery in progress for "${group.groupName}". Type **approvals** to see pending requests.`, 'assignment_busy');
+          if (await this.isBusy(existing)) throw busy;
           // Assigning again (Intune updates the one assignment per book and group): new intent, new request.
-          await store.assignments.update(preview.tokenId, assignment.id, (a) => ({
-            ...a,
-            installIntent: preview.installIntent,
-            status: 'pendingApproval',
-            approvalId,
-            requestedBy,
-            requestedDateTime: now,
-            approvedBy: undefined,
-            decidedAt: undefined,
-            lastError: undefined,
-          }));
+          // Only over what was checked: a request that took the assignment meanwhile wins, this one is refused.
+          const taken = await store.assignments.update(preview.tokenId, assignment.id, (a) =>
+            a.approvalId === existing.approvalId && a.status === existing.status
+              ? { ...a, installIntent: preview.installIntent, status: 'pendingApproval', approvalId, requestedBy, requestedDateTime: now, approvedBy: undefined, decidedAt: undefined, lastError: undefined }
+              : undefined,
+          );
+          if (taken?.value.approvalId !== approvalId) throw busy;
           undo.push(() => store.assignments.update(preview.tokenId, assignment.id, (a) => (a.approvalId === approvalId ? existing : undefined)));
         }
         assignments.push(assignment);
@@ -246,7 +243,9 @@ export class ApprovalService {
     if (existing.status !== 'pendingApproval' && existing.status !== 'approved' && existing.status !== 'inProgress') return false;
     if (!existing.approvalId) return false;
     const approval = await this.options.store.approvals.get(existing.tenantId, existing.approvalId);
-    if (!approval) return false;
+    // No approval yet: another request is being written right now (busy), or one was cut off by a crash
+    // (free once it is clearly not in flight any more).
+    if (!approval) return this.now().getTime() - Date.parse(existing.requestedDateTime) < REQUEST_IN_FLIGHT_MS;
     if (approval.state === 'pending') return Date.parse(approval.expiresAt) > this.now().getTime();
     if (approval.state !== 'approved') return false;
     const run = await this.options.runs.get(existing.tokenId, runId(approval.id));

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
 import { DEMO_GROUPS } from '../../../services/directory';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
-import type { ApprovalService } from '../../../services/approvals/ApprovalService';
+import { REQUEST_IN_FLIGHT_MS, type ApprovalService } from '../../../services/approvals/ApprovalService';
 import type { AssignmentPreview } from '../../../services/assignments/AssignmentPlanner';
 import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, type AssignTokenFixture } from '../../support/assignFixtures';
 
@@ -70,8 +70,20 @@ describe('approval requests under failing store writes (sandbox, local directory
     return writes;
   }
 
-  it('asking: a failure at any write refuses the request and leaves the book and groups free', async () => {
+  it('asking: two requests for the same book and group at once: exactly one is made, the other is refused', async () => {
     const approvals = env.approvals(env.executor());
+    const preview = await previewOfNextBook();
+    const results = await Promise.allSettled([approvals.request({ preview, requestedBy: alex }), approvals.request({ preview, requestedBy: megan })]);
+    assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
+    const refused = results.find((r) => r.status === 'rejected');
+    assert.match(String((refused as PromiseRejectedResult | undefined)?.reason), /already has a request or delivery in progress/);
+    const pending = (await approvals.listPending(ASSIGN_TENANT)).pending.filter((p) => p.summary.bookTitle === preview.book.title);
+    assert.equal(pending.length, 1);
+  });
+
+  it('asking: a failure at any write refuses the request and leaves the book and groups free', async () => {
+    let clock = Date.now();
+    const approvals = env.approvals(env.executor(), { now: () => new Date(clock) });
     const writes = await writesOf(async () => approvals.request({ preview: await previewOfNextBook(), requestedBy: alex }));
     assert.ok(writes >= 4, `a request with two groups writes at least 4 documents (${writes})`);
     for (const once of [true, false]) {
@@ -82,6 +94,8 @@ describe('approval requests under failing store writes (sandbox, local directory
         sinon.restore();
         const pending = (await approvals.listPending(ASSIGN_TENANT)).pending.filter((p) => p.summary.bookTitle === preview.book.title);
         assert.deepEqual(pending, [], `no half-made request is offered to approvers (write ${failAt}, ${once ? 'undone' : 'crashed'})`);
+        // After a crash nothing could be undone: what it left counts as in flight for two minutes, then frees itself.
+        if (!once) clock += REQUEST_IN_FLIGHT_MS + 1000;
         const again = await approvals.request({ preview, requestedBy: alex });
         assert.equal(again.request.state, 'pending', `the same book and groups can be asked for again (write ${failAt}, ${once ? 'undone' : 'crashed'})`);
         await approvals.withdraw(ASSIGN_TENANT, again.request.id, alex);
