@@ -1,4 +1,5 @@
-import { TurnContext, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
+import { TeamsInfo, TurnContext, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
+import { forEachLimited } from '../services/common/forEachLimited';
 import type { ApproverReach } from '../services/approvals/ApprovalService';
 import type { Logger } from '../services/logging/logger';
 import type { ConversationReferenceRepository } from '../services/store/repositories/ConversationReferenceRepository';
@@ -23,8 +24,20 @@ export interface TeamsApproverReachOptions {
   installer?: BotInstaller | undefined;
   /** By Entra object id (lower case). */
   knownChats?: ReadonlyMap<string, KnownChat> | undefined;
+  /**
+   * Teams' service URL when no chat of the tenant is stored yet (a new tenant): Teams' global one, which
+   * routes to the tenant's region.
+   */
+  defaultServiceUrl?: string | undefined;
+  /** Waits between the Graph install and a second try at the chat (Teams may not know the install yet). */
+  sleep?: (ms: number) => Promise<void>;
   logger?: Logger | undefined;
 }
+
+/** Chats started at once: a large admin group must not take a whole turn one approver at a time. */
+const REACH_CONCURRENCY = 5;
+const RETRY_AFTER_INSTALL_MS = 2_000;
+const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Stands in for the app id in local mode, where the embedded directory keeps its own app catalog. */
 export const LOCAL_MANIFEST_ID = 'vpp-books-bot-local';
@@ -42,24 +55,22 @@ export class TeamsApproverReach implements ApproverReach {
   constructor(private readonly options: TeamsApproverReachOptions) {}
 
   async ensureReachable(tenantId: string, aadObjectIds: readonly string[]): Promise<{ reachable: string[]; unreachable: string[] }> {
-    const reachable: string[] = [];
-    const unreachable: string[] = [];
-    let serviceUrl: string | undefined;
-    for (const id of aadObjectIds) {
+    const reached = new Set<string>();
+    const serviceUrl = (await this.tenantServiceUrl(tenantId)) ?? this.options.defaultServiceUrl;
+    await forEachLimited(aadObjectIds, REACH_CONCURRENCY, async (id) => {
       if (await this.options.conversations.getForUser(tenantId, id)) {
-        reachable.push(id);
-        continue;
+        reached.add(id);
+        return;
       }
       try {
-        serviceUrl ??= await this.tenantServiceUrl(tenantId);
         await this.startChat(tenantId, id, serviceUrl);
-        reachable.push(id);
+        reached.add(id);
       } catch (err) {
         this.options.logger?.warn({ err, tenantId, user: id }, 'could not start a chat with an approver');
-        unreachable.push(id);
       }
-    }
-    return { reachable, unreachable };
+    });
+    // In the order given, so messages name approvers the way the configuration lists them.
+    return { reachable: aadObjectIds.filter((id) => reached.has(id)), unreachable: aadObjectIds.filter((id) => !reached.has(id)) };
   }
 
   private async startChat(tenantId: string, aadObjectId: string, tenantServiceUrl: string | undefined): Promise<void> {
@@ -77,11 +88,26 @@ export class TeamsApproverReach implements ApproverReach {
       channelData: { tenant: { id: tenantId } },
     } as ConversationParameters;
     let reference: Partial<ConversationReference> | undefined;
-    await this.options.adapter.createConversationAsync(appId, 'msteams', serviceUrl, BOT_FRAMEWORK_AUDIENCE, parameters, async (context) => {
-      reference = TurnContext.getConversationReference(context.activity);
-    });
+    // The user's Teams id (29:…) is what card refresh needs; the new chat's member list has it.
+    let teamsUserId = member.id;
+    const create = () =>
+      this.options.adapter.createConversationAsync(appId, 'msteams', serviceUrl, BOT_FRAMEWORK_AUDIENCE, parameters, async (context) => {
+        reference = TurnContext.getConversationReference(context.activity);
+        teamsUserId = (await TeamsInfo.getMember(context, aadObjectId).catch(() => undefined))?.id ?? member.id;
+      });
+    try {
+      await create();
+    } catch (err) {
+      if (known) throw err;
+      // Right after the install Teams may not know it yet: one more try shortly after.
+      this.options.logger?.debug({ err, user: aadObjectId }, 'starting a chat right after the install failed; trying once more');
+      await (this.options.sleep ?? defaultSleep)(RETRY_AFTER_INSTALL_MS);
+      await create();
+    }
     const conversationId = reference?.conversation?.id;
     if (!reference || !conversationId) throw new Error('the Bot Connector created no conversation');
+    // The install event may have stored this user's chat meanwhile, with everything Teams knows: keep it.
+    if (await this.options.conversations.getForUser(tenantId, aadObjectId)) return;
     await this.options.conversations.save({
       tenantId,
       scope: 'personal',
@@ -89,7 +115,7 @@ export class TeamsApproverReach implements ApproverReach {
       conversationId,
       reference: {
         ...(JSON.parse(JSON.stringify(reference)) as Record<string, unknown>),
-        user: { id: member.id, aadObjectId },
+        user: { id: teamsUserId, aadObjectId },
         bot: { id: appId || 'bot', name: 'VPP Books' },
         conversation: { id: conversationId, conversationType: 'personal', tenantId },
         channelId: 'msteams',

@@ -3,7 +3,7 @@ import { assignProgressText, assignResultCard } from '../cards/assignCards';
 import { approvalCard } from '../cards/approvalCards';
 import type { ApproverNotice } from '../dialogs/approvals/approvalCardSender';
 import type { AdaptiveCardJson } from '../cards/cardTemplates';
-import type { ApprovalNotifier } from '../dialogs/approvals/ApprovalCardHandler';
+import type { ApprovalNotifier, CardCopy } from '../dialogs/approvals/ApprovalCardHandler';
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../services/assignments/reporting';
 import type { Logger } from '../services/logging/logger';
 import type { NotificationOutbox } from '../services/notifications/NotificationOutbox';
@@ -25,19 +25,35 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     private readonly adapter: Pick<CloudAdapter, 'continueConversationAsync'>,
     private readonly appId: string | undefined,
     private readonly logger: Logger,
-    /** The Teams user ids (MRIs) the request card refreshes for, at most 60. */
-    private readonly refreshUserIds: (tenantId: string) => Promise<string[]>,
+    /** The Teams user ids (MRIs) a request's card refreshes for, at most 60. */
+    private readonly refreshFor: (request: ApprovalRequest) => Promise<string[]>,
+    /** Remembers where each approver's copy went, so the decision can replace it; answers the request as it is now. */
+    private readonly recordCopy?: (tenantId: string, approvalId: string, copy: CardCopy) => Promise<ApprovalRequest | undefined>,
   ) {}
 
   /** Each approver given (all of them, however many; never the requester) gets the actionable card. */
   async requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void> {
-    const card = approvalCard(request, { actionable: true, refreshUserIds: await this.refreshUserIds(request.tenantId) });
+    const card = approvalCard(request, { actionable: true, refreshUserIds: await this.refreshFor(request) });
     const { bookTitle, groupName } = request.summary;
     const text = `${request.requestedBy.displayName ?? 'An admin'} asks to assign "${bookTitle}" to ${groupName}. Approve or reject it on the card.`;
-    for (const approver of approvers) {
-      if (approver.toLowerCase() === request.requestedBy.aadObjectId.toLowerCase()) continue;
-      await this.toUser(request.tenantId, approver, { text, card });
-    }
+    // One write at a time per request: the copies all land in the request document.
+    let recorded: Promise<void> = Promise.resolve();
+    const sends = approvers
+      .filter((approver) => approver.toLowerCase() !== request.requestedBy.aadObjectId.toLowerCase())
+      .map((approver) =>
+        this.toUser(request.tenantId, approver, { text, card }, (copy) => {
+          recorded = recorded
+            .then(async () => {
+              const now = await this.recordCopy?.(request.tenantId, request.id, copy);
+              // Decided while this copy was on its way: the decision's update missed it, so it is replaced here.
+              if (now && now.state !== 'pending') await this.updateCard(now.tenantId, copy, approvalCard(now, { actionable: false }));
+            })
+            .catch((err: unknown) => this.logger.warn({ err, approvalId: request.id }, 'could not record an approval card copy'));
+        }),
+      );
+    // Each approver's chat has its own queue in the outbox: they go out side by side, within Teams' limits.
+    await Promise.all(sends);
+    await recorded;
   }
 
   async progress(update: AssignmentProgress): Promise<void> {
@@ -67,23 +83,25 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     await this.toUser(request.tenantId, request.requestedBy.aadObjectId, { text });
   }
 
-  async updateCard(request: ApprovalRequest & { card: NonNullable<ApprovalRequest['card']> }, card: AdaptiveCardJson): Promise<void> {
-    const stored = await this.conversations.getForConversation(request.tenantId, request.card.conversationId);
+  async updateCard(tenantId: string, copy: CardCopy, card: AdaptiveCardJson): Promise<void> {
+    const stored = await this.conversations.getForConversation(tenantId, copy.conversationId);
     if (!stored) {
-      this.logger.warn({ approvalId: request.id }, 'approval card lives in a conversation the bot no longer knows; it refreshes when next opened');
+      this.logger.warn({ conversationId: copy.conversationId }, 'approval card lives in a conversation the bot no longer knows; it refreshes when next opened');
       return;
     }
     await this.adapter.continueConversationAsync(this.appId ?? '', stored.reference as Partial<ConversationReference>, async (context) => {
-      await context.updateActivity({ type: 'message', id: request.card.activityId, attachments: [CardFactory.adaptiveCard(card)] });
+      await context.updateActivity({ type: 'message', id: copy.activityId, attachments: [CardFactory.adaptiveCard(card)] });
     });
   }
 
-  private async toUser(tenantId: string, aadObjectId: string, message: NotificationMessage): Promise<void> {
+  private async toUser(tenantId: string, aadObjectId: string, message: NotificationMessage, onPosted?: (copy: CardCopy) => void): Promise<void> {
     const stored = await this.conversations.getForUser(tenantId, aadObjectId);
     if (!stored) {
       this.logger.warn({ tenantId, user: aadObjectId }, 'no personal chat with this user to report to');
       return;
     }
-    await this.outbox.send({ tenantId, conversationId: stored.conversationId, reference: stored.reference }, message);
+    await this.outbox.send({ tenantId, conversationId: stored.conversationId, reference: stored.reference }, message, (activityId) => {
+      if (activityId) onPosted?.({ activityId, conversationId: stored.conversationId });
+    });
   }
 }

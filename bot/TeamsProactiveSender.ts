@@ -58,11 +58,13 @@ export class TeamsProactiveSender implements ProactiveSender {
     private readonly appId: string | undefined,
   ) {}
 
-  async send(reference: ConversationReferenceJson, message: NotificationMessage): Promise<void> {
+  async send(reference: ConversationReferenceJson, message: NotificationMessage): Promise<string | undefined> {
     try {
+      let activityId: string | undefined;
       await this.adapter.continueConversationAsync(this.appId ?? '', reference as Partial<ConversationReference>, async (context) => {
-        await context.sendActivity(toActivity(message));
+        activityId = (await context.sendActivity(toActivity(message)))?.id;
       });
+      return activityId;
     } catch (err) {
       const status = statusOf(err);
       const teams = teamsErrorOf(err);

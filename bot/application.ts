@@ -110,7 +110,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       mdm: { id: config.apple.mdmId, name: config.apple.mdmName },
       alsoRemove: [(tokenId) => runs.deleteAllForToken(tokenId)],
     });
-    // Graph uses the bot's own app registration (app-only); it needs GroupMember.Read.All, User.Read.All, Device.Read.All.
+    // Graph uses the bot's own app registration (app-only): GroupMember.Read.All, User.Read.All, Device.Read.All, and for
+    // reaching approvers who never opened the bot TeamsAppInstallation.ReadWriteSelfForUser.All and AppCatalog.Read.All.
     const directory = new GraphDirectory({
       baseUrl: endpoints.graphBaseUrl,
       tenantId: config.botAuth.tenantId,
@@ -119,11 +120,12 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       managedAppleIdAttribute: endpoints.managedAppleIdAttribute,
       logger,
     });
+    const groupMembership = new CachedGroupMembership(directory);
     const policy = new AdminPolicy({
       tenantId: config.tenantId,
       adminUserIds: config.admins.userIds,
       adminGroupId: config.admins.groupId,
-      groupMembership: new CachedGroupMembership(directory),
+      groupMembership,
     });
     const adapter = createAdapter(config, logger, options.auth?.overrides, options.auth?.credentialsFactory);
     const outbox = new NotificationOutbox({ store, sender: new TeamsProactiveSender(adapter, config.botAuth.appId), instanceId: config.instanceId, logger });
@@ -160,12 +162,13 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       adminGroupId: config.admins.groupId,
       adminUserIds: config.admins.userIds,
       groups: directory,
+      membership: groupMembership,
     });
     const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
     const clients = appleClientProvider(cipher, apple);
     // Late-bound: the approval service needs the executor, which reports through this messenger.
     const late: { approvals?: ApprovalService } = {};
-    const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, async (tenantId) => (await late.approvals?.refreshUserIds(tenantId)) ?? []);
+    const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, async (request) => (await late.approvals?.refreshFor(request)) ?? [], (tenantId, approvalId, copy) => store.approvals.addCopy(tenantId, approvalId, copy));
     const executor = new AssignmentExecutor({
       store,
       runs,
@@ -195,6 +198,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         // The app's manifest id is its app id; locally the embedded directory plays Graph's part.
         installer: new GraphBotInstaller(directory, config.botAuth.appId ?? LOCAL_MANIFEST_ID),
         knownChats: localPlaygroundChats(config),
+        defaultServiceUrl: config.teamsServiceUrl,
         logger,
       }),
     });

@@ -26,11 +26,14 @@ export const approvalInvokeSchema = z.object({
 export interface ApprovalNotifier {
   /** Tell the requester the outcome (approved, rejected, expired). */
   decided(request: ApprovalRequest): Promise<void>;
-  /** Update the request's stored card (`request.card`) when it lives in another conversation than the click. */
-  updateCard(request: ApprovalRequest & { card: NonNullable<ApprovalRequest['card']> }, adaptiveCard: AdaptiveCardJson): Promise<void>;
+  /** Replace one posted copy of the request's card (the requester's, or an approver's). */
+  updateCard(tenantId: string, copy: CardCopy, adaptiveCard: AdaptiveCardJson): Promise<void>;
   /** Send the request card to these approvers again (Resend). */
   requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void>;
 }
+
+/** Where a copy of a request card was posted. */
+export type CardCopy = NonNullable<ApprovalRequest['card']>;
 
 /** Whether a user is a bot admin (Resend is theirs). */
 export type AdminCheck = (tenantId: string, aadObjectId: string) => Promise<boolean>;
@@ -81,7 +84,9 @@ export class ApprovalCardHandler {
   async handle(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
     const parsed = approvalInvokeSchema.safeParse(invokeValue);
     if (!parsed.success) return respond(approvalNoticeCard(APPROVAL_MESSAGES.invalid));
-    const { action, trigger } = parsed.data;
+    const { action } = parsed.data;
+    // botbuilder rebuilds the invoke value without `trigger`: Teams puts it on the activity's value.
+    const trigger = parsed.data.trigger ?? triggerOf(context.activity.value);
     const tenantId = tenantOf(context);
     const clicker = context.activity.from?.aadObjectId;
     if (!tenantId || !clicker) return respond(approvalNoticeCard(APPROVAL_MESSAGES.noIdentity));
@@ -165,7 +170,7 @@ export class ApprovalCardHandler {
       withdrawable: pending && own,
       resendable,
       notice,
-      refreshUserIds: pending ? await this.approvals.refreshUserIds(request.tenantId) : undefined,
+      refreshUserIds: pending ? await this.approvals.refreshFor(request) : undefined,
     });
   }
 
@@ -185,19 +190,25 @@ export class ApprovalCardHandler {
     this.followUps.add(promise);
   }
 
-  /** The decided (or expired, withdrawn) card replaces the stored one for everyone, and the requester is told. */
+  /**
+   * The decided (or expired, withdrawn) card replaces every posted copy (the requester's and each
+   * approver's), and the requester is told.
+   */
   private async publish(context: TurnContext | undefined, request: ApprovalRequest, options: { tellRequester?: boolean } = {}): Promise<AdaptiveCardJson> {
     const card = approvalCard(request, { actionable: false });
-    const stored = request.card;
-    try {
-      if (stored && context && stored.conversationId === context.activity.conversation?.id) {
-        await context.updateActivity({ type: 'message', id: stored.activityId, conversation: context.activity.conversation, attachments: [CardFactory.adaptiveCard(card)] });
-      } else if (stored) {
-        await this.notifier?.updateCard({ ...request, card: stored }, card);
+    // Read again: approvers' copies may have been recorded since the decision was read.
+    const latest = (await this.approvals.get(request.tenantId, request.id)) ?? request;
+    for (const copy of [...(latest.card ? [latest.card] : []), ...(latest.copies ?? [])]) {
+      try {
+        if (context && copy.conversationId === context.activity.conversation?.id) {
+          await context.updateActivity({ type: 'message', id: copy.activityId, conversation: context.activity.conversation, attachments: [CardFactory.adaptiveCard(card)] });
+        } else {
+          await this.notifier?.updateCard(request.tenantId, copy, card);
+        }
+      } catch (err) {
+        // The decision stands; a card that could not be updated refreshes to the truth when next shown.
+        this.logger?.warn({ err, approvalId: request.id }, 'could not update a copy of the approval card');
       }
-    } catch (err) {
-      // The decision stands; a card that could not be updated refreshes to the truth when next shown.
-      this.logger?.warn({ err, approvalId: request.id }, 'could not update the approval card');
     }
     if (options.tellRequester === false) return card;
     try {
@@ -207,6 +218,11 @@ export class ApprovalCardHandler {
     }
     return card;
   }
+}
+
+function triggerOf(value: unknown): 'manual' | 'automatic' | undefined {
+  const trigger = (value as { trigger?: unknown } | undefined)?.trigger;
+  return trigger === 'manual' || trigger === 'automatic' ? trigger : undefined;
 }
 
 function alreadyDecidedNotice(request: ApprovalRequest): string {

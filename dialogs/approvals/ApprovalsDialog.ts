@@ -27,7 +27,8 @@ export class ApprovalsDialog extends ComponentDialog {
 
   private async list(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const actor = flowActor(step.options, 'approvals');
-    const { pending } = await this.approvals.listPending(actor.tenantId);
+    // Overdue requests are left out, not expired here: the sweep expires them and tells their requesters.
+    const pending = await this.approvals.listOpen(actor.tenantId);
     const viewer = actor.aadObjectId.toLowerCase();
     const approver = await this.approvals.approvers.isApprover(actor.tenantId, actor.aadObjectId);
     const admin = (await this.isAdmin?.(actor.tenantId, actor.aadObjectId)) === true;
@@ -41,10 +42,9 @@ export class ApprovalsDialog extends ComponentDialog {
     await step.context.sendActivity(
       `${visible.length} request${visible.length === 1 ? '' : 's'} waiting for a decision${visible.length > shown.length ? ` (the ${shown.length} oldest below)` : ''}.`,
     );
-    const refreshUserIds = await this.approvals.refreshUserIds(actor.tenantId);
     for (const request of shown) {
       const own = request.requestedBy.aadObjectId.toLowerCase() === viewer;
-      await sendCard(step.context, approvalCard(request, { actionable: approver && !own, withdrawable: own, resendable: admin, refreshUserIds }));
+      await sendCard(step.context, approvalCard(request, { actionable: approver && !own, withdrawable: own, resendable: admin, refreshUserIds: await this.approvals.refreshFor(request) }));
     }
     return step.endDialog();
   }

@@ -204,23 +204,30 @@ export class AssignBookDialog extends ComponentDialog {
     const preview = previewSchema.parse((step.values as Record<string, unknown>).preview);
     const actor = this.actor(step);
     try {
-      const { request, approvers } = await this.approvals.request({
+      const { request, approvers, approverNames, unreachableNames } = await this.approvals.request({
         preview,
         requestedBy: { aadObjectId: actor.aadObjectId, displayName: actor.name },
         userLimit: step.result === 'limit' ? preview.licensesAvailable : undefined,
       });
       const posted = await postApprovalCard(step.context, this.approvals, request);
-      try {
-        await this.approverNotice?.requestCreated(posted, approvers);
-      } catch {
-        // The request stands and its card is in this chat; approvers also find it with "approvals".
-      }
+      // Not awaited: cards to many approvers go out through the outbox at Teams' pace, after this answer.
+      // The request stands either way; approvers also find it with "approvals".
+      void this.approverNotice?.requestCreated(posted, approvers).catch(() => undefined);
+      const missed = unreachableNames.length > 0 ? ` I could not reach ${nameList(unreachableNames)} in Teams.` : '';
       await step.context.sendActivity(
-        `Sent for approval. Nothing is assigned until another approver approves; I will tell you the result. The request expires in ${Math.round(this.approvals.expiryMs / 3_600_000)} hours.`,
+        `Sent for approval to ${nameList(approverNames)}. Nothing is assigned until one of them approves; I will tell you the result. The request expires in ${Math.round(this.approvals.expiryMs / 3_600_000)} hours.${missed}`,
       );
     } catch (err) {
       return endWithError(step, err);
     }
     return step.endDialog();
   }
+}
+
+/** "A, B and C" (at most ten names, then how many more). */
+function nameList(names: readonly string[]): string {
+  const shown = names.slice(0, 10);
+  const more = names.length - shown.length;
+  if (more > 0) return `${shown.join(', ')} and ${more} more`;
+  return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown.at(-1)}` : (shown[0] ?? 'the approvers');
 }

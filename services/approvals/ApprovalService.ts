@@ -19,6 +19,8 @@ export interface ApproverPolicy {
   /** Every approver: each gets the request card, whatever their number. */
   approverIds(tenantId: string): Promise<string[]>;
   isApprover(tenantId: string, aadObjectId: string): Promise<boolean>;
+  /** Display names where known (for messages that name approvers), in the order asked. */
+  displayNames?(tenantId: string, aadObjectIds: readonly string[]): Promise<Array<string | undefined>>;
 }
 
 /** A fixed list of approvers (tests, and APPROVER_USER_IDS without the directory). */
@@ -93,13 +95,18 @@ export class ApprovalService {
    * stored chats with the bot, at most 60 (Teams' limit). Entra object ids would never match in Teams.
    */
   async refreshUserIds(tenantId: string): Promise<string[]> {
-    const mris: string[] = [];
-    for (const id of await this.options.approvers.approverIds(tenantId)) {
-      const mri = (await this.options.store.conversations.getForUser(tenantId, id))?.reference.user?.id;
-      if (mri) mris.push(mri);
-      if (mris.length >= MAX_REFRESH_USERS) break;
-    }
-    return mris;
+    return this.refreshIdsOf(tenantId, await this.options.approvers.approverIds(tenantId));
+  }
+
+  /** Whom a request's card refreshes for: fixed when it was asked for (older requests: worked out now). */
+  async refreshFor(request: ApprovalRequest): Promise<string[]> {
+    return request.refreshUserIds ?? this.refreshUserIds(request.tenantId);
+  }
+
+  /** Pending requests still in time, without expiring anything (the sweep expires and announces them). */
+  async listOpen(tenantId: string): Promise<ApprovalRequest[]> {
+    const now = this.now().getTime();
+    return (await this.options.store.approvals.listPending(tenantId)).filter((r) => Date.parse(r.expiresAt) > now);
   }
 
   /** The approvers of a request who can be sent its card now (all but the requester; reached if needed). */
@@ -115,10 +122,11 @@ export class ApprovalService {
    * or no approver can be sent the card. Creating is all or nothing: a write that fails undoes the ones
    * before it, and what a crash leaves half-made never blocks a later request (`isBusy`).
    */
-  async request(input: RequestInput): Promise<{ request: ApprovalRequest; run: AssignmentRun; approvers: string[] }> {
+  async request(input: RequestInput): Promise<{ request: ApprovalRequest; run: AssignmentRun; approvers: string[]; approverNames: string[]; unreachableNames: string[] }> {
     const { store, runs } = this.options;
     const { preview, requestedBy } = input;
-    const approvers = await this.approversFor(preview.tenantId, requestedBy);
+    const { reachable: approvers, unreachable } = await this.approversFor(preview.tenantId, requestedBy);
+    const refreshUserIds = await this.refreshIdsOf(preview.tenantId, approvers);
     const now = this.now().toISOString();
     const approvalId = randomUUID();
     const undo: Array<() => Promise<unknown>> = [];
@@ -200,9 +208,10 @@ export class ApprovalService {
         requestedBy,
         requestedDateTime: now,
         expiresAt: new Date(this.now().getTime() + this.expiryMs).toISOString(),
+        ...(refreshUserIds.length > 0 ? { refreshUserIds } : {}),
       });
       await this.audit(request, requestedBy, 'assignment.request', 'success', { groups: preview.groups.length, licensesNeeded });
-      return { request, run, approvers };
+      return { request, run, approvers, approverNames: await this.namesOf(preview.tenantId, approvers), unreachableNames: await this.namesOf(preview.tenantId, unreachable) };
     } catch (err) {
       for (const step of undo.reverse()) {
         await step().catch((undoErr: unknown) => this.options.logger?.warn({ err: undoErr, approvalId }, 'could not undo part of a failed request; it frees itself'));
@@ -215,24 +224,47 @@ export class ApprovalService {
    * The approvers who will get the card: everyone who may approve but the requester, of whom at least
    * one must be reachable. Otherwise the request is refused before anything is written.
    */
-  private async approversFor(tenantId: string, requestedBy: Actor): Promise<string[]> {
+  private async approversFor(tenantId: string, requestedBy: Actor): Promise<{ reachable: string[]; unreachable: string[] }> {
     const requester = requestedBy.aadObjectId.toLowerCase();
-    const others = (await this.options.approvers.approverIds(tenantId)).filter((id) => id.toLowerCase() !== requester);
+    const all = await this.options.approvers.approverIds(tenantId);
+    const others = all.filter((id) => id.toLowerCase() !== requester);
     if (others.length === 0) {
+      const who = all.length > 0 ? ` (the approvers: ${listOf(await this.namesOf(tenantId, all))})` : ' (no approver is set up)';
       throw new UserFacingError(
-        'Nobody but you can approve this request, so it was not sent (book licenses need a second person). Ask your IT administrator to add approvers: APPROVER_USER_IDS, or members of the bot admin group. Nothing was changed.',
+        `Nobody but you can approve this request${who}, so it was not sent: book licenses need a second person. Ask your IT administrator to add approvers: APPROVER_USER_IDS, or members of the bot admin group. Nothing was changed.`,
         'no_other_approver',
       );
     }
-    if (!this.options.reach) return others;
-    const { reachable, unreachable } = await this.options.reach.ensureReachable(tenantId, others);
-    if (reachable.length === 0) {
+    if (!this.options.reach) return { reachable: others, unreachable: [] };
+    const reach = await this.options.reach.ensureReachable(tenantId, others);
+    if (reach.reachable.length === 0) {
       throw new UserFacingError(
-        `None of the approvers can be reached in Teams (${unreachable.length} tried), so the request was not sent. Ask an approver to open a chat with the bot, or ask your IT administrator to allow the bot to install itself for approvers (see the deployment guide). Nothing was changed.`,
+        `None of the approvers can be reached in Teams (${listOf(await this.namesOf(tenantId, reach.unreachable))}), so the request was not sent. Ask one of them to open a chat with the bot, or ask your IT administrator to let the bot install itself for approvers (see the deployment guide). Nothing was changed.`,
         'approvers_unreachable',
       );
     }
-    return reachable;
+    return reach;
+  }
+
+  /** Approvers by name where the directory or their chat with the bot tells it, else by id. */
+  private async namesOf(tenantId: string, ids: readonly string[]): Promise<string[]> {
+    const fromDirectory = (await this.options.approvers.displayNames?.(tenantId, ids)) ?? [];
+    const names: string[] = [];
+    for (const [i, id] of ids.entries()) {
+      names.push(fromDirectory[i] ?? (await this.options.store.conversations.getForUser(tenantId, id))?.reference.user?.name ?? id);
+    }
+    return names;
+  }
+
+  /** The approvers' Teams ids (MRIs) from their stored chats, at most 60: what the card refreshes for. */
+  private async refreshIdsOf(tenantId: string, ids: readonly string[]): Promise<string[]> {
+    const mris: string[] = [];
+    for (const id of ids) {
+      if (mris.length >= MAX_REFRESH_USERS) break;
+      const mri = (await this.options.store.conversations.getForUser(tenantId, id))?.reference.user?.id;
+      if (mri && mri.toLowerCase() !== id.toLowerCase()) mris.push(mri);
+    }
+    return mris;
   }
 
   /**
@@ -389,4 +421,10 @@ export class ApprovalService {
       this.options.logger?.warn({ err }, 'could not audit an approval action');
     }
   }
+}
+
+/** "A, B, C and 4 more": approvers named in one line. */
+function listOf(names: readonly string[], most = 10): string {
+  const shown = names.slice(0, most).join(', ');
+  return names.length > most ? `${shown} and ${names.length - most} more` : shown;
 }

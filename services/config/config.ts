@@ -96,6 +96,7 @@ export const environmentSchema = z.object({
   APPLE_STATUS_POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number({ error: POSITIVE_EXPECTED }).int({ error: POSITIVE_EXPECTED }).positive({ error: POSITIVE_EXPECTED }).optional()),
   LOCAL_APPLE_PORT: port(0),
   GRAPH_BASE_URL: httpUrl,
+  TEAMS_SERVICE_URL: httpUrl,
   GRAPH_MANAGED_APPLE_ID_ATTRIBUTE: optionalString,
   LOCAL_DIRECTORY_PORT: port(0),
   INSTANCE_ID: optionalString,
@@ -179,6 +180,8 @@ export interface AppConfig {
   };
   localDirectoryPort: number;
   localApplePort: number;
+  /** Where the bot starts a chat with an approver when no chat of the tenant is known yet (production). */
+  teamsServiceUrl: string | undefined;
   admins: { groupId: string | undefined; userIds: string[] };
   approvals: {
     /** Who may approve assignments; empty means every bot admin (but never the requester). */
@@ -285,6 +288,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
       managedAppleIdAttribute: e.GRAPH_MANAGED_APPLE_ID_ATTRIBUTE,
     },
     localDirectoryPort: e.LOCAL_DIRECTORY_PORT,
+    // Teams' global service URL routes to the tenant's region; a stored chat's own URL is used when there is one.
+    teamsServiceUrl: e.TEAMS_SERVICE_URL ?? (mode === 'production' ? 'https://smba.trafficmanager.net/teams' : undefined),
     localApplePort: e.LOCAL_APPLE_PORT,
     admins: {
       groupId: e.BOT_ADMIN_GROUP_ID,

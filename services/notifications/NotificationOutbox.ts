@@ -124,6 +124,7 @@ interface Job {
   recipient: Recipient;
   message: NotificationMessage;
   resolve: (result: DeliveryResult) => void;
+  onSent?: ((activityId: string | undefined) => void) | undefined;
 }
 
 /** One conversation's messages, sent one at a time and in order (concurrent posts into one conversation earn 412s). */
@@ -168,8 +169,11 @@ export class NotificationOutbox {
     this.tenantWindows = options.tenantWindows ?? TEAMS_TENANT_WINDOWS;
   }
 
-  /** One message to one conversation, e.g. a sync result to the chat that asked for it. */
-  send(recipient: Recipient, message: NotificationMessage): Promise<DeliveryResult> {
+  /**
+   * One message to one conversation, e.g. a sync result to the chat that asked for it. `onSent` learns
+   * the posted activity's id, for a card that is to be updated in place later.
+   */
+  send(recipient: Recipient, message: NotificationMessage, onSent?: (activityId: string | undefined) => void): Promise<DeliveryResult> {
     if (this.stopped) return Promise.resolve('failed');
     this.sweepIdle(Date.now());
     const key = `${recipient.tenantId}\n${recipient.conversationId}`;
@@ -178,7 +182,7 @@ export class NotificationOutbox {
       queue = { jobs: [], log: new SendLog(this.conversationWindows), worker: undefined };
       this.queues.set(key, queue);
     }
-    const result = new Promise<DeliveryResult>((resolve) => queue.jobs.push({ recipient, message, resolve }));
+    const result = new Promise<DeliveryResult>((resolve) => queue.jobs.push({ recipient, message, resolve, onSent }));
     if (!queue.worker) queue.worker = this.drain(queue);
     return result;
   }
@@ -190,11 +194,12 @@ export class NotificationOutbox {
     queue.worker = undefined;
   }
 
-  private async deliver(log: SendLog, { recipient, message }: Job): Promise<DeliveryResult> {
+  private async deliver(log: SendLog, { recipient, message, onSent }: Job): Promise<DeliveryResult> {
     for (let attempt = 1; ; attempt++) {
       if (!(await this.takeSlot(log, recipient.tenantId))) return 'failed';
       try {
-        await this.options.sender.send(recipient.reference, message);
+        const activityId = await this.options.sender.send(recipient.reference, message);
+        onSent?.(activityId ?? undefined);
         return 'sent';
       } catch (err) {
         const failure = err instanceof ProactiveSendError ? err : undefined;

@@ -11,7 +11,8 @@ export interface NotificationMessage {
  * services never import botbuilder. Failures throw ProactiveSendError with the HTTP status Teams gave.
  */
 export interface ProactiveSender {
-  send(reference: ConversationReferenceJson, message: NotificationMessage): Promise<void>;
+  /** Resolves with the posted activity's id when Teams gives one (a card can then be updated in place). */
+  send(reference: ConversationReferenceJson, message: NotificationMessage): Promise<string | void>;
 }
 
 /**

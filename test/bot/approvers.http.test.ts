@@ -63,21 +63,33 @@ describe('approvers over HTTP: the admin group approves, and every approver is r
     await chats.setUpDemoToken({ admin: PATTI, opener: null });
     assert.equal(connector.created.length, 0);
 
-    await requestEmma(PATTI, (a) => /^Sent for approval/.test(String(a.text)));
+    const sent = await requestEmma(PATTI, (a) => /^Sent for approval/.test(String(a.text)));
+    assert.match(String(sent.text), /^Sent for approval to (?=.*Lynne Robbins)/, 'names who got it');
+    assert.ok(!String(sent.text).includes('Patti Fernandez'), 'never the requester');
     // Lynne is in the admin group and never wrote to the bot: it installed itself for her and started a chat.
     const lynneChat = connector.created.find((c) => JSON.stringify(c.parameters.members).includes(LYNNE.aadObjectId));
     assert.ok(lynneChat, 'the connector saw a conversation created with Lynne');
     assert.ok(directory.installedApps.get(LYNNE.aadObjectId)?.has(`catalog-${LOCAL_MANIFEST_ID}`), 'installed for Lynne through Graph');
     assert.ok(!connector.created.some((c) => JSON.stringify(c.parameters.members).includes(PATTI.aadObjectId)), 'the requester gets no approver card');
+    assert.equal((lynneChat.parameters as { tenantId?: string }).tenantId, '00000000-0000-0000-0000-0000000000001', 'in the tenant');
     const lynneCard = await connector.waitFor((a) => a.conversation?.id === lynneChat.id && cardText(a).includes('"verb":"approve"'));
     const approvalId = /"approvalId":"([^"]+)"/.exec(cardText(lynneCard))?.[1];
     assert.ok(approvalId);
+    const refreshFor = (JSON.parse(cardText(lynneCard)) as { refresh?: { userIds?: string[] } }).refresh?.userIds ?? [];
+    assert.ok(refreshFor.includes(`29:${LYNNE.aadObjectId}`), `refreshed for Lynne by her Teams id: ${refreshFor.join(', ')}`);
+    assert.ok(refreshFor.every((id) => id.startsWith('29:')), 'only Teams ids, never Entra ids');
 
     const done = connector.waitForNext((a) => a.conversation?.id === `chat-${PATTI.aadObjectId}` && /^Finished assigning "Emma"/.test(String(a.summary ?? a.text)), 60_000);
     const approval = await chats.approveAs(LYNNE, approvalId, lynneChat.id);
     assert.equal(approval.status, 200);
     assert.match(JSON.stringify(await approval.json()), /Approved by Lynne Robbins/);
     await done;
+    // Every copy (the requester's and each approver's) now shows the decision, without buttons.
+    const approverChats = connector.created.length;
+    const decidedCopies = (): number => connector.updates.filter((u) => JSON.stringify(u).includes('Approved by Lynne Robbins')).length;
+    for (const deadline = Date.now() + 10_000; decidedCopies() < approverChats + 1 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+    // A copy recorded while the decision went out may be replaced twice (the same content): at least every copy once.
+    assert.ok(decidedCopies() >= approverChats + 1, `${approverChats} approvers' copies and the requester's (${decidedCopies()} updates)`);
   });
 
   it('refuses at once, naming what to do, when the requester is the only approver', async () => {
@@ -85,6 +97,7 @@ describe('approvers over HTTP: the admin group approves, and every approver is r
     const alex: ChatUser = { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: DEMO_USERS.alexWilber };
     await chats.setUpDemoToken({ admin: alex, opener: null });
     const answer = await requestEmma(alex, (a) => /Nobody but you can approve/.test(String(a.text)));
+    assert.match(String(answer.text), /\(the approvers: Alex Wilber\)/, 'names the approvers');
     assert.match(String(answer.text), /APPROVER_USER_IDS, or members of the bot admin group\. Nothing was changed\./);
     assert.ok(!connector.activities.some((a) => /^Sent for approval/.test(String(a.text)) && a.conversation?.id === 'alex-chat'), 'no "Sent for approval"');
     await chats.say(alex, 'approvals', (a) => /Nothing is waiting for a decision/.test(String(a.text)));

@@ -51,6 +51,14 @@ export class FakeConnector {
           res.end(JSON.stringify({ id }));
           return;
         }
+        const member = /^\/v3\/conversations\/[^/]+\/members\/([^/?]+)$/.exec(req.url ?? '');
+        if (req.method === 'GET' && member) {
+          // Teams answers a member by Entra id with the user's Teams id (29:…), as TeamsInfo.getMember reads it.
+          const aadObjectId = decodeURIComponent(member[1] ?? '');
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ id: `29:${aadObjectId}`, aadObjectId, name: aadObjectId }));
+          return;
+        }
         if (req.method === 'PUT' && /^\/v3\/conversations\/[^/]+\/activities\/[^/]+/.test(req.url ?? '')) {
           this.updates.push(JSON.parse(body) as CapturedActivity);
           res.setHeader('content-type', 'application/json');

@@ -22,11 +22,18 @@ export const approvalRequestSchema = z.object({
   decidedDateTime: dateTimeSchema.optional(),
   comment: z.string().max(1000).optional(),
   expiresAt: dateTimeSchema,
+  /** The approvers' Teams user ids (29:…) the card refreshes for, at most 60, fixed when it was asked for. */
+  refreshUserIds: z.array(z.string().min(1).max(256)).max(60).optional(),
   card: z
     .object({
       activityId: z.string().min(1).max(512),
       conversationId: z.string().min(1).max(1024),
     })
+    .optional(),
+  /** The copies sent to each approver's chat, updated with the decision like the requester's card. */
+  copies: z
+    .array(z.object({ activityId: z.string().min(1).max(512), conversationId: z.string().min(1).max(1024) }))
+    .max(200)
     .optional(),
 });
 export type ApprovalRequest = z.infer<typeof approvalRequestSchema>;

@@ -95,6 +95,16 @@ export class ApprovalRepository {
     return this.store.queryValues("SELECT * FROM c WHERE c.type = @type AND c.state = 'approved' AND c.decidedDateTime >= @since", [{ name: '@since', value: since.toISOString() }]);
   }
 
+  /** Remembers where an approver's copy of the card was posted (kept up to 200; the rest rely on refresh). */
+  async addCopy(tenantId: string, id: string, copy: { activityId: string; conversationId: string }): Promise<ApprovalRequest | undefined> {
+    const result = await this.store.update(id, tenantId, (current) => {
+      const copies = current.copies ?? [];
+      if (copies.length >= 200 || copies.some((c) => c.activityId === copy.activityId && c.conversationId === copy.conversationId)) return undefined;
+      return { ...current, copies: [...copies, copy] };
+    });
+    return result?.value;
+  }
+
   /** Remembers the card's activity so the bot can update it for everyone after a decision. */
   async setCard(tenantId: string, id: string, card: NonNullable<ApprovalRequest['card']>): Promise<ApprovalRequest | undefined> {
     return (await this.store.update(id, tenantId, (current) => ({ ...current, card })))?.value;

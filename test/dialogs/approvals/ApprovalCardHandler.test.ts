@@ -26,8 +26,8 @@ class RecordingNotifier implements ApprovalNotifier {
   async requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void> {
     this.resent.push({ request, approvers });
   }
-  async updateCard(request: { card: { activityId: string } }, adaptiveCard: AdaptiveCardJson): Promise<void> {
-    this.updates.push({ activityId: request.card.activityId, card: adaptiveCard });
+  async updateCard(_tenantId: string, copy: { activityId: string }, adaptiveCard: AdaptiveCardJson): Promise<void> {
+    this.updates.push({ activityId: copy.activityId, card: adaptiveCard });
   }
 }
 
