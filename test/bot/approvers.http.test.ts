@@ -8,8 +8,8 @@ import { loadConfig } from '../../services/config/config';
 import { DEMO_GROUPS, DEMO_USERS } from '../../services/directory';
 import { startLocalDirectory, type RunningLocalDirectory } from '../../services/directory/local/LocalDirectoryServer';
 import { capturingLogger } from '../support/logCapture';
-import { FakeConnector, cardText, type CapturedActivity } from '../support/FakeConnector';
-import { PlaygroundChats, click, refOf, type ChatUser } from '../support/PlaygroundChats';
+import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
+import { PlaygroundChats, click, conversationOf, refOf, type ChatUser } from '../support/PlaygroundChats';
 
 const PATTI: ChatUser = { id: '29:patti', name: 'Patti Fernandez', aadObjectId: DEMO_USERS.pattiFernandez };
 const LYNNE: ChatUser = { id: '29:lynne', name: 'Lynne Robbins', aadObjectId: DEMO_USERS.lynneRobbins };
@@ -78,6 +78,17 @@ describe('approvers over HTTP: the admin group approves, and every approver is r
     const refreshFor = (JSON.parse(cardText(lynneCard)) as { refresh?: { userIds?: string[] } }).refresh?.userIds ?? [];
     assert.ok(refreshFor.includes(`29:${LYNNE.aadObjectId}`), `refreshed for Lynne by her Teams id: ${refreshFor.join(', ')}`);
     assert.ok(refreshFor.every((id) => id.startsWith('29:')), 'only Teams ids, never Entra ids');
+
+    // Teams' automatic refresh (trigger on the activity's value) only ever shows the card, even with a decision verb.
+    const automatic = await chats.post({
+      ...teamsMessage(connector.url, ''),
+      type: 'invoke',
+      name: 'adaptiveCard/action',
+      from: LYNNE,
+      conversation: conversationOf(lynneChat.id),
+      value: { action: { type: 'Action.Execute', verb: 'approve', data: { approvalId } }, trigger: 'automatic' },
+    });
+    assert.match(JSON.stringify(await automatic.json()), /Waiting for approval/);
 
     const done = connector.waitForNext((a) => a.conversation?.id === `chat-${PATTI.aadObjectId}` && /^Finished assigning "Emma"/.test(String(a.summary ?? a.text)), 60_000);
     const approval = await chats.approveAs(LYNNE, approvalId, lynneChat.id);

@@ -81,6 +81,17 @@ describe('approval requests under failing store writes (sandbox, local directory
     assert.equal(pending.length, 1);
   });
 
+  it('asking: an expired request frees its book and groups at once, before any sweep marks it', async () => {
+    let clock = Date.now();
+    const approvals = env.approvals(env.executor(), { now: () => new Date(clock), expiryMs: 60_000 });
+    const preview = await previewOfNextBook();
+    await approvals.request({ preview, requestedBy: alex });
+    await assert.rejects(approvals.request({ preview, requestedBy: alex }), /already has a request or delivery in progress/);
+    clock += 61_000;
+    const again = await approvals.request({ preview, requestedBy: alex });
+    assert.equal(again.request.state, 'pending');
+  });
+
   it('asking: a failure at any write refuses the request and leaves the book and groups free', async () => {
     let clock = Date.now();
     const approvals = env.approvals(env.executor(), { now: () => new Date(clock) });
