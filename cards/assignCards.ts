@@ -54,6 +54,8 @@ export interface AssignResultView {
   failureReasons: ReadonlyArray<{ code: string; message: string; count: number }>;
   failedUsers: ReadonlyArray<{ displayName: string; reason: string }>;
   invitedUsers: ReadonlyArray<{ displayName: string; invitationUrl?: string | undefined }>;
+  budget?: number | undefined;
+  overBudget?: number | undefined;
   error?: string | undefined;
 }
 
@@ -76,6 +78,7 @@ export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
       { title: 'Assigned', value: n(result.totals.licensed) },
       { title: 'Pending invitation', value: n(result.totals.awaitingInvitation) },
       { title: 'Failed', value: n(result.totals.failed) },
+      ...(result.overBudget ? [{ title: 'Left out: approved licenses used up', value: `${n(result.overBudget)} (${n(result.budget ?? 0)} approved)` }] : []),
     ],
     error: result.error ?? '',
     reasons: result.failureReasons.map((r) => ({ text: `${n(r.count)} × ${r.message} (Apple ${r.code})` })),

@@ -180,6 +180,8 @@ export class ApprovalService {
         requestedBy,
         state: 'awaitingApproval',
         userLimit: input.userLimit,
+        // What the approver sees and approves: the run never spends more, however the group grows.
+        budget: licensesNeeded,
         groups: assignments.map((a) => ({ assignmentId: a.id, groupId: a.targetGroupId, groupName: a.targetGroupName, done: false, counts: { ...ZERO_COUNTS } })),
         batchesCompleted: 0,
         totals: { ...ZERO_COUNTS },

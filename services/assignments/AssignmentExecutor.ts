@@ -216,6 +216,8 @@ export class AssignmentExecutor {
 
       const plan = await this.plan(run);
       const total = plan.reduce((n, users) => n + users.length, 0);
+      // Members who hold the book already cost nothing; everyone else counts against the budget.
+      const holders = run.budget === undefined ? new Set<string>() : await this.holders(run, client);
       let reportedAt = Math.floor(run.totals.processed / this.progressEvery);
       for (let gi = 0; gi < run.groups.length; gi++) {
         const group = run.groups[gi];
@@ -224,7 +226,7 @@ export class AssignmentExecutor {
         const users = (plan[gi] ?? []).filter((u) => cursor === undefined || u.id > cursor);
         for (let i = 0; i < users.length; i += limits.maxClientUserIds) {
           this.checkStopped(run.id);
-          run = await this.batch(run, gi, users.slice(i, i + limits.maxClientUserIds), client);
+          run = await this.batch(run, gi, users.slice(i, i + limits.maxClientUserIds), client, holders);
           const step = Math.floor(run.totals.processed / this.progressEvery);
           if (step > reportedAt && run.totals.processed < total) {
             reportedAt = step;
@@ -313,12 +315,35 @@ export class AssignmentExecutor {
     return plan;
   }
 
-  /** One Apple-sized batch: create the missing users, associate the book, record the outcome. */
-  private async batch(run: AssignmentRun, gi: number, users: DirectoryUser[], client: AppleBooksClient): Promise<AssignmentRun> {
+  /**
+   * One Apple-sized batch: reserve its new licenses within the budget, create the missing users, associate
+   * the book, record the outcome and give back what Apple refused. Members beyond the budget are left out.
+   */
+  private async batch(run: AssignmentRun, gi: number, slice: DirectoryUser[], client: AppleBooksClient, holders: ReadonlySet<string>): Promise<AssignmentRun> {
     const { store } = this.options;
+    // The slice's ids name the batch (cursor and reservation), whoever in it the budget leaves out.
+    const firstUserId = slice[0]?.id ?? '';
+    const lastUserId = slice[slice.length - 1]?.id ?? '';
+    const sameBatch = (m: { groupIndex: number; firstUserId: string; lastUserId: string } | undefined): boolean =>
+      m !== undefined && m.groupIndex === gi && m.firstUserId === firstUserId && m.lastUserId === lastUserId;
+    let users = slice;
+    let leftOut = 0;
+    let reserved = 0;
+    if (run.budget !== undefined) {
+      const fresh = slice.filter((u) => !holders.has(u.id));
+      // A resumed batch keeps the reservation it made before the restart, for exactly the users it named.
+      const earlier = sameBatch(run.reserved) ? new Set(run.reserved?.userIds) : undefined;
+      const room = Math.max(0, run.budget - (run.spent ?? 0));
+      const allowed = new Set((earlier ? fresh.filter((u) => earlier.has(u.id)) : fresh.slice(0, room)).map((u) => u.id));
+      users = slice.filter((u) => holders.has(u.id) || allowed.has(u.id));
+      leftOut = slice.length - users.length;
+      reserved = allowed.size;
+      if (!earlier && reserved > 0) {
+        const userIds = [...allowed];
+        run = await this.save(run, (r) => ({ ...r, spent: (r.spent ?? 0) + userIds.length, reserved: { groupIndex: gi, firstUserId, lastUserId, userIds } }));
+      }
+    }
     const ids = users.map((u) => u.id);
-    const firstUserId = ids[0] ?? '';
-    const lastUserId = ids[ids.length - 1] ?? '';
     const known = new Map((await store.vppUsers.getMany(run.tokenId, ids)).map((u) => [u.id, u]));
     const failures = new Map<string, UserFailure>();
     let usersVersionId = run.usersVersionId;
@@ -386,6 +411,7 @@ export class AssignmentExecutor {
       }
     }
 
+    const refunded = reserved === 0 ? 0 : users.filter((u) => !holders.has(u.id) && failures.has(u.id)).length;
     const saved = await this.save(run, (r) => {
       const merged = new Map(r.failureReasons.map((f) => [f.code, { ...f }]));
       for (const [code, { message, count }] of reasons) {
@@ -395,6 +421,8 @@ export class AssignmentExecutor {
       }
       return {
         ...r,
+        // Licenses Apple refused were not spent: they go back to the budget.
+        ...(r.budget === undefined ? {} : { spent: Math.max(0, (r.spent ?? 0) - refunded), reserved: undefined, overBudget: (r.overBudget ?? 0) + leftOut }),
         groups: r.groups.map((g, j) => (j === gi ? { ...g, cursor: lastUserId, counts: addCounts(g.counts, counts) } : g)),
         totals: addCounts(r.totals, counts),
         failureReasons: [...merged.values()].slice(0, SAMPLE_LIMIT),
@@ -550,6 +578,8 @@ export class AssignmentExecutor {
       state: run.state === 'completed' ? 'completed' : 'failed',
       totals: run.totals,
       groups: run.groups.map((g) => ({ groupName: g.groupName, counts: g.counts })),
+      budget: run.budget,
+      overBudget: run.overBudget,
       failureReasons: run.failureReasons,
       failedUsers: run.failedUsers.map((u) => ({ ...u, reason: reasons.get(u.code) ?? u.code })),
       invitedUsers,

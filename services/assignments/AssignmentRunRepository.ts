@@ -52,6 +52,19 @@ export const assignmentRunSchema = z.object({
   interruptions: z.number().int().min(0).optional(),
   /** A reduced scope the admin chose: at most this many users get a license. */
   userLimit: z.number().int().positive().optional(),
+  /**
+   * The licenses the approval approved. No run, resume or retry ever spends more: each batch reserves its
+   * new licenses here (`spent`) before Apple is asked, and gives back those Apple refused.
+   */
+  budget: z.number().int().min(0).optional(),
+  /** New licenses reserved or spent so far (members who already held the book cost nothing). */
+  spent: z.number().int().min(0).optional(),
+  /** The batch whose licenses are reserved, and for whom: a resume of that very batch licenses them and no one else. */
+  reserved: z
+    .object({ groupIndex: z.number().int().min(0), firstUserId: z.string().max(128), lastUserId: z.string().max(128), userIds: z.array(z.string().max(128)).max(1000) })
+    .optional(),
+  /** Members left without the book because the budget was used up (the group grew after the request). */
+  overBudget: z.number().int().min(0).optional(),
   groups: z.array(runGroupSchema).min(1).max(20),
   /** Apple's users versionId before the next batch: new users' invite codes are read since it. */
   usersVersionId: z.string().max(256).optional(),

@@ -43,6 +43,9 @@ export interface AssignmentOutcome extends RunIdentity {
   /** The first users who failed and who must accept an invitation (bounded), for the result card. */
   failedUsers: FailedUserResult[];
   invitedUsers: InvitedUserResult[];
+  /** The licenses approved, and members left without the book because they were used up. */
+  budget?: number | undefined;
+  overBudget?: number | undefined;
   /** Set when the whole run stopped on an error (expired token, say). */
   error?: string | undefined;
 }

@@ -38,6 +38,12 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
   let clock = Date.now();
   const now = () => new Date(clock);
 
+  // The service's clock, read when each test starts: a value from when mocha loaded the file would already
+  // be past the 60-second expiry once the tests before this file have run.
+  beforeEach(() => {
+    clock = Date.now();
+  });
+
   before(async () => {
     await env.start();
     fixture = await env.seedToken(Array.from({ length: 10 }, (_, i) => ({ title: `Classic ${i + 1}`, totalCount: 100 })));

@@ -1,0 +1,105 @@
+import { strict as assert } from 'node:assert';
+import { DEMO_GROUPS } from '../../../services/directory';
+import { assignResultCard } from '../../../cards/assignCards';
+import { runId } from '../../../services/assignments/AssignmentRunRepository';
+import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+
+const alex = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
+const megan = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
+
+/**
+ * An approval approves a number of licenses (issue #14, point 1): whatever happens to the group between
+ * the request and the run, or across a restart, the run never spends more than that.
+ */
+describe('an approval is a license budget (sandbox, local directory, embedded Cosmos)', function () {
+  this.timeout(60_000);
+  const env = new AssignEnvironment({ studentCount: 1_000, sandbox: { limits: { maxClientUserIds: 100, maxUsers: 50 } } });
+
+  before(async () => {
+    await env.start();
+  });
+  after(async () => {
+    await env.stop();
+  });
+  beforeEach(() => env.log.reset());
+
+  /** Students not yet in `groupId`, to make it grow as a directory admin would. */
+  function outsiders(groupId: string, count: number): string[] {
+    const inside = new Set(env.members(groupId));
+    return env.members(DEMO_GROUPS.allStudents).filter((id) => !inside.has(id)).slice(0, count);
+  }
+
+  it('licenses exactly the approved number when the group grows by 300 between the request and the approval', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Library Volunteers Reader', totalCount: 5_000 }]);
+    const book = books[0]!;
+    const formC = env.members(DEMO_GROUPS.year9FormC);
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormC)], installIntent: 'required' });
+    assert.equal(preview.licensesNeeded, formC.length);
+    const reporter = new RecordingReporter();
+    const executor = env.executor({ reporter });
+    const approvals = env.approvals(executor);
+    const { request } = await approvals.request({ preview, requestedBy: alex });
+    assert.equal(request.summary.licensesNeeded, formC.length, 'the approver sees the number approved');
+
+    env.directoryServer.state.addMembers(DEMO_GROUPS.year9FormC, outsiders(DEMO_GROUPS.year9FormC, 300));
+    await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
+    await executor.idle();
+
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, formC.length, 'licenses spent = the approved number');
+    const outcome = reporter.outcomes[0]!;
+    assert.equal(outcome.state, 'completed');
+    assert.equal(outcome.totals.licensed + outcome.totals.awaitingInvitation, formC.length);
+    assert.equal(outcome.overBudget, 300);
+    assert.match(JSON.stringify(assignResultCard(outcome)), /Left out: approved licenses used up.*300 \(60 approved\)/);
+    const run = await env.runs.get(token.id, runId(request.id));
+    assert.equal(run?.spent, formC.length);
+  });
+
+  it('gives back the licenses Apple refused, and members who hold the book already cost nothing', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Scarce Copies', totalCount: 25 }]);
+    const book = books[0]!;
+    const formB = env.members(DEMO_GROUPS.year9FormB);
+    // Five members hold it already (another MDM gave it to them): they are not part of the budget.
+    for (const id of formB.slice(0, 5)) {
+      env.sandbox.state.createUser(org, { clientUserId: id, managedAppleId: `${id}@example.org` });
+      env.sandbox.state.assign(org, book.adamId, book.pricingParam, id);
+    }
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
+    assert.equal(preview.licensesNeeded, formB.length - 5);
+    const { request } = await env.deliver(preview);
+    const run = await env.runs.get(token.id, runId(request.id));
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, 25);
+    assert.equal(run?.spent, 20, '20 new licenses spent; the refused ones went back');
+    assert.equal(run?.totals.failed, formB.length - 25);
+    assert.equal(run?.overBudget ?? 0, 0);
+  });
+
+  it('never spends more than approved across a restart, though the group grew while the bot was down', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Restart Proof', totalCount: 5_000 }]);
+    const book = books[0]!;
+    // Year 9 (the three forms nested, 181 students): two batches of 100.
+    const year9 = env.members(DEMO_GROUPS.year9Students);
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9Students)], installIntent: 'required' });
+    const reporter = new RecordingReporter();
+    const first = env.executor({ reporter, progressEveryUsers: 1 });
+    // Stop after the first batch; then 500 students join the group.
+    reporter.onProgress = (update) => {
+      if (update.processed >= 100) void first.stop();
+    };
+    const approvals = env.approvals(first);
+    const { request } = await approvals.request({ preview, requestedBy: alex });
+    await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
+    await first.idle();
+    assert.equal((await env.runs.get(token.id, runId(request.id)))?.spent, 100, 'stopped after one batch');
+    env.directoryServer.state.addMembers(DEMO_GROUPS.year9Students, outsiders(DEMO_GROUPS.year9Students, 500));
+
+    const second = env.executor({ reporter });
+    await second.resumeAll();
+    await second.idle();
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, year9.length, 'exactly the approved number, across both processes');
+    const run = await env.runs.get(token.id, runId(request.id));
+    assert.equal(run?.state, 'completed');
+    assert.equal(run?.spent, year9.length);
+    assert.ok((run?.overBudget ?? 0) > 0, 'newcomers beyond the budget are left out, not licensed');
+  });
+});
