@@ -1,10 +1,10 @@
 import { strict as assert } from 'node:assert';
 import { DEMO_GROUPS } from '../../services/directory';
 import { runId } from '../../services/assignments/AssignmentRunRepository';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../support/assignFixtures';
+import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../support/assignFixtures';
 
-const alex = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
-const megan = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
+const alex = alexActor;
+const megan = meganActor;
 const BATCH = 50;
 
 describe('Apple faults in the middle of an assignment (real executor, sandbox, embedded Cosmos)', function () {

@@ -24,6 +24,9 @@ export const ALEX = '00000000-0000-0000-0000-0000000000020';
 export const MEGAN = '00000000-0000-0000-0000-0000000000021';
 export const ADELE = '00000000-0000-0000-0000-0000000000022';
 export const TEST_MDM = { id: 'vpp-books-bot:test', name: 'VPP Books bot (test)' };
+/** Alex asks, Megan approves: the two admins of the assignment tests, as the services see them. */
+export const alexActor = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
+export const meganActor = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
 
 /** Keeps every request from finishing before a test looks, and counts what reached Apple. */
 export class AppleRequestLog {
@@ -194,8 +197,8 @@ export class AssignEnvironment {
   async deliver(preview: AssignmentPreview, options: Partial<AssignmentExecutorOptions> = {}): Promise<{ request: ApprovalRequest; executor: AssignmentExecutor }> {
     const executor = this.executor(options);
     const approvals = this.approvals(executor);
-    const { request } = await approvals.request({ preview, requestedBy: { aadObjectId: ALEX, displayName: 'Alex Wilber' } });
-    await approvals.decide(ASSIGN_TENANT, request.id, { aadObjectId: MEGAN, displayName: 'Megan Bowen' }, 'approved');
+    const { request } = await approvals.request({ preview, requestedBy: alexActor });
+    await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
     await executor.idle();
     return { request, executor };
   }

@@ -4,10 +4,10 @@ import { DEMO_GROUPS } from '../../../services/directory';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { REQUEST_IN_FLIGHT_MS, type ApprovalService } from '../../../services/approvals/ApprovalService';
 import type { AssignmentPreview } from '../../../services/assignments/AssignmentPlanner';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, type AssignTokenFixture } from '../../support/assignFixtures';
+import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor, type AssignTokenFixture } from '../../support/assignFixtures';
 
-const alex = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
-const megan = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
+const alex = alexActor;
+const megan = meganActor;
 const injected = (): Error => Object.assign(new Error('injected store failure'), { code: 503 });
 
 /**

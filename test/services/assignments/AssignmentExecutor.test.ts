@@ -3,10 +3,10 @@ import { DEMO_GROUPS } from '../../../services/directory';
 import { assignmentId } from '../../../services/store/entities/assignment';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { checkGroup } from '../../../services/assignments/AssignmentPlanner';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+import { ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
 
-const alex = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
-const megan = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
+const alex = alexActor;
+const megan = meganActor;
 
 describe('assignment planner and executor (sandbox, local directory, embedded Cosmos)', function () {
   this.timeout(30_000);

@@ -4,10 +4,10 @@ import { assignResultCard } from '../../../cards/assignCards';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import type { VppToken } from '../../../services/store/entities/vppToken';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
 
-const alex = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
-const megan = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
+const alex = alexActor;
+const megan = meganActor;
 const CONTOSO = { id: 'contoso-mdm', name: 'Contoso MDM', metadata: 'contoso' };
 
 /**

@@ -2,10 +2,10 @@ import { strict as assert } from 'node:assert';
 import { DEMO_GROUPS } from '../../../services/directory';
 import { assignResultCard } from '../../../cards/assignCards';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
 
-const alex = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
-const megan = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
+const alex = alexActor;
+const megan = meganActor;
 
 /**
  * An approval approves a number of licenses (issue #14, point 1): whatever happens to the group between
