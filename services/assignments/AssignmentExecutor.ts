@@ -242,11 +242,14 @@ export class AssignmentExecutor {
       run = await this.save(run, (r) => ({ ...r, state: 'completed', interruptions: undefined, finishedDateTime: this.now().toISOString() }));
       const outcome = await this.outcome(run, client);
       await this.audit(run, 'success');
+      await this.refreshBook(run, client);
       await this.safely(() => this.reporter.finished(outcome));
       return outcome;
     } catch (err) {
       if (err instanceof RunStopped || this.signal.aborted) return undefined;
       if (err instanceof VppError && err.kind === 'ownership') return this.fail(run, await this.takenOver(run, client?.foreignMdm));
+      // Licenses may have been spent before the stop: the book's counts are read again either way.
+      if (client && !(err instanceof VppError && err.isRetryable)) await this.refreshBook(run, client);
       if (err instanceof VppError && err.isRetryable) return this.interrupt(run, err, initial.state === 'interrupted');
       return this.fail(run, err);
     }
@@ -534,6 +537,27 @@ export class AssignmentExecutor {
     const result = await this.options.runs.update(run.tokenId, run.id, mutate);
     if (!result) throw new RunFailure('run_missing', 'The assignment record disappeared, so the assignment stopped.');
     return result.value;
+  }
+
+  /**
+   * The book's license counts, read afresh from Apple for that one book: after a run, `status`, `status
+   * <book>` and `books` show what the run spent instead of the counts of the last sync.
+   */
+  private async refreshBook(run: AssignmentRun, client: AppleBooksClient): Promise<void> {
+    await this.safely(async () => {
+      const asset = await client.getAsset({ adamId: run.adamId, pricingParam: run.pricingParam });
+      const books = this.options.store.books;
+      const book = await books.get(run.tokenId, run.adamId, run.pricingParam);
+      if (!asset || !book) return;
+      await books.upsertIfChanged({
+        ...book,
+        totalLicenseCount: Math.max(0, asset.totalCount),
+        usedLicenseCount: Math.max(0, asset.assignedCount),
+        availableLicenseCount: Math.max(0, asset.availableCount),
+        retiredLicenseCount: Math.max(0, asset.retiredCount),
+        lastModifiedDateTime: this.now().toISOString(),
+      });
+    });
   }
 
   private async markAssignments(run: AssignmentRun, mutate: (a: EBookAssignment) => EBookAssignment | undefined): Promise<void> {

@@ -53,6 +53,9 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     assert.match(JSON.stringify(assignResultCard(outcome)), /Left out: approved licenses used up.*300 \(60 approved\)/);
     const run = await env.runs.get(token.id, runId(request.id));
     assert.equal(run?.spent, formC.length);
+    // The result card goes out with the book's counts read afresh from Apple, not those of the last sync.
+    const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
+    assert.deepEqual([stored?.usedLicenseCount, stored?.availableLicenseCount], [formC.length, 5_000 - formC.length]);
   });
 
   it('gives back the licenses Apple refused, and members who hold the book already cost nothing', async () => {
