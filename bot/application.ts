@@ -27,6 +27,7 @@ import { BookStatusService } from '../services/assignments/BookStatusService';
 import { appleClientProvider } from '../services/assignments/ports';
 import { ApprovalService } from '../services/approvals/ApprovalService';
 import { ApproverDirectory } from '../services/approvals/ApproverDirectory';
+import { appleLicenseCounts } from '../services/approvals/appleLicenseCounts';
 import { GraphBotInstaller, LOCAL_MANIFEST_ID, TeamsApproverReach, localPlaygroundChats } from './ApproverReach';
 import { ApprovalCardHandler } from '../dialogs/approvals/ApprovalCardHandler';
 import { assignFlows } from '../dialogs/assign/assignFlows';
@@ -190,6 +191,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       expiryMs: config.approvals.expiryMs,
       logger,
       approvers: approverDirectory,
+      // An approval is checked against Apple's counts for that one book, read at the moment of approving.
+      licenses: appleLicenseCounts(store, runs, clients),
       // Approvers who never opened the bot get a chat all the same: the bot installs itself for them.
       reach: new TeamsApproverReach({
         conversations: store.conversations,
@@ -209,7 +212,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
       ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
-      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients), approvals, approverNotice: messenger, runs, executor, isAdmin }),
+      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, runs, executor, isAdmin }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));

@@ -15,6 +15,7 @@ export interface AssignPreviewView {
   needInvitation: number;
   licensesNeeded: number;
   licensesAvailable: number;
+  licensesReserved?: number | undefined;
   unlimited?: boolean | undefined;
   enough: boolean;
 }
@@ -27,6 +28,7 @@ export function assignPreviewCard(preview: AssignPreviewView, options: { ref: st
     { title: 'Must accept a VPP invitation', value: n(preview.needInvitation) },
     { title: 'Licenses needed', value: n(preview.licensesNeeded) },
     { title: 'Licenses available', value: preview.unlimited ? 'Unlimited (free book)' : n(preview.licensesAvailable) },
+    ...(preview.licensesReserved ? [{ title: 'Reserved by other requests', value: n(preview.licensesReserved) }] : []),
   ];
   const shortage = preview.enough
     ? ''

@@ -111,6 +111,9 @@ export class ApprovalCardHandler {
         return respond(await this.viewFor(result.request, clicker, APPROVAL_MESSAGES.ownRequest));
       case 'notApprover':
         return respond(await this.viewFor(result.request, clicker, APPROVAL_MESSAGES.notApprover));
+      case 'notEnoughLicenses':
+        // Still pending: once licenses are bought, the same card approves it.
+        return respond(await this.viewFor(result.request, clicker, result.message));
       case 'alreadyDecided':
         return respond(approvalCard(result.request, { actionable: false, notice: alreadyDecidedNotice(result.request) }));
       case 'expired':

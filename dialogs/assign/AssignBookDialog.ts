@@ -36,6 +36,7 @@ const previewSchema = z.object({
   needInvitation: z.number().int(),
   licensesNeeded: z.number().int(),
   licensesAvailable: z.number().int(),
+  licensesReserved: z.number().int().default(0),
   unlimited: z.boolean().default(false),
   enough: z.boolean(),
 });
@@ -175,7 +176,8 @@ export class AssignBookDialog extends ComponentDialog {
       return step.endDialog();
     }
     if (!preview.enough && preview.licensesAvailable === 0) {
-      await step.context.sendActivity(`${preview.licensesNeeded.toLocaleString('en-GB')} licenses are needed. ${ASSIGN_MESSAGES.noLicenses}`);
+      const reserved = preview.licensesReserved > 0 ? ` The ${preview.licensesReserved.toLocaleString('en-GB')} left are reserved by other requests for this book (waiting for approval or under way); type **approvals** to see them.` : '';
+      await step.context.sendActivity(`${preview.licensesNeeded.toLocaleString('en-GB')} licenses are needed.${reserved} ${ASSIGN_MESSAGES.noLicenses}`);
       return step.endDialog();
     }
     (step.values as Record<string, unknown>).preview = preview;

@@ -51,6 +51,8 @@ export interface ApprovalServiceOptions {
   approvers: ApproverPolicy;
   /** Without it every approver counts as reachable (tests that do not send cards). */
   reach?: ApproverReach | undefined;
+  /** Apple's counts for one book: an approval is checked against them (without it, not checked). */
+  licenses?: FreshLicenseCounts | undefined;
   executor: RunStarter;
   expiryMs?: number;
   logger?: Logger;
@@ -70,7 +72,19 @@ export type DecisionResult =
   | { outcome: 'expired'; request: ApprovalRequest }
   | { outcome: 'notFound' }
   | { outcome: 'ownRequest'; request: ApprovalRequest }
-  | { outcome: 'notApprover'; request: ApprovalRequest };
+  | { outcome: 'notApprover'; request: ApprovalRequest }
+  /** Apple has fewer licenses free (after approved requests still under way) than this one approves. */
+  | { outcome: 'notEnoughLicenses'; request: ApprovalRequest; message: string };
+
+/** A book's licenses free at Apple now, read for that one book; undefined when it has no limit. */
+export interface FreshLicenseCounts {
+  available(request: ApprovalRequest): Promise<number | undefined>;
+}
+
+/** How long one approval may hold its book while it checks Apple's counts and records the decision. */
+const BOOK_LOCK_MS = 60_000;
+const BOOK_LOCK_TRIES = 50;
+const BOOK_LOCK_WAIT_MS = 100;
 
 /**
  * Assignment requests and their approval: one approval per request (one or more groups), decided on the
@@ -328,6 +342,52 @@ export class ApprovalService {
       await this.audit(current, decider, `assignment.${decision === 'approved' ? 'approve' : 'reject'}`, 'refused', { reason: 'notApprover' });
       return { outcome: 'notApprover', request: current };
     }
+    if (decision === 'approved' && this.options.licenses) return this.approveWithinLicenses(current, decider, comment);
+    return this.record(current, decider, decision, comment);
+  }
+
+  /**
+   * Approves only into licenses that are free: one approval per book at a time (a lease), checked against
+   * Apple's counts read now for that book minus what approved requests still under way hold back. Two
+   * requests can never both be approved into the same last licenses.
+   */
+  private async approveWithinLicenses(current: ApprovalRequest, decider: Actor, comment: string | undefined): Promise<DecisionResult> {
+    const { store, runs } = this.options;
+    const run = await runs.get(current.tokenId, runId(current.id));
+    const lockName = `approve|${current.tokenId}|${run?.adamId ?? current.assignmentId}|${run?.pricingParam ?? ''}`;
+    const owner = `approval-${randomUUID()}`;
+    let lock = await store.leases.acquire(lockName, owner, BOOK_LOCK_MS);
+    for (let tries = 1; !lock && tries < BOOK_LOCK_TRIES; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, BOOK_LOCK_WAIT_MS));
+      lock = await store.leases.acquire(lockName, owner, BOOK_LOCK_MS);
+    }
+    if (!lock) throw new UserFacingError('Another approval for this book is being recorded right now. Try again in a minute.', 'approval_busy');
+    try {
+      const available = await this.options.licenses?.available(current);
+      if (run?.budget !== undefined && available !== undefined) {
+        const heldBack = await runs.reservedFor(current.tokenId, run.adamId, run.pricingParam, { except: run.id, approvedOnly: true });
+        const free = Math.max(0, available - heldBack);
+        if (free < run.budget) {
+          await this.audit(current, decider, 'assignment.approve', 'refused', { reason: 'notEnoughLicenses', free, needed: run.budget });
+          const held = heldBack > 0 ? ` (${heldBack.toLocaleString('en-GB')} more are reserved for approved assignments still under way)` : '';
+          return {
+            outcome: 'notEnoughLicenses',
+            request: current,
+            message: `Only ${free.toLocaleString('en-GB')} licenses of this book are free at Apple now${held}, and this request approves ${run.budget.toLocaleString('en-GB')}. Nothing was approved: buy more licenses in Apple Business Manager or Apple School Manager and approve again, or reject it.`,
+          };
+        }
+      }
+      return await this.record(current, decider, 'approved', comment);
+    } finally {
+      await store.leases.release(lock).catch(() => false);
+    }
+  }
+
+  /** Writes the decision (exactly one decider wins) and starts the delivery of an approval. */
+  private async record(current: ApprovalRequest, decider: Actor, decision: 'approved' | 'rejected', comment: string | undefined): Promise<DecisionResult> {
+    const { store } = this.options;
+    const tenantId = current.tenantId;
+    const approvalId = current.id;
     const result = await store.approvals.decide(tenantId, approvalId, { decision, decider, comment: comment?.slice(0, 1000) || undefined });
     if (result.outcome === 'notFound' || result.outcome === 'alreadyDecided') return result;
     if (result.outcome === 'expired') {

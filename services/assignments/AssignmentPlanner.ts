@@ -1,3 +1,4 @@
+import type { AssignmentRunRepository } from './AssignmentRunRepository';
 import { UserFacingError } from '../errors';
 import type { DirectoryGroup, GroupClassification } from '../directory';
 import type { Store } from '../store/Store';
@@ -53,6 +54,8 @@ export interface AssignmentPreview {
   licensesAvailable: number;
   /** A free book: licenses never run out. */
   unlimited: boolean;
+  /** Held back by other requests for this book; `licensesAvailable` is what is left after them. */
+  licensesReserved: number;
   /** True when every member without the book can get one. */
   enough: boolean;
 }
@@ -68,6 +71,8 @@ export class AssignmentPlanner {
     private readonly store: Store,
     private readonly directory: AssignmentDirectory,
     private readonly clients: AppleClientProvider,
+    /** Other requests' reservations: a preview shows what is free after them. */
+    private readonly runs?: Pick<AssignmentRunRepository, 'reservedFor'>,
   ) {}
 
   async preview(input: { token: VppToken; book: EBook; groups: readonly DirectoryGroup[]; installIntent: 'required' | 'available'; devices?: ReadonlyMap<string, number> }): Promise<AssignmentPreview> {
@@ -100,6 +105,10 @@ export class AssignmentPlanner {
     }
 
     const licensesNeeded = members.size - holders.size;
+    const unlimited = book.unlimited === true;
+    // Licenses other requests hold back (asked for, approved, under way) are not free for this one.
+    const licensesReserved = unlimited || !this.runs ? 0 : await this.runs.reservedFor(token.id, book.adamId, book.pricingParam);
+    const licensesFree = Math.max(0, book.availableLicenseCount - licensesReserved);
     return {
       tokenId: token.id,
       tenantId: token.tenantId,
@@ -110,9 +119,10 @@ export class AssignmentPlanner {
       alreadyAssigned: holders.size,
       needInvitation,
       licensesNeeded,
-      licensesAvailable: book.availableLicenseCount,
-      unlimited: book.unlimited === true,
-      enough: book.unlimited === true || licensesNeeded <= book.availableLicenseCount,
+      licensesAvailable: licensesFree,
+      licensesReserved,
+      unlimited,
+      enough: unlimited || licensesNeeded <= licensesFree,
     };
   }
 }

@@ -96,6 +96,18 @@ export type RunState = AssignmentRun['state'];
 
 export const SAMPLE_LIMIT = 50;
 
+/** Runs that still hold licenses back: asked for, approved, or under way. */
+const OPEN_STATES: ReadonlySet<RunState> = new Set(['awaitingApproval', 'approved', 'running', 'interrupted']);
+
+/**
+ * Licenses a run still holds back: what is left of its budget, plus the batch it reserved and may not
+ * have reported yet (counted twice if Apple already spent them: a reservation errs towards too few free).
+ */
+export function reservedBy(run: AssignmentRun): number {
+  if (!OPEN_STATES.has(run.state) || run.budget === undefined) return 0;
+  return Math.max(0, run.budget - (run.spent ?? 0)) + (run.reserved?.userIds.length ?? 0);
+}
+
 export function runId(approvalId: string): string {
   return deterministicId('run', approvalId);
 }
@@ -159,6 +171,14 @@ export class AssignmentRunRepository {
       ],
       { partitionKey: tokenId },
     );
+  }
+
+  /** Licenses of a book held back by open runs (`except` one, and only approved ones if asked). */
+  async reservedFor(tokenId: string, adamId: string, pricingParam: string, options: { except?: string; approvedOnly?: boolean } = {}): Promise<number> {
+    const runs = await this.listByBook(tokenId, adamId, pricingParam);
+    return runs
+      .filter((r) => r.id !== options.except && (!options.approvedOnly || r.state !== 'awaitingApproval'))
+      .reduce((sum, r) => sum + reservedBy(r), 0);
   }
 
   deleteAllForToken(tokenId: string): Promise<number> {

@@ -12,12 +12,13 @@ import { GraphDirectory, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, 
 import type { VppToken } from '../../services/store/entities/vppToken';
 import { eBookId, type EBook } from '../../services/store/entities/eBook';
 import { AssignmentExecutor, type AssignmentExecutorOptions } from '../../services/assignments/AssignmentExecutor';
-import { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
+import { AssignmentRunRepository, runId } from '../../services/assignments/AssignmentRunRepository';
 import { AssignmentPlanner, type AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
 import type { ApprovalRequest } from '../../services/store/entities/approval';
 import { appleClientProvider, type AppleClientProvider } from '../../services/assignments/ports';
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../../services/assignments/reporting';
 import { ApprovalService, approverPolicy } from '../../services/approvals/ApprovalService';
+import { appleLicenseCounts } from '../../services/approvals/appleLicenseCounts';
 
 export const ASSIGN_TENANT = '00000000-0000-0000-0000-0000000000001';
 export const ALEX = '00000000-0000-0000-0000-0000000000020';
@@ -121,7 +122,7 @@ export class AssignEnvironment {
       mdmId: TEST_MDM.id,
     });
     this.clients = appleClientProvider(this.cipher, this.apple);
-    this.planner = new AssignmentPlanner(this.store, this.directory, this.clients);
+    this.planner = new AssignmentPlanner(this.store, this.directory, this.clients, this.runs);
     return this;
   }
 
@@ -183,6 +184,7 @@ export class AssignEnvironment {
       store: this.store,
       runs: this.runs,
       approvers: approverPolicy({ approverUserIds: options.approvers ?? [ALEX, MEGAN] }),
+      licenses: appleLicenseCounts(this.store, this.runs, this.clients),
       executor,
       expiryMs: options.expiryMs,
       now: options.now,
@@ -194,13 +196,30 @@ export class AssignEnvironment {
    * Alex asks for `preview`, Megan approves, and the run goes to its end (or its stop): how most delivery
    * tests begin. The executor is made with `options`; the request is returned for later looks.
    */
-  async deliver(preview: AssignmentPreview, options: Partial<AssignmentExecutorOptions> = {}): Promise<{ request: ApprovalRequest; executor: AssignmentExecutor }> {
+  async deliver(
+    preview: AssignmentPreview,
+    options: Partial<AssignmentExecutorOptions> = {},
+    /** Runs between the approval and the delivery (another MDM spending licenses, say). */
+    beforeRun?: () => unknown,
+  ): Promise<{ request: ApprovalRequest; executor: AssignmentExecutor }> {
     const executor = this.executor(options);
-    const approvals = this.approvals(executor);
+    // With a step in between, the approval goes to an executor that does not run it; this one does, after.
+    const onApproval = beforeRun ? this.executor({}) : executor;
+    if (beforeRun) await onApproval.stop();
+    const approvals = this.approvals(onApproval);
     const { request } = await approvals.request({ preview, requestedBy: alexActor });
     await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    if (beforeRun) {
+      await beforeRun();
+      await executor.execute(preview.tokenId, runId(request.id));
+    }
     await executor.idle();
     return { request, executor };
+  }
+
+  /** Another MDM of the organisation spends `count` licenses of `book` on users of its own. */
+  spendElsewhere(org: SandboxOrganisation, book: { adamId: string; pricingParam: string }, count: number): void {
+    for (const id of this.sandbox.state.seedUsers(org, count, `elsewhere-${book.adamId}`)) this.sandbox.state.assign(org, book.adamId, book.pricingParam, id);
   }
 
   /** User members of a local group (transitive), as the directory lists them. */

@@ -59,7 +59,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
   });
 
   it('gives back the licenses Apple refused, and members who hold the book already cost nothing', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Scarce Copies', totalCount: 25 }]);
+    const { org, token, books } = await env.seedToken([{ title: 'Scarce Copies', totalCount: 60 }]);
     const book = books[0]!;
     const formB = env.members(DEMO_GROUPS.year9FormB);
     // Five members hold it already (another MDM gave it to them): they are not part of the budget.
@@ -69,11 +69,12 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     }
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
     assert.equal(preview.licensesNeeded, formB.length - 5);
-    const { request } = await env.deliver(preview);
+    // Approved into the 55 free; another MDM takes 35 of them before the run: Apple refuses 35 of ours.
+    const { request } = await env.deliver(preview, {}, () => env.spendElsewhere(org, book, 35));
     const run = await env.runs.get(token.id, runId(request.id));
-    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, 25);
-    assert.equal(run?.spent, 20, '20 new licenses spent; the refused ones went back');
-    assert.equal(run?.totals.failed, formB.length - 25);
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, 60);
+    assert.equal(run?.spent, 20, '20 new licenses spent; the 35 refused went back');
+    assert.equal(run?.totals.failed, 35);
     assert.equal(run?.overBudget ?? 0, 0);
   });
 
@@ -104,5 +105,44 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     assert.equal(run?.state, 'completed');
     assert.equal(run?.spent, year9.length);
     assert.ok((run?.overBudget ?? 0) > 0, 'newcomers beyond the budget are left out, not licensed');
+  });
+
+  it('reserves the licenses of open requests: a preview shows what is left, and two requests are never approved into the same last licenses', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Last Licenses', totalCount: 100 }]);
+    const book = books[0]!;
+    // 60 students each in Form 9A and Form 9B; 100 licenses: only one of the two can be approved.
+    const previewA = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' });
+    const idle = env.executor({});
+    await idle.stop();
+    const approvals = env.approvals(idle);
+    const a = await approvals.request({ preview: previewA, requestedBy: alex });
+    const previewB = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
+    assert.equal(previewB.licensesReserved, 60, 'the pending request holds its 60 back');
+    assert.equal(previewB.licensesAvailable, 40);
+    assert.equal(previewB.enough, false);
+    // Asked for all the same (as a second admin might, with an older preview): both wait for approval.
+    const b = await approvals.request({ preview: { ...previewB, licensesAvailable: 100, enough: true }, requestedBy: alex });
+
+    const [first, second] = await Promise.all([
+      approvals.decide(ASSIGN_TENANT, a.request.id, megan, 'approved'),
+      approvals.decide(ASSIGN_TENANT, b.request.id, megan, 'approved'),
+    ]);
+    const outcomes = [first.outcome, second.outcome].sort();
+    assert.deepEqual(outcomes, ['decided', 'notEnoughLicenses'], 'exactly one approved');
+    const refused = [first, second].find((r) => r.outcome === 'notEnoughLicenses');
+    assert.match(refused && 'message' in refused ? refused.message : '', /Only 40 licenses of this book are free at Apple now \(60 more are reserved for approved assignments still under way\), and this request approves 60/);
+    const stillPending = refused && 'request' in refused ? await approvals.get(ASSIGN_TENANT, refused.request.id) : undefined;
+    assert.equal(stillPending?.state, 'pending', 'the refused one can be approved once licenses are bought');
+
+    // After the approved one is delivered, Apple has 40 free: the other is still refused, on fresh counts.
+    const approved = [first, second].find((r) => r.outcome === 'decided');
+    const approvedId = approved && 'request' in approved ? approved.request.id : '';
+    const executor = env.executor({});
+    await executor.execute(token.id, runId(approvedId));
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, 60);
+    assert.equal((await approvals.decide(ASSIGN_TENANT, stillPending?.id ?? '', megan, 'approved')).outcome, 'notEnoughLicenses');
+    // Bought 20 more at Apple: now it fits, and goes through.
+    env.sandbox.state.findBook(org, book.adamId, book.pricingParam)!.totalCount += 20;
+    assert.equal((await approvals.decide(ASSIGN_TENANT, stillPending?.id ?? '', megan, 'approved')).outcome, 'decided');
   });
 });
