@@ -19,6 +19,7 @@ const STATUS_LABEL: Record<string, string> = {
 export interface BookStatusView {
   book: { title: string; totalLicenseCount: number; usedLicenseCount: number; availableLicenseCount: number; unlimited?: boolean | undefined };
   token: { displayName: string };
+  reserved?: number | undefined;
   groups: ReadonlyArray<{
     groupName: string;
     installIntent: 'required' | 'available';
@@ -26,6 +27,7 @@ export interface BookStatusView {
     counts: { processed: number; licensed: number; awaitingInvitation: number; failed: number };
     reasons: ReadonlyArray<{ code: string; message: string; count: number }>;
     failedUsers?: ReadonlyArray<{ displayName: string; code: string; reason: string }> | undefined;
+    budget?: { approved: number; spent: number; left: number; leftOut: number } | undefined;
     lastError?: string | undefined;
     lastModifiedDateTime: string;
   }>;
@@ -36,7 +38,7 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
     bookTitle: view.book.title,
     licenseLine: view.book.unlimited
       ? `${view.token.displayName}: a free book with unlimited licenses, ${n(view.book.usedLicenseCount)} in use.`
-      : `${view.token.displayName}: ${n(view.book.usedLicenseCount)} of ${n(view.book.totalLicenseCount)} licenses used, ${n(view.book.availableLicenseCount)} available.`,
+      : `${view.token.displayName}: ${n(view.book.usedLicenseCount)} of ${n(view.book.totalLicenseCount)} licenses used, ${n(view.book.availableLicenseCount)} available${view.reserved ? `, ${n(view.reserved)} of them reserved by open requests` : ''}.`,
     groups: view.groups.map((g) => ({
       groupName: g.groupName,
       facts: [
@@ -46,6 +48,12 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
         { title: 'Installed / assigned', value: n(g.counts.licensed) },
         { title: 'Pending invitation', value: n(g.counts.awaitingInvitation) },
         { title: 'Failed', value: n(g.counts.failed) },
+        ...(g.budget
+          ? [
+              { title: 'Licenses approved / spent / left', value: `${n(g.budget.approved)} / ${n(g.budget.spent)} / ${n(g.budget.left)}` },
+              ...(g.budget.leftOut > 0 ? [{ title: 'Left out (approved licenses used up)', value: n(g.budget.leftOut) }] : []),
+            ]
+          : []),
         { title: 'Updated', value: formatDateTime(g.lastModifiedDateTime) },
       ],
       reasons: [

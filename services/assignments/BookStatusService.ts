@@ -2,7 +2,7 @@ import type { Store } from '../store/Store';
 import type { EBook } from '../store/entities/eBook';
 import type { EBookAssignment } from '../store/entities/assignment';
 import type { VppToken } from '../store/entities/vppToken';
-import type { AssignmentRunRepository, RunCounts } from './AssignmentRunRepository';
+import { reservedBy, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
 import { findBooks } from './bookSearch';
 
 export interface GroupStatus {
@@ -14,6 +14,8 @@ export interface GroupStatus {
   reasons: Array<{ code: string; message: string; count: number }>;
   /** The first users Apple refused, each with Apple's reason (the run keeps up to 50). */
   failedUsers: Array<{ displayName: string; code: string; reason: string }>;
+  /** The licenses its request approved, spent so far, left, and members left out once they were used up. */
+  budget?: { approved: number; spent: number; left: number; leftOut: number } | undefined;
   lastError?: string | undefined;
   lastModifiedDateTime: string;
 }
@@ -22,6 +24,8 @@ export interface BookStatus {
   token: VppToken;
   book: EBook;
   groups: GroupStatus[];
+  /** Licenses held back by requests waiting for approval or under way. */
+  reserved: number;
 }
 
 /**
@@ -61,10 +65,14 @@ export class BookStatusService {
         counts,
         reasons,
         failedUsers,
+        budget:
+          run?.budget === undefined
+            ? undefined
+            : { approved: run.budget, spent: run.spent ?? 0, left: Math.max(0, run.budget - (run.spent ?? 0)), leftOut: run.overBudget ?? 0 },
         lastError: paused ? run.lastError?.message : a.lastError?.message,
         lastModifiedDateTime: a.lastModifiedDateTime,
       };
     });
-    return { token, book, groups };
+    return { token, book, groups, reserved: runs.reduce((sum, r) => sum + reservedBy(r), 0) };
   }
 }

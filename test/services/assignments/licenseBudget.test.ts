@@ -2,6 +2,8 @@ import { strict as assert } from 'node:assert';
 import { DEMO_GROUPS } from '../../../services/directory';
 import { assignResultCard } from '../../../cards/assignCards';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
+import { BookStatusService } from '../../../services/assignments/BookStatusService';
+import { bookStatusCard } from '../../../cards/bookStatusCards';
 import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
 
 const alex = alexActor;
@@ -56,6 +58,10 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     // The result card goes out with the book's counts read afresh from Apple, not those of the last sync.
     const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
     assert.deepEqual([stored?.usedLicenseCount, stored?.availableLicenseCount], [formC.length, 5_000 - formC.length]);
+    // status <book> shows the budget: approved, spent, left, and who was left out.
+    const status = await new BookStatusService(env.store, env.runs).status(token, stored!);
+    assert.deepEqual(status.groups[0]?.budget, { approved: 60, spent: 60, left: 0, leftOut: 300 });
+    assert.match(JSON.stringify(bookStatusCard(status)), /Licenses approved \/ spent \/ left.*60 \/ 60 \/ 0.*Left out \(approved licenses used up\).*300/);
   });
 
   it('gives back the licenses Apple refused, and members who hold the book already cost nothing', async () => {
