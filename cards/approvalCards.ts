@@ -6,7 +6,7 @@ import approvalListTemplate from './approvalList.json';
 /** The fields of a stored approval request the cards show; structurally matches the store's ApprovalRequest. */
 export interface ApprovalView {
   id: string;
-  summary: { bookTitle: string; groupName: string; installIntent: 'required' | 'available'; licensesNeeded: number };
+  summary: { bookTitle: string; groupName: string; installIntent: 'required' | 'available'; licensesNeeded: number; headroom?: number | undefined };
   state: 'pending' | 'approved' | 'rejected' | 'expired' | 'withdrawn';
   requestedBy: { aadObjectId: string; displayName?: string | undefined };
   requestedDateTime: string;
@@ -55,7 +55,7 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
     { title: 'Book', value: request.summary.bookTitle },
     { title: 'Groups', value: request.summary.groupName },
     { title: 'Intent', value: intentLabel(request.summary.installIntent) },
-    { title: 'Licenses needed', value: request.summary.licensesNeeded.toLocaleString('en-GB') },
+    { title: 'Licenses approved by this', value: licensesLine(request.summary) },
     { title: 'Requested by', value: nameOf(request.requestedBy) },
     { title: 'Requested', value: formatDateTime(request.requestedDateTime) },
   ];
@@ -75,6 +75,13 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
     card.refresh = { action: { type: 'Action.Execute', title: 'Refresh', verb: 'refresh', data: { approvalId: request.id } }, userIds };
   }
   return card;
+}
+
+/** "70 (60 needed + 10 for newcomers)": what an approval approves, spelled out. */
+function licensesLine(summary: { licensesNeeded: number; headroom?: number | undefined }): string {
+  const needed = summary.licensesNeeded.toLocaleString('en-GB');
+  if (!summary.headroom) return needed;
+  return `${(summary.licensesNeeded + summary.headroom).toLocaleString('en-GB')} (${needed} needed + ${summary.headroom.toLocaleString('en-GB')} for newcomers)`;
 }
 
 /** A one-line card, the answer to a click that cannot be acted on (unknown or forged request). */

@@ -41,6 +41,10 @@ const previewSchema = z.object({
   enough: z.boolean(),
 });
 
+/** Licenses a requester may add for people who join the groups before the run reaches them. */
+const NEWCOMER_HEADROOM = 10;
+const SYNONYMS: Readonly<Record<string, string[]>> = { request: ['request', 'yes', 'confirm'], limit: ['limit', 'first'], headroom: ['headroom', 'newcomers', '+10'] };
+
 export const ASSIGN_MESSAGES = {
   askBook: 'Which **book** do you want to assign? Type part of its title.',
   noBooks: 'There are no books yet: upload a VPP token and sync it first (**upload token**, **sync**).',
@@ -185,12 +189,16 @@ export class AssignBookDialog extends ComponentDialog {
     const choices = preview.enough
       ? [{ title: 'Request approval', value: 'request' }]
       : [{ title: `Assign to the first ${preview.licensesAvailable.toLocaleString('en-GB')} users`, value: 'limit' }];
+    // Room for people who join the groups before the run reaches them, when the licenses allow it.
+    if (preview.enough && !preview.unlimited && preview.licensesAvailable >= preview.licensesNeeded + NEWCOMER_HEADROOM) {
+      choices.push({ title: `Request approval, +${NEWCOMER_HEADROOM} for newcomers`, value: 'headroom' });
+    }
     choices.push({ title: 'Cancel', value: 'cancel' });
     const notes = preview.groups.filter((g) => g.deviceCount > 0).map((g) => `"${g.groupName}" also holds devices: only its users get the book.`);
     const validations: CardChoiceValidations = {
       ref,
       choices: [
-        ...choices.filter((c) => c.value !== 'cancel').map((c) => ({ value: c.value, synonyms: c.value === 'request' ? ['request', 'yes', 'confirm'] : ['limit', 'first'] })),
+        ...choices.filter((c) => c.value !== 'cancel').map((c) => ({ value: c.value, synonyms: SYNONYMS[c.value] ?? [c.value] })),
         { value: 'cancel', synonyms: ['no'] },
       ],
     };
@@ -199,7 +207,7 @@ export class AssignBookDialog extends ComponentDialog {
   }
 
   private async request(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    if (step.result !== 'request' && step.result !== 'limit') {
+    if (step.result !== 'request' && step.result !== 'limit' && step.result !== 'headroom') {
       await step.context.sendActivity(ASSIGN_MESSAGES.kept);
       return step.endDialog();
     }
@@ -210,6 +218,7 @@ export class AssignBookDialog extends ComponentDialog {
         preview,
         requestedBy: { aadObjectId: actor.aadObjectId, displayName: actor.name },
         userLimit: step.result === 'limit' ? preview.licensesAvailable : undefined,
+        headroom: step.result === 'headroom' ? NEWCOMER_HEADROOM : undefined,
       });
       const posted = await postApprovalCard(step.context, this.approvals, request);
       // Not awaited: cards to many approvers go out through the outbox at Teams' pace, after this answer.

@@ -64,6 +64,8 @@ export interface RequestInput {
   requestedBy: Actor;
   /** A reduced scope the admin chose when licenses are short: at most this many users. */
   userLimit?: number | undefined;
+  /** Licenses added to the budget for people who join the groups before the run reaches them. */
+  headroom?: number | undefined;
 }
 
 export type DecisionResult =
@@ -182,6 +184,7 @@ export class ApprovalService {
         assignments.push(assignment);
       }
       const licensesNeeded = input.userLimit !== undefined ? Math.min(input.userLimit, preview.licensesNeeded) : preview.licensesNeeded;
+      const headroom = input.userLimit === undefined ? Math.max(0, input.headroom ?? 0) : 0;
       const run = await runs.create({
         id: runId(approvalId),
         tokenId: preview.tokenId,
@@ -195,7 +198,7 @@ export class ApprovalService {
         state: 'awaitingApproval',
         userLimit: input.userLimit,
         // What the approver sees and approves: the run never spends more, however the group grows.
-        budget: licensesNeeded,
+        budget: licensesNeeded + headroom,
         groups: assignments.map((a) => ({ assignmentId: a.id, groupId: a.targetGroupId, groupName: a.targetGroupName, done: false, counts: { ...ZERO_COUNTS } })),
         batchesCompleted: 0,
         totals: { ...ZERO_COUNTS },
@@ -219,6 +222,7 @@ export class ApprovalService {
           groupName: groupName.length > 256 ? `${groupName.slice(0, 253)}...` : groupName,
           installIntent: preview.installIntent,
           licensesNeeded,
+          ...(headroom > 0 ? { headroom } : {}),
         },
         state: 'pending',
         requestedBy,

@@ -13,6 +13,8 @@ export const approvalRequestSchema = z.object({
     groupName: z.string().max(256),
     installIntent: z.enum(['required', 'available']),
     licensesNeeded: z.number().int().min(0),
+    /** Added by the requester for people who join the groups later; the approval approves needed + headroom. */
+    headroom: z.number().int().min(0).optional(),
   }),
   /** `withdrawn`: the requester took it back before anyone decided. */
   state: z.enum(['pending', 'approved', 'rejected', 'expired', 'withdrawn']),

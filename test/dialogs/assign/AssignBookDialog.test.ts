@@ -104,7 +104,7 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     });
     await alex.send(click('required', ref)).assertReply((r) => {
       const card = cardJson(r);
-      for (const fact of ['Assign Middlemarch Annotated as Required?', 'Year 9 Form 9A', '60 users', 'Science Lab Carts', '(10 devices skipped)', 'Licenses needed', 'cannot be reclaimed', 'built-in Books app', 'Request approval']) {
+      for (const fact of ['Assign Middlemarch Annotated as Required?', 'Year 9 Form 9A', '60 users', 'Science Lab Carts', '(10 devices skipped)', 'Licenses needed', 'cannot be reclaimed', 'built-in Books app', 'Request approval', 'Request approval, +10 for newcomers']) {
         assert.ok(card.includes(fact), `preview shows ${fact}`);
       }
       ref = cardRef(r);
@@ -172,7 +172,7 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     // A stale click (the preview's old ref is gone once answered) changes nothing; "limit" requests 20.
     await alex
       .send(click('limit', ref))
-      .assertReply((r) => assert.match(cardJson(r), /Licenses needed","value":"20"/))
+      .assertReply((r) => assert.match(cardJson(r), /Licenses approved by this","value":"20"/))
       .assertReply((r) => assert.match(textOf(r), /^Sent for approval/))
       .send(click('limit', ref))
       .assertReply((r) => assert.match(textOf(r), /no longer active/));

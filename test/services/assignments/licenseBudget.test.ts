@@ -4,6 +4,7 @@ import { assignResultCard } from '../../../cards/assignCards';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { bookStatusCard } from '../../../cards/bookStatusCards';
+import { approvalCard } from '../../../cards/approvalCards';
 import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
 
 const alex = alexActor;
@@ -150,5 +151,24 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     // Bought 20 more at Apple: now it fits, and goes through.
     env.sandbox.state.findBook(org, book.adamId, book.pricingParam)!.totalCount += 20;
     assert.equal((await approvals.decide(ASSIGN_TENANT, stillPending?.id ?? '', megan, 'approved')).outcome, 'decided');
+  });
+
+  it('approves headroom the requester added for newcomers, and the approver sees it', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Room To Grow', totalCount: 5_000 }]);
+    const book = books[0]!;
+    const formA = env.members(DEMO_GROUPS.year9FormA);
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' });
+    const idle = env.executor({});
+    await idle.stop();
+    const approvals = env.approvals(idle);
+    const { request } = await approvals.request({ preview, requestedBy: alex, headroom: 10 });
+    assert.match(JSON.stringify(approvalCard(request, { actionable: true })), /Licenses approved by this","value":"70 \(60 needed \+ 10 for newcomers\)"/);
+    // Three students join before the approval: within the headroom, they get the book too.
+    env.directoryServer.state.addMembers(DEMO_GROUPS.year9FormA, outsiders(DEMO_GROUPS.year9FormA, 3));
+    await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
+    await env.executor({}).execute(token.id, runId(request.id));
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, formA.length + 3);
+    const run = await env.runs.get(token.id, runId(request.id));
+    assert.deepEqual([run?.budget, run?.spent, run?.overBudget ?? 0], [70, 63, 0]);
   });
 });
