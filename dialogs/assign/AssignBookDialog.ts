@@ -3,7 +3,7 @@ import { ComponentDialog, TextPrompt, WaterfallDialog, type DialogTurnResult, ty
 import { z } from 'zod';
 import { assignPreviewCard } from '../../cards/assignCards';
 import { choiceQuestionCard } from '../../cards/tokenCards';
-import type { ApprovalService } from '../../services/approvals/ApprovalService';
+import { MAX_NEWCOMER_HEADROOM, type ApprovalService } from '../../services/approvals/ApprovalService';
 import type { AssignmentPlanner, AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
 import { findBooks } from '../../services/assignments/bookSearch';
 import type { Store } from '../../services/store/Store';
@@ -41,8 +41,7 @@ const previewSchema = z.object({
   enough: z.boolean(),
 });
 
-/** Licenses a requester may add for people who join the groups before the run reaches them. */
-const NEWCOMER_HEADROOM = 10;
+const NEWCOMER_HEADROOM = MAX_NEWCOMER_HEADROOM;
 const SYNONYMS: Readonly<Record<string, string[]>> = { request: ['request', 'yes', 'confirm'], limit: ['limit', 'first'], headroom: ['headroom', 'newcomers', '+10'] };
 
 export const ASSIGN_MESSAGES = {

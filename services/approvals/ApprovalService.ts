@@ -11,6 +11,8 @@ import type { AssignmentPreview } from '../assignments/AssignmentPlanner';
 /** Teams refreshes a card for at most 60 users (`refresh.userIds`). */
 export const MAX_REFRESH_USERS = 60;
 export const DEFAULT_APPROVAL_EXPIRY_MS = 72 * 60 * 60 * 1000;
+/** Licenses a requester may add for people who join the groups before the run reaches them. */
+export const MAX_NEWCOMER_HEADROOM = 10;
 /** How long writing one request may take; an assignment claimed longer ago without its approval was cut off. */
 export const REQUEST_IN_FLIGHT_MS = 2 * 60_000;
 
@@ -87,6 +89,8 @@ export interface FreshLicenseCounts {
 const BOOK_LOCK_MS = 60_000;
 const BOOK_LOCK_TRIES = 50;
 const BOOK_LOCK_WAIT_MS = 100;
+/** Longer than the recovery sweep's period, so an approval whose start failed stays held back until it starts. */
+const APPROVING_MARK_MS = 15 * 60_000;
 
 /**
  * Assignment requests and their approval: one approval per request (one or more groups), decided on the
@@ -184,7 +188,7 @@ export class ApprovalService {
         assignments.push(assignment);
       }
       const licensesNeeded = input.userLimit !== undefined ? Math.min(input.userLimit, preview.licensesNeeded) : preview.licensesNeeded;
-      const headroom = input.userLimit === undefined ? Math.max(0, input.headroom ?? 0) : 0;
+      const headroom = input.userLimit === undefined ? Math.min(MAX_NEWCOMER_HEADROOM, Math.max(0, input.headroom ?? 0)) : 0;
       const run = await runs.create({
         id: runId(approvalId),
         tokenId: preview.tokenId,
@@ -358,7 +362,10 @@ export class ApprovalService {
   private async approveWithinLicenses(current: ApprovalRequest, decider: Actor, comment: string | undefined): Promise<DecisionResult> {
     const { store, runs } = this.options;
     const run = await runs.get(current.tokenId, runId(current.id));
-    const lockName = `approve|${current.tokenId}|${run?.adamId ?? current.assignmentId}|${run?.pricingParam ?? ''}`;
+    if (!run) return this.record(current, decider, 'approved', comment);
+    // Requests made before budgets existed approve what their card showed.
+    const budget = run.budget ?? Math.min(current.summary.licensesNeeded + (current.summary.headroom ?? 0), run.userLimit ?? Number.POSITIVE_INFINITY);
+    const lockName = `approve|${run.tokenId}|${run.adamId}|${run.pricingParam}`;
     const owner = `approval-${randomUUID()}`;
     let lock = await store.leases.acquire(lockName, owner, BOOK_LOCK_MS);
     for (let tries = 1; !lock && tries < BOOK_LOCK_TRIES; tries++) {
@@ -366,23 +373,36 @@ export class ApprovalService {
       lock = await store.leases.acquire(lockName, owner, BOOK_LOCK_MS);
     }
     if (!lock) throw new UserFacingError('Another approval for this book is being recorded right now. Try again in a minute.', 'approval_busy');
+    let marked = false;
     try {
       const available = await this.options.licenses?.available(current);
-      if (run?.budget !== undefined && available !== undefined) {
-        const heldBack = await runs.reservedFor(current.tokenId, run.adamId, run.pricingParam, { except: run.id, approvedOnly: true });
+      if (available !== undefined) {
+        const heldBack = await runs.reservedFor(run.tokenId, run.adamId, run.pricingParam, { except: run.id, approvedOnly: true });
         const free = Math.max(0, available - heldBack);
-        if (free < run.budget) {
-          await this.audit(current, decider, 'assignment.approve', 'refused', { reason: 'notEnoughLicenses', free, needed: run.budget });
+        if (free < budget) {
+          await this.audit(current, decider, 'assignment.approve', 'refused', { reason: 'notEnoughLicenses', free, needed: budget });
           const held = heldBack > 0 ? ` (${heldBack.toLocaleString('en-GB')} more are reserved for approved assignments still under way)` : '';
           return {
             outcome: 'notEnoughLicenses',
             request: current,
-            message: `Only ${free.toLocaleString('en-GB')} licenses of this book are free at Apple now${held}, and this request approves ${run.budget.toLocaleString('en-GB')}. Nothing was approved: buy more licenses in Apple Business Manager or Apple School Manager and approve again, or reject it.`,
+            message: `Only ${free.toLocaleString('en-GB')} licenses of this book are free at Apple now${held}, and this request approves ${budget.toLocaleString('en-GB')}. Nothing was approved: buy more licenses in Apple Business Manager or Apple School Manager and approve again, or reject it.`,
           };
         }
       }
-      return await this.record(current, decider, 'approved', comment);
+      // Held back from the next approval before the decision is written: if starting the delivery fails
+      // after the decision, the sweep starts it well before the mark runs out.
+      const approvingUntil = new Date(this.now().getTime() + APPROVING_MARK_MS).toISOString();
+      await runs.update(run.tokenId, run.id, (r) => (r.state === 'awaitingApproval' ? { ...r, budget: r.budget ?? budget, approvingUntil } : undefined));
+      marked = true;
+      // Apple's read may have taken long: the lock must still be ours, or another approval may have checked without us.
+      const renewed = await store.leases.renew(lock, BOOK_LOCK_MS);
+      if (!renewed) throw new UserFacingError('Another approval for this book was recorded meanwhile. Try again in a minute.', 'approval_busy');
+      lock = renewed;
+      const result = await this.record(current, decider, 'approved', comment);
+      if (result.outcome === 'decided') marked = false;
+      return result;
     } finally {
+      if (marked) await runs.update(run.tokenId, run.id, (r) => (r.state === 'awaitingApproval' && r.approvingUntil ? { ...r, approvingUntil: undefined } : undefined)).catch(() => undefined);
       await store.leases.release(lock).catch(() => false);
     }
   }
@@ -451,7 +471,7 @@ export class ApprovalService {
     const { store, runs } = this.options;
     const current = await runs.get(request.tokenId, runId(request.id));
     if (!current) return;
-    const run = current.state === 'awaitingApproval' ? ((await runs.update(request.tokenId, current.id, (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'approved' } : undefined)))?.value ?? current) : current;
+    const run = current.state === 'awaitingApproval' ? ((await runs.update(request.tokenId, current.id, (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'approved', approvingUntil: undefined } : undefined)))?.value ?? current) : current;
     if (run.state !== 'approved') return;
     for (const group of run.groups) {
       await store.assignments.update(request.tokenId, group.assignmentId, (a) =>

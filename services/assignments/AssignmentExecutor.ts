@@ -301,17 +301,18 @@ export class AssignmentExecutor {
   /** Users per group in id order: each user once across groups, capped by the admin's reduced scope. */
   private async plan(run: AssignmentRun): Promise<DirectoryUser[][]> {
     const seen = new Set<string>();
-    let budget = run.userLimit ?? Number.POSITIVE_INFINITY;
+    // The reduced scope the requester chose: places, not licenses (the license budget is checked per batch).
+    let places = run.userLimit ?? Number.POSITIVE_INFINITY;
     const plan: DirectoryUser[][] = [];
     for (const group of run.groups) {
       const members = await listMembersSorted(this.options.directory, group.groupId);
       const mine: DirectoryUser[] = [];
       for (const user of members) {
-        if (budget <= 0) break;
+        if (places <= 0) break;
         if (seen.has(user.id)) continue;
         seen.add(user.id);
         mine.push(user);
-        budget--;
+        places--;
       }
       plan.push(mine);
     }
@@ -383,9 +384,9 @@ export class AssignmentExecutor {
       // Apple who holds the book now instead of counting the unnamed ones as licensed.
       const unaccounted = eligible.filter((id) => !failures.has(id)).length - result.numCompleted;
       if (result.status === 'FAILED' && result.numCompleted > 0 && unaccounted > 0) {
-        const holders = await this.holders(run, client);
+        const holdingNow = await this.holders(run, client);
         const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for this user.' };
-        for (const id of eligible) if (!failures.has(id) && !holders.has(id)) failures.set(id, reason);
+        for (const id of eligible) if (!failures.has(id) && !holdingNow.has(id)) failures.set(id, reason);
       }
       // An event that failed with nothing completed failed for everyone in it, named or not.
       if (result.status === 'FAILED' && result.numCompleted === 0) {
@@ -414,8 +415,17 @@ export class AssignmentExecutor {
       }
     }
 
+    // Only users who were free at the run's start were reserved (holders cost nothing), so only they are given back.
     const refunded = reserved === 0 ? 0 : users.filter((u) => !holders.has(u.id) && failures.has(u.id)).length;
+    this.checkStopped(run.id);
+    let stale = false;
     const saved = await this.save(run, (r) => {
+      // Fencing: another instance finished this batch meanwhile (its reservation is gone or another's): a second
+      // refund or a cursor moved back would let later batches spend more than approved.
+      if (reserved > 0 && !sameBatch(r.reserved)) {
+        stale = true;
+        return undefined;
+      }
       const merged = new Map(r.failureReasons.map((f) => [f.code, { ...f }]));
       for (const [code, { message, count }] of reasons) {
         const existing = merged.get(code);
@@ -436,6 +446,7 @@ export class AssignmentExecutor {
         batchesCompleted: r.batchesCompleted + 1,
       };
     });
+    if (stale) throw new RunStopped();
     const group = saved.groups[gi];
     if (group) {
       const now = this.now().toISOString();
@@ -468,7 +479,8 @@ export class AssignmentExecutor {
         if (!(err instanceof VppError && err.errorNumber === UNKNOWN_EVENT)) throw err;
       }
     }
-    this.checkStopped();
+    // A run whose lease went to another instance stops here, before spending anything.
+    this.checkStopped(run.id);
     const asset = { adamId: run.adamId, pricingParam: run.pricingParam };
     const eventIds = await client.associateAssets([asset], clientUserIds);
     await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds } }));
@@ -533,7 +545,8 @@ export class AssignmentExecutor {
     return { ...this.options.wait, signal: this.signal };
   }
 
-  private async save(run: AssignmentRun, mutate: (r: AssignmentRun) => AssignmentRun): Promise<AssignmentRun> {
+  /** Writes the run; a mutation that answers undefined writes nothing (the stored run is returned). */
+  private async save(run: AssignmentRun, mutate: (r: AssignmentRun) => AssignmentRun | undefined): Promise<AssignmentRun> {
     const result = await this.options.runs.update(run.tokenId, run.id, mutate);
     if (!result) throw new RunFailure('run_missing', 'The assignment record disappeared, so the assignment stopped.');
     return result.value;

@@ -63,6 +63,11 @@ export const assignmentRunSchema = z.object({
   reserved: z
     .object({ groupIndex: z.number().int().min(0), firstUserId: z.string().max(128), lastUserId: z.string().max(128), userIds: z.array(z.string().max(128)).max(1000) })
     .optional(),
+  /**
+   * Set while an approval of this run is being recorded (and until its delivery starts): the run holds
+   * its budget back from other approvals as an approved one does, though it still awaits approval.
+   */
+  approvingUntil: dateTimeSchema.optional(),
   /** Members left without the book because the budget was used up (the group grew after the request). */
   overBudget: z.number().int().min(0).optional(),
   groups: z.array(runGroupSchema).min(1).max(20),
@@ -176,9 +181,9 @@ export class AssignmentRunRepository {
   /** Licenses of a book held back by open runs (`except` one, and only approved ones if asked). */
   async reservedFor(tokenId: string, adamId: string, pricingParam: string, options: { except?: string; approvedOnly?: boolean } = {}): Promise<number> {
     const runs = await this.listByBook(tokenId, adamId, pricingParam);
-    return runs
-      .filter((r) => r.id !== options.except && (!options.approvedOnly || r.state !== 'awaitingApproval'))
-      .reduce((sum, r) => sum + reservedBy(r), 0);
+    const now = this.now().getTime();
+    const approvedOrApproving = (r: AssignmentRun): boolean => r.state !== 'awaitingApproval' || (r.approvingUntil !== undefined && Date.parse(r.approvingUntil) > now);
+    return runs.filter((r) => r.id !== options.except && (!options.approvedOnly || approvedOrApproving(r))).reduce((sum, r) => sum + reservedBy(r), 0);
   }
 
   deleteAllForToken(tokenId: string): Promise<number> {

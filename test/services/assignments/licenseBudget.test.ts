@@ -171,4 +171,36 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const run = await env.runs.get(token.id, runId(request.id));
     assert.deepEqual([run?.budget, run?.spent, run?.overBudget ?? 0], [70, 63, 0]);
   });
+
+  it('an approval whose delivery did not start still holds its licenses back from the next approval', async () => {
+    const { token, books } = await env.seedToken([{ title: 'Start Cut Off', totalCount: 100 }]);
+    const book = books[0]!;
+    const idle = env.executor({});
+    await idle.stop();
+    const approvals = env.approvals(idle);
+    const a = await approvals.request({ preview: await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' }), requestedBy: alex });
+    const previewB = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
+    const b = await approvals.request({ preview: { ...previewB, licensesAvailable: 100, enough: true }, requestedBy: alex });
+    // A's approval is recorded, but moving its run to "approved" fails (a throttled write, say).
+    const update = env.runs.update.bind(env.runs);
+    let failNext = true;
+    env.runs.update = async (tokenId, id, mutate) =>
+      update(tokenId, id, (r) => {
+        const next = mutate(r);
+        if (failNext && next?.state === 'approved') {
+          failNext = false;
+          throw new Error('injected: the run could not be moved to approved');
+        }
+        return next;
+      });
+    try {
+      assert.equal((await approvals.decide(ASSIGN_TENANT, a.request.id, megan, 'approved')).outcome, 'decided');
+    } finally {
+      env.runs.update = update;
+    }
+    assert.equal((await env.runs.get(token.id, runId(a.request.id)))?.state, 'awaitingApproval', 'the start was cut off');
+    assert.equal((await approvals.decide(ASSIGN_TENANT, b.request.id, megan, 'approved')).outcome, 'notEnoughLicenses', 'A still holds its 60');
+    await approvals.recoverApproved();
+    assert.equal((await env.runs.get(token.id, runId(a.request.id)))?.state, 'approved', 'the sweep starts it');
+  });
 });

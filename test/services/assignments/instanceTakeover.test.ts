@@ -1,0 +1,48 @@
+import { strict as assert } from 'node:assert';
+import { DEMO_GROUPS } from '../../../services/directory';
+import { runId } from '../../../services/assignments/AssignmentRunRepository';
+import { ASSIGN_TENANT, AssignEnvironment, alexActor, meganActor } from '../../support/assignFixtures';
+
+/**
+ * A second instance takes a run over while the first still waits for Apple (its lease ran out): the
+ * batch is counted once, so the licenses Apple refused are given back once and no later batch may spend
+ * them twice.
+ */
+describe('a run taken over mid-batch by another instance (sandbox with slow events, embedded Cosmos)', function () {
+  this.timeout(60_000);
+  const env = new AssignEnvironment({ studentCount: 1_000, sandbox: { limits: { maxClientUserIds: 100, maxUsers: 50 }, eventDelayMs: 1_500 } });
+
+  before(async () => {
+    await env.start();
+  });
+  after(async () => {
+    await env.stop();
+  });
+
+  it('gives refused licenses back once, and records the batch once', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Double Refund', totalCount: 60 }]);
+    const book = books[0]!;
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'required' });
+    const idle = env.executor({});
+    await idle.stop();
+    const approvals = env.approvals(idle);
+    const { request } = await approvals.request({ preview, requestedBy: alexActor });
+    await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    env.spendElsewhere(org, book, 30);
+    const id = runId(request.id);
+    const first = env.executor({ instanceId: 'A' });
+    const running = first.execute(token.id, id);
+    for (let i = 0; i < 300 && !(await env.runs.get(token.id, id))?.pending; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+    assert.ok((await env.runs.get(token.id, id))?.pending, 'A reserved and sent its batch');
+    // A's lease runs out while it waits for Apple's events: B takes the run over.
+    await env.store.leases.store.delete(`assignment|${id}`, `assignment|${id}`);
+    await Promise.all([running, env.executor({ instanceId: 'B' }).execute(token.id, id)]);
+
+    const run = await env.runs.get(token.id, id);
+    const ours = (env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount ?? 0) - 30;
+    assert.equal(ours, 30);
+    assert.equal(run?.spent, ours, 'spent matches what Apple spent for us: the 30 refused were given back once');
+    assert.equal(run?.totals.processed, 60, 'the batch counted once');
+    assert.equal(run?.batchesCompleted, 1);
+  });
+});
