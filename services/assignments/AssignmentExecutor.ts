@@ -383,7 +383,8 @@ export class AssignmentExecutor {
       // Apple's errorInfo may name only the book: when fewer users completed than were not named, ask
       // Apple who holds the book now instead of counting the unnamed ones as licensed.
       const unaccounted = eligible.filter((id) => !failures.has(id)).length - result.numCompleted;
-      if (result.status === 'FAILED' && result.numCompleted > 0 && unaccounted > 0) {
+      // (Whatever the event's status says: a COMPLETE with fewer done than sent is read the same way.)
+      if (result.numCompleted > 0 && unaccounted > 0) {
         const holdingNow = await this.holders(run, client);
         const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for this user.' };
         for (const id of eligible) if (!failures.has(id) && !holdingNow.has(id)) failures.set(id, reason);
@@ -474,16 +475,25 @@ export class AssignmentExecutor {
     const pending = run.pending;
     if (pending && pending.groupIndex === gi && pending.firstUserId === firstUserId && pending.lastUserId === lastUserId) {
       try {
-        return await client.waitForEvents(pending.eventIds, this.waitOptions());
+        const earlier = await client.waitForEvents(pending.eventIds, this.waitOptions());
+        // Users of this batch the earlier request did not name (their creation failed then, say) go now.
+        const named = new Set(pending.userIds ?? clientUserIds);
+        const rest = clientUserIds.filter((id) => !named.has(id));
+        return rest.length === 0 ? earlier : mergeResults(earlier, await this.send(run, gi, firstUserId, lastUserId, rest, client));
       } catch (err) {
         if (!(err instanceof VppError && err.errorNumber === UNKNOWN_EVENT)) throw err;
       }
     }
+    return this.send(run, gi, firstUserId, lastUserId, clientUserIds, client);
+  }
+
+  /** Sends one associate request, recording it (and whom it names) before waiting for its events. */
+  private async send(run: AssignmentRun, gi: number, firstUserId: string, lastUserId: string, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
     // A run whose lease went to another instance stops here, before spending anything.
     this.checkStopped(run.id);
     const asset = { adamId: run.adamId, pricingParam: run.pricingParam };
     const eventIds = await client.associateAssets([asset], clientUserIds);
-    await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds } }));
+    await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds, userIds: clientUserIds } }));
     return client.waitForEvents(eventIds, this.waitOptions());
   }
 
@@ -652,6 +662,17 @@ export class AssignmentExecutor {
       this.options.logger?.warn({ err }, 'assignment side effect failed');
     }
   }
+}
+
+/** Two associate outcomes of one batch as one (a resumed request and the users it had not named). */
+function mergeResults(a: AsyncOperationResult, b: AsyncOperationResult): AsyncOperationResult {
+  return {
+    eventIds: [...a.eventIds, ...b.eventIds],
+    status: a.status === 'FAILED' || b.status === 'FAILED' ? 'FAILED' : 'COMPLETE',
+    numRequested: a.numRequested + b.numRequested,
+    numCompleted: a.numCompleted + b.numCompleted,
+    failures: [...a.failures, ...b.failures],
+  };
 }
 
 /** What a paused run tells the requester: what happened at Apple, when it goes on, and that nothing is spent twice. */

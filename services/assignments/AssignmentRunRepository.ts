@@ -80,6 +80,8 @@ export const assignmentRunSchema = z.object({
       firstUserId: z.string().max(128),
       lastUserId: z.string().max(128),
       eventIds: z.array(z.string().min(1).max(256)).max(50),
+      /** Who the request named: after a restart, anyone of the batch it did not name is sent on their own. */
+      userIds: z.array(z.string().max(128)).max(1000).optional(),
     })
     .optional(),
   batchesCompleted: z.number().int().min(0),

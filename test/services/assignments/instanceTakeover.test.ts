@@ -45,4 +45,28 @@ describe('a run taken over mid-batch by another instance (sandbox with slow even
     assert.equal(run?.totals.processed, 60, 'the batch counted once');
     assert.equal(run?.batchesCompleted, 1);
   });
+
+  it('a resumed batch sends the users its earlier request did not name, and counts them by what Apple did', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Half Sent', totalCount: 500 }]);
+    const book = books[0]!;
+    const formB = [...env.members(DEMO_GROUPS.year9FormB)].sort();
+    for (const id of formB) env.sandbox.state.createUser(org, { clientUserId: id, managedAppleId: `${id}@example.org` });
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'required' });
+    const idle = env.executor({});
+    await idle.stop();
+    const approvals = env.approvals(idle);
+    const { request } = await approvals.request({ preview, requestedBy: alexActor });
+    await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    // A process died after sending the batch's request, which named only half of it (the rest had failed to be created then).
+    const half = formB.slice(0, 30);
+    const eventIds = await env.clients(token).associateAssets([{ adamId: book.adamId, pricingParam: book.pricingParam }], half);
+    const id = runId(request.id);
+    await env.runs.update(token.id, id, (r) => ({ ...r, state: 'running', pending: { groupIndex: 0, firstUserId: formB[0]!, lastUserId: formB.at(-1)!, eventIds, userIds: half } }));
+
+    await env.executor({}).execute(token.id, id);
+    const run = await env.runs.get(token.id, id);
+    for (const user of formB) assert.ok(org.assignments.has(`${book.adamId}|${book.pricingParam}|${user}`), `${user} got the book`);
+    assert.equal(run?.totals.licensed, formB.length);
+    assert.equal(run?.state, 'completed');
+  });
 });
