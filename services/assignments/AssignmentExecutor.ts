@@ -280,9 +280,11 @@ export class AssignmentExecutor {
     // Each pause in a row waits twice as long (a maintenance window can last hours), and never less than Apple asked.
     const interruptions = (run.interruptions ?? 0) + 1;
     const delay = Math.max(Math.min(this.resumeDelayMs * 2 ** (interruptions - 1), MAX_RESUME_DELAY_MS), err.retryAfterMs ?? 0);
-    const resumeAfter = new Date(this.now().getTime() + delay).toISOString();
+    // One instant for both, so "paused at" and "resumes at" are exactly the delay apart.
+    const at = this.now();
+    const resumeAfter = new Date(at.getTime() + delay).toISOString();
     const message = pausedMessage(err, resumeAfter);
-    const lastError = { code: err.code.slice(0, 64), message: message.slice(0, 2000), occurredDateTime: this.now().toISOString() };
+    const lastError = { code: err.code.slice(0, 64), message: message.slice(0, 2000), occurredDateTime: at.toISOString() };
     this.options.logger?.warn({ runId: run.id, code: err.code, resumeAfter }, 'assignment run interrupted by Apple; it resumes later');
     let paused = run;
     try {
