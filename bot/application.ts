@@ -193,6 +193,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       approvers: approverDirectory,
       // An approval is checked against Apple's counts for that one book, read at the moment of approving.
       licenses: appleLicenseCounts(store, runs, clients),
+      groupUserCount: (groupId) => directory.countMembers(groupId, 'user'),
       // Approvers who never opened the bot get a chat all the same: the bot installs itself for them.
       reach: new TeamsApproverReach({
         conversations: store.conversations,

@@ -168,11 +168,13 @@ export class ApprovalCardHandler {
     const pending = request.state === 'pending';
     const actionable = pending && !own && (await this.approvals.approvers.isApprover(request.tenantId, userId));
     const resendable = pending && (await this.isAdmin?.(request.tenantId, userId)) === true;
+    // Whoever may approve sees how the groups changed since the request (what they approve does not).
+    const change = actionable ? await this.approvals.groupChange(request) : undefined;
     return approvalCard(request, {
       actionable,
       withdrawable: pending && own,
       resendable,
-      notice,
+      notice: [notice, change].filter((line) => line).join(' ') || undefined,
       refreshUserIds: pending ? await this.approvals.refreshFor(request) : undefined,
     });
   }

@@ -44,7 +44,8 @@ export class ApprovalsDialog extends ComponentDialog {
     );
     for (const request of shown) {
       const own = request.requestedBy.aadObjectId.toLowerCase() === viewer;
-      await sendCard(step.context, approvalCard(request, { actionable: approver && !own, withdrawable: own, resendable: admin, refreshUserIds: await this.approvals.refreshFor(request) }));
+      const notice = approver && !own ? await this.approvals.groupChange(request) : undefined;
+      await sendCard(step.context, approvalCard(request, { actionable: approver && !own, withdrawable: own, resendable: admin, notice, refreshUserIds: await this.approvals.refreshFor(request) }));
     }
     return step.endDialog();
   }

@@ -55,6 +55,8 @@ export interface ApprovalServiceOptions {
   reach?: ApproverReach | undefined;
   /** Apple's counts for one book: an approval is checked against them (without it, not checked). */
   licenses?: FreshLicenseCounts | undefined;
+  /** A group's user members now (Graph's transitive count): the approver is told how the groups changed. */
+  groupUserCount?: ((groupId: string) => Promise<number>) | undefined;
   executor: RunStarter;
   expiryMs?: number;
   logger?: Logger;
@@ -116,6 +118,29 @@ export class ApprovalService {
    */
   async refreshUserIds(tenantId: string): Promise<string[]> {
     return this.refreshIdsOf(tenantId, await this.options.approvers.approverIds(tenantId));
+  }
+
+  /**
+   * How the request's groups changed since it was asked for, in words for the approver; undefined when
+   * they did not change, or cannot be counted now.
+   */
+  async groupChange(request: ApprovalRequest): Promise<string | undefined> {
+    const before = request.summary.groupUsers;
+    const count = this.options.groupUserCount;
+    if (before === undefined || !count || request.state !== 'pending') return undefined;
+    const run = await this.options.runs.get(request.tokenId, runId(request.id));
+    if (!run) return undefined;
+    try {
+      const now = (await Promise.all(run.groups.map((g) => count(g.groupId)))).reduce((a, b) => a + b, 0);
+      if (now === before) return undefined;
+      const approves = (request.summary.licensesNeeded + (request.summary.headroom ?? 0)).toLocaleString('en-GB');
+      const change = now > before ? `grew by ${(now - before).toLocaleString('en-GB')}` : `shrank by ${(before - now).toLocaleString('en-GB')}`;
+      return `The group ${change} since the request (${now.toLocaleString('en-GB')} members now). Approving approves ${approves} licenses all the same: anyone beyond them is left out, never licensed.`;
+    } catch (err) {
+      // The notice is a courtesy: a directory hiccup must not keep the card from showing.
+      this.options.logger?.warn({ err, approvalId: request.id }, 'could not count the groups of an approval request');
+      return undefined;
+    }
   }
 
   /** Whom a request's card refreshes for: fixed when it was asked for (older requests: worked out now). */
@@ -227,6 +252,7 @@ export class ApprovalService {
           installIntent: preview.installIntent,
           licensesNeeded,
           ...(headroom > 0 ? { headroom } : {}),
+          groupUsers: preview.groups.reduce((sum, g) => sum + g.userCount, 0),
         },
         state: 'pending',
         requestedBy,

@@ -185,6 +185,7 @@ export class AssignEnvironment {
       runs: this.runs,
       approvers: approverPolicy({ approverUserIds: options.approvers ?? [ALEX, MEGAN] }),
       licenses: appleLicenseCounts(this.store, this.runs, this.clients),
+      groupUserCount: (groupId) => this.directory.countMembers(groupId, 'user'),
       executor,
       expiryMs: options.expiryMs,
       now: options.now,

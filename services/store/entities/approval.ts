@@ -15,6 +15,8 @@ export const approvalRequestSchema = z.object({
     licensesNeeded: z.number().int().min(0),
     /** Added by the requester for people who join the groups later; the approval approves needed + headroom. */
     headroom: z.number().int().min(0).optional(),
+    /** The groups' user members when it was asked for (summed per group), to tell the approver how they changed. */
+    groupUsers: z.number().int().min(0).optional(),
   }),
   /** `withdrawn`: the requester took it back before anyone decided. */
   state: z.enum(['pending', 'approved', 'rejected', 'expired', 'withdrawn']),

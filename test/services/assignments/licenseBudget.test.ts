@@ -5,7 +5,9 @@ import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { bookStatusCard } from '../../../cards/bookStatusCards';
 import { approvalCard } from '../../../cards/approvalCards';
-import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
+import { ActivityTypes, TestAdapter, TurnContext, type AdaptiveCardInvokeValue } from 'botbuilder';
+import { ApprovalCardHandler } from '../../../dialogs/approvals/ApprovalCardHandler';
+import { ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
 
 const alex = alexActor;
 const megan = meganActor;
@@ -45,6 +47,17 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     assert.equal(request.summary.licensesNeeded, formC.length, 'the approver sees the number approved');
 
     env.directoryServer.state.addMembers(DEMO_GROUPS.year9FormC, outsiders(DEMO_GROUPS.year9FormC, 300));
+    // The approver's card says so, and what approving still means.
+    const refresh = new TurnContext(new TestAdapter(async () => undefined), {
+      type: ActivityTypes.Invoke,
+      name: 'adaptiveCard/action',
+      channelId: 'msteams',
+      from: { id: '29:megan', name: 'Megan Bowen', aadObjectId: MEGAN },
+      recipient: { id: 'bot', name: 'bot' },
+      conversation: { id: 'megan-chat', isGroup: false, conversationType: 'personal', tenantId: ASSIGN_TENANT, name: 'chat' },
+    });
+    const view = await new ApprovalCardHandler(approvals).handle(refresh, { action: { type: 'Action.Execute', id: 'r', verb: 'refresh', data: { approvalId: request.id } }, trigger: 'automatic' } as unknown as AdaptiveCardInvokeValue);
+    assert.match(JSON.stringify(view.value), /The group grew by 300 since the request \(360 members now\)\. Approving approves 60 licenses all the same/);
     await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
     await executor.idle();
 
