@@ -37,8 +37,6 @@ export interface VppRequest<S extends z.ZodType> {
   schema: S;
 }
 
-/** Errors worth another try: Apple busy, rate limited, in maintenance or briefly unavailable. */
-const RETRYABLE_ERROR_NUMBERS = new Set([9603, 9644, 9646, 9729]);
 const RATE_LIMITED = 9646;
 
 interface AttemptFailure {
@@ -158,8 +156,8 @@ export class VppTransport {
     }
     const mdmInfo = responseMdmInfoSchema.safeParse(json);
     if (mdmInfo.success && mdmInfo.data.mdmInfo) this.#onMdmInfo?.(mdmInfo.data.mdmInfo);
-    // Busy, rate limited or down: worth another try whatever errorNumber came with it.
-    const transient = response.status === 429 || response.status >= 500;
+    // Whether to try again is the error's own call (VppError.isRetryable): a 429 or 5xx whatever errorNumber
+    // came with it, or an errorNumber that means busy, rate limited or in maintenance.
     const appleError = appleErrorBodySchema.safeParse(json);
     if (appleError.success) {
       const error = new VppError({
@@ -169,10 +167,11 @@ export class VppTransport {
         errorInfo: appleError.data.errorInfo,
         operation,
       });
-      return { ok: false, failure: { error, retryable: transient || RETRYABLE_ERROR_NUMBERS.has(error.errorNumber ?? 0), retryAfterMs } };
+      return { ok: false, failure: { error, retryable: error.isRetryable, retryAfterMs } };
     }
     if (!response.ok) {
-      return { ok: false, failure: { error: new VppError({ httpStatus: response.status, operation }), retryable: transient, retryAfterMs } };
+      const error = new VppError({ httpStatus: response.status, operation });
+      return { ok: false, failure: { error, retryable: error.isRetryable, retryAfterMs } };
     }
     const parsed = request.schema.safeParse(json);
     if (!parsed.success) {
