@@ -10,7 +10,7 @@ import type { Actor } from '../store/entities/common';
 import type { VppToken } from '../store/entities/vppToken';
 import type { VppUser } from '../store/entities/vppUser';
 import { SAMPLE_LIMIT, ZERO_COUNTS, type AssignmentRun, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
-import { listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
+import { bookHolders, listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
 import { NO_REPORTER, type AssignmentOutcome, type AssignmentReporter, type RunIdentity } from './reporting';
 
 export interface AssignmentExecutorOptions {
@@ -217,7 +217,7 @@ export class AssignmentExecutor {
       const plan = await this.plan(run);
       const total = plan.reduce((n, users) => n + users.length, 0);
       // Members who hold the book already cost nothing; everyone else counts against the budget.
-      const holders = run.budget === undefined ? new Set<string>() : await this.holders(run, client);
+      const holders = run.budget === undefined ? new Set<string>() : await bookHolders(client, run);
       let reportedAt = Math.floor(run.totals.processed / this.progressEvery);
       for (let gi = 0; gi < run.groups.length; gi++) {
         const group = run.groups[gi];
@@ -330,8 +330,7 @@ export class AssignmentExecutor {
     // The slice's ids name the batch (cursor and reservation), whoever in it the budget leaves out.
     const firstUserId = slice[0]?.id ?? '';
     const lastUserId = slice[slice.length - 1]?.id ?? '';
-    const sameBatch = (m: { groupIndex: number; firstUserId: string; lastUserId: string } | undefined): boolean =>
-      m !== undefined && m.groupIndex === gi && m.firstUserId === firstUserId && m.lastUserId === lastUserId;
+    const sameBatch = (marker: BatchMarker | undefined): boolean => isBatch(marker, gi, firstUserId, lastUserId);
     let users = slice;
     let leftOut = 0;
     let reserved = 0;
@@ -387,7 +386,7 @@ export class AssignmentExecutor {
       const unaccounted = eligible.filter((id) => !failures.has(id)).length - result.numCompleted;
       // (Whatever the event's status says: a COMPLETE with fewer done than sent is read the same way.)
       if (result.numCompleted > 0 && unaccounted > 0) {
-        const holdingNow = await this.holders(run, client);
+        const holdingNow = await bookHolders(client, run, (id) => eligibleSet.has(id));
         const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for this user.' };
         for (const id of eligible) if (!failures.has(id) && !holdingNow.has(id)) failures.set(id, reason);
       }
@@ -475,7 +474,7 @@ export class AssignmentExecutor {
    */
   private async associate(run: AssignmentRun, gi: number, firstUserId: string, lastUserId: string, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
     const pending = run.pending;
-    if (pending && pending.groupIndex === gi && pending.firstUserId === firstUserId && pending.lastUserId === lastUserId) {
+    if (pending && isBatch(pending, gi, firstUserId, lastUserId)) {
       try {
         const earlier = await client.waitForEvents(pending.eventIds, this.waitOptions());
         // Users of this batch the earlier request did not name (their creation failed then, say) go now.
@@ -497,12 +496,6 @@ export class AssignmentExecutor {
     const eventIds = await client.associateAssets([asset], clientUserIds);
     await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds, userIds: clientUserIds } }));
     return client.waitForEvents(eventIds, this.waitOptions());
-  }
-
-  /** Who holds the run's book at Apple now. */
-  private async holders(run: AssignmentRun, client: AppleBooksClient): Promise<Set<string>> {
-    const { items } = await client.listAssignments({ adamId: run.adamId, pricingParam: run.pricingParam });
-    return new Set(items.filter((a) => a.pricingParam === run.pricingParam && a.clientUserId).map((a) => a.clientUserId as string));
   }
 
   /** Apple's current users versionId: one page read, so later reads see only what changed since. */
@@ -664,6 +657,17 @@ export class AssignmentExecutor {
       this.options.logger?.warn({ err }, 'assignment side effect failed');
     }
   }
+}
+
+/** What names a batch in the run's markers (`pending`, `reserved`): its group and its first and last user. */
+interface BatchMarker {
+  groupIndex: number;
+  firstUserId: string;
+  lastUserId: string;
+}
+
+function isBatch(marker: BatchMarker | undefined, groupIndex: number, firstUserId: string, lastUserId: string): boolean {
+  return marker !== undefined && marker.groupIndex === groupIndex && marker.firstUserId === firstUserId && marker.lastUserId === lastUserId;
 }
 
 /** Two associate outcomes of one batch as one (a resumed request and the users it had not named). */

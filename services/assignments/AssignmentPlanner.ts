@@ -4,7 +4,7 @@ import type { DirectoryGroup, GroupClassification } from '../directory';
 import type { Store } from '../store/Store';
 import type { EBook } from '../store/entities/eBook';
 import type { VppToken } from '../store/entities/vppToken';
-import { listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
+import { bookHolders, listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
 
 /** Books may go to user groups only; the message names the group (SPEC §1). */
 export function deviceGroupRefusal(groupName: string): string {
@@ -87,10 +87,7 @@ export class AssignmentPlanner {
     }
 
     const client = this.clients(token);
-    const holders = new Set<string>();
-    for await (const page of client.assignmentPages({ adamId: book.adamId })) {
-      for (const a of page.assignments) if (a.pricingParam === book.pricingParam && a.clientUserId && members.has(a.clientUserId)) holders.add(a.clientUserId);
-    }
+    const holders = await bookHolders(client, book, (id) => members.has(id));
 
     const ids = [...members.keys()];
     const vppUsers = new Map<string, string>();

@@ -19,6 +19,18 @@ export function appleClientProvider(cipher: TokenCipher, factory: AppleClientFac
   return (token) => factory.forToken(cipher.decrypt(token.encryptedToken, tokenCipherContext(token)));
 }
 
+/**
+ * Who holds a book at Apple now (its assignments, read page by page), optionally only those `keep`
+ * accepts, so a large book's holders need not all be held in memory.
+ */
+export async function bookHolders(client: AppleBooksClient, book: { adamId: string; pricingParam: string }, keep: (clientUserId: string) => boolean = () => true): Promise<Set<string>> {
+  const holders = new Set<string>();
+  for await (const page of client.assignmentPages({ adamId: book.adamId, pricingParam: book.pricingParam })) {
+    for (const a of page.assignments) if (a.pricingParam === book.pricingParam && a.clientUserId && keep(a.clientUserId)) holders.add(a.clientUserId);
+  }
+  return holders;
+}
+
 /** Every transitive user member once, sorted by id, so batches (and the resume cursor) are stable. */
 export async function listMembersSorted(directory: AssignmentDirectory, groupId: string): Promise<DirectoryUser[]> {
   const byId = new Map<string, DirectoryUser>();
