@@ -192,7 +192,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       logger,
       approvers: approverDirectory,
       // An approval is checked against Apple's counts for that one book, read at the moment of approving.
-      licenses: appleLicenseCounts(store, runs, clients),
+      licenses: appleLicenseCounts(store, clients),
       groupUserCount: (groupId) => directory.countMembers(groupId, 'user'),
       // Approvers who never opened the bot get a chat all the same: the bot installs itself for them.
       reach: new TeamsApproverReach({

@@ -3,6 +3,7 @@ import { ComponentDialog, TextPrompt, WaterfallDialog, type DialogTurnResult, ty
 import { z } from 'zod';
 import { assignPreviewCard } from '../../cards/assignCards';
 import { choiceQuestionCard } from '../../cards/tokenCards';
+import { nameList } from '../../services/common/nameList';
 import { MAX_NEWCOMER_HEADROOM, type ApprovalService } from '../../services/approvals/ApprovalService';
 import type { AssignmentPlanner, AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
 import { findBooks } from '../../services/assignments/bookSearch';
@@ -225,19 +226,11 @@ export class AssignBookDialog extends ComponentDialog {
       void this.approverNotice?.requestCreated(posted, approvers).catch(() => undefined);
       const missed = unreachableNames.length > 0 ? ` I could not reach ${nameList(unreachableNames)} in Teams.` : '';
       await step.context.sendActivity(
-        `Sent for approval to ${nameList(approverNames)}. Nothing is assigned until one of them approves; I will tell you the result. The request expires in ${Math.round(this.approvals.expiryMs / 3_600_000)} hours.${missed}`,
+        `Sent for approval to ${nameList(approverNames) || 'the approvers'}. Nothing is assigned until one of them approves; I will tell you the result. The request expires in ${Math.round(this.approvals.expiryMs / 3_600_000)} hours.${missed}`,
       );
     } catch (err) {
       return endWithError(step, err);
     }
     return step.endDialog();
   }
-}
-
-/** "A, B and C" (at most ten names, then how many more). */
-function nameList(names: readonly string[]): string {
-  const shown = names.slice(0, 10);
-  const more = names.length - shown.length;
-  if (more > 0) return `${shown.join(', ')} and ${more} more`;
-  return shown.length > 1 ? `${shown.slice(0, -1).join(', ')} and ${shown.at(-1)}` : (shown[0] ?? 'the approvers');
 }

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { nameList } from '../common/nameList';
 import { UserFacingError } from '../errors';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
@@ -84,7 +85,7 @@ export type DecisionResult =
 
 /** A book's licenses free at Apple now, read for that one book; undefined when it has no limit. */
 export interface FreshLicenseCounts {
-  available(request: ApprovalRequest): Promise<number | undefined>;
+  available(book: { tenantId: string; tokenId: string; adamId: string; pricingParam: string }): Promise<number | undefined>;
 }
 
 /** How long one approval may hold its book while it checks Apple's counts and records the decision. */
@@ -279,7 +280,7 @@ export class ApprovalService {
     const all = await this.options.approvers.approverIds(tenantId);
     const others = all.filter((id) => id.toLowerCase() !== requester);
     if (others.length === 0) {
-      const who = all.length > 0 ? ` (the approvers: ${listOf(await this.namesOf(tenantId, all))})` : ' (no approver is set up)';
+      const who = all.length > 0 ? ` (the approvers: ${nameList(await this.namesOf(tenantId, all))})` : ' (no approver is set up)';
       throw new UserFacingError(
         `Nobody but you can approve this request${who}, so it was not sent: book licenses need a second person. Ask your IT administrator to add approvers: APPROVER_USER_IDS, or members of the bot admin group. Nothing was changed.`,
         'no_other_approver',
@@ -289,7 +290,7 @@ export class ApprovalService {
     const reach = await this.options.reach.ensureReachable(tenantId, others);
     if (reach.reachable.length === 0) {
       throw new UserFacingError(
-        `None of the approvers can be reached in Teams (${listOf(await this.namesOf(tenantId, reach.unreachable))}), so the request was not sent. Ask one of them to open a chat with the bot, or ask your IT administrator to let the bot install itself for approvers (see the deployment guide). Nothing was changed.`,
+        `None of the approvers can be reached in Teams (${nameList(await this.namesOf(tenantId, reach.unreachable))}), so the request was not sent. Ask one of them to open a chat with the bot, or ask your IT administrator to let the bot install itself for approvers (see the deployment guide). Nothing was changed.`,
         'approvers_unreachable',
       );
     }
@@ -401,7 +402,7 @@ export class ApprovalService {
     if (!lock) throw new UserFacingError('Another approval for this book is being recorded right now. Try again in a minute.', 'approval_busy');
     let marked = false;
     try {
-      const available = await this.options.licenses?.available(current);
+      const available = await this.options.licenses?.available(run);
       if (available !== undefined) {
         const heldBack = await runs.reservedFor(run.tokenId, run.adamId, run.pricingParam, { except: run.id, approvedOnly: true });
         const free = Math.max(0, available - heldBack);
@@ -533,10 +534,4 @@ export class ApprovalService {
       this.options.logger?.warn({ err }, 'could not audit an approval action');
     }
   }
-}
-
-/** "A, B, C and 4 more": approvers named in one line. */
-function listOf(names: readonly string[], most = 10): string {
-  const shown = names.slice(0, most).join(', ');
-  return names.length > most ? `${shown} and ${names.length - most} more` : shown;
 }
