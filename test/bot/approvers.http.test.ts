@@ -8,6 +8,7 @@ import { loadConfig } from '../../services/config/config';
 import { DEMO_GROUPS, DEMO_USERS } from '../../services/directory';
 import { startLocalDirectory, type RunningLocalDirectory } from '../../services/directory/local/LocalDirectoryServer';
 import { capturingLogger } from '../support/logCapture';
+import { eventually } from '../support/eventually';
 import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
 import { PlaygroundChats, click, conversationOf, refOf, type ChatUser } from '../support/PlaygroundChats';
 
@@ -98,7 +99,7 @@ describe('approvers over HTTP: the admin group approves, and every approver is r
     // Every copy (the requester's and each approver's) now shows the decision, without buttons.
     const approverChats = connector.created.length;
     const decidedCopies = (): number => connector.updates.filter((u) => JSON.stringify(u).includes('Approved by Lynne Robbins')).length;
-    for (const deadline = Date.now() + 10_000; decidedCopies() < approverChats + 1 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+    await eventually(() => decidedCopies() >= approverChats + 1);
     // A copy recorded while the decision went out may be replaced twice (the same content): at least every copy once.
     assert.ok(decidedCopies() >= approverChats + 1, `${approverChats} approvers' copies and the requester's (${decidedCopies()} updates)`);
   });

@@ -5,14 +5,9 @@ import path from 'node:path';
 import { startApplication, type RunningApplication } from '../../bot/application';
 import { loadConfig } from '../../services/config/config';
 import { capturingLogger } from '../support/logCapture';
+import { eventually } from '../support/eventually';
 import { FakeConnector, cardText, type CapturedActivity } from '../support/FakeConnector';
 import { ALEX, MEGAN, PlaygroundChats, click, refOf } from '../support/PlaygroundChats';
-
-/** Waits (up to 10 s) for something the bot does after it answered. */
-async function eventually(check: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-}
 
 describe('assignment over HTTP: request, approval by Universal Action, delivery, status', function () {
   this.timeout(90_000);

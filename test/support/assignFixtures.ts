@@ -184,7 +184,7 @@ export class AssignEnvironment {
       store: this.store,
       runs: this.runs,
       approvers: approverPolicy({ approverUserIds: options.approvers ?? [ALEX, MEGAN] }),
-      licenses: appleLicenseCounts(this.store, this.runs, this.clients),
+      licenses: appleLicenseCounts(this.store, this.clients),
       groupUserCount: (groupId) => this.directory.countMembers(groupId, 'user'),
       executor,
       expiryMs: options.expiryMs,
@@ -205,9 +205,7 @@ export class AssignEnvironment {
   ): Promise<{ request: ApprovalRequest; executor: AssignmentExecutor }> {
     const executor = this.executor(options);
     // With a step in between, the approval goes to an executor that does not run it; this one does, after.
-    const onApproval = beforeRun ? this.executor({}) : executor;
-    if (beforeRun) await onApproval.stop();
-    const approvals = this.approvals(onApproval);
+    const approvals = beforeRun ? await this.approvalsOnly() : this.approvals(executor);
     const { request } = await approvals.request({ preview, requestedBy: alexActor });
     await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
     if (beforeRun) {
@@ -216,6 +214,13 @@ export class AssignEnvironment {
     }
     await executor.idle();
     return { request, executor };
+  }
+
+  /** Approvals whose runs wait: their executor is stopped, so the test decides when, and by whom, they run. */
+  async approvalsOnly(options: Parameters<AssignEnvironment['approvals']>[1] = {}): Promise<ApprovalService> {
+    const idle = this.executor({});
+    await idle.stop();
+    return this.approvals(idle, options);
   }
 
   /** Another MDM of the organisation spends `count` licenses of `book` on users of its own. */

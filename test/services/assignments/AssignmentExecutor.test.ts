@@ -166,9 +166,7 @@ describe('assignment planner and executor (sandbox, local directory, embedded Co
     const students = env.members(DEMO_GROUPS.allStudents);
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.allStudents)], installIntent: 'available' });
     // Approved while no executor runs it (this one is stopped): the run waits for whoever resumes it.
-    const idle = env.executor({});
-    await idle.stop();
-    const approvals = env.approvals(idle);
+    const approvals = await env.approvalsOnly();
     const { request } = await approvals.request({ preview, requestedBy: alex });
     await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
 

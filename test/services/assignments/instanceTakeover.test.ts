@@ -23,9 +23,7 @@ describe('a run taken over mid-batch by another instance (sandbox with slow even
     const { org, token, books } = await env.seedToken([{ title: 'Double Refund', totalCount: 60 }]);
     const book = books[0]!;
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'required' });
-    const idle = env.executor({});
-    await idle.stop();
-    const approvals = env.approvals(idle);
+    const approvals = await env.approvalsOnly();
     const { request } = await approvals.request({ preview, requestedBy: alexActor });
     await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
     env.spendElsewhere(org, book, 30);
@@ -52,9 +50,7 @@ describe('a run taken over mid-batch by another instance (sandbox with slow even
     const formB = [...env.members(DEMO_GROUPS.year9FormB)].sort();
     for (const id of formB) env.sandbox.state.createUser(org, { clientUserId: id, managedAppleId: `${id}@example.org` });
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'required' });
-    const idle = env.executor({});
-    await idle.stop();
-    const approvals = env.approvals(idle);
+    const approvals = await env.approvalsOnly();
     const { request } = await approvals.request({ preview, requestedBy: alexActor });
     await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
     // A process died after sending the batch's request, which named only half of it (the rest had failed to be created then).

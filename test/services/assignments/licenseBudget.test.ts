@@ -132,9 +132,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const book = books[0]!;
     // 60 students each in Form 9A and Form 9B; 100 licenses: only one of the two can be approved.
     const previewA = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' });
-    const idle = env.executor({});
-    await idle.stop();
-    const approvals = env.approvals(idle);
+    const approvals = await env.approvalsOnly();
     const a = await approvals.request({ preview: previewA, requestedBy: alex });
     const previewB = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
     assert.equal(previewB.licensesReserved, 60, 'the pending request holds its 60 back');
@@ -171,9 +169,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const book = books[0]!;
     const formA = env.members(DEMO_GROUPS.year9FormA);
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' });
-    const idle = env.executor({});
-    await idle.stop();
-    const approvals = env.approvals(idle);
+    const approvals = await env.approvalsOnly();
     const { request } = await approvals.request({ preview, requestedBy: alex, headroom: 10 });
     assert.match(JSON.stringify(approvalCard(request, { actionable: true })), /Licenses approved by this","value":"70 \(60 needed \+ 10 for newcomers\)"/);
     // Three students join before the approval: within the headroom, they get the book too.
@@ -188,9 +184,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
   it('an approval whose delivery did not start still holds its licenses back from the next approval', async () => {
     const { token, books } = await env.seedToken([{ title: 'Start Cut Off', totalCount: 100 }]);
     const book = books[0]!;
-    const idle = env.executor({});
-    await idle.stop();
-    const approvals = env.approvals(idle);
+    const approvals = await env.approvalsOnly();
     const a = await approvals.request({ preview: await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' }), requestedBy: alex });
     const previewB = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
     const b = await approvals.request({ preview: { ...previewB, licensesAvailable: 100, enough: true }, requestedBy: alex });
