@@ -1,6 +1,6 @@
 import { CardFactory, type CloudAdapter, type ConversationReference } from 'botbuilder';
 import { assignProgressText, assignResultCard } from '../cards/assignCards';
-import { approvalCard } from '../cards/approvalCards';
+import { approvalCard, topUpReason } from '../cards/approvalCards';
 import type { ApproverNotice } from '../dialogs/approvals/approvalCardSender';
 import type { AdaptiveCardJson } from '../cards/cardTemplates';
 import type { ApprovalNotifier, CardCopy } from '../dialogs/approvals/ApprovalCardHandler';
@@ -35,7 +35,10 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
   async requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void> {
     const card = approvalCard(request, { actionable: true, refreshUserIds: await this.refreshFor(request) });
     const { bookTitle, groupName } = request.summary;
-    const text = `${request.requestedBy.displayName ?? 'An admin'} asks to assign "${bookTitle}" to ${groupName}. Approve or reject it on the card.`;
+    const text =
+      request.kind === 'topUp'
+        ? `"${bookTitle}": ${topUpReason(request.summary)} Approve or reject it on the card.`
+        : `${request.requestedBy.displayName ?? 'An admin'} asks to assign "${bookTitle}" to ${groupName}. Approve or reject it on the card.`;
     // One write at a time per request: the copies all land in the request document.
     let recorded: Promise<void> = Promise.resolve();
     const sends = approvers
@@ -62,7 +65,9 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
 
   async finished(outcome: AssignmentOutcome): Promise<void> {
     const text =
-      outcome.state === 'completed'
+      outcome.pass && outcome.state === 'completed'
+        ? `People who joined ${outcome.groupNames.join(', ')} since "${outcome.bookTitle}" was assigned: ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed.`
+        : outcome.state === 'completed'
         ? `Finished assigning "${outcome.bookTitle}": ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed. Users read it in the built-in Books app.`
         : outcome.state === 'interrupted'
           ? `Assigning "${outcome.bookTitle}" paused: ${outcome.error ?? 'Apple is unavailable.'}`
@@ -74,6 +79,19 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     const { bookTitle, groupName, installIntent } = request.summary;
     const what = `"${bookTitle}" for ${groupName} (${INTENT[installIntent]})`;
     const by = request.decidedBy?.displayName ?? 'an approver';
+    if (request.kind === 'topUp') {
+      const more = `${request.summary.licensesNeeded.toLocaleString('en-GB')} more licenses of "${bookTitle}" for ${groupName}`;
+      const topUpText =
+        request.state === 'approved'
+          ? `${by} approved ${more}. The people waiting get the book now.`
+          : request.state === 'rejected'
+            ? `${by} rejected ${more}${request.comment ? `: "${request.comment}"` : '.'} The people waiting get no license; I ask again only if their number changes.`
+            : request.state === 'withdrawn'
+              ? `The request for ${more} was replaced or withdrawn.`
+              : `The request for ${more} expired without a decision; I ask again only if the number of people waiting changes.`;
+      await this.toUser(request.tenantId, request.requestedBy.aadObjectId, { text: topUpText });
+      return;
+    }
     const text =
       request.state === 'approved'
         ? `${by} approved assigning ${what}. I am assigning it now and will tell you when it is done.`

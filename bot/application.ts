@@ -23,6 +23,8 @@ import { RequesterMessenger } from './RequesterMessenger';
 import { AssignmentRunRepository } from '../services/assignments/AssignmentRunRepository';
 import { AssignmentPlanner } from '../services/assignments/AssignmentPlanner';
 import { AssignmentExecutor } from '../services/assignments/AssignmentExecutor';
+import { StandingAssignmentReconciler } from '../services/assignments/StandingAssignmentReconciler';
+import { ReconcileCommand } from '../dialogs/assign/reconcileCommand';
 import { BookStatusService } from '../services/assignments/BookStatusService';
 import { appleClientProvider } from '../services/assignments/ports';
 import { ApprovalService } from '../services/approvals/ApprovalService';
@@ -168,7 +170,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
     const clients = appleClientProvider(cipher, apple);
     // Late-bound: the approval service needs the executor, which reports through this messenger.
-    const late: { approvals?: ApprovalService } = {};
+    const late: { approvals?: ApprovalService; reconciler?: StandingAssignmentReconciler } = {};
     const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, async (request) => (await late.approvals?.refreshFor(request)) ?? [], (tenantId, approvalId, copy) => store.approvals.addCopy(tenantId, approvalId, copy));
     const executor = new AssignmentExecutor({
       store,
@@ -188,6 +190,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       store,
       runs,
       executor,
+      // An approved top-up goes to the members waiting for it at once.
+      topUps: { topUpApproved: (tokenId, runId) => late.reconciler?.topUpApproved(tokenId, runId) },
       expiryMs: config.approvals.expiryMs,
       logger,
       approvers: approverDirectory,
@@ -208,12 +212,34 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     });
     late.approvals = approvals;
     const approvalCards = new ApprovalCardHandler(approvals, messenger, logger, isAdmin);
+    // Standing assignments: after every sync, and on `reconcile`, newcomers get the book within the approved budget.
+    const reconciler = new StandingAssignmentReconciler({
+      store,
+      runs,
+      directory,
+      clients,
+      executor,
+      topUps: {
+        requestTopUp: async (input) => {
+          const asked = await approvals.requestTopUp(input);
+          if (asked.outcome === 'requested') await approvalCards.topUpRequested(asked.request, asked.approvers, asked.replaced);
+          return asked;
+        },
+      },
+      instanceId: config.instanceId,
+      logger,
+    });
+    late.reconciler = reconciler;
+    sync.afterEachSync(async (outcome) => {
+      if (outcome.status === 'completed') await reconciler.reconcileToken(outcome.tokenId);
+    });
+    const reconcileCommand = new ReconcileCommand(store, reconciler, outbox, logger);
 
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
-      ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs)) }),
-      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, runs, executor, isAdmin }),
+      ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'))) }),
+      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, runs, executor, isAdmin, reconcile: reconcileCommand }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
@@ -248,6 +274,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     stack.push(async () => {
       clearInterval(sweep);
       await approvalCards.idle();
+      await reconcileCommand.idle();
       await scheduler.stop();
       await sync.stop();
       await executor.stop();

@@ -6,7 +6,9 @@ import approvalListTemplate from './approvalList.json';
 /** The fields of a stored approval request the cards show; structurally matches the store's ApprovalRequest. */
 export interface ApprovalView {
   id: string;
-  summary: { bookTitle: string; groupName: string; installIntent: 'required' | 'available'; licensesNeeded: number; headroom?: number | undefined };
+  /** `topUp`: more licenses for a standing assignment whose approved ones are used up. */
+  kind?: 'assignment' | 'topUp' | undefined;
+  summary: { bookTitle: string; groupName: string; installIntent: 'required' | 'available'; licensesNeeded: number; headroom?: number | undefined; joined?: number | undefined };
   state: 'pending' | 'approved' | 'rejected' | 'expired' | 'withdrawn';
   requestedBy: { aadObjectId: string; displayName?: string | undefined };
   requestedDateTime: string;
@@ -51,17 +53,19 @@ export interface ApprovalCardOptions {
 
 /** The approval request as one card whose content follows the request's state (Universal Actions). */
 export function approvalCard(request: ApprovalView, options: ApprovalCardOptions): AdaptiveCardJson {
+  const topUp = request.kind === 'topUp';
   const facts = [
     { title: 'Book', value: request.summary.bookTitle },
     { title: 'Groups', value: request.summary.groupName },
     { title: 'Intent', value: intentLabel(request.summary.installIntent) },
-    { title: 'Licenses approved by this', value: licensesLine(request.summary) },
+    ...(topUp ? [{ title: 'Why', value: topUpReason(request.summary) }] : []),
+    { title: 'Licenses approved by this', value: topUp ? `${request.summary.licensesNeeded.toLocaleString('en-GB')} more` : licensesLine(request.summary) },
     { title: 'Requested by', value: nameOf(request.requestedBy) },
     { title: 'Requested', value: formatDateTime(request.requestedDateTime) },
   ];
   if (request.comment) facts.push({ title: 'Comment', value: request.comment });
   const card = renderCard(approvalRequestTemplate, {
-    title: `Approval: assign "${request.summary.bookTitle}"`,
+    title: topUp ? `Approval: ${request.summary.licensesNeeded.toLocaleString('en-GB')} more licenses for "${request.summary.bookTitle}"` : `Approval: assign "${request.summary.bookTitle}"`,
     ...stateLine(request),
     facts,
     notice: options.notice ?? '',
@@ -75,6 +79,12 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
     card.refresh = { action: { type: 'Action.Execute', title: 'Refresh', verb: 'refresh', data: { approvalId: request.id } }, userIds };
   }
   return card;
+}
+
+/** "12 more people joined 'Year 9 Form 9A' …": why a top-up is asked for. */
+export function topUpReason(summary: { groupName: string; licensesNeeded: number; joined?: number | undefined }): string {
+  const people = summary.joined ?? summary.licensesNeeded;
+  return `${people.toLocaleString('en-GB')} more ${people === 1 ? 'person' : 'people'} joined ${summary.groupName} since the book was assigned, and the licenses approved for it are used up. Approve ${summary.licensesNeeded.toLocaleString('en-GB')} more licenses? Nobody gets one until then.`;
 }
 
 /** "70 (60 needed + 10 for newcomers)": what an approval approves, spelled out. */
@@ -93,7 +103,7 @@ export function approvalListCard(requests: readonly ApprovalView[]): AdaptiveCar
   return renderCard(approvalListTemplate, {
     count: requests.length,
     requests: requests.map((r) => ({
-      bookTitle: r.summary.bookTitle,
+      bookTitle: r.kind === 'topUp' ? `${r.summary.bookTitle}: ${r.summary.licensesNeeded.toLocaleString('en-GB')} more licenses` : r.summary.bookTitle,
       facts: [
         { title: 'Groups', value: r.summary.groupName },
         { title: 'Intent', value: intentLabel(r.summary.installIntent) },

@@ -28,6 +28,18 @@ export interface BookStatusView {
     reasons: ReadonlyArray<{ code: string; message: string; count: number }>;
     failedUsers?: ReadonlyArray<{ displayName: string; code: string; reason: string }> | undefined;
     budget?: { approved: number; spent: number; left: number; leftOut: number } | undefined;
+    members?: number | undefined;
+    standing?:
+      | {
+          joined: number;
+          waiting: number;
+          left: number;
+          leftNames: readonly string[];
+          topUp?: { count: number; state: 'pending' | 'approved' | 'declined' } | undefined;
+          problem?: string | undefined;
+          lastReconciledDateTime?: string | undefined;
+        }
+      | undefined;
     lastError?: string | undefined;
     lastModifiedDateTime: string;
   }>;
@@ -44,6 +56,7 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
       facts: [
         { title: 'Intent', value: intentLabel(g.installIntent) },
         { title: 'Status', value: STATUS_LABEL[g.status] ?? g.status },
+        ...(g.members === undefined ? [] : [{ title: 'Members now', value: n(g.members) }]),
         { title: 'Users', value: n(g.counts.processed) },
         { title: 'Installed / assigned', value: n(g.counts.licensed) },
         { title: 'Pending invitation', value: n(g.counts.awaitingInvitation) },
@@ -54,15 +67,33 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
               ...(g.budget.leftOut > 0 ? [{ title: 'Left out (approved licenses used up)', value: n(g.budget.leftOut) }] : []),
             ]
           : []),
+        ...standingFacts(g.standing),
         { title: 'Updated', value: formatDateTime(g.lastModifiedDateTime) },
       ],
       reasons: [
         ...g.reasons.map((r) => ({ text: `${n(r.count)} × ${r.message} (Apple ${r.code})` })),
         ...(g.lastError ? [{ text: g.lastError }] : []),
+        ...(g.standing?.problem ? [{ text: g.standing.problem }] : []),
       ],
       failedUsers: failedUserLines(g.failedUsers ?? [], g.counts.failed),
     })),
   });
+}
+
+const TOP_UP_STATE = { pending: 'waiting for approval', approved: 'approved, being handed out', declined: 'refused or expired (asked again only if the number changes)' } as const;
+
+/** A standing assignment's newcomers: joined since, waiting for a top-up, and who left (their licenses stay). */
+function standingFacts(standing: NonNullable<BookStatusView['groups'][number]['standing']>| undefined): Array<{ title: string; value: string }> {
+  if (!standing) return [];
+  const facts = [{ title: 'Joined since the assignment', value: n(standing.joined) }];
+  if (standing.waiting > 0) facts.push({ title: 'Waiting for a top-up approval', value: n(standing.waiting) });
+  if (standing.topUp) facts.push({ title: 'Top-up asked for', value: `${n(standing.topUp.count)} licenses, ${TOP_UP_STATE[standing.topUp.state]}` });
+  if (standing.left > 0) {
+    const names = standing.leftNames.slice(0, 5).join(', ');
+    facts.push({ title: 'Left the group (keep their licenses)', value: names ? `${n(standing.left)}: ${names}${standing.left > 5 ? ', …' : ''}` : n(standing.left) });
+  }
+  if (standing.lastReconciledDateTime) facts.push({ title: 'Checked for newcomers', value: formatDateTime(standing.lastReconciledDateTime) });
+  return facts;
 }
 
 /** Each failed user with Apple's reason, the first ten, and how many more there are. */

@@ -25,6 +25,12 @@ export const COMMANDS: readonly CommandInfo[] = [
   { command: 'assign', title: 'Assign a book', description: 'Assign a book to user groups as Required or Available.' },
   { command: 'status', title: 'Status', description: 'Token health, or assignment status of a book: status followed by a book title.' },
   { command: 'approvals', title: 'Approvals', description: 'Assignment requests waiting for a decision.' },
+  {
+    command: 'reconcile',
+    title: 'Reconcile assignments',
+    description: 'Give the book to people who joined an assigned group since, within the approved licenses (also done after every sync): reconcile, or reconcile followed by a book title.',
+    teamsMenu: false,
+  },
   { command: 'resume', title: 'Resume assignments', description: 'Go on with assignments paused because Apple was unavailable (they also resume by themselves).', teamsMenu: false },
   { command: 'cancel', title: 'Cancel', description: 'Stop the current step at any time.' },
 ];

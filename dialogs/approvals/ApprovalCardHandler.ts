@@ -130,6 +130,15 @@ export class ApprovalCardHandler {
     while (this.followUps.size > 0) await Promise.allSettled([...this.followUps]);
   }
 
+  /**
+   * A top-up request the reconciler made: the approvers get its card, and the request it replaced (a
+   * different number) shows as withdrawn wherever it was posted, so nobody approves the old number.
+   */
+  async topUpRequested(request: ApprovalRequest, approvers: readonly string[], replaced?: ApprovalRequest): Promise<void> {
+    if (replaced) await this.publish(undefined, replaced, { tellRequester: false });
+    await this.notifier?.requestCreated(request, approvers);
+  }
+
   /** Marks overdue requests expired and updates their cards and requesters; for a periodic sweep. */
   async expireOverdue(context: TurnContext | undefined, tenantId: string): Promise<ApprovalRequest[]> {
     const expired = await this.approvals.expireOverdue(tenantId);

@@ -9,6 +9,7 @@ import type { AdminCheck } from '../approvals/ApprovalCardHandler';
 import { AssignBookDialog } from './AssignBookDialog';
 import { PickGroupsDialog } from './PickGroupsDialog';
 import { resumeCommand, type RunResumer } from './resumeCommand';
+import type { ReconcileCommand } from './reconcileCommand';
 import type { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
 
 export interface AssignFlowDependencies {
@@ -21,11 +22,14 @@ export interface AssignFlowDependencies {
   executor: RunResumer;
   /** Whether a user is a bot admin (the Resend button on `approvals`). */
   isAdmin?: AdminCheck | undefined;
+  /** `reconcile [book]`: standing assignments looked at on demand. */
+  reconcile?: ReconcileCommand | undefined;
 }
 
 /** Assigning books (personal chat only: the preview names users and groups) and the pending approvals. */
-export function assignFlows({ store, directory, planner, approvals, approverNotice, runs, executor, isAdmin }: AssignFlowDependencies): FlowRegistration[] {
+export function assignFlows({ store, directory, planner, approvals, approverNotice, runs, executor, isAdmin, reconcile }: AssignFlowDependencies): FlowRegistration[] {
   return [
+    ...(reconcile ? [{ command: 'reconcile', answer: reconcile.answer, adminOnly: true, personalChatOnly: false, changesState: true }] : []),
     { command: 'assign', dialog: new AssignBookDialog(store, planner, approvals, new PickGroupsDialog(directory), approverNotice), adminOnly: true, personalChatOnly: true },
     { command: 'approvals', dialog: new ApprovalsDialog(approvals, isAdmin), adminOnly: true, approversToo: true, personalChatOnly: false },
     { command: 'resume', answer: resumeCommand(runs, executor), adminOnly: true, personalChatOnly: false, changesState: true },

@@ -48,6 +48,24 @@ export interface RunStarter {
   start(tokenId: string, runId: string): void;
 }
 
+/** Hands an approved top-up's licenses to the members waiting for them (the reconciler). */
+export interface TopUpStarter {
+  topUpApproved(tokenId: string, runId: string): void;
+}
+
+/** The run an approval spends from: a top-up's standing assignment, or the request's own run. */
+export function runIdOf(request: Pick<ApprovalRequest, 'id' | 'runId'>): string {
+  return request.runId ?? runId(request.id);
+}
+
+/** Who withdraws a top-up request the bot replaced with one for a new number. */
+const REPLACED_BY_BOT = { aadObjectId: 'vpp-books-bot', displayName: 'the bot (replaced by a newer top-up request)' };
+
+export type TopUpResult =
+  | { outcome: 'requested'; request: ApprovalRequest; approvers: string[]; replaced?: ApprovalRequest | undefined }
+  /** The same number was asked for already (pending, or refused): approvers are not asked again. */
+  | { outcome: 'unchanged' };
+
 export interface ApprovalServiceOptions {
   store: Store;
   runs: AssignmentRunRepository;
@@ -59,6 +77,8 @@ export interface ApprovalServiceOptions {
   /** A group's user members now (Graph's transitive count): the approver is told how the groups changed. */
   groupUserCount?: ((groupId: string) => Promise<number>) | undefined;
   executor: RunStarter;
+  /** Without it an approved top-up waits for the next reconciliation to hand its licenses out. */
+  topUps?: TopUpStarter | undefined;
   expiryMs?: number;
   logger?: Logger;
   now?: () => Date;
@@ -128,8 +148,8 @@ export class ApprovalService {
   async groupChange(request: ApprovalRequest): Promise<string | undefined> {
     const before = request.summary.groupUsers;
     const count = this.options.groupUserCount;
-    if (before === undefined || !count || request.state !== 'pending') return undefined;
-    const run = await this.options.runs.get(request.tokenId, runId(request.id));
+    if (before === undefined || !count || request.state !== 'pending' || request.kind === 'topUp') return undefined;
+    const run = await this.options.runs.get(request.tokenId, runIdOf(request));
     if (!run) return undefined;
     try {
       const now = (await Promise.all(run.groups.map((g) => count(g.groupId)))).reduce((a, b) => a + b, 0);
@@ -331,7 +351,7 @@ export class ApprovalService {
     if (!approval) return this.now().getTime() - Date.parse(existing.requestedDateTime) < REQUEST_IN_FLIGHT_MS;
     if (approval.state === 'pending') return Date.parse(approval.expiresAt) > this.now().getTime();
     if (approval.state !== 'approved') return false;
-    const run = await this.options.runs.get(existing.tokenId, runId(approval.id));
+    const run = await this.options.runs.get(existing.tokenId, runIdOf(approval));
     return run !== undefined && run.state !== 'completed' && run.state !== 'failed' && run.state !== 'cancelled';
   }
 
@@ -345,7 +365,7 @@ export class ApprovalService {
   }
 
   getRun(request: ApprovalRequest): Promise<AssignmentRun | undefined> {
-    return this.options.runs.get(request.tokenId, runId(request.id));
+    return this.options.runs.get(request.tokenId, runIdOf(request));
   }
 
   /** Pending requests, after expiring the overdue ones (returned separately so their cards can be updated). */
@@ -388,10 +408,14 @@ export class ApprovalService {
    */
   private async approveWithinLicenses(current: ApprovalRequest, decider: Actor, comment: string | undefined): Promise<DecisionResult> {
     const { store, runs } = this.options;
-    const run = await runs.get(current.tokenId, runId(current.id));
+    const run = await runs.get(current.tokenId, runIdOf(current));
+    const topUp = current.kind === 'topUp';
+    if (topUp && (run?.topUp?.approvalId !== current.id || run.topUp.state !== 'pending')) return this.orphanedTopUp(current);
     if (!run) return this.record(current, decider, 'approved', comment);
-    // Requests made before budgets existed approve what their card showed.
-    const budget = run.budget ?? Math.min(current.summary.licensesNeeded + (current.summary.headroom ?? 0), run.userLimit ?? Number.POSITIVE_INFINITY);
+    // Requests made before budgets existed approve what their card showed; a top-up approves its own number.
+    const budget = topUp
+      ? current.summary.licensesNeeded
+      : (run.budget ?? Math.min(current.summary.licensesNeeded + (current.summary.headroom ?? 0), run.userLimit ?? Number.POSITIVE_INFINITY));
     const lockName = `approve|${run.tokenId}|${run.adamId}|${run.pricingParam}`;
     const owner = `approval-${randomUUID()}`;
     let lock = await store.leases.acquire(lockName, owner, BOOK_LOCK_MS);
@@ -419,7 +443,11 @@ export class ApprovalService {
       // Held back from the next approval before the decision is written: if starting the delivery fails
       // after the decision, the sweep starts it well before the mark runs out.
       const approvingUntil = new Date(this.now().getTime() + APPROVING_MARK_MS).toISOString();
-      await runs.update(run.tokenId, run.id, (r) => (r.state === 'awaitingApproval' ? { ...r, budget: r.budget ?? budget, approvingUntil } : undefined));
+      if (topUp) {
+        await runs.update(run.tokenId, run.id, (r) => (r.topUp?.approvalId === current.id && r.topUp.state === 'pending' ? { ...r, topUp: { ...r.topUp, approvingUntil } } : undefined));
+      } else {
+        await runs.update(run.tokenId, run.id, (r) => (r.state === 'awaitingApproval' ? { ...r, budget: r.budget ?? budget, approvingUntil } : undefined));
+      }
       marked = true;
       // Apple's read may have taken long: the lock must still be ours, or another approval may have checked without us.
       const renewed = await store.leases.renew(lock, BOOK_LOCK_MS);
@@ -429,7 +457,14 @@ export class ApprovalService {
       if (result.outcome === 'decided') marked = false;
       return result;
     } finally {
-      if (marked) await runs.update(run.tokenId, run.id, (r) => (r.state === 'awaitingApproval' && r.approvingUntil ? { ...r, approvingUntil: undefined } : undefined)).catch(() => undefined);
+      if (marked) {
+        await runs
+          .update(run.tokenId, run.id, (r) => {
+            if (topUp) return r.topUp?.approvalId === current.id && r.topUp.state === 'pending' && r.topUp.approvingUntil ? { ...r, topUp: { ...r.topUp, approvingUntil: undefined } } : undefined;
+            return r.state === 'awaitingApproval' && r.approvingUntil ? { ...r, approvingUntil: undefined } : undefined;
+          })
+          .catch(() => undefined);
+      }
       await store.leases.release(lock).catch(() => false);
     }
   }
@@ -480,9 +515,10 @@ export class ApprovalService {
     const since = new Date(this.now().getTime() - this.expiryMs - 24 * 3_600_000);
     let started = 0;
     for (const request of await this.options.store.approvals.listApprovedSince(since)) {
-      const run = await this.options.runs.get(request.tokenId, runId(request.id));
+      const run = await this.options.runs.get(request.tokenId, runIdOf(request));
+      // A top-up approved whose licenses were never added to its budget (cut off right after the decision).
+      if (request.kind === 'topUp' ? run?.topUp?.approvalId !== request.id || run.topUp.state !== 'pending' : run?.state !== 'awaitingApproval' && run?.state !== 'approved') continue;
       // `approved` but not running: the start was cut off after the run's own write (the executor is idempotent).
-      if (run?.state !== 'awaitingApproval' && run?.state !== 'approved') continue;
       try {
         await this.startApproved(request);
         started++;
@@ -496,6 +532,7 @@ export class ApprovalService {
   /** Moves the run to approved, marks its assignments and hands it to the executor; each step conditional. */
   private async startApproved(request: ApprovalRequest): Promise<void> {
     const { store, runs } = this.options;
+    if (request.kind === 'topUp') return this.startTopUp(request);
     const current = await runs.get(request.tokenId, runId(request.id));
     if (!current) return;
     const run = current.state === 'awaitingApproval' ? ((await runs.update(request.tokenId, current.id, (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'approved', approvingUntil: undefined } : undefined)))?.value ?? current) : current;
@@ -509,6 +546,13 @@ export class ApprovalService {
   }
 
   private async settleRejected(request: ApprovalRequest, code: string, message: string): Promise<void> {
+    if (request.kind === 'topUp') {
+      // Declined: its licenses are free again, and the same number is not asked for again.
+      await this.options.runs.update(request.tokenId, runIdOf(request), (r) =>
+        r.topUp?.approvalId === request.id && r.topUp.state === 'pending' ? { ...r, topUp: { approvalId: r.topUp.approvalId, count: r.topUp.count, state: 'declined' } } : undefined,
+      );
+      return;
+    }
     const run = await this.options.runs.update(request.tokenId, runId(request.id), (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'cancelled' } : undefined));
     for (const group of run?.value.groups ?? []) {
       await this.options.store.assignments.update(request.tokenId, group.assignmentId, (a) =>
@@ -517,6 +561,75 @@ export class ApprovalService {
           : undefined,
       );
     }
+  }
+
+  /** The top-up's licenses join the budget (once: only a pending top-up is added), then go to those waiting. */
+  private async startTopUp(request: ApprovalRequest): Promise<void> {
+    const updated = await this.options.runs.update(request.tokenId, runIdOf(request), (r) =>
+      r.topUp?.approvalId === request.id && r.topUp.state === 'pending'
+        ? { ...r, budget: (r.budget ?? r.spent ?? 0) + r.topUp.count, topUp: { approvalId: r.topUp.approvalId, count: r.topUp.count, state: 'approved' } }
+        : undefined,
+    );
+    const run = updated?.value;
+    if (run?.topUp?.approvalId === request.id && run.topUp.state === 'approved') this.options.topUps?.topUpApproved(run.tokenId, run.id);
+  }
+
+  /**
+   * A top-up whose standing assignment no longer waits for it (replaced by a newer request, or its assignment
+   * removed): nobody can approve it any more; it is withdrawn so its card says so.
+   */
+  private async orphanedTopUp(current: ApprovalRequest): Promise<DecisionResult> {
+    const withdrawn = await this.options.store.approvals.withdraw(current.tenantId, current.id, REPLACED_BY_BOT);
+    return { outcome: 'alreadyDecided', request: withdrawn ?? (await this.options.store.approvals.get(current.tenantId, current.id)) ?? current };
+  }
+
+  /**
+   * Asks the approvers for `count` more licenses for a standing assignment whose approved ones are used up
+   * (members joined its groups since). Asked once per number: the same number pending or refused is not
+   * asked again; a new number replaces a pending request (withdrawn, so its cards say so). The request is
+   * in the original requester's name, so they cannot approve it themselves.
+   */
+  async requestTopUp(input: { run: AssignmentRun; count: number; groupNames: readonly string[] }): Promise<TopUpResult> {
+    const { store, runs } = this.options;
+    const { run, count } = input;
+    const previous = run.topUp;
+    if (previous && previous.count === count && previous.state !== 'approved') return { outcome: 'unchanged' };
+    const requestedBy = run.requestedBy;
+    const { reachable: approvers } = await this.approversFor(run.tenantId, requestedBy);
+    const refreshUserIds = await this.refreshIdsOf(run.tenantId, approvers);
+    const now = this.now().toISOString();
+    const names = input.groupNames.map((n) => `'${n}'`).join(', ');
+    const request = await store.approvals.create({
+      id: randomUUID(),
+      tenantId: run.tenantId,
+      tokenId: run.tokenId,
+      kind: 'topUp',
+      runId: run.id,
+      assignmentId: run.groups[0]?.assignmentId ?? run.id,
+      summary: {
+        bookTitle: run.bookTitle,
+        groupName: names.length > 256 ? `${names.slice(0, 253)}...` : names,
+        installIntent: run.installIntent,
+        licensesNeeded: count,
+        joined: count,
+      },
+      state: 'pending',
+      requestedBy,
+      requestedDateTime: now,
+      expiresAt: new Date(this.now().getTime() + this.expiryMs).toISOString(),
+      ...(refreshUserIds.length > 0 ? { refreshUserIds } : {}),
+    });
+    // Only over the top-up that was read: a concurrent reconciliation that asked first wins.
+    const marked = await runs.update(run.tokenId, run.id, (r) =>
+      r.topUp?.approvalId === previous?.approvalId && r.topUp?.state === previous?.state ? { ...r, topUp: { approvalId: request.id, count, state: 'pending' } } : undefined,
+    );
+    if (marked?.value.topUp?.approvalId !== request.id) {
+      await store.approvals.withdraw(request.tenantId, request.id, REPLACED_BY_BOT);
+      return { outcome: 'unchanged' };
+    }
+    const replaced = previous?.state === 'pending' ? await store.approvals.withdraw(run.tenantId, previous.approvalId, REPLACED_BY_BOT) : undefined;
+    await this.audit(request, requestedBy, 'assignment.topUp.request', 'success', { licensesNeeded: count });
+    return { outcome: 'requested', request, approvers, replaced };
   }
 
   private async audit(request: ApprovalRequest, actor: Actor, action: string, outcome: 'success' | 'refused', details: Record<string, string | number>): Promise<void> {

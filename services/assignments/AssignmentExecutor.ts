@@ -71,8 +71,24 @@ function appleStatus(status: AppleVppUser['status']): VppUser['status'] {
   return 'retired';
 }
 
+function sortById(users: DirectoryUser[]): DirectoryUser[] {
+  return users.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** What the current pass did: the totals since it began (the whole run when it is the first delivery). */
+function passCounts(run: AssignmentRun, counts: RunCounts, start: RunCounts | undefined): RunCounts {
+  if (!run.pass || !start) return counts;
+  return {
+    processed: Math.max(0, counts.processed - start.processed),
+    licensed: Math.max(0, counts.licensed - start.licensed),
+    awaitingInvitation: Math.max(0, counts.awaitingInvitation - start.awaitingInvitation),
+    failed: Math.max(0, counts.failed - start.failed),
+  };
+}
+
 function identityOf(run: AssignmentRun): RunIdentity {
   return {
+    ...(run.pass ? { pass: run.pass } : {}),
     runId: run.id,
     tokenId: run.tokenId,
     tenantId: run.tenantId,
@@ -217,7 +233,8 @@ export class AssignmentExecutor {
       const plan = await this.plan(run);
       const total = plan.reduce((n, users) => n + users.length, 0);
       // Members who hold the book already cost nothing; everyone else counts against the budget.
-      const holders = run.budget === undefined ? new Set<string>() : await bookHolders(client, run);
+      const planned = new Set(plan.flatMap((users) => users.map((u) => u.id)));
+      const holders = run.budget === undefined ? new Set<string>() : await bookHolders(client, run, (id) => planned.has(id));
       let reportedAt = Math.floor(run.totals.processed / this.progressEvery);
       for (let gi = 0; gi < run.groups.length; gi++) {
         const group = run.groups[gi];
@@ -300,14 +317,20 @@ export class AssignmentExecutor {
     return outcome;
   }
 
-  /** Users per group in id order: each user once across groups, capped by the admin's reduced scope. */
+  /**
+   * Users per group in id order: each user once across groups, capped by the admin's reduced scope. A
+   * reconciliation pass processes only the members it names (who joined since), read by id.
+   */
   private async plan(run: AssignmentRun): Promise<DirectoryUser[][]> {
     const seen = new Set<string>();
     // The reduced scope the requester chose: places, not licenses (the license budget is checked per batch).
-    let places = run.userLimit ?? Number.POSITIVE_INFINITY;
+    // A pass is bounded by the budget alone: its members were counted against it when it was planned.
+    let places = run.pass ? Number.POSITIVE_INFINITY : (run.userLimit ?? Number.POSITIVE_INFINITY);
     const plan: DirectoryUser[][] = [];
     for (const group of run.groups) {
-      const members = await listMembersSorted(this.options.directory, group.groupId);
+      const members = group.candidates
+        ? sortById(await this.options.directory.usersByIds(group.candidates))
+        : await listMembersSorted(this.options.directory, group.groupId);
       const mine: DirectoryUser[] = [];
       for (const user of members) {
         if (places <= 0) break;
@@ -441,8 +464,9 @@ export class AssignmentExecutor {
         groups: r.groups.map((g, j) => (j === gi ? { ...g, cursor: lastUserId, counts: addCounts(g.counts, counts) } : g)),
         totals: addCounts(r.totals, counts),
         failureReasons: [...merged.values()].slice(0, SAMPLE_LIMIT),
-        failedUsers: [...r.failedUsers, ...failedSamples].slice(0, SAMPLE_LIMIT),
-        invitedUsers: [...r.invitedUsers, ...invitedSamples].slice(0, SAMPLE_LIMIT),
+        // The newest are kept: a reconciliation pass's result names its own members.
+        failedUsers: [...r.failedUsers, ...failedSamples].slice(-SAMPLE_LIMIT),
+        invitedUsers: [...r.invitedUsers, ...invitedSamples].slice(-SAMPLE_LIMIT),
         pending: undefined,
         usersVersionId,
         batchesCompleted: r.batchesCompleted + 1,
@@ -609,8 +633,11 @@ export class AssignmentExecutor {
 
   private async outcome(run: AssignmentRun, client?: AppleBooksClient): Promise<AssignmentOutcome> {
     const reasons = new Map(run.failureReasons.map((f) => [f.code, f.message]));
+    // A pass reports on its own members only.
+    const inPass = run.pass ? new Set(run.groups.flatMap((g) => g.candidates ?? [])) : undefined;
+    const mine = (u: { clientUserId: string }): boolean => !inPass || inPass.has(u.clientUserId);
     const invitedUsers = [];
-    for (const u of run.invitedUsers) {
+    for (const u of run.invitedUsers.filter(mine)) {
       let invitationUrl: string | undefined;
       if (u.inviteCode && client) invitationUrl = await client.invitationUrl(u.inviteCode).catch(() => undefined);
       invitedUsers.push({ clientUserId: u.clientUserId, displayName: u.displayName, invitationUrl });
@@ -618,12 +645,12 @@ export class AssignmentExecutor {
     return {
       ...identityOf(run),
       state: run.state === 'completed' ? 'completed' : 'failed',
-      totals: run.totals,
-      groups: run.groups.map((g) => ({ groupName: g.groupName, counts: g.counts })),
+      totals: passCounts(run, run.totals, run.passStart),
+      groups: run.groups.filter((g) => !run.pass || g.candidates?.length).map((g) => ({ groupName: g.groupName, counts: passCounts(run, g.counts, g.passStart) })),
       budget: run.budget,
       overBudget: run.overBudget,
       failureReasons: run.failureReasons,
-      failedUsers: run.failedUsers.map((u) => ({ ...u, reason: reasons.get(u.code) ?? u.code })),
+      failedUsers: run.failedUsers.filter(mine).map((u) => ({ ...u, reason: reasons.get(u.code) ?? u.code })),
       invitedUsers,
     };
   }

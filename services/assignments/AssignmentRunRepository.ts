@@ -4,6 +4,9 @@ import { DocumentStore, type WriteResult } from '../store/DocumentStore';
 import { deterministicId } from '../store/ids';
 import { actorSchema, adamIdSchema, dateTimeSchema, errorInfoSchema, idSchema, pricingParamSchema } from '../store/entities/common';
 
+/** Members one reconciliation pass licenses at most per group; the rest wait for the next pass. */
+export const MAX_PASS_USERS = 5_000;
+
 /** Per-user outcome counts; every user processed lands in exactly one of the last three. */
 export const runCountsSchema = z.object({
   processed: z.number().int().min(0),
@@ -22,6 +25,10 @@ const runGroupSchema = z.object({
   /** Members are processed in id order; everyone up to and including this id is done. */
   cursor: z.string().max(128).optional(),
   counts: runCountsSchema,
+  /** In a reconciliation pass: the members who joined since and get the book now (only they are processed). */
+  candidates: z.array(z.string().max(128)).max(MAX_PASS_USERS).optional(),
+  /** The group's counts when the current pass began. */
+  passStart: runCountsSchema.optional(),
 });
 export type RunGroup = z.infer<typeof runGroupSchema>;
 
@@ -71,6 +78,25 @@ export const assignmentRunSchema = z.object({
   /** Members left without the book because the budget was used up (the group grew after the request). */
   overBudget: z.number().int().min(0).optional(),
   groups: z.array(runGroupSchema).min(1).max(20),
+  /**
+   * Reconciliation passes started after the first delivery: each licenses the members who joined the groups
+   * since, within what is left of the budget. `passStart` holds the totals when the current pass began.
+   */
+  pass: z.number().int().min(0).optional(),
+  passStart: runCountsSchema.optional(),
+  /**
+   * The latest top-up request for this standing assignment: pending (its licenses are held back), approved
+   * (added to the budget, not yet handed out) or declined. A new one is asked only when the number changes.
+   */
+  topUp: z
+    .object({
+      approvalId: idSchema,
+      count: z.number().int().min(1),
+      state: z.enum(['pending', 'approved', 'declined']),
+      /** Held back from other approvals while this one is being recorded, as `approvingUntil` for a request. */
+      approvingUntil: dateTimeSchema.optional(),
+    })
+    .optional(),
   /** Apple's users versionId before the next batch: new users' invite codes are read since it. */
   usersVersionId: z.string().max(256).optional(),
   /** An associate request sent but not yet recorded complete; after a restart its events are awaited, not re-sent. */
@@ -110,9 +136,16 @@ const OPEN_STATES: ReadonlySet<RunState> = new Set(['awaitingApproval', 'approve
  * Licenses a run still holds back: what is left of its budget, plus the batch it reserved and may not
  * have reported yet (counted twice if Apple already spent them: a reservation errs towards too few free).
  */
-export function reservedBy(run: AssignmentRun): number {
-  if (!OPEN_STATES.has(run.state) || run.budget === undefined) return 0;
-  return Math.max(0, run.budget - (run.spent ?? 0)) + (run.reserved?.userIds.length ?? 0);
+export function reservedBy(run: AssignmentRun, options: { approvedOnly?: boolean; now?: number } = {}): number {
+  const topUp = run.topUp;
+  const approving = topUp?.approvingUntil !== undefined && Date.parse(topUp.approvingUntil) > (options.now ?? Date.now());
+  // A pending top-up holds its licenses back like a pending request; an approved one is part of the budget.
+  const asked = topUp?.state === 'pending' && (!options.approvedOnly || approving) ? topUp.count : 0;
+  if (run.budget === undefined) return asked;
+  if (OPEN_STATES.has(run.state)) return Math.max(0, run.budget - (run.spent ?? 0)) + (run.reserved?.userIds.length ?? 0) + asked;
+  // A standing assignment whose approved top-up has not been handed out yet keeps it for its newcomers.
+  if (run.state === 'completed' && topUp?.state === 'approved') return Math.max(0, run.budget - (run.spent ?? 0));
+  return asked;
 }
 
 export function runId(approvalId: string): string {
@@ -162,6 +195,16 @@ export class AssignmentRunRepository {
     );
   }
 
+  /** A token's delivered runs: the standing assignments reconciliation re-evaluates (optionally for one book). */
+  listStanding(tokenId: string, book?: { adamId: string; pricingParam: string }): Promise<AssignmentRun[]> {
+    const bookClause = book ? ' AND c.adamId = @adamId AND c.pricingParam = @pricingParam' : '';
+    return this.store.queryValues(
+      `SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND c.state = 'completed'${bookClause} ORDER BY c.createdDateTime`,
+      [{ name: '@tokenId', value: tokenId }, ...(book ? [{ name: '@adamId', value: book.adamId }, { name: '@pricingParam', value: book.pricingParam }] : [])],
+      { partitionKey: tokenId },
+    );
+  }
+
   /** A tenant's interrupted runs: what `resume` offers. */
   listInterrupted(tenantId: string): Promise<AssignmentRun[]> {
     return this.store.queryValues("SELECT * FROM c WHERE c.type = @type AND c.tenantId = @tenantId AND c.state = 'interrupted'", [{ name: '@tenantId', value: tenantId }]);
@@ -185,7 +228,9 @@ export class AssignmentRunRepository {
     const runs = await this.listByBook(tokenId, adamId, pricingParam);
     const now = this.now().getTime();
     const approvedOrApproving = (r: AssignmentRun): boolean => r.state !== 'awaitingApproval' || (r.approvingUntil !== undefined && Date.parse(r.approvingUntil) > now);
-    return runs.filter((r) => r.id !== options.except && (!options.approvedOnly || approvedOrApproving(r))).reduce((sum, r) => sum + reservedBy(r), 0);
+    return runs
+      .filter((r) => r.id !== options.except && (!options.approvedOnly || approvedOrApproving(r)))
+      .reduce((sum, r) => sum + reservedBy(r, { approvedOnly: options.approvedOnly, now }), 0);
   }
 
   deleteAllForToken(tokenId: string): Promise<number> {

@@ -16,6 +16,20 @@ export interface GroupStatus {
   failedUsers: Array<{ displayName: string; code: string; reason: string }>;
   /** The licenses its request approved, spent so far, left, and members left out once they were used up. */
   budget?: { approved: number; spent: number; left: number; leftOut: number } | undefined;
+  /** Members in the group now (Graph's transitive user count), when the directory answered. */
+  members?: number | undefined;
+  /** The standing assignment: who joined and waits for a top-up, who left, and the top-up asked for. */
+  standing?:
+    | {
+        joined: number;
+        waiting: number;
+        left: number;
+        leftNames: string[];
+        topUp?: { count: number; state: 'pending' | 'approved' | 'declined' } | undefined;
+        problem?: string | undefined;
+        lastReconciledDateTime?: string | undefined;
+      }
+    | undefined;
   lastError?: string | undefined;
   lastModifiedDateTime: string;
 }
@@ -36,6 +50,8 @@ export class BookStatusService {
   constructor(
     private readonly store: Store,
     private readonly runs: AssignmentRunRepository,
+    /** A group's user members now; without it (or when Graph fails) the card leaves members out. */
+    private readonly groupUserCount?: (groupId: string) => Promise<number>,
   ) {}
 
   async find(tenantId: string, text: string): Promise<Array<{ token: VppToken; book: EBook }>> {
@@ -45,7 +61,9 @@ export class BookStatusService {
   async status(token: VppToken, book: EBook): Promise<BookStatus> {
     const assignments = await this.store.assignments.listByBook(token.id, book.adamId, book.pricingParam);
     const runs = await this.runs.listByBook(token.id, book.adamId, book.pricingParam);
-    const groups = assignments.map((a): GroupStatus => {
+    const standing = new Map((await this.store.standing.listByBook(token.id, book.adamId, book.pricingParam)).map((s) => [s.runId, s]));
+    const members = await Promise.all(assignments.map((a) => this.membersOf(a.targetGroupId)));
+    const groups = assignments.map((a, index): GroupStatus => {
       // The newest run that delivered to this group carries its reasons.
       const run = runs.find((r) => r.groups.some((g) => g.assignmentId === a.id) && r.state !== 'awaitingApproval' && r.state !== 'cancelled');
       const runGroup = run?.groups.find((g) => g.assignmentId === a.id);
@@ -58,6 +76,8 @@ export class BookStatusService {
         .filter((u) => run?.groups.length === 1 || u.groupId === runGroup?.groupId)
         .map((u) => ({ displayName: u.displayName, code: u.code, reason: reasonText.get(u.code) ?? u.code }));
       const paused = run?.state === 'interrupted' && runGroup !== undefined && !runGroup.done;
+      const standingGroup = run ? standing.get(run.id)?.groups.find((g) => g.groupId === a.targetGroupId) : undefined;
+      const standingDoc = run ? standing.get(run.id) : undefined;
       return {
         groupName: a.targetGroupName,
         installIntent: a.installIntent,
@@ -68,11 +88,37 @@ export class BookStatusService {
         budget:
           run?.budget === undefined
             ? undefined
-            : { approved: run.budget, spent: run.spent ?? 0, left: Math.max(0, run.budget - (run.spent ?? 0)), leftOut: run.overBudget ?? 0 },
+            : {
+                approved: run.budget,
+                spent: run.spent ?? 0,
+                left: Math.max(0, run.budget - (run.spent ?? 0)),
+                // Once reconciliation looked, those left out are counted among the waiting instead.
+                leftOut: standingGroup ? 0 : (run.overBudget ?? 0),
+              },
+        members: members[index],
+        standing: standingGroup && {
+          joined: standingGroup.joined,
+          waiting: standingGroup.waiting.length,
+          left: standingGroup.left,
+          leftNames: standingGroup.leftUsers.map((u) => u.displayName),
+          topUp: run?.topUp && { count: run.topUp.count, state: run.topUp.state },
+          problem: standingDoc?.topUpProblem,
+          lastReconciledDateTime: standingDoc?.lastReconciledDateTime,
+        },
         lastError: paused ? run.lastError?.message : a.lastError?.message,
         lastModifiedDateTime: a.lastModifiedDateTime,
       };
     });
     return { token, book, groups, reserved: runs.reduce((sum, r) => sum + reservedBy(r), 0) };
+  }
+
+  private async membersOf(groupId: string): Promise<number | undefined> {
+    if (!this.groupUserCount) return undefined;
+    try {
+      return await this.groupUserCount(groupId);
+    } catch {
+      // The member count is a courtesy: the status answers without it.
+      return undefined;
+    }
   }
 }

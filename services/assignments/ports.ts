@@ -10,6 +10,8 @@ export interface AssignmentDirectory {
   findGroupsByPrefix(prefix: string, options?: { top?: number }): Promise<DirectoryGroup[]>;
   classifyGroup(group: string | DirectoryGroup): Promise<DirectoryGroup & { classification: GroupClassification }>;
   userMemberPages(groupId: string, options?: { pageSize?: number }): AsyncGenerator<DirectoryUser[], void, undefined>;
+  /** Users by object id (unknown ids left out): who a reconciliation pass licenses. */
+  usersByIds(ids: readonly string[]): Promise<DirectoryUser[]>;
 }
 
 /** An Apple client for a stored token: decrypts it (bound to its record) and hands it to the factory. */

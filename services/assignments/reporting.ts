@@ -11,6 +11,8 @@ export interface RunIdentity {
   bookTitle: string;
   installIntent: 'required' | 'available';
   groupNames: string[];
+  /** A reconciliation pass (1, 2, …): members who joined the groups since get the book; absent for the first delivery. */
+  pass?: number | undefined;
 }
 
 export interface AssignmentProgress extends RunIdentity {

@@ -8,6 +8,7 @@ import { ConversationReferenceRepository } from './repositories/ConversationRefe
 import { LeaseRepository } from './repositories/LeaseRepository';
 import { NotificationRepository } from './repositories/NotificationRepository';
 import type { RepositoryOptions } from './repositories/options';
+import { StandingAssignmentRepository } from './repositories/StandingAssignmentRepository';
 import { SyncRequestRepository } from './repositories/SyncRequestRepository';
 import { SyncRunRepository } from './repositories/SyncRunRepository';
 import { TokenRepository } from './repositories/TokenRepository';
@@ -19,6 +20,7 @@ export interface Store {
   tokens: TokenRepository;
   books: BookRepository;
   assignments: AssignmentRepository;
+  standing: StandingAssignmentRepository;
   vppUsers: VppUserRepository;
   syncRuns: SyncRunRepository;
   syncRequests: SyncRequestRepository;
@@ -35,6 +37,7 @@ export function storeFromContainers(containers: StoreContainers, options: Reposi
     tokens: new TokenRepository(containers.tokens, options),
     books: new BookRepository(containers.books, options),
     assignments: new AssignmentRepository(containers.assignments, options),
+    standing: new StandingAssignmentRepository(containers.assignments, options),
     vppUsers: new VppUserRepository(containers.vppUsers, options),
     syncRuns: new SyncRunRepository(containers.syncRuns, options),
     syncRequests: new SyncRequestRepository(containers.syncRequests, options),

@@ -2,8 +2,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { Logger } from '../../logging/logger';
-import { DirectoryState, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, type LocalDevice, type LocalGroup, type LocalUser, type ObjectKind } from './DirectoryState';
+import { DirectoryState, type LocalDevice, type LocalGroup, type LocalUser } from './DirectoryState';
 import { seedDirectoryDemoData } from './demoData';
+import { addMemberReference, createUser, getByIds, removeMemberReference } from './directoryWrites';
+import { GraphHttpError, project, resourceNotFound, serializeObject } from './graphObjects';
+import { groupDelta } from './groupDelta';
 
 export interface LocalDirectoryOptions {
   port?: number;
@@ -18,6 +21,12 @@ export interface LocalDirectoryOptions {
   devices?: LocalDevice[];
   groups?: LocalGroup[];
   logger?: Logger;
+  /** Most membership changes kept for groups/delta; a delta token older than the oldest kept change is refused. */
+  membershipLogLimit?: number;
+  /** How long a delta token stays usable (seven days, as Graph's). */
+  deltaTokenLifetimeMs?: number;
+  /** The clock delta tokens are dated with. */
+  now?: () => number;
 }
 
 /** A canned answer for the next matching requests: 429 with Retry-After, 403, 503… */
@@ -58,26 +67,7 @@ const MAX_RECORDED = 2_000;
 const DEFAULT_PAGE_SIZE = 100;
 const SEARCH_NEEDS_HEADER = "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'";
 
-class GraphHttpError extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 const checkMemberGroupsBody = z.object({ groupIds: z.array(z.string().min(1).max(128)).min(1).max(20) });
-
-const ODATA_TYPE: Record<ObjectKind, string> = { user: '#microsoft.graph.user', device: '#microsoft.graph.device', group: '#microsoft.graph.group' };
-
-function extensionAttributes(managedAppleId: string | undefined): Record<string, string | null> {
-  const attributes: Record<string, string | null> = {};
-  for (let i = 1; i <= 15; i++) attributes[`extensionAttribute${i}`] = null;
-  attributes[LOCAL_MANAGED_APPLE_ID_ATTRIBUTE] = managedAppleId ?? null;
-  return attributes;
-}
 
 /**
  * Serves the slice of Microsoft Graph v1.0 the bot uses, in Graph's shape: group search ($search with
@@ -85,7 +75,7 @@ function extensionAttributes(managedAppleId: string | undefined): Record<string,
  * @odata.nextLink paging and checkMemberGroups. Accepts any or no Authorization header.
  */
 export async function startLocalDirectory(options: LocalDirectoryOptions = {}): Promise<RunningLocalDirectory> {
-  const state = new DirectoryState();
+  const state = new DirectoryState({ membershipLogLimit: options.membershipLogLimit, deltaTokenLifetimeMs: options.deltaTokenLifetimeMs, now: options.now });
   if (options.seedDemoData !== false) seedDirectoryDemoData(state, { studentCount: options.studentCount });
   for (const u of options.users ?? []) state.addUser(u);
   for (const d of options.devices ?? []) state.addDevice(d);
@@ -95,48 +85,7 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
   const requests: RecordedRequest[] = [];
   let origin = '';
 
-  function serialize(id: string): Record<string, unknown> | undefined {
-    const kind = state.kindOf(id);
-    if (kind === 'user') {
-      const u = state.users.get(id) as LocalUser;
-      return {
-        '@odata.type': ODATA_TYPE.user,
-        id: u.id,
-        displayName: u.displayName,
-        userPrincipalName: u.userPrincipalName,
-        mail: u.mail ?? null,
-        jobTitle: u.jobTitle ?? null,
-        department: u.department ?? null,
-        onPremisesExtensionAttributes: extensionAttributes(u.managedAppleId),
-      };
-    }
-    if (kind === 'device') {
-      const d = state.devices.get(id) as LocalDevice;
-      return { '@odata.type': ODATA_TYPE.device, id: d.id, displayName: d.displayName, deviceOSType: d.deviceOSType, operatingSystem: d.deviceOSType };
-    }
-    if (kind === 'group') {
-      const g = state.groups.get(id) as LocalGroup;
-      const dynamic = g.membershipRule !== undefined;
-      return {
-        '@odata.type': ODATA_TYPE.group,
-        id: g.id,
-        displayName: g.displayName,
-        description: g.description ?? null,
-        groupTypes: dynamic ? ['DynamicMembership'] : [],
-        membershipRule: g.membershipRule ?? null,
-        membershipRuleProcessingState: dynamic ? 'On' : null,
-        securityEnabled: true,
-        mailEnabled: false,
-      };
-    }
-    return undefined;
-  }
-
-  function project(object: Record<string, unknown>, select: string | null): Record<string, unknown> {
-    if (!select) return object;
-    const fields = new Set(['@odata.type', 'id', ...select.split(',').map((f) => f.trim())]);
-    return Object.fromEntries(Object.entries(object).filter(([key]) => fields.has(key)));
-  }
+  const serialize = (id: string): Record<string, unknown> | undefined => serializeObject(state, id);
 
   /** One page of `ids` with a nextLink carrying the offset, as Graph's opaque $skiptoken. */
   function page(url: URL, ids: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -191,6 +140,31 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
   function route(method: string, url: URL, eventual: boolean, body: unknown): { status: number; json?: unknown; text?: string } {
     const path = url.pathname.replace(/\/+$/, '');
     if (method === 'GET' && path === '/v1.0/groups') return { status: 200, json: listGroups(url, eventual) };
+    return writeRoute(method, path, url, body) ?? readRoute(method, path, url, eventual, body);
+  }
+
+  /** Graph's write calls (and getByIds, a POST that reads); undefined when the request is none of them. */
+  function writeRoute(method: string, path: string, url: URL, body: unknown): { status: number; json?: unknown; text?: string } | undefined {
+    // group-delta: `/delta` is short for `/microsoft.graph.delta`.
+    if (method === 'GET' && /^\/v1\.0\/groups\/(?:microsoft\.graph\.)?delta$/.test(path)) return { status: 200, json: groupDelta(url, { state, origin, pageSize: maxPage }) };
+    if (method === 'POST' && /^\/v1\.0\/directoryObjects\/(?:microsoft\.graph\.)?getByIds$/.test(path)) {
+      return { status: 200, json: getByIds(state, body, url.searchParams.get('$select'), origin) };
+    }
+    if (method === 'POST' && path === '/v1.0/users') return { status: 201, json: createUser(state, body, origin) };
+    const addRef = /^\/v1\.0\/groups\/([^/]+)\/members\/\$ref$/.exec(path);
+    if (method === 'POST' && addRef) {
+      addMemberReference(state, decodeURIComponent(addRef[1] ?? ''), body, origin);
+      return { status: 204, text: '' };
+    }
+    const removeRef = /^\/v1\.0\/groups\/([^/]+)\/members\/([^/]+)\/\$ref$/.exec(path);
+    if (method === 'DELETE' && removeRef) {
+      removeMemberReference(state, decodeURIComponent(removeRef[1] ?? ''), decodeURIComponent(removeRef[2] ?? ''));
+      return { status: 204, text: '' };
+    }
+    return undefined;
+  }
+
+  function readRoute(method: string, path: string, url: URL, eventual: boolean, body: unknown): { status: number; json?: unknown; text?: string } {
 
     // The organisation's app catalog holds the bot under a catalog id of its own; its manifest id is the externalId.
     if (method === 'GET' && path === '/v1.0/appCatalogs/teamsApps') {
@@ -202,7 +176,7 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     const installs = /^\/v1\.0\/users\/([^/]+)\/teamwork\/installedApps$/.exec(path);
     if (installs) {
       const id = decodeURIComponent(installs[1] ?? '');
-      if (!state.users.has(id)) throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!state.users.has(id)) throw resourceNotFound(id);
       const apps = installedApps.get(id) ?? new Set<string>();
       if (method === 'GET') return { status: 200, json: { value: [...apps].map((appId) => ({ id: `${id}:${appId}`, teamsApp: { id: appId } })) } };
       if (method === 'POST') {
@@ -221,7 +195,7 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     if (method === 'GET' && members) {
       const [, rawId = '', relation, cast, count] = members;
       const id = decodeURIComponent(rawId);
-      if (!state.groups.has(id)) throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!state.groups.has(id)) throw resourceNotFound(id);
       let ids = relation === 'transitiveMembers' ? state.transitiveMembers(id) : state.directMembers(id);
       if (cast) ids = ids.filter((m) => state.kindOf(m) === cast);
       if (count) {
@@ -234,14 +208,14 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     const group = /^\/v1\.0\/groups\/([^/]+)$/.exec(path);
     if (method === 'GET' && group) {
       const id = decodeURIComponent(group[1] ?? '');
-      if (!state.groups.has(id)) throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!state.groups.has(id)) throw resourceNotFound(id);
       return { status: 200, json: project(serialize(id) ?? {}, url.searchParams.get('$select')) };
     }
 
     const user = /^\/v1\.0\/users\/([^/]+)(\/checkMemberGroups)?$/.exec(path);
     if (user) {
       const id = decodeURIComponent(user[1] ?? '');
-      if (!state.users.has(id)) throw new GraphHttpError(404, 'Request_ResourceNotFound', `Resource '${id}' does not exist or one of its queried reference-property objects are not present.`);
+      if (!state.users.has(id)) throw resourceNotFound(id);
       if (method === 'GET' && !user[2]) return { status: 200, json: project(serialize(id) ?? {}, url.searchParams.get('$select')) };
       if (method === 'POST' && user[2]) {
         const parsed = checkMemberGroupsBody.safeParse(body);

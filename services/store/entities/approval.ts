@@ -1,13 +1,18 @@
 import { z } from 'zod';
 import { actorSchema, dateTimeSchema, idSchema } from './common';
 
-/** An approval for an assignment that spends licenses, and where its card is so it can be updated. */
+/**
+ * An approval for licenses to be spent, and where its card is so it can be updated: an `assignment` (a book
+ * to groups), or a `topUp`: more licenses for a standing assignment whose approved ones are used up.
+ */
 export const approvalRequestSchema = z.object({
   id: idSchema,
   tenantId: z.string().min(1).max(128),
   tokenId: idSchema,
-  kind: z.literal('assignment'),
+  kind: z.enum(['assignment', 'topUp']),
   assignmentId: idSchema,
+  /** A top-up's standing assignment (its run); an assignment's run id follows from the approval's id. */
+  runId: idSchema.optional(),
   summary: z.object({
     bookTitle: z.string().max(512),
     groupName: z.string().max(256),
@@ -17,6 +22,8 @@ export const approvalRequestSchema = z.object({
     headroom: z.number().int().min(0).optional(),
     /** The groups' user members when it was asked for (summed per group), to tell the approver how they changed. */
     groupUsers: z.number().int().min(0).optional(),
+    /** A top-up: people who joined the groups since and wait for a license ("12 more people joined …"). */
+    joined: z.number().int().min(0).optional(),
   }),
   /** `withdrawn`: the requester took it back before anyone decided. */
   state: z.enum(['pending', 'approved', 'rejected', 'expired', 'withdrawn']),

@@ -1,0 +1,305 @@
+import { randomUUID } from 'node:crypto';
+import type { DirectoryUser, MemberDelta } from '../directory';
+import { UserFacingError } from '../errors';
+import type { Logger } from '../logging/logger';
+import type { Store } from '../store/Store';
+import { LEFT_SAMPLE_LIMIT, MAX_WAITING_PER_GROUP, MAX_WATCHED_GROUPS, standingAssignmentId, type StandingAssignment, type StandingGroup } from '../store/entities/standingAssignment';
+import { MAX_PASS_USERS, type AssignmentRun, type AssignmentRunRepository } from './AssignmentRunRepository';
+import { bookHolders, type AppleClientProvider } from './ports';
+
+/** The directory reads reconciliation needs (GraphDirectory): change feeds per group, users by id, membership. */
+export interface ReconcileDirectory {
+  groupMemberDelta(groupId: string, deltaLink?: string): Promise<MemberDelta>;
+  usersByIds(ids: readonly string[]): Promise<DirectoryUser[]>;
+  isMember(userObjectId: string, groupId: string): Promise<boolean>;
+}
+
+/** Starts a reconciliation pass of a run (the AssignmentExecutor). */
+export interface PassStarter {
+  start(tokenId: string, runId: string): void;
+}
+
+/** Asks the approvers for more licenses (the ApprovalService) and puts the request in front of them. */
+export interface TopUpRequester {
+  requestTopUp(input: { run: AssignmentRun; count: number; groupNames: readonly string[] }): Promise<{ outcome: 'requested' | 'unchanged' }>;
+}
+
+export interface StandingAssignmentReconcilerOptions {
+  store: Store;
+  runs: AssignmentRunRepository;
+  directory: ReconcileDirectory;
+  clients: AppleClientProvider;
+  executor: PassStarter;
+  topUps: TopUpRequester;
+  logger?: Logger | undefined;
+  now?: (() => Date) | undefined;
+  instanceId?: string | undefined;
+  /** How long one reconciliation of one assignment may hold it (renewed never: it takes seconds). */
+  leaseMs?: number | undefined;
+}
+
+export interface GroupReconciliation {
+  groupName: string;
+  /** Members without the book found in this round who were not waiting already. */
+  joined: number;
+  left: number;
+  /** Handed to a pass now: they get the book within the budget. */
+  licensing: number;
+  /** Left without a license: the approved ones are used up; a top-up was asked for. */
+  waiting: number;
+}
+
+export interface RunReconciliation {
+  runId: string;
+  tokenId: string;
+  bookTitle: string;
+  /** `busy`: a delivery or another reconciliation of it is under way; it is looked at next time. */
+  state: 'reconciled' | 'busy' | 'skipped';
+  reason?: string | undefined;
+  groups: GroupReconciliation[];
+  licensing: number;
+  waiting: number;
+  topUp?: { outcome: 'requested' | 'unchanged' | 'failed'; count: number; message?: string | undefined } | undefined;
+}
+
+const DEFAULT_LEASE_MS = 5 * 60_000;
+
+interface GroupRead {
+  group: StandingGroup;
+  /** Users who joined (directly or through a nested group) since the last round. */
+  joined: Set<string>;
+  /** Users who left the group (checked: not a member through another path either). */
+  left: string[];
+}
+
+/**
+ * Keeps delivered assignments standing, as Intune's group assignments do: after each sync, and on
+ * demand, each completed assignment's groups are read for changes (Graph delta queries, so an unchanged
+ * group costs one request), members who joined without the book get it within what is left of the
+ * approved budget (a pass of the same run, so budget, fencing and resume all apply), and once the budget
+ * is used up one top-up request asks the approvers for exactly the number waiting. Members who left are
+ * counted; their licenses stay with them.
+ */
+export class StandingAssignmentReconciler {
+  private readonly now: () => Date;
+  private readonly instanceId: string;
+  private readonly leaseMs: number;
+
+  constructor(private readonly options: StandingAssignmentReconcilerOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.instanceId = options.instanceId ?? `reconciler-${randomUUID()}`;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  /** Every standing assignment of a token (after its sync), or of one of its books (`reconcile <book>`). */
+  async reconcileToken(tokenId: string, book?: { adamId: string; pricingParam: string }): Promise<RunReconciliation[]> {
+    const results: RunReconciliation[] = [];
+    for (const run of await this.options.runs.listStanding(tokenId, book)) {
+      try {
+        results.push(await this.reconcileRun(run.tokenId, run.id));
+      } catch (err) {
+        // One assignment's trouble (Graph or Apple down) must not keep the others from being looked at.
+        this.options.logger?.warn({ err, runId: run.id }, 'reconciling a standing assignment failed; the next round tries again');
+        results.push({ ...emptyResult(run), state: 'skipped', reason: err instanceof UserFacingError ? err.message : 'The directory or Apple did not answer; it is tried again after the next sync.' });
+      }
+    }
+    return results;
+  }
+
+  /** An approved top-up: the members waiting get their licenses now, in the background. */
+  topUpApproved(tokenId: string, runId: string): void {
+    void this.reconcileRun(tokenId, runId).catch((err: unknown) => this.options.logger?.warn({ err, runId }, 'handing out a top-up failed; the next reconciliation does it'));
+  }
+
+  /** One standing assignment, under a lease so two instances never plan the same newcomers twice. */
+  async reconcileRun(tokenId: string, runId: string): Promise<RunReconciliation> {
+    const { leases } = this.options.store;
+    const lease = await leases.acquire(`reconcile|${runId}`, this.instanceId, this.leaseMs);
+    if (!lease) {
+      const run = await this.options.runs.get(tokenId, runId);
+      return { ...emptyResult(run, runId, tokenId), state: 'busy', reason: 'Another instance is reconciling it right now.' };
+    }
+    try {
+      return await this.reconcileLeased(tokenId, runId);
+    } finally {
+      await leases.release(lease).catch(() => false);
+    }
+  }
+
+  private async reconcileLeased(tokenId: string, runId: string): Promise<RunReconciliation> {
+    const { store, runs } = this.options;
+    const run = await runs.get(tokenId, runId);
+    if (!run) return { ...emptyResult(undefined, runId, tokenId), state: 'skipped', reason: 'The assignment no longer exists.' };
+    // A delivery (or a pass) under way covers the newcomers it can; the rest are seen once it is done.
+    if (run.state !== 'completed') return { ...emptyResult(run), state: 'busy', reason: 'Its delivery is still under way.' };
+    // Assignments approved before budgets existed have no number to stay within: they are not extended.
+    if (run.budget === undefined) return { ...emptyResult(run), state: 'skipped', reason: 'It was approved before approvals carried a license budget.' };
+    const token = await store.tokens.get(run.tenantId, run.tokenId);
+    if (!token || token.state !== 'valid') return { ...emptyResult(run), state: 'skipped', reason: 'Its VPP token is not valid.' };
+
+    const standing = (await store.standing.get(tokenId, runId)) ?? this.initialState(run);
+    const reads: GroupRead[] = [];
+    for (const group of standing.groups) reads.push(await this.readGroup(group));
+
+    // Who needs the book, per group, each user once across the run's groups (the first group counts them).
+    const seen = new Set<string>();
+    const wanted = reads.map((read) => {
+      const left = new Set(read.left);
+      const ids: string[] = [];
+      for (const id of [...read.group.waiting, ...read.joined]) {
+        if (left.has(id) || seen.has(id)) continue;
+        seen.add(id);
+        ids.push(id);
+      }
+      return ids;
+    });
+
+    const holders = seen.size === 0 ? new Set<string>() : await bookHolders(this.options.clients(token), run, (id) => seen.has(id));
+    let room = Math.max(0, run.budget - (run.spent ?? 0));
+    const passes: string[][] = [];
+    const waiting: string[][] = [];
+    const newcomers: number[] = [];
+    for (const [i, ids] of wanted.entries()) {
+      const fresh = ids.filter((id) => !holders.has(id)).sort();
+      const waitedBefore = new Set(reads[i]?.group.waiting);
+      newcomers.push(fresh.filter((id) => !waitedBefore.has(id)).length);
+      const take = Math.min(room, fresh.length, MAX_PASS_USERS);
+      passes.push(fresh.slice(0, take));
+      waiting.push(fresh.slice(take));
+      room -= take;
+    }
+    const licensing = passes.reduce((n, ids) => n + ids.length, 0);
+
+    if (licensing > 0) {
+      // Only over the run as read: a pass or a top-up recorded meanwhile by anyone else wins, and this
+      // round's reads are dropped (the links stay where they were, so nothing is missed).
+      const started = await runs.update(tokenId, runId, (r) => (r.state === 'completed' && r.spent === run.spent && r.budget === run.budget && r.pass === run.pass ? startPass(r, passes) : undefined));
+      if (started?.value.pass !== (run.pass ?? 0) + 1 || started.value.state !== 'approved') return { ...emptyResult(run), state: 'busy', reason: 'It changed while it was being looked at.' };
+    }
+
+    const groups: GroupReconciliation[] = [];
+    const next: StandingAssignment = { ...standing, groups: [], lastReconciledDateTime: this.now().toISOString() };
+    for (const [i, read] of reads.entries()) {
+      const mine = waiting[i] ?? [];
+      const overflow = mine.length > MAX_WAITING_PER_GROUP;
+      const leftUsers = read.left.length === 0 ? read.group.leftUsers : [...(await this.namesOf(read.left.slice(-LEFT_SAMPLE_LIMIT))), ...read.group.leftUsers].slice(0, LEFT_SAMPLE_LIMIT);
+      next.groups.push({
+        ...read.group,
+        // Too many waiting to remember one by one: the group is read whole next time, which finds them again.
+        watched: overflow ? read.group.watched.map((w) => ({ groupId: w.groupId })) : read.group.watched,
+        waiting: mine.slice(0, MAX_WAITING_PER_GROUP),
+        joined: read.group.joined + (newcomers[i] ?? 0),
+        left: read.group.left + read.left.length,
+        leftUsers,
+      });
+      groups.push({ groupName: read.group.groupName, joined: newcomers[i] ?? 0, left: read.left.length, licensing: passes[i]?.length ?? 0, waiting: mine.length });
+    }
+    const waitingTotal = waiting.reduce((n, ids) => n + ids.length, 0);
+    const result: RunReconciliation = { ...emptyResult(run), state: 'reconciled', groups, licensing, waiting: waitingTotal };
+
+    // The approved licenses are used up and people wait: ask for exactly as many more (once per number).
+    if (waitingTotal > 0) {
+      const current = (await runs.get(tokenId, runId)) ?? run;
+      const groupNames = standing.groups.filter((_, i) => (waiting[i]?.length ?? 0) > 0).map((g) => g.groupName);
+      try {
+        const asked = await this.options.topUps.requestTopUp({ run: current, count: waitingTotal, groupNames });
+        result.topUp = { outcome: asked.outcome, count: waitingTotal };
+        next.topUpProblem = undefined;
+      } catch (err) {
+        if (!(err instanceof UserFacingError)) throw err;
+        result.topUp = { outcome: 'failed', count: waitingTotal, message: err.message };
+        next.topUpProblem = err.message.slice(0, 1000);
+      }
+    } else {
+      next.topUpProblem = undefined;
+    }
+    // Written after the pass is recorded: a crash in between reads the same changes again, and the members
+    // handed to the pass then hold the book (or are in it), so nobody is planned twice or lost.
+    await store.standing.save(next);
+    if (licensing > 0) this.options.executor.start(tokenId, runId);
+    return result;
+  }
+
+  /** Reads one assigned group's changes: the group and each nested group through its own change feed. */
+  private async readGroup(group: StandingGroup): Promise<GroupRead> {
+    const joined = new Set<string>();
+    const removed = new Set<string>();
+    const removedGroups = new Set<string>();
+    const queue = [...group.watched];
+    const watched: StandingGroup['watched'] = [];
+    for (let i = 0; i < queue.length; i++) {
+      const entry = queue[i];
+      if (!entry) continue;
+      const delta = await this.options.directory.groupMemberDelta(entry.groupId, entry.deltaLink);
+      for (const member of delta.added) {
+        if (member.kind === 'user') {
+          joined.add(member.id);
+          removed.delete(member.id);
+        } else if (member.kind === 'group' && !queue.some((q) => q.groupId === member.id) && queue.length < MAX_WATCHED_GROUPS) {
+          // A nested group's users are members too: read whole now, followed for changes from here on.
+          queue.push({ groupId: member.id });
+        }
+      }
+      for (const member of delta.removed) {
+        if (member.kind === 'user' && !joined.has(member.id)) removed.add(member.id);
+        if (member.kind === 'group') removedGroups.add(member.id);
+      }
+      watched.push({ groupId: entry.groupId, deltaLink: delta.deltaLink });
+    }
+    // A nested group taken out takes its users with it, unless they are members another way.
+    for (const groupId of removedGroups) {
+      const last = await this.options.directory.groupMemberDelta(groupId);
+      for (const member of last.added) if (member.kind === 'user' && !joined.has(member.id)) removed.add(member.id);
+    }
+    const left: string[] = [];
+    for (const id of removed) if (!(await this.options.directory.isMember(id, group.groupId))) left.push(id);
+    return { group: { ...group, watched: watched.filter((w) => !removedGroups.has(w.groupId)) }, joined, left };
+  }
+
+  private async namesOf(ids: string[]): Promise<StandingGroup['leftUsers']> {
+    const users = new Map((await this.options.directory.usersByIds(ids)).map((u) => [u.id, u.displayName]));
+    return ids.map((id) => ({ id, displayName: (users.get(id) ?? 'a user no longer in the directory').slice(0, 256) }));
+  }
+
+  private initialState(run: AssignmentRun): StandingAssignment {
+    const now = this.now().toISOString();
+    return {
+      id: standingAssignmentId(run.id),
+      tokenId: run.tokenId,
+      tenantId: run.tenantId,
+      runId: run.id,
+      adamId: run.adamId,
+      pricingParam: run.pricingParam,
+      groups: run.groups.map((g) => ({ groupId: g.groupId, groupName: g.groupName, watched: [{ groupId: g.groupId }], waiting: [], joined: 0, left: 0, leftUsers: [] })),
+      createdDateTime: now,
+      lastModifiedDateTime: now,
+    };
+  }
+}
+
+/** The run set up for a pass over `passes` (per group); groups with nobody new are done already. */
+function startPass(r: AssignmentRun, passes: string[][]): AssignmentRun {
+  return {
+    ...r,
+    state: 'approved',
+    pass: (r.pass ?? 0) + 1,
+    passStart: r.totals,
+    // An approved top-up is part of the budget now, handed out by this pass.
+    topUp: r.topUp?.state === 'approved' ? undefined : r.topUp,
+    groups: r.groups.map((g, i) => {
+      const candidates = passes[i] ?? [];
+      return { ...g, candidates, passStart: g.counts, done: candidates.length === 0, cursor: undefined };
+    }),
+    usersVersionId: undefined,
+    pending: undefined,
+    reserved: undefined,
+    interruptions: undefined,
+    resumeAfterDateTime: undefined,
+    lastError: undefined,
+    finishedDateTime: undefined,
+  };
+}
+
+function emptyResult(run: AssignmentRun | undefined, runId = run?.id ?? '', tokenId = run?.tokenId ?? ''): RunReconciliation {
+  return { runId, tokenId, bookTitle: run?.bookTitle ?? '', state: 'skipped', groups: [], licensing: 0, waiting: 0 };
+}

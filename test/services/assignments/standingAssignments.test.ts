@@ -1,0 +1,197 @@
+import { strict as assert } from 'node:assert';
+import { DEMO_GROUPS } from '../../../services/directory';
+import { runId } from '../../../services/assignments/AssignmentRunRepository';
+import { StandingAssignmentReconciler } from '../../../services/assignments/StandingAssignmentReconciler';
+import { BookStatusService } from '../../../services/assignments/BookStatusService';
+import { bookStatusCard } from '../../../cards/bookStatusCards';
+import { approvalCard } from '../../../cards/approvalCards';
+import { reconcileSummary } from '../../../dialogs/assign/reconcileCommand';
+import { ApprovalService, approverPolicy } from '../../../services/approvals/ApprovalService';
+import { appleLicenseCounts } from '../../../services/approvals/appleLicenseCounts';
+import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
+import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
+
+/**
+ * Standing assignments (issue #14, points 4 to 6): after an assignment is delivered, people who join its
+ * groups get the book within what is left of the approved budget; once it is used up one top-up request
+ * asks for exactly the number waiting; people who leave keep their licenses and are counted. Real parts:
+ * embedded Cosmos, the Apple sandbox, the local directory over HTTP with Graph's delta and write calls.
+ */
+describe('standing assignments and reconciliation (sandbox, local directory, embedded Cosmos)', function () {
+  this.timeout(60_000);
+  const env = new AssignEnvironment({ studentCount: 1_000, sandbox: { limits: { maxClientUserIds: 100, maxUsers: 50 } } });
+
+  before(async () => {
+    await env.start();
+  });
+  after(async () => {
+    await env.stop();
+  });
+  beforeEach(() => env.log.reset());
+
+  /** Students not yet in `groupId`. */
+  function outsiders(groupId: string, count: number): string[] {
+    const inside = new Set(env.members(groupId));
+    return env.members(DEMO_GROUPS.allStudents).filter((id) => !inside.has(id)).slice(0, count);
+  }
+
+  /** Joins users to a group the way an Entra admin would: Graph's POST /groups/{id}/members/$ref. */
+  async function join(groupId: string, userIds: string[]): Promise<void> {
+    for (const id of userIds) await env.directory.addGroupMember(groupId, id);
+  }
+
+  interface Setup {
+    approvals: ApprovalService;
+    executor: AssignmentExecutor;
+    reconciler: StandingAssignmentReconciler;
+    reporter: RecordingReporter;
+    topUpsAsked: number;
+  }
+
+  function setUp(): Setup {
+    const reporter = new RecordingReporter();
+    const executor = env.executor({ reporter });
+    const late: { reconciler?: StandingAssignmentReconciler } = {};
+    const approvals = new ApprovalService({
+      store: env.store,
+      runs: env.runs,
+      approvers: approverPolicy({ approverUserIds: [ALEX, MEGAN] }),
+      licenses: appleLicenseCounts(env.store, env.clients),
+      executor,
+      topUps: { topUpApproved: (tokenId, id) => late.reconciler?.topUpApproved(tokenId, id) },
+    });
+    const setup: Setup = { approvals, executor, reporter, topUpsAsked: 0, reconciler: undefined as unknown as StandingAssignmentReconciler };
+    setup.reconciler = new StandingAssignmentReconciler({
+      store: env.store,
+      runs: env.runs,
+      directory: env.directory,
+      clients: env.clients,
+      executor,
+      topUps: {
+        requestTopUp: async (input) => {
+          const asked = await approvals.requestTopUp(input);
+          if (asked.outcome === 'requested') setup.topUpsAsked++;
+          return asked;
+        },
+      },
+    });
+    late.reconciler = setup.reconciler;
+    return setup;
+  }
+
+  it('gives the book to people who join later within the budget, asks once for a top-up, and never spends more than approved', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Standing Reader', totalCount: 5_000 }]);
+    const book = books[0]!;
+    const group = DEMO_GROUPS.year9FormB;
+    const before = env.members(group).length;
+    const s = setUp();
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(group)], installIntent: 'required' });
+    const { request } = await s.approvals.request({ preview, requestedBy: alexActor, headroom: 3 });
+    await s.approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    await s.executor.idle();
+    const assigned = () => env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount;
+    assert.equal(assigned(), before);
+
+    // First look: the whole group is read once; nobody new, nothing spent.
+    let [result] = await s.reconciler.reconcileToken(token.id);
+    assert.equal(result?.state, 'reconciled');
+    assert.equal(result?.licensing, 0);
+    assert.equal(env.log.associateCalls.length, 0);
+
+    // Two people join: they get the book from the headroom, in a pass of the same run.
+    const [first, second, ...rest] = outsiders(group, 14);
+    await join(group, [first!, second!]);
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.licensing, result?.waiting, result?.groups[0]?.joined], [2, 0, 2]);
+    await s.executor.idle();
+    assert.equal(assigned(), before + 2);
+    const passOutcome = s.reporter.outcomes.at(-1);
+    assert.equal(passOutcome?.pass, 1);
+    assert.equal(passOutcome?.totals.processed, 2, "the pass reports on its own members");
+
+    // Nothing changed in the directory: one Graph request for the group, nothing asked of Apple at all.
+    env.log.reset();
+    const graphBefore = env.directoryServer.requests.length;
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.equal(result?.licensing, 0);
+    assert.equal(env.directoryServer.requests.length - graphBefore, 1, 'an unchanged group costs one delta request');
+    assert.equal(env.log.requests, 0, 'no Apple request when nobody joined');
+
+    // Twelve more join: one license is left in the budget, eleven wait, and the approvers are asked for 11.
+    await join(group, rest.slice(0, 12));
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.licensing, result?.waiting, result?.topUp?.outcome, result?.topUp?.count], [1, 11, 'requested', 11]);
+    await s.executor.idle();
+    assert.equal(assigned(), before + 3, 'spent = the approved budget, not a license more');
+    let run = await env.runs.get(token.id, runId(request.id));
+    assert.deepEqual([run?.budget, run?.spent, run?.topUp?.count, run?.topUp?.state], [before + 3, before + 3, 11, 'pending']);
+    const pending = (await env.store.approvals.listPending(ASSIGN_TENANT)).filter((r) => r.kind === 'topUp');
+    assert.equal(pending.length, 1);
+    assert.equal(pending[0]?.requestedBy.aadObjectId, alexActor.aadObjectId, 'in the name of whoever asked for the assignment');
+    assert.match(JSON.stringify(approvalCard(pending[0]!, { actionable: true })), /11 more people joined 'Year 9 Form 9B' since the book was assigned.*Approve 11 more licenses/);
+
+    // Asked again with the same number: approvers are not asked twice.
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.equal(result?.topUp?.outcome, 'unchanged');
+    assert.equal(s.topUpsAsked, 1);
+
+    // One more joins: the number changed, so the request is replaced by one for 12.
+    await join(group, rest.slice(12, 13));
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.topUp?.outcome, result?.topUp?.count], ['requested', 12]);
+    assert.equal((await env.store.approvals.get(ASSIGN_TENANT, pending[0]!.id))?.state, 'withdrawn', 'the old number cannot be approved any more');
+    const topUp = (await env.store.approvals.listPending(ASSIGN_TENANT)).find((r) => r.kind === 'topUp');
+    assert.equal(topUp?.summary.licensesNeeded, 12);
+    // The requester cannot approve their own top-up; the other approver can.
+    assert.equal((await s.approvals.decide(ASSIGN_TENANT, topUp!.id, alexActor, 'approved')).outcome, 'ownRequest');
+    assert.equal((await s.approvals.decide(ASSIGN_TENANT, topUp!.id, meganActor, 'approved')).outcome, 'decided');
+    // The approved top-up goes straight to the twelve waiting.
+    for (let i = 0; i < 100 && assigned() !== before + 15; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await s.executor.idle();
+    }
+    assert.equal(assigned(), before + 15);
+    run = await env.runs.get(token.id, runId(request.id));
+    assert.deepEqual([run?.budget, run?.spent, run?.topUp, run?.state], [before + 15, before + 15, undefined, 'completed']);
+
+    // Someone leaves: counted and named, and the license stays with them.
+    await env.directory.removeGroupMember(group, first!);
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.equal(result?.groups[0]?.left, 1);
+    assert.equal(assigned(), before + 15, 'a license cannot be reclaimed');
+    const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
+    const status = await new BookStatusService(env.store, env.runs, (id) => env.directory.countMembers(id, 'user')).status(token, stored!);
+    const standing = status.groups[0]?.standing;
+    assert.deepEqual([standing?.joined, standing?.waiting, standing?.left], [15, 0, 1]);
+    assert.equal(status.groups[0]?.members, before + 14);
+    const card = JSON.stringify(bookStatusCard(status));
+    assert.match(card, /Members now.*Joined since the assignment","value":"15".*Left the group \(keep their licenses\)","value":"1: /);
+    assert.match(reconcileSummary([result!]), /Year 9 Form 9B: 1 left the group \(they keep their licenses\)/);
+  });
+
+  it('a top-up that is refused is not asked again until the number waiting changes', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Refused Top-up Reader', totalCount: 5_000 }]);
+    const book = books[0]!;
+    const group = DEMO_GROUPS.year9FormC;
+    const s = setUp();
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(group)], installIntent: 'available' });
+    const { request } = await s.approvals.request({ preview, requestedBy: alexActor });
+    await s.approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    await s.executor.idle();
+    const spent = env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount;
+    await s.reconciler.reconcileToken(token.id);
+
+    await join(group, outsiders(group, 4));
+    let [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.licensing, result?.waiting, result?.topUp?.outcome], [0, 4, 'requested']);
+    const topUp = (await env.store.approvals.listPending(ASSIGN_TENANT)).find((r) => r.kind === 'topUp' && r.tokenId === token.id);
+    await s.approvals.decide(ASSIGN_TENANT, topUp!.id, meganActor, 'rejected');
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.equal(result?.topUp?.outcome, 'unchanged');
+    assert.equal(s.topUpsAsked, 1);
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, spent, 'nobody licensed without an approval');
+    // A top-up that was asked for holds its licenses back from other requests while pending; a refused one does not.
+    assert.equal((await env.runs.get(token.id, runId(request.id)))?.topUp?.state, 'declined');
+    assert.equal(await env.runs.reservedFor(token.id, book.adamId, book.pricingParam), 0);
+  });
+});
