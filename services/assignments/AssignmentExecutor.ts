@@ -115,6 +115,8 @@ class RunStopped extends Error {}
  */
 export class AssignmentExecutor {
   private readonly active = new Map<string, Promise<AssignmentOutcome | undefined>>();
+  /** Runs asked for again while they were running: looked at once more when the current work ends. */
+  private readonly again = new Set<string>();
   private readonly abort = new AbortController();
   private readonly reporter: AssignmentReporter;
   private readonly now: () => Date;
@@ -142,9 +144,16 @@ export class AssignmentExecutor {
   /** Runs (or joins) a run to its end; undefined when it was not runnable or the executor stopped. */
   execute(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
     const running = this.active.get(runId);
-    if (running) return running;
+    if (running) {
+      // A reconciliation pass may be recorded while the last one is still finishing: it runs right after.
+      this.again.add(runId);
+      return running;
+    }
     if (this.abort.signal.aborted) return Promise.resolve(undefined);
-    const promise = this.leased(tokenId, runId).finally(() => this.active.delete(runId));
+    const promise = this.leased(tokenId, runId).finally(() => {
+      this.active.delete(runId);
+      if (this.again.delete(runId)) this.start(tokenId, runId);
+    });
     this.active.set(runId, promise);
     return promise;
   }
@@ -175,7 +184,7 @@ export class AssignmentExecutor {
   }
 
   async idle(): Promise<void> {
-    await Promise.allSettled([...this.active.values()]);
+    while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
   }
 
   private get signal(): AbortSignal {

@@ -36,14 +36,23 @@ export class AppleRequestLog {
   createUserCalls = 0;
   requests = 0;
 
+  /** clientUserIds of each associate request Apple answered with success (a faulted one changed nothing). */
+  acceptedAssociateCalls: string[][] = [];
+
   readonly fetch: typeof fetch = async (input, init) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     this.requests++;
+    let associated: string[] | undefined;
     if (init?.method === 'POST' && typeof init.body === 'string') {
-      if (url.endsWith('/assets/associate')) this.associateCalls.push((JSON.parse(init.body) as { clientUserIds: string[] }).clientUserIds);
+      if (url.endsWith('/assets/associate')) {
+        associated = (JSON.parse(init.body) as { clientUserIds: string[] }).clientUserIds;
+        this.associateCalls.push(associated);
+      }
       if (url.endsWith('/users/create')) this.createUserCalls++;
     }
-    return fetch(input, init);
+    const response = await fetch(input, init);
+    if (associated && response.ok) this.acceptedAssociateCalls.push(associated);
+    return response;
   };
 
   associatedIds(): string[] {
@@ -52,6 +61,7 @@ export class AppleRequestLog {
 
   reset(): void {
     this.associateCalls = [];
+    this.acceptedAssociateCalls = [];
     this.createUserCalls = 0;
     this.requests = 0;
   }
