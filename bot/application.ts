@@ -231,7 +231,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     });
     late.reconciler = reconciler;
     sync.afterEachSync(async (outcome) => {
-      if (outcome.status === 'completed') await reconciler.reconcileToken(outcome.tokenId);
+      if (outcome.status === 'completed') reconciler.afterSync(outcome.tokenId);
     });
     const reconcileCommand = new ReconcileCommand(store, reconciler, outbox, logger);
 
@@ -274,9 +274,11 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     stack.push(async () => {
       clearInterval(sweep);
       await approvalCards.idle();
-      await reconcileCommand.idle();
       await scheduler.stop();
       await sync.stop();
+      // After the syncs: a sync finishing during shutdown starts a reconciliation, which ends before Cosmos closes.
+      await reconcileCommand.idle();
+      await reconciler.idle();
       await executor.stop();
       await outbox.stop();
     });

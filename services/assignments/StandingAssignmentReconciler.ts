@@ -84,6 +84,7 @@ export class StandingAssignmentReconciler {
   private readonly now: () => Date;
   private readonly instanceId: string;
   private readonly leaseMs: number;
+  private readonly background = new Set<Promise<void>>();
 
   constructor(private readonly options: StandingAssignmentReconcilerOptions) {
     this.now = options.now ?? (() => new Date());
@@ -106,9 +107,27 @@ export class StandingAssignmentReconciler {
     return results;
   }
 
+  /** After a token's sync, in the background: the sync's result is not held up by the directory reads. */
+  afterSync(tokenId: string): void {
+    this.track(() => this.reconcileToken(tokenId), tokenId);
+  }
+
   /** An approved top-up: the members waiting get their licenses now, in the background. */
   topUpApproved(tokenId: string, runId: string): void {
-    void this.reconcileRun(tokenId, runId).catch((err: unknown) => this.options.logger?.warn({ err, runId }, 'handing out a top-up failed; the next reconciliation does it'));
+    this.track(() => this.reconcileRun(tokenId, runId), runId);
+  }
+
+  /** Resolves when the background reconciliations started so far are done (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  private track(work: () => Promise<unknown>, subject: string): void {
+    const promise: Promise<void> = work()
+      .then(() => undefined)
+      .catch((err: unknown) => this.options.logger?.warn({ err, subject }, 'a background reconciliation failed; the next one tries again'))
+      .finally(() => this.background.delete(promise));
+    this.background.add(promise);
   }
 
   /** One standing assignment, under a lease so two instances never plan the same newcomers twice. */
