@@ -223,6 +223,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         requestTopUp: async (input) => {
           const asked = await approvals.requestTopUp(input);
           if (asked.outcome === 'requested') await approvalCards.topUpRequested(asked.request, asked.approvers, asked.replaced);
+          if (asked.outcome === 'withdrawn') await approvalCards.topUpRequested(undefined, [], asked.replaced);
           return asked;
         },
       },

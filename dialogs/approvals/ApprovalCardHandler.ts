@@ -134,9 +134,9 @@ export class ApprovalCardHandler {
    * A top-up request the reconciler made: the approvers get its card, and the request it replaced (a
    * different number) shows as withdrawn wherever it was posted, so nobody approves the old number.
    */
-  async topUpRequested(request: ApprovalRequest, approvers: readonly string[], replaced?: ApprovalRequest): Promise<void> {
+  async topUpRequested(request: ApprovalRequest | undefined, approvers: readonly string[], replaced?: ApprovalRequest): Promise<void> {
     if (replaced) await this.publish(undefined, replaced, { tellRequester: false });
-    await this.notifier?.requestCreated(request, approvers);
+    if (request) await this.notifier?.requestCreated(request, approvers);
   }
 
   /** Marks overdue requests expired and updates their cards and requesters; for a periodic sweep. */

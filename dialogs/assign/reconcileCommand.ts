@@ -91,6 +91,7 @@ export function reconcileSummary(results: readonly RunReconciliation[]): string 
     }
     if (r.topUp?.outcome === 'requested') lines.push(`  The approved licenses are used up: I asked the approvers for ${n(r.topUp.count)} more.`);
     else if (r.topUp?.outcome === 'unchanged') lines.push(`  The approved licenses are used up; a request for ${n(r.topUp.count)} more was made already.`);
+    else if (r.topUp?.outcome === 'withdrawn') lines.push('  Nobody waits for more licenses any more, so the pending top-up request was withdrawn.');
     else if (r.topUp?.outcome === 'failed') lines.push(`  The approved licenses are used up, and asking for more failed: ${r.topUp.message ?? ''}`);
   }
   const header = `Checked ${n(results.length)} assignment${results.length === 1 ? '' : 's'}.`;

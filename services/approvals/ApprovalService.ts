@@ -60,11 +60,15 @@ export function runIdOf(request: Pick<ApprovalRequest, 'id' | 'runId'>): string 
 
 /** Who withdraws a top-up request the bot replaced with one for a new number. */
 const REPLACED_BY_BOT = { aadObjectId: 'vpp-books-bot', displayName: 'the bot (replaced by a newer top-up request)' };
+/** Who withdraws a top-up nobody waits for any more. */
+const NOBODY_WAITS = { aadObjectId: 'vpp-books-bot', displayName: 'the bot (nobody waits for these licenses any more)' };
 
 export type TopUpResult =
   | { outcome: 'requested'; request: ApprovalRequest; approvers: string[]; replaced?: ApprovalRequest | undefined }
   /** The same number was asked for already (pending, or refused): approvers are not asked again. */
-  | { outcome: 'unchanged' };
+  | { outcome: 'unchanged' }
+  /** Nobody waits any more (they left, or got a license given back): the pending request is withdrawn. */
+  | { outcome: 'withdrawn'; replaced: ApprovalRequest };
 
 export interface ApprovalServiceOptions {
   store: Store;
@@ -593,6 +597,7 @@ export class ApprovalService {
     const { store, runs } = this.options;
     const { run, count } = input;
     const previous = run.topUp;
+    if (count === 0) return this.withdrawTopUp(run);
     if (previous && previous.count === count && previous.state !== 'approved') return { outcome: 'unchanged' };
     const requestedBy = run.requestedBy;
     const { reachable: approvers } = await this.approversFor(run.tenantId, requestedBy);
@@ -630,6 +635,15 @@ export class ApprovalService {
     const replaced = previous?.state === 'pending' ? await store.approvals.withdraw(run.tenantId, previous.approvalId, REPLACED_BY_BOT) : undefined;
     await this.audit(request, requestedBy, 'assignment.topUp.request', 'success', { licensesNeeded: count });
     return { outcome: 'requested', request, approvers, replaced };
+  }
+
+  private async withdrawTopUp(run: AssignmentRun): Promise<TopUpResult> {
+    const previous = run.topUp;
+    if (previous?.state !== 'pending') return { outcome: 'unchanged' };
+    const cleared = await this.options.runs.update(run.tokenId, run.id, (r) => (r.topUp?.approvalId === previous.approvalId && r.topUp.state === 'pending' ? { ...r, topUp: undefined } : undefined));
+    if (!cleared) return { outcome: 'unchanged' };
+    const replaced = await this.options.store.approvals.withdraw(run.tenantId, previous.approvalId, NOBODY_WAITS);
+    return replaced ? { outcome: 'withdrawn', replaced } : { outcome: 'unchanged' };
   }
 
   private async audit(request: ApprovalRequest, actor: Actor, action: string, outcome: 'success' | 'refused', details: Record<string, string | number>): Promise<void> {

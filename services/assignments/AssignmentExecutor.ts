@@ -39,6 +39,9 @@ export interface AssignmentExecutorOptions {
 }
 
 const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
+/** Tries for a run's lease held by another instance, while the run waits to start. */
+const LEASE_TRIES = 10;
+const LEASE_RETRY_MS = 500;
 const DEFAULT_RESUME_DELAY_MS = 15 * 60_000;
 const MAX_RESUME_DELAY_MS = 6 * 60 * 60_000;
 /** VPP user records written at once while a batch's users are read back from Apple. */
@@ -199,6 +202,13 @@ export class AssignmentExecutor {
   private async leased(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
     const { leases } = this.options.store;
     let lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
+    // Another instance may be finishing the run's last pass (its result, its book counts) while a new pass
+    // was recorded: a few tries let it let go, before the sweep would pick the pass up minutes later.
+    for (let tries = 1; !lease && tries < LEASE_TRIES && !this.signal.aborted; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, LEASE_RETRY_MS));
+      if ((await this.options.runs.get(tokenId, runId))?.state !== 'approved') return undefined;
+      lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
+    }
     if (!lease) return undefined;
     const renewal = setInterval(() => {
       if (!lease) return;

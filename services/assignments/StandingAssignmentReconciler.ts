@@ -21,7 +21,8 @@ export interface PassStarter {
 
 /** Asks the approvers for more licenses (the ApprovalService) and puts the request in front of them. */
 export interface TopUpRequester {
-  requestTopUp(input: { run: AssignmentRun; count: number; groupNames: readonly string[] }): Promise<{ outcome: 'requested' | 'unchanged' }>;
+  /** `count` 0: nobody waits any more, and a pending request is withdrawn. */
+  requestTopUp(input: { run: AssignmentRun; count: number; groupNames: readonly string[] }): Promise<{ outcome: 'requested' | 'unchanged' | 'withdrawn' }>;
 }
 
 export interface StandingAssignmentReconcilerOptions {
@@ -59,7 +60,7 @@ export interface RunReconciliation {
   groups: GroupReconciliation[];
   licensing: number;
   waiting: number;
-  topUp?: { outcome: 'requested' | 'unchanged' | 'failed'; count: number; message?: string | undefined } | undefined;
+  topUp?: { outcome: 'requested' | 'unchanged' | 'withdrawn' | 'failed'; count: number; message?: string | undefined } | undefined;
 }
 
 const DEFAULT_LEASE_MS = 5 * 60_000;
@@ -231,6 +232,10 @@ export class StandingAssignmentReconciler {
       }
     } else {
       next.topUpProblem = undefined;
+      if (run.topUp?.state === 'pending') {
+        const dropped = await this.options.topUps.requestTopUp({ run: (await runs.get(tokenId, runId)) ?? run, count: 0, groupNames: [] });
+        if (dropped.outcome === 'withdrawn') result.topUp = { outcome: 'withdrawn', count: 0 };
+      }
     }
     // Written after the pass is recorded: a crash in between reads the same changes again, and the members
     // handed to the pass then hold the book (or are in it), so nobody is planned twice or lost.

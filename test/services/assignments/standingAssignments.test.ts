@@ -195,4 +195,32 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.equal((await env.runs.get(token.id, runId(request.id)))?.topUp?.state, 'declined');
     assert.equal(await env.runs.reservedFor(token.id, book.adamId, book.pricingParam), 0);
   });
+
+  it('withdraws a pending top-up once the people waiting for it have left', async () => {
+    const { token, books } = await env.seedToken([{ title: 'Withdrawn Top-up Reader', totalCount: 5_000 }]);
+    const book = books[0]!;
+    const group = DEMO_GROUPS.year9FormA;
+    const s = setUp();
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(group)], installIntent: 'required' });
+    const { request } = await s.approvals.request({ preview, requestedBy: alexActor });
+    await s.approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    await s.executor.idle();
+    await s.reconciler.reconcileToken(token.id);
+    const joiners = outsiders(group, 3);
+    await join(group, joiners);
+    let [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.waiting, result?.topUp?.outcome], [3, 'requested']);
+    // Held back from other requests while it waits for a decision.
+    assert.equal(await env.runs.reservedFor(token.id, book.adamId, book.pricingParam), 3);
+    const topUp = (await env.store.approvals.listPending(ASSIGN_TENANT)).find((r) => r.kind === 'topUp' && r.tokenId === token.id);
+
+    for (const id of joiners) await env.directory.removeGroupMember(group, id);
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.waiting, result?.groups[0]?.left, result?.topUp?.outcome], [0, 3, 'withdrawn']);
+    assert.equal((await env.store.approvals.get(ASSIGN_TENANT, topUp!.id))?.state, 'withdrawn');
+    assert.equal(await env.runs.reservedFor(token.id, book.adamId, book.pricingParam), 0);
+    assert.match(reconcileSummary([result!]), /the pending top-up request was withdrawn/);
+    // An old card's Approve changes nothing now.
+    assert.equal((await s.approvals.decide(ASSIGN_TENANT, topUp!.id, meganActor, 'approved')).outcome, 'alreadyDecided');
+  });
 });
