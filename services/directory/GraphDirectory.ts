@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { ClientSecretCredential, type TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
@@ -15,11 +16,15 @@ import {
   checkMemberGroupsSchema,
   collectionSchema,
   countSchema,
+  graphDirectoryObjectSchema,
   graphErrorSchema,
   graphGroupSchema,
   graphUserSchema,
+  groupDeltaPageSchema,
   type GraphGroup,
+  type GraphMemberDelta,
   type GraphUser,
+  type GroupDeltaPage,
 } from './schemas';
 
 export const GRAPH_BASE_URL = 'https://graph.microsoft.com';
@@ -29,6 +34,16 @@ const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 const MAX_PAGE_SIZE = 999;
 const CHECK_MEMBER_GROUPS_BATCH = 20;
 const GROUP_SELECT = 'id,displayName,description,groupTypes,membershipRule,membershipRuleProcessingState,securityEnabled,mailEnabled';
+/** directoryobject-getbyids: "You can specify up to 1000 IDs." */
+const GET_BY_IDS_BATCH = 1000;
+/** A round that never reaches its deltaLink is a broken server, not a big group. */
+const MAX_DELTA_PAGES = 10_000;
+/**
+ * How Graph refuses a delta or skip token it no longer honours: 410 Gone ("Synchronization reset"), or a
+ * 40X with `syncStateNotFound` (expired, delta-query-overview "Token duration") or `resyncRequired`
+ * (errors: "The delta token is no longer valid"). Then the round starts again from nothing.
+ */
+const DELTA_REFUSAL_CODES = new Set(['syncstatenotfound', 'syncstateinvalid', 'resyncrequired', 'directory_expiredpagetoken']);
 
 export const DEFAULT_GRAPH_RETRY: RetrySettings = { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 };
 
@@ -89,10 +104,48 @@ export interface DirectoryUser {
   managedAppleId?: string | undefined;
 }
 
+/** A direct member of a group as groups/delta names it: its id and what kind of object it is. */
+export interface DirectoryMember {
+  id: string;
+  kind: 'user' | 'group' | 'device' | 'other';
+}
+
+/** One round of groups/delta for one group. */
+export interface MemberDelta {
+  /** Direct members added since the link; on a full round, every direct member. */
+  added: DirectoryMember[];
+  /** Direct members removed since the link (empty on a full round). */
+  removed: DirectoryMember[];
+  /** The link for the next round (opaque; store it). */
+  deltaLink: string;
+  /** True when the round enumerated the whole membership: no link was given, or Graph refused the stored one as expired/invalid (then a full round is made transparently). */
+  fullRound: boolean;
+}
+
+/** A user to create (tests and demos): Graph's required properties are filled in from these. */
+export interface NewDirectoryUser {
+  displayName: string;
+  userPrincipalName: string;
+  mail?: string;
+  /** The mail alias; the UPN's local part by default. */
+  mailNickname?: string;
+  /** Written to the configured attribute, which must then be `extensionAttribute1`…`extensionAttribute15`. */
+  managedAppleId?: string;
+}
+
+/** Graph refused a stored delta link (or a page of its round): the caller starts a full round instead. */
+class DeltaLinkRefusedError extends DirectoryError {
+  override name = 'DeltaLinkRefusedError';
+
+  constructor(status: number, detail: string) {
+    super('Microsoft Graph no longer accepts the stored change-tracking link.', 'graph_delta_link_refused', status, detail);
+  }
+}
+
 const catalogAppsSchema = z.object({ value: z.array(z.object({ id: z.string().min(1) })) });
 
 interface RequestSpec {
-  method?: 'GET' | 'POST';
+  method?: 'GET' | 'POST' | 'DELETE';
   body?: unknown;
   /** Advanced queries ($search, $count) need eventual consistency. */
   eventual?: boolean;
@@ -101,6 +154,8 @@ interface RequestSpec {
   purpose: string;
   /** For a 404: what was missing, in the admin's words. */
   notFound: string;
+  /** The URL carries a delta or skip token from an earlier round: Graph's refusal of it is a DeltaLinkRefusedError. */
+  resumesDelta?: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
@@ -108,6 +163,30 @@ const EXTENSION_ATTRIBUTE = /^extensionAttribute([1-9]|1[0-5])$/;
 const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,119}$/;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+function memberKind(odataType: string | undefined): DirectoryMember['kind'] {
+  switch (odataType?.toLowerCase()) {
+    case '#microsoft.graph.user':
+      return 'user';
+    case '#microsoft.graph.group':
+      return 'group';
+    case '#microsoft.graph.device':
+      return 'device';
+    default:
+      return 'other';
+  }
+}
+
+/** user-post-users requires a mail alias; the UPN's local part without the characters an alias may not hold. */
+function mailNicknameFor(userPrincipalName: string): string {
+  const alias = (userPrincipalName.split('@')[0] ?? '').replace(/[^A-Za-z0-9._-]/g, '').slice(0, 64);
+  return alias || 'user';
+}
+
+/** Nobody learns it: the account is for tests and demos, and Graph makes the holder change it at first sign-in. */
+function initialPassword(): string {
+  return `${randomBytes(24).toString('base64url')}Aa1!`;
+}
 
 function ruleTargetsDevices(rule: string | undefined): boolean {
   return rule !== undefined && /\bdevice\./i.test(rule);
@@ -327,6 +406,153 @@ export class GraphDirectory {
     return groups.some((g) => g.toLowerCase() === groupId.toLowerCase());
   }
 
+  /**
+   * One round of groups/delta for the group's direct members: from `deltaLink` the changes since it,
+   * without one (or when Graph refuses it as expired or invalid, or it is not a groups/delta link on this
+   * host) every direct member. Follows nextLinks to the round's deltaLink; an unchanged group costs one
+   * request. A group Graph reports deleted, or does not list on a full round, is a DirectoryNotFoundError.
+   */
+  async groupMemberDelta(groupId: string, deltaLink?: string): Promise<MemberDelta> {
+    if (deltaLink !== undefined && this.isGroupDeltaLink(deltaLink)) {
+      try {
+        return await this.deltaRound(groupId, deltaLink, false);
+      } catch (err) {
+        if (!(err instanceof DeltaLinkRefusedError)) throw err;
+        this.options.logger?.info({ groupId, status: err.status }, 'Microsoft Graph refused the stored delta link; reading the whole membership again');
+      }
+    }
+    const filter = encodeURIComponent(`id eq '${groupId.replace(/'/g, "''")}'`);
+    return this.deltaRound(groupId, `/v1.0/groups/delta?$filter=${filter}&$select=members`, true);
+  }
+
+  /** The users among `ids` (unknown ids and other objects are left out), 1,000 per getByIds call. */
+  async usersByIds(ids: readonly string[]): Promise<DirectoryUser[]> {
+    const unique = [...new Set(ids)];
+    const users: DirectoryUser[] = [];
+    for (let i = 0; i < unique.length; i += GET_BY_IDS_BATCH) {
+      // getByIds returns "only a subset of user properties" by default; $select asks for the Apple ID attribute too.
+      const page = await this.json(`/v1.0/directoryObjects/getByIds?$select=${this.userSelect}`, collectionSchema(graphUserSchema), {
+        method: 'POST',
+        body: { ids: unique.slice(i, i + GET_BY_IDS_BATCH), types: ['user'] },
+        permission: 'Directory.Read.All',
+        purpose: 'look up users by id',
+        notFound: 'The directory',
+      });
+      users.push(...page.value.map((u) => this.toUser(u)));
+    }
+    return users;
+  }
+
+  /** Ids of the groups nested in the group, at any depth. */
+  async nestedGroupIds(groupId: string): Promise<string[]> {
+    const ids: string[] = [];
+    let next: string | undefined = `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.group?$select=id&$top=${MAX_PAGE_SIZE}`;
+    const spec: RequestSpec = { permission: 'GroupMember.Read.All', purpose: 'list the groups nested in the group', notFound: `The group ${groupId}` };
+    while (next) {
+      const page: { value: Array<{ id: string }>; '@odata.nextLink'?: string | undefined } = await this.json(next, collectionSchema(graphDirectoryObjectSchema), spec);
+      ids.push(...page.value.map((o) => o.id));
+      next = page['@odata.nextLink'];
+    }
+    return ids;
+  }
+
+  /** Adds a direct member. Graph answers 400 when it is a member already, 404 when the group or the object is unknown. */
+  async addGroupMember(groupId: string, memberId: string): Promise<void> {
+    await this.text(`/v1.0/groups/${encodeURIComponent(groupId)}/members/$ref`, {
+      method: 'POST',
+      body: { '@odata.id': `${this.baseUrl}/v1.0/directoryObjects/${encodeURIComponent(memberId)}` },
+      permission: 'GroupMember.ReadWrite.All',
+      purpose: 'add a member to the group',
+      notFound: `The group ${groupId} or the object ${memberId}`,
+    });
+  }
+
+  /** Removes a direct member; 404 when it is not one. The `/$ref` matters: without it Graph deletes the object itself. */
+  async removeGroupMember(groupId: string, memberId: string): Promise<void> {
+    await this.text(`/v1.0/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(memberId)}/$ref`, {
+      method: 'DELETE',
+      permission: 'GroupMember.ReadWrite.All',
+      purpose: 'remove a member from the group',
+      notFound: `The member ${memberId} of the group ${groupId}`,
+    });
+  }
+
+  /**
+   * Creates an enabled cloud user for tests and demos, with a random password it must change at first
+   * sign-in. A Managed Apple Account goes to onPremisesExtensionAttributes, which Graph lets you set on a
+   * cloud-only user; so the configured attribute must be extensionAttribute1…15.
+   */
+  async createUser(input: NewDirectoryUser): Promise<DirectoryUser> {
+    const attribute = this.options.managedAppleIdAttribute;
+    const managedAppleId = input.managedAppleId?.trim();
+    if (managedAppleId && (attribute === undefined || !EXTENSION_ATTRIBUTE.test(attribute))) {
+      throw new ConfigError('A new user\'s Managed Apple Account can only be written to extensionAttribute1…15: set the managed Apple ID attribute to one of them.');
+    }
+    const written = managedAppleId && attribute ? { [attribute]: managedAppleId } : undefined;
+    const created = await this.json('/v1.0/users', graphUserSchema, {
+      method: 'POST',
+      body: {
+        accountEnabled: true,
+        displayName: input.displayName,
+        mailNickname: input.mailNickname ?? mailNicknameFor(input.userPrincipalName),
+        userPrincipalName: input.userPrincipalName,
+        passwordProfile: { forceChangePasswordNextSignIn: true, password: initialPassword() },
+        ...(input.mail ? { mail: input.mail } : {}),
+        ...(written ? { onPremisesExtensionAttributes: written } : {}),
+      },
+      permission: 'User.ReadWrite.All',
+      purpose: 'create the user',
+      notFound: 'The users collection',
+    });
+    // The 201 answer holds the default properties only; onPremisesExtensionAttributes is "returned only on $select".
+    return this.toUser({ ...created, onPremisesExtensionAttributes: created.onPremisesExtensionAttributes ?? written });
+  }
+
+  /** A link this client may follow: a groups/delta link on this host (a link for another host is never sent there). */
+  private isGroupDeltaLink(link: string): boolean {
+    const prefix = `${this.baseUrl}/v1.0/groups/`;
+    return link.startsWith(prefix) && /^(?:delta|microsoft\.graph\.delta(?:\(\))?)\?/.test(link.slice(prefix.length));
+  }
+
+  /** Follows one round to its deltaLink, merging the group's members@delta across pages (the last word on a member wins). */
+  private async deltaRound(groupId: string, firstUrl: string, fullRound: boolean): Promise<MemberDelta> {
+    const spec: RequestSpec = {
+      resumesDelta: !fullRound,
+      permission: 'GroupMember.Read.All',
+      purpose: "read the group's membership changes",
+      notFound: `The group ${groupId}`,
+    };
+    const members = new Map<string, { member: DirectoryMember; present: boolean }>();
+    let listed = false;
+    let next = firstUrl;
+    for (let pages = 0; pages < MAX_DELTA_PAGES; pages++) {
+      const page: GroupDeltaPage = await this.json(next, groupDeltaPageSchema, spec);
+      for (const item of page.value) {
+        if (item.id.toLowerCase() !== groupId.toLowerCase()) continue;
+        if (item['@removed']) throw new DirectoryNotFoundError(`The group ${groupId}`, `groups/delta reports it removed (${item['@removed'].reason})`);
+        listed = true;
+        for (const entry of item['members@delta'] ?? []) members.set(entry.id.toLowerCase(), this.memberEntry(entry));
+      }
+      const deltaLink = page['@odata.deltaLink'];
+      if (deltaLink !== undefined) {
+        if (fullRound && !listed) throw new DirectoryNotFoundError(`The group ${groupId}`, 'groups/delta does not list it');
+        const entries = [...members.values()];
+        return {
+          added: entries.filter((e) => e.present).map((e) => e.member),
+          removed: fullRound ? [] : entries.filter((e) => !e.present).map((e) => e.member),
+          deltaLink,
+          fullRound,
+        };
+      }
+      next = page['@odata.nextLink'] as string;
+    }
+    throw new DirectoryResponseError(`groups/delta gave no deltaLink within ${MAX_DELTA_PAGES} pages`);
+  }
+
+  private memberEntry(entry: GraphMemberDelta): { member: DirectoryMember; present: boolean } {
+    return { member: { id: entry.id, kind: memberKind(entry['@odata.type']) }, present: entry['@removed'] === undefined };
+  }
+
   private toUser(u: GraphUser): DirectoryUser {
     return {
       id: u.id,
@@ -402,6 +628,9 @@ export class GraphDirectory {
       graph = undefined;
     }
     const detail = `${status} ${graph?.code ?? ''} ${graph?.message ?? ''} at ${this.describe(url)}`.replace(/\s+/g, ' ').trim();
+    if (spec.resumesDelta && (status === 410 || (status >= 400 && status < 500 && DELTA_REFUSAL_CODES.has(graph?.code?.toLowerCase() ?? '')))) {
+      return new DeltaLinkRefusedError(status, detail);
+    }
     this.options.logger?.warn({ status, code: graph?.code, path: this.describe(url) }, 'Microsoft Graph request failed');
     switch (status) {
       case 401:

@@ -45,3 +45,35 @@ export const checkMemberGroupsSchema = z.looseObject({ value: z.array(z.string()
 
 /** `$count` answers are a bare number in text/plain. */
 export const countSchema = z.coerce.number().int().min(0);
+
+/** `@removed` on a delta entry: `changed` (restorable from deletedItems) or `deleted` (delta-query-overview). */
+export const deltaRemovedSchema = z.looseObject({ reason: z.string().max(64) });
+
+/** One entry of `members@delta`: the member's type and id, and `@removed` when it left the group. */
+export const memberDeltaSchema = z.looseObject({
+  '@odata.type': z.string().max(128).optional(),
+  id: z.string().min(1).max(128),
+  '@removed': deltaRemovedSchema.optional(),
+});
+export type GraphMemberDelta = z.infer<typeof memberDeltaSchema>;
+
+/** A group on a groups/delta page; the same group may come back on later pages with more of its members. */
+export const groupDeltaItemSchema = z.looseObject({
+  id: z.string().min(1).max(128),
+  displayName: z.string().max(256).nullish(),
+  'members@delta': z.array(memberDeltaSchema).optional(),
+  '@removed': deltaRemovedSchema.optional(),
+});
+export type GraphGroupDeltaItem = z.infer<typeof groupDeltaItemSchema>;
+
+/** A groups/delta page: `@odata.nextLink` while the round goes on, `@odata.deltaLink` on its last page, never both. */
+export const groupDeltaPageSchema = z
+  .looseObject({
+    value: z.array(groupDeltaItemSchema),
+    '@odata.nextLink': z.url().optional(),
+    '@odata.deltaLink': z.url().optional(),
+  })
+  .refine((page) => (page['@odata.nextLink'] === undefined) !== (page['@odata.deltaLink'] === undefined), {
+    message: 'a delta page carries exactly one of @odata.nextLink and @odata.deltaLink',
+  });
+export type GroupDeltaPage = z.infer<typeof groupDeltaPageSchema>;

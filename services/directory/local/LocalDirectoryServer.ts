@@ -67,12 +67,15 @@ const MAX_RECORDED = 2_000;
 const DEFAULT_PAGE_SIZE = 100;
 const SEARCH_NEEDS_HEADER = "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'";
 
+type RouteResult = { status: number; json?: unknown; text?: string };
+
 const checkMemberGroupsBody = z.object({ groupIds: z.array(z.string().min(1).max(128)).min(1).max(20) });
 
 /**
  * Serves the slice of Microsoft Graph v1.0 the bot uses, in Graph's shape: group search ($search with
  * ConsistencyLevel, $filter startswith), members and transitive members with type casts, $count,
- * @odata.nextLink paging and checkMemberGroups. Accepts any or no Authorization header.
+ * @odata.nextLink paging, checkMemberGroups, groups/delta with members@delta, getByIds, and Graph's own
+ * write calls (members/$ref add and remove, POST /users). Accepts any or no Authorization header.
  */
 export async function startLocalDirectory(options: LocalDirectoryOptions = {}): Promise<RunningLocalDirectory> {
   const state = new DirectoryState({ membershipLogLimit: options.membershipLogLimit, deltaTokenLifetimeMs: options.deltaTokenLifetimeMs, now: options.now });
@@ -137,16 +140,16 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
   const installedApps = new Map<string, Set<string>>();
   const catalogIdOf = (externalId: string): string => `catalog-${externalId}`;
 
-  function route(method: string, url: URL, eventual: boolean, body: unknown): { status: number; json?: unknown; text?: string } {
+  function route(method: string, url: URL, eventual: boolean, body: unknown): RouteResult {
     const path = url.pathname.replace(/\/+$/, '');
     if (method === 'GET' && path === '/v1.0/groups') return { status: 200, json: listGroups(url, eventual) };
-    return writeRoute(method, path, url, body) ?? readRoute(method, path, url, eventual, body);
+    return deltaAndWriteRoute(method, path, url, body) ?? readRoute(method, path, url, eventual, body);
   }
 
-  /** Graph's write calls (and getByIds, a POST that reads); undefined when the request is none of them. */
-  function writeRoute(method: string, path: string, url: URL, body: unknown): { status: number; json?: unknown; text?: string } | undefined {
+  /** groups/delta, getByIds and Graph's write calls; undefined when the request is none of them. */
+  function deltaAndWriteRoute(method: string, path: string, url: URL, body: unknown): RouteResult | undefined {
     // group-delta: `/delta` is short for `/microsoft.graph.delta`.
-    if (method === 'GET' && /^\/v1\.0\/groups\/(?:microsoft\.graph\.)?delta$/.test(path)) return { status: 200, json: groupDelta(url, { state, origin, pageSize: maxPage }) };
+    if (method === 'GET' && /^\/v1\.0\/groups\/(?:delta|microsoft\.graph\.delta(?:\(\))?)$/.test(path)) return { status: 200, json: groupDelta(url, { state, origin, pageSize: maxPage }) };
     if (method === 'POST' && /^\/v1\.0\/directoryObjects\/(?:microsoft\.graph\.)?getByIds$/.test(path)) {
       return { status: 200, json: getByIds(state, body, url.searchParams.get('$select'), origin) };
     }
@@ -164,7 +167,7 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     return undefined;
   }
 
-  function readRoute(method: string, path: string, url: URL, eventual: boolean, body: unknown): { status: number; json?: unknown; text?: string } {
+  function readRoute(method: string, path: string, url: URL, eventual: boolean, body: unknown): RouteResult {
 
     // The organisation's app catalog holds the bot under a catalog id of its own; its manifest id is the externalId.
     if (method === 'GET' && path === '/v1.0/appCatalogs/teamsApps') {
