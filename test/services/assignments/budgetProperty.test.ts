@@ -182,9 +182,13 @@ describe('a license budget holds under any interleaving (property, real stack)',
           await check(`after ${step.kind}`);
         }
 
-        // Drain: Apple answers again, every pause resumes, every top-up is approved, until nothing moves.
+        // Drain: Apple answers again, every pause resumes, every top-up is approved, until nothing moves. Each
+        // round runs the background sweep too (every 5 minutes in the bot): it takes over what a crashed
+        // instance had started.
         env.sandbox.faults.clear();
         for (let round = 0; round < 12; round++) {
+          await Promise.all([instances.A.executor.idle(), instances.B.executor.idle()]);
+          await Promise.all([instances.A.executor.resumeAll(), instances.B.executor.resumeAll()]);
           await Promise.all([instances.A.executor.idle(), instances.B.executor.idle()]);
           await instances.B.executor.resume(token.id, id);
           await instances.B.executor.idle();
