@@ -59,12 +59,16 @@ export interface AssignResultView {
   budget?: number | undefined;
   overBudget?: number | undefined;
   error?: string | undefined;
+  /** A reconciliation pass: the people who joined the groups since got the book. */
+  pass?: number | undefined;
 }
 
 /** The result of a delivered assignment: assigned, pending invitation, failed with reasons. */
 export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
   const title =
-    result.state === 'completed'
+    result.state === 'completed' && result.pass
+      ? `People who joined since got "${result.bookTitle}" (${intentLabel(result.installIntent)})`
+      : result.state === 'completed'
       ? `Assigned "${result.bookTitle}" (${intentLabel(result.installIntent)})`
       : result.state === 'interrupted'
         ? `Assigning "${result.bookTitle}" paused`

@@ -667,7 +667,8 @@ export class AssignmentExecutor {
       totals: passCounts(run, run.totals, run.passStart),
       groups: run.groups.filter((g) => !run.pass || g.candidates?.length).map((g) => ({ groupName: g.groupName, counts: passCounts(run, g.counts, g.passStart) })),
       budget: run.budget,
-      overBudget: run.overBudget,
+      // Who a pass leaves waiting is counted by reconciliation (and asked for in a top-up), not here.
+      overBudget: run.pass ? undefined : run.overBudget,
       failureReasons: run.failureReasons,
       failedUsers: run.failedUsers.filter(mine).map((u) => ({ ...u, reason: reasons.get(u.code) ?? u.code })),
       invitedUsers,

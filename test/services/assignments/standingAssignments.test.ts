@@ -5,6 +5,7 @@ import { StandingAssignmentReconciler } from '../../../services/assignments/Stan
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { bookStatusCard } from '../../../cards/bookStatusCards';
 import { approvalCard } from '../../../cards/approvalCards';
+import { assignResultCard } from '../../../cards/assignCards';
 import { reconcileSummary } from '../../../dialogs/assign/reconcileCommand';
 import { ApprovalService, approverPolicy } from '../../../services/approvals/ApprovalService';
 import { appleLicenseCounts } from '../../../services/approvals/appleLicenseCounts';
@@ -108,7 +109,8 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.equal(assigned(), before + 2);
     const passOutcome = s.reporter.outcomes.at(-1);
     assert.equal(passOutcome?.pass, 1);
-    assert.equal(passOutcome?.totals.processed, 2, "the pass reports on its own members");
+    assert.equal(passOutcome?.totals.processed, 2, 'the pass reports on its own members');
+    assert.match(JSON.stringify(assignResultCard(passOutcome!)), /People who joined since got \\"Standing Reader\\" \(Required\).*"Users","value":"2"/);
 
     // Nothing changed in the directory: one Graph request for the group, nothing asked of Apple at all.
     env.log.reset();
