@@ -18,5 +18,5 @@ export { startLocalDirectory, type LocalDirectoryOptions, type RunningLocalDirec
 export { DirectoryState, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, DELTA_TOKEN_LIFETIME_MS, type DirectoryStateOptions, type LocalUser, type LocalDevice, type LocalGroup } from './local/DirectoryState';
 export { MembershipLog, DEFAULT_MEMBERSHIP_LOG_LIMIT, type MembershipChange } from './local/MembershipLog';
 export { MAX_DELTA_FILTER_IDS } from './local/groupDelta';
-export { MAX_GET_BY_IDS } from './local/directoryWrites';
+export { MAX_IN_FILTER_EXPRESSIONS } from './local/directoryWrites';
 export { DEMO_GROUPS, DEMO_USERS, DEMO_DOMAIN, DEMO_APPLE_DOMAIN, DEMO_STUDENT_COUNT } from './local/demoData';

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import type { Logger } from '../../logging/logger';
 import { DirectoryState, type LocalDevice, type LocalGroup, type LocalUser } from './DirectoryState';
 import { seedDirectoryDemoData } from './demoData';
-import { addMemberReference, createUser, getByIds, removeMemberReference } from './directoryWrites';
-import { GraphHttpError, project, resourceNotFound, serializeObject } from './graphObjects';
+import { addMemberReference, createUser, idsInFilter, removeMemberReference } from './directoryWrites';
+import { GraphHttpError, project, resourceNotFound, serializeObject, userListView } from './graphObjects';
 import { groupDelta } from './groupDelta';
 
 export interface LocalDirectoryOptions {
@@ -74,7 +74,7 @@ const checkMemberGroupsBody = z.object({ groupIds: z.array(z.string().min(1).max
 /**
  * Serves the slice of Microsoft Graph v1.0 the bot uses, in Graph's shape: group search ($search with
  * ConsistencyLevel, $filter startswith), members and transitive members with type casts, $count,
- * @odata.nextLink paging, checkMemberGroups, groups/delta with members@delta, getByIds, and Graph's own
+ * @odata.nextLink paging, checkMemberGroups, groups/delta with members@delta, users by `$filter=id in (…)`, and Graph's own
  * write calls (members/$ref add and remove, POST /users). Accepts any or no Authorization header.
  */
 export async function startLocalDirectory(options: LocalDirectoryOptions = {}): Promise<RunningLocalDirectory> {
@@ -90,8 +90,13 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
 
   const serialize = (id: string): Record<string, unknown> | undefined => serializeObject(state, id);
 
-  /** One page of `ids` with a nextLink carrying the offset, as Graph's opaque $skiptoken. */
-  function page(url: URL, ids: string[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  /** One page of `ids` with a nextLink carrying the offset, as Graph's opaque $skiptoken; `view` shows one object. */
+  function page(
+    url: URL,
+    ids: string[],
+    extra: Record<string, unknown> = {},
+    view: (id: string, select: string | null) => Record<string, unknown> = (id, select) => project(serialize(id) ?? {}, select),
+  ): Record<string, unknown> {
     const topParam = url.searchParams.get('$top');
     const top = topParam === null ? DEFAULT_PAGE_SIZE : Number(topParam);
     if (!Number.isInteger(top) || top < 1 || top > 999) throw new GraphHttpError(400, 'Request_BadRequest', `Invalid page size specified: '${topParam ?? ''}'. Must be between 1 and 999 inclusive.`);
@@ -100,7 +105,7 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     const offset = skipToken === null ? 0 : Number(Buffer.from(skipToken, 'base64url').toString('utf8'));
     if (!Number.isInteger(offset) || offset < 0) throw new GraphHttpError(400, 'Directory_ExpiredPageToken', 'The specified page token value has expired and can no longer be included in your request.');
     const select = url.searchParams.get('$select');
-    const value = ids.slice(offset, offset + size).map((id) => project(serialize(id) ?? {}, select));
+    const value = ids.slice(offset, offset + size).map((id) => view(id, select));
     const body: Record<string, unknown> = { '@odata.context': `${origin}/v1.0/$metadata`, ...extra, value };
     if (offset + size < ids.length) {
       const next = new URL(`${origin}${url.pathname}${url.search}`);
@@ -137,22 +142,29 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     return page(url, groups.map((g) => g.id), withCount ? { '@odata.count': groups.length } : {});
   }
 
+  /** `GET /users?$filter=id in (…)`: the users among the ids, unknown ones left out, as the users collection lists them. */
+  function listUsersById(url: URL): Record<string, unknown> {
+    const filter = url.searchParams.get('$filter');
+    if (filter === null) throw new GraphHttpError(400, 'Request_UnsupportedQuery', "The local directory lists users only with $filter=id in ('…').");
+    // Object ids are GUIDs, which Graph compares without regard to case.
+    const ids = [...new Set(idsInFilter(filter).map((id) => (state.users.has(id) ? id : id.toLowerCase())))].filter((id) => state.users.has(id));
+    return page(url, ids, { '@odata.context': `${origin}/v1.0/$metadata#users` }, (id, select) => userListView(state.users.get(id) as LocalUser, select));
+  }
+
   const installedApps = new Map<string, Set<string>>();
   const catalogIdOf = (externalId: string): string => `catalog-${externalId}`;
 
   function route(method: string, url: URL, eventual: boolean, body: unknown): RouteResult {
     const path = url.pathname.replace(/\/+$/, '');
     if (method === 'GET' && path === '/v1.0/groups') return { status: 200, json: listGroups(url, eventual) };
+    if (method === 'GET' && path === '/v1.0/users') return { status: 200, json: listUsersById(url) };
     return deltaAndWriteRoute(method, path, url, body) ?? readRoute(method, path, url, eventual, body);
   }
 
-  /** groups/delta, getByIds and Graph's write calls; undefined when the request is none of them. */
+  /** groups/delta and Graph's write calls; undefined when the request is none of them. */
   function deltaAndWriteRoute(method: string, path: string, url: URL, body: unknown): RouteResult | undefined {
     // group-delta: `/delta` is short for `/microsoft.graph.delta`.
     if (method === 'GET' && /^\/v1\.0\/groups\/(?:delta|microsoft\.graph\.delta(?:\(\))?)$/.test(path)) return { status: 200, json: groupDelta(url, { state, origin, pageSize: maxPage }) };
-    if (method === 'POST' && /^\/v1\.0\/directoryObjects\/(?:microsoft\.graph\.)?getByIds$/.test(path)) {
-      return { status: 200, json: getByIds(state, body, url.searchParams.get('$select'), origin) };
-    }
     if (method === 'POST' && path === '/v1.0/users') return { status: 201, json: createUser(state, body, origin) };
     const addRef = /^\/v1\.0\/groups\/([^/]+)\/members\/\$ref$/.exec(path);
     if (method === 'POST' && addRef) {

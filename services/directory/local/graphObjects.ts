@@ -68,7 +68,7 @@ export function serializeObject(state: DirectoryState, id: string): Record<strin
   return undefined;
 }
 
-/** A user with Graph's default properties only: what `POST /users` and an unselected getByIds answer. */
+/** A user with Graph's default properties only: what `POST /users` answers, and `GET /users` lists without $select. */
 export function defaultUserView(u: LocalUser): Record<string, unknown> {
   return {
     id: u.id,
@@ -90,4 +90,11 @@ export function project(object: Record<string, unknown>, select: string | null):
   if (!select) return object;
   const fields = new Set(['@odata.type', 'id', ...select.split(',').map((f) => f.trim())]);
   return Object.fromEntries(Object.entries(object).filter(([key]) => fields.has(key)));
+}
+
+/** A user as `GET /users` lists it: no @odata.type (the users collection names the type once); without $select, the default properties. */
+export function userListView(u: LocalUser, select: string | null): Record<string, unknown> {
+  if (!select) return defaultUserView(u);
+  const { '@odata.type': _type, ...user } = serializeUser(u);
+  return project(user, select);
 }

@@ -18,7 +18,7 @@ type Json = Record<string, unknown>;
 /** Which client schema reads each documented answer. */
 const SCHEMA_OF: Array<[RegExp, z.ZodType]> = [
   [/^group-delta-/, groupDeltaPageSchema],
-  [/^get-by-ids-response$/, collectionSchema(graphUserSchema)],
+  [/^list-users-response$/, collectionSchema(graphUserSchema)],
   [/^create-user-response$/, graphUserSchema],
   [/^error-/, graphErrorSchema],
 ];
@@ -158,19 +158,34 @@ describe('Graph fixtures: documented examples, client schemas and local answers 
     assert.ok(graphUserSchema.safeParse(answer.json).success);
   });
 
-  it('answers getByIds to the documented request shape with only documented keys', async () => {
-    const documented = fixture('get-by-ids-response');
-    const request = { ...fixture('get-by-ids-request'), ids: [user(2).id, 'ffffffff-0000-4000-8000-000000000000'] };
-    const plain = await call('POST', '/v1.0/directoryObjects/getByIds', request);
-    const selected = await call('POST', '/v1.0/directoryObjects/getByIds?$select=id,displayName,userPrincipalName,mail,onPremisesExtensionAttributes', request);
+  it('answers GET /users?$filter=id in (…) in the documented collection shape, with only documented keys', async () => {
+    const documented = fixture('list-users-response');
+    const filter = encodeURIComponent(`id in ('${user(2).id}','ffffffff-0000-4000-8000-000000000000','${GROUP}')`);
+    const plain = await call('GET', `/v1.0/users?$filter=${filter}`);
+    const selected = await call('GET', `/v1.0/users?$filter=${filter}&$select=id,displayName,userPrincipalName,mail,onPremisesExtensionAttributes`);
     for (const answer of [plain, selected]) {
-      assert.equal(answer.status, graphFixtureStatus('get-by-ids-response'));
+      assert.equal(answer.status, graphFixtureStatus('list-users-response'));
       assert.ok(collectionSchema(graphUserSchema).safeParse(answer.json).success);
-      assertKeysWithin([answer.json], keysOf([documented]), 'a local getByIds answer');
+      assertKeysWithin([answer.json], keysOf([documented]), 'a local users answer');
+      assert.match(String(answer.json['@odata.context']), /\/v1\.0\/\$metadata#users$/);
       assert.deepEqual(items(answer.json).map((o) => o['id']), [user(2).id]);
     }
-    const userKeys = new Set([...keysOf(items(documented)), ...keysOf([fixture('create-user-response')]), ...USER_PROPERTIES]);
-    assertKeysWithin([...items(plain.json), ...items(selected.json)], userKeys, 'a local getByIds user');
+    assert.deepEqual(Object.keys(items(plain.json)[0] ?? {}).sort(), Object.keys(items(documented)[0] ?? {}).sort(), 'the default properties, as documented');
+    assert.deepEqual(Object.keys(items(selected.json)[0] ?? {}).sort(), ['displayName', 'id', 'mail', 'onPremisesExtensionAttributes', 'userPrincipalName']);
+    const userKeys = new Set([...keysOf(items(documented)), ...USER_PROPERTIES]);
+    assertKeysWithin([...items(plain.json), ...items(selected.json)], userKeys, 'a local listed user');
+  });
+
+  it('reads the documented users list with the client', async () => {
+    const listed = fakeGraph([fixture('list-users-response')]);
+    const client = new GraphDirectory({ credential, fetch: listed.fetch });
+    const ids = items(fixture('list-users-response')).map((u) => String(u['id']));
+    assert.deepEqual(await client.usersByIds([...ids].reverse()), [
+      { id: ids[1], displayName: 'MOD Administrator', userPrincipalName: 'admin@contoso.com', mail: undefined, managedAppleId: undefined },
+      { id: ids[0], displayName: 'Conf Room Adams', userPrincipalName: 'Adams@contoso.com', mail: 'Adams@contoso.com', managedAppleId: undefined },
+    ]);
+    assert.equal(listed.urls.length, 1);
+    assert.match(listed.urls[0] ?? '', /^https:\/\/graph\.microsoft\.com\/v1\.0\/users\?\$filter=id%20in%20\(/);
   });
 
   it('adds a member with the documented request and answers 204', async () => {
@@ -194,6 +209,7 @@ describe('Graph fixtures: documented examples, client schemas and local answers 
         ['error-resource-not-found-constructed', call('DELETE', `/v1.0/groups/${GROUP}/members/${unknownId}/$ref`)],
         ['error-upn-exists-constructed', call('POST', '/v1.0/users', { ...fixture('create-user-request'), userPrincipalName: user(1).userPrincipalName })],
         ['error-property-required-constructed', call('POST', '/v1.0/users', { ...fixture('create-user-request'), mailNickname: undefined, userPrincipalName: 'other@contoso.onmicrosoft.com' })],
+        ['error-too-many-in-expressions-constructed', call('GET', `/v1.0/users?$filter=${encodeURIComponent(`id in (${Array.from({ length: 16 }, (_, i) => `'${user(i + 1).id}'`).join(',')})`)}`)],
       ];
       for (const [name, pending] of cases) {
         const answer = await pending;
