@@ -76,7 +76,7 @@ export function reconcileSummary(results: readonly RunReconciliation[]): string 
       lines.push(`- "${r.bookTitle}": not checked now. ${r.reason ?? ''}`.trim());
       continue;
     }
-    const changed = r.groups.filter((g) => g.joined > 0 || g.left > 0 || g.waiting > 0);
+    const changed = r.groups.filter((g) => g.joined > 0 || g.left > 0 || g.waiting > 0 || g.licensing > 0);
     if (changed.length === 0) {
       quiet++;
       continue;
@@ -84,6 +84,8 @@ export function reconcileSummary(results: readonly RunReconciliation[]): string 
     for (const g of changed) {
       const parts: string[] = [];
       if (g.licensing > 0) parts.push(`${n(g.licensing)} get the book now`);
+      if (g.inviting > 0) parts.push(`${n(g.inviting)} are invited to join your organisation's Apple volume purchasing first`);
+      if (g.offering > 0) parts.push(`${n(g.offering)} are told the book is available to them`);
       if (g.waiting > 0) parts.push(`${n(g.waiting)} wait for more licenses`);
       if (g.joined > 0 && parts.length === 0) parts.push(`${n(g.joined)} joined`);
       if (g.left > 0) parts.push(`${n(g.left)} left the group (they keep their licenses)`);

@@ -12,6 +12,7 @@ import type { VppUser } from '../store/entities/vppUser';
 import { SAMPLE_LIMIT, ZERO_COUNTS, type AssignmentRun, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
 import { bookHolders, listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
 import { NO_REPORTER, type AssignmentOutcome, type AssignmentReporter, type RunIdentity } from './reporting';
+import { NO_MEMBER_NOTICES, type MemberNoticeRun, type MemberNotices } from './memberNotices';
 
 export interface AssignmentExecutorOptions {
   store: Store;
@@ -36,6 +37,8 @@ export interface AssignmentExecutorOptions {
   resumeDelayMs?: number;
   /** Called when Apple says another MDM took the token over mid-run: admins are to be told. */
   onTokenTakenOver?: (token: VppToken) => Promise<void>;
+  /** Members are told what the run did for them (licensed, invited, offered); nobody is told without it. */
+  memberNotices?: MemberNotices;
 }
 
 const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
@@ -60,11 +63,13 @@ interface UserFailure {
 }
 
 function addCounts(a: RunCounts, b: RunCounts): RunCounts {
+  const offered = (a.offered ?? 0) + (b.offered ?? 0);
   return {
     processed: a.processed + b.processed,
     licensed: a.licensed + b.licensed,
     awaitingInvitation: a.awaitingInvitation + b.awaitingInvitation,
     failed: a.failed + b.failed,
+    ...(offered > 0 ? { offered } : {}),
   };
 }
 
@@ -72,6 +77,14 @@ function appleStatus(status: AppleVppUser['status']): VppUser['status'] {
   if (status === 'Associated') return 'associated';
   if (status === 'Registered') return 'registered';
   return 'retired';
+}
+
+function noticeRun(run: AssignmentRun): MemberNoticeRun {
+  return { ...identityOf(run), adamId: run.adamId, pricingParam: run.pricingParam };
+}
+
+function noticeMember(u: DirectoryUser): { clientUserId: string; displayName: string; mail?: string | undefined } {
+  return { clientUserId: u.id, displayName: u.displayName, mail: u.mail };
 }
 
 function sortById(users: DirectoryUser[]): DirectoryUser[] {
@@ -122,6 +135,7 @@ export class AssignmentExecutor {
   private readonly again = new Set<string>();
   private readonly abort = new AbortController();
   private readonly reporter: AssignmentReporter;
+  private readonly notices: MemberNotices;
   private readonly now: () => Date;
   private readonly progressEvery: number;
   private readonly leaseMs: number;
@@ -132,6 +146,7 @@ export class AssignmentExecutor {
 
   constructor(private readonly options: AssignmentExecutorOptions) {
     this.reporter = options.reporter ?? NO_REPORTER;
+    this.notices = options.memberNotices ?? NO_MEMBER_NOTICES;
     this.now = options.now ?? (() => new Date());
     this.progressEvery = Math.max(1, options.progressEveryUsers ?? DEFAULT_PROGRESS_EVERY);
     this.leaseMs = options.leaseMs ?? DEFAULT_RUN_LEASE_MS;
@@ -368,30 +383,37 @@ export class AssignmentExecutor {
    * the book, record the outcome and give back what Apple refused. Members beyond the budget are left out.
    */
   private async batch(run: AssignmentRun, gi: number, slice: DirectoryUser[], client: AppleBooksClient, holders: ReadonlySet<string>): Promise<AssignmentRun> {
+    if (run.installIntent === 'available') return this.offer(run, gi, slice, holders);
     const { store } = this.options;
     // The slice's ids name the batch (cursor and reservation), whoever in it the budget leaves out.
     const firstUserId = slice[0]?.id ?? '';
     const lastUserId = slice[slice.length - 1]?.id ?? '';
     const sameBatch = (marker: BatchMarker | undefined): boolean => isBatch(marker, gi, firstUserId, lastUserId);
+    // Required: a license goes only to someone Apple can give it to now, a Managed Apple Account or a member
+    // who joined the organisation's VPP; the others are invited, and licensed once they have joined.
+    const stored = new Map((await store.vppUsers.getMany(run.tokenId, slice.map((u) => u.id))).map((u) => [u.id, u]));
+    const joinedNow = (u: DirectoryUser): boolean => u.managedAppleId !== undefined || stored.get(u.id)?.status === 'associated';
     let users = slice;
     let leftOut = 0;
     let reserved = 0;
+    let reservedIds = new Set<string>();
     if (run.budget !== undefined) {
-      const fresh = slice.filter((u) => !holders.has(u.id));
+      const fresh = slice.filter((u) => !holders.has(u.id) && joinedNow(u));
       // A resumed batch keeps the reservation it made before the restart, for exactly the users it named.
       const earlier = sameBatch(run.reserved) ? new Set(run.reserved?.userIds) : undefined;
       const room = Math.max(0, run.budget - (run.spent ?? 0));
       const allowed = new Set((earlier ? fresh.filter((u) => earlier.has(u.id)) : fresh.slice(0, room)).map((u) => u.id));
-      users = slice.filter((u) => holders.has(u.id) || allowed.has(u.id));
+      users = slice.filter((u) => holders.has(u.id) || allowed.has(u.id) || !joinedNow(u));
       leftOut = slice.length - users.length;
       reserved = allowed.size;
+      reservedIds = allowed;
       if (!earlier && reserved > 0) {
         const userIds = [...allowed];
         run = await this.save(run, (r) => ({ ...r, spent: (r.spent ?? 0) + userIds.length, reserved: { groupIndex: gi, firstUserId, lastUserId, userIds } }));
       }
     }
     const ids = users.map((u) => u.id);
-    const known = new Map((await store.vppUsers.getMany(run.tokenId, ids)).map((u) => [u.id, u]));
+    const known = new Map(users.flatMap((u) => (stored.has(u.id) ? [[u.id, stored.get(u.id) as VppUser] as const] : [])));
     const failures = new Map<string, UserFailure>();
     let usersVersionId = run.usersVersionId;
 
@@ -410,7 +432,8 @@ export class AssignmentExecutor {
       usersVersionId = read.versionId ?? usersVersionId;
     }
 
-    const eligible = ids.filter((id) => !failures.has(id));
+    // Invited members (Registered at Apple) get no license yet: it would wait, irrevocably, on someone who may never join.
+    const eligible = ids.filter((id) => !failures.has(id) && (holders.has(id) || known.get(id)?.status === 'associated'));
     let lastEventId: string | undefined;
     if (eligible.length > 0) {
       const result = await this.associate(run, gi, firstUserId, lastUserId, eligible, client);
@@ -459,8 +482,10 @@ export class AssignmentExecutor {
       }
     }
 
-    // Only users who were free at the run's start were reserved (holders cost nothing), so only they are given back.
-    const refunded = reserved === 0 ? 0 : users.filter((u) => !holders.has(u.id) && failures.has(u.id)).length;
+    // What was reserved and not spent goes back: Apple refused it, or the member turned out not to have joined yet.
+    const associated = new Set(eligible.filter((id) => !failures.has(id)));
+    const refunded = reservedIds.size === 0 ? 0 : [...reservedIds].filter((id) => !associated.has(id)).length;
+    await this.tellMembers(run, client, users, (u) => associated.has(u.id) && !holders.has(u.id), (u) => !failures.has(u.id) && known.get(u.id)?.status === 'registered', known);
     this.checkStopped(run.id);
     let stale = false;
     const saved = await this.save(run, (r) => {
@@ -511,12 +536,69 @@ export class AssignmentExecutor {
   }
 
   /**
+   * Available: nothing is spent; the batch's members (but those who hold the book already) are told it is
+   * there for them, and the batch is recorded like any other so a restart goes on after it.
+   */
+  private async offer(run: AssignmentRun, gi: number, slice: DirectoryUser[], holders: ReadonlySet<string>): Promise<AssignmentRun> {
+    const offered = slice.filter((u) => !holders.has(u.id));
+    await this.notices.offered(noticeRun(run), offered.map(noticeMember));
+    this.checkStopped(run.id);
+    const counts: RunCounts = { ...ZERO_COUNTS, processed: slice.length, licensed: slice.length - offered.length, offered: offered.length };
+    const lastUserId = slice[slice.length - 1]?.id ?? '';
+    const saved = await this.save(run, (r) => ({
+      ...r,
+      groups: r.groups.map((g, j) => (j === gi ? { ...g, cursor: lastUserId, counts: addCounts(g.counts, counts) } : g)),
+      totals: addCounts(r.totals, counts),
+      batchesCompleted: r.batchesCompleted + 1,
+    }));
+    const group = saved.groups[gi];
+    if (group) {
+      await this.markAssignment(saved, group.assignmentId, (a) => ({
+        ...a,
+        results: { targetedUsers: group.counts.processed, licensed: group.counts.licensed, awaitingInvitation: group.counts.awaitingInvitation, failed: group.counts.failed, updatedDateTime: this.now().toISOString() },
+      }));
+    }
+    return saved;
+  }
+
+  /** Required: who got the book now, and who must join the organisation's VPP first (with their own link). */
+  private async tellMembers(
+    run: AssignmentRun,
+    client: AppleBooksClient,
+    users: readonly DirectoryUser[],
+    licensed: (u: DirectoryUser) => boolean,
+    invited: (u: DirectoryUser) => boolean,
+    known: ReadonlyMap<string, VppUser>,
+  ): Promise<void> {
+    const nowLicensed = users.filter(licensed).map(noticeMember);
+    if (nowLicensed.length > 0) await this.notices.licensed(noticeRun(run), nowLicensed);
+    const toInvite: Array<ReturnType<typeof noticeMember> & { invitationUrl: string }> = [];
+    for (const u of users.filter(invited)) {
+      const code = known.get(u.id)?.inviteCode;
+      const invitationUrl = code ? await client.invitationUrl(code).catch(() => undefined) : undefined;
+      if (invitationUrl) toInvite.push({ ...noticeMember(u), invitationUrl });
+    }
+    if (toInvite.length > 0) await this.notices.invited(noticeRun(run), toInvite);
+  }
+
+  /**
    * Associates the book with `clientUserIds`. A request recorded as sent for this very batch before a
    * restart is awaited instead of sent again; only when Apple no longer knows its events is it re-sent
    * (associate is idempotent per user and book, so no license is spent twice).
    */
   private async associate(run: AssignmentRun, gi: number, firstUserId: string, lastUserId: string, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
     const pending = run.pending;
+    if (pending && isBatch(pending, gi, firstUserId, lastUserId) && pending.eventIds.length === 0) {
+      // Stopped while the request was on its way: Apple may have taken it. Whoever holds the book now is not
+      // sent again; only the others are.
+      const named = new Set(pending.userIds ?? clientUserIds);
+      const holding = await bookHolders(client, run, (id) => named.has(id));
+      const already: AsyncOperationResult = { eventIds: [], status: 'COMPLETE', numRequested: 0, numCompleted: 0, failures: [] };
+      for (const id of clientUserIds) if (holding.has(id)) already.numCompleted++;
+      already.numRequested = already.numCompleted;
+      const rest = clientUserIds.filter((id) => !holding.has(id));
+      return rest.length === 0 ? already : mergeResults(already, await this.send(run, gi, firstUserId, lastUserId, rest, client));
+    }
     if (pending && isBatch(pending, gi, firstUserId, lastUserId)) {
       try {
         const earlier = await client.waitForEvents(pending.eventIds, this.waitOptions());
@@ -531,11 +613,13 @@ export class AssignmentExecutor {
     return this.send(run, gi, firstUserId, lastUserId, clientUserIds, client);
   }
 
-  /** Sends one associate request, recording it (and whom it names) before waiting for its events. */
+  /** Sends one associate request, recording whom it names before sending and its events before waiting for them. */
   private async send(run: AssignmentRun, gi: number, firstUserId: string, lastUserId: string, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
     // A run whose lease went to another instance stops here, before spending anything.
     this.checkStopped(run.id);
     const asset = { adamId: run.adamId, pricingParam: run.pricingParam };
+    // Recorded before it is sent (no events yet): a stop while it is on its way is resumed by asking Apple who holds the book.
+    await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds: [], userIds: clientUserIds } }));
     const eventIds = await client.associateAssets([asset], clientUserIds);
     await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds, userIds: clientUserIds } }));
     return client.waitForEvents(eventIds, this.waitOptions());

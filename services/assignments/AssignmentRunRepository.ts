@@ -13,6 +13,8 @@ export const runCountsSchema = z.object({
   licensed: z.number().int().min(0),
   awaitingInvitation: z.number().int().min(0),
   failed: z.number().int().min(0),
+  /** Available: members told the book is there for them (they get a license only when they ask). */
+  offered: z.number().int().min(0).optional(),
 });
 export type RunCounts = z.infer<typeof runCountsSchema>;
 export const ZERO_COUNTS: RunCounts = { processed: 0, licensed: 0, awaitingInvitation: 0, failed: 0 };
@@ -142,6 +144,8 @@ export function reservedBy(run: AssignmentRun, options: { approvedOnly?: boolean
   // A pending top-up holds its licenses back like a pending request; an approved one is part of the budget.
   const asked = topUp?.state === 'pending' && (!options.approvedOnly || approving) ? topUp.count : 0;
   if (run.budget === undefined) return asked;
+  // An Available assignment keeps its approved licenses for the members who have not got the book yet.
+  if (run.state === 'completed' && run.installIntent === 'available') return Math.max(0, run.budget - (run.spent ?? 0)) + asked;
   if (OPEN_STATES.has(run.state)) return Math.max(0, run.budget - (run.spent ?? 0)) + (run.reserved?.userIds.length ?? 0) + asked;
   // A standing assignment whose approved top-up has not been handed out yet keeps it for its newcomers.
   if (run.state === 'completed' && topUp?.state === 'approved') return Math.max(0, run.budget - (run.spent ?? 0));

@@ -46,6 +46,10 @@ export interface GroupReconciliation {
   left: number;
   /** Handed to a pass now: they get the book within the budget. */
   licensing: number;
+  /** Required: handed to the pass to be invited to the organisation's VPP (licensed once they join). */
+  inviting: number;
+  /** Available: told the book is there for them. */
+  offering: number;
   /** Left without a license: the approved ones are used up; a top-up was asked for. */
   waiting: number;
 }
@@ -64,6 +68,21 @@ export interface RunReconciliation {
 }
 
 const DEFAULT_LEASE_MS = 5 * 60_000;
+
+interface PassPlan {
+  /** Per group: who the pass processes (licensed now, invited now, or told about an Available book). */
+  passes: string[][];
+  /** Per group: what the pass does for them. */
+  counts: Array<{ licensing: number; inviting: number; offering: number }>;
+  /** Per group: licensable members left without a license because the budget is used up. */
+  waiting: string[][];
+  /** Per group (Required): members invited to the organisation's VPP who have not joined yet. */
+  invited: string[][];
+  /** Per group: members without the book found this round who were not waiting or invited already. */
+  newcomers: number[];
+  /** Per group (Required): invited members licensed now because they joined. */
+  joinedVpp: number[];
+}
 
 interface GroupRead {
   group: StandingGroup;
@@ -161,12 +180,13 @@ export class StandingAssignmentReconciler {
     const reads: GroupRead[] = [];
     for (const group of standing.groups) reads.push(await this.readGroup(group));
 
-    // Who needs the book, per group, each user once across the run's groups (the first group counts them).
+    // Who needs the book, per group, each user once across the run's groups (the first group counts them):
+    // those waiting for licenses, those invited who may have joined the organisation's VPP since, newcomers.
     const seen = new Set<string>();
     const wanted = reads.map((read) => {
       const left = new Set(read.left);
       const ids: string[] = [];
-      for (const id of [...read.group.waiting, ...read.joined]) {
+      for (const id of [...read.group.waiting, ...(read.group.invited ?? []), ...read.joined]) {
         if (left.has(id) || seen.has(id)) continue;
         seen.add(id);
         ids.push(id);
@@ -175,22 +195,12 @@ export class StandingAssignmentReconciler {
     });
 
     const holders = seen.size === 0 ? new Set<string>() : await bookHolders(this.options.clients(token), run, (id) => seen.has(id));
-    let room = Math.max(0, run.budget - (run.spent ?? 0));
-    const passes: string[][] = [];
-    const waiting: string[][] = [];
-    const newcomers: number[] = [];
-    for (const [i, ids] of wanted.entries()) {
-      const fresh = ids.filter((id) => !holders.has(id)).sort();
-      const waitedBefore = new Set(reads[i]?.group.waiting);
-      newcomers.push(fresh.filter((id) => !waitedBefore.has(id)).length);
-      const take = Math.min(room, fresh.length, MAX_PASS_USERS);
-      passes.push(fresh.slice(0, take));
-      waiting.push(fresh.slice(take));
-      room -= take;
-    }
-    const licensing = passes.reduce((n, ids) => n + ids.length, 0);
+    const plan = await this.plan(run, reads, wanted, holders);
+    const { passes, waiting, invited, newcomers, joinedVpp } = plan;
+    const passSize = passes.reduce((n, ids) => n + ids.length, 0);
+    const licensing = plan.counts.reduce((n, c) => n + c.licensing, 0);
 
-    if (licensing > 0) {
+    if (passSize > 0) {
       // Only over the run as read: a pass or a top-up recorded meanwhile by anyone else wins, and this
       // round's reads are dropped (the links stay where they were, so nothing is missed).
       const started = await runs.update(tokenId, runId, (r) => (r.state === 'completed' && r.spent === run.spent && r.budget === run.budget && r.pass === run.pass ? startPass(r, passes) : undefined));
@@ -208,17 +218,22 @@ export class StandingAssignmentReconciler {
         // Too many waiting to remember one by one: the group is read whole next time, which finds them again.
         watched: overflow ? read.group.watched.map((w) => ({ groupId: w.groupId })) : read.group.watched,
         waiting: mine.slice(0, MAX_WAITING_PER_GROUP),
+        invited: (invited[i] ?? []).slice(0, MAX_WAITING_PER_GROUP),
+        licensedAfterJoining: (read.group.licensedAfterJoining ?? 0) + (joinedVpp[i] ?? 0),
         joined: read.group.joined + (newcomers[i] ?? 0),
         left: read.group.left + read.left.length,
         leftUsers,
       });
-      groups.push({ groupName: read.group.groupName, joined: newcomers[i] ?? 0, left: read.left.length, licensing: passes[i]?.length ?? 0, waiting: mine.length });
+      groups.push({ groupName: read.group.groupName, joined: newcomers[i] ?? 0, left: read.left.length, ...(plan.counts[i] ?? { licensing: 0, inviting: 0, offering: 0 }), waiting: mine.length });
     }
     const waitingTotal = waiting.reduce((n, ids) => n + ids.length, 0);
     const result: RunReconciliation = { ...emptyResult(run), state: 'reconciled', groups, licensing, waiting: waitingTotal };
 
     // The approved licenses are used up and people wait: ask for exactly as many more (once per number).
-    if (waitingTotal > 0) {
+    // An Available assignment spends only when members ask (BookClaimService), which asks for its own top-ups.
+    if (run.installIntent === 'available') {
+      // Nothing to ask here.
+    } else if (waitingTotal > 0) {
       const current = (await runs.get(tokenId, runId)) ?? run;
       const groupNames = standing.groups.filter((_, i) => (waiting[i]?.length ?? 0) > 0).map((g) => g.groupName);
       try {
@@ -240,8 +255,56 @@ export class StandingAssignmentReconciler {
     // Written after the pass is recorded: a crash in between reads the same changes again, and the members
     // handed to the pass then hold the book (or are in it), so nobody is planned twice or lost.
     await store.standing.save(next);
-    if (licensing > 0) this.options.executor.start(tokenId, runId);
+    if (passSize > 0) this.options.executor.start(tokenId, runId);
     return result;
+  }
+
+  /**
+   * What each group's candidates get. Required: a license within what is left of the budget for whoever
+   * Apple can give one to now (a Managed Apple Account, or a member who joined the organisation's VPP),
+   * the rest of those wait for a top-up; members without a VPP user are handed to the pass to be invited
+   * (no license); invited members who have not joined yet stay invited. Available: newcomers are handed to
+   * the pass, which tells them the book is there for them (nothing is spent).
+   */
+  private async plan(run: AssignmentRun, reads: readonly GroupRead[], wanted: readonly string[][], holders: ReadonlySet<string>): Promise<PassPlan> {
+    const plan: PassPlan = { passes: [], counts: [], waiting: [], invited: [], newcomers: [], joinedVpp: [] };
+    const all = wanted.flat().filter((id) => !holders.has(id));
+    const stored = new Map(all.length === 0 ? [] : (await this.options.store.vppUsers.getMany(run.tokenId, all)).map((u) => [u.id, u.status]));
+    // The directory is asked only about members the organisation's VPP does not know (yet): whether they have a
+    // Managed Apple Account, and that they still exist. Invited and joined members cost no Graph request.
+    const unknown = all.filter((id) => stored.get(id) !== 'registered' && stored.get(id) !== 'associated');
+    const directory = new Map(unknown.length === 0 ? [] : (await this.options.directory.usersByIds(unknown)).map((u) => [u.id, u]));
+    const exists = (id: string): boolean => directory.has(id) || stored.get(id) === 'registered' || stored.get(id) === 'associated';
+    let room = Math.max(0, (run.budget ?? 0) - (run.spent ?? 0));
+    for (const [i, ids] of wanted.entries()) {
+      const group = reads[i]?.group;
+      const before = new Set([...(group?.waiting ?? []), ...(group?.invited ?? [])]);
+      const wasInvited = new Set(group?.invited ?? []);
+      // Gone from the directory: nobody to give it to (they are counted among those who left when Graph says so).
+      const fresh = ids.filter((id) => !holders.has(id) && exists(id)).sort();
+      plan.newcomers.push(fresh.filter((id) => !before.has(id)).length);
+      if (run.installIntent === 'available') {
+        const offer = fresh.filter((id) => !before.has(id)).slice(0, MAX_PASS_USERS);
+        plan.passes.push(offer);
+        plan.counts.push({ licensing: 0, inviting: 0, offering: offer.length });
+        plan.waiting.push([]);
+        plan.invited.push([]);
+        plan.joinedVpp.push(0);
+        continue;
+      }
+      const licensable = fresh.filter((id) => directory.get(id)?.managedAppleId !== undefined || stored.get(id) === 'associated');
+      const toInvite = fresh.filter((id) => !licensable.includes(id) && (stored.get(id) === undefined || stored.get(id) === 'retired'));
+      const stillInvited = fresh.filter((id) => !licensable.includes(id) && stored.get(id) === 'registered');
+      const take = Math.min(room, licensable.length, Math.max(0, MAX_PASS_USERS - toInvite.length));
+      room -= take;
+      const licensedNow = licensable.slice(0, take);
+      plan.passes.push([...licensedNow, ...toInvite].sort());
+      plan.counts.push({ licensing: licensedNow.length, inviting: toInvite.length, offering: 0 });
+      plan.waiting.push(licensable.slice(take));
+      plan.invited.push([...stillInvited, ...toInvite]);
+      plan.joinedVpp.push(licensedNow.filter((id) => wasInvited.has(id)).length);
+    }
+    return plan;
   }
 
   /** Reads one assigned group's changes: the group and each nested group through its own change feed. */

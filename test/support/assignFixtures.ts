@@ -1,4 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
+import { forEachLimited } from '../../services/common/forEachLimited';
 import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
 import { createStore, type Store } from '../../services/store';
 import { openDatabase } from '../../services/store/cosmosClient';
@@ -142,8 +143,13 @@ export class AssignEnvironment {
     await this.cosmos.stop();
   }
 
-  /** A sandbox organisation with the given books, its token stored as uploaded, and its books synced. */
-  async seedToken(books: SeededBook[], tenantId = ASSIGN_TENANT): Promise<AssignTokenFixture> {
+  /**
+   * A sandbox organisation with the given books, its token stored as uploaded, and its books synced. By
+   * default every directory user has joined the organisation's VPP already (Associated at Apple and in the
+   * store, as a sync leaves them), so a Required assignment licenses them at once; `membersJoined: false`
+   * starts with nobody, so the bot creates the users (invitations, or Managed Apple Accounts).
+   */
+  async seedToken(books: SeededBook[], tenantId = ASSIGN_TENANT, options: { membersJoined?: boolean } = {}): Promise<AssignTokenFixture> {
     const name = `Org ${randomUUID().slice(0, 6)}`;
     const org = this.sandbox.state.addOrganisation({
       orgName: name,
@@ -174,7 +180,18 @@ export class AssignEnvironment {
       };
       stored.push((await this.store.books.upsertIfChanged(doc)).value);
     }
+    if (options.membersJoined !== false) await this.joinEveryone(org, token);
     return { org, token, books: stored };
+  }
+
+  /** Every directory user joins the organisation's VPP (Associated at Apple), and a sync has stored them. */
+  async joinEveryone(org: SandboxOrganisation, token: VppToken): Promise<void> {
+    const now = new Date().toISOString();
+    const users = [...this.directoryServer.state.users.values()];
+    for (const u of users) this.sandbox.state.putUser(org, { clientUserId: u.id, status: 'Associated', email: u.mail, managedAppleId: u.managedAppleId });
+    await forEachLimited(users, 16, async (u) => {
+      await this.store.vppUsers.upsertIfChanged({ id: u.id, clientUserId: u.id, tokenId: token.id, tenantId: token.tenantId, status: 'associated', managedAppleId: u.managedAppleId, createdDateTime: now, lastModifiedDateTime: now }, null);
+    });
   }
 
   executor(options: Partial<AssignmentExecutorOptions> = {}): AssignmentExecutor {

@@ -21,6 +21,10 @@ const standingGroupSchema = z.object({
   watched: z.array(watchedGroupSchema).min(1).max(MAX_WATCHED_GROUPS),
   /** Members who joined and have no license yet because the approved ones are used up: they wait for a top-up. */
   waiting: z.array(z.string().max(128)).max(MAX_WAITING_PER_GROUP),
+  /** Required: members invited to the organisation's VPP who have not joined yet; licensed once they have. */
+  invited: z.array(z.string().max(128)).max(MAX_WAITING_PER_GROUP).optional(),
+  /** Required: invited members licensed later, once they had joined. */
+  licensedAfterJoining: z.number().int().min(0).optional(),
   /** Members who joined since the assignment was delivered, ever. */
   joined: z.number().int().min(0),
   /** Members who left; their licenses stay with them (books cannot be reclaimed). */

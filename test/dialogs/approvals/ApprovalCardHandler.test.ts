@@ -64,7 +64,7 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
   let bookIndex = 0;
   async function newRequest(approvals: ReturnType<typeof setup>['approvals']): Promise<ApprovalRequest> {
     const book = fixture.books[bookIndex++]!;
-    const preview = await env.planner.preview({ token: fixture.token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.libraryStaff)], installIntent: 'available' });
+    const preview = await env.planner.preview({ token: fixture.token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.libraryStaff)], installIntent: 'required' });
     return (await approvals.request({ preview, requestedBy: { aadObjectId: ALEX, displayName: 'Alex Wilber' } })).request;
   }
 

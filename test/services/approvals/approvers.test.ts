@@ -51,7 +51,7 @@ describe('approvers (local directory over HTTP, embedded Cosmos)', function () {
       reach: { ensureReachable: async (_tenant, ids) => ({ reachable: [], unreachable: [...ids] }) },
     });
     const book = fixture.books[0]!;
-    const preview = await env.planner.preview({ token: fixture.token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.libraryStaff)], installIntent: 'available' });
+    const preview = await env.planner.preview({ token: fixture.token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.libraryStaff)], installIntent: 'required' });
     await assert.rejects(unreachable.request({ preview, requestedBy: { aadObjectId: ALEX, displayName: 'Alex Wilber' } }), /None of the approvers can be reached in Teams \(00000000-0000-0000-0000-0000000000025\).*Nothing was changed/);
     assert.equal(await env.store.assignments.get(fixture.token.id, assignmentId(book.adamId, book.pricingParam, DEMO_GROUPS.libraryStaff)), undefined, 'no assignment written');
     assert.deepEqual((await unreachable.listPending(ASSIGN_TENANT)).pending, []);

@@ -32,7 +32,7 @@ describe('approval requests under failing store writes (sandbox, local directory
   async function previewOfNextBook(): Promise<AssignmentPreview> {
     const book = fixture.books[nextBook++]!;
     const groups = [await env.directory.getGroup(DEMO_GROUPS.libraryStaff), await env.directory.getGroup(DEMO_GROUPS.englishDepartment)];
-    return env.planner.preview({ token: fixture.token, book, groups, installIntent: 'available' });
+    return env.planner.preview({ token: fixture.token, book, groups, installIntent: 'required' });
   }
 
   /**

@@ -33,8 +33,8 @@ describe('assignment planner and executor (sandbox, local directory, embedded Co
     assert.equal(empty.ok, false);
   });
 
-  it('previews, then delivers an approved request: users created, licenses associated, results recorded', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Middlemarch', totalCount: 500 }]);
+  it('previews, then delivers a Required request: users created, licenses for Managed Apple Accounts, invitations for the others, results recorded', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Middlemarch', totalCount: 500 }], undefined, { membersJoined: false });
     const book = books[0]!;
     const formA = env.members(DEMO_GROUPS.year9FormA);
     const library = env.members(DEMO_GROUPS.libraryStaff);
@@ -70,8 +70,11 @@ describe('assignment planner and executor (sandbox, local directory, embedded Co
     assert.equal(outcome.totals.licensed + outcome.totals.awaitingInvitation, distinct.size);
     assert.equal(outcome.totals.awaitingInvitation, distinct.size - managed.length);
     assert.ok(outcome.invitedUsers.every((u) => u.invitationUrl?.includes('inviteCode=')), 'invitations carry their link');
-    for (const id of distinct) assert.ok(org.assignments.has(`${book.adamId}|${book.pricingParam}|${id}`), `${id} holds the book`);
-    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, distinct.size);
+    // Only those Apple can give the book to now hold it: no license waits on someone who may never join.
+    for (const id of managed) assert.ok(org.assignments.has(`${book.adamId}|${book.pricingParam}|${id}`), `${id} holds the book`);
+    for (const id of distinct) if (!managed.includes(id)) assert.ok(!org.assignments.has(`${book.adamId}|${book.pricingParam}|${id}`), `${id} is invited, not licensed`);
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, managed.length);
+    assert.equal((await env.runs.get(token.id, runId(request.id)))?.spent, managed.length - 1, 'the invited cost nothing yet');
     // Each user went to Apple once, in batches of at most 100 (the sandbox's limit here).
     const sent = env.log.associatedIds();
     assert.equal(new Set(sent).size, sent.length);
@@ -79,7 +82,11 @@ describe('assignment planner and executor (sandbox, local directory, embedded Co
 
     const stored = await env.store.vppUsers.getMany(token.id, [...distinct]);
     assert.equal(stored.length, distinct.size - 1, 'every user the bot created is stored');
-    assert.ok(stored.filter((u) => u.status === 'registered').every((u) => u.inviteCode));
+    // Every invited user keeps their own invitation code, not only those the card lists.
+    const invited = stored.filter((u) => u.status === 'registered');
+    assert.equal(invited.length, distinct.size - managed.length);
+    assert.ok(invited.every((u) => u.inviteCode));
+    assert.equal(new Set(invited.map((u) => u.inviteCode)).size, invited.length);
     const formAssignment = await env.store.assignments.get(token.id, assignmentId(book.adamId, book.pricingParam, DEMO_GROUPS.year9FormA));
     assert.equal(formAssignment?.status, 'completed');
     assert.equal(formAssignment?.approvedBy?.aadObjectId, MEGAN);
@@ -93,7 +100,7 @@ describe('assignment planner and executor (sandbox, local directory, embedded Co
     const { org, token, books } = await env.seedToken([{ title: 'A Tale of Two Cities', totalCount: 60 }]);
     const book = books[0]!;
     const groups = [await env.directory.getGroup(DEMO_GROUPS.year9FormB)];
-    const preview = await env.planner.preview({ token, book, groups, installIntent: 'available' });
+    const preview = await env.planner.preview({ token, book, groups, installIntent: 'required' });
     assert.equal(preview.enough, true);
     const reporter = new RecordingReporter();
     // Approved into 60 free licenses; another MDM spends 35 before the run: Apple refuses the users beyond.
@@ -112,7 +119,7 @@ describe('assignment planner and executor (sandbox, local directory, embedded Co
   it('delivers a reduced scope: only the first N users', async () => {
     const { org, token, books } = await env.seedToken([{ title: 'Dr Jekyll and Mr Hyde', totalCount: 10 }]);
     const book = books[0]!;
-    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormC)], installIntent: 'available' });
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormC)], installIntent: 'required' });
     const executor = env.executor();
     const approvals = env.approvals(executor);
     const { request } = await approvals.request({ preview, requestedBy: alex, userLimit: preview.licensesAvailable });
@@ -164,7 +171,7 @@ describe('assignment planner and executor (sandbox, local directory, embedded Co
     const { org, token, books } = await env.seedToken([{ title: 'Walden', totalCount: 5_000 }]);
     const book = books[0]!;
     const students = env.members(DEMO_GROUPS.allStudents);
-    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.allStudents)], installIntent: 'available' });
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.allStudents)], installIntent: 'required' });
     // Approved while no executor runs it (this one is stopped): the run waits for whoever resumes it.
     const approvals = await env.approvalsOnly();
     const { request } = await approvals.request({ preview, requestedBy: alex });

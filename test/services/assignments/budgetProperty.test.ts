@@ -204,7 +204,7 @@ describe('a license budget holds under any interleaving (property, real stack)',
         // Nobody associated twice: no user is named by two associate requests Apple accepted.
         const named = env.log.acceptedAssociateCalls.flat();
         assert.equal(new Set(named).size, named.length, `someone was associated twice: ${named.length} associations of ${new Set(named).size} users`);
-        assert.equal(run?.state, 'completed');
+        assert.equal(run?.state, 'completed', `the run ended ${run?.state}: ${JSON.stringify(run?.lastError)}`);
         const held = holders();
         const members = env.members(groupId);
         for (const member of members) assert.ok(held.has(member), `member ${member} holds the book in the end`);

@@ -87,7 +87,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
       env.sandbox.state.createUser(org, { clientUserId: id, managedAppleId: `${id}@example.org` });
       env.sandbox.state.assign(org, book.adamId, book.pricingParam, id);
     }
-    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'required' });
     assert.equal(preview.licensesNeeded, formB.length - 5);
     // Approved into the 55 free; another MDM takes 35 of them before the run: Apple refuses 35 of ours.
     const { request } = await env.deliver(preview, {}, () => env.spendElsewhere(org, book, 35));
@@ -131,10 +131,10 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const { org, token, books } = await env.seedToken([{ title: 'Last Licenses', totalCount: 100 }]);
     const book = books[0]!;
     // 60 students each in Form 9A and Form 9B; 100 licenses: only one of the two can be approved.
-    const previewA = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' });
+    const previewA = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'required' });
     const approvals = await env.approvalsOnly();
     const a = await approvals.request({ preview: previewA, requestedBy: alex });
-    const previewB = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
+    const previewB = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'required' });
     assert.equal(previewB.licensesReserved, 60, 'the pending request holds its 60 back');
     assert.equal(previewB.licensesAvailable, 40);
     assert.equal(previewB.enough, false);
@@ -168,7 +168,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const { org, token, books } = await env.seedToken([{ title: 'Room To Grow', totalCount: 5_000 }]);
     const book = books[0]!;
     const formA = env.members(DEMO_GROUPS.year9FormA);
-    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' });
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'required' });
     const approvals = await env.approvalsOnly();
     const { request } = await approvals.request({ preview, requestedBy: alex, headroom: 10 });
     assert.match(JSON.stringify(approvalCard(request, { actionable: true })), /Licenses approved by this","value":"70 \(60 needed \+ 10 for newcomers\)"/);
@@ -185,8 +185,8 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const { token, books } = await env.seedToken([{ title: 'Start Cut Off', totalCount: 100 }]);
     const book = books[0]!;
     const approvals = await env.approvalsOnly();
-    const a = await approvals.request({ preview: await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'available' }), requestedBy: alex });
-    const previewB = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'available' });
+    const a = await approvals.request({ preview: await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormA)], installIntent: 'required' }), requestedBy: alex });
+    const previewB = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'required' });
     const b = await approvals.request({ preview: { ...previewB, licensesAvailable: 100, enough: true }, requestedBy: alex });
     // A's approval is recorded, but moving its run to "approved" fails (a throttled write, say).
     const update = env.runs.update.bind(env.runs);

@@ -177,7 +177,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     const book = books[0]!;
     const group = DEMO_GROUPS.year9FormC;
     const s = setUp();
-    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(group)], installIntent: 'available' });
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(group)], installIntent: 'required' });
     const { request } = await s.approvals.request({ preview, requestedBy: alexActor });
     await s.approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
     await s.executor.idle();
