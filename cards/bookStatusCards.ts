@@ -29,6 +29,10 @@ export interface BookStatusView {
     failedUsers?: ReadonlyArray<{ displayName: string; code: string; reason: string }> | undefined;
     budget?: { approved: number; spent: number; left: number; leftOut: number } | undefined;
     members?: number | undefined;
+    intent?:
+      | { kind: 'required'; licensed: number; invitedNotJoined: number; licensedAfterJoining: number }
+      | { kind: 'available'; offered: number; gotIt: number }
+      | undefined;
     standing?:
       | {
           joined: number;
@@ -58,8 +62,7 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
         { title: 'Status', value: STATUS_LABEL[g.status] ?? g.status },
         ...(g.members === undefined ? [] : [{ title: 'Members now', value: n(g.members) }]),
         { title: 'Users', value: n(g.counts.processed) },
-        { title: 'Installed / assigned', value: n(g.counts.licensed) },
-        { title: 'Pending invitation', value: n(g.counts.awaitingInvitation) },
+        ...intentFacts(g),
         { title: 'Failed', value: n(g.counts.failed) },
         ...(g.budget
           ? [
@@ -78,6 +81,28 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
       failedUsers: failedUserLines(g.failedUsers ?? [], g.counts.failed),
     })),
   });
+}
+
+/** Required: licensed, invited and not joined yet, licensed after joining. Available: offered, got it. */
+function intentFacts(g: BookStatusView['groups'][number]): Array<{ title: string; value: string }> {
+  const intent = g.intent;
+  if (intent?.kind === 'available') {
+    return [
+      { title: 'Told it is available to them', value: n(intent.offered) },
+      { title: 'Got it (licenses spent)', value: n(intent.gotIt) },
+    ];
+  }
+  if (intent?.kind === 'required') {
+    return [
+      { title: 'Licensed', value: n(intent.licensed) },
+      { title: 'Invited, not joined yet (no license yet)', value: n(intent.invitedNotJoined) },
+      { title: 'Of the licensed: after joining', value: n(intent.licensedAfterJoining) },
+    ];
+  }
+  return [
+    { title: 'Installed / assigned', value: n(g.counts.licensed) },
+    { title: 'Pending invitation', value: n(g.counts.awaitingInvitation) },
+  ];
 }
 
 const TOP_UP_STATE = { pending: 'waiting for approval', approved: 'approved, being handed out', declined: 'refused or expired (asked again only if the number changes)' } as const;

@@ -16,6 +16,13 @@ export interface GroupStatus {
   failedUsers: Array<{ displayName: string; code: string; reason: string }>;
   /** The licenses its request approved, spent so far, left, and members left out once they were used up. */
   budget?: { approved: number; spent: number; left: number; leftOut: number } | undefined;
+  /**
+   * What the intent did. Required: licensed, invited and not joined yet, licensed later once they joined.
+   * Available: told it is there for them, and who got it (the licenses their assignment spent).
+   */
+  intent:
+    | { kind: 'required'; licensed: number; invitedNotJoined: number; licensedAfterJoining: number }
+    | { kind: 'available'; offered: number; gotIt: number };
   /** Members in the group now (Graph's transitive user count), when the directory answered. */
   members?: number | undefined;
   /** The standing assignment: who joined and waits for a top-up, who left, and the top-up asked for. */
@@ -96,6 +103,15 @@ export class BookStatusService {
                 leftOut: standingGroup ? 0 : (run.overBudget ?? 0),
               },
         members: members[index],
+        intent:
+          a.installIntent === 'available'
+            ? { kind: 'available', offered: runGroup?.counts.offered ?? 0, gotIt: run?.spent ?? 0 }
+            : {
+                kind: 'required',
+                licensed: counts.licensed,
+                invitedNotJoined: standingGroup?.invited?.length ?? counts.awaitingInvitation,
+                licensedAfterJoining: standingGroup?.licensedAfterJoining ?? 0,
+              },
         standing: standingGroup && {
           joined: standingGroup.joined,
           waiting: standingGroup.waiting.length,

@@ -172,6 +172,50 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.match(reconcileSummary([result!]), /Year 9 Form 9B: 1 left the group \(they keep their licenses\)/);
   });
 
+  it('Required: invited members are licensed only once they have joined (seen after a sync), within the budget', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Invitation Reader', totalCount: 5_000 }], undefined, { membersJoined: false });
+    const book = books[0]!;
+    const group = DEMO_GROUPS.year9FormA;
+    const members = env.members(group);
+    const managed = members.filter((id) => env.directoryServer.state.users.get(id)?.managedAppleId);
+    const s = setUp();
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(group)], installIntent: 'required' });
+    assert.equal(preview.needInvitation, members.length - managed.length);
+    const { request } = await s.approvals.request({ preview, requestedBy: alexActor });
+    await s.approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    await s.executor.idle();
+    const holders = () => [...org.assignments.values()].filter((a) => a.adamId === book.adamId).map((a) => a.clientUserId);
+    assert.deepEqual(holders().sort(), [...managed].sort(), 'only Managed Apple Accounts are licensed at once');
+
+    // Nobody joined yet: reconciliation keeps them invited and spends nothing.
+    let [result] = await s.reconciler.reconcileToken(token.id);
+    assert.equal(result?.licensing, 0);
+    let standing = await env.store.standing.get(token.id, runId(request.id));
+    assert.equal(standing?.groups[0]?.invited?.length, members.length - managed.length);
+
+    // Two accept their invitation (the sandbox's link), and a sync stores them as joined.
+    const invited = (await env.store.vppUsers.getMany(token.id, members)).filter((u) => u.status === 'registered').slice(0, 2);
+    for (const user of invited) {
+      const url = await env.clients(token).invitationUrl(user.inviteCode!);
+      assert.ok(url);
+      assert.equal((await fetch(url)).status, 200);
+      await env.store.vppUsers.update(token.id, user.id, (u) => ({ ...u, status: 'associated', inviteCode: undefined }));
+    }
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.equal(result?.licensing, 2);
+    await s.executor.idle();
+    assert.deepEqual(holders().sort(), [...managed, ...invited.map((u) => u.id)].sort(), 'licensed once they joined, never before');
+    standing = await env.store.standing.get(token.id, runId(request.id));
+    assert.equal(standing?.groups[0]?.licensedAfterJoining, 2);
+    assert.equal(standing?.groups[0]?.invited?.length, members.length - managed.length - 2);
+    const run = await env.runs.get(token.id, runId(request.id));
+    assert.ok((run?.spent ?? 0) <= (run?.budget ?? 0));
+    const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
+    const status = await new BookStatusService(env.store, env.runs).status(token, stored!);
+    assert.deepEqual(status.groups[0]?.intent, { kind: 'required', licensed: managed.length + 2, invitedNotJoined: members.length - managed.length - 2, licensedAfterJoining: 2 });
+    assert.match(JSON.stringify(bookStatusCard(status)), /Invited, not joined yet \(no license yet\)","value":"\d+".*Of the licensed: after joining","value":"2"/);
+  });
+
   it('a top-up that is refused is not asked again until the number waiting changes', async () => {
     const { org, token, books } = await env.seedToken([{ title: 'Refused Top-up Reader', totalCount: 5_000 }]);
     const book = books[0]!;
