@@ -68,7 +68,9 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
       outcome.pass && outcome.state === 'completed'
         ? `People who joined ${outcome.groupNames.join(', ')} since "${outcome.bookTitle}" was assigned: ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed.`
         : outcome.state === 'completed'
-        ? `Finished assigning "${outcome.bookTitle}": ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed. Users read it in the built-in Books app.`
+        ? outcome.installIntent === 'available'
+          ? `Finished assigning "${outcome.bookTitle}" as Available: ${outcome.totals.offered ?? 0} members were told it is there for them and get it with **my books**, up to ${outcome.budget ?? 0} licenses; nothing was spent yet.`
+          : `Finished assigning "${outcome.bookTitle}": ${outcome.totals.licensed} licensed now, ${outcome.totals.awaitingInvitation} invited (licensed once they join), ${outcome.totals.failed} failed. Members are told in Teams; the book is in the Books app under their purchases.`
         : outcome.state === 'interrupted'
           ? `Assigning "${outcome.bookTitle}" paused: ${outcome.error ?? 'Apple is unavailable.'}`
           : `Assigning "${outcome.bookTitle}" stopped: ${outcome.error ?? 'see the card'}.`;

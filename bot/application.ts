@@ -25,6 +25,9 @@ import { AssignmentPlanner } from '../services/assignments/AssignmentPlanner';
 import { AssignmentExecutor } from '../services/assignments/AssignmentExecutor';
 import { StandingAssignmentReconciler } from '../services/assignments/StandingAssignmentReconciler';
 import { ReconcileCommand } from '../dialogs/assign/reconcileCommand';
+import { BookClaimService } from '../services/assignments/BookClaimService';
+import type { TopUpRequester } from '../services/assignments/StandingAssignmentReconciler';
+import { memberFlows } from '../dialogs/members/memberFlows';
 import { BookStatusService } from '../services/assignments/BookStatusService';
 import { appleClientProvider } from '../services/assignments/ports';
 import { ApprovalService } from '../services/approvals/ApprovalService';
@@ -47,6 +50,9 @@ import { TokenService } from '../services/tokens/TokenService';
 import { createAdapter, type AdapterAuthOptions } from './adapter';
 import { CosmosBotStorage } from './CosmosBotStorage';
 import { createBotServer } from './server';
+import { MemberMessenger } from './MemberMessenger';
+import { TeamsUserReach } from './ApproverReach';
+import { productionPublicBaseUrl } from './memberExports';
 import { VppBooksBot } from './VppBooksBot';
 
 export interface RunningApplication {
@@ -55,6 +61,8 @@ export interface RunningApplication {
   port: number;
   appleBaseUrl: string;
   cosmosEndpoint: string;
+  /** Members of assigned groups are told through it (the executor's memberNotices); tests record notices directly. */
+  memberNotices: MemberMessenger;
   stop(): Promise<void>;
 }
 
@@ -111,10 +119,15 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       cipher,
       apple,
       mdm: { id: config.apple.mdmId, name: config.apple.mdmName },
-      alsoRemove: [(tokenId) => runs.deleteAllForToken(tokenId)],
+      alsoRemove: [
+        (tokenId) => runs.deleteAllForToken(tokenId),
+        (tokenId) => store.claims.deleteAllForToken(tokenId),
+        // Member notices name people and carry their invitation links: they go with the token.
+        (tokenId) => store.memberNotices.deleteAllForToken(tokenId),
+      ],
     });
     // Graph uses the bot's own app registration (app-only): GroupMember.Read.All, User.Read.All, Device.Read.All, and for
-    // reaching approvers who never opened the bot TeamsAppInstallation.ReadWriteSelfForUser.All and AppCatalog.Read.All.
+    // reaching approvers and members who never opened the bot TeamsAppInstallation.ReadWriteSelfForUser.All and AppCatalog.Read.All.
     const directory = new GraphDirectory({
       baseUrl: endpoints.graphBaseUrl,
       tenantId: config.botAuth.tenantId,
@@ -170,9 +183,30 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
     const clients = appleClientProvider(cipher, apple);
     // Late-bound: the approval service needs the executor, which reports through this messenger.
-    const late: { approvals?: ApprovalService; reconciler?: StandingAssignmentReconciler } = {};
+    const late: { approvals?: ApprovalService; reconciler?: StandingAssignmentReconciler; claims?: BookClaimService } = {};
     const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, async (request) => (await late.approvals?.refreshFor(request)) ?? [], (tenantId, approvalId, copy) => store.approvals.addCopy(tenantId, approvalId, copy));
+    // Issue #15: members are told in their personal chat (told once per run, member and kind); the bot installs
+    // itself for those without a chat. Delivery and the requester's "who could not be reached" run in the background.
+    let publicBaseUrl = config.mode === 'production' ? productionPublicBaseUrl(process.env) : undefined;
+    const memberNotices = new MemberMessenger({
+      notices: store.memberNotices,
+      outbox,
+      reach: new TeamsUserReach({
+        conversations: store.conversations,
+        adapter,
+        appId: config.botAuth.appId,
+        installer: new GraphBotInstaller(directory, config.botAuth.appId ?? LOCAL_MANIFEST_ID),
+        knownChats: localPlaygroundChats(config),
+        defaultServiceUrl: config.teamsServiceUrl,
+        logger,
+      }),
+      instanceId: config.instanceId,
+      publicBaseUrl: () => publicBaseUrl,
+      runState: async (tokenId, runId) => (await runs.get(tokenId, runId))?.state,
+      logger,
+    });
     const executor = new AssignmentExecutor({
+      memberNotices,
       store,
       runs,
       directory,
@@ -182,6 +216,9 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       progressEveryUsers: config.assignProgressEveryUsers,
       instanceId: config.instanceId,
       wait: { intervalMs: config.apple.statusPollIntervalMs },
+      afterCompleted: (run) => {
+        if (run.topUp?.state === 'approved') late.reconciler?.topUpApproved(run.tokenId, run.id);
+      },
       onTokenTakenOver: async (token) => {
         await notifier.notifyToken(token);
       },
@@ -191,7 +228,13 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       runs,
       executor,
       // An approved top-up goes to the members waiting for it at once.
-      topUps: { topUpApproved: (tokenId, runId) => late.reconciler?.topUpApproved(tokenId, runId) },
+      // An approved top-up goes at once to whoever waits: members who joined (reconciler) or asked (claims).
+      topUps: {
+        topUpApproved: (tokenId, runId) => {
+          late.reconciler?.topUpApproved(tokenId, runId);
+          late.claims?.topUpApproved(tokenId, runId);
+        },
+      },
       expiryMs: config.approvals.expiryMs,
       logger,
       approvers: approverDirectory,
@@ -212,6 +255,15 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     });
     late.approvals = approvals;
     const approvalCards = new ApprovalCardHandler(approvals, messenger, logger, isAdmin);
+    // A top-up request goes to the approvers' chats as a card (and a replaced one's cards say so).
+    const topUpRequests: TopUpRequester = {
+      requestTopUp: async (input) => {
+        const asked = await approvals.requestTopUp(input);
+        if (asked.outcome === 'requested') await approvalCards.topUpRequested(asked.request, asked.approvers, asked.replaced);
+        if (asked.outcome === 'withdrawn') await approvalCards.topUpRequested(undefined, [], asked.replaced);
+        return asked;
+      },
+    };
     // Standing assignments: after every sync, and on `reconcile`, newcomers get the book within the approved budget.
     const reconciler = new StandingAssignmentReconciler({
       store,
@@ -219,14 +271,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       directory,
       clients,
       executor,
-      topUps: {
-        requestTopUp: async (input) => {
-          const asked = await approvals.requestTopUp(input);
-          if (asked.outcome === 'requested') await approvalCards.topUpRequested(asked.request, asked.approvers, asked.replaced);
-          if (asked.outcome === 'withdrawn') await approvalCards.topUpRequested(undefined, [], asked.replaced);
-          return asked;
-        },
-      },
+      topUps: topUpRequests,
       instanceId: config.instanceId,
       logger,
     });
@@ -235,12 +280,16 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       if (outcome.status === 'completed') reconciler.afterSync(outcome.tokenId);
     });
     const reconcileCommand = new ReconcileCommand(store, reconciler, outbox, logger);
+    // Available assignments: members get the book themselves (`my books` → Get) within the approved budget.
+    const claims = new BookClaimService({ store, runs, directory, clients, topUps: topUpRequests, notices: memberNotices, logger, wait: { intervalMs: config.apple.statusPollIntervalMs } });
+    late.claims = claims;
 
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
       ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'))) }),
       ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, runs, executor, isAdmin, reconcile: reconcileCommand }),
+      ...memberFlows({ claims }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
@@ -253,6 +302,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       mode: config.mode,
       isStoreReachable: () => isStoreReachable(database),
       isAppleReachable: () => isAppleReachable(appleBaseUrl),
+      exports: memberNotices,
     });
     const listening = await server.listen(config.port, config.host);
     stack.push(() => server.close());
@@ -263,12 +313,18 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     await executor.resumeAll();
     // Chat-requested syncs a previous process left running are restarted, and their results posted once.
     await syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));
+    // Claims a previous process left half-way are finished; waiting ones get licenses a top-up added.
+    await claims.resumeClaims().catch((err: unknown) => logger.warn({ err }, 'resuming book claims failed'));
+    // Member notices a previous process left go out now (locally, download links point at this server).
+    publicBaseUrl ??= config.mode === 'local' ? listening.url : undefined;
+    await memberNotices.start();
     // Every sweep: expire overdue approvals, and take over runs whose instance died (its lease ran out).
     const sweep = setInterval(() => {
       approvalCards.expireOverdue(undefined, config.tenantId).catch((err: unknown) => logger.warn({ err }, 'expiring approval requests failed'));
       approvals.recoverApproved().catch((err: unknown) => logger.warn({ err }, 'recovering approved requests failed'));
       executor.resumeAll().catch((err: unknown) => logger.warn({ err }, 'resuming assignments failed'));
       syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));
+      claims.resumeClaims().catch((err: unknown) => logger.warn({ err }, 'resuming book claims failed'));
     }, BACKGROUND_SWEEP_MS);
     sweep.unref();
     // Stopped before the store closes: no sync, assignment batch or notice is cut off half-written.
@@ -280,12 +336,15 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       // After the syncs: a sync finishing during shutdown starts a reconciliation, which ends before Cosmos closes.
       await reconcileCommand.idle();
       await reconciler.idle();
+      await claims.idle();
       await executor.stop();
+      // Before the outbox: sends under way finish; what is left stays pending for the next start.
+      await memberNotices.stop();
       await outbox.stop();
     });
     logger.info({ url: listening.url, mode: config.mode }, 'bot listening');
 
-    return { url: listening.url, port: listening.port, appleBaseUrl, cosmosEndpoint: cosmos.endpoint, stop };
+    return { url: listening.url, port: listening.port, appleBaseUrl, cosmosEndpoint: cosmos.endpoint, memberNotices, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -76,23 +76,38 @@ export async function startPlayground(options: {
   };
 }
 
+/** The Playground's built-in users (its default configuration signs in the first, Alex Wilber). */
+const PLAYGROUND_USERS = [
+  { id: 'user-id-0', given: 'Alex', surname: 'Wilber', alias: 'alexw', n: '20' },
+  { id: 'user-id-1', given: 'Megan', surname: 'Bowen', alias: 'meganb', n: '21' },
+  { id: 'user-id-2', given: 'Adele', surname: 'Vance', alias: 'adelev', n: '22' },
+  { id: 'user-id-3', given: 'Isaiah', surname: 'Langer', alias: 'isaiahl', n: '23' },
+  { id: 'user-id-4', given: 'Patti', surname: 'Fernandez', alias: 'pattif', n: '24' },
+  { id: 'user-id-5', given: 'Lynne', surname: 'Robbins', alias: 'lynner', n: '25' },
+] as const;
+
+export type PlaygroundUserId = (typeof PLAYGROUND_USERS)[number]['id'];
+
 /**
- * The Playground's built-in configuration with Megan Bowen signed in instead of Alex Wilber: a second
- * chat window in which local mode's other approver can approve Alex's assignment requests.
+ * The Playground's built-in configuration with another of its users signed in instead of Alex Wilber:
+ * a chat window of its own (and its own connector) for that user. Its chats have their own ids, so they
+ * never meet Alex's.
  */
-export function secondUserPlaygroundConfig(): string {
+export function playgroundConfigFor(userId: PlaygroundUserId, chatPrefix: string): string {
+  const yaml = (u: (typeof PLAYGROUND_USERS)[number], indent: string, first: string) =>
+    [
+      `${first}id: ${u.id}`,
+      `name: ${u.given} ${u.surname}`,
+      `userPrincipleName: ${u.alias}@example.com`,
+      `aadObjectId: 00000000-0000-0000-0000-00000000000${u.n}`,
+      `givenName: ${u.given}`,
+      `surname: ${u.surname}`,
+      `email: ${u.alias}@example.com`,
+    ].join(`\n${indent}`);
+  const current = PLAYGROUND_USERS.find((u) => u.id === userId) ?? PLAYGROUND_USERS[0];
   // The Playground insists on exactly five other users.
-  const users = [
-    ['user-id-0', 'Alex', 'Wilber', 'alexw', '20'],
-    ['user-id-2', 'Adele', 'Vance', 'adelev', '22'],
-    ['user-id-3', 'Isaiah', 'Langer', 'isaiahl', '23'],
-    ['user-id-4', 'Patti', 'Fernandez', 'pattif', '24'],
-    ['user-id-5', 'Lynne', 'Robbins', 'lynner', '25'],
-  ]
-    .map(
-      ([id, given, surname, alias, n]) =>
-        `  - id: ${id}\n    name: ${given} ${surname}\n    userPrincipleName: ${alias}@example.com\n    aadObjectId: 00000000-0000-0000-0000-00000000000${n}\n    givenName: ${given}\n    surname: ${surname}\n    email: ${alias}@example.com`,
-    )
+  const users = PLAYGROUND_USERS.filter((u) => u.id !== current.id)
+    .map((u) => yaml(u, '    ', '  - '))
     .join('\n');
   return `version: "0.1.1"
 tenantId: 00000000-0000-0000-0000-0000000000001
@@ -100,19 +115,13 @@ bot:
   id: 00000000-0000-0000-0000-00000000000011
   name: Test Bot
 currentUser:
-  id: user-id-1
-  name: Megan Bowen
-  userPrincipleName: meganb@example.com
-  aadObjectId: 00000000-0000-0000-0000-0000000000021
-  givenName: Megan
-  surname: Bowen
-  email: meganb@example.com
+  ${yaml(current, '  ', '')}
 users:
 ${users}
 personalChat:
-  id: megan-personal-chat
+  id: ${chatPrefix}-personal-chat
 groupChat:
-  id: megan-group-chat
+  id: ${chatPrefix}-group-chat
   name: Group Chat
 team:
   id: team-id
@@ -122,4 +131,20 @@ team:
     - id: channel-announcements-id
       name: Announcements
 `;
+}
+
+/**
+ * The Playground's built-in configuration with Megan Bowen signed in instead of Alex Wilber: a second
+ * chat window in which local mode's other approver can approve Alex's assignment requests.
+ */
+export function secondUserPlaygroundConfig(): string {
+  return playgroundConfigFor('user-id-1', 'megan');
+}
+
+/**
+ * A third chat window, signed in as Adele Vance: an English teacher who is no admin, so local mode shows
+ * what members see (`help`, `my books` and its Get button).
+ */
+export function memberPlaygroundConfig(): string {
+  return playgroundConfigFor('user-id-2', 'adele');
 }

@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from '../services/logging/logger';
 import type { VppBooksBot } from './VppBooksBot';
 import { describeInvalidActivity } from './inboundActivity';
+import { registerExportRoute, type ExportRouteLimits, type ExportSource } from './exportRoute';
+import { redactExportPath } from './memberExports';
 
 export interface HealthReport {
   status: 'ok' | 'degraded' | 'unhealthy';
@@ -22,6 +24,9 @@ export interface BotServerDependencies {
   mode: 'local' | 'production';
   isStoreReachable: () => Promise<boolean>;
   isAppleReachable: () => Promise<boolean>;
+  /** Download links (`GET /api/exports/<secret>`): the CSV of members who could not be reached. */
+  exports?: ExportSource | undefined;
+  exportLimits?: ExportRouteLimits | undefined;
 }
 
 export interface BotServer {
@@ -60,8 +65,10 @@ export function createBotServer(deps: BotServerDependencies): BotServer {
     res.json(report);
   });
 
+  if (deps.exports) registerExportRoute(server, deps.exports, deps.logger, deps.exportLimits);
+
   server.on('restifyError', (req: restify.Request, _res: restify.Response, err: Error, callback: () => void) => {
-    deps.logger.warn({ err: { name: err.name, message: err.message }, method: req.method, url: req.url }, 'request rejected');
+    deps.logger.warn({ err: { name: err.name, message: err.message }, method: req.method, url: redactExportPath(req.url) }, 'request rejected');
     callback();
   });
 

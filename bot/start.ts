@@ -5,7 +5,7 @@ import { createLogger } from '../services/logging/logger';
 import { startApplication } from './application';
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { secondUserPlaygroundConfig, startPlayground, type RunningPlayground } from './playground';
+import { memberPlaygroundConfig, secondUserPlaygroundConfig, startPlayground, type RunningPlayground } from './playground';
 import { version } from '../package.json';
 
 /** `npm start`: the bot plus, in local mode, its embedded services and the Agents Playground. */
@@ -36,8 +36,17 @@ async function main(): Promise<void> {
       playgrounds.push(approver);
       approverLine = `  Approve assignments as Megan Bowen: ${approver.url}\n`;
     }
+    let memberLine = '';
+    if (config.playground.member.enabled) {
+      const configFile = path.resolve(config.localDataDir, 'playground-adele.yml');
+      await mkdir(path.dirname(configFile), { recursive: true });
+      await writeFile(configFile, memberPlaygroundConfig());
+      const member = await startPlayground({ botUrl: app.url, port: config.playground.member.port, logger, configFile });
+      playgrounds.push(member);
+      memberLine = `  Get books as Adele Vance, a member (type "my books"): ${member.url}\n`;
+    }
     process.stdout.write(
-      `\n  VPP Books bot is running (local mode).\n  Open the chat: ${main.url}\n${approverLine}  Type "help" to see the commands.\n\n`,
+      `\n  VPP Books bot is running (local mode).\n  Open the chat: ${main.url}\n${approverLine}${memberLine}  Type "help" to see the commands.\n\n`,
     );
   }
 

@@ -25,8 +25,13 @@ export function assignPreviewCard(preview: AssignPreviewView, options: { ref: st
     ...preview.groups.map((g) => ({ title: g.groupName, value: `${n(g.userCount)} user${g.userCount === 1 ? '' : 's'}${g.deviceCount > 0 ? ` (${n(g.deviceCount)} devices skipped)` : ''}` })),
     { title: 'Users in all', value: n(preview.distinctUsers) },
     { title: 'Already have the book', value: n(preview.alreadyAssigned) },
-    { title: 'Must accept a VPP invitation', value: n(preview.needInvitation) },
-    { title: 'Licenses needed', value: n(preview.licensesNeeded) },
+    ...(preview.installIntent === 'required'
+      ? [
+          { title: 'Licensed now', value: n(Math.max(0, preview.licensesNeeded - preview.needInvitation)) },
+          { title: 'Licensed after they join (invited in Teams)', value: n(Math.min(preview.needInvitation, preview.licensesNeeded)) },
+        ]
+      : [{ title: 'Told it is available (licensed when they ask)', value: n(preview.licensesNeeded) }]),
+    { title: preview.installIntent === 'required' ? 'Licenses needed' : 'Licenses approved for them (at most)', value: n(preview.licensesNeeded) },
     { title: 'Licenses available', value: preview.unlimited ? 'Unlimited (free book)' : n(preview.licensesAvailable) },
     ...(preview.licensesReserved ? [{ title: 'Reserved by other requests', value: n(preview.licensesReserved) }] : []),
   ];
@@ -51,7 +56,7 @@ export interface AssignResultView {
   bookTitle: string;
   installIntent: 'required' | 'available';
   state: 'completed' | 'failed' | 'interrupted';
-  totals: { processed: number; licensed: number; awaitingInvitation: number; failed: number };
+  totals: { processed: number; licensed: number; awaitingInvitation: number; failed: number; offered?: number | undefined };
   groups: ReadonlyArray<{ groupName: string; counts: { processed: number } }>;
   failureReasons: ReadonlyArray<{ code: string; message: string; count: number }>;
   failedUsers: ReadonlyArray<{ displayName: string; reason: string }>;
@@ -81,8 +86,15 @@ export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
     facts: [
       { title: 'Groups', value: result.groups.map((g) => g.groupName).join(', ') },
       { title: 'Users', value: n(result.totals.processed) },
-      { title: 'Assigned', value: n(result.totals.licensed) },
-      { title: 'Pending invitation', value: n(result.totals.awaitingInvitation) },
+      ...(result.installIntent === 'available'
+        ? [
+            { title: 'Told it is available to them', value: n(result.totals.offered ?? 0) },
+            { title: 'Have it already', value: n(result.totals.licensed) },
+          ]
+        : [
+            { title: 'Licensed now', value: n(result.totals.licensed) },
+            { title: 'Invited: licensed once they join', value: n(result.totals.awaitingInvitation) },
+          ]),
       { title: 'Failed', value: n(result.totals.failed) },
       ...(result.overBudget ? [{ title: 'Left out: approved licenses used up', value: `${n(result.overBudget)} (${n(result.budget ?? 0)} approved)` }] : []),
     ],

@@ -4,6 +4,13 @@ import type { AuditLog } from '../services/store/repositories/AuditLog';
 import type { Logger } from '../services/logging/logger';
 import { isExpectedError, toChatError } from './chatErrors';
 
+/** The tenant Teams put on the activity (never from card data). */
+function tenantOf(context: TurnContext): string | undefined {
+  const activity = context.activity;
+  const channelTenant = (activity.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
+  return activity.conversation?.tenantId ?? (typeof channelTenant === 'string' ? channelTenant : undefined);
+}
+
 /**
  * Checks the sender of a turn against the admin policy, from what Teams put on the activity (never from
  * card data), and leaves an audit entry for every refusal.
@@ -19,29 +26,68 @@ export class AccessGuard {
 
   async check(context: TurnContext, command: string, options: { approversToo?: boolean } = {}): Promise<Authorization> {
     const activity = context.activity;
-    const channelTenant = (activity.channelData as { tenant?: { id?: unknown } } | undefined)?.tenant?.id;
-    const tenantId = activity.conversation?.tenantId ?? (typeof channelTenant === 'string' ? channelTenant : undefined);
+    const tenantId = tenantOf(context);
     let result = await this.authorize(tenantId, activity.from?.aadObjectId, activity.from?.name);
     if (!result.allowed && result.reason === 'notAdmin' && options.approversToo && tenantId && activity.from?.aadObjectId && this.isApprover) {
       if (await this.isApprover(tenantId, activity.from.aadObjectId)) result = { allowed: true, actor: { tenantId, aadObjectId: activity.from.aadObjectId, name: activity.from.name } };
     }
-    if (!result.allowed) {
-      this.logger?.warn({ reason: result.reason, command, tenantId, user: activity.from?.aadObjectId }, 'access refused');
+    if (!result.allowed) await this.refused(context, command, result);
+    return result;
+  }
+
+  /**
+   * For commands anyone of our tenant may use (`my books`): admits every identified user of the tenant,
+   * admin or not, and refuses (with the same audit entry) anyone else. Admin rights are not looked at, so a
+   * directory outage checking the admin group keeps nobody from their own books.
+   */
+  async checkMember(context: TurnContext, command: string): Promise<Authorization> {
+    const activity = context.activity;
+    const tenantId = tenantOf(context);
+    const result = await this.authorize(tenantId, activity.from?.aadObjectId, activity.from?.name);
+    const known = result.allowed || result.reason === 'notAdmin' || result.reason === 'checkFailed';
+    if (known && tenantId && activity.from?.aadObjectId) return { allowed: true, actor: { tenantId, aadObjectId: activity.from.aadObjectId, name: activity.from.name } };
+    const refusal: Authorization = result.allowed ? { allowed: false, reason: 'unknownUser', message: 'Sorry, I cannot tell who you are, so I cannot show your books.' } : result;
+    await this.refused(context, command, refusal);
+    return refusal;
+  }
+
+  /**
+   * Who the sender is to the bot, for what `help` shows: an admin (the full command list), an approver who
+   * is not an admin, or anyone else. Nothing is refused here, so nothing is audited; a directory outage
+   * shows the full list (the commands themselves are still checked).
+   */
+  async role(context: TurnContext): Promise<'admin' | 'approver' | 'member'> {
+    const activity = context.activity;
+    const tenantId = tenantOf(context);
+    const result = await this.authorize(tenantId, activity.from?.aadObjectId, activity.from?.name);
+    if (result.allowed || result.reason === 'checkFailed') return 'admin';
+    if (result.reason === 'notAdmin' && tenantId && activity.from?.aadObjectId && this.isApprover) {
       try {
-        await this.audit?.record({
-          tenantId: tenantId ?? 'unknown-tenant',
-          actor: { aadObjectId: activity.from?.aadObjectId ?? 'unknown-user', displayName: activity.from?.name },
-          action: 'access.refused',
-          target: { type: 'user', id: activity.from?.aadObjectId ?? 'unknown-user' },
-          outcome: 'refused',
-          details: { command, reason: result.reason },
-        });
+        if (await this.isApprover(tenantId, activity.from.aadObjectId)) return 'approver';
       } catch (err) {
-        // The refusal stands even if the audit store is down; the log line above still records it.
-        this.logger?.error({ err }, 'could not audit a refused access');
+        if (!isExpectedError(err)) throw err;
       }
     }
-    return result;
+    return 'member';
+  }
+
+  private async refused(context: TurnContext, command: string, result: Authorization & { allowed: false }): Promise<void> {
+    const activity = context.activity;
+    const tenantId = tenantOf(context);
+    this.logger?.warn({ reason: result.reason, command, tenantId, user: activity.from?.aadObjectId }, 'access refused');
+    try {
+      await this.audit?.record({
+        tenantId: tenantId ?? 'unknown-tenant',
+        actor: { aadObjectId: activity.from?.aadObjectId ?? 'unknown-user', displayName: activity.from?.name },
+        action: 'access.refused',
+        target: { type: 'user', id: activity.from?.aadObjectId ?? 'unknown-user' },
+        outcome: 'refused',
+        details: { command, reason: result.reason },
+      });
+    } catch (err) {
+      // The refusal stands even if the audit store is down; the log line above still records it.
+      this.logger?.error({ err }, 'could not audit a refused access');
+    }
   }
 
   /** A directory outage while checking the admin group refuses the action with the reason, not a crash. */

@@ -11,6 +11,7 @@ import {
 } from 'botbuilder-dialogs';
 import type { StatePropertyAccessor, TurnContext } from 'botbuilder';
 import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
+import { memberHelpCard } from '../cards/myBooksCards';
 import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
 import { normaliseText, parseCommand, type ParsedCommand } from './parseCommand';
 import { sendCard } from './replies';
@@ -102,6 +103,8 @@ export class MainDialog extends ComponentDialog {
    */
   private stateConfiguration: DialogStateManagerConfiguration | undefined;
   private renderedHelp: AdaptiveCardJson | undefined;
+  /** The member help, by whether the reader is an approver (rendered once each). */
+  private readonly memberHelp = new Map<boolean, AdaptiveCardJson>();
   private readonly now: () => Date;
   private readonly flowExpiryMs: number;
 
@@ -124,7 +127,7 @@ export class MainDialog extends ComponentDialog {
     const input = commandInput(context.activity);
     // Help reads the same with or without a flow under way (a flow keeps waiting), so it needs no state.
     if (isHelp(input.text)) {
-      await sendCard(context, this.helpCard());
+      await sendCard(context, await this.helpFor(context));
       return;
     }
     // Most other turns are one-shot commands in a conversation with no flow under way; answering those
@@ -141,6 +144,23 @@ export class MainDialog extends ComponentDialog {
     this.stateConfiguration ??= context.turnState.get<DialogStateManagerConfiguration>(STATE_CONFIGURATION_KEY);
     const result = await dc.continueDialog();
     if (result.status === DialogTurnStatus.empty) await dc.beginDialog(this.id);
+  }
+
+  /**
+   * The admins' command card, or for anyone else the short member help (`my books`, and `approvals` for an
+   * approver who is not an admin): their admin commands would only be refused.
+   */
+  private async helpFor(context: TurnContext): Promise<AdaptiveCardJson> {
+    if (!this.guard) return this.helpCard();
+    const role = await this.guard.role(context);
+    if (role === 'admin') return this.helpCard();
+    const approver = role === 'approver';
+    let card = this.memberHelp.get(approver);
+    if (!card) {
+      card = memberHelpCard({ approver });
+      this.memberHelp.set(approver, card);
+    }
+    return card;
   }
 
   /** Every command, marked available when something runs it; the flows are fixed, so it is rendered once. */
@@ -190,7 +210,7 @@ export class MainDialog extends ComponentDialog {
       return innerDc.cancelAllDialogs();
     }
     if (isHelp(input.text)) {
-      await sendCard(innerDc.context, this.helpCard());
+      await sendCard(innerDc.context, await this.helpFor(innerDc.context));
       // Waiting keeps the interrupted flow where it was; the admin answers its last question next.
       return { status: DialogTurnStatus.waiting };
     }
@@ -247,7 +267,7 @@ export class MainDialog extends ComponentDialog {
   /** Where and by whom a flow may run; tells the user why not, and sets the actor for admin flows. */
   private async admit(context: TurnContext, flow: FlowRegistration, options: FlowOptions): Promise<boolean> {
     if (flow.personalChatOnly && context.activity.conversation?.conversationType && context.activity.conversation.conversationType !== 'personal') {
-      await context.sendActivity(PERSONAL_CHAT_ONLY_MESSAGE);
+      await context.sendActivity(flow.personalChatMessage ?? PERSONAL_CHAT_ONLY_MESSAGE);
       return false;
     }
     if (flow.changesState && context.activity.conversation?.conversationType === 'groupChat') {
@@ -263,12 +283,21 @@ export class MainDialog extends ComponentDialog {
       }
       options.actor = access.actor;
     }
+    if (flow.forMembers) {
+      if (!this.guard) throw new Error(`flow "${flow.command}" needs an access guard`);
+      const access = await this.guard.checkMember(context, flow.command);
+      if (!access.allowed) {
+        await context.sendActivity(access.message);
+        return false;
+      }
+      options.actor = access.actor;
+    }
     return true;
   }
 
   private async runBuiltIn(context: TurnContext, command: string): Promise<void> {
     if (command === 'help') {
-      await sendCard(context, this.helpCard());
+      await sendCard(context, await this.helpFor(context));
       return;
     }
     if (command === 'cancel') {

@@ -32,5 +32,7 @@ export const COMMANDS: readonly CommandInfo[] = [
     teamsMenu: false,
   },
   { command: 'resume', title: 'Resume assignments', description: 'Go on with assignments paused because Apple was unavailable (they also resume by themselves).', teamsMenu: false },
+  // For everyone of the organisation, admins too (a personal-chat command); in the menu, since it is what members use.
+  { command: 'my books', title: 'My books', description: 'The books available to you, with a Get button, and the books already yours.' },
   { command: 'cancel', title: 'Cancel', description: 'Stop the current step at any time.' },
 ];

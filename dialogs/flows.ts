@@ -10,7 +10,7 @@ export interface FlowOptions {
   tokenId?: string | undefined;
   /** Set when a card button carried named values for the flow (validated by the flow). */
   args?: Readonly<Record<string, string>> | undefined;
-  /** Present for admin flows: who was authorised to run it. */
+  /** Present for admin and member flows: who was authorised to run it (from Teams, never from card data). */
   actor?: AdminActor | undefined;
 }
 
@@ -21,8 +21,15 @@ interface FlowRules {
   adminOnly: boolean;
   /** With adminOnly: approvers who are not admins may run it too (the requests they can decide). */
   approversToo?: boolean;
+  /**
+   * Anyone of our tenant may run it (members and admins alike; not with adminOnly): the guard checks the
+   * tenant and who they are, refusing and auditing anyone else, and sets the actor.
+   */
+  forMembers?: boolean;
   /** Handles files or secrets: only in a 1:1 chat, never in a channel or group chat. */
   personalChatOnly: boolean;
+  /** Why it is personal-chat only, when not for the token-file reason. */
+  personalChatMessage?: string;
   /** Starts work that changes something (a sync): refused in group chats, where the bot is read-only. */
   changesState?: boolean;
 }

@@ -11,10 +11,11 @@ import { onCpus } from './cpuPinning';
 
 /**
  * Parent side: runs a TypeScript server script (on the given cores, when set) and waits for the line it
- * announces. BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the servers.
+ * announces. BENCH_CHILD_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the servers;
+ * `nodeArgs` are Node options the server itself needs (a larger heap, say).
  */
-export async function spawnServer<T>(script: string, args: readonly string[] = [], options: { cpus?: string | undefined } = {}): Promise<{ child: ChildProcess; info: T }> {
-  const extra = process.env.BENCH_CHILD_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [];
+export async function spawnServer<T>(script: string, args: readonly string[] = [], options: { cpus?: string | undefined; nodeArgs?: readonly string[] } = {}): Promise<{ child: ChildProcess; info: T }> {
+  const extra = [...(options.nodeArgs ?? []), ...(process.env.BENCH_CHILD_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
   const [command, commandArgs] = onCpus(options.cpus, process.execPath, [...extra, '--import', 'tsx', '--disable-warning=DEP0111', script, ...args]);
   const child = spawn(command, commandArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });

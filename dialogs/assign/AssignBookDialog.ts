@@ -53,6 +53,15 @@ export const ASSIGN_MESSAGES = {
 } as const;
 
 /**
+ * What each intent does in this bot, honestly: it cannot put a book onto a device (that takes an MDM
+ * command, such as Intune's), only give licenses and tell people.
+ */
+export const INTENT_HINT =
+  "Required: everyone who can receive the book now (a Managed Apple Account, or already in your organisation's Apple volume purchasing) gets a license at once and a message in Teams; the others get their own invitation in Teams and the license once they have joined, never before. " +
+  'Available: nothing is spent now; members are told in Teams that the book is there for them and get a license only when they ask for it (**my books**), up to the number approved. ' +
+  'Either way the book appears in the Books app under their purchases; installing it onto devices automatically needs an MDM such as Microsoft Intune.';
+
+/**
  * "assign": book → user groups → Required or Available → preview with licenses needed and the
  * irrevocability warning → an approval request. Nothing reaches Apple until an approver approves.
  */
@@ -143,7 +152,7 @@ export class AssignBookDialog extends ComponentDialog {
     const card = choiceQuestionCard({
       ref,
       question: 'Assign it as **Required** or **Available**?',
-      hint: 'Required: the book is pushed to the users. Available: users can get it themselves.',
+      hint: INTENT_HINT,
       choices: [
         { title: 'Required', value: 'required' },
         { title: 'Available', value: 'available' },

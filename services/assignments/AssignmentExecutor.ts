@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { AppleBooksClient, AsyncOperationResult, UserRequest, VppUser as AppleVppUser } from '../apple/AppleBooksClient';
 import { VppError } from '../apple/VppError';
+import { DirectoryUnavailableError } from '../directory/errors';
+import { StoreConcurrencyError, isStoreUnavailable } from '../store/errors';
 import { forEachLimited } from '../common/forEachLimited';
 import type { DirectoryUser } from '../directory';
 import type { Logger } from '../logging/logger';
@@ -39,6 +41,11 @@ export interface AssignmentExecutorOptions {
   onTokenTakenOver?: (token: VppToken) => Promise<void>;
   /** Members are told what the run did for them (licensed, invited, offered); nobody is told without it. */
   memberNotices?: MemberNotices;
+  /**
+   * After a run or pass completed: a top-up approved while it ran is handed out now (the reconciler), instead
+   * of at the next sync.
+   */
+  afterCompleted?: (run: AssignmentRun) => void;
 }
 
 const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
@@ -268,7 +275,9 @@ export class AssignmentExecutor {
       const total = plan.reduce((n, users) => n + users.length, 0);
       // Members who hold the book already cost nothing; everyone else counts against the budget.
       const planned = new Set(plan.flatMap((users) => users.map((u) => u.id)));
-      const holders = run.budget === undefined ? new Set<string>() : await bookHolders(client, run, (id) => planned.has(id));
+      // A pass's members were checked against Apple's holders when it was planned: that read is not made again
+      // (someone who got the book in between costs the budget one license too many, never one too few).
+      const holders = run.budget === undefined || run.pass ? new Set<string>() : await bookHolders(client, run, (id) => planned.has(id));
       let reportedAt = Math.floor(run.totals.processed / this.progressEvery);
       for (let gi = 0; gi < run.groups.length; gi++) {
         const group = run.groups[gi];
@@ -295,6 +304,7 @@ export class AssignmentExecutor {
       await this.audit(run, 'success');
       await this.refreshBook(run, client);
       await this.safely(() => this.reporter.finished(outcome));
+      this.options.afterCompleted?.(run);
       return outcome;
     } catch (err) {
       if (err instanceof RunStopped || this.signal.aborted) return undefined;
@@ -302,6 +312,8 @@ export class AssignmentExecutor {
       // Licenses may have been spent before the stop: the book's counts are read again either way.
       if (client && !(err instanceof VppError && err.isRetryable)) await this.refreshBook(run, client);
       if (err instanceof VppError && err.isRetryable) return this.interrupt(run, err, initial.state === 'interrupted');
+      const passing = passingFailure(err);
+      if (passing) return this.interrupt(run, passing, initial.state === 'interrupted');
       return this.fail(run, err);
     }
   }
@@ -327,7 +339,7 @@ export class AssignmentExecutor {
    * Apple stayed unavailable or kept rate limiting past the retry deadline: the run pauses where it is
    * (batches recorded complete stay done) and the sweep resumes it later; the requester may resume sooner.
    */
-  private async interrupt(run: AssignmentRun, err: VppError, alreadyPaused: boolean): Promise<AssignmentOutcome | undefined> {
+  private async interrupt(run: AssignmentRun, err: PauseCause, alreadyPaused: boolean): Promise<AssignmentOutcome | undefined> {
     // Each pause in a row waits twice as long (a maintenance window can last hours), and never less than Apple asked.
     const interruptions = (run.interruptions ?? 0) + 1;
     const delay = Math.max(Math.min(this.resumeDelayMs * 2 ** (interruptions - 1), MAX_RESUME_DELAY_MS), err.retryAfterMs ?? 0);
@@ -336,7 +348,7 @@ export class AssignmentExecutor {
     const resumeAfter = new Date(at.getTime() + delay).toISOString();
     const message = pausedMessage(err, resumeAfter);
     const lastError = { code: err.code.slice(0, 64), message: message.slice(0, 2000), occurredDateTime: at.toISOString() };
-    this.options.logger?.warn({ runId: run.id, code: err.code, resumeAfter }, 'assignment run interrupted by Apple; it resumes later');
+    this.options.logger?.warn({ runId: run.id, code: err.code, resumeAfter }, 'assignment run interrupted; it resumes later');
     let paused = run;
     try {
       paused = await this.save(run, (r) => ({ ...r, state: 'interrupted', resumeAfterDateTime: resumeAfter, interruptions, lastError }));
@@ -720,7 +732,8 @@ export class AssignmentExecutor {
     const lastError = { code: code.slice(0, 64), message: message.slice(0, 2000), occurredDateTime: this.now().toISOString() };
     let failed = run;
     try {
-      failed = await this.save(run, (r) => ({ ...r, state: 'failed', lastError, pending: undefined, finishedDateTime: this.now().toISOString() }));
+      // A reconciliation pass that fails leaves the assignment standing (the next one looks again); a first delivery fails.
+      failed = await this.save(run, (r) => ({ ...r, state: r.pass ? 'completed' : 'failed', lastError, pending: undefined, finishedDateTime: this.now().toISOString() }));
       for (const group of failed.groups) {
         if (group.done) continue;
         await this.markAssignment(failed, group.assignmentId, (a) => ({ ...a, status: group.counts.processed - group.counts.failed > 0 ? 'partiallyCompleted' : 'failed', lastError }));
@@ -813,8 +826,25 @@ function mergeResults(a: AsyncOperationResult, b: AsyncOperationResult): AsyncOp
 }
 
 /** What a paused run tells the requester: what happened at Apple, when it goes on, and that nothing is spent twice. */
-function pausedMessage(err: VppError, resumeAfter: string): string {
-  const why = err.kind === 'rateLimit' || err.httpStatus === 429 ? 'Apple is limiting requests for this VPP token' : "Apple's Apps and Books service is not answering";
+/** What paused a run: Apple (rate limit, outage), or our own database or directory being out of reach for a while. */
+interface PauseCause {
+  code: string;
+  kind?: string | undefined;
+  httpStatus?: number | undefined;
+  retryAfterMs?: number | undefined;
+  /** Who did not answer, in the admin's words (Apple when absent). */
+  who?: string | undefined;
+}
+
+/** A passing failure of the bot's own database or of Microsoft Graph: the run pauses like for an Apple outage. */
+function passingFailure(err: unknown): PauseCause | undefined {
+  if (err instanceof DirectoryUnavailableError) return { code: 'graph_unavailable', who: 'Microsoft Graph (the directory) is not answering' };
+  if (isStoreUnavailable(err) || err instanceof StoreConcurrencyError) return { code: 'store_unavailable', who: "The bot's database is not answering" };
+  return undefined;
+}
+
+function pausedMessage(err: PauseCause, resumeAfter: string): string {
+  const why = err.who ?? (err.kind === 'rateLimit' || err.httpStatus === 429 ? 'Apple is limiting requests for this VPP token' : "Apple's Apps and Books service is not answering");
   return `${why} (${err.code}), so the assignment is paused where it is. It goes on by itself after ${resumeAfter.slice(11, 16)} UTC on ${resumeAfter.slice(0, 10)}, or type **resume** to go on now. Nobody gets a second license.`;
 }
 

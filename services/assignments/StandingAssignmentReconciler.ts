@@ -5,6 +5,7 @@ import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
 import { LEFT_SAMPLE_LIMIT, MAX_WAITING_PER_GROUP, MAX_WATCHED_GROUPS, standingAssignmentId, type StandingAssignment, type StandingGroup } from '../store/entities/standingAssignment';
 import { MAX_PASS_USERS, type AssignmentRun, type AssignmentRunRepository } from './AssignmentRunRepository';
+import type { VppToken } from '../store/entities/vppToken';
 import { bookHolders, type AppleClientProvider } from './ports';
 
 /** The directory reads reconciliation needs (GraphDirectory): change feeds per group, users by id, membership. */
@@ -68,6 +69,8 @@ export interface RunReconciliation {
 }
 
 const DEFAULT_LEASE_MS = 5 * 60_000;
+/** Up to this many candidates known to VPP are asked about one by one; more, with one read of the book's holders. */
+const FEW_CANDIDATES = 10;
 
 interface PassPlan {
   /** Per group: who the pass processes (licensed now, invited now, or told about an Available book). */
@@ -194,7 +197,7 @@ export class StandingAssignmentReconciler {
       return ids;
     });
 
-    const holders = seen.size === 0 ? new Set<string>() : await bookHolders(this.options.clients(token), run, (id) => seen.has(id));
+    const holders = await this.holdersAmong(token, run, seen);
     const plan = await this.plan(run, reads, wanted, holders);
     const { passes, waiting, invited, newcomers, joinedVpp } = plan;
     const passSize = passes.reduce((n, ids) => n + ids.length, 0);
@@ -260,6 +263,26 @@ export class StandingAssignmentReconciler {
   }
 
   /**
+   * Which candidates hold the book at Apple. Only someone the organisation's VPP knows can (a sync stores every
+   * user Apple has), so candidates without a VPP user cost no Apple request; a few are asked about one by one,
+   * many with one read of the book's holders.
+   */
+  private async holdersAmong(token: VppToken, run: AssignmentRun, candidates: ReadonlySet<string>): Promise<Set<string>> {
+    if (candidates.size === 0) return new Set();
+    const known = (await this.options.store.vppUsers.getMany(run.tokenId, [...candidates])).map((u) => u.id);
+    if (known.length === 0) return new Set();
+    const client = this.options.clients(token);
+    if (known.length > FEW_CANDIDATES) return bookHolders(client, run, (id) => candidates.has(id));
+    const holders = new Set<string>();
+    for (const clientUserId of known) {
+      for await (const page of client.assignmentPages({ adamId: run.adamId, pricingParam: run.pricingParam, clientUserId })) {
+        if (page.assignments.some((a) => a.clientUserId === clientUserId && a.pricingParam === run.pricingParam)) holders.add(clientUserId);
+      }
+    }
+    return holders;
+  }
+
+  /**
    * What each group's candidates get. Required: a license within what is left of the budget for whoever
    * Apple can give one to now (a Managed Apple Account, or a member who joined the organisation's VPP),
    * the rest of those wait for a top-up; members without a VPP user are handed to the pass to be invited
@@ -282,7 +305,8 @@ export class StandingAssignmentReconciler {
       const wasInvited = new Set(group?.invited ?? []);
       // Gone from the directory: nobody to give it to (they are counted among those who left when Graph says so).
       const fresh = ids.filter((id) => !holders.has(id) && exists(id)).sort();
-      plan.newcomers.push(fresh.filter((id) => !before.has(id)).length);
+      // Members the delivery invited are not newcomers, though the first look finds them without the book.
+      plan.newcomers.push(fresh.filter((id) => !before.has(id) && stored.get(id) !== 'registered').length);
       if (run.installIntent === 'available') {
         const offer = fresh.filter((id) => !before.has(id)).slice(0, MAX_PASS_USERS);
         plan.passes.push(offer);

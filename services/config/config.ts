@@ -15,6 +15,8 @@ export const PLAYGROUND_TENANT_ID = '00000000-0000-0000-0000-0000000000001';
 export const PLAYGROUND_ADMIN_USER_ID = '00000000-0000-0000-0000-0000000000020';
 /** Megan Bowen, the Playground's second user: local mode's other approver. */
 export const PLAYGROUND_SECOND_USER_ID = '00000000-0000-0000-0000-0000000000021';
+/** Adele Vance, an English teacher and no admin: local mode's member, who gets Available books with `my books`. */
+export const PLAYGROUND_MEMBER_USER_ID = '00000000-0000-0000-0000-0000000000022';
 
 const emptyToUndefined = (value: unknown): unknown =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
@@ -80,6 +82,8 @@ export const environmentSchema = z.object({
   PLAYGROUND_ENABLED: booleanFlag(true),
   PLAYGROUND_APPROVER_PORT: port(56151),
   PLAYGROUND_APPROVER_ENABLED: booleanFlag(true),
+  PLAYGROUND_MEMBER_PORT: port(56152),
+  PLAYGROUND_MEMBER_ENABLED: booleanFlag(true),
   LOG_LEVEL: z.preprocess(
     emptyToUndefined,
     z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -148,6 +152,8 @@ export interface AppConfig {
     port: number;
     /** A second Playground signed in as Megan Bowen, the other local approver. */
     approver: { enabled: boolean; port: number };
+    /** A third Playground signed in as Adele Vance, a member who is not an admin (`my books`). */
+    member: { enabled: boolean; port: number };
   };
   logLevel: Environment['LOG_LEVEL'];
   localDataDir: string;
@@ -257,6 +263,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
       enabled: mode === 'local' && e.PLAYGROUND_ENABLED,
       port: e.PLAYGROUND_PORT,
       approver: { enabled: mode === 'local' && e.PLAYGROUND_ENABLED && e.PLAYGROUND_APPROVER_ENABLED, port: e.PLAYGROUND_APPROVER_PORT },
+      member: { enabled: mode === 'local' && e.PLAYGROUND_ENABLED && e.PLAYGROUND_MEMBER_ENABLED, port: e.PLAYGROUND_MEMBER_PORT },
     },
     logLevel: e.LOG_LEVEL,
     localDataDir: e.LOCAL_DATA_DIR,

@@ -29,10 +29,12 @@ describe('npm start (process level)', function () {
     const port = await freePort();
     const playgroundPort = await freePort();
     const approverPort = await freePort();
+    const memberPort = await freePort();
     const bot = new BotProcess({
       PORT: String(port),
       PLAYGROUND_PORT: String(playgroundPort),
       PLAYGROUND_APPROVER_PORT: String(approverPort),
+      PLAYGROUND_MEMBER_PORT: String(memberPort),
       LOCAL_DATA_DIR: dataDir,
       LOG_LEVEL: 'warn',
     }).start();
@@ -42,6 +44,8 @@ describe('npm start (process level)', function () {
       await bot.waitForOutput(new RegExp(`Approve assignments as Megan Bowen: http://localhost:${approverPort}`));
       const approverPage = await fetch(`http://localhost:${approverPort}`);
       assert.equal(approverPage.status, 200, 'the second Playground (signed in as Megan) is up');
+      await bot.waitForOutput(new RegExp(`Get books as Adele Vance, a member \\(type "my books"\\): http://localhost:${memberPort}`));
+      assert.equal((await fetch(`http://localhost:${memberPort}`)).status, 200, 'the third Playground (signed in as Adele, a member) is up');
       const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string };
       assert.equal(health.status, 'ok');
       const page = await fetch(chatUrl ?? '');

@@ -45,7 +45,7 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
       { title: 'Middlemarch Annotated', totalCount: 200 },
       { title: 'Ivanhoe Illustrated', totalCount: 20 },
       { title: 'Persuasion Revisited', totalCount: 0 },
-    ]);
+    ], undefined, { membersJoined: false });
     // Megan has chatted with the bot before: her Teams user id is known for the card's refresh.
     await storeTeamsChat(env.store, { tenantId: ASSIGN_TENANT, aadObjectId: MEGAN, mri: '29:megan-mri' });
     executor = env.executor({ reporter });
@@ -142,13 +142,13 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     assert.equal(outcome?.totals.processed, users.size);
     const result = JSON.stringify(assignResultCard(outcome!));
     assert.match(result, /Assigned \\"Middlemarch Annotated\\" \(Required\)/);
-    assert.match(result, /Pending invitation/);
+    assert.match(result, /Invited: licensed once they join/);
     assert.match(result, /invitation link/);
     assert.match(result, /built-in Books app/);
 
     await alex.send('status middlemarch').assertReply((r) => {
       const card = cardJson(r);
-      for (const fact of ['Assignment status: Middlemarch Annotated', 'Year 9 Form 9A', 'Science Lab Carts', 'Required', 'Completed', 'Installed / assigned', 'Pending invitation']) assert.ok(card.includes(fact), `status shows ${fact}`);
+      for (const fact of ['Assignment status: Middlemarch Annotated', 'Year 9 Form 9A', 'Science Lab Carts', 'Required', 'Completed', 'Licensed', 'Invited, not joined yet']) assert.ok(card.includes(fact), `status shows ${fact}`);
     });
   });
 

@@ -194,6 +194,8 @@ describe('a license budget holds under any interleaving (property, real stack)',
           await instances.B.executor.idle();
           const pending = (await env.store.approvals.listPending(ASSIGN_TENANT)).filter((r) => r.kind === 'topUp' && r.tokenId === token.id);
           for (const topUp of pending) await instances.B.approvals.decide(ASSIGN_TENANT, topUp.id, meganActor, 'approved');
+          // An approved top-up is handed out in the background: waited for, as the next sync would meet it.
+          await Promise.all([instances.A.reconciler.idle(), instances.B.reconciler.idle()]);
           await instances.B.executor.idle();
           const [result] = await instances.A.reconciler.reconcileToken(token.id);
           await Promise.all([instances.A.executor.idle(), instances.B.executor.idle()]);

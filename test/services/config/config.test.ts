@@ -18,6 +18,7 @@ describe('configuration', () => {
     assert.equal(config.mode, 'local');
     assert.equal(config.port, 3978);
     assert.equal(config.playground.port, 56150);
+    assert.deepEqual(config.playground.member, { enabled: true, port: 56152 }, 'a third Playground for the member (Adele)');
     assert.equal(config.host, '127.0.0.1');
     assert.equal(config.apple.baseUrl, undefined, 'local mode points at the embedded sandbox');
   });
@@ -31,6 +32,7 @@ describe('configuration', () => {
     assert.equal(config.mode, 'production');
     assert.equal(config.apple.baseUrl, APPLE_PRODUCTION_BASE_URL);
     assert.equal(config.playground.enabled, false);
+    assert.equal(config.playground.member.enabled, false);
     assert.equal(config.host, '0.0.0.0');
   });
 

@@ -1,0 +1,66 @@
+import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import memberHelpTemplate from './memberHelp.json';
+import myBooksTemplate from './myBooks.json';
+
+/** One book on the member's card; structurally matches the service's MemberBook. */
+export interface MemberBookView {
+  tokenId: string;
+  title: string;
+  author?: string | undefined;
+  coverUrl?: string | undefined;
+  runId?: string | undefined;
+  status: 'offered' | 'waiting' | 'onItsWay' | 'yours' | 'joinVpp';
+  invitationUrl?: string | undefined;
+}
+
+export interface MyBooksView {
+  offered: readonly MemberBookView[];
+  yours: readonly MemberBookView[];
+}
+
+const NOTES: Record<MemberBookView['status'], { note: string; color: string }> = {
+  offered: { note: '', color: 'Default' },
+  waiting: { note: 'You asked for it, but its licenses are all taken: the admins were asked for more, and I will tell you here when it is yours.', color: 'Warning' },
+  onItsWay: { note: 'On its way: Apple is still working on it. I will tell you here when it is yours.', color: 'Accent' },
+  yours: { note: 'Yours: open the Books app to read it.', color: 'Good' },
+  joinVpp: { note: "Yours once you join your organisation's Apple program: open Join, accept, and the book appears in the Books app.", color: 'Warning' },
+};
+
+function bookData(book: MemberBookView): Record<string, unknown> {
+  const { note, color } = NOTES[book.status];
+  return {
+    tokenId: book.tokenId,
+    runId: book.runId ?? '',
+    title: book.title,
+    author: book.author ?? '',
+    coverUrl: book.coverUrl ?? '',
+    note,
+    noteColor: color,
+    // Only a book nobody is working on for them has a Get button; the server checks every click anyway.
+    canGet: book.status === 'offered' && book.runId !== undefined,
+    invitationUrl: book.status === 'joinVpp' ? (book.invitationUrl ?? '') : '',
+  };
+}
+
+/** `my books`: what the member may get (with Get) and what is theirs already. */
+export function myBooksCard(view: MyBooksView): AdaptiveCardJson {
+  const empty = view.offered.length === 0 && view.yours.length === 0;
+  return renderCard(myBooksTemplate, {
+    intro: view.offered.length > 0 ? 'Books your organisation makes available to you. Press **Get** and the book is yours.' : 'Books your organisation gave you, and any you may get.',
+    hasOffered: view.offered.length > 0,
+    hasYours: view.yours.length > 0,
+    offered: view.offered.map(bookData),
+    yours: view.yours.map(bookData),
+    emptyText: empty ? 'No books are available to you right now. When your IT team makes a book available to a group you are in, it shows up here.' : '',
+  });
+}
+
+/** `help` for someone who is not a VPP Books admin: the little they can do. */
+export function memberHelpCard(options: { approver: boolean }): AdaptiveCardJson {
+  const commands = [
+    { command: 'my books', description: 'The books available to you, with a Get button, and the books already yours.' },
+    ...(options.approver ? [{ command: 'approvals', description: 'Assignment requests waiting for your decision.' }] : []),
+    { command: 'help', description: 'Show this help.' },
+  ];
+  return renderCard(memberHelpTemplate, { commands });
+}
