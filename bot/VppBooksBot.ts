@@ -1,6 +1,7 @@
 import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationState, type StatePropertyAccessor, type TurnContext, type ChannelAccount } from 'botbuilder';
 import type { DialogState } from 'botbuilder-dialogs';
 import { welcomeCard } from '../cards/cardTemplates';
+import { memberHelpCard } from '../cards/myBooksCards';
 import type { MainDialog } from '../dialogs/MainDialog';
 import { sendCard } from '../dialogs/replies';
 import type { ConversationReferenceRecorder } from './ConversationReferenceRecorder';
@@ -20,6 +21,11 @@ export class VppBooksBot extends TeamsActivityHandler {
     private readonly recorder?: ConversationReferenceRecorder,
     /** Universal Actions (Action.Execute) on approval cards. */
     private readonly approvalCards?: ApprovalCardHandler,
+    /**
+     * Whether the person in a new personal chat is a bot admin: members (for whom the bot installed itself to
+     * tell them about a book) are greeted with the member help, not the admin's commands.
+     */
+    private readonly isAdmin?: (tenantId: string, aadObjectId: string) => Promise<boolean>,
   ) {
     super();
     this.dialogState = conversationState.createProperty<DialogState>('DialogState');
@@ -35,10 +41,18 @@ export class VppBooksBot extends TeamsActivityHandler {
       const botInstalled = (context.activity.membersAdded ?? []).some((m: ChannelAccount) => m.id === botId);
       // Greet once per install (the bot itself joined) or a person joining a 1:1 chat.
       if (botInstalled || (humans.length > 0 && context.activity.conversation?.conversationType === 'personal')) {
-        await sendCard(context, welcomeCard());
+        await sendCard(context, (await this.isMember(context)) ? memberHelpCard({ approver: false }) : welcomeCard());
       }
       await next();
     });
+  }
+
+  /** A personal chat with someone who is not an admin (a channel install always gets the admin welcome). */
+  private async isMember(context: TurnContext): Promise<boolean> {
+    const who = context.activity.from?.aadObjectId;
+    const tenantId = context.activity.conversation?.tenantId;
+    if (!this.isAdmin || !who || !tenantId || context.activity.conversation?.conversationType !== 'personal') return false;
+    return !(await this.isAdmin(tenantId, who).catch(() => true));
   }
 
   protected override async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {

@@ -293,7 +293,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
-    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id))), new ConversationReferenceRecorder(store.conversations, logger), approvalCards);
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id))), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin);
     const server = createBotServer({
       adapter,
       bot,

@@ -8,7 +8,7 @@ export interface ApprovalView {
   id: string;
   /** `topUp`: more licenses for a standing assignment whose approved ones are used up. */
   kind?: 'assignment' | 'topUp' | undefined;
-  summary: { bookTitle: string; groupName: string; installIntent: 'required' | 'available'; licensesNeeded: number; headroom?: number | undefined; joined?: number | undefined };
+  summary: { bookTitle: string; groupName: string; installIntent: 'required' | 'available'; licensesNeeded: number; headroom?: number | undefined; joined?: number | undefined; asked?: number | undefined };
   state: 'pending' | 'approved' | 'rejected' | 'expired' | 'withdrawn';
   requestedBy: { aadObjectId: string; displayName?: string | undefined };
   requestedDateTime: string;
@@ -82,7 +82,11 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
 }
 
 /** "12 more people joined 'Year 9 Form 9A' …": why a top-up is asked for. */
-export function topUpReason(summary: { groupName: string; licensesNeeded: number; joined?: number | undefined }): string {
+export function topUpReason(summary: { groupName: string; licensesNeeded: number; joined?: number | undefined; asked?: number | undefined }): string {
+  if (summary.asked !== undefined) {
+    const who = `${summary.asked.toLocaleString('en-GB')} ${summary.asked === 1 ? 'member' : 'members'} of ${summary.groupName}`;
+    return `${who} asked for the book (my books), and the licenses approved for it are used up. Approve ${summary.licensesNeeded.toLocaleString('en-GB')} more licenses? They get it once approved.`;
+  }
   const people = summary.joined ?? summary.licensesNeeded;
   return `${people.toLocaleString('en-GB')} more ${people === 1 ? 'person' : 'people'} joined ${summary.groupName} since the book was assigned, and the licenses approved for it are used up. Approve ${summary.licensesNeeded.toLocaleString('en-GB')} more licenses? Nobody gets one until then.`;
 }

@@ -616,7 +616,7 @@ export class ApprovalService {
         groupName: names.length > 256 ? `${names.slice(0, 253)}...` : names,
         installIntent: run.installIntent,
         licensesNeeded: count,
-        joined: count,
+        ...(run.installIntent === 'available' ? { asked: count } : { joined: count }),
       },
       state: 'pending',
       requestedBy,

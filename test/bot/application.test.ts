@@ -62,6 +62,19 @@ describe('bot application over HTTP (local mode)', function () {
     assert.ok(cardText(welcome).includes('Welcome to VPP Books'));
   });
 
+  it('greets a member (not an admin) with the member help when the bot is installed for them', async () => {
+    await post(app, {
+      ...teamsMessage(connector.url, ''),
+      type: 'conversationUpdate',
+      from: { id: '29:student', name: 'A student', aadObjectId: '20000000-0000-4000-8000-000000000001' },
+      conversation: { id: 'install-2', conversationType: 'personal', tenantId: '00000000-0000-0000-0000-0000000000001' },
+      membersAdded: [{ id: 'bot-id' }],
+    });
+    const welcome = await connector.waitFor((a) => a.conversation?.id === 'install-2');
+    assert.ok(cardText(welcome).includes('makes ebooks available to you'), 'the member help');
+    assert.ok(!cardText(welcome).includes('Welcome to VPP Books'), 'not the admin welcome');
+  });
+
   it('reports store and Apple reachability on /healthz', async () => {
     const response = await fetch(`${app.url}/healthz`);
     assert.equal(response.status, 200);

@@ -24,6 +24,8 @@ export const approvalRequestSchema = z.object({
     groupUsers: z.number().int().min(0).optional(),
     /** A top-up: people who joined the groups since and wait for a license ("12 more people joined …"). */
     joined: z.number().int().min(0).optional(),
+    /** A top-up of an Available assignment: members who asked for the book (`my books`) and wait for a license. */
+    asked: z.number().int().min(0).optional(),
   }),
   /** `withdrawn`: the requester took it back before anyone decided. */
   state: z.enum(['pending', 'approved', 'rejected', 'expired', 'withdrawn']),

@@ -1,3 +1,4 @@
+import { approvalCard } from '../../../cards/approvalCards';
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
 import { DEMO_GROUPS } from '../../../services/directory';
@@ -40,7 +41,7 @@ describe('BookClaimService: members get Available books within the budget (sandb
   };
 
   it('lists the book for members of its groups only, licenses a Get once (a double click spends one license), and says it is theirs', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Claimable Reader', totalCount: 100 }]);
+    const { org, token, books } = await env.seedToken([{ title: 'Claimable Reader', totalCount: 100 }], undefined, { membersJoined: false });
     const book = books[0]!;
     const run = await createAvailableRun(env, { token, book, groups: [FORM], budget: 5 });
     const { claims } = claimServices(env);
@@ -67,7 +68,7 @@ describe('BookClaimService: members get Available books within the budget (sandb
   });
 
   it('creates the VPP user with an invitation for a member without a Managed Apple Account and gives them the link', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Invited Reader', totalCount: 100 }]);
+    const { org, token, books } = await env.seedToken([{ title: 'Invited Reader', totalCount: 100 }], undefined, { membersJoined: false });
     const run = await createAvailableRun(env, { token, book: books[0]!, groups: [FORM], budget: 2 });
     const { claims } = claimServices(env);
     const [henry] = members(false, 1);
@@ -83,7 +84,7 @@ describe('BookClaimService: members get Available books within the budget (sandb
   });
 
   it('changes nothing for a forged or stale Get: not in the groups, another tenant, a Required run, an unknown run', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Guarded Reader', totalCount: 100 }]);
+    const { org, token, books } = await env.seedToken([{ title: 'Guarded Reader', totalCount: 100 }], undefined, { membersJoined: false });
     const book = books[0]!;
     const run = await createAvailableRun(env, { token, book, groups: [FORM], budget: 3 });
     const { claims } = claimServices(env);
@@ -100,7 +101,7 @@ describe('BookClaimService: members get Available books within the budget (sandb
   });
 
   it('beyond the budget: the member waits, one top-up asks for the number waiting, and its approval licenses them and tells them', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Popular Reader', totalCount: 100 }]);
+    const { org, token, books } = await env.seedToken([{ title: 'Popular Reader', totalCount: 100 }], undefined, { membersJoined: false });
     const book = books[0]!;
     const run = await createAvailableRun(env, { token, book, groups: [FORM], budget: 2 });
     const { claims, approvals, notices, topUpsAsked } = claimServices(env);
@@ -119,6 +120,7 @@ describe('BookClaimService: members get Available books within the budget (sandb
     assert.equal(pending.length, 1, 'the request for one was replaced by the request for two');
     assert.equal(pending[0]?.summary.licensesNeeded, 2);
     assert.equal(pending[0]?.requestedBy.aadObjectId, ALEX, "in the original requester's name");
+    assert.match(JSON.stringify(approvalCard(pending[0]!, { actionable: true })), /2 members of .* asked for the book \(my books\), and the licenses approved for it are used up\. Approve 2 more licenses\?/);
     assert.equal((await approvals.decide(ASSIGN_TENANT, pending[0]!.id, meganActor, 'approved')).outcome, 'decided');
     await claims.idle();
     assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, 4);
@@ -128,7 +130,7 @@ describe('BookClaimService: members get Available books within the budget (sandb
   });
 
   it('gives the license back, once, when Apple refuses (no licenses left at Apple)', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Scarce Reader', totalCount: 1 }]);
+    const { org, token, books } = await env.seedToken([{ title: 'Scarce Reader', totalCount: 1 }], undefined, { membersJoined: false });
     const book = books[0]!;
     env.spendElsewhere(org, book, 1);
     const run = await createAvailableRun(env, { token, book, groups: [FORM], budget: 3 });
@@ -142,7 +144,7 @@ describe('BookClaimService: members get Available books within the budget (sandb
   });
 
   it('finishes claims a crash cut off, at start-up: a reserved one is delivered, a reserving one reserved first; members are told', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Recovered Reader', totalCount: 100 }]);
+    const { org, token, books } = await env.seedToken([{ title: 'Recovered Reader', totalCount: 100 }], undefined, { membersJoined: false });
     const book = books[0]!;
     const run = await createAvailableRun(env, { token, book, groups: [FORM], budget: 5 });
     const [reserved, reserving] = members(true, 2);
