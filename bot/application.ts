@@ -217,7 +217,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       instanceId: config.instanceId,
       wait: { intervalMs: config.apple.statusPollIntervalMs },
       afterCompleted: (run) => {
-        if (run.topUp?.state === 'approved') late.reconciler?.topUpApproved(run.tokenId, run.id);
+        if (!run.pass) late.reconciler?.afterDelivery(run.tokenId, run.id);
+        else if (run.topUp?.state === 'approved') late.reconciler?.topUpApproved(run.tokenId, run.id);
       },
       onTokenTakenOver: async (token) => {
         await notifier.notifyToken(token);

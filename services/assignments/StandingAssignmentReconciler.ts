@@ -108,6 +108,7 @@ export class StandingAssignmentReconciler {
   private readonly instanceId: string;
   private readonly leaseMs: number;
   private readonly background = new Set<Promise<void>>();
+  private readonly inFlight = new Map<string, Promise<RunReconciliation | undefined>>();
 
   constructor(private readonly options: StandingAssignmentReconcilerOptions) {
     this.now = options.now ?? (() => new Date());
@@ -140,6 +141,14 @@ export class StandingAssignmentReconciler {
     this.track(() => this.reconcileRun(tokenId, runId), runId);
   }
 
+  /**
+   * Right after a delivery: the groups' change feeds start from here, so later joiners are told apart from the
+   * members it invited, and anyone it left out for want of licenses is asked for in a top-up at once.
+   */
+  afterDelivery(tokenId: string, runId: string): void {
+    this.track(() => this.reconcileRun(tokenId, runId), runId);
+  }
+
   /** Resolves when the background reconciliations started so far are done (tests, shutdown). */
   async idle(): Promise<void> {
     while (this.background.size > 0) await Promise.allSettled([...this.background]);
@@ -153,8 +162,23 @@ export class StandingAssignmentReconciler {
     this.background.add(promise);
   }
 
-  /** One standing assignment, under a lease so two instances never plan the same newcomers twice. */
+  /**
+   * One standing assignment, under a lease so two instances never plan the same newcomers twice. Within this
+   * instance, looks at one run are taken in turn (the lease is this instance's either way): a look asked for
+   * while another runs waits for it, then looks afresh.
+   */
   async reconcileRun(tokenId: string, runId: string): Promise<RunReconciliation> {
+    const before = this.inFlight.get(runId) ?? Promise.resolve(undefined);
+    const mine = before.catch(() => undefined).then(() => this.reconcileWithLease(tokenId, runId));
+    this.inFlight.set(runId, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.inFlight.get(runId) === mine) this.inFlight.delete(runId);
+    }
+  }
+
+  private async reconcileWithLease(tokenId: string, runId: string): Promise<RunReconciliation> {
     const { leases } = this.options.store;
     const lease = await leases.acquire(`reconcile|${runId}`, this.instanceId, this.leaseMs);
     if (!lease) {

@@ -64,6 +64,12 @@ describe('reconcile over HTTP: newcomers, the top-up card and status', function 
     const delivered = connector.waitForNext((a) => inChat(PATTI)(a) && /^Finished assigning "Emma"/.test(String(a.summary ?? a.text)), 60_000);
     await chats.approveAs(LYNNE, approvalId, String(lynneCard.conversation?.id));
     await delivered;
+    // Right after the delivery the bot looks at the group once, so later joiners are told apart: status says when.
+    for (let i = 0; i < 50; i++) {
+      const status = await chats.say(PATTI, 'status emma', (a) => cardText(a).includes('Assignment status: Emma'));
+      if (cardText(status).includes('Checked for newcomers')) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
 
     // The department's members without a Managed Apple Account were invited, not licensed: their licenses are
     // still in the budget. As many people with Managed Apple Accounts as that, and two more, join the
