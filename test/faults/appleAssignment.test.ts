@@ -19,7 +19,10 @@ describe('Apple faults in the middle of an assignment (real executor, sandbox, e
   });
 
   it('429 with Retry-After, 500, 503 and dropped connections on users/create, associate and status: the run completes, each student licensed once', async () => {
-    const { org, token, books } = await env.seedToken([{ title: 'Persuasion', totalCount: 400 }]);
+    // Every student has a Managed Apple Account and none is a VPP user yet: the bot creates them all, and a
+    // Required assignment licenses them at once, so faults meet both user creation and association.
+    for (const user of env.directoryServer.state.users.values()) user.managedAppleId ??= `${user.id}@appleid.example`;
+    const { org, token, books } = await env.seedToken([{ title: 'Persuasion', totalCount: 400 }], undefined, { membersJoined: false });
     const book = books[0];
     assert.ok(book);
     const students = env.members(DEMO_GROUPS.allStudents);

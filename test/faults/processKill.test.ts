@@ -95,6 +95,8 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
     org = found;
     apple = await new FaultsProxy(sandbox.origin).start();
     directory = await startLocalDirectory({ port: 0, studentCount: STUDENTS });
+    // Every student has a Managed Apple Account, so a Required assignment licenses them all at once.
+    for (const user of directory.state.users.values()) user.managedAppleId ??= `${user.id}@appleid.example`;
     bot = await startBot();
     // The same database the bot uses (COSMOS_DATABASE defaults to vppbooks): the test reads what it wrote.
     store = await createStore(await openDatabase(cosmos.client(), 'vppbooks'));
@@ -167,7 +169,7 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
     let card = await alex('All Students', (a) => cardText(a).includes('"ref"'));
     if (cardText(card).includes('Which group do you mean')) card = await alex(click(DEMO_GROUPS.allStudents, refOf(card)), (a) => cardText(a).includes('"ref"'));
     card = await alex(click('continue', refOf(card)), (a) => /Required\*\* or \*\*Available/.test(cardText(a)));
-    const preview = await alex(click('available', refOf(card)), (a) => cardText(a).includes('Request approval'));
+    const preview = await alex(click('required', refOf(card)), (a) => cardText(a).includes('Request approval'));
     const approverCard = connector.waitForNext((a) => a.conversation?.id === 'megan-chat' && cardText(a).includes('"verb":"approve"'), 20_000);
     await alex(click('request', refOf(preview)), (a) => /^Sent for approval/.test(String(a.text)));
     const approvalId = /"approvalId":"([^"]+)"/.exec(cardText(await approverCard))?.[1];

@@ -46,7 +46,7 @@ describe('resume (test adapter, sandbox, local directory, embedded Cosmos)', fun
 
     const formB = env.members(DEMO_GROUPS.year9FormB);
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'required' });
-    env.sandbox.faults.add({ path: '/users/create', times: Infinity, fault: { kind: 'status', status: 429, errorNumber: 9646 } });
+    env.sandbox.faults.add({ path: '/assets/associate', times: Infinity, fault: { kind: 'status', status: 429, errorNumber: 9646 } });
     const { request } = await approvals.request({ preview, requestedBy: { aadObjectId: ALEX, displayName: 'Alex Wilber' } });
     await approvals.decide(ASSIGN_TENANT, request.id, { aadObjectId: MEGAN, displayName: 'Megan Bowen' }, 'approved');
     await executor.idle();
