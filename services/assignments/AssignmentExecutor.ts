@@ -13,8 +13,9 @@ import type { VppToken } from '../store/entities/vppToken';
 import type { VppUser } from '../store/entities/vppUser';
 import { SAMPLE_LIMIT, ZERO_COUNTS, type AssignmentRun, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
 import { bookHolders, listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
-import { NO_REPORTER, type AssignmentOutcome, type AssignmentReporter, type RunIdentity } from './reporting';
-import { NO_MEMBER_NOTICES, type MemberNoticeRun, type MemberNotices } from './memberNotices';
+import { NO_REPORTER, type AssignmentOutcome, type AssignmentReporter } from './reporting';
+import { NO_MEMBER_NOTICES, type MemberNotices } from './memberNotices';
+import { noticeRunOf, refreshBookCounts, runIdentity } from './runIdentity';
 
 export interface AssignmentExecutorOptions {
   store: Store;
@@ -86,10 +87,6 @@ function appleStatus(status: AppleVppUser['status']): VppUser['status'] {
   return 'retired';
 }
 
-function noticeRun(run: AssignmentRun): MemberNoticeRun {
-  return { ...identityOf(run), adamId: run.adamId, pricingParam: run.pricingParam };
-}
-
 function noticeMember(u: DirectoryUser): { clientUserId: string; displayName: string; mail?: string | undefined } {
   return { clientUserId: u.id, displayName: u.displayName, mail: u.mail };
 }
@@ -106,20 +103,6 @@ function passCounts(run: AssignmentRun, counts: RunCounts, start: RunCounts | un
     licensed: Math.max(0, counts.licensed - start.licensed),
     awaitingInvitation: Math.max(0, counts.awaitingInvitation - start.awaitingInvitation),
     failed: Math.max(0, counts.failed - start.failed),
-  };
-}
-
-function identityOf(run: AssignmentRun): RunIdentity {
-  return {
-    ...(run.pass ? { pass: run.pass } : {}),
-    runId: run.id,
-    tokenId: run.tokenId,
-    tenantId: run.tenantId,
-    approvalId: run.approvalId,
-    requestedBy: run.requestedBy,
-    bookTitle: run.bookTitle,
-    installIntent: run.installIntent,
-    groupNames: run.groups.map((g) => g.groupName),
   };
 }
 
@@ -290,7 +273,7 @@ export class AssignmentExecutor {
           const step = Math.floor(run.totals.processed / this.progressEvery);
           if (step > reportedAt && run.totals.processed < total) {
             reportedAt = step;
-            await this.safely(() => this.reporter.progress({ ...identityOf(run), processed: run.totals.processed, total, totals: run.totals }));
+            await this.safely(() => this.reporter.progress({ ...runIdentity(run), processed: run.totals.processed, total, totals: run.totals }));
           }
         }
         run = await this.save(run, (r) => ({ ...r, groups: r.groups.map((g, j) => (j === gi ? { ...g, done: true } : g)) }));
@@ -553,7 +536,7 @@ export class AssignmentExecutor {
    */
   private async offer(run: AssignmentRun, gi: number, slice: DirectoryUser[], holders: ReadonlySet<string>): Promise<AssignmentRun> {
     const offered = slice.filter((u) => !holders.has(u.id));
-    await this.notices.offered(noticeRun(run), offered.map(noticeMember));
+    await this.notices.offered(noticeRunOf(run), offered.map(noticeMember));
     this.checkStopped(run.id);
     const counts: RunCounts = { ...ZERO_COUNTS, processed: slice.length, licensed: slice.length - offered.length, offered: offered.length };
     const lastUserId = slice[slice.length - 1]?.id ?? '';
@@ -583,14 +566,14 @@ export class AssignmentExecutor {
     known: ReadonlyMap<string, VppUser>,
   ): Promise<void> {
     const nowLicensed = users.filter(licensed).map(noticeMember);
-    if (nowLicensed.length > 0) await this.notices.licensed(noticeRun(run), nowLicensed);
+    if (nowLicensed.length > 0) await this.notices.licensed(noticeRunOf(run), nowLicensed);
     const toInvite: Array<ReturnType<typeof noticeMember> & { invitationUrl: string }> = [];
     for (const u of users.filter(invited)) {
       const code = known.get(u.id)?.inviteCode;
       const invitationUrl = code ? await client.invitationUrl(code).catch(() => undefined) : undefined;
       if (invitationUrl) toInvite.push({ ...noticeMember(u), invitationUrl });
     }
-    if (toInvite.length > 0) await this.notices.invited(noticeRun(run), toInvite);
+    if (toInvite.length > 0) await this.notices.invited(noticeRunOf(run), toInvite);
   }
 
   /**
@@ -701,21 +684,9 @@ export class AssignmentExecutor {
    * <book>` and `books` show what the run spent instead of the counts of the last sync.
    */
   private async refreshBook(run: AssignmentRun, client: AppleBooksClient): Promise<void> {
-    await this.safely(async () => {
-      const asset = await client.getAsset({ adamId: run.adamId, pricingParam: run.pricingParam });
-      const books = this.options.store.books;
-      const book = await books.get(run.tokenId, run.adamId, run.pricingParam);
-      if (!asset || !book) return;
-      await books.upsertIfChanged({
-        ...book,
-        totalLicenseCount: Math.max(0, asset.totalCount),
-        usedLicenseCount: Math.max(0, asset.assignedCount),
-        availableLicenseCount: Math.max(0, asset.availableCount),
-        retiredLicenseCount: Math.max(0, asset.retiredCount),
-        lastModifiedDateTime: this.now().toISOString(),
-      });
-    });
+    await this.safely(() => refreshBookCounts(this.options.store, client, run, this.now()));
   }
+
 
   private async markAssignments(run: AssignmentRun, mutate: (a: EBookAssignment) => EBookAssignment | undefined): Promise<void> {
     for (const group of run.groups) if (!group.done) await this.markAssignment(run, group.assignmentId, mutate);
@@ -759,7 +730,7 @@ export class AssignmentExecutor {
       invitedUsers.push({ clientUserId: u.clientUserId, displayName: u.displayName, invitationUrl });
     }
     return {
-      ...identityOf(run),
+      ...runIdentity(run),
       state: run.state === 'completed' ? 'completed' : 'failed',
       totals: passCounts(run, run.totals, run.passStart),
       groups: run.groups.filter((g) => !run.pass || g.candidates?.length).map((g) => ({ groupName: g.groupName, counts: passCounts(run, g.counts, g.passStart) })),

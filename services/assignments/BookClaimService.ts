@@ -24,7 +24,8 @@ import {
   validEmail,
   type ClaimFailure,
 } from './claimApple';
-import { claimedBook, isClaimable, noticeRunOf, type ClaimDirectory, type ClaimOutcome, type ClaimedBook, type ClaimingMember, type MemberBooks } from './claimModel';
+import { noticeRunOf, refreshBookCounts } from './runIdentity';
+import { claimedBook, isClaimable, type ClaimDirectory, type ClaimOutcome, type ClaimedBook, type ClaimingMember, type MemberBooks } from './claimModel';
 import { NO_MEMBER_NOTICES, type MemberNotices } from './memberNotices';
 import { memberBooks } from './memberBooks';
 import type { AppleClientProvider } from './ports';
@@ -566,19 +567,9 @@ export class BookClaimService {
 
   /** The book's counts read afresh for that one book, so `books` and `status` show the license taken. */
   private async refreshBook(claim: BookClaim, client: AppleBooksClient): Promise<void> {
-    const asset = await client.getAsset({ adamId: claim.adamId, pricingParam: claim.pricingParam });
-    const books = this.options.store.books;
-    const book = await books.get(claim.tokenId, claim.adamId, claim.pricingParam);
-    if (!asset || !book) return;
-    await books.upsertIfChanged({
-      ...book,
-      totalLicenseCount: Math.max(0, asset.totalCount),
-      usedLicenseCount: Math.max(0, asset.assignedCount),
-      availableLicenseCount: Math.max(0, asset.availableCount),
-      retiredLicenseCount: Math.max(0, asset.retiredCount),
-      lastModifiedDateTime: this.now().toISOString(),
-    });
+    await refreshBookCounts(this.options.store, client, claim, this.now());
   }
+
 
   private async audit(claim: BookClaim, outcome: 'success' | 'failure'): Promise<void> {
     try {

@@ -1,6 +1,5 @@
 import type { DirectoryUser } from '../directory';
 import type { AssignmentRun } from './AssignmentRunRepository';
-import type { MemberNoticeRun } from './memberNotices';
 
 /** The directory reads claims need (GraphDirectory): the member's groups, and their own record. */
 export interface ClaimDirectory {
@@ -80,18 +79,3 @@ export function claimedBook(run: AssignmentRun): ClaimedBook {
   return { tokenId: run.tokenId, runId: run.id, adamId: run.adamId, pricingParam: run.pricingParam, title: run.bookTitle };
 }
 
-export function noticeRunOf(run: AssignmentRun): MemberNoticeRun {
-  return {
-    ...(run.pass ? { pass: run.pass } : {}),
-    runId: run.id,
-    tokenId: run.tokenId,
-    tenantId: run.tenantId,
-    approvalId: run.approvalId,
-    requestedBy: run.requestedBy,
-    bookTitle: run.bookTitle,
-    installIntent: run.installIntent,
-    groupNames: run.groups.map((g) => g.groupName),
-    adamId: run.adamId,
-    pricingParam: run.pricingParam,
-  };
-}
