@@ -228,7 +228,6 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       store,
       runs,
       executor,
-      // An approved top-up goes to the members waiting for it at once.
       // An approved top-up goes at once to whoever waits: members who joined (reconciler) or asked (claims).
       topUps: {
         topUpApproved: (tokenId, runId) => {

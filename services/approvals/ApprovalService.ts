@@ -430,9 +430,10 @@ export class ApprovalService {
     if (!lock) throw new UserFacingError('Another approval for this book is being recorded right now. Try again in a minute.', 'approval_busy');
     let marked = false;
     try {
+      // The runs first, then Apple: a batch finishing in between is counted twice (too few free), never as free.
+      const heldBack = await runs.reservedFor(run.tokenId, run.adamId, run.pricingParam, { except: run.id, approvedOnly: true });
       const available = await this.options.licenses?.available(run);
       if (available !== undefined) {
-        const heldBack = await runs.reservedFor(run.tokenId, run.adamId, run.pricingParam, { except: run.id, approvedOnly: true });
         const free = Math.max(0, available - heldBack);
         if (free < budget) {
           await this.audit(current, decider, 'assignment.approve', 'refused', { reason: 'notEnoughLicenses', free, needed: budget });
@@ -551,9 +552,13 @@ export class ApprovalService {
 
   private async settleRejected(request: ApprovalRequest, code: string, message: string): Promise<void> {
     if (request.kind === 'topUp') {
-      // Declined: its licenses are free again, and the same number is not asked for again.
+      // Refused or withdrawn: its licenses are free again, and the same number is not asked for again. Expired
+      // (nobody decided): forgotten, so the next reconciliation asks again.
+      const expired = code === 'approval_expired';
       await this.options.runs.update(request.tokenId, runIdOf(request), (r) =>
-        r.topUp?.approvalId === request.id && r.topUp.state === 'pending' ? { ...r, topUp: { approvalId: r.topUp.approvalId, count: r.topUp.count, state: 'declined' } } : undefined,
+        r.topUp?.approvalId === request.id && r.topUp.state === 'pending'
+          ? { ...r, topUp: expired ? undefined : { approvalId: r.topUp.approvalId, count: r.topUp.count, state: 'declined' } }
+          : undefined,
       );
       return;
     }

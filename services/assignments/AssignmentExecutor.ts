@@ -64,6 +64,8 @@ const USER_EXISTS = 9716;
 const UNKNOWN_EVENT = 9708;
 const DEFAULT_PROGRESS_EVERY = 5_000;
 const SIMPLE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
+/** A member Apple never showed as a user it could license (their creation went unanswered): no license, and said so. */
+const NOT_LICENSED = { code: 'not_licensed', message: 'Apple did not confirm this user, so no license was given; the next reconciliation tries again.' };
 
 interface UserFailure {
   code: string;
@@ -396,16 +398,31 @@ export class AssignmentExecutor {
       const fresh = slice.filter((u) => !holders.has(u.id) && joinedNow(u));
       // A resumed batch keeps the reservation it made before the restart, for exactly the users it named.
       const earlier = sameBatch(run.reserved) ? new Set(run.reserved?.userIds) : undefined;
-      const room = Math.max(0, run.budget - (run.spent ?? 0));
-      const allowed = new Set((earlier ? fresh.filter((u) => earlier.has(u.id)) : fresh.slice(0, room)).map((u) => u.id));
+      let allowed = new Set<string>();
+      if (earlier) {
+        allowed = new Set(fresh.filter((u) => earlier.has(u.id)).map((u) => u.id));
+      } else if (fresh.length > 0) {
+        // Worked out inside the write, from the run as stored: another process on this run (a deploy's old
+        // and new one) that reserved or moved on meanwhile stops this one before anything is spent.
+        const cursor = run.groups[gi]?.cursor;
+        let stale = false;
+        run = await this.save(run, (r) => {
+          if (r.reserved !== undefined || r.groups[gi]?.cursor !== cursor || r.budget === undefined) {
+            stale = true;
+            return undefined;
+          }
+          const room = Math.max(0, r.budget - (r.spent ?? 0));
+          allowed = new Set(fresh.slice(0, room).map((u) => u.id));
+          if (allowed.size === 0) return undefined;
+          const userIds = [...allowed];
+          return { ...r, spent: (r.spent ?? 0) + userIds.length, reserved: { groupIndex: gi, firstUserId, lastUserId, userIds } };
+        });
+        if (stale) throw new RunStopped();
+      }
       users = slice.filter((u) => holders.has(u.id) || allowed.has(u.id) || !joinedNow(u));
       leftOut = slice.length - users.length;
       reserved = allowed.size;
       reservedIds = allowed;
-      if (!earlier && reserved > 0) {
-        const userIds = [...allowed];
-        run = await this.save(run, (r) => ({ ...r, spent: (r.spent ?? 0) + userIds.length, reserved: { groupIndex: gi, firstUserId, lastUserId, userIds } }));
-      }
     }
     const ids = users.map((u) => u.id);
     const known = new Map(users.flatMap((u) => (stored.has(u.id) ? [[u.id, stored.get(u.id) as VppUser] as const] : [])));
@@ -428,7 +445,10 @@ export class AssignmentExecutor {
     }
 
     // Invited members (Registered at Apple) get no license yet: it would wait, irrevocably, on someone who may never join.
-    const eligible = ids.filter((id) => !failures.has(id) && (holders.has(id) || known.get(id)?.status === 'associated'));
+    // With a budget, only those it reserved a license for are sent (and holders, who cost nothing).
+    const eligible = ids.filter(
+      (id) => !failures.has(id) && (holders.has(id) || (known.get(id)?.status === 'associated' && (run.budget === undefined || reservedIds.has(id)))),
+    );
     let lastEventId: string | undefined;
     if (eligible.length > 0) {
       const result = await this.associate(run, gi, firstUserId, lastUserId, eligible, client);
@@ -457,6 +477,7 @@ export class AssignmentExecutor {
       }
     }
 
+    const associatedNow = new Set(eligible.filter((id) => !failures.has(id)));
     const counts: RunCounts = { ...ZERO_COUNTS, processed: users.length };
     const failedSamples: AssignmentRun['failedUsers'] = [];
     const invitedSamples: AssignmentRun['invitedUsers'] = [];
@@ -472,15 +493,21 @@ export class AssignmentExecutor {
       } else if (known.get(user.id)?.status === 'registered') {
         counts.awaitingInvitation++;
         invitedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), inviteCode: known.get(user.id)?.inviteCode });
+      } else if (!associatedNow.has(user.id) && !holders.has(user.id)) {
+        // Neither invited nor licensed (Apple never showed their user): not counted as licensed.
+        counts.failed++;
+        const reason = reasons.get(NOT_LICENSED.code) ?? { message: NOT_LICENSED.message, count: 0 };
+        reason.count++;
+        reasons.set(NOT_LICENSED.code, reason);
+        failedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), code: NOT_LICENSED.code, groupId: run.groups[gi]?.groupId });
       } else {
         counts.licensed++;
       }
     }
 
     // What was reserved and not spent goes back: Apple refused it, or the member turned out not to have joined yet.
-    const associated = new Set(eligible.filter((id) => !failures.has(id)));
-    const refunded = reservedIds.size === 0 ? 0 : [...reservedIds].filter((id) => !associated.has(id)).length;
-    await this.tellMembers(run, client, users, (u) => associated.has(u.id) && !holders.has(u.id), (u) => !failures.has(u.id) && known.get(u.id)?.status === 'registered', known);
+    const refunded = reservedIds.size === 0 ? 0 : [...reservedIds].filter((id) => !associatedNow.has(id)).length;
+    await this.tellMembers(run, client, users, (u) => associatedNow.has(u.id) && !holders.has(u.id), (u) => !failures.has(u.id) && known.get(u.id)?.status === 'registered', known);
     this.checkStopped(run.id);
     let stale = false;
     const saved = await this.save(run, (r) => {
@@ -796,7 +823,6 @@ function mergeResults(a: AsyncOperationResult, b: AsyncOperationResult): AsyncOp
   };
 }
 
-/** What a paused run tells the requester: what happened at Apple, when it goes on, and that nothing is spent twice. */
 /** What paused a run: Apple (rate limit, outage), or our own database or directory being out of reach for a while. */
 interface PauseCause {
   code: string;
@@ -814,6 +840,7 @@ function passingFailure(err: unknown): PauseCause | undefined {
   return undefined;
 }
 
+/** What a paused run tells the requester: who did not answer, when it goes on, and that nothing is spent twice. */
 function pausedMessage(err: PauseCause, resumeAfter: string): string {
   const why = err.who ?? (err.kind === 'rateLimit' || err.httpStatus === 429 ? 'Apple is limiting requests for this VPP token' : "Apple's Apps and Books service is not answering");
   return `${why} (${err.code}), so the assignment is paused where it is. It goes on by itself after ${resumeAfter.slice(11, 16)} UTC on ${resumeAfter.slice(0, 10)}, or type **resume** to go on now. Nobody gets a second license.`;

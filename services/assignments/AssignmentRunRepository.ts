@@ -144,11 +144,10 @@ export function reservedBy(run: AssignmentRun, options: { approvedOnly?: boolean
   // A pending top-up holds its licenses back like a pending request; an approved one is part of the budget.
   const asked = topUp?.state === 'pending' && (!options.approvedOnly || approving) ? topUp.count : 0;
   if (run.budget === undefined) return asked;
-  // An Available assignment keeps its approved licenses for the members who have not got the book yet.
-  if (run.state === 'completed' && run.installIntent === 'available') return Math.max(0, run.budget - (run.spent ?? 0)) + asked;
+  // A standing assignment keeps what is left of its approved licenses for its members: Available ones who have
+  // not asked yet, Required ones invited and not joined yet, newcomers within the headroom. Too few free, never too many.
+  if (run.state === 'completed') return Math.max(0, run.budget - (run.spent ?? 0)) + asked;
   if (OPEN_STATES.has(run.state)) return Math.max(0, run.budget - (run.spent ?? 0)) + (run.reserved?.userIds.length ?? 0) + asked;
-  // A standing assignment whose approved top-up has not been handed out yet keeps it for its newcomers.
-  if (run.state === 'completed' && topUp?.state === 'approved') return Math.max(0, run.budget - (run.spent ?? 0));
   return asked;
 }
 

@@ -305,8 +305,13 @@ export class BookClaimService {
       const invitationUrl = inviteCode ? await client.invitationUrl(inviteCode).catch(() => undefined) : undefined;
       return { state: invited ? 'invited' : 'licensed', invitationUrl };
     } catch (err) {
-      // Apple refused for good (not an outage): the license goes back. An outage leaves the claim reserved for recovery.
-      if (err instanceof VppError && !err.isRetryable) return this.refuse(claim, attempt, { code: err.code.slice(0, 64), message: memberReason(err.errorNumber) });
+      // Apple refused for good (not an outage): the license goes back, unless the request reached Apple before the
+      // error and the member holds the book (then, or when Apple cannot tell us, the claim stays reserved and the
+      // recovery sweep settles it). An outage leaves the claim reserved for recovery too.
+      if (err instanceof VppError && !err.isRetryable) {
+        const holds = await appleHolds(client, claim, memberId).catch(() => undefined);
+        if (holds === false) return this.refuse(claim, attempt, { code: err.code.slice(0, 64), message: memberReason(err.errorNumber) });
+      }
       throw err;
     }
   }

@@ -203,17 +203,23 @@ export class StandingAssignmentReconciler {
     const token = await store.tokens.get(run.tenantId, run.tokenId);
     if (!token || token.state !== 'valid') return { ...emptyResult(run), state: 'skipped', reason: 'Its VPP token is not valid.' };
 
-    const standing = (await store.standing.get(tokenId, runId)) ?? this.initialState(run);
+    const stored = await store.standing.get(tokenId, runId);
+    const standing = stored ?? this.initialState(run);
     const reads: GroupRead[] = [];
     for (const group of standing.groups) reads.push(await this.readGroup(group));
 
     // Who needs the book, per group, each user once across the run's groups (the first group counts them):
     // those waiting for licenses, those invited who may have joined the organisation's VPP since, newcomers.
     const seen = new Set<string>();
-    const wanted = reads.map((read) => {
+    const wanted = reads.map((read, i) => {
       const left = new Set(read.left);
       const ids: string[] = [];
-      for (const id of [...read.group.waiting, ...(read.group.invited ?? []), ...read.joined]) {
+      // Required: whoever the last pass was for and did not get the book (Apple refused, the pass stopped) is
+      // looked at again, not forgotten once the change feed moved past them.
+      const group = run.groups[i];
+      const passFellShort = run.lastError !== undefined || (group !== undefined && group.counts.failed > (group.passStart?.failed ?? group.counts.failed));
+      const lastPass = run.installIntent === 'required' && passFellShort ? (group?.candidates ?? []) : [];
+      for (const id of [...read.group.waiting, ...(read.group.invited ?? []), ...lastPass, ...read.joined]) {
         if (left.has(id) || seen.has(id)) continue;
         seen.add(id);
         ids.push(id);
@@ -222,7 +228,7 @@ export class StandingAssignmentReconciler {
     });
 
     const holders = await this.holdersAmong(token, run, seen);
-    const plan = await this.plan(run, reads, wanted, holders);
+    const plan = await this.plan(run, reads, wanted, holders, stored === undefined);
     const { passes, waiting, invited, newcomers, joinedVpp } = plan;
     const passSize = passes.reduce((n, ids) => n + ids.length, 0);
     const licensing = plan.counts.reduce((n, c) => n + c.licensing, 0);
@@ -280,7 +286,7 @@ export class StandingAssignmentReconciler {
       }
     }
     // Written after the pass is recorded: a crash in between reads the same changes again, and the members
-    // handed to the pass then hold the book (or are in it), so nobody is planned twice or lost.
+    // handed to the pass then hold the book, are in it, or (when it fell short) are looked at again next time.
     await store.standing.save(next);
     if (passSize > 0) this.options.executor.start(tokenId, runId);
     return result;
@@ -313,7 +319,7 @@ export class StandingAssignmentReconciler {
    * (no license); invited members who have not joined yet stay invited. Available: newcomers are handed to
    * the pass, which tells them the book is there for them (nothing is spent).
    */
-  private async plan(run: AssignmentRun, reads: readonly GroupRead[], wanted: readonly string[][], holders: ReadonlySet<string>): Promise<PassPlan> {
+  private async plan(run: AssignmentRun, reads: readonly GroupRead[], wanted: readonly string[][], holders: ReadonlySet<string>, firstLook: boolean): Promise<PassPlan> {
     const plan: PassPlan = { passes: [], counts: [], waiting: [], invited: [], newcomers: [], joinedVpp: [] };
     const all = wanted.flat().filter((id) => !holders.has(id));
     const stored = new Map(all.length === 0 ? [] : (await this.options.store.vppUsers.getMany(run.tokenId, all)).map((u) => [u.id, u.status]));
@@ -332,7 +338,8 @@ export class StandingAssignmentReconciler {
       // Members the delivery invited are not newcomers, though the first look finds them without the book.
       plan.newcomers.push(fresh.filter((id) => !before.has(id) && stored.get(id) !== 'registered').length);
       if (run.installIntent === 'available') {
-        const offer = fresh.filter((id) => !before.has(id)).slice(0, MAX_PASS_USERS);
+        // The first look follows the delivery, which told everyone then in the groups: nobody is new yet.
+        const offer = firstLook ? [] : fresh.filter((id) => !before.has(id)).slice(0, MAX_PASS_USERS);
         plan.passes.push(offer);
         plan.counts.push({ licensing: 0, inviting: 0, offering: offer.length });
         plan.waiting.push([]);
@@ -343,13 +350,15 @@ export class StandingAssignmentReconciler {
       const licensable = fresh.filter((id) => directory.get(id)?.managedAppleId !== undefined || stored.get(id) === 'associated');
       const toInvite = fresh.filter((id) => !licensable.includes(id) && (stored.get(id) === undefined || stored.get(id) === 'retired'));
       const stillInvited = fresh.filter((id) => !licensable.includes(id) && stored.get(id) === 'registered');
-      const take = Math.min(room, licensable.length, Math.max(0, MAX_PASS_USERS - toInvite.length));
+      const take = Math.min(room, licensable.length, MAX_PASS_USERS);
       room -= take;
       const licensedNow = licensable.slice(0, take);
-      plan.passes.push([...licensedNow, ...toInvite].sort());
-      plan.counts.push({ licensing: licensedNow.length, inviting: toInvite.length, offering: 0 });
+      // One pass holds at most MAX_PASS_USERS; those not invited now are still unknown to VPP next time.
+      const inviteNow = toInvite.slice(0, MAX_PASS_USERS - take);
+      plan.passes.push([...licensedNow, ...inviteNow].sort());
+      plan.counts.push({ licensing: licensedNow.length, inviting: inviteNow.length, offering: 0 });
       plan.waiting.push(licensable.slice(take));
-      plan.invited.push([...stillInvited, ...toInvite]);
+      plan.invited.push([...stillInvited, ...inviteNow]);
       plan.joinedVpp.push(licensedNow.filter((id) => wasInvited.has(id)).length);
     }
     return plan;
