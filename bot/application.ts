@@ -201,6 +201,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         logger,
       }),
       instanceId: config.instanceId,
+      // Locally a member's Playground may still be starting when the first notice goes: try again soon.
+      ...(config.mode === 'local' ? { retryDelayMs: 3_000, pollMs: 5_000 } : {}),
       publicBaseUrl: () => publicBaseUrl,
       runState: async (tokenId, runId) => (await runs.get(tokenId, runId))?.state,
       logger,

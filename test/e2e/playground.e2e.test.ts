@@ -134,7 +134,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     const adele = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await adele.goto(memberUrl);
     // The delivery tells her in her own chat (nothing is spent up front for an Available book).
-    await adele.getByText('"Emma" is available to you', { exact: false }).first().waitFor({ timeout: 60_000 });
+    await adele.getByText('"Emma" is available to you', { exact: false }).first().waitFor({ timeout: 90_000 });
     await say(adele, 'help');
     await adele.getByText('my books', { exact: true }).first().waitFor({ timeout: 30_000 });
     assert.equal(await adele.getByText('VPP Books: commands').count(), 0, 'the member help, not the admin commands');
