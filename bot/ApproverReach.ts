@@ -175,10 +175,6 @@ export class TeamsUserReach implements ApproverReach {
   }
 }
 
-/** The approvals side's name for it: approvers are reached exactly like members. */
-export { TeamsUserReach as TeamsApproverReach };
-export type TeamsApproverReachOptions = TeamsUserReachOptions;
-
 function statusOf(err: unknown): number | undefined {
   if (err instanceof DirectoryError) return err.status;
   if (typeof err !== 'object' || err === null) return undefined;

@@ -33,7 +33,7 @@ import { appleClientProvider } from '../services/assignments/ports';
 import { ApprovalService } from '../services/approvals/ApprovalService';
 import { ApproverDirectory } from '../services/approvals/ApproverDirectory';
 import { appleLicenseCounts } from '../services/approvals/appleLicenseCounts';
-import { GraphBotInstaller, LOCAL_MANIFEST_ID, TeamsApproverReach, localPlaygroundChats } from './ApproverReach';
+import { GraphBotInstaller, LOCAL_MANIFEST_ID, localPlaygroundChats } from './ApproverReach';
 import { ApprovalCardHandler } from '../dialogs/approvals/ApprovalCardHandler';
 import { assignFlows } from '../dialogs/assign/assignFlows';
 import { BookStatusDialog } from '../dialogs/assign/BookStatusDialog';
@@ -188,18 +188,21 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     // Issue #15: members are told in their personal chat (told once per run, member and kind); the bot installs
     // itself for those without a chat. Delivery and the requester's "who could not be reached" run in the background.
     let publicBaseUrl = config.mode === 'production' ? productionPublicBaseUrl(process.env) : undefined;
+    // Approvers and members who never opened the bot get a chat all the same: the bot installs itself for them.
+    const userReach = new TeamsUserReach({
+      conversations: store.conversations,
+      adapter,
+      appId: config.botAuth.appId,
+      // The app's manifest id is its app id; locally the embedded directory plays Graph's part.
+      installer: new GraphBotInstaller(directory, config.botAuth.appId ?? LOCAL_MANIFEST_ID),
+      knownChats: localPlaygroundChats(config),
+      defaultServiceUrl: config.teamsServiceUrl,
+      logger,
+    });
     const memberNotices = new MemberMessenger({
       notices: store.memberNotices,
       outbox,
-      reach: new TeamsUserReach({
-        conversations: store.conversations,
-        adapter,
-        appId: config.botAuth.appId,
-        installer: new GraphBotInstaller(directory, config.botAuth.appId ?? LOCAL_MANIFEST_ID),
-        knownChats: localPlaygroundChats(config),
-        defaultServiceUrl: config.teamsServiceUrl,
-        logger,
-      }),
+      reach: userReach,
       instanceId: config.instanceId,
       // Locally a member's Playground may still be starting when the first notice goes: try again soon.
       ...(config.mode === 'local' ? { retryDelayMs: 3_000, pollMs: 5_000 } : {}),
@@ -243,17 +246,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       // An approval is checked against Apple's counts for that one book, read at the moment of approving.
       licenses: appleLicenseCounts(store, clients),
       groupUserCount: (groupId) => directory.countMembers(groupId, 'user'),
-      // Approvers who never opened the bot get a chat all the same: the bot installs itself for them.
-      reach: new TeamsApproverReach({
-        conversations: store.conversations,
-        adapter,
-        appId: config.botAuth.appId,
-        // The app's manifest id is its app id; locally the embedded directory plays Graph's part.
-        installer: new GraphBotInstaller(directory, config.botAuth.appId ?? LOCAL_MANIFEST_ID),
-        knownChats: localPlaygroundChats(config),
-        defaultServiceUrl: config.teamsServiceUrl,
-        logger,
-      }),
+      reach: userReach,
     });
     late.approvals = approvals;
     const approvalCards = new ApprovalCardHandler(approvals, messenger, logger, isAdmin);
