@@ -20,6 +20,7 @@ import { appleClientProvider, type AppleClientProvider } from '../../services/as
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../../services/assignments/reporting';
 import { ApprovalService, approverPolicy } from '../../services/approvals/ApprovalService';
 import { appleLicenseCounts } from '../../services/approvals/appleLicenseCounts';
+import { StandingAssignmentReconciler } from '../../services/assignments/StandingAssignmentReconciler';
 
 export const ASSIGN_TENANT = '00000000-0000-0000-0000-0000000000001';
 export const ALEX = '00000000-0000-0000-0000-0000000000020';
@@ -248,6 +249,45 @@ export class AssignEnvironment {
     const idle = this.executor({});
     await idle.stop();
     return this.approvals(idle, options);
+  }
+
+  /**
+   * One bot instance's standing-assignment services over this environment: an approval service whose approved
+   * top-ups go to the reconciler, and the reconciler, which asks for top-ups through `onTopUp` (counting, say)
+   * or straight through the approval service.
+   */
+  standingServices(
+    executor: AssignmentExecutor,
+    options: { instanceName?: string; onTopUp?: (asked: Awaited<ReturnType<ApprovalService['requestTopUp']>>) => void } = {},
+  ): { approvals: ApprovalService; reconciler: StandingAssignmentReconciler } {
+    const late: { reconciler?: StandingAssignmentReconciler } = {};
+    const approvals = new ApprovalService({
+      store: this.store,
+      runs: this.runs,
+      approvers: approverPolicy({ approverUserIds: [ALEX, MEGAN] }),
+      licenses: appleLicenseCounts(this.store, this.clients),
+      executor,
+      topUps: { topUpApproved: (tokenId, id) => late.reconciler?.topUpApproved(tokenId, id) },
+      logger: silentLogger(),
+    });
+    const reconciler = new StandingAssignmentReconciler({
+      store: this.store,
+      runs: this.runs,
+      directory: this.directory,
+      clients: this.clients,
+      executor,
+      topUps: {
+        requestTopUp: async (input) => {
+          const asked = await approvals.requestTopUp(input);
+          options.onTopUp?.(asked);
+          return asked;
+        },
+      },
+      instanceId: options.instanceName ? `reconciler-${options.instanceName}` : undefined,
+      logger: silentLogger(),
+    });
+    late.reconciler = reconciler;
+    return { approvals, reconciler };
   }
 
   /** Another MDM of the organisation spends `count` licenses of `book` on users of its own. */

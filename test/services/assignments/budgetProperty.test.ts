@@ -4,11 +4,9 @@ import fc from 'fast-check';
 import { DEMO_GROUPS } from '../../../services/directory';
 import { runId, type AssignmentRun } from '../../../services/assignments/AssignmentRunRepository';
 import { StandingAssignmentReconciler } from '../../../services/assignments/StandingAssignmentReconciler';
-import { ApprovalService, approverPolicy } from '../../../services/approvals/ApprovalService';
-import { appleLicenseCounts } from '../../../services/approvals/appleLicenseCounts';
+import type { ApprovalService } from '../../../services/approvals/ApprovalService';
 import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
-import { silentLogger } from '../../../services/logging/logger';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, alexActor, meganActor } from '../../support/assignFixtures';
+import { ASSIGN_TENANT, AssignEnvironment, alexActor, meganActor } from '../../support/assignFixtures';
 
 /** One bot instance: its own executor, reconciler and approval service over the shared store. */
 interface Instance {
@@ -73,27 +71,7 @@ describe('a license budget holds under any interleaving (property, real stack)',
 
   function instance(name: 'A' | 'B'): Instance {
     const executor = env.executor({ instanceId: `executor-${name}-${randomUUID()}`, leaseMs: 3_000, resumeDelayMs: 0 });
-    const late: { reconciler?: StandingAssignmentReconciler } = {};
-    const approvals = new ApprovalService({
-      store: env.store,
-      runs: env.runs,
-      approvers: approverPolicy({ approverUserIds: [ALEX, MEGAN] }),
-      licenses: appleLicenseCounts(env.store, env.clients),
-      executor,
-      topUps: { topUpApproved: (tokenId, id) => late.reconciler?.topUpApproved(tokenId, id) },
-      logger: silentLogger(),
-    });
-    const reconciler = new StandingAssignmentReconciler({
-      store: env.store,
-      runs: env.runs,
-      directory: env.directory,
-      clients: env.clients,
-      executor,
-      topUps: approvals,
-      instanceId: `reconciler-${name}`,
-      logger: silentLogger(),
-    });
-    late.reconciler = reconciler;
+    const { approvals, reconciler } = env.standingServices(executor, { instanceName: name });
     return { name, executor, reconciler, approvals };
   }
 

@@ -7,10 +7,9 @@ import { bookStatusCard } from '../../../cards/bookStatusCards';
 import { approvalCard } from '../../../cards/approvalCards';
 import { assignResultCard } from '../../../cards/assignCards';
 import { reconcileSummary } from '../../../dialogs/assign/reconcileCommand';
-import { ApprovalService, approverPolicy } from '../../../services/approvals/ApprovalService';
-import { appleLicenseCounts } from '../../../services/approvals/appleLicenseCounts';
+import type { ApprovalService } from '../../../services/approvals/ApprovalService';
 import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
+import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
 
 /**
  * Standing assignments (issue #14, points 4 to 6): after an assignment is delivered, people who join its
@@ -52,31 +51,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
   function setUp(): Setup {
     const reporter = new RecordingReporter();
     const executor = env.executor({ reporter });
-    const late: { reconciler?: StandingAssignmentReconciler } = {};
-    const approvals = new ApprovalService({
-      store: env.store,
-      runs: env.runs,
-      approvers: approverPolicy({ approverUserIds: [ALEX, MEGAN] }),
-      licenses: appleLicenseCounts(env.store, env.clients),
-      executor,
-      topUps: { topUpApproved: (tokenId, id) => late.reconciler?.topUpApproved(tokenId, id) },
-    });
-    const setup: Setup = { approvals, executor, reporter, topUpsAsked: 0, reconciler: undefined as unknown as StandingAssignmentReconciler };
-    setup.reconciler = new StandingAssignmentReconciler({
-      store: env.store,
-      runs: env.runs,
-      directory: env.directory,
-      clients: env.clients,
-      executor,
-      topUps: {
-        requestTopUp: async (input) => {
-          const asked = await approvals.requestTopUp(input);
-          if (asked.outcome === 'requested') setup.topUpsAsked++;
-          return asked;
-        },
-      },
-    });
-    late.reconciler = setup.reconciler;
+    const setup: Setup = { executor, reporter, topUpsAsked: 0, ...env.standingServices(executor, { onTopUp: (asked) => void (asked.outcome === 'requested' && setup.topUpsAsked++) }) };
     return setup;
   }
 
