@@ -9,7 +9,7 @@ import { Keyring, TokenCipher } from '../../services/crypto';
 import { storeUploadedToken } from './storedToken';
 import { AppleClientFactory } from '../../services/tokens/AppleClientFactory';
 import { silentLogger } from '../../services/logging/logger';
-import { GraphDirectory, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type RunningLocalDirectory } from '../../services/directory';
+import { DEMO_GROUPS, GraphDirectory, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type RunningLocalDirectory } from '../../services/directory';
 import type { VppToken } from '../../services/store/entities/vppToken';
 import { eBookId, type EBook } from '../../services/store/entities/eBook';
 import { AssignmentExecutor, type AssignmentExecutorOptions } from '../../services/assignments/AssignmentExecutor';
@@ -293,6 +293,12 @@ export class AssignEnvironment {
   /** Another MDM of the organisation spends `count` licenses of `book` on users of its own. */
   spendElsewhere(org: SandboxOrganisation, book: { adamId: string; pricingParam: string }, count: number): void {
     for (const id of this.sandbox.state.seedUsers(org, count, `elsewhere-${book.adamId}`)) this.sandbox.state.assign(org, book.adamId, book.pricingParam, id);
+  }
+
+  /** Students not yet in `groupId`, to make it grow as a directory admin would. */
+  outsiders(groupId: string, count: number): string[] {
+    const inside = new Set(this.members(groupId));
+    return this.members(DEMO_GROUPS.allStudents).filter((id) => !inside.has(id)).slice(0, count);
   }
 
   /** User members of a local group (transitive), as the directory lists them. */

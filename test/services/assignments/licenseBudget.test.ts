@@ -28,11 +28,6 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
   });
   beforeEach(() => env.log.reset());
 
-  /** Students not yet in `groupId`, to make it grow as a directory admin would. */
-  function outsiders(groupId: string, count: number): string[] {
-    const inside = new Set(env.members(groupId));
-    return env.members(DEMO_GROUPS.allStudents).filter((id) => !inside.has(id)).slice(0, count);
-  }
 
   it('licenses exactly the approved number when the group grows by 300 between the request and the approval', async () => {
     const { org, token, books } = await env.seedToken([{ title: 'Library Volunteers Reader', totalCount: 5_000 }]);
@@ -46,7 +41,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const { request } = await approvals.request({ preview, requestedBy: alex });
     assert.equal(request.summary.licensesNeeded, formC.length, 'the approver sees the number approved');
 
-    env.directoryServer.state.addMembers(DEMO_GROUPS.year9FormC, outsiders(DEMO_GROUPS.year9FormC, 300));
+    env.directoryServer.state.addMembers(DEMO_GROUPS.year9FormC, env.outsiders(DEMO_GROUPS.year9FormC, 300));
     // The approver's card says so, and what approving still means.
     const refresh = new TurnContext(new TestAdapter(async () => undefined), {
       type: ActivityTypes.Invoke,
@@ -115,7 +110,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
     await first.idle();
     assert.equal((await env.runs.get(token.id, runId(request.id)))?.spent, 100, 'stopped after one batch');
-    env.directoryServer.state.addMembers(DEMO_GROUPS.year9Students, outsiders(DEMO_GROUPS.year9Students, 500));
+    env.directoryServer.state.addMembers(DEMO_GROUPS.year9Students, env.outsiders(DEMO_GROUPS.year9Students, 500));
 
     const second = env.executor({ reporter });
     await second.resumeAll();
@@ -173,7 +168,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const { request } = await approvals.request({ preview, requestedBy: alex, headroom: 10 });
     assert.match(JSON.stringify(approvalCard(request, { actionable: true })), /Licenses approved by this","value":"70 \(60 needed \+ 10 for newcomers\)"/);
     // Three students join before the approval: within the headroom, they get the book too.
-    env.directoryServer.state.addMembers(DEMO_GROUPS.year9FormA, outsiders(DEMO_GROUPS.year9FormA, 3));
+    env.directoryServer.state.addMembers(DEMO_GROUPS.year9FormA, env.outsiders(DEMO_GROUPS.year9FormA, 3));
     await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
     await env.executor({}).execute(token.id, runId(request.id));
     assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, formA.length + 3);

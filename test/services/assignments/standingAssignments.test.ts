@@ -29,11 +29,6 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
   });
   beforeEach(() => env.log.reset());
 
-  /** Students not yet in `groupId`. */
-  function outsiders(groupId: string, count: number): string[] {
-    const inside = new Set(env.members(groupId));
-    return env.members(DEMO_GROUPS.allStudents).filter((id) => !inside.has(id)).slice(0, count);
-  }
 
   /** Joins users to a group the way an Entra admin would: Graph's POST /groups/{id}/members/$ref. */
   async function join(groupId: string, userIds: string[]): Promise<void> {
@@ -76,7 +71,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.equal(env.log.associateCalls.length, 0);
 
     // Two people join: they get the book from the headroom, in a pass of the same run.
-    const [first, second, ...rest] = outsiders(group, 15);
+    const [first, second, ...rest] = env.outsiders(group, 15);
     await join(group, [first!, second!]);
     [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.licensing, result?.waiting, result?.groups[0]?.joined], [2, 0, 2]);
@@ -203,7 +198,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     const spent = env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount;
     await s.reconciler.reconcileToken(token.id);
 
-    await join(group, outsiders(group, 4));
+    await join(group, env.outsiders(group, 4));
     let [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.licensing, result?.waiting, result?.topUp?.outcome], [0, 4, 'requested']);
     const topUp = (await env.store.approvals.listPending(ASSIGN_TENANT)).find((r) => r.kind === 'topUp' && r.tokenId === token.id);
@@ -227,7 +222,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     await s.approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
     await s.executor.idle();
     await s.reconciler.reconcileToken(token.id);
-    const joiners = outsiders(group, 3);
+    const joiners = env.outsiders(group, 3);
     await join(group, joiners);
     let [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.waiting, result?.topUp?.outcome], [3, 'requested']);
