@@ -5,7 +5,7 @@
 # The bot needs MicrosoftAppId and the other production settings (docs/deploy.md): without
 # MicrosoftAppId it starts in local mode, whose embedded services are dev-only and not in this image.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
@@ -38,4 +38,4 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 8080) + '/healthz').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-CMD ["node", "--disable-warning=DEP0111", "dist/bot/start.js"]
+CMD ["node", "dist/bot/start.js"]

@@ -1,13 +1,14 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { EmbeddedCosmos } from '../services/store/local/EmbeddedCosmos';
+import { EmbeddedCosmos } from '../local/cosmos/EmbeddedCosmos';
 import { createStore } from '../services/store';
 import { openDatabase } from '../services/store/cosmosClient';
-import { startAppleSandbox } from '../services/apple/sandbox/AppleSandboxServer';
+import { startAppleSandbox } from '../local/appleSandbox/AppleSandboxServer';
 import { Keyring, TokenCipher } from '../services/crypto';
 import { AppleClientFactory } from '../services/tokens/AppleClientFactory';
 import { Secret } from '../services/secrets/Secret';
 import { silentLogger } from '../services/logging/logger';
-import { GraphDirectory, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type LocalUser } from '../services/directory';
+import { GraphDirectory } from '../services/directory';
+import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type LocalUser } from '../local/directory';
 import { tokenCipherContext, type VppToken } from '../services/store/entities/vppToken';
 import { eBookId } from '../services/store/entities/eBook';
 import { AssignmentExecutor } from '../services/assignments/AssignmentExecutor';

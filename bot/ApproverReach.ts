@@ -1,4 +1,5 @@
 import { TeamsInfo, TurnContext, type CloudAdapter, type ConversationParameters, type ConversationReference } from 'botbuilder';
+import { escapeMarkdown } from '../services/common/chatText';
 import { forEachLimited } from '../services/common/forEachLimited';
 import type { ApproverReach } from '../services/approvals/ApprovalService';
 import { DirectoryError, DirectoryUnavailableError } from '../services/directory/errors';
@@ -196,7 +197,8 @@ function installFailure(err: unknown): ReachFailure {
     );
   }
   if (status === 404) return new ReachFailure('Microsoft Graph found no Teams user for them (no Teams license, or the account was removed).', false, { cause: err });
-  const detail = err instanceof DirectoryError ? err.userMessage : err instanceof Error ? err.message : String(err);
+  // Reasons reach chat and cards as Markdown: text the bot did not write is escaped.
+  const detail = err instanceof DirectoryError ? err.userMessage : escapeMarkdown(err instanceof Error ? err.message : String(err));
   return new ReachFailure(`The bot could not install itself for them: ${detail}`, status === undefined || status === 429 || status >= 500, { cause: err });
 }
 
@@ -213,7 +215,7 @@ function describeReachFailure(err: unknown): ReachFailure {
   if (err instanceof ReachFailure) return err;
   // A store failure (Cosmos busy) is worth another try; anything else is unexpected and said as is.
   const message = err instanceof Error ? err.message : String(err);
-  return new ReachFailure(`Reaching them failed: ${message.slice(0, 300)}`, true, { cause: err });
+  return new ReachFailure(`Reaching them failed: ${escapeMarkdown(message.slice(0, 300))}`, true, { cause: err });
 }
 
 /** What Graph's app installation needs from the directory (GraphDirectory). */

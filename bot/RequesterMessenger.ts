@@ -5,6 +5,7 @@ import type { ApproverNotice } from '../dialogs/approvals/approvalCardSender';
 import type { AdaptiveCardJson } from '../cards/cardTemplates';
 import type { ApprovalNotifier, CardCopy } from '../dialogs/approvals/ApprovalCardHandler';
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../services/assignments/reporting';
+import { escapeMarkdown } from '../services/common/chatText';
 import type { Logger } from '../services/logging/logger';
 import type { NotificationOutbox } from '../services/notifications/NotificationOutbox';
 import type { NotificationMessage } from '../services/notifications/ProactiveSender';
@@ -34,11 +35,12 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
   /** Each approver given (all of them, however many; never the requester) gets the actionable card. */
   async requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void> {
     const card = approvalCard(request, { actionable: true, refreshUserIds: await this.refreshFor(request) });
-    const { bookTitle, groupName } = request.summary;
+    const bookTitle = escapeMarkdown(request.summary.bookTitle);
+    const groupName = escapeMarkdown(request.summary.groupName);
     const text =
       request.kind === 'topUp'
         ? `"${bookTitle}": ${topUpReason(request.summary)} Approve or reject it on the card.`
-        : `${request.requestedBy.displayName ?? 'An admin'} asks to assign "${bookTitle}" to ${groupName}. Approve or reject it on the card.`;
+        : `${request.requestedBy.displayName ? escapeMarkdown(request.requestedBy.displayName) : 'An admin'} asks to assign "${bookTitle}" to ${groupName}. Approve or reject it on the card.`;
     // One write at a time per request: the copies all land in the request document.
     let recorded: Promise<void> = Promise.resolve();
     const sends = approvers
@@ -64,30 +66,34 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
   }
 
   async finished(outcome: AssignmentOutcome): Promise<void> {
+    // Names escaped; errors are the bot's own chat text.
+    const bookTitle = escapeMarkdown(outcome.bookTitle);
     const text =
       outcome.pass && outcome.state === 'completed'
-        ? `People who joined ${outcome.groupNames.join(', ')} since "${outcome.bookTitle}" was assigned: ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed.`
+        ? `People who joined ${outcome.groupNames.map(escapeMarkdown).join(', ')} since "${bookTitle}" was assigned: ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed.`
         : outcome.state === 'completed'
         ? outcome.installIntent === 'available'
-          ? `Finished assigning "${outcome.bookTitle}" as Available: ${outcome.totals.offered ?? 0} members were told it is there for them and get it with **my books**, up to ${outcome.budget ?? 0} licenses; nothing was spent yet.`
-          : `Finished assigning "${outcome.bookTitle}": ${outcome.totals.licensed} licensed now, ${outcome.totals.awaitingInvitation} invited (licensed once they join), ${outcome.totals.failed} failed. Members are told in Teams; the book is in the Books app under their purchases.`
+          ? `Finished assigning "${bookTitle}" as Available: ${outcome.totals.offered ?? 0} members were told it is there for them and get it with **my books**, up to ${outcome.budget ?? 0} licenses; nothing was spent yet.`
+          : `Finished assigning "${bookTitle}": ${outcome.totals.licensed} licensed now, ${outcome.totals.awaitingInvitation} invited (licensed once they join), ${outcome.totals.failed} failed. Members are told in Teams; the book is in the Books app under their purchases.`
         : outcome.state === 'interrupted'
-          ? `Assigning "${outcome.bookTitle}" paused: ${outcome.error ?? 'Apple is unavailable.'}`
-          : `Assigning "${outcome.bookTitle}" stopped: ${outcome.error ?? 'see the card'}.`;
+          ? `Assigning "${bookTitle}" paused: ${outcome.error ?? 'Apple is unavailable.'}`
+          : `Assigning "${bookTitle}" stopped: ${outcome.error ?? 'see the card'}.`;
     await this.toUser(outcome.tenantId, outcome.requestedBy.aadObjectId, { text, card: assignResultCard(outcome) });
   }
 
   async decided(request: ApprovalRequest): Promise<void> {
-    const { bookTitle, groupName, installIntent } = request.summary;
-    const what = `"${bookTitle}" for ${groupName} (${INTENT[installIntent]})`;
-    const by = request.decidedBy?.displayName ?? 'an approver';
+    const bookTitle = escapeMarkdown(request.summary.bookTitle);
+    const groupName = escapeMarkdown(request.summary.groupName);
+    const what = `"${bookTitle}" for ${groupName} (${INTENT[request.summary.installIntent]})`;
+    const by = request.decidedBy?.displayName ? escapeMarkdown(request.decidedBy.displayName) : 'an approver';
+    const comment = request.comment ? `: "${escapeMarkdown(request.comment)}"` : '.';
     if (request.kind === 'topUp') {
       const more = `${request.summary.licensesNeeded.toLocaleString('en-GB')} more licenses of "${bookTitle}" for ${groupName}`;
       const topUpText =
         request.state === 'approved'
           ? `${by} approved ${more}. The people waiting get the book now.`
           : request.state === 'rejected'
-            ? `${by} rejected ${more}${request.comment ? `: "${request.comment}"` : '.'} The people waiting get no license; I ask again only if their number changes.`
+            ? `${by} rejected ${more}${comment} The people waiting get no license; I ask again only if their number changes.`
             : request.state === 'withdrawn'
               ? `The request for ${more} was replaced or withdrawn.`
               : `The request for ${more} expired without a decision; I ask again only if the number of people waiting changes.`;
@@ -98,7 +104,7 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
       request.state === 'approved'
         ? `${by} approved assigning ${what}. I am assigning it now and will tell you when it is done.`
         : request.state === 'rejected'
-          ? `${by} rejected assigning ${what}${request.comment ? `: "${request.comment}"` : '.'} Nothing was assigned.`
+          ? `${by} rejected assigning ${what}${comment} Nothing was assigned.`
           : `Your request to assign ${what} expired without a decision. Nothing was assigned; type **assign** to ask again.`;
     await this.toUser(request.tenantId, request.requestedBy.aadObjectId, { text });
   }

@@ -4,11 +4,12 @@ import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
 import { createCosmosClient, isStoreReachable, openDatabase } from '../services/store/cosmosClient';
 import { isAppleReachable } from '../services/apple/reachability';
-import { GraphDirectory } from '../services/directory/GraphDirectory';
+import { DownstreamHealth } from '../services/health/DownstreamHealth';
+import { GraphDirectory, graphSignInFor } from '../services/directory/GraphDirectory';
 import { CachedGroupMembership } from '../services/directory/CachedGroupMembership';
 import { BookCatalog } from '../services/books/BookCatalog';
 import { bookFlows } from '../dialogs/books/bookFlows';
-import { startServices } from './localServices';
+import { startServices } from './backingServices';
 import { BookMetadataClient } from '../services/apple/BookMetadataClient';
 import { SyncEngine } from '../services/sync/SyncEngine';
 import { SyncService } from '../services/sync/SyncService';
@@ -47,8 +48,9 @@ import { AdminPolicy } from '../services/auth/AdminPolicy';
 import { AppleClientFactory } from '../services/tokens/AppleClientFactory';
 import { TokenFileReader } from '../services/tokens/TokenFileReader';
 import { TokenService } from '../services/tokens/TokenService';
+import { TokenReencryptionSweep } from '../services/tokens/TokenReencryptionSweep';
 import { createAdapter, type AdapterAuthOptions } from './adapter';
-import { CosmosBotStorage } from './CosmosBotStorage';
+import { BOT_STATE_CONTAINER, CosmosBotStorage } from './CosmosBotStorage';
 import { createBotServer } from './server';
 import { MemberMessenger } from './MemberMessenger';
 import { TeamsUserReach } from './ApproverReach';
@@ -66,7 +68,7 @@ export interface RunningApplication {
   stop(): Promise<void>;
 }
 
-export { SNAPSHOT_FILE_NAME } from './localServices';
+
 
 /** How often overdue approvals are expired and orphaned assignment runs picked up. */
 const BACKGROUND_SWEEP_MS = 5 * 60_000;
@@ -74,6 +76,8 @@ const BACKGROUND_SWEEP_MS = 5 * 60_000;
 export interface ApplicationOptions {
   /** Only tests set this: Bot Framework's key and token endpoints are on the internet. */
   auth?: AdapterAuthOptions;
+  /** Only tests set this: how long `/readyz` reuses a downstream check (30 s by default). */
+  healthMaxAgeMs?: number;
 }
 
 /**
@@ -126,13 +130,11 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         (tokenId) => store.memberNotices.deleteAllForToken(tokenId),
       ],
     });
-    // Graph uses the bot's own app registration (app-only): GroupMember.Read.All, User.Read.All, Device.Read.All, and for
-    // reaching approvers and members who never opened the bot TeamsAppInstallation.ReadWriteSelfForUser.All and AppCatalog.Read.All.
+    // Graph uses the bot's own identity, app-only (its app registration, or its managed identity): GroupMember.Read.All, User.Read.All,
+    // Device.Read.All, and for reaching approvers and members who never opened the bot TeamsAppInstallation.ReadWriteSelfForUser.All and AppCatalog.Read.All.
     const directory = new GraphDirectory({
       baseUrl: endpoints.graphBaseUrl,
-      tenantId: config.botAuth.tenantId,
-      clientId: config.botAuth.appId,
-      clientSecret: config.botAuth.appPassword,
+      ...graphSignInFor(config.botAuth),
       managedAppleIdAttribute: endpoints.managedAppleIdAttribute,
       logger,
     });
@@ -280,7 +282,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     late.claims = claims;
 
     const flows = [
-      ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production' }) }),
+      ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production', allowedHosts: config.tokenDownload.hosts, allowLoopback: config.mode === 'local' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
       ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'))) }),
       ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, runs, executor, isAdmin, reconcile: reconcileCommand }),
@@ -293,10 +295,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       adapter,
       bot,
       logger,
-      version: config.version,
-      mode: config.mode,
-      isStoreReachable: () => isStoreReachable(database),
-      isAppleReachable: () => isAppleReachable(appleBaseUrl),
+      readiness: new DownstreamHealth({ store: () => isStoreReachable(database), apple: () => isAppleReachable(appleBaseUrl) }, { maxAgeMs: options.healthMaxAgeMs }),
       exports: memberNotices,
     });
     const listening = await server.listen(config.port, config.host);
@@ -313,6 +312,10 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     // Member notices a previous process left go out now (locally, download links point at this server).
     publicBaseUrl ??= config.mode === 'local' ? listening.url : undefined;
     await memberNotices.start();
+    // Key rotation: tokens still under an old key are re-encrypted under the current one (in the background:
+    // it reads every conversation's dialog state, and no turn needs it done).
+    const keyRotation = new TokenReencryptionSweep({ tokens: store.tokens, cipher, dialogState: database.container(BOT_STATE_CONTAINER), logger });
+    keyRotation.run().catch((err: unknown) => logger.warn({ err }, 're-encrypting stored tokens failed'));
     // Every sweep: expire overdue approvals, and take over runs whose instance died (its lease ran out).
     const sweep = setInterval(() => {
       approvalCards.expireOverdue(undefined, config.tenantId).catch((err: unknown) => logger.warn({ err }, 'expiring approval requests failed'));
@@ -320,11 +323,13 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       executor.resumeAll().catch((err: unknown) => logger.warn({ err }, 'resuming assignments failed'));
       syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));
       claims.resumeClaims().catch((err: unknown) => logger.warn({ err }, 'resuming book claims failed'));
+      if (keyRotation.rotating) keyRotation.run().catch((err: unknown) => logger.warn({ err }, 're-encrypting stored tokens failed'));
     }, BACKGROUND_SWEEP_MS);
     sweep.unref();
     // Stopped before the store closes: no sync, assignment batch or notice is cut off half-written.
     stack.push(async () => {
       clearInterval(sweep);
+      await keyRotation.idle();
       await approvalCards.idle();
       await scheduler.stop();
       await sync.stop();

@@ -7,23 +7,24 @@ import type { VppBooksBot } from './VppBooksBot';
 import { describeInvalidActivity } from './inboundActivity';
 import { registerExportRoute, type ExportRouteLimits, type ExportSource } from './exportRoute';
 import { redactExportPath } from './memberExports';
+import type { DownstreamState } from '../services/health/DownstreamHealth';
 
-export interface HealthReport {
-  status: 'ok' | 'degraded' | 'unhealthy';
-  version: string;
-  mode: 'local' | 'production';
-  store: { reachable: boolean };
-  apple: { reachable: boolean };
+/**
+ * What `/readyz` says: whether the bot can serve (its store answers) and which dependency is down, and
+ * nothing else: no version, mode, endpoints or errors, since the probe is unauthenticated.
+ */
+export interface ReadinessReport {
+  status: 'ready' | 'degraded' | 'unavailable';
+  store: 'up' | 'down';
+  apple: 'up' | 'down';
 }
 
 export interface BotServerDependencies {
   adapter: CloudAdapter;
   bot: VppBooksBot;
   logger: Logger;
-  version: string;
-  mode: 'local' | 'production';
-  isStoreReachable: () => Promise<boolean>;
-  isAppleReachable: () => Promise<boolean>;
+  /** Downstream health for `/readyz`, cached: probes never reach Cosmos or Apple more than once per period. */
+  readiness: { read(): Promise<DownstreamState> };
   /** Download links (`GET /api/exports/<secret>`): the CSV of members who could not be reached. */
   exports?: ExportSource | undefined;
   exportLimits?: ExportRouteLimits | undefined;
@@ -56,11 +57,18 @@ export function createBotServer(deps: BotServerDependencies): BotServer {
     res.send(200);
   });
 
+  // Liveness: the process serves HTTP. Touches nothing and says nothing, so any number of probes is free.
   server.get('/healthz', async (_req: restify.Request, res: restify.Response) => {
-    const [store, apple] = await Promise.all([deps.isStoreReachable(), deps.isAppleReachable()]);
-    // Apple being down must not make the platform restart us: only the store decides "unhealthy".
-    const status: HealthReport['status'] = !store ? 'unhealthy' : apple ? 'ok' : 'degraded';
-    const report: HealthReport = { status, version: deps.version, mode: deps.mode, store: { reachable: store }, apple: { reachable: apple } };
+    res.header('cache-control', 'no-store');
+    res.status(200);
+    res.json({ status: 'ok' });
+  });
+
+  // Readiness: only the store decides (Apple being down must not take the bot out of rotation: chat still works).
+  server.get('/readyz', async (_req: restify.Request, res: restify.Response) => {
+    const { store, apple } = await deps.readiness.read();
+    const report: ReadinessReport = { status: !store ? 'unavailable' : apple ? 'ready' : 'degraded', store: store ? 'up' : 'down', apple: apple ? 'up' : 'down' };
+    res.header('cache-control', 'no-store');
     res.status(store ? 200 : 503);
     res.json(report);
   });

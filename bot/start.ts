@@ -3,9 +3,7 @@ import { loadConfig } from '../services/config/config';
 import { ConfigError } from '../services/errors';
 import { createLogger } from '../services/logging/logger';
 import { startApplication } from './application';
-import { mkdir, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import { memberPlaygroundConfig, secondUserPlaygroundConfig, startPlayground, type RunningPlayground } from './playground';
+import { startPlaygrounds } from './backingServices';
 import { version } from '../package.json';
 
 /** `npm start`: the bot plus, in local mode, its embedded services and the Agents Playground. */
@@ -23,32 +21,8 @@ async function main(): Promise<void> {
   const logger = createLogger({ level: config.logLevel });
   const app = await startApplication(config, logger);
 
-  const playgrounds: RunningPlayground[] = [];
-  if (config.playground.enabled) {
-    const main = await startPlayground({ botUrl: app.url, port: config.playground.port, logger });
-    playgrounds.push(main);
-    let approverLine = '';
-    if (config.playground.approver.enabled) {
-      const configFile = path.resolve(config.localDataDir, 'playground-megan.yml');
-      await mkdir(path.dirname(configFile), { recursive: true });
-      await writeFile(configFile, secondUserPlaygroundConfig());
-      const approver = await startPlayground({ botUrl: app.url, port: config.playground.approver.port, logger, configFile });
-      playgrounds.push(approver);
-      approverLine = `  Approve assignments as Megan Bowen: ${approver.url}\n`;
-    }
-    let memberLine = '';
-    if (config.playground.member.enabled) {
-      const configFile = path.resolve(config.localDataDir, 'playground-adele.yml');
-      await mkdir(path.dirname(configFile), { recursive: true });
-      await writeFile(configFile, memberPlaygroundConfig());
-      const member = await startPlayground({ botUrl: app.url, port: config.playground.member.port, logger, configFile });
-      playgrounds.push(member);
-      memberLine = `  Get books as Adele Vance, a member (type "my books"): ${member.url}\n`;
-    }
-    process.stdout.write(
-      `\n  VPP Books bot is running (local mode).\n  Open the chat: ${main.url}\n${approverLine}${memberLine}  Type "help" to see the commands.\n\n`,
-    );
-  }
+  const playgrounds = config.playground.enabled ? await startPlaygrounds(config, app.url, logger) : undefined;
+  if (playgrounds) process.stdout.write(playgrounds.banner);
 
   let stopping = false;
   const shutdown = (signal: string) => {
@@ -56,7 +30,7 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     void (async () => {
-      await Promise.all(playgrounds.map((p) => p.stop()));
+      await Promise.all((playgrounds?.stops ?? []).map((stop) => stop()));
       await app.stop();
       logger.flush();
       process.exit(0);

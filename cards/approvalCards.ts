@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import approvalRequestTemplate from './approvalRequest.json';
 import approvalNoticeTemplate from './approvalNotice.json';
@@ -21,7 +22,8 @@ export interface ApprovalView {
 const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
 export const formatDateTime = (iso: string): string => `${dateTime.format(new Date(iso))} UTC`;
 export const intentLabel = (intent: 'required' | 'available'): string => (intent === 'required' ? 'Required' : 'Available');
-const nameOf = (actor: { aadObjectId: string; displayName?: string | undefined }): string => actor.displayName ?? actor.aadObjectId;
+/** A person as card Markdown (escaped). */
+const nameOf = (actor: { aadObjectId: string; displayName?: string | undefined }): string => escapeMarkdown(actor.displayName ?? actor.aadObjectId);
 
 function stateLine(request: ApprovalView): { stateLabel: string; stateColor: string } {
   switch (request.state) {
@@ -54,18 +56,19 @@ export interface ApprovalCardOptions {
 /** The approval request as one card whose content follows the request's state (Universal Actions). */
 export function approvalCard(request: ApprovalView, options: ApprovalCardOptions): AdaptiveCardJson {
   const topUp = request.kind === 'topUp';
+  const bookTitle = escapeMarkdown(request.summary.bookTitle);
   const facts = [
-    { title: 'Book', value: request.summary.bookTitle },
-    { title: 'Groups', value: request.summary.groupName },
+    { title: 'Book', value: bookTitle },
+    { title: 'Groups', value: escapeMarkdown(request.summary.groupName) },
     { title: 'Intent', value: intentLabel(request.summary.installIntent) },
     ...(topUp ? [{ title: 'Why', value: topUpReason(request.summary) }] : []),
     { title: 'Licenses approved by this', value: topUp ? `${request.summary.licensesNeeded.toLocaleString('en-GB')} more` : licensesLine(request.summary) },
     { title: 'Requested by', value: nameOf(request.requestedBy) },
     { title: 'Requested', value: formatDateTime(request.requestedDateTime) },
   ];
-  if (request.comment) facts.push({ title: 'Comment', value: request.comment });
+  if (request.comment) facts.push({ title: 'Comment', value: escapeMarkdown(request.comment) });
   const card = renderCard(approvalRequestTemplate, {
-    title: topUp ? `Approval: ${request.summary.licensesNeeded.toLocaleString('en-GB')} more licenses for "${request.summary.bookTitle}"` : `Approval: assign "${request.summary.bookTitle}"`,
+    title: topUp ? `Approval: ${request.summary.licensesNeeded.toLocaleString('en-GB')} more licenses for "${bookTitle}"` : `Approval: assign "${bookTitle}"`,
     ...stateLine(request),
     facts,
     notice: options.notice ?? '',
@@ -81,14 +84,15 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
   return card;
 }
 
-/** "12 more people joined 'Year 9 Form 9A' …": why a top-up is asked for. */
+/** "12 more people joined 'Year 9 Form 9A' …": why a top-up is asked for, as chat Markdown (the group name escaped). */
 export function topUpReason(summary: { groupName: string; licensesNeeded: number; joined?: number | undefined; asked?: number | undefined }): string {
+  const groupName = escapeMarkdown(summary.groupName);
   if (summary.asked !== undefined) {
-    const who = `${summary.asked.toLocaleString('en-GB')} ${summary.asked === 1 ? 'member' : 'members'} of ${summary.groupName}`;
+    const who = `${summary.asked.toLocaleString('en-GB')} ${summary.asked === 1 ? 'member' : 'members'} of ${groupName}`;
     return `${who} asked for the book (my books), and the licenses approved for it are used up. Approve ${summary.licensesNeeded.toLocaleString('en-GB')} more licenses? They get it once approved.`;
   }
   const people = summary.joined ?? summary.licensesNeeded;
-  return `${people.toLocaleString('en-GB')} more ${people === 1 ? 'person' : 'people'} joined ${summary.groupName} since the book was assigned, and the licenses approved for it are used up. Approve ${summary.licensesNeeded.toLocaleString('en-GB')} more licenses? Nobody gets one until then.`;
+  return `${people.toLocaleString('en-GB')} more ${people === 1 ? 'person' : 'people'} joined ${groupName} since the book was assigned, and the licenses approved for it are used up. Approve ${summary.licensesNeeded.toLocaleString('en-GB')} more licenses? Nobody gets one until then.`;
 }
 
 /** "70 (60 needed + 10 for newcomers)": what an approval approves, spelled out. */
@@ -98,7 +102,7 @@ function licensesLine(summary: { licensesNeeded: number; headroom?: number | und
   return `${(summary.licensesNeeded + summary.headroom).toLocaleString('en-GB')} (${needed} needed + ${summary.headroom.toLocaleString('en-GB')} for newcomers)`;
 }
 
-/** A one-line card, the answer to a click that cannot be acted on (unknown or forged request). */
+/** A one-line card, the answer to a click that cannot be acted on (unknown or forged request); `text` is chat Markdown. */
 export function approvalNoticeCard(text: string): AdaptiveCardJson {
   return renderCard(approvalNoticeTemplate, { text });
 }
@@ -107,9 +111,9 @@ export function approvalListCard(requests: readonly ApprovalView[]): AdaptiveCar
   return renderCard(approvalListTemplate, {
     count: requests.length,
     requests: requests.map((r) => ({
-      bookTitle: r.kind === 'topUp' ? `${r.summary.bookTitle}: ${r.summary.licensesNeeded.toLocaleString('en-GB')} more licenses` : r.summary.bookTitle,
+      bookTitle: r.kind === 'topUp' ? `${escapeMarkdown(r.summary.bookTitle)}: ${r.summary.licensesNeeded.toLocaleString('en-GB')} more licenses` : escapeMarkdown(r.summary.bookTitle),
       facts: [
-        { title: 'Groups', value: r.summary.groupName },
+        { title: 'Groups', value: escapeMarkdown(r.summary.groupName) },
         { title: 'Intent', value: intentLabel(r.summary.installIntent) },
         { title: 'Licenses needed', value: r.summary.licensesNeeded.toLocaleString('en-GB') },
         { title: 'Requested by', value: `${nameOf(r.requestedBy)}, ${formatDateTime(r.requestedDateTime)}` },

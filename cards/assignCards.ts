@@ -1,3 +1,4 @@
+import { escapeMarkdown, markdownLink } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import { intentLabel } from './approvalCards';
 import assignPreviewTemplate from './assignPreview.json';
@@ -20,9 +21,10 @@ export interface AssignPreviewView {
   enough: boolean;
 }
 
+/** `notes` are chat Markdown (names in them escaped by the caller); choice titles are plain button text. */
 export function assignPreviewCard(preview: AssignPreviewView, options: { ref: string; notes: readonly string[]; choices: ReadonlyArray<{ title: string; value: string }> }): AdaptiveCardJson {
   const facts = [
-    ...preview.groups.map((g) => ({ title: g.groupName, value: `${n(g.userCount)} user${g.userCount === 1 ? '' : 's'}${g.deviceCount > 0 ? ` (${n(g.deviceCount)} devices skipped)` : ''}` })),
+    ...preview.groups.map((g) => ({ title: escapeMarkdown(g.groupName), value: `${n(g.userCount)} user${g.userCount === 1 ? '' : 's'}${g.deviceCount > 0 ? ` (${n(g.deviceCount)} devices skipped)` : ''}` })),
     { title: 'Users in all', value: n(preview.distinctUsers) },
     { title: 'Already have the book', value: n(preview.alreadyAssigned) },
     ...(preview.installIntent === 'required'
@@ -40,7 +42,7 @@ export function assignPreviewCard(preview: AssignPreviewView, options: { ref: st
     : `Not enough licenses: ${n(preview.licensesNeeded)} needed, ${n(preview.licensesAvailable)} available. Buy more in Apple School/Business Manager, pick fewer groups, or assign to the first ${n(preview.licensesAvailable)} users only.`;
   return renderCard(assignPreviewTemplate, {
     ref: options.ref,
-    bookTitle: preview.book.title,
+    bookTitle: escapeMarkdown(preview.book.title),
     intentLabel: intentLabel(preview.installIntent),
     facts,
     notes: options.notes.map((text) => ({ text })),
@@ -70,21 +72,22 @@ export interface AssignResultView {
 
 /** The result of a delivered assignment: assigned, pending invitation, failed with reasons. */
 export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
+  const bookTitle = escapeMarkdown(result.bookTitle);
   const title =
     result.state === 'completed' && result.pass
-      ? `People who joined since got "${result.bookTitle}" (${intentLabel(result.installIntent)})`
+      ? `People who joined since got "${bookTitle}" (${intentLabel(result.installIntent)})`
       : result.state === 'completed'
-      ? `Assigned "${result.bookTitle}" (${intentLabel(result.installIntent)})`
+      ? `Assigned "${bookTitle}" (${intentLabel(result.installIntent)})`
       : result.state === 'interrupted'
-        ? `Assigning "${result.bookTitle}" paused`
-        : `Assigning "${result.bookTitle}" stopped`;
+        ? `Assigning "${bookTitle}" paused`
+        : `Assigning "${bookTitle}" stopped`;
   return renderCard(assignResultTemplate, {
     title,
     resumable: result.state === 'interrupted',
     runId: result.runId,
     tokenId: result.tokenId,
     facts: [
-      { title: 'Groups', value: result.groups.map((g) => g.groupName).join(', ') },
+      { title: 'Groups', value: result.groups.map((g) => escapeMarkdown(g.groupName)).join(', ') },
       { title: 'Users', value: n(result.totals.processed) },
       ...(result.installIntent === 'available'
         ? [
@@ -98,14 +101,15 @@ export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
       { title: 'Failed', value: n(result.totals.failed) },
       ...(result.overBudget ? [{ title: 'Left out: approved licenses used up', value: `${n(result.overBudget)} (${n(result.budget ?? 0)} approved)` }] : []),
     ],
+    // Errors and Apple's reasons are the bot's own chat text; people's names are escaped here.
     error: result.error ?? '',
     reasons: result.failureReasons.map((r) => ({ text: `${n(r.count)} × ${r.message} (Apple ${r.code})` })),
-    failedUsers: result.failedUsers.slice(0, 10).map((u) => ({ text: `${u.displayName}: ${u.reason}` })),
-    invitedUsers: result.invitedUsers.slice(0, 10).map((u) => ({ text: u.invitationUrl ? `${u.displayName}: [invitation link](${u.invitationUrl})` : u.displayName })),
+    failedUsers: result.failedUsers.slice(0, 10).map((u) => ({ text: `${escapeMarkdown(u.displayName)}: ${u.reason}` })),
+    invitedUsers: result.invitedUsers.slice(0, 10).map((u) => ({ text: u.invitationUrl ? `${escapeMarkdown(u.displayName)}: ${markdownLink('invitation link', u.invitationUrl)}` : escapeMarkdown(u.displayName) })),
   });
 }
 
 /** "Assigned 2,000 of 5,000 users of …" */
 export function assignProgressText(update: { bookTitle: string; processed: number; total: number; totals: { licensed: number; awaitingInvitation: number; failed: number } }): string {
-  return `Assigning "${update.bookTitle}": ${n(update.processed)} of ${n(update.total)} users done (${n(update.totals.licensed)} assigned, ${n(update.totals.awaitingInvitation)} pending invitation, ${n(update.totals.failed)} failed).`;
+  return `Assigning "${escapeMarkdown(update.bookTitle)}": ${n(update.processed)} of ${n(update.total)} users done (${n(update.totals.licensed)} assigned, ${n(update.totals.awaitingInvitation)} pending invitation, ${n(update.totals.failed)} failed).`;
 }

@@ -1,3 +1,4 @@
+import { echoArgument, escapeMarkdown, looksLikeToken } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import bookListTemplate from './bookList.json';
 
@@ -30,18 +31,20 @@ function emptyText(view: BookListView): string {
   if (view.books.length > 0) return '';
   if (view.tokenCount === 0) return 'No VPP tokens yet, so no books. Type **upload token** to add one, then **sync**.';
   if (view.offset > 0) return 'No more books on this page.';
-  if (view.text) return `No books match "${view.text}". Try part of the title or the author's name.`;
+  if (view.text) return `No books match ${echoArgument(view.text)}. Try part of the title or the author's name.`;
   return 'No books yet. Type **sync** to read the purchased books from Apple.';
 }
 
 export function bookListCard(view: BookListView): AdaptiveCardJson {
   const first = view.offset + 1;
   const last = view.offset + view.books.length;
+  // The search box and the paging buttons carry the search back; a pasted token must not ride along in them.
+  const searchText = looksLikeToken(view.text) ? '' : view.text;
   return renderCard(bookListTemplate, {
-    heading: view.text ? `Books matching "${view.text}"` : 'Books',
+    heading: view.text ? `Books matching ${echoArgument(view.text)}` : 'Books',
     subheading: view.books.length > 0 ? `Showing ${count(first)}–${count(last)}${view.next ? ', more on the next page' : ''}` : '',
     emptyText: emptyText(view),
-    text: view.text,
+    text: searchText,
     hasPrevious: view.previous !== undefined,
     hasNext: view.next !== undefined,
     // Card data values stay strings: the args a button submits are validated as strings.
@@ -50,12 +53,13 @@ export function bookListCard(view: BookListView): AdaptiveCardJson {
     books: view.books.map((b) => ({
       id: b.id,
       tokenId: b.tokenId,
-      title: b.title,
-      author: b.author ?? '',
+      title: escapeMarkdown(b.title),
+      plainTitle: b.title,
+      author: escapeMarkdown(b.author ?? ''),
       coverUrl: b.coverUrl ?? '',
       noneAvailable: !b.unlimited && b.availableLicenseCount === 0,
       // FactSet values must be strings.
-      tokenLabel: b.tokenDisplayName,
+      tokenLabel: escapeMarkdown(b.tokenDisplayName),
       totalLabel: b.unlimited ? 'Unlimited (free book)' : count(b.totalLicenseCount),
       usedLabel: count(b.usedLicenseCount),
       availableLabel: b.unlimited ? 'Unlimited' : b.availableLicenseCount === 0 ? '0 (none left)' : count(b.availableLicenseCount),

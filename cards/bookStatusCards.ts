@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import { formatDateTime, intentLabel } from './approvalCards';
 import bookStatusTemplate from './bookStatus.json';
@@ -49,14 +50,16 @@ export interface BookStatusView {
   }>;
 }
 
+/** Names and titles are escaped here; reasons, errors and problems are the services' own chat text. */
 export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
+  const tokenName = escapeMarkdown(view.token.displayName);
   return renderCard(bookStatusTemplate, {
-    bookTitle: view.book.title,
+    bookTitle: escapeMarkdown(view.book.title),
     licenseLine: view.book.unlimited
-      ? `${view.token.displayName}: a free book with unlimited licenses, ${n(view.book.usedLicenseCount)} in use.`
-      : `${view.token.displayName}: ${n(view.book.usedLicenseCount)} of ${n(view.book.totalLicenseCount)} licenses used, ${n(view.book.availableLicenseCount)} available${view.reserved ? `, ${n(view.reserved)} of them reserved by open requests` : ''}.`,
+      ? `${tokenName}: a free book with unlimited licenses, ${n(view.book.usedLicenseCount)} in use.`
+      : `${tokenName}: ${n(view.book.usedLicenseCount)} of ${n(view.book.totalLicenseCount)} licenses used, ${n(view.book.availableLicenseCount)} available${view.reserved ? `, ${n(view.reserved)} of them reserved by open requests` : ''}.`,
     groups: view.groups.map((g) => ({
-      groupName: g.groupName,
+      groupName: escapeMarkdown(g.groupName),
       facts: [
         { title: 'Intent', value: intentLabel(g.installIntent) },
         { title: 'Status', value: STATUS_LABEL[g.status] ?? g.status },
@@ -114,7 +117,7 @@ function standingFacts(standing: NonNullable<BookStatusView['groups'][number]['s
   if (standing.waiting > 0) facts.push({ title: 'Waiting for a top-up approval', value: n(standing.waiting) });
   if (standing.topUp) facts.push({ title: 'Top-up asked for', value: `${n(standing.topUp.count)} licenses, ${TOP_UP_STATE[standing.topUp.state]}` });
   if (standing.left > 0) {
-    const names = standing.leftNames.slice(0, 5).join(', ');
+    const names = standing.leftNames.slice(0, 5).map(escapeMarkdown).join(', ');
     facts.push({ title: 'Left the group (keep their licenses)', value: names ? `${n(standing.left)}: ${names}${standing.left > 5 ? ', …' : ''}` : n(standing.left) });
   }
   if (standing.lastReconciledDateTime) facts.push({ title: 'Checked for newcomers', value: formatDateTime(standing.lastReconciledDateTime) });
@@ -123,7 +126,7 @@ function standingFacts(standing: NonNullable<BookStatusView['groups'][number]['s
 
 /** Each failed user with Apple's reason, the first ten, and how many more there are. */
 function failedUserLines(users: ReadonlyArray<{ displayName: string; code: string; reason: string }>, failed: number): Array<{ text: string }> {
-  const shown = users.slice(0, 10).map((u) => ({ text: `${u.displayName}: ${u.reason} (Apple ${u.code})` }));
+  const shown = users.slice(0, 10).map((u) => ({ text: `${escapeMarkdown(u.displayName)}: ${u.reason} (Apple ${u.code})` }));
   const more = failed - shown.length;
   return more > 0 && shown.length > 0 ? [...shown, { text: `… and ${n(more)} more` }] : shown;
 }

@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import memberNoticeTemplate from './memberNotice.json';
 import reachSummaryTemplate from './memberReachSummary.json';
@@ -56,7 +57,7 @@ function webUrl(value: string): string {
 export function memberMessage(kind: 'licensed' | 'offered', book: NoticeBook): CardMessage;
 export function memberMessage(kind: 'invited', book: NoticeBook, invitationUrl: string): CardMessage;
 export function memberMessage(kind: 'licensed' | 'invited' | 'offered', book: NoticeBook, invitationUrl?: string): CardMessage {
-  const title = book.title || `Book ${book.adamId}`;
+  const title = escapeMarkdown(book.title || `Book ${book.adamId}`);
   if (kind === 'licensed') {
     const text = `The book "${title}" is yours.`;
     return {
@@ -109,7 +110,8 @@ const members = (n: number, verb: { one: string; many: string }): string => `${n
 
 /** The requester hears, once per run, how many members were told and who could not be reached. */
 export function reachSummaryMessage(input: ReachSummaryInput): CardMessage {
-  const text = `"${input.bookTitle}": ${members(input.told, { one: 'was', many: 'were' })} told in Teams; ${input.unreachable.toLocaleString('en-GB')} could not be reached.`;
+  const bookTitle = escapeMarkdown(input.bookTitle);
+  const text = `"${bookTitle}": ${members(input.told, { one: 'was', many: 'were' })} told in Teams; ${input.unreachable.toLocaleString('en-GB')} could not be reached.`;
   const shown = input.firstUnreachable.slice(0, SHOWN_UNREACHABLE);
   const shownTitle = input.unreachable > shown.length ? `Could not be reached (the first ${shown.length} of ${input.unreachable.toLocaleString('en-GB')})` : 'Could not be reached';
   let note = '';
@@ -118,14 +120,14 @@ export function reachSummaryMessage(input: ReachSummaryInput): CardMessage {
   return {
     text,
     card: renderCard(reachSummaryTemplate, {
-      title: `Who heard about "${input.bookTitle}"`,
+      title: `Who heard about "${bookTitle}"`,
       text,
       facts: [
         { title: 'Told in Teams', value: input.told.toLocaleString('en-GB') },
         { title: 'Could not be reached', value: input.unreachable.toLocaleString('en-GB') },
       ],
       shownTitle,
-      shown: shown.map((m) => ({ text: `${m.displayName}${m.mail ? ` (${m.mail})` : ''}: ${m.reason}` })),
+      shown: shown.map((m) => ({ text: `${escapeMarkdown(m.displayName)}${m.mail ? ` (${escapeMarkdown(m.mail)})` : ''}: ${m.reason}` })),
       note,
       downloadUrl: input.download?.url ?? '',
     }),

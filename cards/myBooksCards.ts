@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import memberHelpTemplate from './memberHelp.json';
 import myBooksTemplate from './myBooks.json';
@@ -31,8 +32,9 @@ function bookData(book: MemberBookView): Record<string, unknown> {
   return {
     tokenId: book.tokenId,
     runId: book.runId ?? '',
-    title: book.title,
-    author: book.author ?? '',
+    title: escapeMarkdown(book.title),
+    plainTitle: book.title,
+    author: escapeMarkdown(book.author ?? ''),
     coverUrl: book.coverUrl ?? '',
     note,
     noteColor: color,

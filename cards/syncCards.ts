@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import notificationTemplate from './notification.json';
 import statusBoardTemplate from './statusBoard.json';
@@ -17,6 +18,7 @@ export interface CardAction {
   tokenId: string;
 }
 
+/** Title, text, facts and next step are chat Markdown: whoever composes them escapes the names they hold. */
 export interface NotificationCardData {
   title: string;
   text: string;
@@ -67,13 +69,15 @@ export function syncResultCard(result: SyncResultView): AdaptiveCardJson {
         { title: 'Duration', value: formatDuration(result.durationMs) },
       ]
     : [{ title: 'Duration', value: formatDuration(result.durationMs) }];
+  const tokenName = escapeMarkdown(result.tokenName);
   return renderCard(syncResultTemplate, {
     tokenId: result.tokenId,
-    title: ok ? `Sync of ${result.tokenName} finished` : `Sync of ${result.tokenName} failed`,
+    title: ok ? `Sync of ${tokenName} finished` : `Sync of ${tokenName} failed`,
     color: ok ? 'Good' : 'Attention',
+    // Sync errors are the bot's own chat text (names in them already escaped).
     error: result.error?.message ?? '',
     facts,
-    lowBooks: result.lowLicenseBooks.map((b) => ({ label: `${b.title}: ${n(b.available)} of ${n(b.total)} left` })),
+    lowBooks: result.lowLicenseBooks.map((b) => ({ label: `${escapeMarkdown(b.title)}: ${n(b.available)} of ${n(b.total)} left` })),
   });
 }
 
@@ -105,7 +109,7 @@ export function statusBoardCard(tokens: readonly TokenStatusView[], now: Date): 
     summary: `${counts.healthy} healthy, ${counts.warning} warning, ${counts.unhealthy} unhealthy`,
     tokens: tokens.map((t) => ({
       id: t.id,
-      displayName: t.displayName,
+      displayName: escapeMarkdown(t.displayName),
       healthLabel: HEALTH[t.health].label,
       color: HEALTH[t.health].color,
       reason: t.reasons.join(' '),

@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import tokenListTemplate from './tokenList.json';
 import tokenPreviewTemplate from './tokenPreview.json';
@@ -52,7 +53,7 @@ function stateLabel(token: TokenView, now: Date): string {
     case 'invalid':
       return 'Invalid: upload a new token file';
     case 'assignedToExternalMDM':
-      return `Managed by ${token.externalMdm?.name ?? 'another MDM'}`;
+      return `Managed by ${token.externalMdm?.name ? escapeMarkdown(token.externalMdm.name) : 'another MDM'}`;
     case 'duplicateLocation':
       return 'Duplicate location';
   }
@@ -72,10 +73,10 @@ export function tokenListCard(tokens: readonly TokenView[], now: Date): Adaptive
     count: tokens.length,
     tokens: tokens.map((t) => ({
       id: t.id,
-      displayName: t.displayName,
-      organizationName: t.organizationName,
-      locationLabel: t.countryOrRegion ? `${t.locationName} (${t.countryOrRegion})` : t.locationName,
-      appleIdLabel: t.appleId ?? '—',
+      displayName: escapeMarkdown(t.displayName),
+      organizationName: escapeMarkdown(t.organizationName),
+      locationLabel: escapeMarkdown(t.countryOrRegion ? `${t.locationName} (${t.countryOrRegion})` : t.locationName),
+      appleIdLabel: t.appleId ? escapeMarkdown(t.appleId) : '—',
       stateLabel: stateLabel(t, now),
       expiresLabel: expiryLabel(t.expirationDateTime, now),
       warning: warning(t, now),
@@ -98,24 +99,31 @@ export interface TokenPreviewData {
 
 export function tokenPreviewCard(data: TokenPreviewData, now: Date): AdaptiveCardJson {
   return renderCard(tokenPreviewTemplate, {
-    ...data,
+    ref: data.ref,
+    organizationName: escapeMarkdown(data.organizationName),
+    locationName: escapeMarkdown(data.locationName),
+    appleId: escapeMarkdown(data.appleId),
     // FactSet values must be strings: a bare number would be rendered as a JSON number.
     bookCount: String(data.bookCount),
-    countryLabel: data.countryOrRegion ?? 'unknown',
+    countryLabel: data.countryOrRegion ? escapeMarkdown(data.countryOrRegion) : 'unknown',
     expiresLabel: expiryLabel(data.expirationDateTime, now),
     accountTypeLabel: data.accountType === 'education' ? 'Education (Apple School Manager)' : 'Business (Apple Business Manager)',
-    otherMdmName: data.otherMdmName ?? '',
+    otherMdmName: data.otherMdmName ? escapeMarkdown(data.otherMdmName) : '',
+    // A button title is plain text: the name as Apple gave it.
+    otherMdmButtonName: data.otherMdmName ?? '',
   });
 }
 
 export function tokenRemoveCard(data: { ref: string; displayName: string; bookCount: number }): AdaptiveCardJson {
-  return renderCard(tokenRemoveTemplate, data);
+  return renderCard(tokenRemoveTemplate, { ...data, displayName: escapeMarkdown(data.displayName) });
 }
 
 export interface ChoiceQuestionData {
   ref: string;
+  /** Chat Markdown (the caller escapes any name in it). */
   question: string;
   hint?: string;
+  /** Button titles are plain text: names as they are, unescaped. */
   choices: ReadonlyArray<{ title: string; value: string }>;
 }
 

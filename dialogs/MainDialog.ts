@@ -14,6 +14,7 @@ import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
 import { memberHelpCard } from '../cards/myBooksCards';
 import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
 import { normaliseText, parseCommand, type ParsedCommand } from './parseCommand';
+import { escapeMarkdown, TOKEN_LIKE_MESSAGE } from '../services/common/chatText';
 import { sendCard } from './replies';
 import { commandInput, type CommandInput } from './cardSubmissions';
 import { choiceSubmissionSchema } from './prompts/CardChoicePrompt';
@@ -48,7 +49,7 @@ export const FLOW_EXPIRY_MS = 24 * 60 * 60_000;
 export const FLOW_EXPIRED_MESSAGE = 'My earlier question went unanswered for too long, so it expired and nothing was changed by it. I took your message as a new command.';
 
 export function notYourQuestionMessage(ownerName: string | undefined): string {
-  return `That question is for ${ownerName ?? 'the person who started it'}; nothing was changed.`;
+  return `That question is for ${ownerName ? escapeMarkdown(ownerName) : 'the person who started it'}; nothing was changed.`;
 }
 
 export interface MainDialogOptions {
@@ -249,6 +250,9 @@ export class MainDialog extends ComponentDialog {
       case 'unknown':
         // Never echo the text back: an admin may have pasted a token in the wrong place.
         await context.sendActivity("I don't know that command. Type **help** to see the commands I understand.");
+        return true;
+      case 'tokenLike':
+        await context.sendActivity(TOKEN_LIKE_MESSAGE);
         return true;
       case 'command': {
         const flow = this.flows.get(parsed.command);

@@ -1,10 +1,13 @@
+import { looksLikeToken } from '../services/common/chatText';
 import { COMMANDS } from './commandCatalog';
 
 export type ParsedCommand =
   | { kind: 'command'; command: string; argument: string }
   | { kind: 'irrevocable'; verb: string }
   | { kind: 'empty' }
-  | { kind: 'unknown'; text: string };
+  | { kind: 'unknown'; text: string }
+  /** The message carries something token-like: no command runs with it, and nothing repeats it. */
+  | { kind: 'tokenLike' };
 
 /** Longest first, so "upload token" wins over a shorter command that prefixes it. */
 const BY_LENGTH = [...COMMANDS].map((c) => c.command).sort((a, b) => b.length - a.length);
@@ -37,6 +40,9 @@ export function parseCommand(text: string | undefined): ParsedCommand {
   const normalised = normaliseText(text);
   const lower = normalised.toLowerCase();
   if (lower.length === 0) return { kind: 'empty' };
+  // Before anything else: no command takes a token as its argument (token files come through the upload
+  // prompt), so a token-like argument was pasted by mistake and must not reach a search, a log or a reply.
+  if (looksLikeToken(normalised)) return { kind: 'tokenLike' };
 
   const verb = IRREVOCABLE_VERBS.find((v) => lower === v || lower.startsWith(`${v} `));
   if (verb) return { kind: 'irrevocable', verb };

@@ -11,22 +11,54 @@ param baseName string = 'vppbooks'
 @description('Region for everything but the bot registration (which is global).')
 param location string = resourceGroup().location
 
-@description('Application (client) ID of the single-tenant Entra app registration the bot signs in with.')
+@description('How the bot signs in to Bot Framework and Microsoft Graph. SingleTenant: an Entra app registration with a client secret (botAppId, botAppPassword). UserAssignedMSI: the user-assigned managed identity this template creates, with no secret at all (botAppId and botAppPassword are ignored; grant the identity the Graph permissions, docs/deploy.md). An existing Azure Bot cannot change type: delete it first.')
+@allowed(['SingleTenant', 'UserAssignedMSI'])
+param botAppType string = 'SingleTenant'
+
+@description('Application (client) ID of the single-tenant Entra app registration the bot signs in with. Required, so that a deployment that forgets it fails instead of leaving the bot without an identity; ignored (give any value) for UserAssignedMSI.')
 param botAppId string
 
-@description('Client secret of that app registration, stored in Key Vault only. Leave empty on later deployments to keep the stored one.')
+@description('Client secret of that app registration (SingleTenant), stored in Key Vault only. Leave empty on later deployments to keep the stored one.')
 @secure()
 param botAppPassword string = ''
 
 @description('Entra tenant of the app registration and of the users allowed to use the bot.')
 param botTenantId string = tenant().tenantId
 
-@description('32 random bytes, base64 (openssl rand -base64 32): encrypts VPP tokens at rest. Stored in Key Vault only. Give it on the first deployment only: leave it empty afterwards, since a new key makes every stored token unreadable.')
+@description('32 random bytes, base64 (openssl rand -base64 32): encrypts VPP tokens at rest. Stored in Key Vault only, in the secret of tokenEncryptionKeyId. Give it on the first deployment, and again only together with a new tokenEncryptionKeyId when rotating: leave it empty on every other deployment.')
 @secure()
 param tokenEncryptionKey string = ''
 
-@description('Label of tokenEncryptionKey, kept next to each encrypted token so the key can be rotated.')
+@description('Label of the current key, kept next to each encrypted token so the key can be rotated (letters, digits and dashes: it names the Key Vault secret). k1 lives in the secret token-encryption-key, any other id in token-encryption-key-<id>.')
+@minLength(1)
+@maxLength(64)
 param tokenEncryptionKeyId string = 'k1'
+
+@description('While rotating: the previous keys as "id:base64,id:base64" (TOKEN_ENCRYPTION_OLD_KEYS), written to the Key Vault secret token-encryption-old-keys. Give it once, when rotating; later deployments keep the stored value.')
+@secure()
+param tokenEncryptionOldKeys string = ''
+
+@description('Give the bot TOKEN_ENCRYPTION_OLD_KEYS from the Key Vault secret token-encryption-old-keys. Keep true on every deployment until the re-encryption sweep reports that no token uses an old key, then set false.')
+param useOldEncryptionKeys bool = false
+
+@description('default, or recover to bring back a soft-deleted vault of the same name (a resource group re-created within 90 days). Purge protection makes purging impossible until the retention ends.')
+@allowed(['default', 'recover'])
+param keyVaultCreateMode string = 'default'
+
+@description('Object IDs of the people (or a group) who rotate secrets: they get Key Vault Secrets Officer on the vault. The bot itself only has Key Vault Secrets User.')
+param keyVaultSecretsOfficerIds array = []
+
+@description('Cosmos DB and Key Vault reachable only through private endpoints in a new virtual network, to which the web app is integrated (public network access off). The bot\'s endpoint stays public: Teams must reach it.')
+param privateNetworking bool = false
+
+@description('Address space of that virtual network (privateNetworking).')
+param vnetAddressPrefix string = '10.80.0.0/22'
+
+@description('Subnet delegated to the App Service plan for VNet integration (privateNetworking). /26 or larger.')
+param appSubnetPrefix string = '10.80.0.0/24'
+
+@description('Subnet of the Cosmos DB and Key Vault private endpoints (privateNetworking).')
+param privateEndpointSubnetPrefix string = '10.80.1.0/24'
 
 @description('Object ID of the Entra group whose members may use the bot. Set this or botAdminUserIds.')
 param botAdminGroupId string = ''
@@ -80,10 +112,17 @@ var names = {
   plan: '${baseName}-plan'
   site: toLower('${baseName}-${suffix}')
   bot: '${baseName}-bot-${suffix}'
+  vnet: '${baseName}-vnet'
 }
+
+var usesManagedIdentityBot = botAppType == 'UserAssignedMSI'
+
+var appSubnetId = resourceId('Microsoft.Network/virtualNetworks/subnets', names.vnet, 'app')
+var privateEndpointSubnetId = resourceId('Microsoft.Network/virtualNetworks/subnets', names.vnet, 'private-endpoints')
 
 // Built-in role and Cosmos data-plane role IDs.
 var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
+var keyVaultSecretsOfficerRoleId = 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
 var cosmosDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
 
 // The containers services/store/containers.ts and bot/botStorage.ts expect, with the same partition
@@ -146,6 +185,8 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   location: location
   tags: tags
   properties: {
+    // The name derives from the resource group, so a re-created group meets its soft-deleted vault (docs/deploy.md).
+    createMode: keyVaultCreateMode
     tenantId: tenant().tenantId
     sku: { family: 'A', name: 'standard' }
     enableRbacAuthorization: true
@@ -153,16 +194,30 @@ resource keyVault 'Microsoft.KeyVault/vaults@2023-07-01' = {
     softDeleteRetentionInDays: 90
     // Losing TOKEN_ENCRYPTION_KEY makes every stored VPP token unreadable: no purge before retention ends.
     enablePurgeProtection: true
-    publicNetworkAccess: 'Enabled'
+    // Deployments still write secrets (through Resource Manager); data-plane calls need the private endpoint.
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
   }
 }
 
 // Secrets are written only when given, so a routine re-deployment never replaces them; the app settings
 // reference the latest version by name either way.
 var botPasswordSecretName = 'bot-app-password'
-var tokenKeySecretName = 'token-encryption-key'
+// k1 keeps the name every earlier deployment used. Each later key gets a secret of its own, so writing a new
+// key never replaces one that stored tokens are still encrypted under, and the app switches key, key id and
+// old keys in one settings change.
+var tokenKeySecretName = tokenEncryptionKeyId == 'k1' ? 'token-encryption-key' : 'token-encryption-key-${tokenEncryptionKeyId}'
+var oldKeysSecretName = 'token-encryption-old-keys'
+var passesOldKeys = useOldEncryptionKeys || !empty(tokenEncryptionOldKeys)
+var botPasswordSetting = {
+  name: 'MicrosoftAppPassword'
+  value: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=${botPasswordSecretName})'
+}
+var oldKeysSetting = {
+  name: 'TOKEN_ENCRYPTION_OLD_KEYS'
+  value: '@Microsoft.KeyVault(VaultName=${names.keyVault};SecretName=${oldKeysSecretName})'
+}
 
-resource botPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(botAppPassword)) {
+resource botPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!usesManagedIdentityBot && !empty(botAppPassword)) {
   parent: keyVault
   name: botPasswordSecretName
   properties: {
@@ -180,6 +235,15 @@ resource tokenKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!em
   }
 }
 
+resource oldKeysSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(tokenEncryptionOldKeys)) {
+  parent: keyVault
+  name: oldKeysSecretName
+  properties: {
+    value: tokenEncryptionOldKeys
+    contentType: 'Previous AES-256 keys, id:base64 comma-separated (TOKEN_ENCRYPTION_OLD_KEYS)'
+  }
+}
+
 resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: keyVault
   name: guid(keyVault.id, identity.id, keyVaultSecretsUserRoleId)
@@ -189,6 +253,19 @@ resource keyVaultSecretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01
     principalType: 'ServicePrincipal'
   }
 }
+
+// Reading the current key to keep it as an old one, and writing secrets by hand, are data-plane operations:
+// Owner or Contributor on the vault do not include them.
+resource keyVaultSecretsOfficers 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for principalId in keyVaultSecretsOfficerIds: {
+    scope: keyVault
+    name: guid(keyVault.id, principalId, keyVaultSecretsOfficerRoleId)
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', keyVaultSecretsOfficerRoleId)
+      principalId: principalId
+    }
+  }
+]
 
 // ---------------------------------------------------------------------------------------------------
 // Cosmos DB (NoSQL). Keys are disabled: the bot signs in with its managed identity only.
@@ -206,7 +283,7 @@ resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2024-05-15' = {
     capabilities: cosmosServerless ? [{ name: 'EnableServerless' }] : []
     disableLocalAuth: true
     minimalTlsVersion: 'Tls12'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: privateNetworking ? 'Disabled' : 'Enabled'
   }
 }
 
@@ -235,18 +312,144 @@ resource cosmosContainer 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/con
   }
 ]
 
+// Scoped to the bot's database, not the account. A new name: deployments made before this change keep an
+// account-wide assignment until it is deleted (docs/deploy.md).
 resource cosmosDataContributor 'Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments@2024-05-15' = {
   parent: cosmos
-  name: guid(cosmos.id, identity.id, cosmosDataContributorRoleId)
+  name: guid(cosmos.id, identity.id, cosmosDataContributorRoleId, cosmosDatabaseName)
   properties: {
     roleDefinitionId: '${cosmos.id}/sqlRoleDefinitions/${cosmosDataContributorRoleId}'
     principalId: identity.properties.principalId
-    scope: cosmos.id
+    scope: '${cosmos.id}/dbs/${cosmosDatabaseName}'
+  }
+  dependsOn: [
+    cosmosDatabase
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Private networking (privateNetworking): Cosmos DB and Key Vault answer only on private endpoints in this
+// virtual network, whose private DNS zones resolve their usual host names to those endpoints; the web app
+// reaches them through VNet integration.
+resource vnet 'Microsoft.Network/virtualNetworks@2023-11-01' = if (privateNetworking) {
+  name: names.vnet
+  location: location
+  tags: tags
+  properties: {
+    addressSpace: { addressPrefixes: [vnetAddressPrefix] }
+    subnets: [
+      {
+        name: 'app'
+        properties: {
+          addressPrefix: appSubnetPrefix
+          delegations: [
+            { name: 'app-service', properties: { serviceName: 'Microsoft.Web/serverFarms' } }
+          ]
+        }
+      }
+      {
+        name: 'private-endpoints'
+        properties: {
+          addressPrefix: privateEndpointSubnetPrefix
+          privateEndpointNetworkPolicies: 'Disabled'
+        }
+      }
+    ]
+  }
+}
+
+resource cosmosDnsZone 'Microsoft.Network/privateDnsZones@2020-06-01' = if (privateNetworking) {
+  name: 'privatelink.documents.azure.com'
+  location: 'global'
+  tags: tags
+}
+
+resource keyVaultDnsZone 'Microsoft.Network/privateDnsZones@2020-06-01' = if (privateNetworking) {
+  name: 'privatelink.vaultcore.azure.net'
+  location: 'global'
+  tags: tags
+}
+
+resource cosmosDnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = if (privateNetworking) {
+  parent: cosmosDnsZone
+  name: '${names.vnet}-link'
+  location: 'global'
+  tags: tags
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: { id: vnet.id }
+  }
+}
+
+resource keyVaultDnsLink 'Microsoft.Network/privateDnsZones/virtualNetworkLinks@2020-06-01' = if (privateNetworking) {
+  parent: keyVaultDnsZone
+  name: '${names.vnet}-link'
+  location: 'global'
+  tags: tags
+  properties: {
+    registrationEnabled: false
+    virtualNetwork: { id: vnet.id }
+  }
+}
+
+resource cosmosPrivateEndpoint 'Microsoft.Network/privateEndpoints@2023-11-01' = if (privateNetworking) {
+  name: '${names.cosmos}-pe'
+  location: location
+  tags: tags
+  properties: {
+    subnet: { id: privateEndpointSubnetId }
+    privateLinkServiceConnections: [
+      {
+        name: 'cosmos-sql'
+        properties: { privateLinkServiceId: cosmos.id, groupIds: ['Sql'] }
+      }
+    ]
+  }
+  dependsOn: [
+    vnet
+  ]
+}
+
+resource cosmosPrivateDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2023-11-01' = if (privateNetworking) {
+  parent: cosmosPrivateEndpoint
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [
+      { name: 'documents', properties: { privateDnsZoneId: cosmosDnsZone.id } }
+    ]
+  }
+}
+
+resource keyVaultPrivateEndpoint 'Microsoft.Network/privateEndpoints@2023-11-01' = if (privateNetworking) {
+  name: '${names.keyVault}-pe'
+  location: location
+  tags: tags
+  properties: {
+    subnet: { id: privateEndpointSubnetId }
+    privateLinkServiceConnections: [
+      {
+        name: 'key-vault'
+        properties: { privateLinkServiceId: keyVault.id, groupIds: ['vault'] }
+      }
+    ]
+  }
+  dependsOn: [
+    vnet
+  ]
+}
+
+resource keyVaultPrivateDns 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2023-11-01' = if (privateNetworking) {
+  parent: keyVaultPrivateEndpoint
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [
+      { name: 'vaultcore', properties: { privateDnsZoneId: keyVaultDnsZone.id } }
+    ]
   }
 }
 
 // ---------------------------------------------------------------------------------------------------
-// App Service (Linux, Node 20) running the compiled bot.
+// App Service (Linux, Node 24 LTS) running the compiled bot.
 resource plan 'Microsoft.Web/serverfarms@2023-12-01' = {
   name: names.plan
   location: location
@@ -271,52 +474,86 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     keyVaultReferenceIdentity: identity.id
+    virtualNetworkSubnetId: privateNetworking ? appSubnetId : null
     siteConfig: {
-      linuxFxVersion: 'NODE|20-lts'
-      appCommandLine: 'node --disable-warning=DEP0111 dist/bot/start.js'
+      linuxFxVersion: 'NODE|24-lts'
+      appCommandLine: 'node dist/bot/start.js'
       // The sync scheduler and the notification queue live in the process: it must not be unloaded.
       alwaysOn: true
       http20Enabled: true
       minTlsVersion: '1.2'
       ftpsState: 'Disabled'
+      // Linux apps resolve Key Vault references over the VNet only with all traffic routed into it. Internet
+      // calls (Teams, Graph, Apple) still leave from the app's outbound addresses unless a NAT or firewall is added.
+      vnetRouteAllEnabled: privateNetworking
       healthCheckPath: '/healthz'
-      appSettings: [
-        { name: 'MicrosoftAppId', value: botAppId }
-        { name: 'MicrosoftAppPassword', value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${botPasswordSecretName})' }
-        { name: 'MicrosoftAppTenantId', value: botTenantId }
-        { name: 'MicrosoftAppType', value: 'SingleTenant' }
-        { name: 'COSMOS_ENDPOINT', value: cosmos.properties.documentEndpoint }
-        { name: 'COSMOS_USE_MANAGED_IDENTITY', value: 'true' }
-        { name: 'COSMOS_DATABASE', value: cosmosDatabaseName }
-        // DefaultAzureCredential picks the user-assigned identity by this client ID.
-        { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
-        { name: 'TOKEN_ENCRYPTION_KEY', value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${tokenKeySecretName})' }
-        { name: 'TOKEN_ENCRYPTION_KEY_ID', value: tokenEncryptionKeyId }
-        { name: 'BOT_ADMIN_GROUP_ID', value: botAdminGroupId }
-        { name: 'BOT_ADMIN_USER_IDS', value: botAdminUserIds }
-        { name: 'APPROVER_USER_IDS', value: approverUserIds }
-        { name: 'MDM_NAME', value: mdmName }
-        { name: 'SYNC_CRON', value: syncCron }
-        { name: 'SYNC_TIMEZONE', value: syncTimeZone }
-        { name: 'LOG_LEVEL', value: logLevel }
-        { name: 'PORT', value: '8080' }
-        { name: 'WEBSITES_PORT', value: '8080' }
-        { name: 'PLAYGROUND_ENABLED', value: 'false' }
-        // The package deployed is already built (docs/deploy.md): no Oryx build on the server.
-        { name: 'SCM_DO_BUILD_DURING_DEPLOYMENT', value: 'false' }
-        { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
-        { name: 'ApplicationInsightsAgent_EXTENSION_VERSION', value: '~3' }
-      ]
+      // A managed identity bot must have no MicrosoftAppPassword at all (botbuilder refuses one), and a reference
+      // to a secret that does not exist would arrive as the literal reference text. Hence the conditional entries.
+      appSettings: concat(
+        [
+          { name: 'MicrosoftAppId', value: usesManagedIdentityBot ? identity.properties.clientId : botAppId }
+          { name: 'MicrosoftAppTenantId', value: botTenantId }
+          { name: 'MicrosoftAppType', value: botAppType }
+          { name: 'COSMOS_ENDPOINT', value: cosmos.properties.documentEndpoint }
+          { name: 'COSMOS_USE_MANAGED_IDENTITY', value: 'true' }
+          { name: 'COSMOS_DATABASE', value: cosmosDatabaseName }
+          // DefaultAzureCredential picks the user-assigned identity by this client ID.
+          { name: 'AZURE_CLIENT_ID', value: identity.properties.clientId }
+          { name: 'TOKEN_ENCRYPTION_KEY', value: '@Microsoft.KeyVault(VaultName=${keyVault.name};SecretName=${tokenKeySecretName})' }
+          { name: 'TOKEN_ENCRYPTION_KEY_ID', value: tokenEncryptionKeyId }
+          { name: 'BOT_ADMIN_GROUP_ID', value: botAdminGroupId }
+          { name: 'BOT_ADMIN_USER_IDS', value: botAdminUserIds }
+          { name: 'APPROVER_USER_IDS', value: approverUserIds }
+          { name: 'MDM_NAME', value: mdmName }
+          { name: 'SYNC_CRON', value: syncCron }
+          { name: 'SYNC_TIMEZONE', value: syncTimeZone }
+          { name: 'LOG_LEVEL', value: logLevel }
+          { name: 'PORT', value: '8080' }
+          { name: 'WEBSITES_PORT', value: '8080' }
+          { name: 'PLAYGROUND_ENABLED', value: 'false' }
+          // The package deployed is already built (docs/deploy.md): no Oryx build on the server.
+          { name: 'SCM_DO_BUILD_DURING_DEPLOYMENT', value: 'false' }
+          { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: insights.properties.ConnectionString }
+          { name: 'ApplicationInsightsAgent_EXTENSION_VERSION', value: '~3' }
+        ],
+        usesManagedIdentityBot ? [] : [botPasswordSetting],
+        passesOldKeys ? [oldKeysSetting] : []
+      )
     }
   }
   dependsOn: [
     botPasswordSecret
     tokenKeySecret
+    oldKeysSecret
     // Without the role the first start fails to read the secrets and to open the store.
     keyVaultSecretsUser
     cosmosDataContributor
     cosmosContainer
+    // The first start must already resolve the vault and Cosmos through their private endpoints.
+    vnet
+    cosmosPrivateDns
+    keyVaultPrivateDns
+    cosmosDnsLink
+    keyVaultDnsLink
   ]
+}
+
+// Deployments sign in with Entra ID (az webapp deploy, the Agents Toolkit): no publishing passwords for
+// the SCM (Kudu) site or FTP.
+resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+resource ftpBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2023-12-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
 }
 
 // The bot logs JSON to stdout (pino); keep it in Log Analytics next to Application Insights.
@@ -337,7 +574,7 @@ resource siteDiagnostics 'Microsoft.Insights/diagnosticSettings@2021-05-01-previ
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Azure Bot: single-tenant registration pointing at the web app, with the Teams channel on.
+// Azure Bot: single-tenant registration (or the managed identity) pointing at the web app, with the Teams channel on.
 resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
   name: names.bot
   location: 'global'
@@ -347,9 +584,10 @@ resource bot 'Microsoft.BotService/botServices@2022-09-15' = {
   properties: {
     displayName: botDisplayName
     endpoint: 'https://${site.properties.defaultHostName}/api/messages'
-    msaAppId: botAppId
+    msaAppId: usesManagedIdentityBot ? identity.properties.clientId : botAppId
     msaAppTenantId: botTenantId
-    msaAppType: 'SingleTenant'
+    msaAppType: botAppType
+    msaAppMSIResourceId: usesManagedIdentityBot ? identity.id : null
     developerAppInsightsApplicationId: insights.properties.AppId
     developerAppInsightKey: insights.properties.InstrumentationKey
   }
@@ -373,10 +611,16 @@ resource teamsChannel 'Microsoft.BotService/botServices/channels@2022-09-15' = {
 // (m365agents.yml); docs/deploy.md reads them with az deployment group show.
 @description('BOT_HOSTNAME for npm run package.')
 output BOT_HOSTNAME string = site.properties.defaultHostName
+@description('MicrosoftAppId for npm run package: the app registration, or the managed identity\'s client id (UserAssignedMSI).')
+output BOT_ID string = usesManagedIdentityBot ? identity.properties.clientId : botAppId
 output BOT_MESSAGING_ENDPOINT string = 'https://${site.properties.defaultHostName}/api/messages'
 output BOT_AZURE_APP_SERVICE_RESOURCE_ID string = site.id
 output WEB_APP_NAME string = site.name
 output BOT_SERVICE_NAME string = bot.name
 output COSMOS_ENDPOINT string = cosmos.properties.documentEndpoint
 output KEY_VAULT_NAME string = keyVault.name
+@description('The key id whose Key Vault secret now holds a key: infra/toolkitParameters.ts refuses to overwrite it.')
+output DEPLOYED_TOKEN_ENCRYPTION_KEY_ID string = tokenEncryptionKeyId
 output MANAGED_IDENTITY_CLIENT_ID string = identity.properties.clientId
+@description('Object ID of the managed identity: the Graph app role assignments of a UserAssignedMSI bot go to it (docs/deploy.md).')
+output MANAGED_IDENTITY_PRINCIPAL_ID string = identity.properties.principalId

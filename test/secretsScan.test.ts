@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { SecretsLedger, secretsLedger } from './support/secretsLedger';
-import { DEMO_TOKEN_FILES, DEMO_TOKENS } from '../services/apple/sandbox/demoData';
-import { SandboxState } from '../services/apple/sandbox/SandboxState';
+import { DEMO_TOKEN_FILES, DEMO_TOKENS } from '../local/appleSandbox/demoData';
+import { SandboxState } from '../local/appleSandbox/SandboxState';
 
 function describeLeaks(ledger: SecretsLedger): string {
   return ledger

@@ -16,7 +16,7 @@ import { onCpus } from './cpuPinning';
  */
 export async function spawnServer<T>(script: string, args: readonly string[] = [], options: { cpus?: string | undefined; nodeArgs?: readonly string[] } = {}): Promise<{ child: ChildProcess; info: T }> {
   const extra = [...(options.nodeArgs ?? []), ...(process.env.BENCH_CHILD_NODE_ARGS?.split(/\s+/).filter(Boolean) ?? [])];
-  const [command, commandArgs] = onCpus(options.cpus, process.execPath, [...extra, '--import', 'tsx', '--disable-warning=DEP0111', script, ...args]);
+  const [command, commandArgs] = onCpus(options.cpus, process.execPath, [...extra, '--import', 'tsx', script, ...args]);
   const child = spawn(command, commandArgs, { stdio: ['pipe', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout! });
   const exited = once(child, 'exit').then(([code]) => {

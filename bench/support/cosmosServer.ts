@@ -1,5 +1,5 @@
-import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
-import { announceAndServe } from '../../services/common/announceAndServe';
+import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
+import { announceAndServe } from '../../local/announceAndServe';
 import { countWrites } from './emulatorStats';
 import { scopeQueriesByPartition } from './partitionScopedEmulator';
 

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { LOAD_ADMIN_IDS } from './loadAdmins';
-import { announceAndServe } from '../../services/common/announceAndServe';
+import { announceAndServe } from '../../local/announceAndServe';
 import { spawnServer, stopServer } from './childServer';
 import type { AddressInfo } from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { parseArgs } from 'node:util';
-import { startAppleSandbox } from '../../services/apple/sandbox/AppleSandboxServer';
-import { assignmentKey } from '../../services/apple/sandbox/SandboxState';
-import { announceAndServe, runMain } from '../../services/common/announceAndServe';
-import { startLocalDirectory, type LocalGroup, type LocalUser } from '../../services/directory';
+import { startAppleSandbox } from '../../local/appleSandbox/AppleSandboxServer';
+import { assignmentKey } from '../../local/appleSandbox/SandboxState';
+import { announceAndServe, runMain } from '../../local/announceAndServe';
+import { startLocalDirectory, type LocalGroup, type LocalUser } from '../../local/directory';
 
 /**
  * The outside world of the standing-assignment benchmark (reconcile.bench.ts) in a process of its own:

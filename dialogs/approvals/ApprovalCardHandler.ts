@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { approvalCard, approvalNoticeCard } from '../../cards/approvalCards';
 import type { AdaptiveCardJson } from '../../cards/cardTemplates';
 import type { ApprovalService } from '../../services/approvals/ApprovalService';
+import { escapeMarkdown } from '../../services/common/chatText';
 import type { Logger } from '../../services/logging/logger';
 import type { ApprovalRequest } from '../../services/store/entities/approval';
 
@@ -242,6 +243,6 @@ function triggerOf(value: unknown): 'manual' | 'automatic' | undefined {
 function alreadyDecidedNotice(request: ApprovalRequest): string {
   if (request.state === 'expired') return APPROVAL_MESSAGES.expired;
   if (request.state === 'withdrawn') return 'The requester withdrew this request, so your click changed nothing.';
-  const who = request.decidedBy?.displayName ?? request.decidedBy?.aadObjectId ?? 'another approver';
+  const who = escapeMarkdown(request.decidedBy?.displayName ?? request.decidedBy?.aadObjectId ?? 'another approver');
   return `Already ${request.state} by ${who}, so your click changed nothing.`;
 }

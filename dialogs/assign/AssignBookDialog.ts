@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { assignPreviewCard } from '../../cards/assignCards';
 import { choiceQuestionCard } from '../../cards/tokenCards';
 import { nameList } from '../../services/common/nameList';
+import { echoArgument, escapeMarkdown } from '../../services/common/chatText';
 import { MAX_NEWCOMER_HEADROOM, type ApprovalService } from '../../services/approvals/ApprovalService';
 import type { AssignmentPlanner, AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
 import { findBooks } from '../../services/assignments/bookSearch';
@@ -113,7 +114,7 @@ export class AssignBookDialog extends ComponentDialog {
         await step.context.sendActivity(ASSIGN_MESSAGES.noBooks);
         return step.endDialog();
       }
-      await step.context.sendActivity(`No book matches "${text}". Type **books** to browse them.`);
+      await step.context.sendActivity(`No book matches ${echoArgument(text)}. Type **books** to browse them.`);
       return step.replaceDialog(AssignBookDialog.id, { ...(step.options as FlowOptions), argument: '' });
     }
     const candidates = matches.map((m) => ({ tokenId: m.token.id, bookId: m.book.id, title: matches.length > 1 && m.book.author ? `${m.book.title} (${m.book.author}, ${m.token.displayName})` : m.book.title }));
@@ -130,7 +131,7 @@ export class AssignBookDialog extends ComponentDialog {
     const chosen = candidates[Number(String(step.result).slice(1))];
     if (!chosen) return step.endDialog();
     (step.values as Record<string, unknown>).book = chosen;
-    await step.context.sendActivity(`Assigning **${chosen.title}**.`);
+    await step.context.sendActivity(`Assigning **${escapeMarkdown(chosen.title)}**.`);
     return step.beginDialog(PickGroupsDialog.id, { picked: [] });
   }
 
@@ -185,7 +186,7 @@ export class AssignBookDialog extends ComponentDialog {
       return endWithError(step, err);
     }
     if (preview.licensesNeeded === 0) {
-      await step.context.sendActivity(`Every member of the chosen groups already has **${preview.book.title}**. Nothing to assign.`);
+      await step.context.sendActivity(`Every member of the chosen groups already has **${escapeMarkdown(preview.book.title)}**. Nothing to assign.`);
       return step.endDialog();
     }
     if (!preview.enough && preview.licensesAvailable === 0) {
@@ -203,7 +204,7 @@ export class AssignBookDialog extends ComponentDialog {
       choices.push({ title: `Request approval, +${NEWCOMER_HEADROOM} for newcomers`, value: 'headroom' });
     }
     choices.push({ title: 'Cancel', value: 'cancel' });
-    const notes = preview.groups.filter((g) => g.deviceCount > 0).map((g) => `"${g.groupName}" also holds devices: only its users get the book.`);
+    const notes = preview.groups.filter((g) => g.deviceCount > 0).map((g) => `"${escapeMarkdown(g.groupName)}" also holds devices: only its users get the book.`);
     const validations: CardChoiceValidations = {
       ref,
       choices: [

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { bookStatusCard } from '../../cards/bookStatusCards';
 import { choiceQuestionCard } from '../../cards/tokenCards';
 import type { BookStatusService } from '../../services/assignments/BookStatusService';
+import { echoArgument } from '../../services/common/chatText';
 import type { FlowOptions, FlowRegistration } from '../flows';
 import { normaliseText } from '../parseCommand';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
@@ -33,7 +34,7 @@ export class BookStatusDialog extends ComponentDialog {
     const text = normaliseText((step.options as FlowOptions).argument).slice(0, 100);
     const matches = await this.status.find(this.tenantId(step), text);
     if (matches.length === 0) {
-      await step.context.sendActivity(`No book matches "${text}". Type **books** to browse them.`);
+      await step.context.sendActivity(`No book matches ${echoArgument(text)}. Type **books** to browse them.`);
       return step.endDialog();
     }
     const candidates = matches.map((m) => ({ tokenId: m.token.id, bookId: m.book.id, title: m.book.title }));

@@ -3,6 +3,7 @@ import { ComponentDialog, TextPrompt, WaterfallDialog, type DialogTurnResult, ty
 import { z } from 'zod';
 import { choiceQuestionCard } from '../../cards/tokenCards';
 import { checkGroup } from '../../services/assignments/AssignmentPlanner';
+import { echoArgument, escapeMarkdown, looksLikeToken, TOKEN_LIKE_MESSAGE } from '../../services/common/chatText';
 import type { AssignmentDirectory } from '../../services/assignments/ports';
 import type { DirectoryGroup } from '../../services/directory';
 import { endWithError } from '../chatErrors';
@@ -59,6 +60,11 @@ export class PickGroupsDialog extends ComponentDialog {
     const picked = this.picked(step);
     const text = normaliseText(String(step.result ?? '')).slice(0, 120);
     if (text.toLowerCase() === 'done' && picked.length > 0) return step.endDialog(picked);
+    // A pasted token would otherwise go to Graph as a search term.
+    if (looksLikeToken(text)) {
+      await step.context.sendActivity(TOKEN_LIKE_MESSAGE);
+      return step.replaceDialog(PickGroupsDialog.id, { picked });
+    }
     let groups: DirectoryGroup[];
     try {
       groups = await this.directory.searchGroups(text, { top: 10 });
@@ -67,7 +73,7 @@ export class PickGroupsDialog extends ComponentDialog {
       return endWithError(step, err);
     }
     if (groups.length === 0) {
-      await step.context.sendActivity(`No group matches "${text}". Try another part of its name.`);
+      await step.context.sendActivity(`No group matches ${echoArgument(text)}. Try another part of its name.`);
       return step.replaceDialog(PickGroupsDialog.id, { picked });
     }
     const candidates = groups.slice(0, 10).map((g) => ({ id: g.id, displayName: g.displayName, membershipType: g.membershipType, deviceRule: g.deviceRule, description: g.description?.slice(0, 1024) }));
@@ -86,7 +92,7 @@ export class PickGroupsDialog extends ComponentDialog {
     const chosen = candidates.find((g) => g.id === step.result);
     if (!chosen) return step.replaceDialog(PickGroupsDialog.id, { picked });
     if (picked.some((g) => g.id === chosen.id)) {
-      await step.context.sendActivity(`"${chosen.displayName}" is already in the list.`);
+      await step.context.sendActivity(`"${escapeMarkdown(chosen.displayName)}" is already in the list.`);
       return step.replaceDialog(PickGroupsDialog.id, { picked });
     }
     let result;
@@ -113,7 +119,7 @@ export class PickGroupsDialog extends ComponentDialog {
     };
     const card = choiceQuestionCard({
       ref,
-      question: `Groups so far: ${next.map((g) => `**${g.displayName}**`).join(', ')}.`,
+      question: `Groups so far: ${next.map((g) => `**${escapeMarkdown(g.displayName)}**`).join(', ')}.`,
       choices: [
         { title: 'Continue', value: 'continue' },
         { title: 'Add another group', value: 'add' },

@@ -3,6 +3,7 @@ import type { RunReconciliation } from '../../services/assignments/StandingAssig
 import type { Logger } from '../../services/logging/logger';
 import type { Store } from '../../services/store/Store';
 import { findBooks } from '../../services/assignments/bookSearch';
+import { echoArgument, escapeMarkdown } from '../../services/common/chatText';
 import { flowActor, type FlowOptions } from '../flows';
 import { normaliseText } from '../parseCommand';
 import { replyTarget, type ConversationPoster } from '../sync/syncChat';
@@ -36,14 +37,14 @@ export class ReconcileCommand {
     if (text) {
       const books = await findBooks(this.store, actor.tenantId, text);
       if (books.length === 0) {
-        await context.sendActivity(`No book matches "${text}". Type **books** to browse them, or **reconcile** alone for every book.`);
+        await context.sendActivity(`No book matches ${echoArgument(text)}. Type **books** to browse them, or **reconcile** alone for every book.`);
         return;
       }
       for (const { token, book } of books.slice(0, MAX_BOOKS)) targets.push({ tokenId: token.id, book: { adamId: book.adamId, pricingParam: book.pricingParam }, title: book.title });
     } else {
       for (const token of await this.store.tokens.listByTenant(actor.tenantId)) targets.push({ tokenId: token.id });
     }
-    const what = text ? targets.map((t) => `"${t.title ?? ''}"`).join(', ') : 'every book';
+    const what = text ? targets.map((t) => `"${escapeMarkdown(t.title ?? '')}"`).join(', ') : 'every book';
     await context.sendActivity(`Checking the groups of ${what} for people who joined or left since the books were assigned. I will post what I find here.`);
     const target = replyTarget(context, actor.tenantId);
     this.track(async () => {
@@ -73,7 +74,7 @@ export function reconcileSummary(results: readonly RunReconciliation[]): string 
   let quiet = 0;
   for (const r of results) {
     if (r.state !== 'reconciled') {
-      lines.push(`- "${r.bookTitle}": not checked now. ${r.reason ?? ''}`.trim());
+      lines.push(`- "${escapeMarkdown(r.bookTitle)}": not checked now. ${r.reason ?? ''}`.trim());
       continue;
     }
     const changed = r.groups.filter((g) => g.joined > 0 || g.left > 0 || g.waiting > 0 || g.licensing > 0);
@@ -89,7 +90,7 @@ export function reconcileSummary(results: readonly RunReconciliation[]): string 
       if (g.waiting > 0) parts.push(`${n(g.waiting)} wait for more licenses`);
       if (g.joined > 0 && parts.length === 0) parts.push(`${n(g.joined)} joined`);
       if (g.left > 0) parts.push(`${n(g.left)} left the group (they keep their licenses)`);
-      lines.push(`- "${r.bookTitle}" → ${g.groupName}: ${parts.join('; ')}.`);
+      lines.push(`- "${escapeMarkdown(r.bookTitle)}" → ${escapeMarkdown(g.groupName)}: ${parts.join('; ')}.`);
     }
     if (r.topUp?.outcome === 'requested') lines.push(`  The approved licenses are used up: I asked the approvers for ${n(r.topUp.count)} more.`);
     else if (r.topUp?.outcome === 'unchanged') lines.push(`  The approved licenses are used up; a request for ${n(r.topUp.count)} more was made already.`);

@@ -1,5 +1,6 @@
 import type { TurnContext } from 'botbuilder';
 import type { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
+import { escapeMarkdown } from '../../services/common/chatText';
 import { flowActor, type FlowOptions } from '../flows';
 
 /** The slice of the executor `resume` needs. */
@@ -25,8 +26,8 @@ export function resumeCommand(runs: AssignmentRunRepository, executor: RunResume
       const resumed = await executor.resume(run.tokenId, run.id, by);
       await context.sendActivity(
         resumed
-          ? `Resuming the assignment of "${run.bookTitle}". I will tell ${whoAsked(run, actor.aadObjectId)} when it is done.`
-          : `The assignment of "${run.bookTitle}" is not paused (it is ${run.state === 'running' ? 'already running' : run.state}); nothing to resume.`,
+          ? `Resuming the assignment of "${escapeMarkdown(run.bookTitle)}". I will tell ${whoAsked(run, actor.aadObjectId)} when it is done.`
+          : `The assignment of "${escapeMarkdown(run.bookTitle)}" is not paused (it is ${run.state === 'running' ? 'already running' : run.state}); nothing to resume.`,
       );
       return;
     }
@@ -35,7 +36,7 @@ export function resumeCommand(runs: AssignmentRunRepository, executor: RunResume
     await context.sendActivity(
       resumed.length === 0
         ? 'No assignment is paused; nothing to resume.'
-        : `Resuming ${resumed.length} paused assignment${resumed.length === 1 ? '' : 's'}: ${resumed.map((r) => `"${r.bookTitle}"`).join(', ')}. Whoever asked for each is told when it is done.`,
+        : `Resuming ${resumed.length} paused assignment${resumed.length === 1 ? '' : 's'}: ${resumed.map((r) => `"${escapeMarkdown(r.bookTitle)}"`).join(', ')}. Whoever asked for each is told when it is done.`,
     );
   };
 }
@@ -43,5 +44,5 @@ export function resumeCommand(runs: AssignmentRunRepository, executor: RunResume
 /** "you" for the requester themself, their name otherwise: the result goes to whoever asked. */
 function whoAsked(run: { requestedBy: { aadObjectId: string; displayName?: string | undefined } }, actorId: string): string {
   if (run.requestedBy.aadObjectId.toLowerCase() === actorId.toLowerCase()) return 'you';
-  return run.requestedBy.displayName ?? 'the admin who asked for it';
+  return run.requestedBy.displayName ? escapeMarkdown(run.requestedBy.displayName) : 'the admin who asked for it';
 }

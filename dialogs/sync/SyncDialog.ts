@@ -1,6 +1,7 @@
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import type { Recipient } from '../../services/notifications/NotificationOutbox';
 import type { SyncResultNotices } from '../../services/notifications/SyncResultNotices';
+import { echoArgument, escapeMarkdown } from '../../services/common/chatText';
 import { UserFacingError } from '../../services/errors';
 import type { VppToken } from '../../services/store/entities/vppToken';
 import type { StartResult } from '../../services/sync/SyncService';
@@ -51,9 +52,9 @@ export class SyncDialog extends ComponentDialog {
     if (all.length === 0) throw new UserFacingError('There are no VPP tokens to sync yet. Type **upload token** to add one.', 'no_tokens');
     if (argument === '' || argument.toLowerCase() === 'all') return all;
     const found = await this.tokens.findTokens(actor.tenantId, argument);
-    if (found.length === 0) throw new UserFacingError(`No token matches "${argument}". Type **tokens** to see their names, or **sync all**.`, 'token_not_found');
+    if (found.length === 0) throw new UserFacingError(`No token matches ${echoArgument(argument)}. Type **tokens** to see their names, or **sync all**.`, 'token_not_found');
     if (found.length > 1) {
-      throw new UserFacingError(`Several tokens match "${argument}": ${found.map((t) => `**${t.displayName}**`).join(', ')}. Type **sync** followed by the full name, or **sync all**.`, 'token_ambiguous');
+      throw new UserFacingError(`Several tokens match ${echoArgument(argument)}: ${found.map((t) => `**${escapeMarkdown(t.displayName)}**`).join(', ')}. Type **sync** followed by the full name, or **sync all**.`, 'token_ambiguous');
     }
     return found;
   }
@@ -96,9 +97,9 @@ function startedText(results: readonly StartResult[]): string {
   const lines = results.map((r) => {
     switch (r.status) {
       case 'started':
-        return `Sync started for **${r.tokenName}**.`;
+        return `Sync started for **${escapeMarkdown(r.tokenName)}**.`;
       case 'alreadyRunning':
-        return `A sync of **${r.tokenName}** is already running; I did not start another. Its result will be posted when it finishes.`;
+        return `A sync of **${escapeMarkdown(r.tokenName)}** is already running; I did not start another. Its result will be posted when it finishes.`;
       case 'notSyncable':
         return r.message;
     }
@@ -143,7 +144,7 @@ class ProgressReporter {
     const entries = [...this.latest.entries()];
     if (entries.length === 1 && entries[0]) {
       const [name, p] = entries[0];
-      return `Still syncing **${name}**: ${PHASES[p.phase]}${p.done > 0 ? ` (${p.done.toLocaleString('en-GB')} so far)` : ''}, ${Math.round(p.elapsedMs / 1000)} s in.`;
+      return `Still syncing **${escapeMarkdown(name)}**: ${PHASES[p.phase]}${p.done > 0 ? ` (${p.done.toLocaleString('en-GB')} so far)` : ''}, ${Math.round(p.elapsedMs / 1000)} s in.`;
     }
     return `Still syncing ${entries.length} tokens, ${Math.round((Date.now() - this.startedAt) / 1000)} s in.`;
   }

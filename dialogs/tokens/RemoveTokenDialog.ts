@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { tokenRemoveCard } from '../../cards/tokenCards';
+import { escapeMarkdown } from '../../services/common/chatText';
 import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
 import { flowActor } from '../flows';
@@ -46,12 +47,12 @@ export class RemoveTokenDialog extends ComponentDialog {
   private async remove(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const { tokenId, displayName } = step.values as { tokenId: string; displayName: string };
     if (step.result !== 'remove') {
-      await step.context.sendActivity(`Kept **${displayName}**. Nothing was changed.`);
+      await step.context.sendActivity(`Kept **${escapeMarkdown(displayName)}**. Nothing was changed.`);
       return step.endDialog();
     }
     try {
       const { removedBooks } = await this.tokens.remove(this.actor(step), tokenId);
-      await step.context.sendActivity(`Removed **${displayName}** and its ${removedBooks} book${removedBooks === 1 ? '' : 's'} from VPP Books. The audit trail keeps the record.`);
+      await step.context.sendActivity(`Removed **${escapeMarkdown(displayName)}** and its ${removedBooks} book${removedBooks === 1 ? '' : 's'} from VPP Books. The audit trail keeps the record.`);
     } catch (err) {
       return endWithError(step, err);
     }

@@ -1,5 +1,6 @@
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { expiryLabel } from '../../cards/tokenCards';
+import { escapeMarkdown } from '../../services/common/chatText';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
 import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
@@ -35,7 +36,7 @@ export class RenewTokenDialog extends ComponentDialog {
     if (!tokenId) return step.endDialog();
     (step.values as { tokenId: string }).tokenId = tokenId;
     const token = await this.tokens.getToken(this.actor(step).tenantId, tokenId);
-    const prompt = `Send me the new **.vpptoken** file for **${token.displayName}** (Apple location "${token.locationName}"): attach it, or paste its content. Type **cancel** to stop.`;
+    const prompt = `Send me the new **.vpptoken** file for **${escapeMarkdown(token.displayName)}** (Apple location "${escapeMarkdown(token.locationName)}"): attach it, or paste its content. Type **cancel** to stop.`;
     return step.prompt(FILE, { prompt, retryPrompt: `I still need the new token file. ${prompt}` });
   }
 
@@ -46,7 +47,7 @@ export class RenewTokenDialog extends ComponentDialog {
       const content = await this.reader.read(upload);
       const token = await this.tokens.renew(this.actor(step), tokenId, content);
       if (upload.kind === 'text') await step.context.sendActivity(PASTED_TOKEN_WARNING);
-      await step.context.sendActivity(`Renewed **${token.displayName}**. It now expires on ${expiryLabel(token.expirationDateTime, this.now())}.`);
+      await step.context.sendActivity(`Renewed **${escapeMarkdown(token.displayName)}**. It now expires on ${expiryLabel(token.expirationDateTime, this.now())}.`);
     } catch (err) {
       return endWithError(step, err);
     }

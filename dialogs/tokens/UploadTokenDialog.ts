@@ -1,5 +1,6 @@
 import { ComponentDialog, TextPrompt, WaterfallDialog, type DialogTurnResult, type PromptValidatorContext, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { choiceQuestionCard, expiryLabel, tokenPreviewCard } from '../../cards/tokenCards';
+import { escapeMarkdown } from '../../services/common/chatText';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
 import { pendingTokenSchema, type AdminActor, type PendingToken, type TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
@@ -86,7 +87,7 @@ export class UploadTokenDialog extends ComponentDialog {
   private async askAppleId(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const { pending } = this.state(step);
     return step.prompt(APPLE_ID, {
-      prompt: `The token is for **${pending.organizationName}**. Which Apple ID (Managed Apple Account) administers this VPP account? For example vpp-admin@contoso.com.`,
+      prompt: `The token is for **${escapeMarkdown(pending.organizationName)}**. Which Apple ID (Managed Apple Account) administers this VPP account? For example vpp-admin@contoso.com.`,
       retryPrompt: 'That does not look like an Apple ID. Type the email address of the Apple account, or **cancel**.',
     });
   }
@@ -139,7 +140,7 @@ export class UploadTokenDialog extends ComponentDialog {
       ],
     };
     const retry = pending.otherMdmName
-      ? `Type **take control** to take the token from ${pending.otherMdmName}, or **cancel**.`
+      ? `Type **take control** to take the token from ${escapeMarkdown(pending.otherMdmName)}, or **cancel**.`
       : 'Type **save** to add the token, or **cancel**.';
     return step.prompt(CHOICE, { prompt: cardMessage(card), retryPrompt: retry, validations });
   }
@@ -148,7 +149,7 @@ export class UploadTokenDialog extends ComponentDialog {
     const state = this.state(step);
     if (step.result === 'cancel') {
       await step.context.sendActivity(
-        state.pending.otherMdmName ? `Cancelled. Nothing was saved and the token stays with ${state.pending.otherMdmName}.` : 'Cancelled. Nothing was saved.',
+        state.pending.otherMdmName ? `Cancelled. Nothing was saved and the token stays with ${escapeMarkdown(state.pending.otherMdmName)}.` : 'Cancelled. Nothing was saved.',
       );
       return step.endDialog();
     }
@@ -159,7 +160,7 @@ export class UploadTokenDialog extends ComponentDialog {
         takeOver: step.result === 'takeover',
       });
       await step.context.sendActivity(
-        `Saved **${token.displayName}**. It expires on ${expiryLabel(token.expirationDateTime, this.now())}; I will warn you before it does. ` +
+        `Saved **${escapeMarkdown(token.displayName)}**. It expires on ${expiryLabel(token.expirationDateTime, this.now())}; I will warn you before it does. ` +
           'Type **sync** to read its books and licenses from Apple now (it also syncs twice a day), or **tokens** to see all tokens.',
       );
     } catch (err) {

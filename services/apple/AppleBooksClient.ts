@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { escapeMarkdown } from '../common/chatText';
 import type { Logger } from '../logging/logger';
 import type { Secret } from '../secrets/Secret';
 import { VppError, describeVppErrorNumber } from './VppError';
@@ -259,7 +260,7 @@ export class AppleBooksClient {
     throw new VppError({
       kind: 'ownership',
       operation,
-      message: `Apple says ${other.name || 'another MDM'} now manages this token, so the bot stopped before spending licenses or creating users. To manage it here again, upload the token (type **upload token**) and confirm taking control.`,
+      message: `Apple says ${other.name ? escapeMarkdown(other.name) : 'another MDM'} now manages this token, so the bot stopped before spending licenses or creating users. To manage it here again, upload the token (type **upload token**) and confirm taking control.`,
     });
   }
 

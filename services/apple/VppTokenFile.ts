@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { UserFacingError } from '../errors';
+import { escapeMarkdown } from '../common/chatText';
 import { Secret, registerSecretValue } from '../secrets/Secret';
 
 /** Real token files are a few hundred bytes; the cap stops a pasted novel from reaching the decoder. */
@@ -121,7 +122,7 @@ export function parseVppTokenFile(content: string | Buffer, options: ParseVppTok
   if (!options.allowExpired && expiresAt.getTime() <= now.getTime()) {
     fail(
       'token_expired',
-      `The VPP token for ${parsed.data.orgName} expired on ${expiresAt.toISOString().slice(0, 10)}. Download a new token from Apple Business Manager or Apple School Manager (Settings → Payments and Billing) and upload that one.`,
+      `The VPP token for ${escapeMarkdown(parsed.data.orgName)} expired on ${expiresAt.toISOString().slice(0, 10)}. Download a new token from Apple Business Manager or Apple School Manager (Settings → Payments and Billing) and upload that one.`,
     );
   }
   return { secret, orgName: parsed.data.orgName, expiresAt, fingerprint: tokenFingerprint(bearer) };

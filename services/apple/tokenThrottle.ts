@@ -17,7 +17,36 @@ export interface TokenThrottle {
   maxRequestsPerSecond: number;
 }
 
-const throttles = new Map<string, TokenThrottle>();
+/**
+ * Throttles any client still holds, found again by key for as long as one does: two clients of one token
+ * must share one throttle, or together they would exceed Apple's limit. Weak, so a throttle nobody holds
+ * any more (the client of a refused token file, say) is collected.
+ */
+const live = new Map<string, WeakRef<TokenThrottle>>();
+const collected = new FinalizationRegistry<string>((key) => {
+  if (live.get(key)?.deref() === undefined) live.delete(key);
+});
+
+/**
+ * The most recently used throttles, held strongly: a token's clients come and go (one per turn or sync)
+ * and its Retry-After pause and lowered rate must outlive them. Bounded, so a stream of token files
+ * cannot grow the process; a token pushed out still shares its throttle while any client holds it.
+ * Two generations of up to half the bound each: a throttle used again moves to the current one, and the
+ * older generation is dropped whole when the current one fills.
+ */
+export const RECENT_THROTTLES = 256;
+let recent = new Map<string, TokenThrottle>();
+let older = new Map<string, TokenThrottle>();
+
+function keepRecent(key: string, throttle: TokenThrottle): void {
+  if (recent.has(key)) return;
+  older.delete(key);
+  recent.set(key, throttle);
+  if (recent.size >= RECENT_THROTTLES / 2) {
+    older = recent;
+    recent = new Map();
+  }
+}
 
 /**
  * Spacing between request starts, with a 10% margin: Apple counts arrivals, and a GC pause or a busy
@@ -31,16 +60,23 @@ export function minTimeFor(maxRequestsPerSecond: number): number {
 /** Keyed by the token's fingerprint (never the token) and the settings, so tests may override limits. */
 export function throttleFor(fingerprint: string, settings: RateLimitSettings): TokenThrottle {
   const key = `${fingerprint}:${settings.maxRequestsPerSecond}:${settings.maxConcurrent}`;
-  let throttle = throttles.get(key);
+  let throttle = live.get(key)?.deref();
   if (!throttle) {
     throttle = {
       limiter: new Bottleneck({ maxConcurrent: settings.maxConcurrent, minTime: minTimeFor(settings.maxRequestsPerSecond) }),
       notBefore: 0,
       maxRequestsPerSecond: settings.maxRequestsPerSecond,
     };
-    throttles.set(key, throttle);
+    live.set(key, new WeakRef(throttle));
+    collected.register(throttle, key);
   }
+  keepRecent(key, throttle);
   return throttle;
+}
+
+/** Tests and diagnostics: throttles held for reuse, and keys still tracked (until collected). */
+export function throttleRegistrySize(): { recent: number; tracked: number } {
+  return { recent: recent.size + older.size, tracked: live.size };
 }
 
 /** Apple may announce a lower limit in /service/config; only ever slow down, never speed up. */

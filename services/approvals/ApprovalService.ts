@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { escapeMarkdown } from '../common/chatText';
 import { nameList } from '../common/nameList';
 import { UserFacingError } from '../errors';
 import type { Logger } from '../logging/logger';
@@ -223,7 +224,7 @@ export class ApprovalService {
         if (created) {
           undo.push(() => store.assignments.delete(preview.tokenId, assignment.id));
         } else {
-          const busy = new UserFacingError(`"${preview.book.title}" already has a request or delivery in progress for "${group.groupName}". Type **approvals** to see pending requests.`, 'assignment_busy');
+          const busy = new UserFacingError(`"${escapeMarkdown(preview.book.title)}" already has a request or delivery in progress for "${escapeMarkdown(group.groupName)}". Type **approvals** to see pending requests.`, 'assignment_busy');
           if (await this.isBusy(existing)) throw busy;
           // Assigning again (Intune updates the one assignment per book and group): new intent, new request.
           // Only over what was checked: a request that took the assignment meanwhile wins, this one is refused.
@@ -488,7 +489,7 @@ export class ApprovalService {
     const request = result.request;
     await this.audit(request, decider, `assignment.${decision === 'approved' ? 'approve' : 'reject'}`, 'success', {});
     if (decision === 'rejected') {
-      await this.settleRejected(request, 'approval_rejected', `Rejected by ${decider.displayName ?? 'an approver'}.`);
+      await this.settleRejected(request, 'approval_rejected', `Rejected by ${decider.displayName ? escapeMarkdown(decider.displayName) : 'an approver'}.`);
       return result;
     }
     // The decision stands once written; starting the delivery is retried by the recovery sweep if it fails here.
@@ -508,7 +509,7 @@ export class ApprovalService {
     const withdrawn = await this.options.store.approvals.withdraw(tenantId, approvalId, by);
     if (!withdrawn) return { outcome: 'notPending', request: (await this.options.store.approvals.get(tenantId, approvalId)) ?? current };
     await this.audit(withdrawn, by, 'assignment.withdraw', 'success', {});
-    await this.settleRejected(withdrawn, 'approval_withdrawn', `Withdrawn by ${by.displayName ?? 'the requester'}.`);
+    await this.settleRejected(withdrawn, 'approval_withdrawn', `Withdrawn by ${by.displayName ? escapeMarkdown(by.displayName) : 'the requester'}.`);
     return { outcome: 'withdrawn', request: withdrawn };
   }
 

@@ -4,6 +4,7 @@ import { VppError } from '../apple/VppError';
 import { DirectoryUnavailableError } from '../directory/errors';
 import { StoreConcurrencyError, isStoreUnavailable } from '../store/errors';
 import { forEachLimited } from '../common/forEachLimited';
+import { escapeMarkdown } from '../common/chatText';
 import type { DirectoryUser } from '../directory';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
@@ -847,7 +848,7 @@ function pausedMessage(err: PauseCause, resumeAfter: string): string {
 }
 
 function takenOverMessage(name: string | undefined): string {
-  return `Apple says ${name || 'another MDM'} now manages this VPP token, so the bot stopped before spending more licenses. To manage it here again, upload the token (type **upload token**) and confirm taking control.`;
+  return `Apple says ${name ? escapeMarkdown(name) : 'another MDM'} now manages this VPP token, so the bot stopped before spending more licenses. To manage it here again, upload the token (type **upload token**) and confirm taking control.`;
 }
 
 class RunFailure extends Error {

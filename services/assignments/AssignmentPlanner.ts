@@ -1,14 +1,15 @@
 import type { AssignmentRunRepository } from './AssignmentRunRepository';
 import { UserFacingError } from '../errors';
+import { escapeMarkdown } from '../common/chatText';
 import type { DirectoryGroup, GroupClassification } from '../directory';
 import type { Store } from '../store/Store';
 import type { EBook } from '../store/entities/eBook';
 import type { VppToken } from '../store/entities/vppToken';
 import { bookHolders, listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
 
-/** Books may go to user groups only; the message names the group (SPEC §1). */
+/** Books may go to user groups only; the message names the group (SPEC §1), escaped for chat. */
 export function deviceGroupRefusal(groupName: string): string {
-  return `Books can be assigned to user groups only; "${groupName}" is a device group. Nothing was changed.`;
+  return `Books can be assigned to user groups only; "${escapeMarkdown(groupName)}" is a device group. Nothing was changed.`;
 }
 
 export type CheckedGroup = DirectoryGroup & { classification: GroupClassification };
@@ -17,14 +18,14 @@ export type GroupCheck =
   | { ok: true; group: CheckedGroup; note?: string | undefined }
   | { ok: false; group: CheckedGroup; message: string };
 
-/** Whether a group may receive a book: device groups and empty groups are refused, mixed ones trimmed to users. */
+/** Whether a group may receive a book: device groups and empty groups are refused, mixed ones trimmed to users. Message and note are chat Markdown. */
 export async function checkGroup(directory: AssignmentDirectory, group: string | DirectoryGroup): Promise<GroupCheck> {
   const checked = await directory.classifyGroup(group);
   const { kind, deviceCount } = checked.classification;
   if (kind === 'device') return { ok: false, group: checked, message: deviceGroupRefusal(checked.displayName) };
-  if (kind === 'empty') return { ok: false, group: checked, message: `"${checked.displayName}" has no user members, so there is nobody to assign the book to. ${checked.classification.reason}` };
+  if (kind === 'empty') return { ok: false, group: checked, message: `"${escapeMarkdown(checked.displayName)}" has no user members, so there is nobody to assign the book to. ${escapeMarkdown(checked.classification.reason)}` };
   if (kind === 'mixed') {
-    return { ok: true, group: checked, note: `"${checked.displayName}" holds users and ${deviceCount} device${deviceCount === 1 ? '' : 's'}: only its users get the book.` };
+    return { ok: true, group: checked, note: `"${escapeMarkdown(checked.displayName)}" holds users and ${deviceCount} device${deviceCount === 1 ? '' : 's'}: only its users get the book.` };
   }
   return { ok: true, group: checked };
 }

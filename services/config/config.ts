@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { validate as isValidCron } from 'node-cron';
 import { ConfigError } from '../errors';
 import { APPLE_PRODUCTION_METADATA_URL } from '../apple/BookMetadataClient';
+import { DEFAULT_DOWNLOAD_HOSTS, normaliseHostSuffix } from '../tokens/fileDownload';
 
 export const APPLE_PRODUCTION_BASE_URL = 'https://vpp.itunes.apple.com/mdm/v2';
 
@@ -31,6 +32,9 @@ const port = (fallback: number) =>
 const POSITIVE_EXPECTED = 'expected a whole number above 0';
 const positiveInt = (fallback: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number({ error: POSITIVE_EXPECTED }).int({ error: POSITIVE_EXPECTED }).positive({ error: POSITIVE_EXPECTED }).default(fallback));
+const NON_NEGATIVE_EXPECTED = 'expected a whole number, 0 or more';
+const nonNegativeInt = (fallback: number) =>
+  z.preprocess(emptyToUndefined, z.coerce.number({ error: NON_NEGATIVE_EXPECTED }).int({ error: NON_NEGATIVE_EXPECTED }).min(0, { error: NON_NEGATIVE_EXPECTED }).default(fallback));
 const booleanFlag = (fallback: boolean) =>
   z.preprocess(
     emptyToUndefined,
@@ -60,6 +64,18 @@ const idList = z.preprocess(
         .filter((s) => s.length > 0),
     ),
 );
+
+const HOST_SUFFIX = /^(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]*[a-z0-9]$/;
+/** Host suffixes such as `sharepoint.com` or `contoso-my.sharepoint.com`; at least two labels, no addresses. */
+const hostSuffixList = (fallback: readonly string[]) =>
+  z.preprocess(
+    emptyToUndefined,
+    z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined ? [...fallback] : v.split(',').map(normaliseHostSuffix).filter((h) => h.length > 0)))
+      .refine((hosts) => hosts.length > 0 && hosts.every((h) => HOST_SUFFIX.test(h)), 'comma-separated host names such as "contoso-my.sharepoint.com,sharepoint.com"'),
+  );
 
 function isTimeZone(zone: string): boolean {
   try {
@@ -113,6 +129,7 @@ export const environmentSchema = z.object({
   TOKEN_ENCRYPTION_KEY: optionalString,
   TOKEN_ENCRYPTION_KEY_ID: z.preprocess(emptyToUndefined, z.string().min(1).max(64).default('k1')),
   TOKEN_ENCRYPTION_OLD_KEYS: optionalString,
+  TOKEN_DOWNLOAD_HOSTS: hostSuffixList(DEFAULT_DOWNLOAD_HOSTS),
   LOCAL_TENANT_ID: z.preprocess(emptyToUndefined, z.string().default(PLAYGROUND_TENANT_ID)),
   LOCAL_ADMIN_USER_ID: z.preprocess(emptyToUndefined, z.string().default(PLAYGROUND_ADMIN_USER_ID)),
   SYNC_CRON: z.preprocess(emptyToUndefined, z.string().default('0 6,18 * * *').refine(isValidCron, 'a cron expression such as "0 6,18 * * *"')),
@@ -123,6 +140,9 @@ export const environmentSchema = z.object({
   APPROVER_USER_IDS: idList,
   APPROVAL_EXPIRY_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(24 * 90).default(72)),
   ASSIGN_PROGRESS_EVERY_USERS: positiveInt(5000),
+  RATE_LIMIT_USER_PER_MINUTE: nonNegativeInt(30),
+  RATE_LIMIT_CONVERSATION_PER_MINUTE: nonNegativeInt(60),
+  AUDIT_RETENTION_DAYS: nonNegativeInt(365),
   SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC').refine(isTimeZone, 'an IANA time zone such as "Europe/Berlin"')),
 });
 
@@ -195,7 +215,13 @@ export interface AppConfig {
     expiryMs: number;
   };
   assignProgressEveryUsers: number;
+  /** Messages and card clicks a user, and a conversation, may send per minute before the bot stops answering for the minute; 0 = no limit. */
+  rateLimits: { userPerMinute: number; conversationPerMinute: number };
+  /** Days an audit document is kept (the audit container's TTL); 0 = for ever. */
+  audit: { retentionDays: number };
   encryption: { key: string | undefined; keyId: string; oldKeys: string | undefined };
+  /** Host suffixes an attached token file may be downloaded from (local mode also allows loopback). */
+  tokenDownload: { hosts: string[] };
   sync: { cron: string; timeZone: string; expiryCheckCron: string };
   notifications: {
     lowLicenses: { count: number; percent: number };
@@ -229,6 +255,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
     }
     if (!e.MicrosoftAppTenantId) {
       throw new ConfigError('Invalid configuration: MicrosoftAppTenantId is required when MicrosoftAppId is set');
+    }
+    // botbuilder refuses a password for a managed identity bot with an assertion that names no variable.
+    if (e.MicrosoftAppType === 'UserAssignedMSI' && e.MicrosoftAppPassword) {
+      throw new ConfigError(
+        'Invalid configuration: MicrosoftAppPassword must be empty when MicrosoftAppType=UserAssignedMSI (MicrosoftAppId is then the managed identity\'s client id, which needs no secret)',
+      );
     }
     if (!e.COSMOS_ENDPOINT) {
       throw new ConfigError('Invalid configuration: COSMOS_ENDPOINT is required in production (the Azure Cosmos DB account URL)');
@@ -310,7 +342,10 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
       expiryMs: e.APPROVAL_EXPIRY_HOURS * 3_600_000,
     },
     assignProgressEveryUsers: e.ASSIGN_PROGRESS_EVERY_USERS,
+    rateLimits: { userPerMinute: e.RATE_LIMIT_USER_PER_MINUTE, conversationPerMinute: e.RATE_LIMIT_CONVERSATION_PER_MINUTE },
+    audit: { retentionDays: e.AUDIT_RETENTION_DAYS },
     encryption: { key: e.TOKEN_ENCRYPTION_KEY, keyId: e.TOKEN_ENCRYPTION_KEY_ID, oldKeys: e.TOKEN_ENCRYPTION_OLD_KEYS },
+    tokenDownload: { hosts: e.TOKEN_DOWNLOAD_HOSTS },
     sync: { cron: e.SYNC_CRON, timeZone: e.SYNC_TIMEZONE, expiryCheckCron: e.EXPIRY_CHECK_CRON },
     notifications: {
       lowLicenses: { count: e.LOW_LICENSE_COUNT, percent: e.LOW_LICENSE_PERCENT },

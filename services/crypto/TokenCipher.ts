@@ -68,6 +68,16 @@ export class TokenCipher {
     }
   }
 
+  /** The key every new encryption uses. */
+  get currentKeyId(): string {
+    return this.keyring.currentKeyId;
+  }
+
+  /** Keys kept for decryption only (TOKEN_ENCRYPTION_OLD_KEYS): a rotation is under way while any are set. */
+  get oldKeyIds(): string[] {
+    return this.keyring.keyIds.filter((id) => id !== this.keyring.currentKeyId);
+  }
+
   /** True when the value was encrypted with a key other than the current one and should be rotated. */
   needsReEncryption(encrypted: EncryptedSecret): boolean {
     return encrypted.keyId !== this.keyring.currentKeyId;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ClientSecretCredential, type TokenCredential } from '@azure/identity';
+import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import type { Logger } from '../logging/logger';
@@ -61,7 +61,12 @@ export interface GraphDirectoryOptions {
   tenantId?: string;
   clientId?: string;
   clientSecret?: string;
-  /** Overrides the client-secret credential (managed identity, tests). */
+  /**
+   * Client id of the user-assigned managed identity the bot runs as (MicrosoftAppType=UserAssignedMSI):
+   * Graph is then called as that identity, so no client secret exists to leak or expire.
+   */
+  managedIdentityClientId?: string;
+  /** Overrides both (tests). */
   credential?: TokenCredential;
   fetch?: typeof fetch;
   logger?: Logger;
@@ -74,6 +79,23 @@ export interface GraphDirectoryOptions {
   retry?: Partial<RetrySettings>;
   /** Per request; Graph calls that hang would otherwise hold a dialog turn forever. */
   timeoutMs?: number;
+}
+
+/** The bot's own sign-in settings (AppConfig.botAuth), as far as Graph needs them. */
+export interface BotSignIn {
+  appId: string | undefined;
+  appPassword: string | undefined;
+  tenantId: string | undefined;
+  appType: 'SingleTenant' | 'UserAssignedMSI';
+}
+
+/**
+ * Graph is called app-only with the bot's own identity. For a UserAssignedMSI bot, MicrosoftAppId is the
+ * managed identity's client id and there is no secret: the identity itself is the credential.
+ */
+export function graphSignInFor(bot: BotSignIn): Pick<GraphDirectoryOptions, 'tenantId' | 'clientId' | 'clientSecret' | 'managedIdentityClientId'> {
+  if (bot.appType === 'UserAssignedMSI') return { managedIdentityClientId: bot.appId };
+  return { tenantId: bot.tenantId, clientId: bot.appId, clientSecret: bot.appPassword };
 }
 
 export type MembershipType = 'assigned' | 'dynamic';
@@ -245,13 +267,17 @@ export class GraphDirectory {
     this.userSelect = ['id', 'displayName', 'userPrincipalName', 'mail', ...extra].join(',');
 
     if (options.credential) this.credential = options.credential;
-    else if (options.tenantId && options.clientId && options.clientSecret) {
+    else if (options.managedIdentityClientId) {
+      this.credential = new ManagedIdentityCredential({ clientId: options.managedIdentityClientId });
+    } else if (options.tenantId && options.clientId && options.clientSecret) {
       this.credential = new ClientSecretCredential(options.tenantId, options.clientId, options.clientSecret);
     } else if (LOOPBACK.has(url.hostname)) {
       // The local directory takes no credentials.
       this.credential = undefined;
     } else {
-      throw new ConfigError('Microsoft Graph needs the tenant id, client id and client secret of the bot\'s app registration.');
+      throw new ConfigError(
+        'Microsoft Graph needs the tenant id, client id and client secret of the bot\'s app registration, or a managed identity (MicrosoftAppType=UserAssignedMSI).',
+      );
     }
   }
 

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SyncResultView } from '../../cards/syncCards';
+import { escapeMarkdown } from '../common/chatText';
 import { silentLogger, type Logger } from '../logging/logger';
 import type { StoredSyncResult, SyncRequest } from '../store/entities/syncRequest';
 import type { VppToken } from '../store/entities/vppToken';
@@ -137,14 +138,14 @@ export class SyncResultNotices {
     const idle = request.waitingFor.filter((tokenId) => !sync.isRunning(tokenId));
     const nameOf = (tokenId: string) => request.tokens.find((t) => t.tokenId === tokenId)?.tokenName ?? tokenId;
     if (idle.length > 0 && request.resumes >= this.maxResumes) {
-      for (const tokenId of idle) await this.recordResult(request.tenantId, request.id, tokenId, nameOf(tokenId), this.failure('interrupted', `The sync of "${nameOf(tokenId)}" was interrupted ${request.resumes + 1} times (the bot stopped) and did not finish. It is tried again at the next scheduled sync; type **sync ${nameOf(tokenId)}** to try now.`));
+      for (const tokenId of idle) await this.recordResult(request.tenantId, request.id, tokenId, nameOf(tokenId), this.failure('interrupted', `The sync of "${escapeMarkdown(nameOf(tokenId))}" was interrupted ${request.resumes + 1} times (the bot stopped) and did not finish. It is tried again at the next scheduled sync; type **sync ${escapeMarkdown(nameOf(tokenId))}** to try now.`));
       return;
     }
     let restarted = 0;
     for (const tokenId of idle) {
       const token = await store.tokens.get(request.tenantId, tokenId);
       if (!token) {
-        await this.recordResult(request.tenantId, request.id, tokenId, nameOf(tokenId), this.failure('token_removed', `"${nameOf(tokenId)}" was removed before its sync finished.`));
+        await this.recordResult(request.tenantId, request.id, tokenId, nameOf(tokenId), this.failure('token_removed', `"${escapeMarkdown(nameOf(tokenId))}" was removed before its sync finished.`));
         continue;
       }
       const blocked = notSyncableReason(token);

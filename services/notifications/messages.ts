@@ -1,4 +1,5 @@
 import { formatDate } from '../../cards/tokenCards';
+import { escapeMarkdown } from '../common/chatText';
 import { notificationCard, syncResultCard, type CardAction, type Fact, type SyncResultView } from '../../cards/syncCards';
 import type { VppToken } from '../store/entities/vppToken';
 import type { LowLicenseBook } from '../sync/types';
@@ -12,17 +13,21 @@ function actions(token: VppToken, ...list: Array<'renew' | 'sync' | 'status'>): 
   return list.map((command) => ({ title: titles[command], command, tokenId: token.id }));
 }
 
+/**
+ * Every text here is chat Markdown, in the card and as the message text: names from Apple (token, organisation,
+ * MDM, book titles) are escaped where they are put in; reasons and errors are the bot's own text.
+ */
 function facts(token: VppToken) {
   return [
-    { title: 'Token', value: token.displayName },
-    { title: 'Organization', value: token.organizationName },
+    { title: 'Token', value: escapeMarkdown(token.displayName) },
+    { title: 'Organization', value: escapeMarkdown(token.organizationName) },
     { title: 'Expires', value: formatDate(token.expirationDateTime) },
   ];
 }
 
 export function expiringMessage(token: VppToken, daysLeft: number): NotificationMessage {
   const when = daysLeft <= 0 ? 'today' : daysLeft === 1 ? 'tomorrow' : `in ${daysLeft} days`;
-  const text = `The VPP token "${token.displayName}" expires ${when} (${formatDate(token.expirationDateTime)}). After that the bot can no longer sync or assign its books.`;
+  const text = `The VPP token "${escapeMarkdown(token.displayName)}" expires ${when} (${formatDate(token.expirationDateTime)}). After that the bot can no longer sync or assign its books.`;
   return {
     text,
     card: notificationCard({ title: `VPP token expires ${when}`, text, color: daysLeft <= 7 ? 'Attention' : 'Warning', facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }),
@@ -30,7 +35,7 @@ export function expiringMessage(token: VppToken, daysLeft: number): Notification
 }
 
 export function expiredMessage(token: VppToken): NotificationMessage {
-  const text = `The VPP token "${token.displayName}" expired on ${formatDate(token.expirationDateTime)}. Syncs and assignments for it have stopped; licenses already assigned stay with their users.`;
+  const text = `The VPP token "${escapeMarkdown(token.displayName)}" expired on ${formatDate(token.expirationDateTime)}. Syncs and assignments for it have stopped; licenses already assigned stay with their users.`;
   return { text, card: notificationCard({ title: 'VPP token expired', text, color: 'Attention', facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }) };
 }
 
@@ -38,8 +43,8 @@ export function syncFailedMessage(token: VppToken, escalation: boolean): Notific
   const reason = token.lastError?.message ?? 'Apple gave no reason.';
   const failures = token.consecutiveSyncFailures;
   const text = escalation
-    ? `The last ${failures} syncs of "${token.displayName}" failed in a row, so license counts in the bot are getting out of date. Apple's reason: ${reason}`
-    : `The sync of "${token.displayName}" failed. ${reason}`;
+    ? `The last ${failures} syncs of "${escapeMarkdown(token.displayName)}" failed in a row, so license counts in the bot are getting out of date. Apple's reason: ${reason}`
+    : `The sync of "${escapeMarkdown(token.displayName)}" failed. ${reason}`;
   const tokenProblem = token.state !== 'valid';
   return {
     text,
@@ -55,8 +60,8 @@ export function syncFailedMessage(token: VppToken, escalation: boolean): Notific
 }
 
 export function externalMdmMessage(token: VppToken): NotificationMessage {
-  const other = token.externalMdm?.name ?? 'another MDM';
-  const text = `Apple says ${other} now manages the VPP token "${token.displayName}". The bot stopped syncing it so the two do not fight over licenses and users.`;
+  const other = token.externalMdm?.name ? escapeMarkdown(token.externalMdm.name) : 'another MDM';
+  const text = `Apple says ${other} now manages the VPP token "${escapeMarkdown(token.displayName)}". The bot stopped syncing it so the two do not fight over licenses and users.`;
   return {
     text,
     card: notificationCard({
@@ -71,15 +76,16 @@ export function externalMdmMessage(token: VppToken): NotificationMessage {
 }
 
 export function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage {
-  const list = books.map((b) => `${b.title}: ${b.available} of ${b.total} left`).join('; ');
-  const text = `${books.length === 1 ? 'A book is' : `${books.length} books are`} running low on licenses under "${token.displayName}": ${list}.`;
+  const list = books.map((b) => `${escapeMarkdown(b.title)}: ${b.available} of ${b.total} left`).join('; ');
+  const tokenName = escapeMarkdown(token.displayName);
+  const text = `${books.length === 1 ? 'A book is' : `${books.length} books are`} running low on licenses under "${tokenName}": ${list}.`;
   return {
     text,
     card: notificationCard({
       title: 'Books running low on licenses',
-      text: `Under "${token.displayName}". Buy more licenses in Apple Business Manager or Apple School Manager, then sync.`,
+      text: `Under "${tokenName}". Buy more licenses in Apple Business Manager or Apple School Manager, then sync.`,
       color: 'Warning',
-      facts: books.map((b) => ({ title: b.title, value: `${b.available} of ${b.total} left` })),
+      facts: books.map((b) => ({ title: escapeMarkdown(b.title), value: `${b.available} of ${b.total} left` })),
       actions: actions(token, 'sync'),
     }),
   };
@@ -93,7 +99,7 @@ export function syncSummaryMessage(results: readonly SyncResultView[]): Notifica
   const completed = results.filter((o) => o.status === 'completed');
   const failed = results.filter((o) => o.status !== 'completed');
   const facts: Fact[] = [...failed, ...completed].slice(0, SUMMARY_LIMIT).map((o) => ({
-    title: o.tokenName,
+    title: escapeMarkdown(o.tokenName),
     value: o.status === 'completed' ? `${o.books} books, ${o.licenses.available} of ${o.licenses.total} licenses available` : `failed: ${o.error?.message ?? 'unknown error'}`,
   }));
   const more = results.length - facts.length;
@@ -110,9 +116,10 @@ export function syncSummaryMessage(results: readonly SyncResultView[]): Notifica
 }
 
 export function syncResultMessage(outcome: SyncResultView): NotificationMessage {
+  const tokenName = escapeMarkdown(outcome.tokenName);
   const text =
     outcome.status === 'completed'
-      ? `Sync of ${outcome.tokenName} finished: ${outcome.books} books, ${outcome.licenses.available} of ${outcome.licenses.total} licenses available.`
-      : `Sync of ${outcome.tokenName} failed: ${outcome.error?.message ?? 'unknown error'}`;
+      ? `Sync of ${tokenName} finished: ${outcome.books} books, ${outcome.licenses.available} of ${outcome.licenses.total} licenses available.`
+      : `Sync of ${tokenName} failed: ${outcome.error?.message ?? 'unknown error'}`;
   return { text, card: syncResultCard(outcome) };
 }

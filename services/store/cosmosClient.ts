@@ -30,7 +30,7 @@ export async function openDatabase(client: CosmosClient, databaseId: string): Pr
   return database;
 }
 
-/** True when the account answers a cheap metadata read; used by /healthz. */
+/** True when the account answers a cheap metadata read; used by /readyz (through a cache). */
 export async function isStoreReachable(database: Database): Promise<boolean> {
   try {
     await database.read();

@@ -1,5 +1,4 @@
 export { createCosmosClient, openDatabase, isStoreReachable, type ResolvedCosmosSettings } from './cosmosClient';
-export { EmbeddedCosmos, EMBEDDED_COSMOS_KEY, type EmbeddedCosmosOptions } from './local/EmbeddedCosmos';
 export { createStore, storeFromContainers, type Store } from './Store';
 export { ensureContainers, containersOf, CONTAINER_DEFINITIONS, RESERVED_CONTAINER, type StoreContainers, type ContainerName } from './containers';
 export { DocumentStore, NO_CHANGE, type Versioned, type WriteResult, type Page, type QueryOptions } from './DocumentStore';

@@ -6,6 +6,7 @@ import type { AppleBooksClient } from '../apple/AppleBooksClient';
 import { isUnlimitedAsset, type Asset, type AssignmentsPage, type MdmInfo, type VppUser as AppleUser } from '../apple/schemas';
 import { VppError } from '../apple/VppError';
 import type { TokenCipher } from '../crypto/TokenCipher';
+import { escapeMarkdown } from '../common/chatText';
 import { silentLogger, type Logger } from '../logging/logger';
 import type { PendingWrite, Versioned } from '../store/DocumentStore';
 import type { Actor, ErrorInfo } from '../store/entities/common';
@@ -92,21 +93,23 @@ class SyncStop extends Error {
   }
 }
 
+/** Why a token is not synced, as chat Markdown (its name escaped). */
 export function notSyncableReason(token: VppToken): SyncFailure | undefined {
+  const name = escapeMarkdown(token.displayName);
   switch (token.state) {
     case 'valid':
       return undefined;
     case 'expired':
-      return { code: 'token_expired', message: `"${token.displayName}" has expired, so it is not synced. Download a new token from Apple Business Manager or Apple School Manager and type **renew ${token.displayName}**.` };
+      return { code: 'token_expired', message: `"${name}" has expired, so it is not synced. Download a new token from Apple Business Manager or Apple School Manager and type **renew ${name}**.` };
     case 'invalid':
-      return { code: 'token_invalid', message: `Apple no longer accepts "${token.displayName}" (revoked or replaced), so it is not synced. Download the newest token from Apple and type **renew ${token.displayName}**.` };
+      return { code: 'token_invalid', message: `Apple no longer accepts "${name}" (revoked or replaced), so it is not synced. Download the newest token from Apple and type **renew ${name}**.` };
     case 'assignedToExternalMDM':
       return {
         code: 'external_mdm',
-        message: `"${token.displayName}" is now managed by ${token.externalMdm?.name ?? 'another MDM'}, so it is not synced. Upload it again (type **upload token**) to take control back explicitly.`,
+        message: `"${name}" is now managed by ${token.externalMdm?.name ? escapeMarkdown(token.externalMdm.name) : 'another MDM'}, so it is not synced. Upload it again (type **upload token**) to take control back explicitly.`,
       };
     case 'duplicateLocation':
-      return { code: 'duplicate_location', message: `"${token.displayName}" is for an Apple location another token already covers, so it is not synced. Remove one of the two.` };
+      return { code: 'duplicate_location', message: `"${name}" is for an Apple location another token already covers, so it is not synced. Remove one of the two.` };
   }
 }
 
@@ -219,9 +222,9 @@ export class SyncEngine {
       return new SyncStop({ code: err.code, message: err.message }, state ? { state } : undefined);
     }
     if (err instanceof Error && err.name === 'AbortError') {
-      return new SyncStop({ code: 'lease_lost', message: `The sync of "${token.displayName}" stopped because another bot instance took it over; that instance finishes it.` });
+      return new SyncStop({ code: 'lease_lost', message: `The sync of "${escapeMarkdown(token.displayName)}" stopped because another bot instance took it over; that instance finishes it.` });
     }
-    return new SyncStop({ code: 'internal', message: `The sync of "${token.displayName}" stopped because of an error on the bot's side. It is tried again at the next scheduled sync; if it keeps failing, report it.` });
+    return new SyncStop({ code: 'internal', message: `The sync of "${escapeMarkdown(token.displayName)}" stopped because of an error on the bot's side. It is tried again at the next scheduled sync; if it keeps failing, report it.` });
   }
 
   private secretOf(token: VppToken): Secret {
@@ -318,7 +321,7 @@ export class SyncEngine {
     throw new SyncStop(
       {
         code: 'external_mdm',
-        message: `Apple says ${name} now manages "${token.displayName}". The bot stopped syncing it so licenses and users are not fought over. To manage it here again, upload the token (type **upload token**) and confirm taking control.`,
+        message: `Apple says ${escapeMarkdown(name)} now manages "${escapeMarkdown(token.displayName)}". The bot stopped syncing it so licenses and users are not fought over. To manage it here again, upload the token (type **upload token**) and confirm taking control.`,
       },
       { state: 'assignedToExternalMDM', externalMdm: { id: other.id, name } },
     );

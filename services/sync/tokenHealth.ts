@@ -1,10 +1,11 @@
+import { escapeMarkdown } from '../common/chatText';
 import type { VppToken } from '../store/entities/vppToken';
 
 export type TokenHealth = 'healthy' | 'warning' | 'unhealthy';
 
 export interface TokenHealthReport {
   health: TokenHealth;
-  /** Why it is not healthy, most serious first; empty when healthy. */
+  /** Why it is not healthy, most serious first, as chat Markdown; empty when healthy. */
   reasons: string[];
 }
 
@@ -29,7 +30,7 @@ export function tokenHealth(token: VppToken, now: Date): TokenHealthReport {
   const msLeft = Date.parse(token.expirationDateTime) - now.getTime();
   if (msLeft <= 0 || token.state === 'expired') unhealthy.push('The token has expired: download a new one from Apple and renew it.');
   else if (token.state === 'invalid') unhealthy.push('Apple no longer accepts the token (revoked or replaced): renew it with the newest file.');
-  else if (token.state === 'assignedToExternalMDM') unhealthy.push(`${token.externalMdm?.name ?? 'Another MDM'} manages the token now: upload it again to take control back.`);
+  else if (token.state === 'assignedToExternalMDM') unhealthy.push(`${token.externalMdm?.name ? escapeMarkdown(token.externalMdm.name) : 'Another MDM'} manages the token now: upload it again to take control back.`);
   else if (token.state === 'duplicateLocation') unhealthy.push('Another token covers the same Apple location: remove one of them.');
   else if (msLeft <= EXPIRY_WARNING_DAYS * DAY_MS) warning.push(`The token expires in ${plural(Math.max(0, Math.floor(msLeft / DAY_MS)), 'day')}: renew it soon.`);
 

@@ -1,6 +1,6 @@
-import { isIP } from 'node:net';
 import { UserFacingError } from '../errors';
 import { MAX_TOKEN_FILE_BYTES } from '../apple/VppTokenFile';
+import { DEFAULT_DOWNLOAD_HOSTS, DownloadError, downloadFile, type DownloadFailure, type Resolver, type Transport } from './fileDownload';
 
 /** Where a token file came from in chat, already stripped of any Bot Framework types. */
 export type TokenUpload =
@@ -9,40 +9,67 @@ export type TokenUpload =
   | { kind: 'inline'; content: string; name?: string | undefined };
 
 export interface TokenFileReaderOptions {
-  /** Local mode serves files over http from loopback; production accepts https from public hosts only. */
+  /** Production downloads only over https from `allowedHosts` at public addresses. */
   production: boolean;
+  /** Host suffixes Teams serves files from (TOKEN_DOWNLOAD_HOSTS); default SharePoint. */
+  allowedHosts?: readonly string[];
+  /**
+   * Local mode also downloads from this machine (127.0.0.1, ::1, localhost), over http too: the tests'
+   * file servers live there. Defaults to `!production`; production refuses to turn it on.
+   */
+  allowLoopback?: boolean;
   maxBytes?: number;
+  /** No byte for this long ends the download as stalled. */
+  stallMs?: number;
+  /** The whole download, redirects included. */
   timeoutMs?: number;
-  fetch?: typeof fetch;
+  /** SharePoint's download links may redirect within SharePoint; a few hops are enough. */
+  maxRedirects?: number;
+  resolve?: Resolver;
+  transport?: Transport;
 }
 
-const PRIVATE_V4 = [/^10\./, /^127\./, /^169\.254\./, /^192\.168\./, /^172\.(1[6-9]|2\d|3[01])\./, /^0\./, /^100\.(6[4-9]|[7-9]\d|1[01]\d|12[0-7])\./];
+const ATTACH_AGAIN = 'Please attach the .vpptoken file again in this chat.';
 
-function isPrivateHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  if (host === 'localhost' || host.endsWith('.localhost') || host.endsWith('.internal')) return true;
-  const family = isIP(host);
-  if (family === 4) return PRIVATE_V4.some((r) => r.test(host));
-  if (family === 6) return host === '::1' || host === '::' || /^f[cd]/.test(host) || /^fe[89ab]/.test(host) || host.startsWith('::ffff:');
-  return false;
-}
+export const DOWNLOAD_STALLED_MESSAGE = 'The download of the token file stalled; try uploading it again.';
 
 const tooBig = (max: number) =>
   new UserFacingError(`That file is larger than ${Math.round(max / 1024)} KB, so it cannot be a VPP token. Download the .vpptoken file again from Apple Business Manager or Apple School Manager.`, 'token_file_too_large');
 
+/** What the admin reads for each way a download can fail; none of them echoes the link. */
+function chatMessage(err: DownloadError, maxBytes: number): UserFacingError {
+  const byReason: Record<DownloadFailure, () => UserFacingError> = {
+    invalid_url: () => new UserFacingError(`I could not read that attachment (its link is not valid). ${ATTACH_AGAIN}`, 'token_file_bad_url'),
+    bad_url: () => new UserFacingError(`I only download token files from Teams file storage over https. ${ATTACH_AGAIN}`, 'token_file_bad_url'),
+    not_https: () => new UserFacingError(`I only download token files from Teams file storage over https. ${ATTACH_AGAIN}`, 'token_file_bad_url'),
+    host_not_allowed: () =>
+      new UserFacingError(`That attachment link does not point to Teams file storage (SharePoint or OneDrive), so I did not download it. ${ATTACH_AGAIN}`, 'token_file_host_refused'),
+    address_not_allowed: () =>
+      new UserFacingError(`That attachment link leads to a private or local network address, so I did not download it. ${ATTACH_AGAIN}`, 'token_file_address_refused'),
+    unresolvable: () => new UserFacingError(`I could not find the server of that attachment link. ${ATTACH_AGAIN}`, 'token_file_download_failed'),
+    redirect_cross_site: () =>
+      new UserFacingError(`The file link redirected away from Teams file storage, so I stopped. ${ATTACH_AGAIN}`, 'token_file_redirect'),
+    too_many_redirects: () => new UserFacingError(`The file link redirected too many times, so I stopped. ${ATTACH_AGAIN}`, 'token_file_redirect'),
+    bad_redirect: () => new UserFacingError(`The file link redirected to something I cannot follow. ${ATTACH_AGAIN}`, 'token_file_redirect'),
+    http_status: () => new UserFacingError(`I could not download that file (HTTP ${err.status ?? '?'}). ${ATTACH_AGAIN}`, 'token_file_download_failed'),
+    too_large: () => tooBig(maxBytes),
+    stalled: () => new UserFacingError(DOWNLOAD_STALLED_MESSAGE, 'token_file_download_stalled'),
+    network: () => new UserFacingError(`I could not download that file. ${ATTACH_AGAIN}`, 'token_file_download_failed'),
+  };
+  return byReason[err.reason]();
+}
+
 /**
- * Fetches the content of an uploaded token file with the limits a chat upload deserves: a size cap, a
- * timeout, no redirects, and in production https only and never an internal address.
+ * Fetches the content of an uploaded token file with the limits a chat upload deserves: only from the
+ * hosts Teams keeps files on, never to an internal address (checked after name resolution, and the
+ * connection pinned to the checked address), few same-site redirects, a size cap and a stall timeout.
  */
 export class TokenFileReader {
   private readonly maxBytes: number;
-  private readonly timeoutMs: number;
-  private readonly fetch: typeof fetch;
 
   constructor(private readonly options: TokenFileReaderOptions) {
+    if (options.production && options.allowLoopback) throw new Error('allowLoopback is for local mode only');
     this.maxBytes = options.maxBytes ?? MAX_TOKEN_FILE_BYTES;
-    this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.fetch = options.fetch ?? fetch;
   }
 
   async read(upload: TokenUpload): Promise<string> {
@@ -62,56 +89,27 @@ export class TokenFileReader {
   }
 
   private async download(raw: string): Promise<string> {
-    let url: URL;
+    // A data: link never leaves the process, so no host rule applies; only the cap does.
+    if (/^data:/i.test(raw.trim())) return this.capped(decodeDataUrl(raw.trim()));
+    const { production } = this.options;
     try {
-      url = new URL(raw);
-    } catch {
-      throw new UserFacingError('I could not read that attachment (its link is not valid). Please attach the .vpptoken file again.', 'token_file_bad_url');
-    }
-    if (url.protocol === 'data:') return this.capped(decodeDataUrl(raw));
-    const allowed = this.options.production ? url.protocol === 'https:' && !isPrivateHost(url.hostname) : url.protocol === 'https:' || url.protocol === 'http:';
-    if (!allowed) {
-      throw new UserFacingError('I only download token files from Teams file storage over https. Please attach the .vpptoken file again in this chat.', 'token_file_bad_url');
-    }
-    let response: Response;
-    try {
-      response = await this.fetch(url, { redirect: 'manual', signal: AbortSignal.timeout(this.timeoutMs) });
-    } catch (err) {
-      const timedOut = err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError');
-      throw new UserFacingError(
-        timedOut ? 'Downloading the file took too long. Please try again.' : 'I could not download that file. Please attach it again.',
-        'token_file_download_failed',
+      const body = await downloadFile(
+        raw,
+        {
+          allowedHosts: this.options.allowedHosts ?? DEFAULT_DOWNLOAD_HOSTS,
+          allowLoopback: !production && (this.options.allowLoopback ?? true),
+          maxBytes: this.maxBytes,
+          maxRedirects: this.options.maxRedirects ?? 3,
+          stallMs: this.options.stallMs ?? 10_000,
+          totalMs: this.options.timeoutMs ?? 30_000,
+        },
+        { resolve: this.options.resolve, transport: this.options.transport },
       );
+      return body.toString('utf8');
+    } catch (err) {
+      if (err instanceof DownloadError) throw chatMessage(err, this.maxBytes);
+      throw err;
     }
-    if (response.status >= 300 && response.status < 400) {
-      throw new UserFacingError('The file link redirected elsewhere, which a Teams upload never does. Please attach the .vpptoken file again.', 'token_file_redirect');
-    }
-    if (!response.ok) throw new UserFacingError(`I could not download that file (HTTP ${response.status}). Please attach it again.`, 'token_file_download_failed');
-    const declared = Number(response.headers.get('content-length') ?? '0');
-    if (declared > this.maxBytes) {
-      await response.body?.cancel();
-      throw tooBig(this.maxBytes);
-    }
-    return this.readCapped(response);
-  }
-
-  /** Reads at most maxBytes, stopping the transfer instead of buffering an oversized body. */
-  private async readCapped(response: Response): Promise<string> {
-    const reader = response.body?.getReader();
-    if (!reader) return '';
-    const chunks: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > this.maxBytes) {
-        await reader.cancel();
-        throw tooBig(this.maxBytes);
-      }
-      chunks.push(value);
-    }
-    return Buffer.concat(chunks).toString('utf8');
   }
 }
 

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { UserFacingError } from '../errors';
+import { escapeMarkdown } from '../common/chatText';
 import { parseVppTokenFile, type VppTokenFile } from '../apple/VppTokenFile';
 import type { ClientConfig } from '../apple/AppleBooksClient';
 import type { TokenCipher } from '../crypto/TokenCipher';
@@ -54,7 +55,8 @@ export interface TokenServiceOptions {
   alsoRemove?: ReadonlyArray<(tokenId: string) => Promise<unknown>>;
 }
 
-const pendingContext = (tenantId: string, pendingId: string) => `pendingToken|${tenantId}|${pendingId}`;
+/** The additional authenticated data of an upload waiting for confirmation (see tokenCipherContext). */
+export const pendingTokenCipherContext = (tenantId: string, pendingId: string) => `pendingToken|${tenantId}|${pendingId}`;
 
 /** "Northwind Academy – Main Campus" rather than repeating the organisation in front of its own location. */
 export function tokenDisplayName(organizationName: string, locationName: string): string {
@@ -102,7 +104,7 @@ export class TokenService {
     return {
       pendingId,
       tenantId,
-      encryptedToken: this.options.cipher.encrypt(file.secret, pendingContext(tenantId, pendingId)),
+      encryptedToken: this.options.cipher.encrypt(file.secret, pendingTokenCipherContext(tenantId, pendingId)),
       organizationName: file.orgName,
       expirationDateTime: file.expiresAt.toISOString(),
       locationId: config.uId,
@@ -121,7 +123,7 @@ export class TokenService {
     const first = existing[0];
     if (first) {
       throw new UserFacingError(
-        `A token for the Apple location "${first.locationName}" is already uploaded ("${first.displayName}"). To replace it with this newer file, renew it instead: type **renew ${first.locationName}**.`,
+        `A token for the Apple location "${escapeMarkdown(first.locationName)}" is already uploaded ("${escapeMarkdown(first.displayName)}"). To replace it with this newer file, renew it instead: type **renew ${escapeMarkdown(first.locationName)}**.`,
         'duplicate_location',
       );
     }
@@ -132,10 +134,10 @@ export class TokenService {
     const pending = pendingTokenSchema.parse(pendingInput);
     if (pending.tenantId !== actor.tenantId) throw new UserFacingError('That upload belongs to another organisation.', 'pending_wrong_tenant');
     if (pending.otherMdmName && !save.takeOver) {
-      throw new UserFacingError(`Nothing was saved: the token stays with ${pending.otherMdmName}.`, 'takeover_declined');
+      throw new UserFacingError(`Nothing was saved: the token stays with ${escapeMarkdown(pending.otherMdmName)}.`, 'takeover_declined');
     }
     const { store, cipher, mdm } = this.options;
-    const secret = cipher.decrypt(pending.encryptedToken, pendingContext(pending.tenantId, pending.pendingId));
+    const secret = cipher.decrypt(pending.encryptedToken, pendingTokenCipherContext(pending.tenantId, pending.pendingId));
     const apple = this.options.apple.forToken(secret);
     // Checked again: another admin may have uploaded the same location while this one was confirming.
     await this.refuseDuplicateLocation(actor.tenantId, await apple.getClientConfig());
@@ -207,14 +209,14 @@ export class TokenService {
     if (!sameLocation) {
       await this.audit(actor, 'token.renew', current, 'refused', { reason: 'different_location' });
       throw new UserFacingError(
-        `That file is for the Apple location "${config.locationName ?? 'unknown'}", not "${current.locationName}". Renew with the token downloaded for "${current.locationName}", or upload it as a new token (type **upload token**).`,
+        `That file is for the Apple location "${escapeMarkdown(config.locationName ?? 'unknown')}", not "${escapeMarkdown(current.locationName)}". Renew with the token downloaded for "${escapeMarkdown(current.locationName)}", or upload it as a new token (type **upload token**).`,
         'renew_different_location',
       );
     }
     const ownership = await apple.checkOwnership(this.options.mdm.id);
     if (ownership.state === 'otherMdm') {
       throw new UserFacingError(
-        `Apple says ${ownership.mdmName} now manages this token. Upload it as a new token to see the consequences and take control explicitly.`,
+        `Apple says ${escapeMarkdown(ownership.mdmName)} now manages this token. Upload it as a new token to see the consequences and take control explicitly.`,
         'renew_other_mdm',
       );
     }

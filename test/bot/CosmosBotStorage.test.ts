@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { ConversationState, TestAdapter } from 'botbuilder';
 import { CosmosBotStorage } from '../../bot/CosmosBotStorage';
-import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
+import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
 import { openDatabase } from '../../services/store/cosmosClient';
 
 describe('CosmosBotStorage (dialog state in Cosmos)', function () {

@@ -6,8 +6,8 @@ import { ConfigurationServiceClientCredentialFactory } from 'botbuilder';
 import { startApplication, type RunningApplication } from '../../bot/application';
 import type { CredentialsFactory } from '../../bot/adapter';
 import { loadConfig } from '../../services/config/config';
-import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
-import { startAppleSandbox, type RunningAppleSandbox } from '../../services/apple/sandbox/AppleSandboxServer';
+import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
+import { startAppleSandbox, type RunningAppleSandbox } from '../../local/appleSandbox/AppleSandboxServer';
 import { capturingLogger } from '../support/logCapture';
 import { FakeConnector, cardText, teamsMessage } from '../support/FakeConnector';
 

@@ -6,8 +6,8 @@ import fc from 'fast-check';
 import { startApplication, type RunningApplication } from '../../bot/application';
 import { loadConfig, type AppConfig } from '../../services/config/config';
 import { createCosmosClient } from '../../services/store/cosmosClient';
-import { EMBEDDED_COSMOS_KEY } from '../../services/store/local/EmbeddedCosmos';
-import { DEMO_TOKEN_FILES } from '../../services/apple/sandbox/demoData';
+import { EMBEDDED_COSMOS_KEY } from '../../local/cosmos/EmbeddedCosmos';
+import { DEMO_TOKEN_FILES } from '../../local/appleSandbox/demoData';
 import { MAX_TOKEN_FILE_BYTES } from '../../services/apple/VppTokenFile';
 import { capturingLogger } from '../support/logCapture';
 import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
@@ -23,11 +23,11 @@ const FUZZ_RUNS = 40;
 /** Cosmos bookkeeping fields that change on every read-back or replace. */
 const VOLATILE = new Set(['_rid', '_self', '_etag', '_attachments', '_ts', '_lsn']);
 
-/** A file server for attachment links: a redirect, the demo token, and an oversized body. */
+/** A file server for attachment links: a redirect off the site, the demo token, and an oversized body. */
 function attachmentServer(): FileServer {
   const files = new FileServer();
   files.routes.set('/redirect', (_req, res) => {
-    res.writeHead(302, { location: `${files.url}/token` });
+    res.writeHead(302, { location: 'http://169.254.169.254/latest/meta-data' });
     res.end();
   });
   files.routes.set('/token', (_req, res) => res.end(DEMO_TOKEN_FILES['demo-valid.vpptoken']));
@@ -298,7 +298,7 @@ describe('bad input over HTTP (local mode)', function () {
       assertRefusedFile(await exchange(message(conv, '', { attachments: [{ contentType: 'application/octet-stream', name: 'big.vpptoken', content: huge }] })), 'huge inline attachment');
     });
 
-    it('refuses an attachment link that redirects, never following it', async () => {
+    it('refuses an attachment link that redirects off the site, never following it', async () => {
       const conv = conversation();
       await startUpload(conv);
       files.requests = [];
@@ -317,7 +317,7 @@ describe('bad input over HTTP (local mode)', function () {
     });
 
     it('refuses attachment links that are broken, unreachable or of another scheme', async () => {
-      for (const downloadUrl of ['not a url', 'file:///etc/passwd', 'http://127.0.0.1:1/token', `${files.url}/missing`]) {
+      for (const downloadUrl of ['not a url', 'file:///etc/passwd', 'http://127.0.0.1:1/token', `${files.url}/missing`, 'https://127.0.0.1.nip.io/token', 'http://10.0.0.5/token']) {
         const conv = conversation();
         await startUpload(conv);
         const result = await exchange(message(conv, '', { attachments: [{ contentType: TEAMS_FILE, name: 'x.vpptoken', content: { downloadUrl } }] }));

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startApplication } from '../../bot/application';
 import { loadConfig } from '../../services/config/config';
-import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
+import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
 import { silentLogger } from '../../services/logging/logger';
 
 describe('local mode with a Cosmos server of its own', function () {

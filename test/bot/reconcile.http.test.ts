@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { DEMO_GROUPS, GraphDirectory } from '../../services/directory';
+import { GraphDirectory } from '../../services/directory';
+import { DEMO_GROUPS } from '../../local/directory';
 import { cardText, type CapturedActivity } from '../support/FakeConnector';
 import type { ChatUser } from '../support/PlaygroundChats';
 import { LibraryStaffApp, LYNNE, PATTI } from '../support/libraryStaffApp';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DEMO_GROUPS } from '../../services/directory';
+import { DEMO_GROUPS } from '../../local/directory';
 import { cardText, type CapturedActivity } from '../support/FakeConnector';
 import { LibraryStaffApp, PATTI } from '../support/libraryStaffApp';
 

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BotProcess } from '../support/BotProcess';
 import { freePort } from '../support/ports';
-import { SNAPSHOT_FILE_NAME } from '../../bot/application';
+import { SNAPSHOT_FILE_NAME } from '../../local/startLocalServices';
 
 describe('npm start (process level)', function () {
   this.timeout(90_000);

@@ -7,9 +7,9 @@ import { startApplication, type RunningApplication } from '../../bot/application
 import { loadConfig } from '../../services/config/config';
 import { capturingLogger } from '../support/logCapture';
 import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
-import { DEMO_TOKENS } from '../../services/apple/sandbox/demoData';
+import { DEMO_TOKENS } from '../../local/appleSandbox/demoData';
 
-const TOKEN_FILE = readFileSync(path.resolve(__dirname, '../../services/apple/sandbox/tokens/demo-valid.vpptoken'), 'utf8');
+const TOKEN_FILE = readFileSync(path.resolve(__dirname, '../../local/appleSandbox/tokens/demo-valid.vpptoken'), 'utf8');
 
 describe('token upload over HTTP, across a restart', function () {
   this.timeout(60_000);

@@ -44,14 +44,23 @@ describe('MainDialog', () => {
     await adapterFor(new MainDialog()).send('revoke Moby Dick').assertReply(IRREVOCABLE_MESSAGE).send('unassign').assertReply(IRREVOCABLE_MESSAGE);
   });
 
-  it('does not echo an unknown command back (it might be a pasted token)', async () => {
-    const pasted = 'eyJ0b2tlbiI6IlZHaGxJSE5sWTNKbGRDQjJZV3gxWlEiLCJleHBEYXRlIjoiMjAzMC0xMS0wOFQyMjozMzoyMiswMDAwIn0=';
+  it('does not echo an unknown command back', async () => {
     await adapterFor(new MainDialog())
-      .send(pasted)
+      .send('synchronise **everything** now')
       .assertReply((reply) => {
-        assert.ok(!String(reply.text).includes(pasted));
+        assert.ok(!String(reply.text).includes('everything'));
         assert.match(String(reply.text), /don't know that command/);
       });
+  });
+
+  it('answers a pasted token, alone or after a command, with a warning that does not repeat it, and runs nothing', async () => {
+    const pasted = 'eyJ0b2tlbiI6IlZHaGxJSE5sWTNKbGRDQjJZV3gxWlEiLCJleHBEYXRlIjoiMjAzMC0xMS0wOFQyMjozMzoyMiswMDAwIn0=';
+    const warned = (reply: Partial<Activity>): void => {
+      assert.ok(!String(reply.text).includes(pasted.slice(0, 20)));
+      assert.match(String(reply.text), /looks like a VPP token.*delete that message/);
+    };
+    // The probe flow would ask its question if the command ran.
+    await adapterFor(mainWithProbe()).send(pasted).assertReply(warned).send(`tokens ${pasted}`).assertReply(warned).send('tokens').assertReply('Which Apple ID manages this token?');
   });
 
   it('says honestly when a command is not built yet', async () => {

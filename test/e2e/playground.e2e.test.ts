@@ -8,7 +8,7 @@ import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
 import { freePort } from '../support/ports';
 import { readFileSync } from 'node:fs';
 
-const DEMO_TOKEN = readFileSync(path.resolve(__dirname, '../../services/apple/sandbox/tokens/demo-valid.vpptoken'), 'utf8').trim();
+const DEMO_TOKEN = readFileSync(path.resolve(__dirname, '../../local/appleSandbox/tokens/demo-valid.vpptoken'), 'utf8').trim();
 
 /** The Playground's message box is a Lexical editor, not a textarea. */
 const MESSAGE_BOX = '[data-lexical-editor="true"][role="textbox"]';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { startApplication, type RunningApplication } from '../../bot/application';
 import { loadConfig, PLAYGROUND_ADMIN_USER_ID, PLAYGROUND_TENANT_ID } from '../../services/config/config';
-import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
+import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
 import { capturingLogger } from '../support/logCapture';
 import { FakeConnector, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
 import { FaultsProxy } from '../support/faultsProxy';
@@ -13,9 +13,9 @@ import { freePort } from '../support/ports';
 const ALEX = { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: PLAYGROUND_ADMIN_USER_ID };
 const conversation = { id: 'alex-chat', conversationType: 'personal', tenantId: PLAYGROUND_TENANT_ID };
 
-interface Health {
+interface Readiness {
   status: string;
-  store: { reachable: boolean };
+  store: 'up' | 'down';
 }
 
 describe('Cosmos outage and throttling (bot in-process, Cosmos the test controls)', function () {
@@ -49,40 +49,42 @@ describe('Cosmos outage and throttling (bot in-process, Cosmos the test controls
     });
     return { status: response.status, reply: await reply };
   }
-  async function health(): Promise<{ status: number; body: Health }> {
+  async function readiness(): Promise<{ status: number; body: Readiness }> {
     assert.ok(app);
-    const response = await fetch(`${app.url}/healthz`);
-    return { status: response.status, body: (await response.json()) as Health };
+    const response = await fetch(`${app.url}/readyz`);
+    return { status: response.status, body: (await response.json()) as Readiness };
   }
 
-  it('Cosmos down: /healthz 503, a message gets a clear reply, and it all works again once Cosmos is back, without a restart', async () => {
+  it('Cosmos down: /readyz 503 (/healthz still 200), a message gets a clear reply, and it all works again once Cosmos is back, without a restart', async () => {
     const port = await freePort();
     const snapshotFile = path.join(dataDir, 'outage-snapshot.json');
     let cosmos = new EmbeddedCosmos({ port, snapshotFile });
     await cosmos.start();
     try {
-      app = await startApplication(loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, COSMOS_ENDPOINT: cosmos.endpoint }), logger);
-      assert.equal((await health()).status, 200);
+      // Readiness checks Cosmos at most every 30 s in production; here every probe checks, to see the outage at once.
+      app = await startApplication(loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, COSMOS_ENDPOINT: cosmos.endpoint }), logger, { healthMaxAgeMs: 0 });
+      assert.equal((await readiness()).status, 200);
       const before = await say('help');
       assert.equal(before.status, 200);
 
       await cosmos.stop();
-      const down = await health();
+      const down = await readiness();
       assert.equal(down.status, 503);
-      assert.equal(down.body.store.reachable, false);
-      assert.equal(down.body.status, 'unhealthy');
+      assert.equal(down.body.store, 'down');
+      assert.equal(down.body.status, 'unavailable');
+      assert.equal((await fetch(`${app.url}/healthz`)).status, 200, 'alive: nothing for the platform to restart');
 
       const during = await say('books');
       assert.equal(during.status, 200);
       assert.match(String(during.reply.text), /^I cannot reach my database right now, so nothing was changed\. Please try again.*incident \w+/, 'a clear answer, not silence or a stack trace');
-      assert.equal((await health()).status, 503, 'the process is still up and answering');
+      assert.equal((await readiness()).status, 503, 'the process is still up and answering');
 
       // Same port, contents restored from the snapshot: as if the database came back.
       cosmos = new EmbeddedCosmos({ port, snapshotFile });
       await cosmos.start();
-      const up = await health();
+      const up = await readiness();
       assert.equal(up.status, 200);
-      assert.equal(up.body.store.reachable, true);
+      assert.equal(up.body.store, 'up');
       const after = await say('help');
       assert.equal(after.status, 200);
       assert.doesNotMatch(String(after.reply.text), /went wrong|unavailable/i);

@@ -25,7 +25,7 @@ export class BotProcess {
     const env: NodeJS.ProcessEnv = { ...process.env, ...this.env };
     // The parent's Bot registration must never turn a local test run into production mode.
     for (const key of ['MicrosoftAppId', 'MicrosoftAppPassword', 'MicrosoftAppTenantId']) if (!(key in this.env)) delete env[key];
-    this.child = spawn(process.execPath, ['--disable-warning=DEP0111', '--import', 'tsx', path.join(ROOT, 'bot', 'start.ts')], {
+    this.child = spawn(process.execPath, ['--import', 'tsx', path.join(ROOT, 'bot', 'start.ts')], {
       cwd: ROOT,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -9,7 +9,7 @@ export const ALEX = { id: 'user-id-0', name: 'Alex Wilber', aadObjectId: PLAYGRO
 export const MEGAN = { id: 'user-id-1', name: 'Megan Bowen', aadObjectId: PLAYGROUND_SECOND_USER_ID };
 export type ChatUser = typeof ALEX;
 
-export const DEMO_TOKEN_FILE = readFileSync(path.resolve(__dirname, '../../services/apple/sandbox/tokens/demo-valid.vpptoken'), 'utf8');
+export const DEMO_TOKEN_FILE = readFileSync(path.resolve(__dirname, '../../local/appleSandbox/tokens/demo-valid.vpptoken'), 'utf8');
 
 export const conversationOf = (id: string) => ({ id, conversationType: 'personal', tenantId: PLAYGROUND_TENANT_ID });
 

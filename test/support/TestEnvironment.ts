@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { EmbeddedCosmos } from '../../services/store/local/EmbeddedCosmos';
+import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
 import { createStore, type Store } from '../../services/store';
 import { openDatabase } from '../../services/store/cosmosClient';
-import { startAppleSandbox, type RunningAppleSandbox } from '../../services/apple/sandbox/AppleSandboxServer';
+import { startAppleSandbox, type RunningAppleSandbox } from '../../local/appleSandbox/AppleSandboxServer';
 import { Keyring, TokenCipher } from '../../services/crypto';
 import { AppleClientFactory } from '../../services/tokens/AppleClientFactory';
 import { TokenService } from '../../services/tokens/TokenService';

@@ -1,5 +1,5 @@
-import { DEMO_TOKEN_FILES, DEMO_TOKENS } from '../../services/apple/sandbox/demoData';
-import { SandboxState } from '../../services/apple/sandbox/SandboxState';
+import { DEMO_TOKEN_FILES, DEMO_TOKENS } from '../../local/appleSandbox/demoData';
+import { SandboxState } from '../../local/appleSandbox/SandboxState';
 
 /** Shorter values (test fixtures like "abc") would match by accident; real tokens are far longer. */
 const MIN_SECRET_LENGTH = 16;

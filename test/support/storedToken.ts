@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { SandboxOrganisation } from '../../services/apple/sandbox/SandboxState';
+import type { SandboxOrganisation } from '../../local/appleSandbox/SandboxState';
 import type { TokenCipher } from '../../services/crypto';
 import { Secret } from '../../services/secrets/Secret';
 import { tokenCipherContext, type VppToken } from '../../services/store/entities/vppToken';

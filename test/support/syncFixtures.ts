@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Container } from '@azure/cosmos';
-import type { SandboxOrganisation } from '../../services/apple/sandbox/SandboxState';
+import type { SandboxOrganisation } from '../../local/appleSandbox/SandboxState';
 import { BookMetadataClient } from '../../services/apple/BookMetadataClient';
 import { silentLogger } from '../../services/logging/logger';
 import type { VppToken } from '../../services/store/entities/vppToken';

@@ -3,9 +3,13 @@ import { z } from 'zod';
 import { DocumentStore, type Versioned, type WriteResult } from '../DocumentStore';
 import { vppTokenSchema, type VppToken } from '../entities/vppToken';
 import { clockOf, type RepositoryOptions } from './options';
+import type { EncryptedSecret } from '../../crypto/TokenCipher';
 
 /** Intune's limit, kept by the bot. */
 export const MAX_TOKENS_PER_TENANT = 256;
+
+const tokenKeyIdSchema = z.object({ id: z.string(), tenantId: z.string(), keyId: z.string().optional() });
+export type TokenKeyId = z.infer<typeof tokenKeyIdSchema>;
 
 export type CreateWithinLimitResult = { created: true; token: VppToken } | { created: false; count: number };
 
@@ -100,6 +104,24 @@ export class TokenRepository {
   /** Every token of every tenant: the scheduler's sweep (cross-partition, runs twice a day). */
   listAll(): Promise<VppToken[]> {
     return this.store.queryValues('SELECT * FROM c WHERE c.type = @type');
+  }
+
+  /**
+   * Which key encrypts each stored token, across tenants, without reading the tokens themselves: the
+   * key-rotation sweep runs it often and re-reads only the few that need a new key. `keyId` is
+   * undefined for a document that has no encrypted token at all (written by something else).
+   */
+  listKeyIds(): Promise<TokenKeyId[]> {
+    return this.store.scalar('SELECT c.id, c.tenantId, c.encryptedToken.keyId AS keyId FROM c WHERE c.type = @type', [], tokenKeyIdSchema);
+  }
+
+  /**
+   * Swaps in a re-encrypted token only if the document is still the version read (If-Match): a renewal
+   * or a sync that wrote meanwhile wins, and undefined tells the caller to read again. The content is
+   * unchanged, so lastModifiedDateTime is left alone: admins see re-encryption as no modification.
+   */
+  replaceEncryptedToken(current: Versioned<VppToken>, encryptedToken: EncryptedSecret): Promise<Versioned<VppToken> | undefined> {
+    return this.store.tryReplace({ ...current.value, encryptedToken }, current.etag);
   }
 
   /** Tokens expiring before `date` across tenants, for expiry warnings. */

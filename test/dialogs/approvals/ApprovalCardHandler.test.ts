@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { ActivityTypes, TestAdapter, TurnContext, type Activity, type AdaptiveCardInvokeValue } from 'botbuilder';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { assignmentId } from '../../../services/store/entities/assignment';
 import type { ApprovalRequest } from '../../../services/store/entities/approval';

@@ -4,7 +4,7 @@ import { MainDialog } from '../../../dialogs/MainDialog';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
 import { VppBooksBot } from '../../../bot/VppBooksBot';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { assignFlows } from '../../../dialogs/assign/assignFlows';
 import { bookStatusFlow } from '../../../dialogs/assign/BookStatusDialog';
 import { ApprovalCardHandler } from '../../../dialogs/approvals/ApprovalCardHandler';

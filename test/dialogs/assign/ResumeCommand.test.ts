@@ -7,7 +7,7 @@ import { MainDialog } from '../../../dialogs/MainDialog';
 import { assignFlows } from '../../../dialogs/assign/assignFlows';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
 
 const EVE = '00000000-0000-0000-0000-00000000e0e0';

@@ -13,7 +13,7 @@ import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { TokenFileReader } from '../../../services/tokens/TokenFileReader';
 import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
 
-const TOKENS_DIR = path.resolve(__dirname, '../../../services/apple/sandbox/tokens');
+const TOKENS_DIR = path.resolve(__dirname, '../../../local/appleSandbox/tokens');
 const demo = (name: string) => readFileSync(path.join(TOKENS_DIR, name), 'utf8');
 const ADMIN = '00000000-0000-0000-0000-0000000000020';
 const NON_ADMIN = '00000000-0000-0000-0000-0000000000021';

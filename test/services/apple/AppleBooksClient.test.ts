@@ -2,8 +2,8 @@ import { strict as assert } from 'node:assert';
 import { Secret } from '../../../services/secrets/Secret';
 import { AppleBooksClient } from '../../../services/apple/AppleBooksClient';
 import { VppError } from '../../../services/apple/VppError';
-import { startAppleSandbox, type RunningAppleSandbox } from '../../../services/apple/sandbox/AppleSandboxServer';
-import { DEMO_TOKEN_FILES, OTHER_MDM } from '../../../services/apple/sandbox/demoData';
+import { startAppleSandbox, type RunningAppleSandbox } from '../../../local/appleSandbox/AppleSandboxServer';
+import { DEMO_TOKEN_FILES, OTHER_MDM } from '../../../local/appleSandbox/demoData';
 import { BOOKS, NO_RATE_LIMIT, FAST_RETRY, startTestSandbox, type TestSandbox } from './helpers';
 
 async function rejectsWith(promise: Promise<unknown>, check: (e: VppError) => void): Promise<void> {

@@ -6,8 +6,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { APPLE_PRODUCTION_METADATA_URL, BookMetadataClient, fallbackBook } from '../../../services/apple/BookMetadataClient';
 import { loadConfig } from '../../../services/config/config';
-import { startAppleSandbox, type RunningAppleSandbox } from '../../../services/apple/sandbox/AppleSandboxServer';
-import { DEMO_TOKEN_FILES } from '../../../services/apple/sandbox/demoData';
+import { startAppleSandbox, type RunningAppleSandbox } from '../../../local/appleSandbox/AppleSandboxServer';
+import { DEMO_TOKEN_FILES } from '../../../local/appleSandbox/demoData';
 import { Secret } from '../../../services/secrets/Secret';
 
 describe('BookMetadataClient', () => {

@@ -9,7 +9,7 @@ import {
   parseAppleDate,
   parseVppTokenFile,
 } from '../../../services/apple/VppTokenFile';
-import { DEMO_TOKEN_FILES } from '../../../services/apple/sandbox/demoData';
+import { DEMO_TOKEN_FILES } from '../../../local/appleSandbox/demoData';
 import { scrubSecrets } from '../../../services/secrets/Secret';
 
 const NOW = new Date('2026-01-15T10:00:00Z');
@@ -94,7 +94,7 @@ describe('VPP token file parsing', () => {
   }
 
   it('reads the demo token files as their names promise', () => {
-    const dir = path.join(__dirname, '../../../services/apple/sandbox/tokens');
+    const dir = path.join(__dirname, '../../../local/appleSandbox/tokens');
     const read = (name: string): string => readFileSync(path.join(dir, name), 'utf8');
     for (const [name, content] of Object.entries(DEMO_TOKEN_FILES)) assert.equal(read(name).trim(), content, `${name} matches demoData`);
     assert.equal(parseVppTokenFile(read('demo-valid.vpptoken'), { now }).orgName, 'Northwind Academy');

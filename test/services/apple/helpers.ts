@@ -1,8 +1,8 @@
 import type { Logger } from '../../../services/logging/logger';
 import { Secret } from '../../../services/secrets/Secret';
 import { AppleBooksClient, type AppleBooksClientOptions } from '../../../services/apple/AppleBooksClient';
-import { startAppleSandbox, type AppleSandboxOptions, type RunningAppleSandbox } from '../../../services/apple/sandbox/AppleSandboxServer';
-import { SandboxState, type SandboxOrganisation } from '../../../services/apple/sandbox/SandboxState';
+import { startAppleSandbox, type AppleSandboxOptions, type RunningAppleSandbox } from '../../../local/appleSandbox/AppleSandboxServer';
+import { SandboxState, type SandboxOrganisation } from '../../../local/appleSandbox/SandboxState';
 
 export interface TestSandbox {
   sandbox: RunningAppleSandbox;

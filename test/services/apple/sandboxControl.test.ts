@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { Secret } from '../../../services/secrets/Secret';
 import { AppleBooksClient } from '../../../services/apple/AppleBooksClient';
 import { VppError } from '../../../services/apple/VppError';
-import { startAppleSandbox, type RunningAppleSandbox } from '../../../services/apple/sandbox/AppleSandboxServer';
+import { startAppleSandbox, type RunningAppleSandbox } from '../../../local/appleSandbox/AppleSandboxServer';
 import { NO_RATE_LIMIT } from './helpers';
 
 describe('sandbox control API', () => {

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { ApprovalService, approverPolicy } from '../../../services/approvals/ApprovalService';
 import { ApproverDirectory } from '../../../services/approvals/ApproverDirectory';
-import { DEMO_GROUPS, DEMO_USERS } from '../../../services/directory';
+import { DEMO_GROUPS, DEMO_USERS } from '../../../local/directory';
 import { assignmentId } from '../../../services/store/entities/assignment';
 import { ALEX, ASSIGN_TENANT, AssignEnvironment, type AssignTokenFixture } from '../../support/assignFixtures';
 import { storeTeamsChat } from '../../support/storedChat';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { REQUEST_IN_FLIGHT_MS, type ApprovalService } from '../../../services/approvals/ApprovalService';
 import type { AssignmentPreview } from '../../../services/assignments/AssignmentPlanner';

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { assignmentId } from '../../../services/store/entities/assignment';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { checkGroup } from '../../../services/assignments/AssignmentPlanner';

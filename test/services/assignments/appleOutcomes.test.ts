@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { assignResultCard } from '../../../cards/assignCards';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';

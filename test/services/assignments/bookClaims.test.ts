@@ -1,7 +1,7 @@
 import { approvalCard } from '../../../cards/approvalCards';
 import { strict as assert } from 'node:assert';
 import fc from 'fast-check';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { BookClaimService } from '../../../services/assignments/BookClaimService';
 import { bookClaimId } from '../../../services/store/entities/bookClaim';
 import { ALEX, ASSIGN_TENANT, AssignEnvironment, meganActor } from '../../support/assignFixtures';

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { runId, type AssignmentRun } from '../../../services/assignments/AssignmentRunRepository';
 import { StandingAssignmentReconciler } from '../../../services/assignments/StandingAssignmentReconciler';
 import type { ApprovalService } from '../../../services/approvals/ApprovalService';

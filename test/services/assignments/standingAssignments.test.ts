@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { DEMO_GROUPS } from '../../../services/directory';
+import { DEMO_GROUPS } from '../../../local/directory';
 import { runId } from '../../../services/assignments/AssignmentRunRepository';
 import { StandingAssignmentReconciler } from '../../../services/assignments/StandingAssignmentReconciler';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';

@@ -107,6 +107,13 @@ describe('key rotation', () => {
     assert.throws(() => newOnly.decrypt(old, 'ctx'), /"k1" is not configured/);
   });
 
+  it('tells the current key from the old ones kept for decryption (what the re-encryption sweep reports on)', () => {
+    const rotating = new TokenCipher(keyringFromSettings({ keyId: 'k3', key: key(3).toString('base64'), oldKeys: `k1:${key(1).toString('base64')},k2:${key(2).toString('base64')}` }));
+    assert.equal(rotating.currentKeyId, 'k3');
+    assert.deepEqual(rotating.oldKeyIds.sort(), ['k1', 'k2']);
+    assert.deepEqual(new TokenCipher(Keyring.single('k3', key(3))).oldKeyIds, []);
+  });
+
   const refusals: Array<[string, Parameters<typeof keyringFromSettings>[0], RegExp]> = [
     ['a short key', { keyId: 'k1', key: Buffer.alloc(16).toString('base64') }, /must be 32 bytes/],
     ['a malformed old key list', { keyId: 'k1', key: key(1).toString('base64'), oldKeys: 'nocolon' }, /id:base64/],

@@ -1,19 +1,7 @@
 import { strict as assert } from 'node:assert';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import {
-  CachedGroupMembership,
-  DEMO_GROUPS,
-  DEMO_STUDENT_COUNT,
-  DEMO_USERS,
-  DirectoryNotFoundError,
-  DirectoryPermissionError,
-  DirectoryUnavailableError,
-  GraphDirectory,
-  LOCAL_MANAGED_APPLE_ID_ATTRIBUTE,
-  startLocalDirectory,
-  type DirectoryUser,
-  type RunningLocalDirectory,
-} from '../../../services/directory';
+import { CachedGroupMembership, DirectoryNotFoundError, DirectoryPermissionError, DirectoryUnavailableError, GraphDirectory, type DirectoryUser } from '../../../services/directory';
+import { DEMO_GROUPS, DEMO_STUDENT_COUNT, DEMO_USERS, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type RunningLocalDirectory } from '../../../local/directory';
 import { ConfigError } from '../../../services/errors';
 
 const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };

@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { z } from 'zod';
-import { GraphDirectory, startLocalDirectory, type RunningLocalDirectory } from '../../../services/directory';
+import { GraphDirectory } from '../../../services/directory';
+import { startLocalDirectory, type RunningLocalDirectory } from '../../../local/directory';
 import { collectionSchema, graphErrorSchema, graphUserSchema, groupDeltaPageSchema } from '../../../services/directory/schemas';
 import { graphFixtureNames, graphFixtureSource, graphFixtureStatus, loadGraphFixture } from '../../fixtures/graph/loadFixture';
 

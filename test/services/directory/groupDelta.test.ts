@@ -1,15 +1,6 @@
 import { strict as assert } from 'node:assert';
-import {
-  DirectoryNotFoundError,
-  GraphDirectory,
-  LOCAL_MANAGED_APPLE_ID_ATTRIBUTE,
-  MAX_DELTA_FILTER_IDS,
-  startLocalDirectory,
-  type DirectoryMember,
-  type LocalUser,
-  type MemberDelta,
-  type RunningLocalDirectory,
-} from '../../../services/directory';
+import { DirectoryNotFoundError, GraphDirectory, type DirectoryMember, type MemberDelta } from '../../../services/directory';
+import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, MAX_DELTA_FILTER_IDS, startLocalDirectory, type LocalUser, type RunningLocalDirectory } from '../../../local/directory';
 
 const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
 const GROUP = 'a0000000-0000-4000-8000-000000000001';

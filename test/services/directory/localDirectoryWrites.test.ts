@@ -1,15 +1,6 @@
 import { strict as assert } from 'node:assert';
-import {
-  DirectoryError,
-  DirectoryNotFoundError,
-  DirectoryPermissionError,
-  GraphDirectory,
-  LOCAL_MANAGED_APPLE_ID_ATTRIBUTE,
-  MAX_IN_FILTER_EXPRESSIONS,
-  startLocalDirectory,
-  type LocalUser,
-  type RunningLocalDirectory,
-} from '../../../services/directory';
+import { DirectoryError, DirectoryNotFoundError, DirectoryPermissionError, GraphDirectory } from '../../../services/directory';
+import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, MAX_IN_FILTER_EXPRESSIONS, startLocalDirectory, type LocalUser, type RunningLocalDirectory } from '../../../local/directory';
 import { ConfigError } from '../../../services/errors';
 
 const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '@azure/cosmos';
-import { EmbeddedCosmos } from '../../../services/store/local/EmbeddedCosmos';
+import { EmbeddedCosmos } from '../../../local/cosmos/EmbeddedCosmos';
 import { createStore, type Store } from '../../../services/store/Store';
 import type { RepositoryOptions } from '../../../services/store/repositories/options';
 import type { VppToken } from '../../../services/store/entities/vppToken';

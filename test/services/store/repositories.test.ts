@@ -7,7 +7,7 @@ import type { Database } from '@azure/cosmos';
 import { Secret } from '../../../services/secrets/Secret';
 import { CONTAINER_DEFINITIONS, RESERVED_CONTAINER, ensureContainers, type ContainerName } from '../../../services/store/containers';
 import type { DocumentStore } from '../../../services/store/DocumentStore';
-import { EmbeddedCosmos } from '../../../services/store/local/EmbeddedCosmos';
+import { EmbeddedCosmos } from '../../../local/cosmos/EmbeddedCosmos';
 import { createStore, type Store } from '../../../services/store/Store';
 import { StoreValidationError } from '../../../services/store/errors';
 import { tokenCipherContext } from '../../../services/store/entities/vppToken';

@@ -6,7 +6,7 @@ import { VppError } from '../../../services/apple/VppError';
 import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
 import type { AdminActor } from '../../../services/tokens/TokenService';
 
-const TOKENS_DIR = path.resolve(__dirname, '../../../services/apple/sandbox/tokens');
+const TOKENS_DIR = path.resolve(__dirname, '../../../local/appleSandbox/tokens');
 const demo = (name: string) => readFileSync(path.join(TOKENS_DIR, name), 'utf8');
 const admin: AdminActor = { tenantId: TEST_TENANT, aadObjectId: '00000000-0000-0000-0000-0000000000020', name: 'Alex Wilber' };
 

@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { encodeVppTokenFile, formatAppleDate } from '../VppTokenFile';
+import { encodeVppTokenFile, formatAppleDate } from '../../services/apple/VppTokenFile';
 import { APPLE_ERRORS, type AppleErrorNumber } from './appleErrors';
 
 /** State of the local Apple sandbox: organisations, their tokens, books, users, assignments and events. */

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { createHttpServer } from '@vercel/cosmosdb-server';
 import { CosmosClient, type PartitionKeyDefinition } from '@azure/cosmos';
 import { z } from 'zod';
-import type { Logger } from '../../logging/logger';
+import type { Logger } from '../../services/logging/logger';
 
 /** The local server accepts any key; this one only has to be valid base64 for the client's signer. */
 export const EMBEDDED_COSMOS_KEY = 'bG9jYWwtY29zbW9zLWtleS1ub3QtYS1zZWNyZXQ=';

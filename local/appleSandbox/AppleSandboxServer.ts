@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import type { Logger } from '../../logging/logger';
+import type { Logger } from '../../services/logging/logger';
 import { SERVICE_CONFIG_ERROR_CODES } from './appleErrors';
 import { FaultInjector, type Fault, type FaultRule } from './FaultInjector';
 import { SandboxStats } from './SandboxStats';

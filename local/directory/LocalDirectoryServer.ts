@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
-import type { Logger } from '../../logging/logger';
+import type { Logger } from '../../services/logging/logger';
 import { DirectoryState, type LocalDevice, type LocalGroup, type LocalUser } from './DirectoryState';
 import { seedDirectoryDemoData } from './demoData';
 import { addMemberReference, createUser, idsInFilter, removeMemberReference } from './directoryWrites';

@@ -1,4 +1,4 @@
-import { encodeVppTokenFile, parseAppleDate } from '../VppTokenFile';
+import { encodeVppTokenFile, parseAppleDate } from '../../services/apple/VppTokenFile';
 import type { NewBook, SandboxOrganisation, SandboxState } from './SandboxState';
 
 /**

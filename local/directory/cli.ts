@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
-import { announceAndServe, runMain } from '../../common/announceAndServe';
+import { announceAndServe, runMain } from '../announceAndServe';
 import { startLocalDirectory } from './LocalDirectoryServer';
 import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE } from './DirectoryState';
 import { DEMO_GROUPS } from './demoData';
 
 /**
- * Runs the local directory on its own: `node --import tsx services/directory/local/cli.ts --port 4020`.
+ * Runs the local directory on its own: `node --import tsx local/directory/cli.ts --port 4020`.
  * Prints one JSON line with its URL once listening and stops when stdin closes or on SIGTERM/SIGINT.
  */
 async function main(): Promise<void> {

@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { announceAndServe, runMain } from '../../common/announceAndServe';
+import { announceAndServe, runMain } from '../announceAndServe';
 import { startAppleSandbox } from './AppleSandboxServer';
 
 /**
- * Runs the Apple sandbox on its own: `node --import tsx services/apple/sandbox/cli.ts --port 4010`.
+ * Runs the Apple sandbox on its own: `node --import tsx local/appleSandbox/cli.ts --port 4010`.
  * Prints one JSON line with its URLs once listening and stops when stdin closes or on SIGTERM/SIGINT.
  */
 async function main(): Promise<void> {
