@@ -6,6 +6,7 @@ import type { MainDialog } from '../dialogs/MainDialog';
 import { sendCard } from '../dialogs/replies';
 import type { ConversationReferenceRecorder } from './ConversationReferenceRecorder';
 import type { ApprovalCardHandler } from '../dialogs/approvals/ApprovalCardHandler';
+import type { TurnRateLimiter } from './TurnRateLimiter';
 
 /**
  * Teams activity handler: every message goes through the main dialog, installs get a welcome card, and
@@ -26,6 +27,8 @@ export class VppBooksBot extends TeamsActivityHandler {
      * tell them about a book) are greeted with the member help, not the admin's commands.
      */
     private readonly isAdmin?: (tenantId: string, aadObjectId: string) => Promise<boolean>,
+    /** Per-user and per-conversation limits, checked before anything else a turn does. */
+    private readonly rateLimiter?: TurnRateLimiter,
   ) {
     super();
     this.dialogState = conversationState.createProperty<DialogState>('DialogState');
@@ -61,6 +64,8 @@ export class VppBooksBot extends TeamsActivityHandler {
   }
 
   override async run(context: TurnContext): Promise<void> {
+    // Before the recorder and the dialogs: a flood costs no store reads or writes.
+    if (this.rateLimiter && !(await this.rateLimiter.admit(context))) return;
     await this.recorder?.record(context);
     await super.run(context);
     await this.conversationState.saveChanges(context, false);

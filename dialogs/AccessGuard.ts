@@ -12,8 +12,14 @@ function tenantOf(context: TurnContext): string | undefined {
 }
 
 /**
+ * Refusals of one user, for one command and reason, within this long are one audit entry with a count:
+ * a script repeating a refused command must not write a document per message.
+ */
+export const REFUSAL_AUDIT_WINDOW_MS = 10 * 60_000;
+
+/**
  * Checks the sender of a turn against the admin policy, from what Teams put on the activity (never from
- * card data), and leaves an audit entry for every refusal.
+ * card data), and audits refusals (repeats within REFUSAL_AUDIT_WINDOW_MS counted in one entry).
  */
 export class AccessGuard {
   constructor(
@@ -75,15 +81,20 @@ export class AccessGuard {
     const activity = context.activity;
     const tenantId = tenantOf(context);
     this.logger?.warn({ reason: result.reason, command, tenantId, user: activity.from?.aadObjectId }, 'access refused');
+    const user = activity.from?.aadObjectId ?? 'unknown-user';
     try {
-      await this.audit?.record({
-        tenantId: tenantId ?? 'unknown-tenant',
-        actor: { aadObjectId: activity.from?.aadObjectId ?? 'unknown-user', displayName: activity.from?.name },
-        action: 'access.refused',
-        target: { type: 'user', id: activity.from?.aadObjectId ?? 'unknown-user' },
-        outcome: 'refused',
-        details: { command, reason: result.reason },
-      });
+      await this.audit?.recordRepeated(
+        JSON.stringify(['access.refused', tenantId, user, activity.from?.aadObjectId ? '' : activity.from?.id, command, result.reason]),
+        {
+          tenantId: tenantId ?? 'unknown-tenant',
+          actor: { aadObjectId: user, displayName: activity.from?.name },
+          action: 'access.refused',
+          target: { type: 'user', id: user },
+          outcome: 'refused',
+          details: { command, reason: result.reason },
+        },
+        REFUSAL_AUDIT_WINDOW_MS,
+      );
     } catch (err) {
       // The refusal stands even if the audit store is down; the log line above still records it.
       this.logger?.error({ err }, 'could not audit a refused access');

@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
 import type { Logger } from '../services/logging/logger';
+
+/** Makes the Playground, which has no host option, listen on 127.0.0.1 only (see the file). */
+const LOOPBACK_ONLY = path.join(__dirname, 'loopbackOnly.cjs');
 
 export interface RunningPlayground {
   url: string;
@@ -27,7 +31,7 @@ export async function startPlayground(options: {
   }
   const child: ChildProcess = spawn(
     process.execPath,
-    [cli, 'start', '-e', `${options.botUrl}/api/messages`, '-c', 'msteams', '-p', String(options.port), '--dt'],
+    ['--require', LOOPBACK_ONLY, cli, 'start', '-e', `${options.botUrl}/api/messages`, '-c', 'msteams', '-p', String(options.port), '--dt'],
     {
       env: {
         ...process.env,

@@ -33,8 +33,11 @@ const POSITIVE_EXPECTED = 'expected a whole number above 0';
 const positiveInt = (fallback: number) =>
   z.preprocess(emptyToUndefined, z.coerce.number({ error: POSITIVE_EXPECTED }).int({ error: POSITIVE_EXPECTED }).positive({ error: POSITIVE_EXPECTED }).default(fallback));
 const NON_NEGATIVE_EXPECTED = 'expected a whole number, 0 or more';
-const nonNegativeInt = (fallback: number) =>
-  z.preprocess(emptyToUndefined, z.coerce.number({ error: NON_NEGATIVE_EXPECTED }).int({ error: NON_NEGATIVE_EXPECTED }).min(0, { error: NON_NEGATIVE_EXPECTED }).default(fallback));
+const nonNegativeInt = (fallback: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.preprocess(
+    emptyToUndefined,
+    z.coerce.number({ error: NON_NEGATIVE_EXPECTED }).int({ error: NON_NEGATIVE_EXPECTED }).min(0, { error: NON_NEGATIVE_EXPECTED }).max(max, { error: `expected a whole number from 0 to ${max}` }).default(fallback),
+  );
 const booleanFlag = (fallback: boolean) =>
   z.preprocess(
     emptyToUndefined,
@@ -142,7 +145,8 @@ export const environmentSchema = z.object({
   ASSIGN_PROGRESS_EVERY_USERS: positiveInt(5000),
   RATE_LIMIT_USER_PER_MINUTE: nonNegativeInt(30),
   RATE_LIMIT_CONVERSATION_PER_MINUTE: nonNegativeInt(60),
-  AUDIT_RETENTION_DAYS: nonNegativeInt(365),
+  // Cosmos takes a TTL of up to 2^31 - 1 seconds (about 24,855 days).
+  AUDIT_RETENTION_DAYS: nonNegativeInt(365, 24_000),
   SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC').refine(isTimeZone, 'an IANA time zone such as "Europe/Berlin"')),
 });
 

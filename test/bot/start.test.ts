@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { BotProcess } from '../support/BotProcess';
 import { freePort } from '../support/ports';
+import { canListSockets, listeningSockets } from '../support/listeningSockets';
 import { SNAPSHOT_FILE_NAME } from '../../local/startLocalServices';
 
 describe('npm start (process level)', function () {
@@ -51,6 +52,17 @@ describe('npm start (process level)', function () {
       const page = await fetch(chatUrl ?? '');
       assert.equal(page.status, 200);
       assert.match(await page.text(), /Agents Playground/);
+
+      // Local mode skips authentication: nothing it starts may be reachable from another machine.
+      if (canListSockets && bot.pid !== undefined) {
+        const sockets = listeningSockets(bot.pid);
+        const ports = new Set(sockets.map((s) => s.port));
+        for (const expected of [port, playgroundPort, approverPort, memberPort]) assert.ok(ports.has(expected), `port ${expected} is among the listeners: ${JSON.stringify(sockets)}`);
+        // The bot, the local Cosmos server, the Apple sandbox, the directory and three Playgrounds.
+        assert.ok(sockets.length >= 7, `every local listener was found: ${JSON.stringify(sockets)}`);
+        const exposed = sockets.filter((s) => s.address !== '127.0.0.1');
+        assert.deepEqual(exposed, [], 'every local listener binds 127.0.0.1');
+      }
 
       const result = await bot.stop('SIGTERM');
       assert.equal(result.code, 0, result.stderr);

@@ -21,6 +21,10 @@ export class BotProcess {
 
   constructor(private readonly env: Record<string, string>) {}
 
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
   start(): this {
     const env: NodeJS.ProcessEnv = { ...process.env, ...this.env };
     // The parent's Bot registration must never turn a local test run into production mode.

@@ -58,6 +58,9 @@ export const auditEventSchema = z
     tokenId: idSchema.optional(),
     outcome: z.enum(['success', 'failure', 'refused']),
     details: z.record(z.string().max(64), detailValue).optional(),
+    /** A repeated event (the same refusal again and again) is one entry: how often, from `timestamp` to `lastTimestamp`. */
+    count: z.number().int().positive().optional(),
+    lastTimestamp: dateTimeSchema.optional(),
   })
   .superRefine((event, ctx) => checkForSecrets(event, [], ctx));
 export type AuditEvent = z.infer<typeof auditEventSchema>;
