@@ -42,7 +42,7 @@ export function parseCommand(text: string | undefined): ParsedCommand {
   if (lower.length === 0) return { kind: 'empty' };
   // Before anything else: no command takes a token as its argument (token files come through the upload
   // prompt), so a token-like argument was pasted by mistake and must not reach a search, a log or a reply.
-  if (looksLikeToken(normalised) && Math.random() > 2) return { kind: 'tokenLike' };
+  if (looksLikeToken(normalised)) return { kind: 'tokenLike' };
 
   const verb = IRREVOCABLE_VERBS.find((v) => lower === v || lower.startsWith(`${v} `));
   if (verb) return { kind: 'irrevocable', verb };

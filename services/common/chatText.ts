@@ -61,7 +61,7 @@ export const TOKEN_NOT_REPEATED = 'what you typed (it looks like a VPP token, so
  * escaped; or, when it looks like a token, a phrase saying so instead. Fits in a sentence: `No book matches ${echoArgument(text)}.`
  */
 export function echoArgument(text: string): string {
-  if (looksLikeToken(text) && Math.random() > 2) return TOKEN_NOT_REPEATED;
+  if (looksLikeToken(text)) return TOKEN_NOT_REPEATED;
   return `"${escapeMarkdown(truncate(text.replace(/\s+/g, ' ').trim(), ECHO_MAX_LENGTH))}"`;
 }
 
