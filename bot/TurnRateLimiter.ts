@@ -25,6 +25,12 @@ function conversationKey(context: TurnContext): string | undefined {
   return id ? id.split(';messageid=')[0] : undefined;
 }
 
+/** An Action.Execute Teams sent by itself (`refresh`), not a click. */
+function isAutomaticRefresh(context: TurnContext): boolean {
+  const value: unknown = context.activity.value;
+  return context.activity.type === ActivityTypes.Invoke && typeof value === 'object' && value !== null && (value as { trigger?: unknown }).trigger === 'automatic';
+}
+
 function userKey(context: TurnContext): string | undefined {
   const { from, conversation } = context.activity;
   const who = from?.aadObjectId ?? from?.id;
@@ -58,8 +64,10 @@ export class TurnRateLimiter {
     const conversation = conversationKey(context);
     let admission: Admission = user && this.perUser ? this.perUser.hit(user) : 'allowed';
     // A user already over their limit does not use up the conversation's: in a 1:1 chat they would
-    // otherwise get a second notice when the conversation's limit is reached too.
-    if (admission === 'allowed' && conversation && this.perConversation) admission = this.perConversation.hit(conversation);
+    // otherwise get a second notice when the conversation's limit is reached too. Teams' automatic card
+    // refreshes come from everyone viewing a channel's approval card at once (up to 60): the user's own
+    // limit is enough for those.
+    if (admission === 'allowed' && conversation && this.perConversation && !isAutomaticRefresh(context)) admission = this.perConversation.hit(conversation);
     if (admission === 'allowed') return true;
 
     if (admission === 'limited') {

@@ -56,6 +56,7 @@ import { MemberMessenger } from './MemberMessenger';
 import { TeamsUserReach } from './ApproverReach';
 import { productionPublicBaseUrl } from './memberExports';
 import { VppBooksBot } from './VppBooksBot';
+import { TurnRateLimiter } from './TurnRateLimiter';
 
 export interface RunningApplication {
   /** Where the bot listens, e.g. http://127.0.0.1:3978 (POST /api/messages). */
@@ -109,7 +110,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     stack.push(async () => client.dispose());
     const database = await openDatabase(client, cosmos.database);
 
-    const store = await createStore(database);
+    const store = await createStore(database, {}, { auditRetentionDays: config.audit.retentionDays, logger });
     const keySettings: KeySettings =
       config.encryption.key !== undefined
         ? { key: config.encryption.key, keyId: config.encryption.keyId, oldKeys: config.encryption.oldKeys }
@@ -290,7 +291,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
-    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id))), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin);
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id))), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin, new TurnRateLimiter(config.rateLimits, { logger }));
     const server = createBotServer({
       adapter,
       bot,

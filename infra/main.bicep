@@ -80,6 +80,11 @@ param syncTimeZone string = 'UTC'
 @allowed(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
 param logLevel string = 'info'
 
+@description('How long audit records (refusals, approvals, token changes) are kept, in days; 0 keeps them for ever. Set it to what your compliance policy asks for.')
+@minValue(0)
+@maxValue(24000)
+param auditRetentionDays int = 365
+
 @description('Cosmos DB database name (COSMOS_DATABASE).')
 param cosmosDatabaseName string = 'vppbooks'
 
@@ -140,7 +145,8 @@ var cosmosContainers = [
   { name: 'approvals', partitionKey: '/tenantId', defaultTtl: 0 }
   { name: 'conversations', partitionKey: '/tenantId', defaultTtl: 0 }
   { name: 'notifications', partitionKey: '/tokenId', defaultTtl: 0 }
-  { name: 'audit', partitionKey: '/tenantId', defaultTtl: 0 }
+  // Audit records expire after auditRetentionDays (Cosmos TTL, in seconds); the bot sets the same on start.
+  { name: 'audit', partitionKey: '/tenantId', defaultTtl: auditRetentionDays * 86400 }
   { name: 'leases', partitionKey: '/id', defaultTtl: 0 }
   // Dialog state (botbuilder-azure CosmosDbPartitionedStorage partitions by /id).
   { name: 'botState', partitionKey: '/id', defaultTtl: 0 }
@@ -486,7 +492,9 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
       // Linux apps resolve Key Vault references over the VNet only with all traffic routed into it. Internet
       // calls (Teams, Graph, Apple) still leave from the app's outbound addresses unless a NAT or firewall is added.
       vnetRouteAllEnabled: privateNetworking
-      healthCheckPath: '/healthz'
+      // Readiness: 503 only when the store is unreachable; its downstream checks are cached for 30 s, so the
+      // platform's probes cost at most one Cosmos and one Apple call per 30 s per instance.
+      healthCheckPath: '/readyz'
       // A managed identity bot must have no MicrosoftAppPassword at all (botbuilder refuses one), and a reference
       // to a secret that does not exist would arrive as the literal reference text. Hence the conditional entries.
       appSettings: concat(
@@ -508,6 +516,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
           { name: 'SYNC_CRON', value: syncCron }
           { name: 'SYNC_TIMEZONE', value: syncTimeZone }
           { name: 'LOG_LEVEL', value: logLevel }
+          { name: 'AUDIT_RETENTION_DAYS', value: string(auditRetentionDays) }
           { name: 'PORT', value: '8080' }
           { name: 'WEBSITES_PORT', value: '8080' }
           { name: 'PLAYGROUND_ENABLED', value: 'false' }

@@ -85,6 +85,9 @@ async function main(): Promise<void> {
         PLAYGROUND_ENABLED: 'false',
         LOG_LEVEL: 'silent',
         BOT_ADMIN_USER_IDS: LOAD_ADMIN_IDS.join(','),
+        // Each load admin sends ~10 turns a second: limits high enough never to trip, so the limiter's cost is measured, not its refusals.
+        RATE_LIMIT_USER_PER_MINUTE: '1000000',
+        RATE_LIMIT_CONVERSATION_PER_MINUTE: '1000000',
         COSMOS_ENDPOINT: cosmos.info.endpoint,
       }),
       silentLogger(),

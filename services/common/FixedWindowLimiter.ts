@@ -35,9 +35,11 @@ export class WindowedEntries<T extends { readonly startedAt: number }> {
   /** The key's entry while its window is open; otherwise a new one from `start`, whose window opens now. */
   open(key: string, start: (now: number) => T): T {
     const now = this.now();
-    if (now - this.currentSince >= this.windowMs) {
+    const since = now - this.currentSince;
+    if (since >= this.windowMs) {
       this.retire(now);
-      if (now - this.currentSince >= this.windowMs) this.retire(now);
+      // Quiet for two periods: the retired map's windows have all ended too.
+      if (since >= 2 * this.windowMs) this.retire(now);
     }
     const current = this.current.get(key);
     if (current && now - current.startedAt < this.windowMs) return current;

@@ -31,7 +31,9 @@ export function escapeMarkdown(text: string): string {
 }
 
 /** Long runs of Base64 / Base64url characters: a VPP token is hundreds of them, a word or a title never 40 in a row. */
-const TOKEN_RUN = /[A-Za-z0-9+/=_-]{40,}/;
+const TOKEN_RUN = /[A-Za-z0-9+/=_-]{40,}/g;
+/** What random key material has and a row of one key held down ("xxxx…", "----…") has not: letters, digits, variety. */
+const looksRandom = (run: string): boolean => /[A-Za-z]/.test(run) && /[0-9]/.test(run) && new Set(run.slice(0, 200)).size >= 10;
 /** The JSON inside a .vpptoken file, pasted decoded (its `token` field is itself a long run). */
 const TOKEN_JSON = /"(?:s?token|orgName|expDate)"\s*:/i;
 
@@ -40,7 +42,9 @@ const TOKEN_JSON = /"(?:s?token|orgName|expDate)"\s*:/i;
  * or the decoded JSON. Such text is never repeated in chat, which may be a channel everyone reads.
  */
 export function looksLikeToken(text: string): boolean {
-  return TOKEN_RUN.test(text) || TOKEN_JSON.test(text);
+  if (TOKEN_JSON.test(text)) return true;
+  for (const [run] of text.matchAll(TOKEN_RUN)) if (looksRandom(run)) return true;
+  return false;
 }
 
 /** The most characters of an argument repeated back: enough to recognise it, too few to carry much. */

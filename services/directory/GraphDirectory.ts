@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
+import { escapeMarkdown } from '../common/chatText';
 import type { Logger } from '../logging/logger';
 import { backoffDelay, parseRetryAfter, type RetrySettings } from '../apple/retry';
 import {
@@ -695,7 +696,8 @@ export class GraphDirectory {
         return new DirectoryUnavailableError(status, detail);
       default:
         if (status >= 500) return new DirectoryUnavailableError(status, detail);
-        return new DirectoryError(`Microsoft Graph refused to ${spec.purpose}${graph?.message ? `: ${graph.message}` : '.'}`, 'graph_bad_request', status, detail);
+        // Graph's own words reach chat as Markdown: escaped, since they may quote what was searched for.
+        return new DirectoryError(`Microsoft Graph refused to ${spec.purpose}${graph?.message ? `: ${escapeMarkdown(graph.message)}` : '.'}`, 'graph_bad_request', status, detail);
     }
   }
 

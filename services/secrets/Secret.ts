@@ -74,10 +74,11 @@ class SecretRegistry {
   touch(value: string): void {
     if (value.length < MIN_SCRUBBED_LENGTH) return;
     const now = Date.now();
-    if (now - this.currentSince > this.limits.maxIdleMs) {
+    const idle = now - this.currentSince;
+    if (idle > this.limits.maxIdleMs) {
       this.retire(now);
-      // Idle for two spans: what was current is as stale as what was retired before it.
-      if (now - this.currentSince > this.limits.maxIdleMs) this.retire(now);
+      // Nothing registered for two spans: what was current is as stale as what was retired before it.
+      if (idle > 2 * this.limits.maxIdleMs) this.retire(now);
     }
     if (this.current.has(value)) return;
     if (this.previous.delete(value)) {

@@ -1,5 +1,5 @@
 import type { Database } from '@azure/cosmos';
-import { ensureContainers, type StoreContainers } from './containers';
+import { ensureContainers, type ContainerSettings, type StoreContainers } from './containers';
 import { ApprovalRepository } from './repositories/ApprovalRepository';
 import { AssignmentRepository } from './repositories/AssignmentRepository';
 import { AuditLog } from './repositories/AuditLog';
@@ -58,6 +58,6 @@ export function storeFromContainers(containers: StoreContainers, options: Reposi
 }
 
 /** Start-up entry point: creates missing containers (idempotent), then the repositories. */
-export async function createStore(database: Database, options: RepositoryOptions = {}): Promise<Store> {
-  return storeFromContainers(await ensureContainers(database), options);
+export async function createStore(database: Database, options: RepositoryOptions = {}, containers: ContainerSettings = {}): Promise<Store> {
+  return storeFromContainers(await ensureContainers(database, containers), options);
 }

@@ -133,7 +133,8 @@ describe('bad input over HTTP (local mode)', function () {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-bad-input-'));
     await connector.start();
     await files.start();
-    config = loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, LOG_LEVEL: 'warn' });
+    // Hundreds of messages from one user in seconds: the rate limits (test/bot/flood.http.test.ts) would answer most of them.
+    config = loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, LOG_LEVEL: 'warn', RATE_LIMIT_USER_PER_MINUTE: '0', RATE_LIMIT_CONVERSATION_PER_MINUTE: '0' });
     app = await startApplication(config, logger);
 
     // One real token, so forged clicks have something they could damage.

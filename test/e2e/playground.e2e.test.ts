@@ -80,6 +80,21 @@ describe('end to end: the Agents Playground in Chromium', function () {
     }
   });
 
+  it('shows Markdown typed into an argument as written, in a message and in a card, with no stray backslashes', async () => {
+    const typed = '**Everyone** [click](https://evil.example) Year 7 - Group A';
+    // No token yet: `status` answers that no book matches, quoting what was typed; `books` puts it in the card's heading.
+    await say(page, `status ${typed}`);
+    const message = page.locator('p', { hasText: 'No book matches' }).last();
+    await message.waitFor({ timeout: 30_000 });
+    assert.ok((await message.innerText()).includes(`"${typed}"`), await message.innerText());
+    assert.equal(await message.locator('strong', { hasText: 'Everyone' }).count(), 0, 'not bold');
+    assert.equal(await message.locator('a', { hasText: 'click' }).count(), 0, 'not a link named "click"');
+    await say(page, `books ${typed}`);
+    const heading = page.locator('.ac-textBlock', { hasText: 'Books matching' }).last();
+    await heading.waitFor({ timeout: 30_000 });
+    assert.equal(await heading.innerText(), `Books matching "${typed}"`);
+  });
+
   it('uploads the demo token through the cards and lists it', async () => {
     await say(page, 'upload token');
     await page.getByText('Send me the', { exact: false }).last().waitFor({ timeout: 30_000 });

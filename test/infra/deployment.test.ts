@@ -245,6 +245,14 @@ describe('deployment: infra/main.bicep, m365agents.yml and the Dockerfile', () =
       assert.match(site, /vnetRouteAllEnabled: privateNetworking/, 'Linux apps need it to resolve Key Vault references privately');
     });
 
+    it('probes readiness (cached downstream checks), not liveness, and expires audit records after the retention', () => {
+      const site = resourceBody('site').body;
+      assert.match(site, /healthCheckPath: '\/readyz'/);
+      assert.equal(params().get('auditRetentionDays')?.defaultValue, '365');
+      assert.match(bicep, /\{ name: 'audit', partitionKey: '\/tenantId', defaultTtl: auditRetentionDays \* 86400 \}/);
+      assert.match(site, /\{ name: 'AUDIT_RETENTION_DAYS', value: string\(auditRetentionDays\) \}/);
+    });
+
     it('runs a UserAssignedMSI bot as the template\'s managed identity', () => {
       assert.match(params().get('botAppType')?.decorators ?? '', /@allowed\(\['SingleTenant', 'UserAssignedMSI'\]\)/);
       const bot = resourceBody('bot').body;

@@ -39,6 +39,9 @@ export class LibraryStaffApp {
         PLAYGROUND_ENABLED: 'false',
         BOT_ADMIN_GROUP_ID: DEMO_GROUPS.libraryStaff,
         GRAPH_MANAGED_APPLE_ID_ATTRIBUTE: 'extensionAttribute1',
+        // Tests poll `status` in a loop, faster than a person would type.
+        RATE_LIMIT_USER_PER_MINUTE: '0',
+        RATE_LIMIT_CONVERSATION_PER_MINUTE: '0',
       }),
       logger,
     );

@@ -36,6 +36,9 @@ class RecordingAudit {
   async record(entry: AuditEntry): Promise<void> {
     this.entries.push(entry);
   }
+  async recordRepeated(_key: string, entry: AuditEntry): Promise<void> {
+    this.entries.push(entry);
+  }
 }
 
 function setUp(): { chat: (from: string, tenantId?: string, conversationType?: string) => TestAdapter; claims: FakeClaims; audit: RecordingAudit } {

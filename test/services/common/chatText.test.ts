@@ -68,9 +68,9 @@ describe('chat text', () => {
       assert.ok(looksLikeToken(`Northwind ${DEMO_TOKENS.valid.token.slice(0, 40)} please`));
     });
 
-    it('takes titles, names and addresses for what they are', () => {
-      for (const text of ['The Swift Programming Language', 'Northwind Academy (Main Campus)', 'vpp-admin@northwind.example', 'https://evil.example/a/long/path/to/something', 'Year 7 - Group A', 'x'.repeat(39)]) {
-        assert.ok(!looksLikeToken(text), text);
+    it('takes titles, names, addresses and rows of one key for what they are', () => {
+      for (const text of ['The Swift Programming Language', 'Northwind Academy (Main Campus)', 'vpp-admin@northwind.example', 'https://evil.example/a/long/path/to/something', 'Year 7 - Group A', 'x'.repeat(39), 'x'.repeat(900 * 1024), '-'.repeat(80), 'Pneumonoultramicroscopicsilicovolcanoconiosis-and-more']) {
+        assert.ok(!looksLikeToken(text), text.slice(0, 80));
       }
     });
   });
@@ -87,9 +87,8 @@ describe('chat text', () => {
 
     it('never repeats a token', () => {
       for (const text of [DEMO_TOKEN_FILES['demo-valid.vpptoken'], DEMO_TOKENS.valid.token, `Northwind ${DEMO_TOKENS.valid.token}`]) {
-        const echoed = echoArgument(text);
-        assert.equal(echoed, TOKEN_NOT_REPEATED);
-        assert.ok(!echoed.includes(DEMO_TOKENS.valid.token.slice(0, 16)));
+        // Compared without assert.equal, whose failure message would quote the token.
+        assert.ok(echoArgument(text) === TOKEN_NOT_REPEATED, 'a token-like argument is replaced by the phrase');
       }
     });
   });

@@ -104,6 +104,10 @@ describe('Secret and the scrubbing registry', () => {
       assert.equal(knownSecretCount(), 2, 'the value idle for 55 hours left; the one revealed 25 hours ago and the new one stay');
       assert.equal(scrubSecrets(idle), idle);
       assert.equal(scrubSecrets(used.reveal()), '[redacted]');
+
+      clock.tick(49 * 3_600_000);
+      registerSecretValue(randomValue());
+      assert.equal(knownSecretCount(), 1, 'after two quiet days only the newest value is left');
     } finally {
       clock.restore();
     }
