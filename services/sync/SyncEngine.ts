@@ -202,11 +202,10 @@ export class SyncEngine {
       const occurredDateTime = this.now().toISOString();
       const error: ErrorInfo = { code: stop.failure.code, message: stop.failure.message, occurredDateTime };
       await store.syncRuns.finish(tokenId, runId, { status: 'failed', finishedDateTime: occurredDateTime, error });
-      const usedCiphertext = current.encryptedToken.ciphertext;
       const updated = await store.tokens.update(tenantId, tokenId, (t) => ({
         ...t,
         // A token renewed while this sync ran is a different token: Apple's verdict was not about it.
-        ...(t.encryptedToken.ciphertext === usedCiphertext ? stop.tokenChange : {}),
+        ...(this.holdsSameToken(t, current) ? stop.tokenChange : {}),
         lastSyncStatus: 'failed',
         consecutiveSyncFailures: t.consecutiveSyncFailures + 1,
         lastError: error,
@@ -225,6 +224,19 @@ export class SyncEngine {
       return new SyncStop({ code: 'lease_lost', message: `The sync of "${escapeMarkdown(token.displayName)}" stopped because another bot instance took it over; that instance finishes it.` });
     }
     return new SyncStop({ code: 'internal', message: `The sync of "${escapeMarkdown(token.displayName)}" stopped because of an error on the bot's side. It is tried again at the next scheduled sync; if it keeps failing, report it.` });
+  }
+
+  /**
+   * Whether `stored` still holds the token `used` held. The ciphertext alone cannot tell: the key rotation
+   * sweep re-encrypts a token without changing it, so a differing ciphertext is decrypted and compared.
+   */
+  private holdsSameToken(stored: VppToken, used: VppToken): boolean {
+    if (stored.encryptedToken.ciphertext === used.encryptedToken.ciphertext) return true;
+    try {
+      return this.secretOf(stored).reveal() === this.secretOf(used).reveal();
+    } catch {
+      return false;
+    }
   }
 
   private secretOf(token: VppToken): Secret {

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { TestEnvironment } from '../../support/TestEnvironment';
 import { etags, seedToken, syncEngine } from '../../support/syncFixtures';
+import { tokenCipherContext } from '../../../services/store/entities/vppToken';
 
 describe('SyncEngine (Apple sandbox, embedded Cosmos)', function () {
   this.timeout(30_000);
@@ -129,6 +130,27 @@ describe('SyncEngine (Apple sandbox, embedded Cosmos)', function () {
     await env.store.tokens.update(revoked.token.tenantId, revoked.token.id, (t) => ({ ...t, state: 'valid' }));
     env.sandbox.state.tokens.get(revoked.bearer)!.revoked = false;
     assert.equal((await engine.syncToken(revoked.token.tenantId, revoked.token.id, { trigger: 'manual' })).status, 'completed');
+  });
+
+  it('marks a revoked token invalid even when the key rotation sweep re-encrypted it during the sync', async () => {
+    const revoked = await seedToken(env);
+    env.sandbox.state.revokeToken(revoked.bearer);
+    const { tenantId, id } = revoked.token;
+    // The sweep's write lands between the engine's read and its verdict: same token, new ciphertext.
+    const finish = env.store.syncRuns.finish.bind(env.store.syncRuns);
+    env.store.syncRuns.finish = async (...args) => {
+      await env.store.tokens.update(tenantId, id, (t) => ({ ...t, encryptedToken: env.cipher.reEncrypt(t.encryptedToken, tokenCipherContext(t)) }));
+      return finish(...args);
+    };
+    try {
+      const before = await env.store.tokens.get(tenantId, id);
+      const outcome = await syncEngine(env).syncToken(tenantId, id, { trigger: 'scheduled' });
+      assert.equal(outcome.status, 'failed');
+      assert.notEqual(outcome.token.encryptedToken.ciphertext, before?.encryptedToken.ciphertext, 'the token was re-encrypted meanwhile');
+      assert.equal(outcome.token.state, 'invalid', 'Apple\'s verdict was about this very token');
+    } finally {
+      env.store.syncRuns.finish = finish;
+    }
   });
 
   it('a token taken over by another MDM stops syncing and names the other MDM', async () => {
