@@ -7,8 +7,18 @@ export const RATE_LIMITED_TEXT = "You're sending messages faster than I can hand
 /** Per minute; 0 turns a limit off. */
 export interface TurnRateLimits {
   userPerMinute: number;
+  /** Counts only turns the sender's own limit let through, so senders over it use none of it. */
   conversationPerMinute: number;
+  /**
+   * Teams' automatic card refreshes per user, counted apart from the user's messages and clicks: opening a
+   * channel refreshes every approval card in view at once. REFRESHES_PER_USER_LIMIT times the user limit
+   * by default (off when that is).
+   */
+  refreshPerMinute?: number;
 }
+
+/** How many automatic refreshes a minute a user may cause for each message or click they may send. */
+export const REFRESHES_PER_USER_LIMIT = 10;
 
 export interface TurnRateLimiterOptions {
   now?: () => number;
@@ -27,9 +37,19 @@ function conversationKey(context: TurnContext): string | undefined {
 
 /** An Action.Execute Teams sent by itself (`refresh`), not a click. */
 function isAutomaticRefresh(context: TurnContext): boolean {
+  const { type, name } = context.activity;
   const value: unknown = context.activity.value;
-  return context.activity.type === ActivityTypes.Invoke && typeof value === 'object' && value !== null && (value as { trigger?: unknown }).trigger === 'automatic';
+  return type === ActivityTypes.Invoke && name === 'adaptiveCard/action' && typeof value === 'object' && value !== null && (value as { trigger?: unknown }).trigger === 'automatic';
 }
+
+/**
+ * A refused refresh gets an error answer, which leaves the card as it is, rather than a text the person,
+ * who did nothing, would see as a complaint about their messages.
+ */
+const REFUSED_REFRESH: InvokeResponse = {
+  status: 200,
+  body: { statusCode: 429, type: 'application/vnd.microsoft.error', value: { code: 'TooManyRequests', message: 'Too many card refreshes; this card is brought up to date when next shown.' } },
+};
 
 function userKey(context: TurnContext): string | undefined {
   const { from, conversation } = context.activity;
@@ -41,11 +61,12 @@ function userKey(context: TurnContext): string | undefined {
  * Caps how many messages and card clicks a user, and a conversation, may send per minute, before any
  * dialog, store read or audit write: a flood gets one polite answer and then silence until its minute
  * is over. A click over the limit still gets a valid invoke response (with the same text), since Teams
- * shows an error for an invoke left unanswered.
+ * shows an error for an invoke left unanswered. Teams' automatic card refreshes have a limit of their own.
  */
 export class TurnRateLimiter {
   private readonly perUser: FixedWindowLimiter | undefined;
   private readonly perConversation: FixedWindowLimiter | undefined;
+  private readonly refreshesPerUser: FixedWindowLimiter | undefined;
 
   constructor(
     limits: TurnRateLimits,
@@ -54,6 +75,8 @@ export class TurnRateLimiter {
     const { now } = options;
     this.perUser = limits.userPerMinute > 0 ? new FixedWindowLimiter({ limit: limits.userPerMinute, windowMs: WINDOW_MS, now }) : undefined;
     this.perConversation = limits.conversationPerMinute > 0 ? new FixedWindowLimiter({ limit: limits.conversationPerMinute, windowMs: WINDOW_MS, now }) : undefined;
+    const refreshes = limits.refreshPerMinute ?? limits.userPerMinute * REFRESHES_PER_USER_LIMIT;
+    this.refreshesPerUser = refreshes > 0 ? new FixedWindowLimiter({ limit: refreshes, windowMs: WINDOW_MS, now }) : undefined;
   }
 
   /** True: run the turn. False: it was over a limit and has been answered (or deliberately not) here. */
@@ -61,13 +84,22 @@ export class TurnRateLimiter {
     const type = context.activity.type;
     if (type !== ActivityTypes.Message && type !== ActivityTypes.Invoke) return true;
     const user = userKey(context);
+    if (isAutomaticRefresh(context)) {
+      // Nobody typed or clicked anything: opening a channel refreshes every approval card in view, for
+      // everyone viewing it. So a refresh uses neither the user's message limit nor the conversation's,
+      // only its own, far higher one.
+      const refresh: Admission = user && this.refreshesPerUser ? this.refreshesPerUser.hit(user) : 'allowed';
+      if (refresh === 'allowed') return true;
+      if (refresh === 'limited') this.options.logger?.warn({ user: context.activity.from?.aadObjectId ?? context.activity.from?.id }, 'card refresh limit reached; refusing refreshes for the rest of the minute');
+      await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: REFUSED_REFRESH });
+      return false;
+    }
     const conversation = conversationKey(context);
     let admission: Admission = user && this.perUser ? this.perUser.hit(user) : 'allowed';
-    // A user already over their limit does not use up the conversation's: in a 1:1 chat they would
-    // otherwise get a second notice when the conversation's limit is reached too. Teams' automatic card
-    // refreshes come from everyone viewing a channel's approval card at once (up to 60): the user's own
-    // limit is enough for those.
-    if (admission === 'allowed' && conversation && this.perConversation && !isAutomaticRefresh(context)) admission = this.perConversation.hit(conversation);
+    // Only turns within their sender's limit count for the conversation: one or two scripted senders, over
+    // their own limits, must not leave the rest of a channel silenced (and in a 1:1 chat the sender would
+    // otherwise get a second notice when the conversation's limit is reached too).
+    if (admission === 'allowed' && conversation && this.perConversation) admission = this.perConversation.hit(conversation);
     if (admission === 'allowed') return true;
 
     if (admission === 'limited') {

@@ -13,6 +13,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { KeyConfigurationError } from '../services/crypto/errors';
+import { parseOldKeys } from '../services/crypto/keyConfig';
 
 export const DEFAULT_OUT = '.tmp/m365agents.parameters.json';
 
@@ -83,6 +85,7 @@ export function toolkitParameters(env: NodeJS.ProcessEnv): ParametersFile {
   if (!e.SECRET_TOKEN_ENCRYPTION_KEY && !deployedKeyId) {
     throw new ToolkitParametersError('SECRET_TOKEN_ENCRYPTION_KEY: is required on the first provision (openssl rand -base64 32)');
   }
+  if (deployedKeyId && keyId !== deployedKeyId) checkRotation(e, deployedKeyId, keyId);
 
   const parameters: ParametersFile['parameters'] = {
     baseName: { value: e.RESOURCE_BASE_NAME },
@@ -117,6 +120,43 @@ export function toolkitParameters(env: NodeJS.ProcessEnv): ParametersFile {
   };
 }
 
+const ROTATION_DOCS = 'docs/deploy.md, "Rotating the token encryption key"';
+
+/**
+ * A changed TOKEN_ENCRYPTION_KEY_ID is a key rotation, and each half-done one breaks the bot: without the new
+ * key the app setting names a Key Vault secret that doesn't exist and the bot can't start; without the
+ * deployed key among the old keys (or once TOKEN_ENCRYPTION_USE_OLD_KEYS is not true on a later provision)
+ * every stored VPP token is unreadable.
+ */
+function checkRotation(e: ToolkitEnvironment, deployedKeyId: string, keyId: string): void {
+  const rotating = `TOKEN_ENCRYPTION_KEY_ID changes from "${deployedKeyId}" to "${keyId}" (a key rotation)`;
+  if (!e.SECRET_TOKEN_ENCRYPTION_KEY) {
+    throw new ToolkitParametersError(
+      `SECRET_TOKEN_ENCRYPTION_KEY: is required because ${rotating}: the bot would look for key "${keyId}" in a Key Vault secret that doesn't exist. ` +
+        `Put a new key (openssl rand -base64 32) in the .user env file, or set TOKEN_ENCRYPTION_KEY_ID back to "${deployedKeyId}" (${ROTATION_DOCS}).`,
+    );
+  }
+  let oldKeys: Map<string, Buffer>;
+  try {
+    oldKeys = parseOldKeys(e.SECRET_TOKEN_ENCRYPTION_OLD_KEYS);
+  } catch (err) {
+    // KeyConfigurationError messages name key ids only, never key material.
+    throw new ToolkitParametersError(`SECRET_TOKEN_ENCRYPTION_OLD_KEYS: ${err instanceof KeyConfigurationError ? err.message : 'is not "id:base64,id:base64"'}`);
+  }
+  if (!oldKeys.has(deployedKeyId)) {
+    throw new ToolkitParametersError(
+      `SECRET_TOKEN_ENCRYPTION_OLD_KEYS: must hold "${deployedKeyId}:<the current key>" because ${rotating}: the stored VPP tokens are encrypted under "${deployedKeyId}" ` +
+        `and would all be unreadable without it (${ROTATION_DOCS}).`,
+    );
+  }
+  if (e.TOKEN_ENCRYPTION_USE_OLD_KEYS !== 'true') {
+    throw new ToolkitParametersError(
+      `TOKEN_ENCRYPTION_USE_OLD_KEYS: must be true in env/.env.<env> because ${rotating}: the bot needs key "${deployedKeyId}" until the re-encryption sweep is done, ` +
+        `and the next provision, without SECRET_TOKEN_ENCRYPTION_OLD_KEYS, would otherwise drop it (${ROTATION_DOCS}).`,
+    );
+  }
+}
+
 /** One line for the provision log: which parameters were passed, secrets by name only. */
 export function describeParameters(file: ParametersFile): string {
   return Object.entries(file.parameters)
@@ -124,11 +164,14 @@ export function describeParameters(file: ParametersFile): string {
     .join(' ');
 }
 
-/** Writes the file readable by its owner only: it may hold the first-time secrets. */
+/**
+ * Writes the file readable by its owner only: it may hold the first-time secrets. Whatever an earlier run
+ * left there goes first, also when this environment is refused, so a refusal never leaves secrets behind.
+ */
 export function writeToolkitParameters(env: NodeJS.ProcessEnv, out: string): ParametersFile {
+  fs.rmSync(out, { force: true });
   const file = toolkitParameters(env);
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.rmSync(out, { force: true });
   fs.writeFileSync(out, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
   return file;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { UserFacingError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
-import { Secret, registerSecretValue } from '../secrets/Secret';
+import { Secret } from '../secrets/Secret';
 
 /** Real token files are a few hundred bytes; the cap stops a pasted novel from reaching the decoder. */
 export const MAX_TOKEN_FILE_BYTES = 16 * 1024;
@@ -109,8 +109,8 @@ export function parseVppTokenFile(content: string | Buffer, options: ParseVppTok
       `This VPP token is incomplete: ${missing} is missing or empty. Download a fresh token from Apple Business Manager or Apple School Manager.`,
     );
   }
-  registerSecretValue(parsed.data.token);
-  const secret = new Secret(bearer);
+  // Before any refusal below: the file's values are scrubbed from logs even when it is refused.
+  const secret = new Secret(bearer, { alsoScrub: [parsed.data.token] });
   const expiresAt = parseAppleDate(parsed.data.expDate);
   if (!expiresAt) {
     fail(
@@ -126,6 +126,24 @@ export function parseVppTokenFile(content: string | Buffer, options: ParseVppTok
     );
   }
   return { secret, orgName: parsed.data.orgName, expiresAt, fingerprint: tokenFingerprint(bearer) };
+}
+
+const innerTokenSchema = z.object({ token: z.string().min(1) });
+
+/**
+ * The bearer of a token that was not parsed here (decrypted from the store, say), kept with its inner
+ * `token` so that every reveal registers both for log scrubbing: anyone holding the bearer can decode the
+ * inner value, so it must stay scrubbed for as long as the bearer is in use.
+ */
+export function scrubbingInnerToken(bearer: Secret): Secret {
+  let inner: unknown;
+  try {
+    inner = JSON.parse(Buffer.from(bearer.reveal(), 'base64').toString('utf8'));
+  } catch {
+    return bearer;
+  }
+  const parsed = innerTokenSchema.safeParse(inner);
+  return parsed.success ? bearer.alsoScrubbing([parsed.data.token]) : bearer;
 }
 
 /** Builds the text of a `.vpptoken` file; used by the sandbox and tests to mint tokens. */

@@ -6,7 +6,7 @@ import { VppError } from './VppError';
 import { appleErrorBodySchema, responseMdmInfoSchema, type MdmInfo } from './schemas';
 import { DEFAULT_RETRY, backoffDelay, parseRetryAfter, type RetrySettings } from './retry';
 import { DEFAULT_RATE_LIMIT, throttleFor, type RateLimitSettings, type TokenThrottle } from './tokenThrottle';
-import { tokenFingerprint } from './VppTokenFile';
+import { scrubbingInnerToken, tokenFingerprint } from './VppTokenFile';
 
 export type FetchFn = typeof fetch;
 
@@ -66,7 +66,8 @@ export class VppTransport {
 
   constructor(options: VppTransportOptions) {
     this.baseUrl = options.baseUrl.replace(/\/+$/, '');
-    this.#token = options.token;
+    // A stored token's inner value was registered for scrubbing only when its file was parsed, maybe days ago.
+    this.#token = scrubbingInnerToken(options.token);
     this.#logger = options.logger ?? silentLogger();
     this.#fetch = options.fetch ?? ((input, init) => fetch(input, init));
     this.#retry = { ...DEFAULT_RETRY, ...options.retry };

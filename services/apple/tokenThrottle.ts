@@ -38,13 +38,55 @@ export const RECENT_THROTTLES = 256;
 let recent = new Map<string, TokenThrottle>();
 let older = new Map<string, TokenThrottle>();
 
+/**
+ * Throttles pushed out of the recent ones while they still hold something a new throttle would lose: a
+ * Retry-After pause not over yet, or a rate Apple lowered. Without them, a burst of other tokens between
+ * two syncs of this one would let its next sync hit Apple at full speed during the pause it was told to keep.
+ */
+const pinned = new Map<string, TokenThrottle>();
+/**
+ * Throttles kept only for a lowered rate, at most. Apple announces its limit for the whole service, so
+ * every token may carry one; the next client reads it again from /service/config anyway. A pause is never
+ * dropped for this bound: it ends by itself, and only Apple's answers start one.
+ */
+export const MAX_PINNED_FOR_RATE = 1024;
+/** The rate each throttle started with, to tell a lowered one. */
+const configuredRate = new WeakMap<TokenThrottle, number>();
+
+function holdsState(throttle: TokenThrottle, now: number): boolean {
+  return throttle.notBefore > now || rateLowered(throttle);
+}
+
+function rateLowered(throttle: TokenThrottle): boolean {
+  return throttle.maxRequestsPerSecond < (configuredRate.get(throttle) ?? throttle.maxRequestsPerSecond);
+}
+
 function keepRecent(key: string, throttle: TokenThrottle): void {
   if (recent.has(key)) return;
   older.delete(key);
+  pinned.delete(key);
   recent.set(key, throttle);
   if (recent.size >= RECENT_THROTTLES / 2) {
+    retire(older);
     older = recent;
     recent = new Map();
+  }
+}
+
+/** The generation being dropped: what still holds a pause or a lowered rate is pinned; pins no longer needed go. */
+function retire(dropped: Map<string, TokenThrottle>): void {
+  const now = Date.now();
+  for (const [key, throttle] of pinned) if (!holdsState(throttle, now)) pinned.delete(key);
+  for (const [key, throttle] of dropped) if (holdsState(throttle, now)) pinned.set(key, throttle);
+  let forRateOnly = 0;
+  for (const throttle of pinned.values()) if (throttle.notBefore <= now) forRateOnly += 1;
+  // Oldest pins first (a Map keeps insertion order); paused ones stay.
+  for (const [key, throttle] of pinned) {
+    if (forRateOnly <= MAX_PINNED_FOR_RATE) break;
+    if (throttle.notBefore <= now) {
+      pinned.delete(key);
+      forRateOnly -= 1;
+    }
   }
 }
 
@@ -67,6 +109,7 @@ export function throttleFor(fingerprint: string, settings: RateLimitSettings): T
       notBefore: 0,
       maxRequestsPerSecond: settings.maxRequestsPerSecond,
     };
+    configuredRate.set(throttle, settings.maxRequestsPerSecond);
     live.set(key, new WeakRef(throttle));
     collected.register(throttle, key);
   }
@@ -74,9 +117,9 @@ export function throttleFor(fingerprint: string, settings: RateLimitSettings): T
   return throttle;
 }
 
-/** Tests and diagnostics: throttles held for reuse, and keys still tracked (until collected). */
-export function throttleRegistrySize(): { recent: number; tracked: number } {
-  return { recent: recent.size + older.size, tracked: live.size };
+/** Tests and diagnostics: throttles held for reuse, those pinned for a pause or lowered rate, and keys still tracked (until collected). */
+export function throttleRegistrySize(): { recent: number; pinned: number; tracked: number } {
+  return { recent: recent.size + older.size, pinned: pinned.size, tracked: live.size };
 }
 
 /** Apple may announce a lower limit in /service/config; only ever slow down, never speed up. */

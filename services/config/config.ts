@@ -144,7 +144,7 @@ export const environmentSchema = z.object({
   APPROVAL_EXPIRY_HOURS: z.preprocess(emptyToUndefined, z.coerce.number().positive().max(24 * 90).default(72)),
   ASSIGN_PROGRESS_EVERY_USERS: positiveInt(5000),
   RATE_LIMIT_USER_PER_MINUTE: nonNegativeInt(30),
-  RATE_LIMIT_CONVERSATION_PER_MINUTE: nonNegativeInt(60),
+  RATE_LIMIT_CONVERSATION_PER_MINUTE: nonNegativeInt(120),
   // Cosmos takes a TTL of up to 2^31 - 1 seconds (about 24,855 days).
   AUDIT_RETENTION_DAYS: nonNegativeInt(365, 24_000),
   SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC').refine(isTimeZone, 'an IANA time zone such as "Europe/Berlin"')),

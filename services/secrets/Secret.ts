@@ -162,16 +162,29 @@ let registry = new SecretRegistry();
  */
 export class Secret {
   readonly #value: string;
+  readonly #alsoScrub: readonly string[];
 
-  constructor(value: string) {
+  /**
+   * `alsoScrub`: values anyone holding the plain text can derive from it (a token file's inner token, say).
+   * They are registered with it on every reveal, as registering them once would let them age out of the
+   * registry while the secret, and so they, are still in use.
+   */
+  constructor(value: string, options: { alsoScrub?: readonly string[] } = {}) {
     this.#value = value;
-    registry.touch(value);
+    this.#alsoScrub = options.alsoScrub ?? [];
+    this.#register();
   }
 
   reveal(): string {
     // Whatever the caller does with the plain text may end up in a log: keep it among the scrubbed values.
-    registry.touch(this.#value);
+    this.#register();
     return this.#value;
+  }
+
+  /** The same secret, with more values derived from it kept registered with it. */
+  alsoScrubbing(values: readonly string[]): Secret {
+    const added = values.filter((value) => !this.#alsoScrub.includes(value));
+    return added.length === 0 ? this : new Secret(this.#value, { alsoScrub: [...this.#alsoScrub, ...added] });
   }
 
   equals(other: Secret): boolean {
@@ -189,9 +202,17 @@ export class Secret {
   [inspect.custom](): string {
     return `Secret(${REDACTED})`;
   }
+
+  #register(): void {
+    registry.touch(this.#value);
+    for (const value of this.#alsoScrub) registry.touch(value);
+  }
 }
 
-/** Registers a value derived from a secret (a decoded inner token, say) so logs scrub it too. */
+/**
+ * Registers a value so logs scrub it, once: it ages out like any other. For a value derived from a
+ * Secret that stays in use, pass it as the Secret's `alsoScrub` instead.
+ */
 export function registerSecretValue(value: string): void {
   registry.touch(value);
 }

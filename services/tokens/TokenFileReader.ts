@@ -49,6 +49,11 @@ function chatMessage(err: DownloadError, maxBytes: number): UserFacingError {
     unresolvable: () => new UserFacingError(`I could not find the server of that attachment link. ${ATTACH_AGAIN}`, 'token_file_download_failed'),
     redirect_cross_site: () =>
       new UserFacingError(`The file link redirected away from Teams file storage, so I stopped. ${ATTACH_AGAIN}`, 'token_file_redirect'),
+    redirect_other_site: () =>
+      new UserFacingError(
+        `The file link redirected to a different file storage site than the one it started on, so I stopped: I follow redirects only within one TOKEN_DOWNLOAD_HOSTS entry. ${ATTACH_AGAIN}`,
+        'token_file_redirect',
+      ),
     too_many_redirects: () => new UserFacingError(`The file link redirected too many times, so I stopped. ${ATTACH_AGAIN}`, 'token_file_redirect'),
     bad_redirect: () => new UserFacingError(`The file link redirected to something I cannot follow. ${ATTACH_AGAIN}`, 'token_file_redirect'),
     http_status: () => new UserFacingError(`I could not download that file (HTTP ${err.status ?? '?'}). ${ATTACH_AGAIN}`, 'token_file_download_failed'),

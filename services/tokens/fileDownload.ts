@@ -18,6 +18,7 @@ export type DownloadFailure =
   | 'address_not_allowed'
   | 'unresolvable'
   | 'redirect_cross_site'
+  | 'redirect_other_site'
   | 'too_many_redirects'
   | 'bad_redirect'
   | 'http_status'
@@ -45,11 +46,18 @@ export interface ResolvedAddress {
 /** Name resolution, injectable so tests can pretend an allowed name points anywhere. */
 export type Resolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
 
-/** One request to a host whose address was already checked: the transport must connect to `address`. */
-export interface PinnedTarget {
-  url: URL;
+export interface PinnedAddress {
   address: string;
   family: 4 | 6;
+}
+
+/**
+ * One request to a host whose addresses were all checked: the transport must connect to one of `addresses`
+ * (in resolver order) and to nothing else.
+ */
+export interface PinnedTarget {
+  url: URL;
+  addresses: readonly PinnedAddress[];
 }
 
 export interface TransportResponse {
@@ -218,8 +226,8 @@ async function pinAddress(url: URL, site: string, resolve: Resolver): Promise<Pi
   // Any bad answer refuses: picking the good one would leave the choice to whoever controls the DNS.
   const bad = addresses.find((a) => !allowed(a.address));
   if (bad) throw new DownloadError('address_not_allowed', `the host resolves to ${bad.address}`);
-  const first = addresses[0]!;
-  return { url, address: first.address, family: isIP(first.address) === 6 ? 6 : 4 };
+  // All of them, not the first only: a host without an IPv6 route must still reach the IPv4 ones.
+  return { url, addresses: addresses.map((a) => ({ address: a.address, family: isIP(a.address) === 6 ? 6 : 4 })) };
 }
 
 /**
@@ -307,7 +315,15 @@ function nextHop(from: URL, location: string | undefined, site: string, policy: 
   } catch {
     nextSite = undefined;
   }
-  if (nextSite !== site) throw new DownloadError('redirect_cross_site', 'a redirect to another site');
+  if (nextSite === undefined) throw new DownloadError('redirect_cross_site', `a redirect from ${bareHost(from)} to ${bareHost(next)}, which is not on the download allow-list`);
+  // Each allow-list entry is its own site; the default, sharepoint.com, already spans a tenant's hosts
+  // (contoso.sharepoint.com, contoso-my.sharepoint.com), so only an operator's own narrower entries part them.
+  if (nextSite !== site) {
+    throw new DownloadError(
+      'redirect_other_site',
+      `a redirect from ${bareHost(from)} (allow-list entry "${site}") to ${bareHost(next)} (entry "${nextSite}"): redirects are followed within one entry only`,
+    );
+  }
   return next;
 }
 
@@ -332,12 +348,25 @@ async function readCapped(response: TransportResponse, maxBytes: number, orAbort
   return Buffer.concat(chunks);
 }
 
-/** Node's http(s) client, connecting to the checked address while TLS still verifies the host name. */
+/**
+ * Node's http(s) client, connecting only to the checked addresses while TLS still verifies the host name.
+ * Given them all (`all: true`), net's autoSelectFamily tries the next address when one can't be reached.
+ */
 export const nodeTransport: Transport = (target, signal) =>
   new Promise<TransportResponse>((resolve, reject) => {
+    if (target.addresses.length === 0) {
+      reject(new DownloadError('unresolvable', 'the host has no address'));
+      return;
+    }
     const lookup: LookupFunction = (_hostname, options, callback) => {
-      if (options.all) callback(null, [{ address: target.address, family: target.family }]);
-      else callback(null, target.address, target.family);
+      const family = options.family === 'IPv4' ? 4 : options.family === 'IPv6' ? 6 : options.family;
+      const wanted = family === 4 || family === 6 ? target.addresses.filter((a) => a.family === family) : target.addresses;
+      if (wanted.length === 0) {
+        callback(Object.assign(new Error(`no checked IPv${String(family)} address`), { code: 'ENOTFOUND' }), options.all ? [] : '', 0);
+        return;
+      }
+      if (options.all) callback(null, wanted.map((a) => ({ address: a.address, family: a.family })));
+      else callback(null, wanted[0]!.address, wanted[0]!.family);
     };
     const client = target.url.protocol === 'https:' ? https : http;
     const request = client.request(

@@ -76,6 +76,53 @@ describe('the Agents Toolkit parameters for infra/main.bicep (atk provision)', (
     assert.equal(parameters.useOldEncryptionKeys?.value, true);
   });
 
+  describe('refuses a half-done rotation (a changed TOKEN_ENCRYPTION_KEY_ID)', () => {
+    const rotation = {
+      ...reProvision,
+      TOKEN_ENCRYPTION_KEY_ID: 'k2',
+      SECRET_TOKEN_ENCRYPTION_KEY: NEW_KEY,
+      SECRET_TOKEN_ENCRYPTION_OLD_KEYS: `k1:${KEY}`,
+      TOKEN_ENCRYPTION_USE_OLD_KEYS: 'true',
+    };
+    const expectRefusal = (env: NodeJS.ProcessEnv, pattern: RegExp) =>
+      assert.throws(
+        () => toolkitParameters(env),
+        (err: unknown) => {
+          assert.ok(err instanceof ToolkitParametersError);
+          assert.match(err.message, pattern);
+          assert.ok(!err.message.includes(KEY) && !err.message.includes(NEW_KEY), 'no key in the message');
+          return true;
+        },
+      );
+
+    it('without the new key: the app setting would name a Key Vault secret that does not exist', () => {
+      expectRefusal({ ...rotation, SECRET_TOKEN_ENCRYPTION_KEY: '' }, /^SECRET_TOKEN_ENCRYPTION_KEY: is required because TOKEN_ENCRYPTION_KEY_ID changes from "k1" to "k2".*set TOKEN_ENCRYPTION_KEY_ID back to "k1"/);
+      // A mistyped id with nothing else set is the same mistake.
+      expectRefusal({ ...reProvision, TOKEN_ENCRYPTION_KEY_ID: 'k1-' }, /^SECRET_TOKEN_ENCRYPTION_KEY: is required because TOKEN_ENCRYPTION_KEY_ID changes from "k1" to "k1-"/);
+    });
+
+    it('without the deployed key among the old keys: every stored token would be unreadable', () => {
+      expectRefusal({ ...rotation, SECRET_TOKEN_ENCRYPTION_OLD_KEYS: undefined }, /^SECRET_TOKEN_ENCRYPTION_OLD_KEYS: must hold "k1:<the current key>"/);
+      expectRefusal({ ...rotation, SECRET_TOKEN_ENCRYPTION_OLD_KEYS: `k0:${KEY}` }, /^SECRET_TOKEN_ENCRYPTION_OLD_KEYS: must hold "k1:/);
+      expectRefusal({ ...rotation, DEPLOYED_TOKEN_ENCRYPTION_KEY_ID: 'k2', TOKEN_ENCRYPTION_KEY_ID: 'k3' }, /^SECRET_TOKEN_ENCRYPTION_OLD_KEYS: must hold "k2:/);
+      expectRefusal({ ...rotation, SECRET_TOKEN_ENCRYPTION_OLD_KEYS: 'k1:not-a-32-byte-key' }, /^SECRET_TOKEN_ENCRYPTION_OLD_KEYS: Encryption key "k1" must be 32 bytes/);
+      expectRefusal({ ...rotation, SECRET_TOKEN_ENCRYPTION_OLD_KEYS: KEY }, /^SECRET_TOKEN_ENCRYPTION_OLD_KEYS: .*"id:base64,id:base64"/);
+    });
+
+    it('without TOKEN_ENCRYPTION_USE_OLD_KEYS=true: the next provision would drop the old keys', () => {
+      expectRefusal({ ...rotation, TOKEN_ENCRYPTION_USE_OLD_KEYS: undefined }, /^TOKEN_ENCRYPTION_USE_OLD_KEYS: must be true/);
+      expectRefusal({ ...rotation, TOKEN_ENCRYPTION_USE_OLD_KEYS: 'false' }, /^TOKEN_ENCRYPTION_USE_OLD_KEYS: must be true/);
+    });
+
+    it('accepts it complete, also next to keys of earlier rotations, and after it while the id stays', () => {
+      assert.equal(toolkitParameters({ ...rotation, SECRET_TOKEN_ENCRYPTION_OLD_KEYS: `k0:${NEW_KEY}, k1:${KEY}` }).parameters.tokenEncryptionKeyId?.value, 'k2');
+      // The provision after: the outputs say k2 is deployed, and the secrets are gone from the .user file.
+      const after = toolkitParameters({ ...reProvision, DEPLOYED_TOKEN_ENCRYPTION_KEY_ID: 'k2', TOKEN_ENCRYPTION_KEY_ID: 'k2', TOKEN_ENCRYPTION_USE_OLD_KEYS: 'true' });
+      assert.equal(after.parameters.tokenEncryptionKey, undefined);
+      assert.equal(after.parameters.useOldEncryptionKeys?.value, true);
+    });
+  });
+
   it('runs a managed identity bot without an app registration or its secret', () => {
     const { parameters } = toolkitParameters({ ...firstProvision, BOT_APP_TYPE: 'UserAssignedMSI', BOT_ID: '' });
     assert.equal(parameters.botAppType?.value, 'UserAssignedMSI');
@@ -128,6 +175,7 @@ describe('the Agents Toolkit parameters for infra/main.bicep (atk provision)', (
         run(process.execPath, ['--import', 'tsx', 'infra/toolkitParameters.ts', cliOut], { cwd: ROOT, env: { ...process.env, ...reProvision, SECRET_TOKEN_ENCRYPTION_KEY: NEW_KEY } }),
         (err: { code?: number; stderr?: string }) => err.code === 1 && /already in Key Vault/.test(err.stderr ?? ''),
       );
+      assert.ok(!fs.existsSync(cliOut), 'a refused run leaves no earlier run\'s secrets behind');
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

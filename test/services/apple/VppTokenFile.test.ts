@@ -10,7 +10,10 @@ import {
   parseVppTokenFile,
 } from '../../../services/apple/VppTokenFile';
 import { DEMO_TOKEN_FILES } from '../../../local/appleSandbox/demoData';
-import { scrubSecrets } from '../../../services/secrets/Secret';
+import { Secret, isolateSecretRegistryForTests, registerSecretValue, scrubSecrets } from '../../../services/secrets/Secret';
+import { VppTransport } from '../../../services/apple/VppTransport';
+import { z } from 'zod';
+import sinon from 'sinon';
 
 const NOW = new Date('2026-01-15T10:00:00Z');
 const now = (): Date => NOW;
@@ -48,6 +51,58 @@ describe('VPP token file parsing', () => {
   it('registers the inner token so logs scrub it', () => {
     parseVppTokenFile(VALID, { now });
     assert.equal(scrubSecrets('x inner-token-value-1234567890 y'), 'x [redacted] y');
+  });
+
+  describe('scrubbing the inner token while the token is in use', () => {
+    const INNER = 'inner-token-value-1234567890';
+    let restore: (() => void) | undefined;
+    let clock: sinon.SinonFakeTimers | undefined;
+    afterEach(() => {
+      restore?.();
+      restore = undefined;
+      clock?.restore();
+      clock = undefined;
+    });
+    /** A stream of refused token files' values, enough to push everything older out of the registry. */
+    const flood = (): void => {
+      for (let i = 0; i < 200; i++) registerSecretValue(`refused-token-file-value-${i}-${Math.random()}`);
+    };
+
+    it('after a flood of other values pushed it out, using the token registers the inner token again', () => {
+      restore = isolateSecretRegistryForTests({ maxValues: 50 });
+      const token = parseVppTokenFile(VALID, { now });
+      flood();
+      assert.equal(scrubSecrets(INNER), INNER, 'pushed out while nobody used the token');
+      token.secret.reveal();
+      assert.equal(scrubSecrets(`Apple said: unknown token ${INNER}`), 'Apple said: unknown token [redacted]');
+    });
+
+    it('two days after the file was parsed, using the token registers the inner token again', () => {
+      clock = sinon.useFakeTimers({ now: NOW, toFake: ['Date'] });
+      restore = isolateSecretRegistryForTests({ maxIdleMs: 24 * 3_600_000 });
+      const token = parseVppTokenFile(VALID, { now });
+      clock.tick(49 * 3_600_000);
+      registerSecretValue('some-newer-value-0123456789');
+      assert.equal(scrubSecrets(INNER), INNER, 'aged out while nobody used the token');
+      token.secret.reveal();
+      assert.equal(scrubSecrets(`token ${INNER}`), 'token [redacted]');
+    });
+
+    it('a stored token (decrypted, never parsed since the restart) has its inner token scrubbed whenever a request uses it', async () => {
+      restore = isolateSecretRegistryForTests({ maxValues: 50 });
+      // What TokenCipher.decrypt hands out: the bearer alone.
+      const stored = new Secret(VALID);
+      const transport = new VppTransport({
+        baseUrl: 'https://vpp.example.test/mdm/v2',
+        token: stored,
+        rateLimit: { maxRequestsPerSecond: 10_000 },
+        fetch: async () => new Response(JSON.stringify({ ok: true }), { status: 200 }),
+      });
+      flood();
+      assert.equal(scrubSecrets(INNER), INNER, 'pushed out between syncs');
+      await transport.request({ method: 'GET', path: '/client/config', schema: z.object({ ok: z.boolean() }) });
+      assert.equal(scrubSecrets(`token ${INNER}`), 'token [redacted]');
+    });
   });
 
   const table: [string, string | Buffer, string][] = [

