@@ -20,6 +20,22 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // Cosmos is reached through repository methods (issue #18): a repository's DocumentStore (`runs.store`) is
+    // the store's own tool. Raw SQL or writes through it elsewhere bypass the queries the store owns.
+    files: ['bot/**/*.ts', 'cards/**/*.ts', 'dialogs/**/*.ts', 'services/**/*.ts'],
+    ignores: ['services/store/**'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            "MemberExpression[object.type='MemberExpression'][object.property.name='store'][property.name=/^(read|get|create|tryCreate|tryReplace|upsert|update|upsertIfChanged|upsertManyIfChanged|delete|deletePartition|query|queryValues|queryPage|scalar|container)$/]",
+          message: "A repository's DocumentStore belongs to services/store: add the query or write as a repository method and call that.",
+        },
+      ],
+    },
+  },
+  {
     // Tests and benchmarks report to the terminal on purpose.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-unused-expressions': 'off' },

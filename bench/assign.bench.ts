@@ -1,21 +1,23 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EmbeddedCosmos } from '../local/cosmos/EmbeddedCosmos';
-import { createStore } from '../services/store';
+import { createStore } from '../services/store/Store';
 import { openDatabase } from '../services/store/cosmosClient';
 import { startAppleSandbox } from '../local/appleSandbox/AppleSandboxServer';
-import { Keyring, TokenCipher } from '../services/crypto';
+import { Keyring } from '../services/crypto/Keyring';
+import { TokenCipher } from '../services/crypto/TokenCipher';
 import { AppleClientFactory } from '../services/tokens/AppleClientFactory';
 import { Secret } from '../services/secrets/Secret';
 import { silentLogger } from '../services/logging/logger';
-import { GraphDirectory } from '../services/directory';
+import { GraphDirectory } from '../services/directory/GraphDirectory';
 import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type LocalUser } from '../local/directory';
 import { tokenCipherContext, type VppToken } from '../services/store/entities/vppToken';
 import { eBookId } from '../services/store/entities/eBook';
 import { AssignmentExecutor } from '../services/assignments/AssignmentExecutor';
-import { AssignmentRunRepository } from '../services/assignments/AssignmentRunRepository';
+import { AssignmentRunRepository } from '../services/store/repositories/AssignmentRunRepository';
 import { AssignmentPlanner } from '../services/assignments/AssignmentPlanner';
 import { appleClientProvider } from '../services/assignments/ports';
-import { ApprovalService, approverPolicy } from '../services/approvals/ApprovalService';
+import { ApprovalService } from '../services/approvals/ApprovalService';
+import { ApproverDirectory } from '../services/approvals/ApproverDirectory';
 import type { AssignmentOutcome } from '../services/assignments/reporting';
 import type { Benchmark, BenchResult } from './types';
 
@@ -45,7 +47,7 @@ async function assignLargeGroup(): Promise<BenchResult> {
   try {
     const store = await createStore(await openDatabase(cosmos.client(), `bench-${randomBytes(4).toString('hex')}`));
     const runs = new AssignmentRunRepository(store.containers.assignments);
-    const cipher = new TokenCipher(Keyring.single('bench', randomBytes(32)));
+    const cipher = new TokenCipher(new Keyring('bench', new Map([['bench', randomBytes(32)]])));
     const directory = new GraphDirectory({ baseUrl: directoryServer.baseUrl, managedAppleIdAttribute: LOCAL_MANAGED_APPLE_ID_ATTRIBUTE });
     const clients = appleClientProvider(cipher, new AppleClientFactory({ baseUrl: sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 5 }));
 
@@ -101,7 +103,7 @@ async function assignLargeGroup(): Promise<BenchResult> {
       progressEveryUsers: 10_000,
       reporter: { progress: async () => undefined, finished: async (o) => void (outcome = o) },
     });
-    const approvals = new ApprovalService({ store, runs, executor, approvers: approverPolicy({ approverUserIds: ['approver'] }) });
+    const approvals = new ApprovalService({ store, runs, executor, approvers: new ApproverDirectory({ approverUserIds: ['approver'] }) });
     const preview = await new AssignmentPlanner(store, directory, clients).preview({ token, book, groups: [await directory.getGroup(GROUP_ID)], installIntent: 'required' });
     sandbox.stats.reset();
     const { request } = await approvals.request({ preview, requestedBy: { aadObjectId: 'requester' } });

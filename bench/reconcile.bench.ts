@@ -2,19 +2,21 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { CosmosClient } from '@azure/cosmos';
 import { appleLicenseCounts } from '../services/approvals/appleLicenseCounts';
-import { ApprovalService, approverPolicy } from '../services/approvals/ApprovalService';
+import { ApprovalService } from '../services/approvals/ApprovalService';
+import { ApproverDirectory } from '../services/approvals/ApproverDirectory';
 import { AssignmentExecutor } from '../services/assignments/AssignmentExecutor';
-import { AssignmentRunRepository, runId, ZERO_COUNTS } from '../services/assignments/AssignmentRunRepository';
+import { AssignmentRunRepository, runId, ZERO_COUNTS } from '../services/store/repositories/AssignmentRunRepository';
 import { appleClientProvider } from '../services/assignments/ports';
 import type { AssignmentOutcome } from '../services/assignments/reporting';
 import { StandingAssignmentReconciler, type RunReconciliation } from '../services/assignments/StandingAssignmentReconciler';
 import { forEachLimited } from '../services/common/forEachLimited';
-import { Keyring, TokenCipher } from '../services/crypto';
-import { GraphDirectory } from '../services/directory';
+import { Keyring } from '../services/crypto/Keyring';
+import { TokenCipher } from '../services/crypto/TokenCipher';
+import { GraphDirectory } from '../services/directory/GraphDirectory';
 import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE } from '../local/directory';
 import { createLogger } from '../services/logging/logger';
 import { Secret } from '../services/secrets/Secret';
-import { createStore, type Store } from '../services/store';
+import { createStore, type Store } from '../services/store/Store';
 import { EMBEDDED_COSMOS_KEY } from '../local/cosmos/EmbeddedCosmos';
 import { openDatabase } from '../services/store/cosmosClient';
 import { assignmentId } from '../services/store/entities/assignment';
@@ -156,7 +158,7 @@ async function seedToken(store: Store, runs: AssignmentRunRepository, cipher: To
       lastModifiedDateTime: now,
     });
     const approvalId = randomUUID();
-    const assignment = await store.assignments.create({
+    const { assignment } = await store.assignments.createOrGet({
       id: assignmentId(book.adamId, 'STDQ', book.groupId),
       tokenId: id,
       tenantId: TENANT,
@@ -232,7 +234,7 @@ async function reconcileBench(): Promise<BenchResult> {
     const { endpoint } = cosmos.info;
     const store = await createStore(await openDatabase(new CosmosClient({ endpoint, key: EMBEDDED_COSMOS_KEY, connectionPolicy: { enableEndpointDiscovery: false } }), `bench-${randomBytes(4).toString('hex')}`));
     const runs = new AssignmentRunRepository(store.containers.assignments);
-    const cipher = new TokenCipher(Keyring.single('bench', randomBytes(32)));
+    const cipher = new TokenCipher(new Keyring('bench', new Map([['bench', randomBytes(32)]])));
     const orgs = await requestJson<WorldOrg[]>(`${control}/orgs`);
     const tokenIds: string[] = [];
     await forEachLimited(orgs, SEED_CONCURRENCY, async (org) => void tokenIds.push(await seedToken(store, runs, cipher, org, members, budget)));
@@ -264,7 +266,7 @@ async function reconcileBench(): Promise<BenchResult> {
     const approvals = new ApprovalService({
       store,
       runs,
-      approvers: approverPolicy({ approverUserIds: [REQUESTER.aadObjectId, APPROVER.aadObjectId] }),
+      approvers: new ApproverDirectory({ approverUserIds: [REQUESTER.aadObjectId, APPROVER.aadObjectId] }),
       licenses: appleLicenseCounts(store, clients),
       executor,
       logger,

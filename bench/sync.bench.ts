@@ -3,10 +3,11 @@ import path from 'node:path';
 import { CosmosClient, type OperationInput } from '@azure/cosmos';
 import { BookMetadataClient } from '../services/apple/BookMetadataClient';
 import { forEachLimited } from '../services/common/forEachLimited';
-import { Keyring, TokenCipher } from '../services/crypto';
+import { Keyring } from '../services/crypto/Keyring';
+import { TokenCipher } from '../services/crypto/TokenCipher';
 import { silentLogger } from '../services/logging/logger';
 import { Secret } from '../services/secrets/Secret';
-import { createStore, type Store } from '../services/store';
+import { createStore, type Store } from '../services/store/Store';
 import { EMBEDDED_COSMOS_KEY } from '../local/cosmos/EmbeddedCosmos';
 import { openDatabase } from '../services/store/cosmosClient';
 import { tokenCipherContext, type VppToken } from '../services/store/entities/vppToken';
@@ -149,7 +150,7 @@ const benchmark: Benchmark = {
       const { endpoint } = cosmos.info;
       const client = new CosmosClient({ endpoint, key: EMBEDDED_COSMOS_KEY, connectionPolicy: { enableEndpointDiscovery: false } });
       const store = await createStore(await openDatabase(client, `bench-${randomBytes(4).toString('hex')}`));
-      const cipher = new TokenCipher(Keyring.single('bench', randomBytes(32)));
+      const cipher = new TokenCipher(new Keyring('bench', new Map([['bench', randomBytes(32)]])));
       const seedStarted = Date.now();
       await forEachLimited(
         Array.from({ length: tokens }, (_, i) => i),

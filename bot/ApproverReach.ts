@@ -9,7 +9,7 @@ import type { ConversationReferenceRepository } from '../services/store/reposito
 import { PLAYGROUND_ADMIN_USER_ID, PLAYGROUND_MEMBER_USER_ID, PLAYGROUND_SECOND_USER_ID, type AppConfig } from '../services/config/config';
 
 /** Installs the bot for a user through Microsoft Graph (GraphDirectory in production). */
-export interface BotInstaller {
+interface BotInstaller {
   installForUser(aadObjectId: string): Promise<void>;
 }
 

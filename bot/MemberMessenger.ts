@@ -12,7 +12,7 @@ import { exportIdOf, exportSecretSchema, exportUrl, newExportSecret, unreachable
 import type { ExportSource } from './exportRoute';
 
 /** Gets a member a personal chat with the bot (TeamsUserReach: the stored one, or install + create). */
-export interface MemberReach {
+interface MemberReach {
   reach(tenantId: string, aadObjectId: string): Promise<ReachOutcome>;
 }
 

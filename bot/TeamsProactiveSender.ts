@@ -40,7 +40,7 @@ function retryAfterMs(err: unknown): number | undefined {
   return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
 }
 
-export function toActivity(message: NotificationMessage): Partial<Activity> {
+function toActivity(message: NotificationMessage): Partial<Activity> {
   if (!message.card) return MessageFactory.text(message.text);
   // The text is the card's summary: it shows in the activity feed and notifications.
   return { ...MessageFactory.attachment(CardFactory.adaptiveCard(message.card)), summary: message.text };

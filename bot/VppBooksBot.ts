@@ -19,16 +19,16 @@ export class VppBooksBot extends TeamsActivityHandler {
     private readonly conversationState: ConversationState,
     private readonly mainDialog: MainDialog,
     /** Keeps where to reach each admin and channel for proactive notices. */
-    private readonly recorder?: ConversationReferenceRecorder,
+    private readonly recorder: Pick<ConversationReferenceRecorder, 'record'>,
     /** Universal Actions (Action.Execute) on approval cards. */
-    private readonly approvalCards?: ApprovalCardHandler,
+    private readonly approvalCards: Pick<ApprovalCardHandler, 'handle'>,
     /**
      * Whether the person in a new personal chat is a bot admin: members (for whom the bot installed itself to
      * tell them about a book) are greeted with the member help, not the admin's commands.
      */
-    private readonly isAdmin?: (tenantId: string, aadObjectId: string) => Promise<boolean>,
+    private readonly isAdmin: (tenantId: string, aadObjectId: string) => Promise<boolean>,
     /** Per-user and per-conversation limits, checked before anything else a turn does. */
-    private readonly rateLimiter?: TurnRateLimiter,
+    private readonly rateLimiter: TurnRateLimiter,
   ) {
     super();
     this.dialogState = conversationState.createProperty<DialogState>('DialogState');
@@ -54,19 +54,18 @@ export class VppBooksBot extends TeamsActivityHandler {
   private async isMember(context: TurnContext): Promise<boolean> {
     const who = context.activity.from?.aadObjectId;
     const tenantId = context.activity.conversation?.tenantId;
-    if (!this.isAdmin || !who || !tenantId || context.activity.conversation?.conversationType !== 'personal') return false;
+    if (!who || !tenantId || context.activity.conversation?.conversationType !== 'personal') return false;
     return !(await this.isAdmin(tenantId, who).catch(() => true));
   }
 
   protected override async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
-    if (!this.approvalCards) return super.onAdaptiveCardInvoke(context, invokeValue);
     return this.approvalCards.handle(context, invokeValue);
   }
 
   override async run(context: TurnContext): Promise<void> {
     // Before the recorder and the dialogs: a flood costs no store reads or writes.
-    if (this.rateLimiter && !(await this.rateLimiter.admit(context))) return;
-    await this.recorder?.record(context);
+    if (!(await this.rateLimiter.admit(context))) return;
+    await this.recorder.record(context);
     await super.run(context);
     await this.conversationState.saveChanges(context, false);
   }

@@ -8,6 +8,7 @@ import { DownstreamHealth } from '../services/health/DownstreamHealth';
 import { GraphDirectory, graphSignInFor } from '../services/directory/GraphDirectory';
 import { CachedGroupMembership } from '../services/directory/CachedGroupMembership';
 import { BookCatalog } from '../services/books/BookCatalog';
+import { BookSearch } from '../services/assignments/bookSearch';
 import { bookFlows } from '../dialogs/books/bookFlows';
 import { startServices } from './backingServices';
 import { BookMetadataClient } from '../services/apple/BookMetadataClient';
@@ -18,10 +19,12 @@ import { NotificationOutbox } from '../services/notifications/NotificationOutbox
 import { AdminRecipients } from '../services/notifications/AdminRecipients';
 import { TokenNotifier } from '../services/notifications/TokenNotifier';
 import { SyncResultNotices } from '../services/notifications/SyncResultNotices';
+import { noticeMessages } from '../cards/notificationMessages';
 import { syncFlows } from '../dialogs/sync/syncFlows';
 import { TeamsProactiveSender } from './TeamsProactiveSender';
 import { RequesterMessenger } from './RequesterMessenger';
-import { AssignmentRunRepository } from '../services/assignments/AssignmentRunRepository';
+import { AssignmentRunRepository } from '../services/store/repositories/AssignmentRunRepository';
+import { DialogStateDocuments } from '../services/store/repositories/DialogStateDocuments';
 import { AssignmentPlanner } from '../services/assignments/AssignmentPlanner';
 import { AssignmentExecutor } from '../services/assignments/AssignmentExecutor';
 import { StandingAssignmentReconciler } from '../services/assignments/StandingAssignmentReconciler';
@@ -43,7 +46,8 @@ import { MainDialog } from '../dialogs/MainDialog';
 import { AccessGuard } from '../dialogs/AccessGuard';
 import { tokenFlows } from '../dialogs/tokens/tokenFlows';
 import { createStore } from '../services/store/Store';
-import { TokenCipher, keyringFromSettings, loadOrCreateLocalKey, type KeySettings } from '../services/crypto';
+import { TokenCipher } from '../services/crypto/TokenCipher';
+import { keyringFromSettings, loadOrCreateLocalKey, type KeySettings } from '../services/crypto/keyConfig';
 import { AdminPolicy } from '../services/auth/AdminPolicy';
 import { AppleClientFactory } from '../services/tokens/AppleClientFactory';
 import { TokenFileReader } from '../services/tokens/TokenFileReader';
@@ -79,6 +83,8 @@ export interface ApplicationOptions {
   auth?: AdapterAuthOptions;
   /** Only tests set this: how long `/readyz` reuses a downstream check (30 s by default). */
   healthMaxAgeMs?: number;
+  /** Only tests set this: the clock of the per-minute turn limits, so a test decides when a minute is over. */
+  rateLimitClock?: () => number;
 }
 
 /**
@@ -162,9 +168,9 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       isAdmin: async (tenantId, aadObjectId) => (await policy.authorize({ tenantId, aadObjectId })).allowed,
       adminChannelConversationId: config.notifications.adminChannelConversationId,
     });
-    const notifier = new TokenNotifier({ store, outbox, recipients, logger });
+    const notifier = new TokenNotifier({ store, outbox, recipients, messages: noticeMessages, logger });
     const sync = new SyncService({ engine, store, instanceId: config.instanceId, afterSync: (outcome) => notifier.afterSync(outcome), logger });
-    const syncResults = new SyncResultNotices({ store, outbox, sync, logger });
+    const syncResults = new SyncResultNotices({ store, outbox, sync, messages: noticeMessages, logger });
     const scheduler = new SyncScheduler({
       sync,
       store,
@@ -277,7 +283,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     sync.afterEachSync(async (outcome) => {
       if (outcome.status === 'completed') reconciler.afterSync(outcome.tokenId);
     });
-    const reconcileCommand = new ReconcileCommand(store, reconciler, outbox, logger);
+    const bookSearch = new BookSearch(store);
+    const reconcileCommand = new ReconcileCommand(bookSearch, tokens, reconciler, outbox, logger);
     // Available assignments: members get the book themselves (`my books` → Get) within the approved budget.
     const claims = new BookClaimService({ store, runs, directory, clients, topUps: topUpRequests, notices: memberNotices, logger, wait: { intervalMs: config.apple.statusPollIntervalMs } });
     late.claims = claims;
@@ -285,13 +292,13 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production', allowedHosts: config.tokenDownload.hosts, allowLoopback: config.mode === 'local' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
-      ...syncFlows({ tokens, store, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'))) }),
-      ...assignFlows({ store, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, runs, executor, isAdmin, reconcile: reconcileCommand }),
+      ...syncFlows({ tokens, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'))) }),
+      ...assignFlows({ books: bookSearch, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, executor, isAdmin, reconcile: reconcileCommand }),
       ...memberFlows({ claims }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
-    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id))), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin, new TurnRateLimiter(config.rateLimits, { logger }));
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id))), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin, new TurnRateLimiter(config.rateLimits, { logger, now: options.rateLimitClock }));
     const server = createBotServer({
       adapter,
       bot,
@@ -315,11 +322,11 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     await memberNotices.start();
     // Key rotation: tokens still under an old key are re-encrypted under the current one (in the background:
     // it reads every conversation's dialog state, and no turn needs it done).
-    const keyRotation = new TokenReencryptionSweep({ tokens: store.tokens, cipher, dialogState: database.container(BOT_STATE_CONTAINER), logger });
+    const keyRotation = new TokenReencryptionSweep({ tokens: store.tokens, cipher, dialogState: new DialogStateDocuments(database.container(BOT_STATE_CONTAINER)), logger });
     keyRotation.run().catch((err: unknown) => logger.warn({ err }, 're-encrypting stored tokens failed'));
     // Every sweep: expire overdue approvals, and take over runs whose instance died (its lease ran out).
     const sweep = setInterval(() => {
-      approvalCards.expireOverdue(undefined, config.tenantId).catch((err: unknown) => logger.warn({ err }, 'expiring approval requests failed'));
+      approvalCards.expireOverdue(config.tenantId).catch((err: unknown) => logger.warn({ err }, 'expiring approval requests failed'));
       approvals.recoverApproved().catch((err: unknown) => logger.warn({ err }, 'recovering approved requests failed'));
       executor.resumeAll().catch((err: unknown) => logger.warn({ err }, 'resuming assignments failed'));
       syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));

@@ -34,7 +34,7 @@ interface LocalServicesModule {
  */
 const LOCAL_SERVICES_MODULE = ['..', 'local', 'startLocalServices'].join('/');
 
-export class LocalServicesMissingError extends Error {
+class LocalServicesMissingError extends Error {
   constructor() {
     super('Local mode needs the local services, which only a checkout installed with `npm ci` has (the production build leaves them out). Set MicrosoftAppId and the production settings (docs/deploy.md), or run from a checkout.');
     this.name = 'LocalServicesMissingError';

@@ -16,7 +16,7 @@ export interface ExportRouteLimits {
 }
 
 /** A person downloads a list a few times; nobody needs more than this. */
-export const DEFAULT_EXPORT_LIMITS: ExportRouteLimits = { perClient: 20, total: 120, windowMs: 60_000 };
+const DEFAULT_EXPORT_LIMITS: ExportRouteLimits = { perClient: 20, total: 120, windowMs: 60_000 };
 
 /** Fixed windows per key: enough to stop guessing and hammering, with no timers to clean up. */
 class WindowCounter {

@@ -13,7 +13,7 @@ import type { DownstreamState } from '../services/health/DownstreamHealth';
  * What `/readyz` says: whether the bot can serve (its store answers) and which dependency is down, and
  * nothing else: no version, mode, endpoints or errors, since the probe is unauthenticated.
  */
-export interface ReadinessReport {
+interface ReadinessReport {
   status: 'ready' | 'degraded' | 'unavailable';
   store: 'up' | 'down';
   apple: 'up' | 'down';

@@ -2,7 +2,6 @@ import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import approvalRequestTemplate from './approvalRequest.json';
 import approvalNoticeTemplate from './approvalNotice.json';
-import approvalListTemplate from './approvalList.json';
 
 /** The fields of a stored approval request the cards show; structurally matches the store's ApprovalRequest. */
 export interface ApprovalView {
@@ -105,20 +104,4 @@ function licensesLine(summary: { licensesNeeded: number; headroom?: number | und
 /** A one-line card, the answer to a click that cannot be acted on (unknown or forged request); `text` is chat Markdown. */
 export function approvalNoticeCard(text: string): AdaptiveCardJson {
   return renderCard(approvalNoticeTemplate, { text });
-}
-
-export function approvalListCard(requests: readonly ApprovalView[]): AdaptiveCardJson {
-  return renderCard(approvalListTemplate, {
-    count: requests.length,
-    requests: requests.map((r) => ({
-      bookTitle: r.kind === 'topUp' ? `${escapeMarkdown(r.summary.bookTitle)}: ${r.summary.licensesNeeded.toLocaleString('en-GB')} more licenses` : escapeMarkdown(r.summary.bookTitle),
-      facts: [
-        { title: 'Groups', value: escapeMarkdown(r.summary.groupName) },
-        { title: 'Intent', value: intentLabel(r.summary.installIntent) },
-        { title: 'Licenses needed', value: r.summary.licensesNeeded.toLocaleString('en-GB') },
-        { title: 'Requested by', value: `${nameOf(r.requestedBy)}, ${formatDateTime(r.requestedDateTime)}` },
-        { title: 'Expires', value: formatDateTime(r.expiresAt) },
-      ],
-    })),
-  });
 }

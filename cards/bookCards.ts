@@ -3,7 +3,7 @@ import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import bookListTemplate from './bookList.json';
 
 /** What the books card shows of one book; structurally matches the catalog's CatalogBook. */
-export interface BookView {
+interface BookView {
   id: string;
   tokenId: string;
   tokenDisplayName: string;

@@ -17,7 +17,7 @@ export interface NoticeBook {
 }
 
 /** Unreachable members a summary names at most; the CSV download has all of them. */
-export const SHOWN_UNREACHABLE = 10;
+const SHOWN_UNREACHABLE = 10;
 
 interface NoticeCardData {
   title: string;

@@ -4,7 +4,7 @@ import memberHelpTemplate from './memberHelp.json';
 import myBooksTemplate from './myBooks.json';
 
 /** One book on the member's card; structurally matches the service's MemberBook. */
-export interface MemberBookView {
+interface MemberBookView {
   tokenId: string;
   title: string;
   author?: string | undefined;

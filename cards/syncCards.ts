@@ -1,11 +1,12 @@
 import { escapeMarkdown } from '../services/common/chatText';
+import type { SyncResultView } from '../services/notifications/noticeMessages';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import notificationTemplate from './notification.json';
 import statusBoardTemplate from './statusBoard.json';
 import syncResultTemplate from './syncResult.json';
 import { expiryLabel } from './tokenCards';
 
-export type CardColor = 'Default' | 'Good' | 'Warning' | 'Attention' | 'Accent';
+type CardColor = 'Default' | 'Good' | 'Warning' | 'Attention' | 'Accent';
 
 export interface Fact {
   title: string;
@@ -33,22 +34,9 @@ export function notificationCard(data: NotificationCardData): AdaptiveCardJson {
   return renderCard(notificationTemplate, { nextStep: '', facts: [], actions: [], ...data });
 }
 
-/** The fields of a sync outcome the result card shows; structurally matches services/sync's SyncOutcome. */
-export interface SyncResultView {
-  tokenId: string;
-  tokenName: string;
-  status: 'completed' | 'failed' | 'skipped';
-  books: number;
-  licenses: { total: number; used: number; available: number };
-  changes: { booksAdded: number; booksUpdated: number; booksRemoved: number; usersChanged: number; assignmentsChanged: number };
-  durationMs: number;
-  error?: { message: string } | undefined;
-  lowLicenseBooks: ReadonlyArray<{ title: string; available: number; total: number }>;
-}
-
 const n = (value: number): string => value.toLocaleString('en-GB');
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   if (ms < 1000) return `${ms} ms`;
   const seconds = Math.round(ms / 100) / 10;
   if (seconds < 60) return `${seconds} s`;

@@ -21,7 +21,7 @@ export interface TokenView {
 }
 
 /** Tokens this close to expiry are highlighted (Intune warns from 30 days). */
-export const EXPIRY_WARNING_DAYS = 30;
+const EXPIRY_WARNING_DAYS = 30;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });

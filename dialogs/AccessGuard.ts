@@ -1,6 +1,5 @@
 import type { TurnContext } from 'botbuilder';
-import type { AdminPolicy, Authorization } from '../services/auth/AdminPolicy';
-import type { AuditLog } from '../services/store/repositories/AuditLog';
+import type { AdminPolicy, Authorization, RefusalAudit } from '../services/auth/AdminPolicy';
 import type { Logger } from '../services/logging/logger';
 import { isExpectedError, toChatError } from './chatErrors';
 
@@ -15,7 +14,7 @@ function tenantOf(context: TurnContext): string | undefined {
  * Refusals of one user, for one command and reason, within this long are one audit entry with a count:
  * a script repeating a refused command must not write a document per message.
  */
-export const REFUSAL_AUDIT_WINDOW_MS = 10 * 60_000;
+const REFUSAL_AUDIT_WINDOW_MS = 10 * 60_000;
 
 /**
  * Checks the sender of a turn against the admin policy, from what Teams put on the activity (never from
@@ -24,7 +23,7 @@ export const REFUSAL_AUDIT_WINDOW_MS = 10 * 60_000;
 export class AccessGuard {
   constructor(
     private readonly policy: AdminPolicy,
-    private readonly audit: AuditLog | undefined,
+    private readonly audit: RefusalAudit | undefined,
     private readonly logger?: Logger,
     /** Approvers who are not admins may use the commands that say so (`approvals`). */
     private readonly isApprover?: (tenantId: string, aadObjectId: string) => Promise<boolean>,

@@ -10,6 +10,7 @@ import {
   type WaterfallStepContext,
 } from 'botbuilder-dialogs';
 import type { StatePropertyAccessor, TurnContext } from 'botbuilder';
+import { z } from 'zod';
 import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
 import { memberHelpCard } from '../cards/myBooksCards';
 import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
@@ -28,8 +29,35 @@ function isHelp(text: string | undefined): boolean {
   return normalised === 'help' || normalised === '?';
 }
 
-/** The turn-state key botbuilder-dialogs looks up before building its memory scopes (DialogManager sets it too). */
-const STATE_CONFIGURATION_KEY = 'DialogStateManagerConfiguration';
+/**
+ * botbuilder-dialogs' memory configuration (scopes and path resolvers, all stateless), carried from turn to
+ * turn. botbuilder builds it with the first dialog context of a turn (about 0.1 ms) and shares it with the
+ * turn's other contexts through turn state; no public API hands one to a new dialog context (DialogManager's
+ * `stateConfiguration` reaches only the context it builds after the first). So the turn-state entry that holds
+ * it is found once by its value, the public `DialogContext.state.configuration`, rather than by the library's
+ * private key name, and set again before each later turn builds its first context. Should a version stop
+ * sharing it that way, nothing is found and every turn builds its own, as plain botbuilder does; the MainDialog
+ * test "builds the dialog memory configuration once" then fails, so the turn cost does not drift unnoticed.
+ */
+class SharedDialogMemory {
+  private entry: { key: unknown; configuration: DialogStateManagerConfiguration } | undefined;
+  private lookedUp = false;
+
+  /** Before the turn's first dialog context. */
+  lend(context: TurnContext): void {
+    if (this.entry) context.turnState.set(this.entry.key, this.entry.configuration);
+  }
+
+  /** After it: the first time, finds the entry botbuilder put what it built in. */
+  keep(context: TurnContext, dc: DialogContext): void {
+    if (this.lookedUp) return;
+    this.lookedUp = true;
+    const configuration = dc.state.configuration;
+    for (const [key, value] of context.turnState as Map<unknown, unknown>) {
+      if (value === configuration) this.entry = { key, configuration };
+    }
+  }
+}
 
 export const IRREVOCABLE_MESSAGE =
   'Book licenses cannot be reclaimed: once Apple assigns a book to a user, the license belongs to that user for good ' +
@@ -63,15 +91,16 @@ export interface MainDialogOptions {
  * What MainDialog remembers about the flow under way, in its own dialog instance state. Conversation
  * state is per conversation (a whole channel shares one dialog stack), so the flow must carry who it is for.
  */
-interface ActiveFlow {
+const activeFlowSchema = z.object({
   /** The command that started it: its rules are checked again on every turn. */
-  command: string;
+  command: z.string(),
   /** Who started it (Entra object id, else the channel account id), lower case; absent when Teams did not say. */
-  ownerId?: string | undefined;
-  ownerName?: string | undefined;
+  ownerId: z.string().optional(),
+  ownerName: z.string().optional(),
   /** When the flow last advanced (epoch ms). */
-  lastTurnAt: number;
-}
+  lastTurnAt: z.number(),
+});
+type ActiveFlow = z.infer<typeof activeFlowSchema>;
 
 const ACTIVE_FLOW = 'activeFlow';
 
@@ -98,11 +127,8 @@ export class MainDialog extends ComponentDialog {
   static readonly id = 'main';
 
   private readonly flows: ReadonlyMap<string, FlowRegistration>;
-  /**
-   * Memory scopes and path resolvers are stateless; botbuilder would rebuild them (a dependency graph
-   * and config validation) for every turn. DialogManager shares one set across turns the same way.
-   */
-  private stateConfiguration: DialogStateManagerConfiguration | undefined;
+  /** Memory scopes and path resolvers are stateless; botbuilder would rebuild them (a dependency graph and config validation) every turn. */
+  private readonly dialogMemory = new SharedDialogMemory();
   private renderedHelp: AdaptiveCardJson | undefined;
   /** The member help, by whether the reader is an approver (rendered once each). */
   private readonly memberHelp = new Map<boolean, AdaptiveCardJson>();
@@ -140,9 +166,9 @@ export class MainDialog extends ComponentDialog {
     }
     const dialogSet = new DialogSet(accessor);
     dialogSet.add(this);
-    if (this.stateConfiguration) context.turnState.set(STATE_CONFIGURATION_KEY, this.stateConfiguration);
+    this.dialogMemory.lend(context);
     const dc = await dialogSet.createContext(context);
-    this.stateConfiguration ??= context.turnState.get<DialogStateManagerConfiguration>(STATE_CONFIGURATION_KEY);
+    this.dialogMemory.keep(context, dc);
     const result = await dc.continueDialog();
     if (result.status === DialogTurnStatus.empty) await dc.beginDialog(this.id);
   }
@@ -180,7 +206,9 @@ export class MainDialog extends ComponentDialog {
   protected override async onContinueDialog(innerDc: DialogContext): Promise<DialogTurnResult> {
     const context = innerDc.context;
     const state = mainState(innerDc);
-    const active = state[ACTIVE_FLOW] as ActiveFlow | undefined;
+    // A record that does not fit (state from an older version) lapses like a missing one.
+    const record = activeFlowSchema.safeParse(state[ACTIVE_FLOW]);
+    const active = record.success ? record.data : undefined;
     const flow = active ? this.flows.get(active.command) : undefined;
     const now = this.now().getTime();
     // Without a record or a known command (state from an older version) the rules cannot be checked: it lapses too.

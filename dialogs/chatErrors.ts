@@ -1,7 +1,6 @@
 import type { DialogTurnResult, WaterfallStepContext } from 'botbuilder-dialogs';
 import { randomUUID } from 'node:crypto';
-import { UserFacingError } from '../services/errors';
-import { VppError } from '../services/apple/VppError';
+import { UserFacing } from '../services/errors';
 import { isStoreUnavailable } from '../services/store/errors';
 
 export interface ChatError {
@@ -11,26 +10,17 @@ export interface ChatError {
   incidentId?: string;
 }
 
-/** Errors that carry their own admin-readable text (UserFacingError, Apple's VppError). */
-interface HasUserMessage {
-  userMessage: string;
-}
-
-function hasUserMessage(err: unknown): err is HasUserMessage {
-  return typeof err === 'object' && err !== null && typeof (err as Partial<HasUserMessage>).userMessage === 'string';
-}
-
-/** True for errors whose text is meant for the admin; anything else is a bug to log, not to show. */
-export function isExpectedError(err: unknown): boolean {
-  return err instanceof UserFacingError || err instanceof VppError || hasUserMessage(err);
+/**
+ * True for errors whose text is meant for the admin (every `UserFacing` error: ours, Apple's VppError,
+ * the directory's DirectoryError); anything else is a bug to log, not to show.
+ */
+export function isExpectedError(err: unknown): err is UserFacing {
+  return err instanceof UserFacing;
 }
 
 /** The one place that turns any thrown error into chat text. Unknown errors never leak internals. */
 export function toChatError(err: unknown): ChatError {
-  if (err instanceof UserFacingError) return { text: err.message };
-  // VppError messages are written for admins and scrubbed of secrets by construction.
-  if (err instanceof VppError) return { text: err.message };
-  if (hasUserMessage(err)) return { text: err.userMessage };
+  if (isExpectedError(err)) return { text: err.userMessage };
   const incidentId = randomUUID().slice(0, 8);
   if (isStoreUnavailable(err)) {
     return {

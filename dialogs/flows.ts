@@ -1,6 +1,7 @@
 import type { TurnContext } from 'botbuilder';
 import type { Dialog } from 'botbuilder-dialogs';
-import type { AdminActor } from '../services/tokens/TokenService';
+import { z } from 'zod';
+import type { AdminActor } from '../services/auth/AdminPolicy';
 
 /** What the main dialog hands a flow when it starts it. */
 export interface FlowOptions {
@@ -35,12 +36,12 @@ interface FlowRules {
 }
 
 /** A command that may take several turns (questions, confirmations): a dialog with state. */
-export interface DialogFlowRegistration extends FlowRules {
+interface DialogFlowRegistration extends FlowRules {
   dialog: Dialog;
 }
 
 /** A command answered within its own turn (a list, a card): no dialog, so no dialog state to build. */
-export interface SingleTurnFlowRegistration extends FlowRules {
+interface SingleTurnFlowRegistration extends FlowRules {
   answer: (context: TurnContext, options: FlowOptions) => Promise<void>;
 }
 
@@ -48,7 +49,10 @@ export type FlowRegistration = DialogFlowRegistration | SingleTurnFlowRegistrati
 
 /** The admin a flow runs for; MainDialog sets it before starting any admin-only flow. */
 export function flowActor(options: unknown, flow: string): AdminActor {
-  const actor = (options as FlowOptions | undefined)?.actor;
-  if (!actor) throw new Error(`${flow} runs only for an authorised admin`);
-  return actor;
+  const parsed = flowActorSchema.safeParse(options);
+  if (!parsed.success) throw new Error(`${flow} runs only for an authorised admin`);
+  return parsed.data.actor;
 }
+
+/** The actor MainDialog put on a flow's options (dialog state: read back, not trusted to fit). */
+const flowActorSchema = z.object({ actor: z.object({ tenantId: z.string(), aadObjectId: z.string(), name: z.string().optional() }) });

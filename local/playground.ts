@@ -90,14 +90,14 @@ const PLAYGROUND_USERS = [
   { id: 'user-id-5', given: 'Lynne', surname: 'Robbins', alias: 'lynner', n: '25' },
 ] as const;
 
-export type PlaygroundUserId = (typeof PLAYGROUND_USERS)[number]['id'];
+type PlaygroundUserId = (typeof PLAYGROUND_USERS)[number]['id'];
 
 /**
  * The Playground's built-in configuration with another of its users signed in instead of Alex Wilber:
  * a chat window of its own (and its own connector) for that user. Its chats have their own ids, so they
  * never meet Alex's.
  */
-export function playgroundConfigFor(userId: PlaygroundUserId, chatPrefix: string): string {
+function playgroundConfigFor(userId: PlaygroundUserId, chatPrefix: string): string {
   const yaml = (u: (typeof PLAYGROUND_USERS)[number], indent: string, first: string) =>
     [
       `${first}id: ${u.id}`,

@@ -7,14 +7,14 @@ import { ICONS, checkIcon } from './icons';
 
 type Manifest = TeamsManifestV1D23.TeamsManifestV1D23;
 
-export const MANIFEST_DIR = __dirname;
-export const TEMPLATE_PATH = path.join(MANIFEST_DIR, 'manifest.template.json');
-export const ICONS_DIR = path.join(MANIFEST_DIR, 'icons');
-export const DEFAULT_ZIP_PATH = path.join(MANIFEST_DIR, 'build', 'vpp-books.zip');
+const MANIFEST_DIR = __dirname;
+const TEMPLATE_PATH = path.join(MANIFEST_DIR, 'manifest.template.json');
+const ICONS_DIR = path.join(MANIFEST_DIR, 'icons');
+const DEFAULT_ZIP_PATH = path.join(MANIFEST_DIR, 'build', 'vpp-books.zip');
 
 /** Stands in for MicrosoftAppId in local mode, so the package can still be built and checked. */
 export const PLACEHOLDER_APP_ID = '00000000-0000-4000-8000-000000000000';
-export const PLACEHOLDER_HOSTNAME = 'localhost';
+const PLACEHOLDER_HOSTNAME = 'localhost';
 
 /** Limits Teams enforces when it installs an app, stricter than the JSON schema's. */
 export const TEAMS_LIMITS = {
@@ -132,7 +132,7 @@ export function menuCommands(commands: readonly CommandInfo[] = COMMANDS): Comma
 }
 
 /** The bot's commands as Teams shows them in the compose box: the text to type, and what it does. */
-export function commandListCommands(): { title: string; description: string }[] {
+function commandListCommands(): { title: string; description: string }[] {
   return menuCommands().map((c) => ({ title: c.command, description: c.description }));
 }
 
@@ -190,7 +190,7 @@ export function checkTeamsLimits(manifest: Manifest): string[] {
  * The v1.23 schema bundled in @microsoft/app-manifest. Passing it explicitly keeps validation
  * offline: without it the library would fall back to downloading the schema for unknown URLs.
  */
-export async function loadBundledSchema(): Promise<Parameters<typeof AppManifestUtils.validateAgainstSchema>[1]> {
+async function loadBundledSchema(): Promise<Parameters<typeof AppManifestUtils.validateAgainstSchema>[1]> {
   const packageDir = path.dirname(require.resolve('@microsoft/app-manifest/package.json'));
   const schemaPath = path.join(packageDir, 'build', 'json-schemas', 'teams', 'v1.23', 'MicrosoftTeams.schema.json');
   let text: string;

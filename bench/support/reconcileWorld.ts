@@ -57,9 +57,8 @@ export interface WorldVerify {
   strangers: number;
 }
 
-export const MDM_INFO = MDM;
-export const worldUserId = (n: number): string => `96000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
-export const worldGroupId = (n: number): string => `95000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const worldUserId = (n: number): string => `96000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
+const worldGroupId = (n: number): string => `95000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

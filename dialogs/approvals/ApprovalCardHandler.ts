@@ -1,4 +1,4 @@
-import { CardFactory, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
+import { type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import { approvalCard, approvalNoticeCard } from '../../cards/approvalCards';
 import type { AdaptiveCardJson } from '../../cards/cardTemplates';
@@ -11,7 +11,7 @@ import type { ApprovalRequest } from '../../services/store/entities/approval';
  * What an Approve / Reject / refresh click sends. Card data is user-controlled: anything beyond the
  * approval id and the comment box is refused, and nothing here is trusted beyond naming the request.
  */
-export const approvalInvokeSchema = z.object({
+const approvalInvokeSchema = z.object({
   action: z.looseObject({
     type: z.literal('Action.Execute'),
     verb: z.enum(['approve', 'reject', 'refresh', 'withdraw', 'resend']),
@@ -39,9 +39,9 @@ export type CardCopy = NonNullable<ApprovalRequest['card']>;
 /** Whether a user is a bot admin (Resend is theirs). */
 export type AdminCheck = (tenantId: string, aadObjectId: string) => Promise<boolean>;
 
-export const ADAPTIVE_CARD_RESPONSE = 'application/vnd.microsoft.card.adaptive';
+const ADAPTIVE_CARD_RESPONSE = 'application/vnd.microsoft.card.adaptive';
 
-export const APPROVAL_MESSAGES = {
+const APPROVAL_MESSAGES = {
   invalid: 'That action is not one this bot offers, so nothing was changed.',
   notFound: 'This approval request does not exist in your organisation (it may have been removed), so nothing was changed.',
   noIdentity: 'I cannot tell who clicked (no Entra ID account on this action), so nothing was changed.',
@@ -136,14 +136,14 @@ export class ApprovalCardHandler {
    * different number) shows as withdrawn wherever it was posted, so nobody approves the old number.
    */
   async topUpRequested(request: ApprovalRequest | undefined, approvers: readonly string[], replaced?: ApprovalRequest): Promise<void> {
-    if (replaced) await this.publish(undefined, replaced, { tellRequester: false });
+    if (replaced) await this.publish(replaced, { tellRequester: false });
     if (request) await this.notifier?.requestCreated(request, approvers);
   }
 
   /** Marks overdue requests expired and updates their cards and requesters; for a periodic sweep. */
-  async expireOverdue(context: TurnContext | undefined, tenantId: string): Promise<ApprovalRequest[]> {
+  async expireOverdue(tenantId: string): Promise<ApprovalRequest[]> {
     const expired = await this.approvals.expireOverdue(tenantId);
-    for (const request of expired) await this.publish(context, request);
+    for (const request of expired) await this.publish(request);
     return expired;
   }
 
@@ -194,7 +194,7 @@ export class ApprovalCardHandler {
    * stored conversations instead of the click's context.
    */
   private later(request: ApprovalRequest, options: { tellRequester?: boolean } = {}): void {
-    this.track(() => this.publish(undefined, request, options));
+    this.track(() => this.publish(request, options));
   }
 
   private track(work: () => Promise<unknown>): void {
@@ -209,29 +209,24 @@ export class ApprovalCardHandler {
    * The decided (or expired, withdrawn) card replaces every posted copy (the requester's and each
    * approver's), and the requester is told.
    */
-  private async publish(context: TurnContext | undefined, request: ApprovalRequest, options: { tellRequester?: boolean } = {}): Promise<AdaptiveCardJson> {
+  private async publish(request: ApprovalRequest, options: { tellRequester?: boolean } = {}): Promise<void> {
     const card = approvalCard(request, { actionable: false });
     // Read again: approvers' copies may have been recorded since the decision was read.
     const latest = (await this.approvals.get(request.tenantId, request.id)) ?? request;
     for (const copy of [...(latest.card ? [latest.card] : []), ...(latest.copies ?? [])]) {
       try {
-        if (context && copy.conversationId === context.activity.conversation?.id) {
-          await context.updateActivity({ type: 'message', id: copy.activityId, conversation: context.activity.conversation, attachments: [CardFactory.adaptiveCard(card)] });
-        } else {
-          await this.notifier?.updateCard(request.tenantId, copy, card);
-        }
+        await this.notifier?.updateCard(request.tenantId, copy, card);
       } catch (err) {
         // The decision stands; a card that could not be updated refreshes to the truth when next shown.
         this.logger?.warn({ err, approvalId: request.id }, 'could not update a copy of the approval card');
       }
     }
-    if (options.tellRequester === false) return card;
+    if (options.tellRequester === false) return;
     try {
       await this.notifier?.decided(request);
     } catch (err) {
       this.logger?.warn({ err, approvalId: request.id }, 'could not tell the requester about the decision');
     }
-    return card;
   }
 }
 

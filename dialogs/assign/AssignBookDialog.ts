@@ -6,42 +6,39 @@ import { choiceQuestionCard } from '../../cards/tokenCards';
 import { nameList } from '../../services/common/nameList';
 import { echoArgument, escapeMarkdown } from '../../services/common/chatText';
 import { MAX_NEWCOMER_HEADROOM, type ApprovalService } from '../../services/approvals/ApprovalService';
-import type { AssignmentPlanner, AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
-import { findBooks } from '../../services/assignments/bookSearch';
-import type { Store } from '../../services/store/Store';
-import type { AdminActor } from '../../services/tokens/TokenService';
+import { assignmentPreviewSchema, type AssignmentPlanner, type AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
+import { bookChoice, bookChoiceSchema, type BookMatch, type BookSearch } from '../../services/assignments/bookSearch';
+import type { AdminActor } from '../../services/auth/AdminPolicy';
 import { postApprovalCard, type ApproverNotice } from '../approvals/approvalCardSender';
 import { endWithError } from '../chatErrors';
-import { flowActor, type FlowOptions } from '../flows';
+import { flowActor } from '../flows';
+import { flowState } from '../flowState';
 import { normaliseText } from '../parseCommand';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
-import { PickGroupsDialog, pickedGroupSchema } from './PickGroupsDialog';
+import { MAX_GROUPS, PickGroupsDialog, pickedGroupSchema } from './PickGroupsDialog';
 
 const ASK_BOOK = 'assign.askBook';
 const PICK_BOOK = 'assign.pickBook';
 const INTENT = 'assign.intent';
 const CONFIRM = 'assign.confirm';
 
-const bookCandidateSchema = z.object({ tokenId: z.string().min(1).max(128), bookId: z.string().min(1).max(255), title: z.string().max(512) });
-const candidatesSchema = z.array(bookCandidateSchema).max(10);
-
-/** The preview as kept in dialog state between the card and the click (read back through zod). */
-const previewSchema = z.object({
-  tokenId: z.string(),
-  tenantId: z.string(),
-  book: z.object({ adamId: z.string(), pricingParam: z.enum(['STDQ', 'PLUS']), title: z.string(), author: z.string().optional() }),
-  installIntent: z.enum(['required', 'available']),
-  groups: z.array(z.object({ groupId: z.string(), groupName: z.string(), userCount: z.number().int(), deviceCount: z.number().int() })).min(1).max(20),
-  distinctUsers: z.number().int(),
-  alreadyAssigned: z.number().int(),
-  needInvitation: z.number().int(),
-  licensesNeeded: z.number().int(),
-  licensesAvailable: z.number().int(),
-  licensesReserved: z.number().int().default(0),
-  unlimited: z.boolean().default(false),
-  enough: z.boolean(),
+/** What the flow keeps between turns, each part checked by the rules of the service it comes from. */
+const assignValuesSchema = z.object({
+  /** The books a search found, while it asks which one. */
+  candidates: z.array(bookChoiceSchema).max(10),
+  book: bookChoiceSchema,
+  groups: z.array(pickedGroupSchema).min(1).max(MAX_GROUPS),
+  // Flows under way when reservations and free books came in kept previews without these two.
+  preview: assignmentPreviewSchema.extend({
+    licensesReserved: assignmentPreviewSchema.shape.licensesReserved.default(0),
+    unlimited: assignmentPreviewSchema.shape.unlimited.default(false),
+  }),
 });
+const assignState = flowState('assign', assignValuesSchema);
+
+/** The books card's Assign button: the book, by its token and id (`{ command: 'assign', tokenId, args: { bookId } }`). */
+const assignButtonSchema = z.object({ tokenId: bookChoiceSchema.shape.tokenId, args: z.object({ bookId: bookChoiceSchema.shape.bookId }).strict() });
 
 const NEWCOMER_HEADROOM = MAX_NEWCOMER_HEADROOM;
 const SYNONYMS: Readonly<Record<string, string[]>> = { request: ['request', 'yes', 'confirm'], limit: ['limit', 'first'], headroom: ['headroom', 'newcomers', '+10'] };
@@ -50,6 +47,8 @@ export const ASSIGN_MESSAGES = {
   askBook: 'Which **book** do you want to assign? Type part of its title.',
   noBooks: 'There are no books yet: upload a VPP token and sync it first (**upload token**, **sync**).',
   noLicenses: 'No license of this book is left, so it cannot be assigned to anyone. Buy more licenses in Apple School Manager or Apple Business Manager, sync, and try again. Nothing was changed.',
+  bookGone: 'That book is no longer there (its token may have been removed). Type **books** to see the books there are. Nothing was changed.',
+  unreadableButton: 'That Assign button sent something I could not read, so I did nothing. Type **books** to list the books again, or **assign** to start over.',
   kept: 'Nothing was requested and nothing was changed.',
 } as const;
 
@@ -57,7 +56,7 @@ export const ASSIGN_MESSAGES = {
  * What each intent does in this bot, honestly: it cannot put a book onto a device (that takes an MDM
  * command, such as Intune's), only give licenses and tell people.
  */
-export const INTENT_HINT =
+const INTENT_HINT =
   "Required: everyone who can receive the book now (a Managed Apple Account, or already in your organisation's Apple volume purchasing) gets a license at once and a message in Teams; the others get their own invitation in Teams and the license once they have joined, never before. " +
   'Available: nothing is spent now; members are told in Teams that the book is there for them and get a license only when they ask for it (**my books**), up to the number approved. ' +
   'Either way the book appears in the Books app under their purchases; installing it onto devices automatically needs an MDM such as Microsoft Intune.';
@@ -70,7 +69,7 @@ export class AssignBookDialog extends ComponentDialog {
   static readonly id = 'assignBook';
 
   constructor(
-    private readonly store: Store,
+    private readonly books: BookSearch,
     private readonly planner: AssignmentPlanner,
     private readonly approvals: ApprovalService,
     pickGroups: PickGroupsDialog,
@@ -100,25 +99,57 @@ export class AssignBookDialog extends ComponentDialog {
   }
 
   private async askBook(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const argument = normaliseText((step.options as FlowOptions).argument ?? '');
+    const options = assignState.options(step);
+    if (options.tokenId !== undefined || options.args !== undefined) return this.bookFromButton(step, options);
+    const argument = normaliseText(options.argument);
     if (argument) return step.next(argument);
     return step.prompt(ASK_BOOK, { prompt: ASSIGN_MESSAGES.askBook, retryPrompt: 'Type part of the book title, or **cancel**.' });
   }
 
+  /**
+   * The books card's Assign button already names the book: no question about it, straight on to the groups
+   * (findBook passes it through). A book that is gone or has no license left is said so here, before any
+   * group is asked for.
+   */
+  private async bookFromButton(step: WaterfallStepContext, options: { tokenId?: string | undefined; args?: unknown }): Promise<DialogTurnResult> {
+    const button = assignButtonSchema.safeParse({ tokenId: options.tokenId, args: options.args });
+    if (!button.success) {
+      await step.context.sendActivity(ASSIGN_MESSAGES.unreadableButton);
+      return step.endDialog();
+    }
+    let match: BookMatch | undefined;
+    try {
+      match = await this.books.chosen(this.actor(step).tenantId, { tokenId: button.data.tokenId, bookId: button.data.args.bookId });
+    } catch (err) {
+      return endWithError(step, err);
+    }
+    if (!match) {
+      await step.context.sendActivity(ASSIGN_MESSAGES.bookGone);
+      return step.endDialog();
+    }
+    if (!match.book.unlimited && match.book.availableLicenseCount === 0) {
+      await step.context.sendActivity(`**${escapeMarkdown(match.book.title)}**: ${ASSIGN_MESSAGES.noLicenses}`);
+      return step.endDialog();
+    }
+    assignState.write(step, { book: bookChoice(match) });
+    return step.next();
+  }
+
   private async findBook(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const text = normaliseText(String(step.result ?? '')).slice(0, 100);
-    const matches = await findBooks(this.store, this.actor(step).tenantId, text);
+    if (assignState.read(step).book) return step.next();
+    const text = normaliseText(String(step.result ?? ''));
+    const matches = await this.books.find(this.actor(step).tenantId, text);
     if (matches.length === 0) {
-      const anyBooks = (await findBooks(this.store, this.actor(step).tenantId, '', 1)).length > 0;
+      const anyBooks = (await this.books.find(this.actor(step).tenantId, '', 1)).length > 0;
       if (!anyBooks) {
         await step.context.sendActivity(ASSIGN_MESSAGES.noBooks);
         return step.endDialog();
       }
       await step.context.sendActivity(`No book matches ${echoArgument(text)}. Type **books** to browse them.`);
-      return step.replaceDialog(AssignBookDialog.id, { ...(step.options as FlowOptions), argument: '' });
+      return step.replaceDialog(AssignBookDialog.id, { ...assignState.options(step), argument: '' });
     }
-    const candidates = matches.map((m) => ({ tokenId: m.token.id, bookId: m.book.id, title: matches.length > 1 && m.book.author ? `${m.book.title} (${m.book.author}, ${m.token.displayName})` : m.book.title }));
-    (step.values as Record<string, unknown>).candidates = candidates;
+    const candidates = matches.map((m) => bookChoice(m, matches.length > 1));
+    assignState.write(step, { candidates });
     if (candidates.length === 1) return step.next('b0');
     const ref = randomUUID();
     const validations: CardChoiceValidations = { ref, choices: candidates.map((c, i) => ({ value: `b${i}`, synonyms: [c.title.toLowerCase()] })) };
@@ -127,21 +158,22 @@ export class AssignBookDialog extends ComponentDialog {
   }
 
   private async pickGroups(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const candidates = candidatesSchema.parse((step.values as Record<string, unknown>).candidates);
-    const chosen = candidates[Number(String(step.result).slice(1))];
+    // Named by the card's Assign button, or picked among what the search found.
+    const { book } = assignState.read(step);
+    const chosen = book ?? assignState.read(step, 'candidates').candidates[Number(String(step.result).slice(1))];
     if (!chosen) return step.endDialog();
-    (step.values as Record<string, unknown>).book = chosen;
+    if (!book) assignState.write(step, { book: chosen });
     await step.context.sendActivity(`Assigning **${escapeMarkdown(chosen.title)}**.`);
     return step.beginDialog(PickGroupsDialog.id, { picked: [] });
   }
 
   private async askIntent(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const groups = z.array(pickedGroupSchema).safeParse(step.result);
-    if (!groups.success || groups.data.length === 0) {
+    const groups = assignValuesSchema.shape.groups.safeParse(step.result);
+    if (!groups.success) {
       await step.context.sendActivity(ASSIGN_MESSAGES.kept);
       return step.endDialog();
     }
-    (step.values as Record<string, unknown>).groups = groups.data;
+    assignState.write(step, { groups: groups.data });
     const ref = randomUUID();
     const validations: CardChoiceValidations = {
       ref,
@@ -163,21 +195,18 @@ export class AssignBookDialog extends ComponentDialog {
   }
 
   private async preview(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const intent = z.enum(['required', 'available']).parse(step.result);
-    const chosen = bookCandidateSchema.parse((step.values as Record<string, unknown>).book);
-    const groups = z.array(pickedGroupSchema).parse((step.values as Record<string, unknown>).groups);
-    const tenantId = this.actor(step).tenantId;
+    const intent = assignmentPreviewSchema.shape.installIntent.parse(step.result);
+    const { book: chosen, groups } = assignState.read(step, 'book', 'groups');
     let preview: AssignmentPreview;
     try {
-      const token = await this.store.tokens.get(tenantId, chosen.tokenId);
-      const book = token && (await this.store.books.getById(token.id, chosen.bookId));
-      if (!token || !book) {
-        await step.context.sendActivity('That book is no longer there (its token may have been removed). Nothing was changed.');
+      const match = await this.books.chosen(this.actor(step).tenantId, chosen);
+      if (!match) {
+        await step.context.sendActivity(ASSIGN_MESSAGES.bookGone);
         return step.endDialog();
       }
       preview = await this.planner.preview({
-        token,
-        book,
+        token: match.token,
+        book: match.book,
         groups: groups.map((g) => ({ id: g.id, displayName: g.displayName, membershipType: g.membershipType, deviceRule: g.deviceRule })),
         installIntent: intent,
         devices: new Map(groups.map((g) => [g.id, g.deviceCount])),
@@ -194,7 +223,7 @@ export class AssignBookDialog extends ComponentDialog {
       await step.context.sendActivity(`${preview.licensesNeeded.toLocaleString('en-GB')} licenses are needed.${reserved} ${ASSIGN_MESSAGES.noLicenses}`);
       return step.endDialog();
     }
-    (step.values as Record<string, unknown>).preview = preview;
+    assignState.write(step, { preview });
     const ref = randomUUID();
     const choices = preview.enough
       ? [{ title: 'Request approval', value: 'request' }]
@@ -221,7 +250,7 @@ export class AssignBookDialog extends ComponentDialog {
       await step.context.sendActivity(ASSIGN_MESSAGES.kept);
       return step.endDialog();
     }
-    const preview = previewSchema.parse((step.values as Record<string, unknown>).preview);
+    const { preview } = assignState.read(step, 'preview');
     const actor = this.actor(step);
     try {
       const { request, approvers, approverNames, unreachableNames } = await this.approvals.request({

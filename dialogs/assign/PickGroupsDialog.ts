@@ -5,8 +5,9 @@ import { choiceQuestionCard } from '../../cards/tokenCards';
 import { checkGroup } from '../../services/assignments/AssignmentPlanner';
 import { echoArgument, escapeMarkdown, looksLikeToken, TOKEN_LIKE_MESSAGE } from '../../services/common/chatText';
 import type { AssignmentDirectory } from '../../services/assignments/ports';
-import type { DirectoryGroup } from '../../services/directory';
+import type { DirectoryGroup } from '../../services/directory/GraphDirectory';
 import { endWithError } from '../chatErrors';
+import { flowState } from '../flowState';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { normaliseText } from '../parseCommand';
 import { cardMessage } from '../replies';
@@ -20,10 +21,20 @@ export const pickedGroupSchema = z.object({
 });
 export type PickedGroup = z.infer<typeof pickedGroupSchema>;
 
-const optionsSchema = z.object({ picked: z.array(pickedGroupSchema).max(20) });
-const candidatesSchema = z.array(pickedGroupSchema.omit({ deviceCount: true }).extend({ description: z.string().max(1024).optional() })).max(10);
-
 export const MAX_GROUPS = 20;
+
+const pickedGroupsSchema = z.array(pickedGroupSchema).max(MAX_GROUPS);
+const pickState = flowState(
+  'pick groups',
+  z.object({
+    /** The groups a search found, while it asks which one. */
+    candidates: z.array(pickedGroupSchema.omit({ deviceCount: true }).extend({ description: z.string().max(1024).optional() })).max(10),
+    /** The groups so far with the one just checked, while it asks whether to add another. */
+    next: pickedGroupsSchema,
+  }),
+  /** The groups picked before this round: each round starts again with them. */
+  z.object({ picked: pickedGroupsSchema }),
+);
 const ASK = 'pickGroups.ask';
 const PICK = 'pickGroups.pick';
 const MORE = 'pickGroups.more';
@@ -47,7 +58,7 @@ export class PickGroupsDialog extends ComponentDialog {
   }
 
   private picked(step: WaterfallStepContext): PickedGroup[] {
-    return optionsSchema.parse(step.options).picked;
+    return pickState.options(step).picked;
   }
 
   private async ask(step: WaterfallStepContext): Promise<DialogTurnResult> {
@@ -58,7 +69,7 @@ export class PickGroupsDialog extends ComponentDialog {
 
   private async search(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const picked = this.picked(step);
-    const text = normaliseText(String(step.result ?? '')).slice(0, 120);
+    const text = normaliseText(String(step.result ?? ''));
     if (text.toLowerCase() === 'done' && picked.length > 0) return step.endDialog(picked);
     // A pasted token would otherwise go to Graph as a search term.
     if (looksLikeToken(text)) {
@@ -77,7 +88,7 @@ export class PickGroupsDialog extends ComponentDialog {
       return step.replaceDialog(PickGroupsDialog.id, { picked });
     }
     const candidates = groups.slice(0, 10).map((g) => ({ id: g.id, displayName: g.displayName, membershipType: g.membershipType, deviceRule: g.deviceRule, description: g.description?.slice(0, 1024) }));
-    (step.values as Record<string, unknown>).candidates = candidates;
+    pickState.write(step, { candidates });
     const only = candidates[0];
     if (candidates.length === 1 && only) return step.next(only.id);
     const ref = randomUUID();
@@ -88,7 +99,7 @@ export class PickGroupsDialog extends ComponentDialog {
 
   private async check(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const picked = this.picked(step);
-    const candidates = candidatesSchema.parse((step.values as Record<string, unknown>).candidates);
+    const { candidates } = pickState.read(step, 'candidates');
     const chosen = candidates.find((g) => g.id === step.result);
     if (!chosen) return step.replaceDialog(PickGroupsDialog.id, { picked });
     if (picked.some((g) => g.id === chosen.id)) {
@@ -107,7 +118,7 @@ export class PickGroupsDialog extends ComponentDialog {
     }
     if (result.note) await step.context.sendActivity(result.note);
     const next = [...picked, { id: chosen.id, displayName: chosen.displayName, membershipType: chosen.membershipType, deviceRule: chosen.deviceRule, deviceCount: result.group.classification.deviceCount }];
-    (step.values as Record<string, unknown>).next = next;
+    pickState.write(step, { next });
     if (next.length >= MAX_GROUPS) return step.endDialog(next);
     const ref = randomUUID();
     const validations: CardChoiceValidations = {
@@ -129,7 +140,7 @@ export class PickGroupsDialog extends ComponentDialog {
   }
 
   private async more(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const next = z.array(pickedGroupSchema).parse((step.values as Record<string, unknown>).next);
+    const { next } = pickState.read(step, 'next');
     if (step.result === 'add') return step.replaceDialog(PickGroupsDialog.id, { picked: next });
     return step.endDialog(next);
   }

@@ -1,7 +1,7 @@
 import type { ApprovalService } from '../../services/approvals/ApprovalService';
 import type { AssignmentPlanner } from '../../services/assignments/AssignmentPlanner';
 import type { AssignmentDirectory } from '../../services/assignments/ports';
-import type { Store } from '../../services/store/Store';
+import type { BookSearch } from '../../services/assignments/bookSearch';
 import { ApprovalsDialog } from '../approvals/ApprovalsDialog';
 import type { FlowRegistration } from '../flows';
 import type { ApproverNotice } from '../approvals/approvalCardSender';
@@ -10,15 +10,13 @@ import { AssignBookDialog } from './AssignBookDialog';
 import { PickGroupsDialog } from './PickGroupsDialog';
 import { resumeCommand, type RunResumer } from './resumeCommand';
 import type { ReconcileCommand } from './reconcileCommand';
-import type { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
 
 export interface AssignFlowDependencies {
-  store: Store;
+  books: BookSearch;
   directory: AssignmentDirectory;
   planner: AssignmentPlanner;
   approvals: ApprovalService;
   approverNotice?: ApproverNotice | undefined;
-  runs: AssignmentRunRepository;
   executor: RunResumer;
   /** Whether a user is a bot admin (the Resend button on `approvals`). */
   isAdmin?: AdminCheck | undefined;
@@ -27,11 +25,11 @@ export interface AssignFlowDependencies {
 }
 
 /** Assigning books (personal chat only: the preview names users and groups) and the pending approvals. */
-export function assignFlows({ store, directory, planner, approvals, approverNotice, runs, executor, isAdmin, reconcile }: AssignFlowDependencies): FlowRegistration[] {
+export function assignFlows({ books, directory, planner, approvals, approverNotice, executor, isAdmin, reconcile }: AssignFlowDependencies): FlowRegistration[] {
   return [
     ...(reconcile ? [{ command: 'reconcile', answer: reconcile.answer, adminOnly: true, personalChatOnly: false, changesState: true }] : []),
-    { command: 'assign', dialog: new AssignBookDialog(store, planner, approvals, new PickGroupsDialog(directory), approverNotice), adminOnly: true, personalChatOnly: true },
+    { command: 'assign', dialog: new AssignBookDialog(books, planner, approvals, new PickGroupsDialog(directory), approverNotice), adminOnly: true, personalChatOnly: true },
     { command: 'approvals', dialog: new ApprovalsDialog(approvals, isAdmin), adminOnly: true, approversToo: true, personalChatOnly: false },
-    { command: 'resume', answer: resumeCommand(runs, executor), adminOnly: true, personalChatOnly: false, changesState: true },
+    { command: 'resume', answer: resumeCommand(executor), adminOnly: true, personalChatOnly: false, changesState: true },
   ];
 }

@@ -1,8 +1,8 @@
 import type { TurnContext } from 'botbuilder';
 import type { RunReconciliation } from '../../services/assignments/StandingAssignmentReconciler';
 import type { Logger } from '../../services/logging/logger';
-import type { Store } from '../../services/store/Store';
-import { findBooks } from '../../services/assignments/bookSearch';
+import type { BookSearch } from '../../services/assignments/bookSearch';
+import type { TokenService } from '../../services/tokens/TokenService';
 import { echoArgument, escapeMarkdown } from '../../services/common/chatText';
 import { flowActor, type FlowOptions } from '../flows';
 import { normaliseText } from '../parseCommand';
@@ -24,7 +24,8 @@ export class ReconcileCommand {
   private readonly running = new Set<Promise<void>>();
 
   constructor(
-    private readonly store: Store,
+    private readonly books: BookSearch,
+    private readonly tokens: Pick<TokenService, 'listTokens'>,
     private readonly reconciler: Reconciler,
     private readonly poster: ConversationPoster,
     private readonly logger?: Logger,
@@ -32,17 +33,17 @@ export class ReconcileCommand {
 
   readonly answer = async (context: TurnContext, options: FlowOptions): Promise<void> => {
     const actor = flowActor(options, 'reconcile');
-    const text = normaliseText(options.argument).slice(0, 100);
+    const text = normaliseText(options.argument);
     const targets: Array<{ tokenId: string; book?: { adamId: string; pricingParam: string }; title?: string }> = [];
     if (text) {
-      const books = await findBooks(this.store, actor.tenantId, text);
+      const books = await this.books.find(actor.tenantId, text);
       if (books.length === 0) {
         await context.sendActivity(`No book matches ${echoArgument(text)}. Type **books** to browse them, or **reconcile** alone for every book.`);
         return;
       }
       for (const { token, book } of books.slice(0, MAX_BOOKS)) targets.push({ tokenId: token.id, book: { adamId: book.adamId, pricingParam: book.pricingParam }, title: book.title });
     } else {
-      for (const token of await this.store.tokens.listByTenant(actor.tenantId)) targets.push({ tokenId: token.id });
+      for (const token of await this.tokens.listTokens(actor.tenantId)) targets.push({ tokenId: token.id });
     }
     const what = text ? targets.map((t) => `"${escapeMarkdown(t.title ?? '')}"`).join(', ') : 'every book';
     await context.sendActivity(`Checking the groups of ${what} for people who joined or left since the books were assigned. I will post what I find here.`);

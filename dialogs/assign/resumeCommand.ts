@@ -1,10 +1,21 @@
 import type { TurnContext } from 'botbuilder';
-import type { AssignmentRunRepository } from '../../services/assignments/AssignmentRunRepository';
 import { escapeMarkdown } from '../../services/common/chatText';
 import { flowActor, type FlowOptions } from '../flows';
 
-/** The slice of the executor `resume` needs. */
+/** What "resume" shows of an assignment run. */
+interface ResumableRun {
+  id: string;
+  tokenId: string;
+  tenantId: string;
+  bookTitle: string;
+  state: string;
+  requestedBy: { aadObjectId: string; displayName?: string | undefined };
+}
+
+/** The slice of the executor `resume` needs: the runs it would resume, and resuming one. */
 export interface RunResumer {
+  findRun(tokenId: string, runId: string): Promise<ResumableRun | undefined>;
+  interruptedRuns(tenantId: string): Promise<ResumableRun[]>;
   resume(tokenId: string, runId: string, by?: { aadObjectId: string; displayName?: string | undefined }): Promise<boolean>;
 }
 
@@ -12,13 +23,13 @@ export interface RunResumer {
  * "resume": goes on with assignments an Apple outage paused, the one a card's button names or every
  * paused one of the tenant. Each goes on after its last recorded batch, so nobody gets a second license.
  */
-export function resumeCommand(runs: AssignmentRunRepository, executor: RunResumer): (context: TurnContext, options: FlowOptions) => Promise<void> {
+export function resumeCommand(executor: RunResumer): (context: TurnContext, options: FlowOptions) => Promise<void> {
   return async (context, options) => {
     const actor = flowActor(options, 'resume');
     const by = { aadObjectId: actor.aadObjectId, displayName: actor.name };
     const runId = options.args?.run;
     if (runId !== undefined && options.tokenId !== undefined) {
-      const run = await runs.get(options.tokenId, runId);
+      const run = await executor.findRun(options.tokenId, runId);
       if (!run || run.tenantId !== actor.tenantId) {
         await context.sendActivity('That assignment no longer exists. Type **status** followed by the book title to see where it stands.');
         return;
@@ -32,7 +43,7 @@ export function resumeCommand(runs: AssignmentRunRepository, executor: RunResume
       return;
     }
     const resumed = [];
-    for (const run of await runs.listInterrupted(actor.tenantId)) if (await executor.resume(run.tokenId, run.id, by)) resumed.push(run);
+    for (const run of await executor.interruptedRuns(actor.tenantId)) if (await executor.resume(run.tokenId, run.id, by)) resumed.push(run);
     await context.sendActivity(
       resumed.length === 0
         ? 'No assignment is paused; nothing to resume.'

@@ -3,7 +3,8 @@ import { z } from 'zod';
 import { bookListCard } from '../../cards/bookCards';
 import { cursorFromArgs, MAX_SEARCH_LENGTH, type BookCatalog, type BookCursor } from '../../services/books/BookCatalog';
 import { endWithError } from '../chatErrors';
-import type { FlowOptions } from '../flows';
+import { flowActor, type FlowOptions } from '../flows';
+import { flowState } from '../flowState';
 import { sendCard } from '../replies';
 
 export const INVALID_BOOKS_REQUEST =
@@ -14,7 +15,7 @@ const searchArgsSchema = z.object({ search: z.literal('1') }).strict();
 const searchInputSchema = z.looseObject({ bookSearch: z.string().max(MAX_SEARCH_LENGTH).optional() });
 
 /** What to list: typed `books <text>`, a card search, or a Previous/Next cursor; undefined if forged. */
-export function booksRequest(options: FlowOptions, submitted: unknown): BookCursor | undefined {
+function booksRequest(options: FlowOptions, submitted: unknown): BookCursor | undefined {
   if (options.args === undefined) return { text: options.argument.slice(0, MAX_SEARCH_LENGTH).trim(), offset: 0 };
   if (searchArgsSchema.safeParse(options.args).success) {
     const input = searchInputSchema.safeParse(submitted);
@@ -22,6 +23,9 @@ export function booksRequest(options: FlowOptions, submitted: unknown): BookCurs
   }
   return cursorFromArgs(options.args);
 }
+
+/** Books answers within the turn it starts in, so it keeps no values, only reads what it was started with. */
+const booksState = flowState('books', z.object({}));
 
 /** "books": purchased books across every token with license counts, search and paging. */
 export class BooksDialog extends ComponentDialog {
@@ -34,15 +38,14 @@ export class BooksDialog extends ComponentDialog {
   }
 
   private async list(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const options = step.options as FlowOptions;
-    if (!options.actor) throw new Error('books runs only for an authorised admin');
-    const request = booksRequest(options, step.context.activity.value);
+    const { tenantId } = flowActor(step.options, 'books');
+    const request = booksRequest(booksState.options(step), step.context.activity.value);
     if (!request) {
       await step.context.sendActivity(INVALID_BOOKS_REQUEST);
       return step.endDialog();
     }
     try {
-      await sendCard(step.context, bookListCard(await this.catalog.page(options.actor.tenantId, request)));
+      await sendCard(step.context, bookListCard(await this.catalog.page(tenantId, request)));
     } catch (err) {
       return endWithError(step, err);
     }

@@ -1,4 +1,4 @@
-import { Prompt, type PromptOptions, type PromptRecognizerResult, type PromptValidator } from 'botbuilder-dialogs';
+import { Prompt, type PromptOptions, type PromptRecognizerResult } from 'botbuilder-dialogs';
 import type { TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import { normaliseText } from '../parseCommand';
@@ -6,7 +6,7 @@ import { normaliseText } from '../parseCommand';
 /** What a choice button on one of our cards submits. `ref` ties the click to the question asked. */
 export const choiceSubmissionSchema = z.object({ choice: z.string().min(1).max(100), ref: z.string().max(100).optional() });
 
-export interface ChoiceOption {
+interface ChoiceOption {
   value: string;
   /** Words an admin may type instead of clicking (lower case). */
   synonyms: readonly string[];
@@ -29,8 +29,8 @@ const validationsSchema = z.object({
  * validated, and a click only counts when it answers this very question.
  */
 export class CardChoicePrompt extends Prompt<string> {
-  constructor(dialogId: string, validator?: PromptValidator<string>) {
-    super(dialogId, validator);
+  constructor(dialogId: string) {
+    super(dialogId);
   }
 
   protected async onPrompt(context: TurnContext, _state: object, options: PromptOptions, isRetry: boolean): Promise<void> {

@@ -24,7 +24,7 @@ const genericAttachmentSchema = z.object({
  * Reads where the token file is in a message: a Teams file upload (personal chat), another channel's
  * attachment (URL or inline content), or pasted text. Returns undefined when the message has none.
  */
-export function tokenUploadFrom(activity: Partial<Activity>): TokenUpload | undefined {
+function tokenUploadFrom(activity: Partial<Activity>): TokenUpload | undefined {
   for (const raw of activity.attachments ?? []) {
     const teamsFile = teamsFileSchema.safeParse(raw);
     if (teamsFile.success) return { kind: 'url', url: teamsFile.data.content.downloadUrl, name: teamsFile.data.name };

@@ -2,15 +2,11 @@ import { ComponentDialog, WaterfallDialog, type Dialog, type DialogTurnResult, t
 import { statusBoardCard, type TokenStatusView } from '../../cards/syncCards';
 import { licenseTotals } from '../../services/store/entities/eBook';
 import type { VppToken } from '../../services/store/entities/vppToken';
-import type { Store } from '../../services/store/Store';
 import { tokenHealth } from '../../services/sync/tokenHealth';
 import type { TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
 import type { FlowOptions } from '../flows';
 import { sendCard } from '../replies';
-
-export const BOOK_STATUS_NOT_AVAILABLE =
-  'Assignment status of a book is not available in this version yet. Type **status** on its own to see the health of every VPP token.';
 
 /**
  * "status": every token's health the way Intune shows it (healthy, warning, unhealthy, and why).
@@ -21,13 +17,11 @@ export class StatusDialog extends ComponentDialog {
 
   constructor(
     private readonly tokens: TokenService,
-    private readonly store: Store,
-    private readonly now: () => Date = () => new Date(),
-    /** The book assignment status flow ("status <book title>"), when the bot has one. */
-    private readonly bookStatus?: Dialog,
+    /** The book assignment status flow ("status <book title>"). */
+    private readonly bookStatus: Dialog,
   ) {
     super(StatusDialog.id);
-    if (bookStatus) this.addDialog(bookStatus);
+    this.addDialog(bookStatus);
     this.addDialog(new WaterfallDialog('status.steps', [(step) => this.show(step)]));
     this.initialDialogId = 'status.steps';
   }
@@ -39,12 +33,8 @@ export class StatusDialog extends ComponentDialog {
     try {
       const argument = options.argument.trim();
       const tokens = argument ? await this.tokens.findTokens(actor.tenantId, argument) : await this.tokens.listTokens(actor.tenantId);
-      if (argument && tokens.length === 0) {
-        if (this.bookStatus) return await step.beginDialog(this.bookStatus.id, options);
-        await step.context.sendActivity(BOOK_STATUS_NOT_AVAILABLE);
-        return step.endDialog();
-      }
-      const now = this.now();
+      if (argument && tokens.length === 0) return await step.beginDialog(this.bookStatus.id, options);
+      const now = new Date();
       const views = await Promise.all(tokens.map((t) => this.view(t, now)));
       await sendCard(step.context, statusBoardCard(views, now));
       return step.endDialog();
@@ -54,7 +44,7 @@ export class StatusDialog extends ComponentDialog {
   }
 
   private async view(token: VppToken, now: Date): Promise<TokenStatusView> {
-    const books = await this.store.books.listByToken(token.id);
+    const books = await this.tokens.books(token.id);
     const report = tokenHealth(token, now);
     return {
       id: token.id,

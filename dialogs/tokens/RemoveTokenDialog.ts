@@ -2,14 +2,19 @@ import { randomUUID } from 'node:crypto';
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { tokenRemoveCard } from '../../cards/tokenCards';
 import { escapeMarkdown } from '../../services/common/chatText';
-import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
+import type { AdminActor } from '../../services/auth/AdminPolicy';
+import { tokenRefSchema, type TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
 import { flowActor } from '../flows';
+import { flowState } from '../flowState';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
 import { SelectTokenDialog, beginSelectToken } from './SelectTokenDialog';
 
 const CONFIRM = 'removeToken.confirm';
+
+/** The token being removed, while the confirmation card waits. */
+const removeState = flowState('remove', tokenRefSchema);
 
 /** "remove": explains the consequences, then removes the token and its books (the audit trail stays). */
 export class RemoveTokenDialog extends ComponentDialog {
@@ -28,11 +33,12 @@ export class RemoveTokenDialog extends ComponentDialog {
   }
 
   private async confirm(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const tokenId = step.result as string | undefined;
-    if (!tokenId) return step.endDialog();
+    // SelectTokenDialog's answer: the token's id, or nothing when none was found or picked.
+    const tokenId: unknown = step.result;
+    if (typeof tokenId !== 'string' || !tokenId) return step.endDialog();
     const token = await this.tokens.getToken(this.actor(step).tenantId, tokenId);
     const ref = randomUUID();
-    Object.assign(step.values, { tokenId, displayName: token.displayName });
+    removeState.write(step, { tokenId: token.id, displayName: token.displayName });
     const validations: CardChoiceValidations = {
       ref,
       choices: [
@@ -45,7 +51,7 @@ export class RemoveTokenDialog extends ComponentDialog {
   }
 
   private async remove(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const { tokenId, displayName } = step.values as { tokenId: string; displayName: string };
+    const { tokenId, displayName } = removeState.read(step, 'tokenId', 'displayName');
     if (step.result !== 'remove') {
       await step.context.sendActivity(`Kept **${escapeMarkdown(displayName)}**. Nothing was changed.`);
       return step.endDialog();

@@ -2,14 +2,19 @@ import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type Waterfall
 import { expiryLabel } from '../../cards/tokenCards';
 import { escapeMarkdown } from '../../services/common/chatText';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
-import type { AdminActor, TokenService } from '../../services/tokens/TokenService';
+import type { AdminActor } from '../../services/auth/AdminPolicy';
+import { tokenRefSchema, type TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
 import { flowActor } from '../flows';
+import { flowState } from '../flowState';
 import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
 import { SelectTokenDialog, beginSelectToken } from './SelectTokenDialog';
 import { PASTED_TOKEN_WARNING } from './UploadTokenDialog';
 
 const FILE = 'renewToken.file';
+
+/** The token being renewed, while the file is asked for. */
+const renewState = flowState('renew', tokenRefSchema.pick({ tokenId: true }));
 
 /** "renew": replace a token's file with the newer one for the same Apple location. */
 export class RenewTokenDialog extends ComponentDialog {
@@ -32,17 +37,18 @@ export class RenewTokenDialog extends ComponentDialog {
   }
 
   private async askFile(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const tokenId = step.result as string | undefined;
-    if (!tokenId) return step.endDialog();
-    (step.values as { tokenId: string }).tokenId = tokenId;
+    // SelectTokenDialog's answer: the token's id, or nothing when none was found or picked.
+    const tokenId: unknown = step.result;
+    if (typeof tokenId !== 'string' || !tokenId) return step.endDialog();
     const token = await this.tokens.getToken(this.actor(step).tenantId, tokenId);
+    renewState.write(step, { tokenId: token.id });
     const prompt = `Send me the new **.vpptoken** file for **${escapeMarkdown(token.displayName)}** (Apple location "${escapeMarkdown(token.locationName)}"): attach it, or paste its content. Type **cancel** to stop.`;
     return step.prompt(FILE, { prompt, retryPrompt: `I still need the new token file. ${prompt}` });
   }
 
   private async renew(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const upload = step.result as TokenUpload;
-    const { tokenId } = step.values as { tokenId: string };
+    const { tokenId } = renewState.read(step, 'tokenId');
     try {
       const content = await this.reader.read(upload);
       const token = await this.tokens.renew(this.actor(step), tokenId, content);

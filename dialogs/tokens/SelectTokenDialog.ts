@@ -1,19 +1,25 @@
 import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { choiceQuestionCard } from '../../cards/tokenCards';
 import type { TokenService } from '../../services/tokens/TokenService';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
 import { endWithError } from '../chatErrors';
-import { flowActor, type FlowOptions } from '../flows';
+import { flowActor } from '../flows';
+import { flowState, FlowStateError } from '../flowState';
 
-export interface SelectTokenOptions {
-  tenantId: string;
-  argument: string;
-  tokenId?: string | undefined;
+const selectTokenOptionsSchema = z.object({
+  tenantId: z.string(),
+  argument: z.string(),
+  tokenId: z.string().optional(),
   /** "renew", "remove": used in the question. */
-  verb: string;
-}
+  verb: z.string(),
+});
+type SelectTokenOptions = z.infer<typeof selectTokenOptionsSchema>;
+
+/** Its options, and the id the pick prompt answered with (a prompt's result is kept in dialog state too). */
+const selectTokenState = flowState('selectToken', z.object({}), selectTokenOptionsSchema);
 
 const PICK = 'selectToken.pick';
 
@@ -32,7 +38,7 @@ export class SelectTokenDialog extends ComponentDialog {
   }
 
   private async find(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const options = step.options as SelectTokenOptions;
+    const options = selectTokenState.options(step);
     if (options.tokenId) {
       const token = await this.tokens.getToken(options.tenantId, options.tokenId);
       return step.endDialog(token.id);
@@ -61,17 +67,21 @@ export class SelectTokenDialog extends ComponentDialog {
   }
 
   private async picked(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    return step.endDialog(step.result as string);
+    if (typeof step.result !== 'string') throw new FlowStateError(SelectTokenDialog.id, 'values', ['result: not a token id']);
+    return step.endDialog(step.result);
   }
 }
+
+/** What the flow that asks for a token was started with (FlowOptions). */
+const flowStartState = flowState('selectToken', z.object({}));
 
 /**
  * The first step of a flow that acts on one token ("renew", "remove"): works out which one from the
  * button or the name typed; the next step gets its id (or undefined) as `step.result`.
  */
 export async function beginSelectToken(step: WaterfallStepContext, verb: string): Promise<DialogTurnResult> {
-  const options = step.options as FlowOptions;
-  const select: SelectTokenOptions = { tenantId: flowActor(options, verb).tenantId, argument: options.argument, tokenId: options.tokenId, verb };
+  const options = flowStartState.options(step);
+  const select: SelectTokenOptions = { tenantId: flowActor(step.options, verb).tenantId, argument: options.argument, tokenId: options.tokenId, verb };
   try {
     return await step.beginDialog(SelectTokenDialog.id, select);
   } catch (err) {

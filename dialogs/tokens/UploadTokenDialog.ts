@@ -1,10 +1,13 @@
 import { ComponentDialog, TextPrompt, WaterfallDialog, type DialogTurnResult, type PromptValidatorContext, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { choiceQuestionCard, expiryLabel, tokenPreviewCard } from '../../cards/tokenCards';
 import { escapeMarkdown } from '../../services/common/chatText';
+import { emailSchema } from '../../services/common/email';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
-import { pendingTokenSchema, type AdminActor, type PendingToken, type TokenService } from '../../services/tokens/TokenService';
+import type { AdminActor } from '../../services/auth/AdminPolicy';
+import { pendingTokenSchema, saveOptionsSchema, type TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
 import { flowActor } from '../flows';
+import { flowState } from '../flowState';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
 import { cardMessage } from '../replies';
@@ -13,8 +16,6 @@ const FILE = 'uploadToken.file';
 const APPLE_ID = 'uploadToken.appleId';
 const CHOICE = 'uploadToken.choice';
 
-const EMAIL = /^[^\s@<>]{1,64}@[^\s@<>]{1,255}\.[^\s@<>]{2,}$/;
-
 export const ASK_FOR_FILE =
   'Send me the **.vpptoken** file: attach it to your next message. You download it in Apple Business Manager or Apple School Manager under ' +
   'Preferences > Payments and Billing > Content Tokens. You can also paste the file content, or type **cancel**.';
@@ -22,11 +23,8 @@ export const ASK_FOR_FILE =
 export const PASTED_TOKEN_WARNING =
   'I accepted the pasted token. Next time, please attach the .vpptoken file instead: chat history keeps what you paste, so consider deleting that message.';
 
-interface UploadState {
-  pending: PendingToken;
-  appleId?: string;
-  accountType?: 'business' | 'education';
-}
+/** Apple's view of the file (the token inside encrypted), then the admin's answers, until it is saved. */
+const uploadState = flowState('upload token', saveOptionsSchema.pick({ appleId: true, accountType: true }).extend({ pending: pendingTokenSchema }));
 
 /**
  * "upload token": file → Apple's view of it (organisation, location, expiry, books, who manages it) →
@@ -42,7 +40,7 @@ export class UploadTokenDialog extends ComponentDialog {
   ) {
     super(UploadTokenDialog.id);
     this.addDialog(new TokenFilePrompt(FILE));
-    this.addDialog(new TextPrompt(APPLE_ID, (prompt: PromptValidatorContext<string>) => Promise.resolve(EMAIL.test((prompt.recognized.value ?? '').trim()))));
+    this.addDialog(new TextPrompt(APPLE_ID, (prompt: PromptValidatorContext<string>) => Promise.resolve(emailSchema.safeParse((prompt.recognized.value ?? '').trim()).success)));
     this.addDialog(new CardChoicePrompt(CHOICE));
     this.addDialog(
       new WaterfallDialog('uploadToken.steps', [
@@ -61,12 +59,6 @@ export class UploadTokenDialog extends ComponentDialog {
     return flowActor(step.options, 'upload token');
   }
 
-  private state(step: WaterfallStepContext): UploadState {
-    const state = step.values as Partial<UploadState>;
-    // Dialog state round-trips through Cosmos: check it is still what this flow wrote.
-    return { ...state, pending: pendingTokenSchema.parse(state.pending) } as UploadState;
-  }
-
   private async askFile(step: WaterfallStepContext): Promise<DialogTurnResult> {
     return step.prompt(FILE, { prompt: ASK_FOR_FILE, retryPrompt: `I still need the token file. ${ASK_FOR_FILE}` });
   }
@@ -76,7 +68,7 @@ export class UploadTokenDialog extends ComponentDialog {
     try {
       const content = await this.reader.read(upload);
       const pending = await this.tokens.inspectUpload(this.actor(step).tenantId, content);
-      (step.values as UploadState).pending = pending;
+      uploadState.write(step, { pending });
     } catch (err) {
       return endWithError(step, err);
     }
@@ -85,7 +77,7 @@ export class UploadTokenDialog extends ComponentDialog {
   }
 
   private async askAppleId(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const { pending } = this.state(step);
+    const { pending } = uploadState.read(step, 'pending');
     return step.prompt(APPLE_ID, {
       prompt: `The token is for **${escapeMarkdown(pending.organizationName)}**. Which Apple ID (Managed Apple Account) administers this VPP account? For example vpp-admin@contoso.com.`,
       retryPrompt: 'That does not look like an Apple ID. Type the email address of the Apple account, or **cancel**.',
@@ -93,8 +85,8 @@ export class UploadTokenDialog extends ComponentDialog {
   }
 
   private async askAccountType(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    (step.values as UploadState).appleId = String(step.result).trim();
-    const ref = this.state(step).pending.pendingId;
+    uploadState.write(step, { appleId: String(step.result).trim() });
+    const ref = uploadState.read(step, 'pending').pending.pendingId;
     const validations: CardChoiceValidations = {
       ref,
       choices: [
@@ -114,8 +106,8 @@ export class UploadTokenDialog extends ComponentDialog {
   }
 
   private async confirm(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    (step.values as UploadState).accountType = step.result === 'education' ? 'education' : 'business';
-    const state = this.state(step);
+    uploadState.write(step, { accountType: step.result === 'education' ? 'education' : 'business' });
+    const state = uploadState.read(step, 'pending', 'appleId', 'accountType');
     const { pending } = state;
     const card = tokenPreviewCard(
       {
@@ -125,8 +117,8 @@ export class UploadTokenDialog extends ComponentDialog {
         countryOrRegion: pending.countryOrRegion,
         expirationDateTime: pending.expirationDateTime,
         bookCount: pending.bookCount,
-        appleId: state.appleId ?? '',
-        accountType: state.accountType ?? 'business',
+        appleId: state.appleId,
+        accountType: state.accountType,
         otherMdmName: pending.otherMdmName,
       },
       this.now(),
@@ -146,7 +138,7 @@ export class UploadTokenDialog extends ComponentDialog {
   }
 
   private async save(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const state = this.state(step);
+    const state = uploadState.read(step, 'pending', 'appleId', 'accountType');
     if (step.result === 'cancel') {
       await step.context.sendActivity(
         state.pending.otherMdmName ? `Cancelled. Nothing was saved and the token stays with ${escapeMarkdown(state.pending.otherMdmName)}.` : 'Cancelled. Nothing was saved.',
@@ -155,8 +147,8 @@ export class UploadTokenDialog extends ComponentDialog {
     }
     try {
       const token = await this.tokens.saveUpload(this.actor(step), state.pending, {
-        appleId: state.appleId ?? '',
-        accountType: state.accountType ?? 'business',
+        appleId: state.appleId,
+        accountType: state.accountType,
         takeOver: step.result === 'takeover',
       });
       await step.context.sendActivity(

@@ -369,7 +369,3 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
       }),
   };
 }
-
-export { SandboxState } from './SandboxState';
-export { FaultInjector } from './FaultInjector';
-export type { Fault, FaultRule } from './FaultInjector';

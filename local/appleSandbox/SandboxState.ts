@@ -5,7 +5,7 @@ import { APPLE_ERRORS, type AppleErrorNumber } from './appleErrors';
 /** State of the local Apple sandbox: organisations, their tokens, books, users, assignments and events. */
 
 /** Apple's `MdmInfo`. The sandbox keeps its own types: it follows Apple's pages, not the client's schemas. */
-export interface SandboxMdmInfo {
+interface SandboxMdmInfo {
   id: string;
   name: string;
   /** Apple requires it when an MDM sets mdmInfo; seeded organisations may leave it out. */
@@ -23,7 +23,7 @@ export interface SandboxItemFailure {
 }
 
 /** Apple's `ErrorResponse` inside /status `failures`: one per reason, naming every user it applies to. */
-export interface SandboxEventFailure {
+interface SandboxEventFailure {
   errorNumber: number;
   errorMessage: string;
   errorInfo: { clientUserIds?: string[]; assets?: Array<{ adamId: string; pricingParam: string }> };
@@ -52,7 +52,7 @@ export interface SandboxUser {
   versionId: number;
 }
 
-export interface SandboxAssignment {
+interface SandboxAssignment {
   adamId: string;
   pricingParam: string;
   clientUserId: string;
@@ -159,7 +159,7 @@ function errorMessage(errorNumber: AppleErrorNumber): string {
  * `assetsOnly` leaves the users out and names only the asset, which Apple's ResponseErrorInfo allows
  * (every field is optional): a client must then find out itself who got the book.
  */
-export function groupFailures(items: readonly SandboxItemFailure[], naming: 'users' | 'assetsOnly' = 'users'): SandboxEventFailure[] {
+function groupFailures(items: readonly SandboxItemFailure[], naming: 'users' | 'assetsOnly' = 'users'): SandboxEventFailure[] {
   const byReason = new Map<string, SandboxEventFailure>();
   for (const item of items) {
     const key = `${item.errorNumber}|${item.asset ? assetKey(item.asset.adamId, item.asset.pricingParam) : ''}`;
@@ -429,4 +429,4 @@ export class SandboxState {
   }
 }
 
-export { assetKey, assignmentKey };
+export { assignmentKey };

@@ -7,7 +7,7 @@ import type { NewBook, SandboxOrganisation, SandboxState } from './SandboxState'
  */
 
 export const DEMO_ORG_NAME = 'Northwind Academy';
-export const OTHER_MDM_ORG_NAME = 'Fabrikam Public Library';
+const OTHER_MDM_ORG_NAME = 'Fabrikam Public Library';
 export const OTHER_MDM = { id: 'contoso-mdm-7d1e2f', name: 'Contoso MDM', metadata: 'contoso-tenant-42' };
 
 /** Inner token values: obviously fake, long enough for the log scrubber. */

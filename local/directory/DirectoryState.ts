@@ -35,7 +35,7 @@ export type ObjectKind = 'user' | 'device' | 'group';
 export const LOCAL_MANAGED_APPLE_ID_ATTRIBUTE = 'extensionAttribute1';
 
 /** Graph keeps delta tokens for directory objects seven days (delta-query-overview, "Token duration"). */
-export const DELTA_TOKEN_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
+const DELTA_TOKEN_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000;
 
 export interface DirectoryStateOptions {
   /** Most membership changes kept for delta queries; older tokens are refused as expired. */

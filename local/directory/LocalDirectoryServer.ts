@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { Logger } from '../../services/logging/logger';
 import { DirectoryState, type LocalDevice, type LocalGroup, type LocalUser } from './DirectoryState';
 import { seedDirectoryDemoData } from './demoData';
-import { addMemberReference, createUser, idsInFilter, removeMemberReference } from './directoryWrites';
+import { idsInFilter } from './usersById';
 import { GraphHttpError, project, resourceNotFound, serializeObject, userListView } from './graphObjects';
 import { groupDelta } from './groupDelta';
 
@@ -30,7 +30,7 @@ export interface LocalDirectoryOptions {
 }
 
 /** A canned answer for the next matching requests: 429 with Retry-After, 403, 503… */
-export interface DirectoryFault {
+interface DirectoryFault {
   status: number;
   /** Only requests whose path contains this. */
   pathIncludes?: string;
@@ -40,7 +40,7 @@ export interface DirectoryFault {
   body?: unknown;
 }
 
-export interface RecordedRequest {
+interface RecordedRequest {
   method: string;
   path: string;
   authorization: string | undefined;
@@ -74,8 +74,8 @@ const checkMemberGroupsBody = z.object({ groupIds: z.array(z.string().min(1).max
 /**
  * Serves the slice of Microsoft Graph v1.0 the bot uses, in Graph's shape: group search ($search with
  * ConsistencyLevel, $filter startswith), members and transitive members with type casts, $count,
- * @odata.nextLink paging, checkMemberGroups, groups/delta with members@delta, users by `$filter=id in (…)`, and Graph's own
- * write calls (members/$ref add and remove, POST /users). Accepts any or no Authorization header.
+ * @odata.nextLink paging, checkMemberGroups, groups/delta with members@delta and users by `$filter=id in (…)`. Tests change
+ * the directory through `state`. Accepts any or no Authorization header.
  */
 export async function startLocalDirectory(options: LocalDirectoryOptions = {}): Promise<RunningLocalDirectory> {
   const state = new DirectoryState({ membershipLogLimit: options.membershipLogLimit, deltaTokenLifetimeMs: options.deltaTokenLifetimeMs, now: options.now });
@@ -158,25 +158,9 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     const path = url.pathname.replace(/\/+$/, '');
     if (method === 'GET' && path === '/v1.0/groups') return { status: 200, json: listGroups(url, eventual) };
     if (method === 'GET' && path === '/v1.0/users') return { status: 200, json: listUsersById(url) };
-    return deltaAndWriteRoute(method, path, url, body) ?? readRoute(method, path, url, eventual, body);
-  }
-
-  /** groups/delta and Graph's write calls; undefined when the request is none of them. */
-  function deltaAndWriteRoute(method: string, path: string, url: URL, body: unknown): RouteResult | undefined {
     // group-delta: `/delta` is short for `/microsoft.graph.delta`.
     if (method === 'GET' && /^\/v1\.0\/groups\/(?:delta|microsoft\.graph\.delta(?:\(\))?)$/.test(path)) return { status: 200, json: groupDelta(url, { state, origin, pageSize: maxPage }) };
-    if (method === 'POST' && path === '/v1.0/users') return { status: 201, json: createUser(state, body, origin) };
-    const addRef = /^\/v1\.0\/groups\/([^/]+)\/members\/\$ref$/.exec(path);
-    if (method === 'POST' && addRef) {
-      addMemberReference(state, decodeURIComponent(addRef[1] ?? ''), body, origin);
-      return { status: 204, text: '' };
-    }
-    const removeRef = /^\/v1\.0\/groups\/([^/]+)\/members\/([^/]+)\/\$ref$/.exec(path);
-    if (method === 'DELETE' && removeRef) {
-      removeMemberReference(state, decodeURIComponent(removeRef[1] ?? ''), decodeURIComponent(removeRef[2] ?? ''));
-      return { status: 204, text: '' };
-    }
-    return undefined;
+    return readRoute(method, path, url, eventual, body);
   }
 
   function readRoute(method: string, path: string, url: URL, eventual: boolean, body: unknown): RouteResult {

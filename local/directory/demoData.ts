@@ -1,8 +1,8 @@
 import type { DirectoryState, LocalUser } from './DirectoryState';
 
 /** Demo tenant: the Agents Playground's users plus a school with staff, students and iPads. */
-export const DEMO_DOMAIN = 'northwind.example';
-export const DEMO_APPLE_DOMAIN = 'appleid.northwind.example';
+const DEMO_DOMAIN = 'northwind.example';
+const DEMO_APPLE_DOMAIN = 'appleid.northwind.example';
 export const DEMO_STUDENT_COUNT = 5_000;
 
 const groupId = (n: number) => `90000000-0000-4000-8000-${String(n).padStart(12, '0')}`;
@@ -74,7 +74,7 @@ const FIRST = ['Ava', 'Ben', 'Chloe', 'Dev', 'Elena', 'Finn', 'Grace', 'Hugo', '
 const LAST = ['Adams', 'Baker', 'Chen', 'Diaz', 'Evans', 'Fischer', 'Garcia', 'Hughes', 'Ito', 'Jones', 'Khan', 'Lopez', 'Moreau', 'Nowak', 'Okafor', 'Patel', 'Rossi', 'Silva', 'Tanaka', 'Walsh'];
 
 /** mulberry32: small, fast and the same sequence on every run, so demo ids and names are stable. */
-export function seededRandom(seed: number): () => number {
+function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -87,7 +87,7 @@ export function seededRandom(seed: number): () => number {
 
 const pick = <T>(items: readonly T[], random: () => number): T => items[Math.floor(random() * items.length)] as T;
 
-export const studentId = (index: number) => `20000000-0000-4000-8000-${String(index).padStart(12, '0')}`;
+const studentId = (index: number) => `20000000-0000-4000-8000-${String(index).padStart(12, '0')}`;
 const deviceId = (index: number) => `30000000-0000-4000-8000-${String(index).padStart(12, '0')}`;
 const namedId = (index: number) => `00000000-0000-0000-0000-${String(20 + index).padStart(13, '0')}`;
 

@@ -18,9 +18,6 @@ export function resourceNotFound(id: string): GraphHttpError {
 
 export const ODATA_TYPE: Record<ObjectKind, string> = { user: '#microsoft.graph.user', device: '#microsoft.graph.device', group: '#microsoft.graph.group' };
 
-/** The user properties Graph v1.0 returns without $select (user-list, "Default properties"). */
-export const USER_DEFAULT_PROPERTIES = ['businessPhones', 'displayName', 'givenName', 'id', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName'] as const;
-
 function extensionAttributes(managedAppleId: string | undefined): Record<string, string | null> {
   const attributes: Record<string, string | null> = {};
   for (let i = 1; i <= 15; i++) attributes[`extensionAttribute${i}`] = null;
@@ -69,7 +66,7 @@ export function serializeObject(state: DirectoryState, id: string): Record<strin
 }
 
 /** A user with Graph's default properties only: what `POST /users` answers, and `GET /users` lists without $select. */
-export function defaultUserView(u: LocalUser): Record<string, unknown> {
+function defaultUserView(u: LocalUser): Record<string, unknown> {
   return {
     id: u.id,
     businessPhones: [],

@@ -4,7 +4,7 @@ import type { Logger } from '../logging/logger';
 import type { Secret } from '../secrets/Secret';
 import { VppError, describeVppErrorNumber } from './VppError';
 import { VppTransport, type FetchFn } from './VppTransport';
-import type { RetrySettings } from './retry';
+import type { RetrySettings } from '../common/retry';
 import { lowerRate, type RateLimitSettings } from './tokenThrottle';
 import {
   assetsPageSchema,
@@ -62,7 +62,7 @@ export interface Limits {
   maxRequestPerSecond: number;
 }
 
-export const DEFAULT_LIMITS: Limits = { maxAssets: 25, maxClientUserIds: 1000, maxUsers: 100, maxRequestPerSecond: 15 };
+const DEFAULT_LIMITS: Limits = { maxAssets: 25, maxClientUserIds: 1000, maxUsers: 100, maxRequestPerSecond: 15 };
 
 /** Who holds the token, from `mdmInfo` in /client/config. */
 export type TokenOwnership =
@@ -98,7 +98,7 @@ export interface FullRead<T> {
   versionId: string | undefined;
 }
 
-export type FailureDetail = EventFailure & {
+type FailureDetail = EventFailure & {
   /** Admin text for `errorNumber`. */
   message: string;
 };
@@ -128,7 +128,7 @@ export interface WaitOptions {
 const defaultSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Apple asks clients to re-read /service/config at least every five minutes. */
-export const MAX_SERVICE_CONFIG_TTL_MS = 5 * 60_000;
+const MAX_SERVICE_CONFIG_TTL_MS = 5 * 60_000;
 /** A full read whose versionId keeps changing is started again at most this many times. */
 const MAX_READ_RESTARTS = 3;
 const VERSION_REJECTED = 9721;
@@ -389,17 +389,6 @@ export class AppleBooksClient {
     return this.#userBatches('/users/create', users);
   }
 
-  async updateUsers(users: readonly UserRequest[]): Promise<UserBatchesResult> {
-    return this.#userBatches('/users/update', users);
-  }
-
-  async retireUsers(clientUserIds: readonly string[]): Promise<UserBatchesResult> {
-    return this.#userBatches(
-      '/users/retire',
-      clientUserIds.map((clientUserId) => ({ clientUserId })),
-    );
-  }
-
   async #userBatches(path: string, users: readonly UserRequest[]): Promise<UserBatchesResult> {
     const { maxUsers } = await this.getLimits();
     const result: UserBatchesResult = { eventIds: [], rejected: [] };
@@ -466,17 +455,6 @@ export class AppleBooksClient {
     return eventIds;
   }
 
-  /** Present for completeness: Apple refuses it for books (9706, licenses are irrevocable). */
-  async disassociateAssets(assets: readonly AssetRef[], clientUserIds: readonly string[]): Promise<string> {
-    const { eventId } = await this.#transport.request({
-      method: 'POST',
-      path: '/assets/disassociate',
-      body: { assets, clientUserIds },
-      schema: eventResponseSchema,
-    });
-    return eventId;
-  }
-
   // ---- events ----
 
   async getEventStatus(eventId: string): Promise<EventStatus> {
@@ -519,16 +497,8 @@ export class AppleBooksClient {
     return result;
   }
 
-  async associateAssetsAndWait(assets: readonly AssetRef[], clientUserIds: readonly string[], options?: WaitOptions): Promise<AsyncOperationResult> {
-    return this.waitForEvents(await this.associateAssets(assets, clientUserIds), options);
-  }
-
   async createUsersAndWait(users: readonly UserRequest[], options?: WaitOptions): Promise<AsyncOperationResult> {
     return withRejected(await this.createUsers(users), (ids) => this.waitForEvents(ids, options));
-  }
-
-  async retireUsersAndWait(clientUserIds: readonly string[], options?: WaitOptions): Promise<AsyncOperationResult> {
-    return withRejected(await this.retireUsers(clientUserIds), (ids) => this.waitForEvents(ids, options));
   }
 }
 
@@ -559,5 +529,5 @@ async function collect<P extends { versionId?: string | undefined }, T>(
   return { items: all, versionId };
 }
 
-export type { Asset, AssetRef, Assignment, ClientConfig, EventFailure, EventStatus, MdmInfo, ServiceConfig, UserRequest, VppUser };
+export type { Asset, AssetRef, Assignment, ClientConfig, EventStatus, MdmInfo, ServiceConfig, UserRequest, VppUser };
 export type { AssetsPage, AssignmentsPage, UsersPage } from './schemas';

@@ -125,10 +125,6 @@ export class BookMetadataClient {
     this.#now = options.now ?? Date.now;
   }
 
-  async getBook(adamId: string, token?: Secret, storefront?: BookStorefront): Promise<BookMetadata> {
-    return (await this.getBooks([adamId], token, storefront)).get(adamId) ?? fallbackBook(adamId);
-  }
-
   /**
    * Metadata for every id, from cache where possible; unknown or unreachable ones get the stand-in.
    * `token` overrides the client's own for this lookup: one client (and cache) serves every VPP token.

@@ -1,3 +1,4 @@
+import { UserFacing } from '../errors';
 import { scrubSecrets } from '../secrets/Secret';
 import type { ErrorInfo as AppleErrorInfo } from './schemas';
 
@@ -132,7 +133,7 @@ export interface VppErrorDetails {
 }
 
 /** An Apple Apps and Books error, translated for an admin. `message` is always safe to show and log. */
-export class VppError extends Error {
+export class VppError extends UserFacing {
   override readonly name = 'VppError';
   readonly errorNumber: number | undefined;
   readonly httpStatus: number | undefined;
@@ -154,6 +155,11 @@ export class VppError extends Error {
     this.eventId = details.eventId;
     this.errorInfo = details.errorInfo;
     this.retryAfterMs = details.retryAfterMs;
+  }
+
+  /** The admin text: the message itself, written and scrubbed for chat by construction. */
+  get userMessage(): string {
+    return this.message;
   }
 
   /** Stable reason for audit entries and tests, e.g. "vpp_9621" or "vpp_http_503". */

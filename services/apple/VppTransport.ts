@@ -4,11 +4,14 @@ import { silentLogger } from '../logging/logger';
 import type { Secret } from '../secrets/Secret';
 import { VppError } from './VppError';
 import { appleErrorBodySchema, responseMdmInfoSchema, type MdmInfo } from './schemas';
-import { DEFAULT_RETRY, backoffDelay, parseRetryAfter, type RetrySettings } from './retry';
+import { backoffDelay, parseRetryAfter, type RetrySettings } from '../common/retry';
 import { DEFAULT_RATE_LIMIT, throttleFor, type RateLimitSettings, type TokenThrottle } from './tokenThrottle';
 import { scrubbingInnerToken, tokenFingerprint } from './VppTokenFile';
 
 export type FetchFn = typeof fetch;
+
+/** Apple's rate limits and outages last minutes: it is retried until a deadline rather than a number of times. */
+export const DEFAULT_RETRY: RetrySettings = { maxAttempts: Number.POSITIVE_INFINITY, deadlineMs: 5 * 60_000, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 
 export interface VppTransportOptions {
   baseUrl: string;

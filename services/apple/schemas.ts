@@ -12,7 +12,7 @@ const idString = z.union([z.string(), z.number()]).transform(String);
  * `ResponseErrorInfo`: what a failure is about. One failure names every user (or asset, or device) it
  * applies to, so per-user outcomes come from here.
  */
-export const errorInfoSchema = z.object({
+const errorInfoSchema = z.object({
   clientUserIds: z.array(idString).default([]),
   assets: z.array(z.object({ adamId: idString, pricingParam: z.string().optional() })).default([]),
   serialNumbers: z.array(idString).default([]),
@@ -41,7 +41,7 @@ export const serviceConfigSchema = z.object({
 });
 export type ServiceConfig = z.infer<typeof serviceConfigSchema>;
 
-export const mdmInfoSchema = z.object({
+const mdmInfoSchema = z.object({
   id: z.string(),
   name: z.string(),
   metadata: z.string().optional(),
@@ -71,7 +71,7 @@ const pageFields = {
   uId: z.string().optional(),
 };
 
-export const assetSchema = z.object({
+const assetSchema = z.object({
   adamId: z.string(),
   pricingParam: z.string(),
   productType: z.string(),
@@ -98,7 +98,7 @@ export function isUnlimitedAsset(asset: { totalCount: number }): boolean {
 export const assetsPageSchema = z.object({ ...pageFields, assets: z.array(assetSchema).default([]) });
 export type AssetsPage = z.infer<typeof assetsPageSchema>;
 
-export const assignmentSchema = z.object({
+const assignmentSchema = z.object({
   adamId: z.string(),
   pricingParam: z.string(),
   clientUserId: z.string().optional(),
@@ -109,7 +109,7 @@ export type Assignment = z.infer<typeof assignmentSchema>;
 export const assignmentsPageSchema = z.object({ ...pageFields, assignments: z.array(assignmentSchema).default([]) });
 export type AssignmentsPage = z.infer<typeof assignmentsPageSchema>;
 
-export const vppUserSchema = z.object({
+const vppUserSchema = z.object({
   clientUserId: z.string(),
   userId: z.string().optional(),
   email: z.string().optional(),
@@ -134,7 +134,7 @@ export const eventResponseSchema = z.object({
  * naming many users); older answers and some pages show the ids flat on the failure (`clientUserId`,
  * `adamId`, `pricingParam`, `serialNumber`). Both are read into one shape.
  */
-export const eventFailureSchema = z
+const eventFailureSchema = z
   .object({
     errorNumber: z.number().int(),
     errorMessage: z.string().optional(),

@@ -95,7 +95,7 @@ function retire(dropped: Map<string, TokenThrottle>): void {
  * event loop on either side can bunch requests that left evenly spaced (a bare 1000/15 ms let a 16th
  * request land inside one second in the benchmark).
  */
-export function minTimeFor(maxRequestsPerSecond: number): number {
+function minTimeFor(maxRequestsPerSecond: number): number {
   return Math.ceil((1000 / maxRequestsPerSecond) * 1.1);
 }
 

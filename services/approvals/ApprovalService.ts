@@ -1,18 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { escapeMarkdown } from '../common/chatText';
 import { nameList } from '../common/nameList';
+import { truncate } from '../common/truncate';
 import { UserFacingError } from '../errors';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
 import { assignmentId as assignmentIdOf, type EBookAssignment } from '../store/entities/assignment';
 import type { ApprovalRequest } from '../store/entities/approval';
-import type { Actor } from '../store/entities/common';
-import { ZERO_COUNTS, runId, type AssignmentRun, type AssignmentRunRepository } from '../assignments/AssignmentRunRepository';
+import { LIMITS, type Actor } from '../store/entities/common';
+import { ZERO_COUNTS, runId, type AssignmentRun, type AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
 import type { AssignmentPreview } from '../assignments/AssignmentPlanner';
 
 /** Teams refreshes a card for at most 60 users (`refresh.userIds`). */
-export const MAX_REFRESH_USERS = 60;
-export const DEFAULT_APPROVAL_EXPIRY_MS = 72 * 60 * 60 * 1000;
+const MAX_REFRESH_USERS = 60;
+const DEFAULT_APPROVAL_EXPIRY_MS = 72 * 60 * 60 * 1000;
 /** Licenses a requester may add for people who join the groups before the run reaches them. */
 export const MAX_NEWCOMER_HEADROOM = 10;
 /** How long writing one request may take; an assignment claimed longer ago without its approval was cut off. */
@@ -27,15 +28,6 @@ export interface ApproverPolicy {
   displayNames?(tenantId: string, aadObjectIds: readonly string[]): Promise<Array<string | undefined>>;
 }
 
-/** A fixed list of approvers (tests, and APPROVER_USER_IDS without the directory). */
-export function approverPolicy(options: { approverUserIds: readonly string[] }): ApproverPolicy {
-  const ids = new Set(options.approverUserIds.map((id) => id.toLowerCase()));
-  return {
-    approverIds: async () => [...options.approverUserIds],
-    isApprover: async (_tenantId, aadObjectId) => ids.has(aadObjectId.toLowerCase()),
-  };
-}
-
 /**
  * Makes sure approvers can be sent a card: a personal chat with the bot, started by the bot (installing
  * itself for the user) when there is none yet. The bot implements it; services know nothing of Teams.
@@ -45,17 +37,17 @@ export interface ApproverReach {
 }
 
 /** Starts a run once it is approved (the AssignmentExecutor). */
-export interface RunStarter {
+interface RunStarter {
   start(tokenId: string, runId: string): void;
 }
 
 /** Hands an approved top-up's licenses to the members waiting for them (the reconciler). */
-export interface TopUpStarter {
+interface TopUpStarter {
   topUpApproved(tokenId: string, runId: string): void;
 }
 
 /** The run an approval spends from: a top-up's standing assignment, or the request's own run. */
-export function runIdOf(request: Pick<ApprovalRequest, 'id' | 'runId'>): string {
+function runIdOf(request: Pick<ApprovalRequest, 'id' | 'runId'>): string {
   return request.runId ?? runId(request.id);
 }
 
@@ -210,9 +202,9 @@ export class ApprovalService {
           tenantId: preview.tenantId,
           adamId: preview.book.adamId,
           pricingParam: preview.book.pricingParam,
-          bookTitle: preview.book.title.slice(0, 512),
+          bookTitle: truncate(preview.book.title, LIMITS.title),
           targetGroupId: group.groupId,
-          targetGroupName: group.groupName.slice(0, 256),
+          targetGroupName: truncate(group.groupName, LIMITS.displayName),
           installIntent: preview.installIntent,
           status: 'pendingApproval',
           approvalId,
@@ -247,7 +239,7 @@ export class ApprovalService {
         approvalId,
         adamId: preview.book.adamId,
         pricingParam: preview.book.pricingParam,
-        bookTitle: preview.book.title.slice(0, 512),
+        bookTitle: truncate(preview.book.title, LIMITS.title),
         installIntent: preview.installIntent,
         requestedBy,
         state: 'awaitingApproval',
@@ -263,7 +255,7 @@ export class ApprovalService {
         createdDateTime: now,
         lastModifiedDateTime: now,
       });
-      undo.push(() => runs.store.delete(run.id, run.tokenId));
+      undo.push(() => runs.delete(run.tokenId, run.id));
       const groupName = preview.groups.map((g) => g.groupName).join(', ');
       // Written last: the request exists for approvers only once everything it stands for does.
       const request = await store.approvals.create({
@@ -273,8 +265,8 @@ export class ApprovalService {
         kind: 'assignment',
         assignmentId: assignments[0]?.id ?? run.id,
         summary: {
-          bookTitle: preview.book.title.slice(0, 512),
-          groupName: groupName.length > 256 ? `${groupName.slice(0, 253)}...` : groupName,
+          bookTitle: truncate(preview.book.title, LIMITS.title),
+          groupName: truncate(groupName, LIMITS.displayName, '...'),
           installIntent: preview.installIntent,
           licensesNeeded,
           ...(headroom > 0 ? { headroom } : {}),
@@ -367,16 +359,6 @@ export class ApprovalService {
   /** Remembers where the request's card was posted, so a decision updates it for everyone. */
   async recordCard(tenantId: string, approvalId: string, card: NonNullable<ApprovalRequest['card']>): Promise<ApprovalRequest | undefined> {
     return this.options.store.approvals.setCard(tenantId, approvalId, card);
-  }
-
-  getRun(request: ApprovalRequest): Promise<AssignmentRun | undefined> {
-    return this.options.runs.get(request.tokenId, runIdOf(request));
-  }
-
-  /** Pending requests, after expiring the overdue ones (returned separately so their cards can be updated). */
-  async listPending(tenantId: string): Promise<{ pending: ApprovalRequest[]; expired: ApprovalRequest[] }> {
-    const expired = await this.expireOverdue(tenantId);
-    return { pending: await this.options.store.approvals.listPending(tenantId), expired };
   }
 
   async expireOverdue(tenantId: string): Promise<ApprovalRequest[]> {
@@ -480,7 +462,7 @@ export class ApprovalService {
     const { store } = this.options;
     const tenantId = current.tenantId;
     const approvalId = current.id;
-    const result = await store.approvals.decide(tenantId, approvalId, { decision, decider, comment: comment?.slice(0, 1000) || undefined });
+    const result = await store.approvals.decide(tenantId, approvalId, { decision, decider, comment: truncate(comment ?? '', LIMITS.reason) || undefined });
     if (result.outcome === 'notFound' || result.outcome === 'alreadyDecided') return result;
     if (result.outcome === 'expired') {
       await this.settleRejected(result.request, 'approval_expired', 'The approval request expired before anyone decided.');
@@ -619,7 +601,7 @@ export class ApprovalService {
       assignmentId: run.groups[0]?.assignmentId ?? run.id,
       summary: {
         bookTitle: run.bookTitle,
-        groupName: names.length > 256 ? `${names.slice(0, 253)}...` : names,
+        groupName: truncate(names, LIMITS.displayName, '...'),
         installIntent: run.installIntent,
         licensesNeeded: count,
         ...(run.installIntent === 'available' ? { asked: count } : { joined: count }),

@@ -1,12 +1,12 @@
 import type { ApproverPolicy } from './ApprovalService';
 
 /** Lists the users of an Entra group, transitively (Microsoft Graph in production). */
-export interface GroupUserSource {
+interface GroupUserSource {
   userMemberPages(groupId: string): AsyncIterable<ReadonlyArray<{ id: string; displayName?: string | undefined }>>;
 }
 
 /** Answers "is this user in that group?" with one call (Graph's checkMemberGroups, cached). */
-export interface GroupMembershipCheck {
+interface GroupMembershipCheck {
   isMember(userObjectId: string, groupId: string): Promise<boolean>;
 }
 
@@ -25,7 +25,7 @@ export interface ApproverDirectoryOptions {
   now?: () => number;
 }
 
-export const MAX_APPROVER_CACHE_MS = 5 * 60_000;
+const MAX_APPROVER_CACHE_MS = 5 * 60_000;
 
 /**
  * Who may decide on assignment requests: the configured approvers, or else the bot's admins: the

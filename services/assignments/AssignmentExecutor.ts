@@ -5,14 +5,35 @@ import { DirectoryUnavailableError } from '../directory/errors';
 import { StoreConcurrencyError, isStoreUnavailable } from '../store/errors';
 import { forEachLimited } from '../common/forEachLimited';
 import { escapeMarkdown } from '../common/chatText';
-import type { DirectoryUser } from '../directory';
+import type { DirectoryUser } from '../directory/GraphDirectory';
+import { validEmail } from '../common/email';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
 import type { EBookAssignment } from '../store/entities/assignment';
-import type { Actor } from '../store/entities/common';
+import { LIMITS, type Actor } from '../store/entities/common';
+import { truncate } from '../common/truncate';
 import type { VppToken } from '../store/entities/vppToken';
 import type { VppUser } from '../store/entities/vppUser';
-import { SAMPLE_LIMIT, ZERO_COUNTS, type AssignmentRun, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
+import type { AssignmentRun, AssignmentRunRepository, RunCounts } from '../store/repositories/AssignmentRunRepository';
+import {
+  advance,
+  batchMarker,
+  creationFailures,
+  earlierReservation,
+  isBatch,
+  judgeAssociate,
+  needingLicense,
+  offerCounts,
+  recordBatch,
+  reserve,
+  tallyBatch,
+  toAssociate,
+  toCreate,
+  withinBudget,
+  type BatchMarker,
+  type BatchTally,
+  type UserFailure,
+} from './batchTally';
 import { bookHolders, listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
 import { NO_REPORTER, type AssignmentOutcome, type AssignmentReporter } from './reporting';
 import { NO_MEMBER_NOTICES, type MemberNotices } from './memberNotices';
@@ -59,31 +80,9 @@ const MAX_RESUME_DELAY_MS = 6 * 60 * 60_000;
 /** VPP user records written at once while a batch's users are read back from Apple. */
 const USER_WRITE_CONCURRENCY = 8;
 
-/** Apple's "user already exists": the user is there, which is all a batch needs. */
-const USER_EXISTS = 9716;
 /** Apple's "unknown event": an event id recorded before a restart that Apple no longer knows. */
 const UNKNOWN_EVENT = 9708;
 const DEFAULT_PROGRESS_EVERY = 5_000;
-const SIMPLE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
-/** A member Apple never showed as a user it could license (their creation went unanswered): no license, and said so. */
-const NOT_LICENSED = { code: 'not_licensed', message: 'Apple did not confirm this user, so no license was given; the next reconciliation tries again.' };
-
-interface UserFailure {
-  code: string;
-  message: string;
-}
-
-function addCounts(a: RunCounts, b: RunCounts): RunCounts {
-  const offered = (a.offered ?? 0) + (b.offered ?? 0);
-  return {
-    processed: a.processed + b.processed,
-    licensed: a.licensed + b.licensed,
-    awaitingInvitation: a.awaitingInvitation + b.awaitingInvitation,
-    failed: a.failed + b.failed,
-    ...(offered > 0 ? { offered } : {}),
-  };
-}
-
 function appleStatus(status: AppleVppUser['status']): VppUser['status'] {
   if (status === 'Associated') return 'associated';
   if (status === 'Registered') return 'registered';
@@ -167,6 +166,16 @@ export class AssignmentExecutor {
     });
     this.active.set(runId, promise);
     return promise;
+  }
+
+  /** A run of the token, for "resume" (which checks it is the admin's tenant's). */
+  findRun(tokenId: string, runId: string): Promise<AssignmentRun | undefined> {
+    return this.options.runs.get(tokenId, runId);
+  }
+
+  /** The tenant's runs an Apple outage paused, for "resume" with no run named. */
+  interruptedRuns(tenantId: string): Promise<AssignmentRun[]> {
+    return this.options.runs.listInterrupted(tenantId);
   }
 
   /** Start-up and sweep: picks up every run that was approved or half-way, and interrupted runs that are due. */
@@ -333,7 +342,7 @@ export class AssignmentExecutor {
     const at = this.now();
     const resumeAfter = new Date(at.getTime() + delay).toISOString();
     const message = pausedMessage(err, resumeAfter);
-    const lastError = { code: err.code.slice(0, 64), message: message.slice(0, 2000), occurredDateTime: at.toISOString() };
+    const lastError = { code: truncate(err.code, LIMITS.errorCode), message: truncate(message, LIMITS.message), occurredDateTime: at.toISOString() };
     this.options.logger?.warn({ runId: run.id, code: err.code, resumeAfter }, 'assignment run interrupted; it resumes later');
     let paused = run;
     try {
@@ -379,165 +388,70 @@ export class AssignmentExecutor {
   /**
    * One Apple-sized batch: reserve its new licenses within the budget, create the missing users, associate
    * the book, record the outcome and give back what Apple refused. Members beyond the budget are left out.
+   * What each step decides is batchTally's; this reads, asks Apple, tells members and writes.
    */
   private async batch(run: AssignmentRun, gi: number, slice: DirectoryUser[], client: AppleBooksClient, holders: ReadonlySet<string>): Promise<AssignmentRun> {
     if (run.installIntent === 'available') return this.offer(run, gi, slice, holders);
-    const { store } = this.options;
-    // The slice's ids name the batch (cursor and reservation), whoever in it the budget leaves out.
-    const firstUserId = slice[0]?.id ?? '';
-    const lastUserId = slice[slice.length - 1]?.id ?? '';
-    const sameBatch = (marker: BatchMarker | undefined): boolean => isBatch(marker, gi, firstUserId, lastUserId);
-    // Required: a license goes only to someone Apple can give it to now, a Managed Apple Account or a member
-    // who joined the organisation's VPP; the others are invited, and licensed once they have joined.
-    const stored = new Map((await store.vppUsers.getMany(run.tokenId, slice.map((u) => u.id))).map((u) => [u.id, u]));
-    const joinedNow = (u: DirectoryUser): boolean => u.managedAppleId !== undefined || stored.get(u.id)?.status === 'associated';
+    const marker = batchMarker(gi, slice);
+    const stored = new Map((await this.options.store.vppUsers.getMany(run.tokenId, slice.map((u) => u.id))).map((u) => [u.id, u]));
     let users = slice;
     let leftOut = 0;
-    let reserved = 0;
-    let reservedIds = new Set<string>();
+    let reserved: ReadonlySet<string> | undefined;
     if (run.budget !== undefined) {
-      const fresh = slice.filter((u) => !holders.has(u.id) && joinedNow(u));
-      // A resumed batch keeps the reservation it made before the restart, for exactly the users it named.
-      const earlier = sameBatch(run.reserved) ? new Set(run.reserved?.userIds) : undefined;
-      let allowed = new Set<string>();
-      if (earlier) {
-        allowed = new Set(fresh.filter((u) => earlier.has(u.id)).map((u) => u.id));
-      } else if (fresh.length > 0) {
+      const fresh = needingLicense(slice, holders, stored);
+      const earlier = earlierReservation(run, marker, fresh);
+      let allowed = earlier ?? new Set<string>();
+      if (!earlier && fresh.length > 0) {
         // Worked out inside the write, from the run as stored: another process on this run (a deploy's old
         // and new one) that reserved or moved on meanwhile stops this one before anything is spent.
         const cursor = run.groups[gi]?.cursor;
         let stale = false;
         run = await this.save(run, (r) => {
-          if (r.reserved !== undefined || r.groups[gi]?.cursor !== cursor || r.budget === undefined) {
-            stale = true;
-            return undefined;
-          }
-          const room = Math.max(0, r.budget - (r.spent ?? 0));
-          allowed = new Set(fresh.slice(0, room).map((u) => u.id));
-          if (allowed.size === 0) return undefined;
-          const userIds = [...allowed];
-          return { ...r, spent: (r.spent ?? 0) + userIds.length, reserved: { groupIndex: gi, firstUserId, lastUserId, userIds } };
+          const reservation = reserve(r, marker, cursor, fresh);
+          stale = reservation.stale;
+          if (reservation.stale) return undefined;
+          allowed = reservation.allowed;
+          return reservation.run;
         });
         if (stale) throw new RunStopped();
       }
-      users = slice.filter((u) => holders.has(u.id) || allowed.has(u.id) || !joinedNow(u));
-      leftOut = slice.length - users.length;
-      reserved = allowed.size;
-      reservedIds = allowed;
+      ({ users, leftOut } = withinBudget(slice, holders, allowed, stored));
+      reserved = allowed;
     }
-    const ids = users.map((u) => u.id);
     const known = new Map(users.flatMap((u) => (stored.has(u.id) ? [[u.id, stored.get(u.id) as VppUser] as const] : [])));
-    const failures = new Map<string, UserFailure>();
+    let failures = new Map<string, UserFailure>();
     let usersVersionId = run.usersVersionId;
 
-    const toCreate = users.filter((u) => {
-      const stored = known.get(u.id);
-      return !stored || stored.status === 'retired';
-    });
-    if (toCreate.length > 0) {
-      const created = await client.createUsersAndWait(toCreate.map(userRequest), this.waitOptions());
-      for (const f of created.failures) {
-        if (f.errorNumber === USER_EXISTS) continue;
-        for (const id of f.clientUserIds) failures.set(id, { code: String(f.errorNumber), message: f.message });
-      }
-      const read = await this.readCreatedUsers(run, client, usersVersionId, new Set(toCreate.map((u) => u.id)), users, new Map(known));
+    const creating = toCreate(users, known);
+    if (creating.length > 0) {
+      const created = await client.createUsersAndWait(creating.map(userRequest), this.waitOptions());
+      failures = creationFailures(created);
+      const read = await this.readCreatedUsers(run, client, usersVersionId, new Set(creating.map((u) => u.id)), users, new Map(known));
       for (const user of read.users) known.set(user.id, user);
       usersVersionId = read.versionId ?? usersVersionId;
     }
 
-    // Invited members (Registered at Apple) get no license yet: it would wait, irrevocably, on someone who may never join.
-    // With a budget, only those it reserved a license for are sent (and holders, who cost nothing).
-    const eligible = ids.filter(
-      (id) => !failures.has(id) && (holders.has(id) || (known.get(id)?.status === 'associated' && (run.budget === undefined || reservedIds.has(id)))),
-    );
+    const eligible = toAssociate(users.map((u) => u.id), failures, holders, known, reserved);
     let lastEventId: string | undefined;
     if (eligible.length > 0) {
-      const result = await this.associate(run, gi, firstUserId, lastUserId, eligible, client);
+      const result = await this.associate(run, marker, eligible, client);
       lastEventId = result.eventIds[result.eventIds.length - 1];
-      const eligibleSet = new Set(eligible);
-      let unattributed: UserFailure | undefined;
-      // One failure names every user it applies to (Apple's errorInfo); the others in a partly failed event got the book.
-      for (const f of result.failures) {
-        const reason = { code: String(f.errorNumber), message: f.message };
-        if (f.clientUserIds.length === 0) unattributed = reason;
-        for (const id of f.clientUserIds) if (eligibleSet.has(id)) failures.set(id, reason);
+      let verdict = judgeAssociate(eligible, result);
+      if (verdict.needsHolders) {
+        const sent = new Set(eligible);
+        verdict = judgeAssociate(eligible, result, await bookHolders(client, run, (id) => sent.has(id)));
       }
-      // Apple's errorInfo may name only the book: when fewer users completed than were not named, ask
-      // Apple who holds the book now instead of counting the unnamed ones as licensed.
-      const unaccounted = eligible.filter((id) => !failures.has(id)).length - result.numCompleted;
-      // (Whatever the event's status says: a COMPLETE with fewer done than sent is read the same way.)
-      if (result.numCompleted > 0 && unaccounted > 0) {
-        const holdingNow = await bookHolders(client, run, (id) => eligibleSet.has(id));
-        const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for this user.' };
-        for (const id of eligible) if (!failures.has(id) && !holdingNow.has(id)) failures.set(id, reason);
-      }
-      // An event that failed with nothing completed failed for everyone in it, named or not.
-      if (result.status === 'FAILED' && result.numCompleted === 0) {
-        const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for these users.' };
-        for (const id of eligible) if (!failures.has(id)) failures.set(id, reason);
-      }
+      for (const [id, failure] of verdict.failures) failures.set(id, failure);
     }
 
-    const associatedNow = new Set(eligible.filter((id) => !failures.has(id)));
-    const counts: RunCounts = { ...ZERO_COUNTS, processed: users.length };
-    const failedSamples: AssignmentRun['failedUsers'] = [];
-    const invitedSamples: AssignmentRun['invitedUsers'] = [];
-    const reasons = new Map<string, { message: string; count: number }>();
-    for (const user of users) {
-      const failure = failures.get(user.id);
-      if (failure) {
-        counts.failed++;
-        const reason = reasons.get(failure.code) ?? { message: failure.message, count: 0 };
-        reason.count++;
-        reasons.set(failure.code, reason);
-        failedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), code: failure.code, groupId: run.groups[gi]?.groupId });
-      } else if (known.get(user.id)?.status === 'registered') {
-        counts.awaitingInvitation++;
-        invitedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), inviteCode: known.get(user.id)?.inviteCode });
-      } else if (!associatedNow.has(user.id) && !holders.has(user.id)) {
-        // Neither invited nor licensed (Apple never showed their user): not counted as licensed.
-        counts.failed++;
-        const reason = reasons.get(NOT_LICENSED.code) ?? { message: NOT_LICENSED.message, count: 0 };
-        reason.count++;
-        reasons.set(NOT_LICENSED.code, reason);
-        failedSamples.push({ clientUserId: user.id, displayName: user.displayName.slice(0, 256), code: NOT_LICENSED.code, groupId: run.groups[gi]?.groupId });
-      } else {
-        counts.licensed++;
-      }
-    }
-
-    // What was reserved and not spent goes back: Apple refused it, or the member turned out not to have joined yet.
-    const refunded = reservedIds.size === 0 ? 0 : [...reservedIds].filter((id) => !associatedNow.has(id)).length;
-    await this.tellMembers(run, client, users, (u) => associatedNow.has(u.id) && !holders.has(u.id), (u) => !failures.has(u.id) && known.get(u.id)?.status === 'registered', known);
+    const tally = tallyBatch({ users, groupId: run.groups[gi]?.groupId, holders, known, eligible, failures, reserved: reserved ?? new Set() });
+    await this.tellMembers(run, client, users, tally, known);
     this.checkStopped(run.id);
     let stale = false;
     const saved = await this.save(run, (r) => {
-      // Fencing: another instance finished this batch meanwhile (its reservation is gone or another's): a second
-      // refund or a cursor moved back would let later batches spend more than approved.
-      if (reserved > 0 && !sameBatch(r.reserved)) {
-        stale = true;
-        return undefined;
-      }
-      const merged = new Map(r.failureReasons.map((f) => [f.code, { ...f }]));
-      for (const [code, { message, count }] of reasons) {
-        const existing = merged.get(code);
-        if (existing) existing.count += count;
-        else merged.set(code, { code, message: message.slice(0, 2000), count });
-      }
-      return {
-        ...r,
-        // Licenses Apple refused were not spent: they go back to the budget.
-        ...(r.budget === undefined ? {} : { spent: Math.max(0, (r.spent ?? 0) - refunded), reserved: undefined, overBudget: (r.overBudget ?? 0) + leftOut }),
-        groups: r.groups.map((g, j) => (j === gi ? { ...g, cursor: lastUserId, counts: addCounts(g.counts, counts) } : g)),
-        totals: addCounts(r.totals, counts),
-        failureReasons: [...merged.values()].slice(0, SAMPLE_LIMIT),
-        // The newest are kept: a reconciliation pass's result names its own members.
-        failedUsers: [...r.failedUsers, ...failedSamples].slice(-SAMPLE_LIMIT),
-        invitedUsers: [...r.invitedUsers, ...invitedSamples].slice(-SAMPLE_LIMIT),
-        pending: undefined,
-        usersVersionId,
-        batchesCompleted: r.batchesCompleted + 1,
-      };
+      const recorded = recordBatch(r, { batch: marker, tally, reserved: reserved?.size ?? 0, leftOut, usersVersionId });
+      stale = recorded === undefined;
+      return recorded;
     });
     if (stale) throw new RunStopped();
     const group = saved.groups[gi];
@@ -563,17 +477,10 @@ export class AssignmentExecutor {
    * there for them, and the batch is recorded like any other so a restart goes on after it.
    */
   private async offer(run: AssignmentRun, gi: number, slice: DirectoryUser[], holders: ReadonlySet<string>): Promise<AssignmentRun> {
-    const offered = slice.filter((u) => !holders.has(u.id));
+    const { offered, counts } = offerCounts(slice, holders);
     await this.notices.offered(noticeRunOf(run), offered.map(noticeMember));
     this.checkStopped(run.id);
-    const counts: RunCounts = { ...ZERO_COUNTS, processed: slice.length, licensed: slice.length - offered.length, offered: offered.length };
-    const lastUserId = slice[slice.length - 1]?.id ?? '';
-    const saved = await this.save(run, (r) => ({
-      ...r,
-      groups: r.groups.map((g, j) => (j === gi ? { ...g, cursor: lastUserId, counts: addCounts(g.counts, counts) } : g)),
-      totals: addCounts(r.totals, counts),
-      batchesCompleted: r.batchesCompleted + 1,
-    }));
+    const saved = await this.save(run, (r) => advance(r, batchMarker(gi, slice), counts));
     const group = saved.groups[gi];
     if (group) {
       await this.markAssignment(saved, group.assignmentId, (a) => ({
@@ -589,14 +496,13 @@ export class AssignmentExecutor {
     run: AssignmentRun,
     client: AppleBooksClient,
     users: readonly DirectoryUser[],
-    licensed: (u: DirectoryUser) => boolean,
-    invited: (u: DirectoryUser) => boolean,
+    tally: Pick<BatchTally, 'newlyLicensed' | 'invited'>,
     known: ReadonlyMap<string, VppUser>,
   ): Promise<void> {
-    const nowLicensed = users.filter(licensed).map(noticeMember);
+    const nowLicensed = users.filter((u) => tally.newlyLicensed.has(u.id)).map(noticeMember);
     if (nowLicensed.length > 0) await this.notices.licensed(noticeRunOf(run), nowLicensed);
     const toInvite: Array<ReturnType<typeof noticeMember> & { invitationUrl: string }> = [];
-    for (const u of users.filter(invited)) {
+    for (const u of users.filter((member) => tally.invited.has(member.id))) {
       const code = known.get(u.id)?.inviteCode;
       const invitationUrl = code ? await client.invitationUrl(code).catch(() => undefined) : undefined;
       if (invitationUrl) toInvite.push({ ...noticeMember(u), invitationUrl });
@@ -609,9 +515,9 @@ export class AssignmentExecutor {
    * restart is awaited instead of sent again; only when Apple no longer knows its events is it re-sent
    * (associate is idempotent per user and book, so no license is spent twice).
    */
-  private async associate(run: AssignmentRun, gi: number, firstUserId: string, lastUserId: string, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
+  private async associate(run: AssignmentRun, batch: BatchMarker, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
     const pending = run.pending;
-    if (pending && isBatch(pending, gi, firstUserId, lastUserId) && pending.eventIds.length === 0) {
+    if (pending && isBatch(pending, batch) && pending.eventIds.length === 0) {
       // Stopped while the request was on its way: Apple may have taken it. Whoever holds the book now is not
       // sent again; only the others are.
       const named = new Set(pending.userIds ?? clientUserIds);
@@ -620,31 +526,31 @@ export class AssignmentExecutor {
       for (const id of clientUserIds) if (holding.has(id)) already.numCompleted++;
       already.numRequested = already.numCompleted;
       const rest = clientUserIds.filter((id) => !holding.has(id));
-      return rest.length === 0 ? already : mergeResults(already, await this.send(run, gi, firstUserId, lastUserId, rest, client));
+      return rest.length === 0 ? already : mergeResults(already, await this.send(run, batch, rest, client));
     }
-    if (pending && isBatch(pending, gi, firstUserId, lastUserId)) {
+    if (pending && isBatch(pending, batch)) {
       try {
         const earlier = await client.waitForEvents(pending.eventIds, this.waitOptions());
         // Users of this batch the earlier request did not name (their creation failed then, say) go now.
         const named = new Set(pending.userIds ?? clientUserIds);
         const rest = clientUserIds.filter((id) => !named.has(id));
-        return rest.length === 0 ? earlier : mergeResults(earlier, await this.send(run, gi, firstUserId, lastUserId, rest, client));
+        return rest.length === 0 ? earlier : mergeResults(earlier, await this.send(run, batch, rest, client));
       } catch (err) {
         if (!(err instanceof VppError && err.errorNumber === UNKNOWN_EVENT)) throw err;
       }
     }
-    return this.send(run, gi, firstUserId, lastUserId, clientUserIds, client);
+    return this.send(run, batch, clientUserIds, client);
   }
 
   /** Sends one associate request, recording whom it names before sending and its events before waiting for them. */
-  private async send(run: AssignmentRun, gi: number, firstUserId: string, lastUserId: string, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
+  private async send(run: AssignmentRun, batch: BatchMarker, clientUserIds: string[], client: AppleBooksClient): Promise<AsyncOperationResult> {
     // A run whose lease went to another instance stops here, before spending anything.
     this.checkStopped(run.id);
     const asset = { adamId: run.adamId, pricingParam: run.pricingParam };
     // Recorded before it is sent (no events yet): a stop while it is on its way is resumed by asking Apple who holds the book.
-    await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds: [], userIds: clientUserIds } }));
+    await this.save(run, (r) => ({ ...r, pending: { ...batch, eventIds: [], userIds: clientUserIds } }));
     const eventIds = await client.associateAssets([asset], clientUserIds);
-    await this.save(run, (r) => ({ ...r, pending: { groupIndex: gi, firstUserId, lastUserId, eventIds, userIds: clientUserIds } }));
+    await this.save(run, (r) => ({ ...r, pending: { ...batch, eventIds, userIds: clientUserIds } }));
     return client.waitForEvents(eventIds, this.waitOptions());
   }
 
@@ -682,7 +588,7 @@ export class AssignmentExecutor {
           clientUserId: apple.clientUserId,
           status: appleStatus(apple.status),
           inviteCode: apple.inviteCode,
-          email: email && SIMPLE_EMAIL.test(email) && email.length <= 320 ? email : undefined,
+          email: validEmail(email),
           managedAppleId: apple.managedAppleId,
           appleUserId: apple.userId,
           createdDateTime: now,
@@ -728,7 +634,7 @@ export class AssignmentExecutor {
     const code = err instanceof RunFailure ? err.code : err instanceof VppError ? String(err.errorNumber ?? err.kind) : 'internal';
     const message = err instanceof RunFailure || err instanceof VppError ? err.message : 'Something went wrong delivering the book; the bot logged the details.';
     this.options.logger?.error({ err, runId: run.id }, 'assignment run failed');
-    const lastError = { code: code.slice(0, 64), message: message.slice(0, 2000), occurredDateTime: this.now().toISOString() };
+    const lastError = { code: truncate(code, LIMITS.errorCode), message: truncate(message, LIMITS.message), occurredDateTime: this.now().toISOString() };
     let failed = run;
     try {
       // A reconciliation pass that fails leaves the assignment standing (the next one looks again); a first delivery fails.
@@ -777,7 +683,7 @@ export class AssignmentExecutor {
         tenantId: run.tenantId,
         actor: by ? { aadObjectId: by.aadObjectId, displayName: by.displayName } : { system: 'assignment-executor' },
         action: outcome === 'resumed' ? 'assignment.resume' : outcome === 'interrupted' ? 'assignment.interrupt' : 'assignment.execute',
-        target: { type: 'book', id: `${run.adamId}|${run.pricingParam}`, name: run.bookTitle.slice(0, 512) },
+        target: { type: 'book', id: `${run.adamId}|${run.pricingParam}`, name: truncate(run.bookTitle, LIMITS.title) },
         tokenId: run.tokenId,
         // A pause is a failure of this attempt; a resume is an admin's successful action.
         outcome: outcome === 'interrupted' ? 'failure' : outcome === 'resumed' ? 'success' : outcome,
@@ -800,17 +706,6 @@ export class AssignmentExecutor {
       this.options.logger?.warn({ err }, 'assignment side effect failed');
     }
   }
-}
-
-/** What names a batch in the run's markers (`pending`, `reserved`): its group and its first and last user. */
-interface BatchMarker {
-  groupIndex: number;
-  firstUserId: string;
-  lastUserId: string;
-}
-
-function isBatch(marker: BatchMarker | undefined, groupIndex: number, firstUserId: string, lastUserId: string): boolean {
-  return marker !== undefined && marker.groupIndex === groupIndex && marker.firstUserId === firstUserId && marker.lastUserId === lastUserId;
 }
 
 /** Two associate outcomes of one batch as one (a resumed request and the users it had not named). */
@@ -863,6 +758,6 @@ class RunFailure extends Error {
 function userRequest(user: DirectoryUser): UserRequest {
   const request: UserRequest = { clientUserId: user.id };
   if (user.managedAppleId) request.managedAppleId = user.managedAppleId;
-  else if (user.mail && SIMPLE_EMAIL.test(user.mail)) request.email = user.mail;
+  else if (validEmail(user.mail)) request.email = user.mail;
   return request;
 }

@@ -1,18 +1,20 @@
-import type { AssignmentRunRepository } from './AssignmentRunRepository';
+import { z } from 'zod';
+import type { AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
 import { UserFacingError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
-import type { DirectoryGroup, GroupClassification } from '../directory';
+import type { DirectoryGroup, GroupClassification } from '../directory/GraphDirectory';
 import type { Store } from '../store/Store';
-import type { EBook } from '../store/entities/eBook';
+import { eBookAssignmentSchema } from '../store/entities/assignment';
+import { eBookSchema, type EBook } from '../store/entities/eBook';
 import type { VppToken } from '../store/entities/vppToken';
 import { bookHolders, listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
 
 /** Books may go to user groups only; the message names the group (SPEC §1), escaped for chat. */
-export function deviceGroupRefusal(groupName: string): string {
+function deviceGroupRefusal(groupName: string): string {
   return `Books can be assigned to user groups only; "${escapeMarkdown(groupName)}" is a device group. Nothing was changed.`;
 }
 
-export type CheckedGroup = DirectoryGroup & { classification: GroupClassification };
+type CheckedGroup = DirectoryGroup & { classification: GroupClassification };
 
 export type GroupCheck =
   | { ok: true; group: CheckedGroup; note?: string | undefined }
@@ -30,36 +32,45 @@ export async function checkGroup(directory: AssignmentDirectory, group: string |
   return { ok: true, group: checked };
 }
 
-export interface PreviewGroup {
-  groupId: string;
-  groupName: string;
+/** One group of a preview. */
+const previewGroupSchema = z.object({
+  groupId: eBookAssignmentSchema.shape.targetGroupId,
+  groupName: eBookAssignmentSchema.shape.targetGroupName,
   /** Transitive user members. */
-  userCount: number;
+  userCount: z.number().int().min(0),
   /** Devices in a mixed group, which are skipped. */
-  deviceCount: number;
-}
+  deviceCount: z.number().int().min(0),
+});
+type PreviewGroup = z.infer<typeof previewGroupSchema>;
 
-export interface AssignmentPreview {
-  tokenId: string;
-  tenantId: string;
-  book: { adamId: string; pricingParam: EBook['pricingParam']; title: string; author?: string | undefined };
-  installIntent: 'required' | 'available';
-  groups: PreviewGroup[];
+/**
+ * What an assignment would do, as the planner works it out. A schema rather than an interface: the
+ * assign flow keeps the preview in dialog state (Cosmos) between the card and the click, and checks
+ * it with this when it reads it back.
+ */
+export const assignmentPreviewSchema = z.object({
+  tokenId: eBookSchema.shape.tokenId,
+  tenantId: eBookSchema.shape.tenantId,
+  book: eBookSchema.pick({ adamId: true, pricingParam: true, title: true, author: true }),
+  installIntent: eBookAssignmentSchema.shape.installIntent,
+  /** At least one: the planner refuses a preview without groups. */
+  groups: z.array(previewGroupSchema).min(1),
   /** Users across the groups, each once. */
-  distinctUsers: number;
+  distinctUsers: z.number().int().min(0),
   /** Members Apple already shows with this book: they need no new license. */
-  alreadyAssigned: number;
+  alreadyAssigned: z.number().int().min(0),
   /** Members who must accept a VPP invitation before the book reaches them. */
-  needInvitation: number;
-  licensesNeeded: number;
-  licensesAvailable: number;
+  needInvitation: z.number().int().min(0),
+  licensesNeeded: z.number().int().min(0),
+  licensesAvailable: z.number().int().min(0),
   /** A free book: licenses never run out. */
-  unlimited: boolean;
+  unlimited: z.boolean(),
   /** Held back by other requests for this book; `licensesAvailable` is what is left after them. */
-  licensesReserved: number;
+  licensesReserved: z.number().int().min(0),
   /** True when every member without the book can get one. */
-  enough: boolean;
-}
+  enough: z.boolean(),
+});
+export type AssignmentPreview = z.infer<typeof assignmentPreviewSchema>;
 
 const GETMANY_BATCH = 1000;
 

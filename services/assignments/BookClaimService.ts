@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { AppleBooksClient, AsyncOperationResult } from '../apple/AppleBooksClient';
 import { VppError } from '../apple/VppError';
+import { validEmail } from '../common/email';
 import { forEachLimited } from '../common/forEachLimited';
+import { truncate } from '../common/truncate';
 import { DirectoryUnavailableError } from '../directory/errors';
 import { UserFacingError } from '../errors';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
 import { isStoreUnavailable } from '../store/errors';
+import { LIMITS } from '../store/entities/common';
 import { IN_FLIGHT_CLAIM_STATES, SETTLED_CLAIM_STATES, bookClaimId, type BookClaim } from '../store/entities/bookClaim';
 import type { VppToken } from '../store/entities/vppToken';
 import type { VppUser } from '../store/entities/vppUser';
-import type { AssignmentRun, AssignmentRunRepository } from './AssignmentRunRepository';
+import type { AssignmentRun, AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
 import {
   USER_EXISTS,
   UNKNOWN_EVENT,
@@ -21,7 +24,6 @@ import {
   memberReason,
   readUserSince,
   storedStatus,
-  validEmail,
   type ClaimFailure,
 } from './claimApple';
 import { noticeRunOf, refreshBookCounts } from './runIdentity';
@@ -310,7 +312,7 @@ export class BookClaimService {
       // recovery sweep settles it). An outage leaves the claim reserved for recovery too.
       if (err instanceof VppError && !err.isRetryable) {
         const holds = await appleHolds(client, claim, memberId).catch(() => undefined);
-        if (holds === false) return this.refuse(claim, attempt, { code: err.code.slice(0, 64), message: memberReason(err.errorNumber) });
+        if (holds === false) return this.refuse(claim, attempt, { code: truncate(err.code, LIMITS.errorCode), message: memberReason(err.errorNumber) });
       }
       throw err;
     }
@@ -531,7 +533,7 @@ export class BookClaimService {
       adamId: run.adamId,
       pricingParam: run.pricingParam,
       bookTitle: run.bookTitle,
-      member: { aadObjectId: member.aadObjectId, displayName: member.displayName.slice(0, 256) },
+      member: { aadObjectId: member.aadObjectId, displayName: truncate(member.displayName, LIMITS.displayName) },
       createdDateTime: now,
       lastModifiedDateTime: now,
       ...fields,

@@ -2,10 +2,10 @@ import type { Store } from '../store/Store';
 import type { EBook } from '../store/entities/eBook';
 import type { EBookAssignment } from '../store/entities/assignment';
 import type { VppToken } from '../store/entities/vppToken';
-import { reservedBy, type AssignmentRunRepository, type RunCounts } from './AssignmentRunRepository';
-import { findBooks } from './bookSearch';
+import { reservedBy, type AssignmentRunRepository, type RunCounts } from '../store/repositories/AssignmentRunRepository';
+import { BookSearch } from './bookSearch';
 
-export interface GroupStatus {
+interface GroupStatus {
   groupName: string;
   installIntent: 'required' | 'available';
   /** `paused`: its run waits for Apple to answer again (it resumes by itself, or on **resume**). */
@@ -54,15 +54,19 @@ export interface BookStatus {
  * invitation, failed with reasons, and the intent. Reads the assignments and their latest runs.
  */
 export class BookStatusService {
+  private readonly books: BookSearch;
+
   constructor(
     private readonly store: Store,
     private readonly runs: AssignmentRunRepository,
     /** A group's user members now; without it (or when Graph fails) the card leaves members out. */
     private readonly groupUserCount?: (groupId: string) => Promise<number>,
-  ) {}
+  ) {
+    this.books = new BookSearch(store);
+  }
 
   async find(tenantId: string, text: string): Promise<Array<{ token: VppToken; book: EBook }>> {
-    return findBooks(this.store, tenantId, text);
+    return this.books.find(tenantId, text);
   }
 
   async status(token: VppToken, book: EBook): Promise<BookStatus> {

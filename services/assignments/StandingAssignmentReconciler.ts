@@ -1,22 +1,24 @@
 import { randomUUID } from 'node:crypto';
-import type { DirectoryUser, MemberDelta } from '../directory';
+import { truncate } from '../common/truncate';
+import type { DirectoryUser, MemberDelta } from '../directory/GraphDirectory';
 import { UserFacingError } from '../errors';
 import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
+import { LIMITS } from '../store/entities/common';
 import { LEFT_SAMPLE_LIMIT, MAX_WAITING_PER_GROUP, MAX_WATCHED_GROUPS, standingAssignmentId, type StandingAssignment, type StandingGroup } from '../store/entities/standingAssignment';
-import { MAX_PASS_USERS, type AssignmentRun, type AssignmentRunRepository } from './AssignmentRunRepository';
+import { MAX_PASS_USERS, type AssignmentRun, type AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
 import type { VppToken } from '../store/entities/vppToken';
 import { bookHolders, type AppleClientProvider } from './ports';
 
 /** The directory reads reconciliation needs (GraphDirectory): change feeds per group, users by id, membership. */
-export interface ReconcileDirectory {
+interface ReconcileDirectory {
   groupMemberDelta(groupId: string, deltaLink?: string): Promise<MemberDelta>;
   usersByIds(ids: readonly string[]): Promise<DirectoryUser[]>;
   isMember(userObjectId: string, groupId: string): Promise<boolean>;
 }
 
 /** Starts a reconciliation pass of a run (the AssignmentExecutor). */
-export interface PassStarter {
+interface PassStarter {
   start(tokenId: string, runId: string): void;
 }
 
@@ -40,7 +42,7 @@ export interface StandingAssignmentReconcilerOptions {
   leaseMs?: number | undefined;
 }
 
-export interface GroupReconciliation {
+interface GroupReconciliation {
   groupName: string;
   /** Members without the book found in this round who were not waiting already. */
   joined: number;
@@ -276,7 +278,7 @@ export class StandingAssignmentReconciler {
       } catch (err) {
         if (!(err instanceof UserFacingError)) throw err;
         result.topUp = { outcome: 'failed', count: waitingTotal, message: err.message };
-        next.topUpProblem = err.message.slice(0, 1000);
+        next.topUpProblem = truncate(err.message, LIMITS.reason);
       }
     } else {
       next.topUpProblem = undefined;
@@ -402,7 +404,7 @@ export class StandingAssignmentReconciler {
 
   private async namesOf(ids: string[]): Promise<StandingGroup['leftUsers']> {
     const users = new Map((await this.options.directory.usersByIds(ids)).map((u) => [u.id, u.displayName]));
-    return ids.map((id) => ({ id, displayName: (users.get(id) ?? 'a user no longer in the directory').slice(0, 256) }));
+    return ids.map((id) => ({ id, displayName: truncate(users.get(id) ?? 'a user no longer in the directory', LIMITS.displayName) }));
   }
 
   private initialState(run: AssignmentRun): StandingAssignment {

@@ -1,12 +1,12 @@
 import type { AppleBooksClient, AsyncOperationResult, UserRequest, VppUser as AppleVppUser } from '../apple/AppleBooksClient';
-import type { DirectoryUser } from '../directory';
+import { validEmail } from '../common/email';
+import type { DirectoryUser } from '../directory/GraphDirectory';
 import type { VppUser } from '../store/entities/vppUser';
 
 /** Apple's "user already exists": the member is there, which is all a claim needs. */
 export const USER_EXISTS = 9716;
 /** Apple's "unknown event": an event id recorded before a restart that Apple no longer knows. */
 export const UNKNOWN_EVENT = 9708;
-const SIMPLE_EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 /** A book at Apple: the pair Apple names an asset by. */
 export interface AssetRef {
@@ -24,7 +24,7 @@ export interface ClaimFailure {
 export function claimUserRequest(user: Pick<DirectoryUser, 'id' | 'mail' | 'managedAppleId'>): UserRequest {
   const request: UserRequest = { clientUserId: user.id };
   if (user.managedAppleId) request.managedAppleId = user.managedAppleId;
-  else if (user.mail && SIMPLE_EMAIL.test(user.mail)) request.email = user.mail;
+  else if (validEmail(user.mail)) request.email = user.mail;
   return request;
 }
 
@@ -74,10 +74,6 @@ export function storedStatus(status: AppleVppUser['status']): VppUser['status'] 
   if (status === 'Associated') return 'associated';
   if (status === 'Registered') return 'registered';
   return 'retired';
-}
-
-export function validEmail(value: string | undefined): string | undefined {
-  return value && SIMPLE_EMAIL.test(value) && value.length <= 320 ? value : undefined;
 }
 
 /** The failure of an associate (or create) outcome that concerns this member, if any. */

@@ -1,5 +1,5 @@
-import type { DirectoryUser } from '../directory';
-import type { AssignmentRun } from './AssignmentRunRepository';
+import type { DirectoryUser } from '../directory/GraphDirectory';
+import type { AssignmentRun } from '../store/repositories/AssignmentRunRepository';
 
 /** The directory reads claims need (GraphDirectory): the member's groups, and their own record. */
 export interface ClaimDirectory {
@@ -64,16 +64,13 @@ export interface MemberBooks {
 /**
  * A run members may claim from: an Available assignment with an approved budget, delivered once (the
  * members were told); a later reconciliation pass over it (newcomers being told) keeps it claimable.
+ * AssignmentRunRepository.listClaimable reads by the same rule as a Cosmos filter.
  */
 export function isClaimable(run: AssignmentRun): boolean {
   if (run.installIntent !== 'available' || run.budget === undefined) return false;
   if (run.state === 'completed') return true;
   return (run.pass ?? 0) > 0 && (run.state === 'approved' || run.state === 'running' || run.state === 'interrupted');
 }
-
-/** The same rule as a Cosmos filter, for the tenant's cross-partition list. */
-export const CLAIMABLE_RUN_FILTER =
-  "c.installIntent = 'available' AND IS_DEFINED(c.budget) AND (c.state = 'completed' OR (c.pass > 0 AND (c.state = 'approved' OR c.state = 'running' OR c.state = 'interrupted')))";
 
 export function claimedBook(run: AssignmentRun): ClaimedBook {
   return { tokenId: run.tokenId, runId: run.id, adamId: run.adamId, pricingParam: run.pricingParam, title: run.bookTitle };

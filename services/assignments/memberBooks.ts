@@ -4,9 +4,9 @@ import type { Logger } from '../logging/logger';
 import type { Store } from '../store/Store';
 import { IN_FLIGHT_CLAIM_STATES, SETTLED_CLAIM_STATES, type BookClaim } from '../store/entities/bookClaim';
 import type { VppToken } from '../store/entities/vppToken';
-import type { AssignmentRun, AssignmentRunRepository } from './AssignmentRunRepository';
+import type { AssignmentRun, AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
 import { appleHoldings, assetKey } from './claimApple';
-import { CLAIMABLE_RUN_FILTER, isClaimable, type ClaimDirectory, type MemberBook, type MemberBooks } from './claimModel';
+import { isClaimable, type ClaimDirectory, type MemberBook, type MemberBooks } from './claimModel';
 import type { AppleClientProvider } from './ports';
 
 export interface MemberBooksDependencies {
@@ -18,7 +18,7 @@ export interface MemberBooksDependencies {
 }
 
 /** Books a card lists per section; more would not fit a Teams message anyway. */
-export const MAX_LISTED_BOOKS = 30;
+const MAX_LISTED_BOOKS = 30;
 const TOKEN_CONCURRENCY = 4;
 
 /** What one token contributes to a member's list. */
@@ -84,7 +84,7 @@ function rank(run: AssignmentRun, claims: ReadonlyMap<string, BookClaim>): numbe
 
 async function readToken(deps: MemberBooksDependencies, token: VppToken, memberId: string): Promise<TokenView> {
   const [runs, claims, user] = await Promise.all([
-    deps.runs.store.queryValues(`SELECT * FROM c WHERE c.type = @type AND ${CLAIMABLE_RUN_FILTER}`, [], { partitionKey: token.id }),
+    deps.runs.listClaimable(token.id),
     deps.store.claims.listByMember(token.id, memberId),
     deps.store.vppUsers.get(token.id, memberId),
   ]);

@@ -1,6 +1,6 @@
 import type { AppleBooksClient } from '../apple/AppleBooksClient';
 import type { TokenCipher } from '../crypto/TokenCipher';
-import type { DirectoryGroup, DirectoryUser, GroupClassification } from '../directory';
+import type { DirectoryGroup, DirectoryUser, GroupClassification } from '../directory/GraphDirectory';
 import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
 import type { AppleClientFactory } from '../tokens/AppleClientFactory';
 

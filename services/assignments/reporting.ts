@@ -1,5 +1,5 @@
 import type { Actor } from '../store/entities/common';
-import type { RunCounts } from './AssignmentRunRepository';
+import type { RunCounts } from '../store/repositories/AssignmentRunRepository';
 
 /** Who asked and for what: enough for a reporter to find the requester's chat and word the message. */
 export interface RunIdentity {
@@ -22,14 +22,14 @@ export interface AssignmentProgress extends RunIdentity {
   totals: RunCounts;
 }
 
-export interface FailedUserResult {
+interface FailedUserResult {
   clientUserId: string;
   displayName: string;
   code: string;
   reason: string;
 }
 
-export interface InvitedUserResult {
+interface InvitedUserResult {
   clientUserId: string;
   displayName: string;
   invitationUrl?: string | undefined;

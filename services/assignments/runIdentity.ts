@@ -1,7 +1,7 @@
 import type { AppleBooksClient } from '../apple/AppleBooksClient';
 import type { Store } from '../store/Store';
 import type { PricingParam } from '../store/entities/common';
-import type { AssignmentRun } from './AssignmentRunRepository';
+import type { AssignmentRun } from '../store/repositories/AssignmentRunRepository';
 import type { MemberNoticeRun } from './memberNotices';
 import type { RunIdentity } from './reporting';
 

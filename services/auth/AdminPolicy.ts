@@ -1,3 +1,5 @@
+import type { AuditEntry } from '../store/repositories/AuditLog';
+
 /** Who is acting, as Teams tells us; never taken from card data. */
 export interface Actor {
   tenantId: string | undefined;
@@ -5,8 +7,15 @@ export interface Actor {
   name?: string | undefined;
 }
 
+/** An authorised admin: who the policy let through, and whom services record as having acted. */
+export interface AdminActor {
+  tenantId: string;
+  aadObjectId: string;
+  name?: string | undefined;
+}
+
 export type Authorization =
-  | { allowed: true; actor: { tenantId: string; aadObjectId: string; name?: string | undefined } }
+  | { allowed: true; actor: AdminActor }
   | { allowed: false; reason: 'wrongTenant' | 'unknownUser' | 'notAdmin' | 'checkFailed'; message: string };
 
 /** Answers "is this user in that Entra group?" (Microsoft Graph in production). */
@@ -19,6 +28,14 @@ export interface AdminPolicyOptions {
   adminUserIds: readonly string[];
   adminGroupId?: string | undefined;
   groupMembership?: GroupMembership | undefined;
+}
+
+/**
+ * Where refused access is recorded (the AuditLog in production): repeats of one `key` within `windowMs`
+ * are one entry with a count, so a script repeating a refused command writes no document per message.
+ */
+export interface RefusalAudit {
+  recordRepeated(key: string, entry: AuditEntry, windowMs: number): Promise<void>;
 }
 
 export const NOT_ADMIN_MESSAGE =

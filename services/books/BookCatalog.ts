@@ -3,7 +3,7 @@ import type { EBook } from '../store/entities/eBook';
 import type { Store } from '../store/Store';
 
 /** A book as listed in chat: the stored book plus the name of the token it was bought through. */
-export interface CatalogBook extends EBook {
+interface CatalogBook extends EBook {
   tokenDisplayName: string;
 }
 
@@ -27,23 +27,19 @@ export const MAX_OFFSET = 100_000;
  * spans several tokens' partitions, stays a few bytes in a card's Action.Submit data, and makes
  * "Previous" as easy as "Next". Card data comes back user-controlled, so it is parsed, never trusted.
  */
-export const bookCursorSchema = z.object({
+const bookCursorSchema = z.object({
   text: z.string().trim().max(MAX_SEARCH_LENGTH),
   offset: z.number().int().min(0).max(MAX_OFFSET),
 });
 export type BookCursor = z.infer<typeof bookCursorSchema>;
 
-/** The cursor as card `args` (string values, short keys) and back. */
+/** The cursor as card `args` (string values, short keys; cards/bookList.json writes them). */
 const cursorArgsSchema = z
   .object({
     q: z.string().max(MAX_SEARCH_LENGTH).optional(),
     o: z.string().regex(/^\d{1,6}$/).optional(),
   })
   .strict();
-
-export function cursorToArgs(cursor: BookCursor): { q: string; o: string } {
-  return { q: cursor.text, o: String(cursor.offset) };
-}
 
 export function cursorFromArgs(args: unknown): BookCursor | undefined {
   const parsed = cursorArgsSchema.safeParse(args);

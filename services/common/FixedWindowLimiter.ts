@@ -78,8 +78,4 @@ export class FixedWindowLimiter {
     if (window.count <= this.options.limit) return 'allowed';
     return window.count === this.options.limit + 1 ? 'limited' : 'limitedAgain';
   }
-
-  get size(): number {
-    return this.windows.size;
-  }
 }

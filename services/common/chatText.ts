@@ -5,6 +5,7 @@
  * them, and arguments come from whoever typed them: both must show as written, never as formatting or a
  * disguised link. Choice and button titles, alt texts and input values are plain text: they take the raw name.
  */
+import { truncate } from './truncate';
 
 /** Markdown punctuation that acts wherever it stands: emphasis, links, code, strikethrough, HTML and autolinks, escapes. */
 const ANYWHERE = /[\\`*_[\]<~]/g;
@@ -50,13 +51,6 @@ export function looksLikeToken(text: string): boolean {
 /** The most characters of an argument repeated back: enough to recognise it, too few to carry much. */
 export const ECHO_MAX_LENGTH = 60;
 
-/** `text` cut to `max` characters (whole code points), with an ellipsis when cut. */
-export function truncate(text: string, max: number): string {
-  const chars = Array.from(text);
-  if (chars.length <= max) return text;
-  return `${chars.slice(0, Math.max(0, max - 1)).join('').trimEnd()}…`;
-}
-
 /** Stands where a token-like argument would have been repeated. */
 export const TOKEN_NOT_REPEATED = 'what you typed (it looks like a VPP token, so I will not repeat it here; if you posted it where others can read it, delete that message)';
 
@@ -66,7 +60,7 @@ export const TOKEN_NOT_REPEATED = 'what you typed (it looks like a VPP token, so
  */
 export function echoArgument(text: string): string {
   if (looksLikeToken(text)) return TOKEN_NOT_REPEATED;
-  return `"${escapeMarkdown(truncate(text.replace(/\s+/g, ' ').trim(), ECHO_MAX_LENGTH))}"`;
+  return `"${escapeMarkdown(truncate(text.replace(/\s+/g, ' ').trim(), ECHO_MAX_LENGTH, '…'))}"`;
 }
 
 /**

@@ -9,7 +9,7 @@ import { DEFAULT_DOWNLOAD_HOSTS, normaliseHostSuffix } from '../tokens/fileDownl
 
 export const APPLE_PRODUCTION_BASE_URL = 'https://vpp.itunes.apple.com/mdm/v2';
 
-export const GRAPH_PRODUCTION_BASE_URL = 'https://graph.microsoft.com';
+const GRAPH_PRODUCTION_BASE_URL = 'https://graph.microsoft.com';
 
 /** The Agents Playground's built-in tenant and default user (Alex Wilber): local mode's admin. */
 export const PLAYGROUND_TENANT_ID = '00000000-0000-0000-0000-0000000000001';
@@ -150,7 +150,7 @@ export const environmentSchema = z.object({
   SYNC_TIMEZONE: z.preprocess(emptyToUndefined, z.string().default('UTC').refine(isTimeZone, 'an IANA time zone such as "Europe/Berlin"')),
 });
 
-export type Environment = z.infer<typeof environmentSchema>;
+type Environment = z.infer<typeof environmentSchema>;
 
 export interface CosmosSettings {
   /** Null in local mode until the embedded server has started and told us its port. */

@@ -22,11 +22,6 @@ export class Keyring {
     this.currentKeyId = currentKeyId;
   }
 
-  /** A keyring of a single key, the common case. */
-  static single(keyId: string, key: Buffer): Keyring {
-    return new Keyring(keyId, new Map([[keyId, key]]));
-  }
-
   get current(): Buffer {
     return this.#keys.get(this.currentKeyId) as Buffer;
   }

@@ -78,11 +78,6 @@ export class TokenCipher {
     return this.keyring.keyIds.filter((id) => id !== this.keyring.currentKeyId);
   }
 
-  /** True when the value was encrypted with a key other than the current one and should be rotated. */
-  needsReEncryption(encrypted: EncryptedSecret): boolean {
-    return encrypted.keyId !== this.keyring.currentKeyId;
-  }
-
   /** Decrypts with the stored key and encrypts again with the current one (key rotation). */
   reEncrypt(encrypted: EncryptedSecret, context = ''): EncryptedSecret {
     return this.encrypt(this.decrypt(encrypted, context), context);

@@ -1,7 +1,7 @@
 import type { GroupMembership } from '../auth/AdminPolicy';
 
 /** Admin rights are checked on every turn of a flow; a removed admin may keep them at most this long. */
-export const MAX_MEMBERSHIP_TTL_MS = 5 * 60_000;
+const MAX_MEMBERSHIP_TTL_MS = 5 * 60_000;
 
 export interface CachedGroupMembershipOptions {
   /** How long an answer is reused (at most MAX_MEMBERSHIP_TTL_MS); a removed admin keeps access at most this long. */
@@ -45,11 +45,6 @@ export class CachedGroupMembership implements GroupMembership {
       .finally(() => this.pending.delete(key));
     this.pending.set(key, question);
     return question;
-  }
-
-  /** Forget everything (after an admin changed the admin group, say). */
-  clear(): void {
-    this.answers.clear();
   }
 
   private remember(key: string, member: boolean): void {

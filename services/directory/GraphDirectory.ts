@@ -1,10 +1,10 @@
-import { randomBytes } from 'node:crypto';
 import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
+import { emailSchema } from '../common/email';
 import type { Logger } from '../logging/logger';
-import { backoffDelay, parseRetryAfter, type RetrySettings } from '../apple/retry';
+import { backoffDelay, parseRetryAfter, type RetrySettings } from '../common/retry';
 import {
   DirectoryAuthError,
   DirectoryError,
@@ -17,7 +17,6 @@ import {
   checkMemberGroupsSchema,
   collectionSchema,
   countSchema,
-  graphDirectoryObjectSchema,
   graphErrorSchema,
   graphGroupSchema,
   graphUserSchema,
@@ -54,7 +53,7 @@ const MAX_DELTA_PAGES = 10_000;
  */
 const DELTA_REFUSAL_CODES = new Set(['syncstatenotfound', 'syncstateinvalid', 'resyncrequired', 'directory_expiredpagetoken']);
 
-export const DEFAULT_GRAPH_RETRY: RetrySettings = { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 };
+const DEFAULT_GRAPH_RETRY: RetrySettings = { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 };
 
 export interface GraphDirectoryOptions {
   /** https://graph.microsoft.com by default; the local directory's origin in development and tests. */
@@ -99,7 +98,7 @@ export function graphSignInFor(bot: BotSignIn): Pick<GraphDirectoryOptions, 'ten
   return { tenantId: bot.tenantId, clientId: bot.appId, clientSecret: bot.appPassword };
 }
 
-export type MembershipType = 'assigned' | 'dynamic';
+type MembershipType = 'assigned' | 'dynamic';
 
 export interface DirectoryGroup {
   id: string;
@@ -114,7 +113,7 @@ export interface DirectoryGroup {
 }
 
 /** Who a group holds: only `user` groups may receive books. */
-export type GroupKind = 'user' | 'device' | 'mixed' | 'empty';
+type GroupKind = 'user' | 'device' | 'mixed' | 'empty';
 
 export interface GroupClassification {
   kind: GroupKind;
@@ -153,17 +152,6 @@ export interface MemberDelta {
   fullRound: boolean;
 }
 
-/** A user to create (tests and demos): Graph's required properties are filled in from these. */
-export interface NewDirectoryUser {
-  displayName: string;
-  userPrincipalName: string;
-  mail?: string;
-  /** The mail alias; the UPN's local part by default. */
-  mailNickname?: string;
-  /** Written to the configured attribute, which must then be `extensionAttribute1`…`extensionAttribute15`. */
-  managedAppleId?: string;
-}
-
 /** Graph refused a stored delta link (or a page of its round): the caller starts a full round instead. */
 class DeltaLinkRefusedError extends DirectoryError {
   override name = 'DeltaLinkRefusedError';
@@ -176,7 +164,7 @@ class DeltaLinkRefusedError extends DirectoryError {
 const catalogAppsSchema = z.object({ value: z.array(z.object({ id: z.string().min(1) })) });
 
 interface RequestSpec {
-  method?: 'GET' | 'POST' | 'DELETE';
+  method?: 'GET' | 'POST';
   body?: unknown;
   /** Advanced queries ($search, $count) need eventual consistency. */
   eventual?: boolean;
@@ -208,24 +196,16 @@ function memberKind(odataType: string | undefined): DirectoryMember['kind'] {
   }
 }
 
-/** user-post-users requires a mail alias; the UPN's local part without the characters an alias may not hold. */
-function mailNicknameFor(userPrincipalName: string): string {
-  const alias = (userPrincipalName.split('@')[0] ?? '').replace(/[^A-Za-z0-9._-]/g, '').slice(0, 64);
-  return alias || 'user';
-}
-
-/** Nobody learns it: the account is for tests and demos, and Graph makes the holder change it at first sign-in. */
-function initialPassword(): string {
-  return `${randomBytes(24).toString('base64url')}Aa1!`;
-}
-
 function ruleTargetsDevices(rule: string | undefined): boolean {
   return rule !== undefined && /\bdevice\./i.test(rule);
 }
 
+/** The longest group search text sent to Graph; callers pass what the admin typed and need not cut it. */
+const SEARCH_TEXT_MAX = 120;
+
 /** Quotes and backslashes would end Graph's `"displayName:..."` clause early. */
 function searchTerm(text: string): string {
-  return text.replace(/["\\]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, 120);
+  return text.replace(/["\\]/g, ' ').replace(/\s+/g, ' ').trim().slice(0, SEARCH_TEXT_MAX);
 }
 
 function toGroup(g: GraphGroup): DirectoryGroup {
@@ -301,7 +281,7 @@ export class GraphDirectory {
   /** Groups whose display name starts with `prefix` ($filter; no eventual consistency needed). */
   async findGroupsByPrefix(prefix: string, options: { top?: number } = {}): Promise<DirectoryGroup[]> {
     const top = Math.min(Math.max(options.top ?? 25, 1), 100);
-    const filter = `startswith(displayName,'${prefix.trim().slice(0, 120).replace(/'/g, "''")}')`;
+    const filter = `startswith(displayName,'${prefix.trim().slice(0, SEARCH_TEXT_MAX).replace(/'/g, "''")}')`;
     const page = await this.json(`/v1.0/groups?$filter=${encodeURIComponent(filter)}&$top=${top}&$select=${GROUP_SELECT}`, collectionSchema(graphGroupSchema), {
       permission: 'GroupMember.Read.All',
       purpose: 'search groups',
@@ -494,71 +474,6 @@ export class GraphDirectory {
     return wanted.flatMap((id) => found.get(id.toLowerCase()) ?? []);
   }
 
-  /** Ids of the groups nested in the group, at any depth. */
-  async nestedGroupIds(groupId: string): Promise<string[]> {
-    const ids: string[] = [];
-    let next: string | undefined = `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.group?$select=id&$top=${MAX_PAGE_SIZE}`;
-    const spec: RequestSpec = { permission: 'GroupMember.Read.All', purpose: 'list the groups nested in the group', notFound: `The group ${groupId}` };
-    while (next) {
-      const page: { value: Array<{ id: string }>; '@odata.nextLink'?: string | undefined } = await this.json(next, collectionSchema(graphDirectoryObjectSchema), spec);
-      ids.push(...page.value.map((o) => o.id));
-      next = page['@odata.nextLink'];
-    }
-    return ids;
-  }
-
-  /** Adds a direct member. Graph answers 400 when it is a member already, 404 when the group or the object is unknown. */
-  async addGroupMember(groupId: string, memberId: string): Promise<void> {
-    await this.text(`/v1.0/groups/${encodeURIComponent(groupId)}/members/$ref`, {
-      method: 'POST',
-      body: { '@odata.id': `${this.baseUrl}/v1.0/directoryObjects/${encodeURIComponent(memberId)}` },
-      permission: 'GroupMember.ReadWrite.All',
-      purpose: 'add a member to the group',
-      notFound: `The group ${groupId} or the object ${memberId}`,
-    });
-  }
-
-  /** Removes a direct member; 404 when it is not one. The `/$ref` matters: without it Graph deletes the object itself. */
-  async removeGroupMember(groupId: string, memberId: string): Promise<void> {
-    await this.text(`/v1.0/groups/${encodeURIComponent(groupId)}/members/${encodeURIComponent(memberId)}/$ref`, {
-      method: 'DELETE',
-      permission: 'GroupMember.ReadWrite.All',
-      purpose: 'remove a member from the group',
-      notFound: `The member ${memberId} of the group ${groupId}`,
-    });
-  }
-
-  /**
-   * Creates an enabled cloud user for tests and demos, with a random password it must change at first
-   * sign-in. A Managed Apple Account goes to onPremisesExtensionAttributes, which Graph lets you set on a
-   * cloud-only user; so the configured attribute must be extensionAttribute1…15.
-   */
-  async createUser(input: NewDirectoryUser): Promise<DirectoryUser> {
-    const attribute = this.options.managedAppleIdAttribute;
-    const managedAppleId = input.managedAppleId?.trim();
-    if (managedAppleId && (attribute === undefined || !EXTENSION_ATTRIBUTE.test(attribute))) {
-      throw new ConfigError('A new user\'s Managed Apple Account can only be written to extensionAttribute1…15: set the managed Apple ID attribute to one of them.');
-    }
-    const written = managedAppleId && attribute ? { [attribute]: managedAppleId } : undefined;
-    const created = await this.json('/v1.0/users', graphUserSchema, {
-      method: 'POST',
-      body: {
-        accountEnabled: true,
-        displayName: input.displayName,
-        mailNickname: input.mailNickname ?? mailNicknameFor(input.userPrincipalName),
-        userPrincipalName: input.userPrincipalName,
-        passwordProfile: { forceChangePasswordNextSignIn: true, password: initialPassword() },
-        ...(input.mail ? { mail: input.mail } : {}),
-        ...(written ? { onPremisesExtensionAttributes: written } : {}),
-      },
-      permission: 'User.ReadWrite.All',
-      purpose: 'create the user',
-      notFound: 'The users collection',
-    });
-    // The 201 answer holds the default properties only; onPremisesExtensionAttributes is "returned only on $select".
-    return this.toUser({ ...created, onPremisesExtensionAttributes: created.onPremisesExtensionAttributes ?? written });
-  }
-
   /** A link this client may follow: a groups/delta link on this host (a link for another host is never sent there). */
   private isGroupDeltaLink(link: string): boolean {
     const prefix = `${this.baseUrl}/v1.0/groups/`;
@@ -619,7 +534,7 @@ export class GraphDirectory {
     if (attribute === undefined) return undefined;
     const raw: unknown = EXTENSION_ATTRIBUTE.test(attribute) ? u.onPremisesExtensionAttributes?.[attribute] : (u as Record<string, unknown>)[attribute];
     // Anything but an address (blank, "n/a") means no Managed Apple Account.
-    const parsed = z.email().max(320).safeParse(typeof raw === 'string' ? raw.trim() : raw);
+    const parsed = emailSchema.safeParse(typeof raw === 'string' ? raw.trim() : raw);
     return parsed.success ? parsed.data : undefined;
   }
 

@@ -1,8 +1,10 @@
+import { UserFacing } from '../errors';
+
 /**
  * Graph failures with a message an admin can act on (`userMessage`, shown in chat as is) and a stable
  * `code` for tests and logs. `message` carries the technical detail for the log.
  */
-export class DirectoryError extends Error {
+export class DirectoryError extends UserFacing {
   override name = 'DirectoryError';
 
   constructor(

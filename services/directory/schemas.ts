@@ -26,12 +26,6 @@ export const graphUserSchema = z.looseObject({
 });
 export type GraphUser = z.infer<typeof graphUserSchema>;
 
-/** A directory object of any kind, as the untyped members endpoints return it. */
-export const graphDirectoryObjectSchema = z.looseObject({
-  id: z.string().min(1).max(128),
-  '@odata.type': z.string().max(128).optional(),
-});
-
 /** A page of a collection; `@odata.nextLink` is an absolute URL to the next page. */
 export function collectionSchema<T extends z.ZodType>(item: T) {
   return z.looseObject({
@@ -47,10 +41,10 @@ export const checkMemberGroupsSchema = z.looseObject({ value: z.array(z.string()
 export const countSchema = z.coerce.number().int().min(0);
 
 /** `@removed` on a delta entry: `changed` (restorable from deletedItems) or `deleted` (delta-query-overview). */
-export const deltaRemovedSchema = z.looseObject({ reason: z.string().max(64) });
+const deltaRemovedSchema = z.looseObject({ reason: z.string().max(64) });
 
 /** One entry of `members@delta`: the member's type and id, and `@removed` when it left the group. */
-export const memberDeltaSchema = z.looseObject({
+const memberDeltaSchema = z.looseObject({
   '@odata.type': z.string().max(128).optional(),
   id: z.string().min(1).max(128),
   '@removed': deltaRemovedSchema.optional(),
@@ -58,13 +52,12 @@ export const memberDeltaSchema = z.looseObject({
 export type GraphMemberDelta = z.infer<typeof memberDeltaSchema>;
 
 /** A group on a groups/delta page; the same group may come back on later pages with more of its members. */
-export const groupDeltaItemSchema = z.looseObject({
+const groupDeltaItemSchema = z.looseObject({
   id: z.string().min(1).max(128),
   displayName: z.string().max(256).nullish(),
   'members@delta': z.array(memberDeltaSchema).optional(),
   '@removed': deltaRemovedSchema.optional(),
 });
-export type GraphGroupDeltaItem = z.infer<typeof groupDeltaItemSchema>;
 
 /** A groups/delta page: `@odata.nextLink` while the round goes on, `@odata.deltaLink` on its last page, never both. */
 export const groupDeltaPageSchema = z

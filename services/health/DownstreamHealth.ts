@@ -19,7 +19,7 @@ export interface DownstreamHealthOptions {
   now?: () => number;
 }
 
-export const DEFAULT_HEALTH_MAX_AGE_MS = 30_000;
+const DEFAULT_HEALTH_MAX_AGE_MS = 30_000;
 const DEFAULT_CHECK_TIMEOUT_MS = 5_000;
 
 /**

@@ -55,7 +55,7 @@ export const TEAMS_CONVERSATION_WINDOWS: readonly RateWindow[] = [
  * The same page's global limit per app per tenant: 50 requests per second (SPEC §3; older revisions of the
  * page said 30, so a tenant that still answers 429 is retried with backoff).
  */
-export const TEAMS_TENANT_WINDOWS: readonly RateWindow[] = [{ ms: 1000, limit: 50 }];
+const TEAMS_TENANT_WINDOWS: readonly RateWindow[] = [{ ms: 1000, limit: 50 }];
 
 export interface NotificationOutboxOptions {
   store: Store;
@@ -299,10 +299,19 @@ export class NotificationOutbox {
     return report;
   }
 
+  /** Resolves when no message is queued, waiting for a window or a retry, or being sent. */
+  async idle(): Promise<void> {
+    for (;;) {
+      const workers = [...this.queues.values()].flatMap((queue) => (queue.worker ? [queue.worker] : []));
+      if (workers.length === 0) return;
+      await Promise.all(workers);
+    }
+  }
+
   /** Waits for queued messages (up to stopTimeoutMs); nothing new is accepted or retried after this. */
   async stop(): Promise<void> {
     this.stopped = true;
-    const drained = Promise.all([...this.queues.values()].map((queue) => queue.worker));
+    const drained = this.idle();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.options.stopTimeoutMs ?? 10_000);

@@ -1,20 +1,23 @@
 import { randomUUID } from 'node:crypto';
-import type { SyncResultView } from '../../cards/syncCards';
 import { escapeMarkdown } from '../common/chatText';
+import { truncate } from '../common/truncate';
 import { silentLogger, type Logger } from '../logging/logger';
-import type { StoredSyncResult, SyncRequest } from '../store/entities/syncRequest';
+import { LIMITS } from '../store/entities/common';
+import { LOW_LICENSE_BOOKS_LIMIT, type StoredSyncResult, type SyncRequest } from '../store/entities/syncRequest';
 import type { VppToken } from '../store/entities/vppToken';
 import type { Store } from '../store/Store';
 import { notSyncableReason } from '../sync/SyncEngine';
 import type { StartResult, StartSyncRequest, SyncService } from '../sync/SyncService';
 import { NO_CHANGES, type SyncOutcome } from '../sync/types';
-import { syncResultMessage, syncSummaryMessage } from './messages';
+import type { NoticeMessages, SyncResultView } from './noticeMessages';
 import type { DeliveryReport, NotificationOutbox, Recipient } from './NotificationOutbox';
 
 export interface SyncResultNoticesOptions {
   store: Store;
   outbox: Pick<NotificationOutbox, 'deliverOnceTo'>;
   sync: Pick<SyncService, 'startToken' | 'isRunning' | 'afterEachSync'>;
+  /** The result's wording and card (cards/notificationMessages.ts). */
+  messages: Pick<NoticeMessages, 'syncResult' | 'syncSummary'>;
   /**
    * How long the chat turn that opened a request has to say "Sync started" before the request counts
    * as abandoned by a dead process (its result is then posted anyway, and its syncs restarted).
@@ -200,7 +203,8 @@ export class SyncResultNotices {
   private async deliver(request: SyncRequest): Promise<DeliveryReport> {
     const views: SyncResultView[] = request.tokens.flatMap((t) => (t.result ? [{ tokenId: t.tokenId, tokenName: t.tokenName, ...t.result }] : []));
     const [only] = views;
-    const message = only && views.length === 1 ? syncResultMessage(only) : syncSummaryMessage(views);
+    const { messages } = this.options;
+    const message = only && views.length === 1 ? messages.syncResult(only) : messages.syncSummary(views);
     const [first] = request.tokens;
     const report = await this.options.outbox.deliverOnceTo(
       { tokenId: first?.tokenId ?? request.id, tenantId: request.tenantId, kind: 'syncResult', threshold: 'chat', occurrenceKey: request.id },
@@ -220,8 +224,10 @@ export class SyncResultNotices {
       licenses: outcome.licenses,
       changes: outcome.changes,
       durationMs: Math.max(0, Math.round(outcome.durationMs)),
-      error: outcome.error && { code: outcome.error.code.slice(0, 64), message: outcome.error.message.slice(0, 2000) },
-      lowLicenseBooks: outcome.lowLicenseBooks.slice(0, 50).map((b) => ({ adamId: b.adamId, title: b.title.slice(0, 512), available: b.available, total: b.total })),
+      error: outcome.error && { code: truncate(outcome.error.code, LIMITS.errorCode), message: truncate(outcome.error.message, LIMITS.message) },
+      lowLicenseBooks: outcome.lowLicenseBooks
+        .slice(0, LOW_LICENSE_BOOKS_LIMIT)
+        .map((b) => ({ adamId: b.adamId, title: truncate(b.title, LIMITS.title), available: b.available, total: b.total })),
       finishedDateTime: this.now().toISOString(),
     };
   }

@@ -1,17 +1,19 @@
 import { silentLogger, type Logger } from '../logging/logger';
+import { truncate } from '../common/truncate';
+import { LIMITS } from '../store/entities/common';
 import type { VppToken } from '../store/entities/vppToken';
 import type { Store } from '../store/Store';
 import type { SyncOutcome } from '../sync/types';
 import type { RecipientResolver } from './AdminRecipients';
-import { expiredMessage, expiringMessage, externalMdmMessage, lowLicensesMessage, syncFailedMessage } from './messages';
 import type { DeliveryReport, NoticeKey, NotificationOutbox } from './NotificationOutbox';
+import type { NoticeMessages } from './noticeMessages';
 import type { NotificationMessage } from './ProactiveSender';
 
 /** Days before expiry at which admins are warned (Intune warns from 30 days). */
-export const EXPIRY_THRESHOLDS_DAYS: readonly number[] = [30, 14, 7, 1];
+const EXPIRY_THRESHOLDS_DAYS: readonly number[] = [30, 14, 7, 1];
 
 /** After this many failed syncs in a row the notice is an escalation; later failures stay quiet. */
-export const ESCALATE_AFTER_FAILURES = 3;
+const ESCALATE_AFTER_FAILURES = 3;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -25,7 +27,7 @@ export interface PlannedNotice {
  * running it again after a crash, on another instance or in tomorrow's sweep finds the same notices,
  * and the claims in Cosmos make sure each reaches each admin once.
  */
-export function planTokenNotices(token: VppToken, now: Date, thresholds: readonly number[] = EXPIRY_THRESHOLDS_DAYS): PlannedNotice[] {
+export function planTokenNotices(token: VppToken, now: Date, messages: NoticeMessages, thresholds: readonly number[] = EXPIRY_THRESHOLDS_DAYS): PlannedNotice[] {
   const notices: PlannedNotice[] = [];
   const key = (kind: NoticeKey['kind'], threshold: string, occurrenceKey: string): NoticeKey => ({
     tokenId: token.id,
@@ -33,22 +35,22 @@ export function planTokenNotices(token: VppToken, now: Date, thresholds: readonl
     kind,
     threshold,
     // The expiry date makes a renewed token (new date) warn again.
-    occurrenceKey: occurrenceKey.slice(0, 128),
+    occurrenceKey: truncate(occurrenceKey, LIMITS.occurrenceKey),
   });
 
   const msLeft = Date.parse(token.expirationDateTime) - now.getTime();
   if (msLeft <= 0) {
-    notices.push({ key: key('tokenExpired', 'expired', token.expirationDateTime), message: expiredMessage(token) });
+    notices.push({ key: key('tokenExpired', 'expired', token.expirationDateTime), message: messages.expired(token) });
   } else {
     const daysLeft = Math.floor(msLeft / DAY_MS);
     // Only the tightest threshold reached: a token found at 5 days gets the 7-day notice, not three.
     const reached = [...thresholds].sort((a, b) => a - b).find((t) => daysLeft <= t);
-    if (reached !== undefined) notices.push({ key: key('tokenExpiring', `${reached}d`, token.expirationDateTime), message: expiringMessage(token, daysLeft) });
+    if (reached !== undefined) notices.push({ key: key('tokenExpiring', `${reached}d`, token.expirationDateTime), message: messages.expiring(token, daysLeft) });
   }
 
   if (token.state === 'assignedToExternalMDM') {
     const who = token.externalMdm?.id || token.externalMdm?.name || 'unknown';
-    notices.push({ key: key('externalMdm', 'takeover', `${who}|${token.lastError?.occurredDateTime ?? ''}`), message: externalMdmMessage(token) });
+    notices.push({ key: key('externalMdm', 'takeover', `${who}|${token.lastError?.occurredDateTime ?? ''}`), message: messages.externalMdm(token) });
   }
 
   const failures = token.consecutiveSyncFailures;
@@ -56,7 +58,7 @@ export function planTokenNotices(token: VppToken, now: Date, thresholds: readonl
     const escalation = failures >= ESCALATE_AFTER_FAILURES;
     notices.push({
       key: key('syncFailed', escalation ? 'escalation' : 'failure', token.lastError.occurredDateTime),
-      message: syncFailedMessage(token, escalation),
+      message: messages.syncFailed(token, escalation),
     });
   }
   return notices;
@@ -66,6 +68,8 @@ export interface TokenNotifierOptions {
   store: Store;
   outbox: NotificationOutbox;
   recipients: RecipientResolver;
+  /** The notices' wording and cards (cards/notificationMessages.ts). */
+  messages: NoticeMessages;
   thresholdsDays?: readonly number[] | undefined;
   logger?: Logger | undefined;
   now?: (() => Date) | undefined;
@@ -84,7 +88,7 @@ export class TokenNotifier {
   /** Sends whatever the token's state calls for that has not been sent yet. */
   async notifyToken(token: VppToken): Promise<DeliveryReport> {
     const total: DeliveryReport = { sent: 0, skipped: 0, dropped: 0, failed: 0 };
-    const notices = planTokenNotices(token, this.now(), this.options.thresholdsDays);
+    const notices = planTokenNotices(token, this.now(), this.options.messages, this.options.thresholdsDays);
     if (notices.length === 0) return total;
     const recipients = await this.options.recipients.forTenant(token.tenantId);
     for (const notice of notices) {
@@ -117,7 +121,7 @@ export class TokenNotifier {
     await this.options.outbox.deliverOnce(
       { tokenId: outcome.token.id, tenantId: outcome.tenantId, kind: 'lowLicenses', threshold: 'crossing', occurrenceKey: outcome.runId ?? this.now().toISOString() },
       await this.options.recipients.forTenant(outcome.tenantId),
-      lowLicensesMessage(outcome.token, outcome.lowLicenseBooks),
+      this.options.messages.lowLicenses(outcome.token, outcome.lowLicenseBooks),
     );
   }
 }

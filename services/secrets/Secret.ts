@@ -187,10 +187,6 @@ export class Secret {
     return added.length === 0 ? this : new Secret(this.#value, { alsoScrub: [...this.#alsoScrub, ...added] });
   }
 
-  equals(other: Secret): boolean {
-    return this.#value === other.#value;
-  }
-
   toString(): string {
     return REDACTED;
   }
@@ -207,14 +203,6 @@ export class Secret {
     registry.touch(this.#value);
     for (const value of this.#alsoScrub) registry.touch(value);
   }
-}
-
-/**
- * Registers a value so logs scrub it, once: it ages out like any other. For a value derived from a
- * Secret that stays in use, pass it as the Secret's `alsoScrub` instead.
- */
-export function registerSecretValue(value: string): void {
-  registry.touch(value);
 }
 
 /** Replaces every known secret value inside `text` with a redaction marker. */

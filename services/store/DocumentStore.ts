@@ -58,9 +58,6 @@ export interface ManyWriteOptions {
   signal?: AbortSignal | undefined;
 }
 
-/** Returned by a mutation to say "nothing to change": no write happens. */
-export const NO_CHANGE = undefined;
-
 type Mutation<T> = (current: T) => T | undefined | Promise<T | undefined>;
 
 const DEFAULT_MAX_ATTEMPTS = 40;
@@ -71,14 +68,14 @@ const DEFAULT_MAX_ATTEMPTS = 40;
  * 2,000 users took 20 scans; Cosmos still cuts a page short at its 4 MB / time limits and fetchAll
  * follows the continuation, so a bigger page changes cost, never results.
  */
-export const QUERY_PAGE_SIZE = 1000;
+const QUERY_PAGE_SIZE = 1000;
 
 /** Every query filters on the document type; the partition filter is attached to this condition. */
 const TYPE_FILTER = /\bc\.type\s*=\s*@type\b/gi;
 const PARTITION_PARAMETER = '@partitionKey';
 
 /** Cosmos's cap on operations in one transactional batch. */
-export const MAX_BATCH_OPERATIONS = 100;
+const MAX_BATCH_OPERATIONS = 100;
 const DEFAULT_BATCH_CONCURRENCY = 4;
 
 /**
@@ -106,10 +103,6 @@ export class DocumentStore<T extends { id: string }> {
     this.volatileFields = options.volatileFields ?? [];
     this.preservedFields = options.preservedFields ?? [];
     this.maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  }
-
-  partitionKey(entity: T): string {
-    return this.partitionKeyOf(entity);
   }
 
   private partitionKeyOf(entity: T): string {

@@ -37,7 +37,7 @@ export interface Store {
   leases: LeaseRepository;
 }
 
-export function storeFromContainers(containers: StoreContainers, options: RepositoryOptions = {}): Store {
+function storeFromContainers(containers: StoreContainers, options: RepositoryOptions = {}): Store {
   return {
     containers,
     tokens: new TokenRepository(containers.tokens, options),

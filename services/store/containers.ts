@@ -2,7 +2,7 @@ import type { Container, ContainerDefinition, ContainerRequest, Database } from 
 import type { Logger } from '../logging/logger';
 
 /** How long audit documents are kept unless AUDIT_RETENTION_DAYS says otherwise. */
-export const DEFAULT_AUDIT_RETENTION_DAYS = 365;
+const DEFAULT_AUDIT_RETENTION_DAYS = 365;
 const DAY_SECONDS = 86_400;
 
 /** The bot's dialog state (bot/CosmosBotStorage) lives here; the store never creates or touches it. */
@@ -40,7 +40,7 @@ export interface ContainerSettings {
 }
 
 /** The definitions with the deployment's settings applied. */
-export function containerDefinitions(settings: ContainerSettings = {}): Record<ContainerName, ContainerRequest & { id: string }> {
+function containerDefinitions(settings: ContainerSettings = {}): Record<ContainerName, ContainerRequest & { id: string }> {
   const days = settings.auditRetentionDays ?? DEFAULT_AUDIT_RETENTION_DAYS;
   const { defaultTtl: _default, ...audit } = CONTAINER_DEFINITIONS.audit;
   return { ...CONTAINER_DEFINITIONS, audit: days > 0 ? { ...audit, defaultTtl: days * DAY_SECONDS } : audit };
@@ -80,10 +80,4 @@ async function applyRetention(container: Container, resource: ContainerDefinitio
       'could not set the audit retention (AUDIT_RETENTION_DAYS) on the existing audit container; set its default TTL in the infrastructure template',
     );
   }
-}
-
-/** Handles without the create round-trips, for code that runs after ensureContainers did its job. */
-export function containersOf(database: Database): StoreContainers {
-  const names = Object.keys(CONTAINER_DEFINITIONS) as ContainerName[];
-  return Object.fromEntries(names.map((name) => [name, database.container(CONTAINER_DEFINITIONS[name].id)])) as StoreContainers;
 }

@@ -1,22 +1,20 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import type { Secret } from '../secrets/Secret';
-import { fallbackBook, type BookMetadata, type BookStorefront } from '../apple/BookMetadataClient';
+import type { BookMetadata, BookStorefront } from '../apple/BookMetadataClient';
 import type { AppleBooksClient } from '../apple/AppleBooksClient';
-import { isUnlimitedAsset, type Asset, type AssignmentsPage, type MdmInfo, type VppUser as AppleUser } from '../apple/schemas';
+import type { Asset, AssignmentsPage, MdmInfo, VppUser as AppleUser } from '../apple/schemas';
 import { VppError } from '../apple/VppError';
 import type { TokenCipher } from '../crypto/TokenCipher';
 import { escapeMarkdown } from '../common/chatText';
 import { silentLogger, type Logger } from '../logging/logger';
-import type { PendingWrite, Versioned } from '../store/DocumentStore';
 import type { Actor, ErrorInfo } from '../store/entities/common';
-import { eBookId, licenseTotals, type EBook } from '../store/entities/eBook';
+import type { EBook } from '../store/entities/eBook';
 import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
-import type { VppUser } from '../store/entities/vppUser';
 import type { Store } from '../store/Store';
 import type { AppleClientFactory } from '../tokens/AppleClientFactory';
-import { DEFAULT_LOW_LICENSE_THRESHOLD, isLowOnLicenses, type LowLicenseThreshold } from './lowLicenses';
-import { NO_CHANGES, type LowLicenseBook, type SyncChanges, type SyncFailure, type SyncOutcome, type SyncProgress, type SyncTrigger } from './types';
+import { DEFAULT_LOW_LICENSE_THRESHOLD, type LowLicenseThreshold } from './lowLicenses';
+import { diffBooks, matchCatalogue, ourAssignmentKey, preferActive, runCounts, summarise, tallyWrites, userWrites, type WriteTally } from './syncDiff';
+import { NO_CHANGES, type LowLicenseBook, type SyncFailure, type SyncOutcome, type SyncProgress, type SyncTrigger } from './types';
 
 /** Titles and authors from Apple's store lookup (BookMetadataClient); never throws. */
 export interface BookMetadataSource {
@@ -56,15 +54,6 @@ const TOKEN_STATE_FOR_ERROR: Readonly<Record<number, VppToken['state']>> = {
   9722: 'invalid',
 };
 
-const APPLE_USER_STATUS: Readonly<Record<AppleUser['status'], VppUser['status']>> = {
-  Registered: 'registered',
-  Associated: 'associated',
-  Retired: 'retired',
-  Deleted: 'retired',
-};
-
-const emailSchema = z.email();
-
 /**
  * Transactional batches (up to 100 documents each) in flight per token. A first sync writes a token's
  * whole catalogue and user list; one round trip per hundred documents instead of per document is what
@@ -72,16 +61,8 @@ const emailSchema = z.email();
  */
 const WRITE_BATCHES = 4;
 
-const pricingParamSchema = z.enum(['STDQ', 'PLUS']);
-
 /** Up to this many users, a first sync reads their licenses one user at a time instead of the whole organisation's. */
 const PER_USER_ASSIGNMENT_READS = 25;
-
-/** Apple keeps retired entries beside a user's active one: the active entry is the user's state. */
-function preferActive(current: AppleUser | undefined, next: AppleUser): AppleUser {
-  if (current && current.status !== 'Retired' && next.status === 'Retired') return current;
-  return next;
-}
 
 /** Thrown inside a run to end it as failed with an admin message and, maybe, a new token state. */
 class SyncStop extends Error {
@@ -165,14 +146,7 @@ export class SyncEngine {
       await store.syncRuns.finish(tokenId, runId, {
         status: 'completed',
         finishedDateTime,
-        counts: {
-          booksAdded: result.changes.booksAdded,
-          booksUpdated: result.changes.booksUpdated,
-          booksUnchanged: result.unchanged,
-          usersChanged: result.changes.usersChanged,
-          assignmentsChanged: result.changes.assignmentsChanged,
-          writes: result.dataWrites,
-        },
+        counts: runCounts(result),
       });
       const updated = await store.tokens.update(tenantId, tokenId, (t) => ({
         ...t,
@@ -270,7 +244,7 @@ export class SyncEngine {
       progress('books', assets.length);
     }
 
-    const ours = new Map((await store.vppUsers.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: token.id })).map((v) => [v.value.id, v]));
+    const ours = await store.vppUsers.listForSync(token.id);
     const appleUsers = new Map<string, AppleUser>();
     let usersVersion: string | undefined;
     let usersRead = 0;
@@ -300,27 +274,10 @@ export class SyncEngine {
     signal?.throwIfAborted();
     progress('saving', 0);
     const bookResult = await this.saveBooks(token, secret, assets, { platform: config.defaultPlatform, country: config.countryISO2ACode }, signal);
-    const userWrites: PendingWrite<VppUser>[] = [];
-    for (const [id, appleUser] of appleUsers) {
-      const stored = ours.get(id);
-      if (stored) userWrites.push({ entity: this.toStoredUser(stored.value, appleUser), current: stored });
-    }
-    const savedUsers = await store.vppUsers.store.upsertManyIfChanged(token.id, userWrites, { concurrency: WRITE_BATCHES, signal });
+    const savedUsers = await store.vppUsers.upsertManyIfChanged(token.id, userWrites(appleUsers, ours, this.now().toISOString()), { concurrency: WRITE_BATCHES, signal });
     const usersChanged = savedUsers.filter((r) => r.written).length;
-
-    const changes: SyncChanges = {
-      booksAdded: bookResult.added,
-      booksUpdated: bookResult.updated,
-      booksRemoved: bookResult.removed,
-      usersChanged,
-      assignmentsChanged: assignments.changed,
-    };
     return {
-      books: bookResult.books.length,
-      unchanged: bookResult.unchanged,
-      licenses: licenseTotals(bookResult.books),
-      changes,
-      dataWrites: bookResult.added + bookResult.updated + bookResult.removed + usersChanged,
+      ...summarise(bookResult.saved, bookResult, usersChanged, assignments.changed),
       lowLicenseBooks: bookResult.lowLicenseBooks,
       versions: { assets: assetsVersion, users: usersVersion, assignments: assignments.versionId },
     };
@@ -359,7 +316,10 @@ export class SyncEngine {
     const visit = (page: AssignmentsPage): void => {
       versionId ??= page.versionId;
       read += page.assignments.length;
-      for (const a of page.assignments) if (a.clientUserId && ours.has(a.clientUserId)) changed.add(`${a.adamId}|${a.pricingParam}|${a.clientUserId}`);
+      for (const a of page.assignments) {
+        const key = ourAssignmentKey(a, ours);
+        if (key) changed.add(key);
+      }
       onPage(read);
     };
     if (token.assignmentsVersionId === undefined && ours.size <= PER_USER_ASSIGNMENT_READS) {
@@ -374,82 +334,22 @@ export class SyncEngine {
     return { changed: changed.size, versionId };
   }
 
-  private async saveBooks(token: VppToken, secret: Secret, assets: Asset[], storefront: BookStorefront, signal: AbortSignal | undefined) {
+  /** Writes Apple's catalogue: titles looked up where needed, then only what changed, then books Apple dropped removed. */
+  private async saveBooks(
+    token: VppToken,
+    secret: Secret,
+    assets: Asset[],
+    storefront: BookStorefront,
+    signal: AbortSignal | undefined,
+  ): Promise<WriteTally & { saved: EBook[]; removed: number; lowLicenseBooks: LowLicenseBook[] }> {
     const { store } = this.options;
-    const stored = new Map((await store.books.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: token.id })).map((v) => [v.value.id, v]));
-    const books: Array<{ asset: Asset & { pricingParam: 'STDQ' | 'PLUS' }; current: Versioned<EBook> | undefined }> = [];
-    for (const asset of assets) {
-      const pricing = pricingParamSchema.safeParse(asset.pricingParam);
-      if (!pricing.success) {
-        this.logger.warn({ tokenId: token.id, adamId: asset.adamId, pricingParam: asset.pricingParam }, 'book with an unknown pricingParam skipped');
-        continue;
-      }
-      books.push({ asset: { ...asset, pricingParam: pricing.data }, current: stored.get(eBookId(asset.adamId, pricing.data)) });
-    }
-    // Titles rarely change: look up only books that are new or still carry the "Book <adamId>" stand-in.
-    const lookup = [...new Set(books.filter((b) => !b.current?.value.metadataResolved).map((b) => b.asset.adamId))];
+    const stored = await store.books.listForSync(token.id);
+    const { entries, skipped, lookup } = matchCatalogue(assets, stored);
+    for (const asset of skipped) this.logger.warn({ tokenId: token.id, adamId: asset.adamId, pricingParam: asset.pricingParam }, 'book with an unknown pricingParam skipped');
     const metadata = lookup.length > 0 && this.options.metadata ? await this.options.metadata.getBooks(lookup, secret, storefront) : new Map<string, BookMetadata>();
-
-    const now = this.now().toISOString();
-    let added = 0;
-    let updated = 0;
-    let unchanged = 0;
-    const lowLicenseBooks: LowLicenseBook[] = [];
-    const seen = new Set<string>();
-    const writes: PendingWrite<EBook>[] = books.map(({ asset, current }) => {
-      const id = eBookId(asset.adamId, asset.pricingParam);
-      seen.add(id);
-      const known = current?.value;
-      const meta = known?.metadataResolved ? undefined : (metadata.get(asset.adamId) ?? fallbackBook(asset.adamId));
-      const book: EBook = {
-        id,
-        tokenId: token.id,
-        tenantId: token.tenantId,
-        adamId: asset.adamId,
-        pricingParam: asset.pricingParam,
-        title: meta ? meta.title : (known?.title ?? `Book ${asset.adamId}`),
-        author: meta ? meta.author : known?.author,
-        coverUrl: meta ? meta.coverUrl : known?.coverUrl,
-        totalLicenseCount: Math.max(0, asset.totalCount),
-        usedLicenseCount: Math.max(0, asset.assignedCount),
-        availableLicenseCount: Math.max(0, asset.availableCount),
-        retiredLicenseCount: Math.max(0, asset.retiredCount),
-        ...(isUnlimitedAsset(asset) ? { unlimited: true } : {}),
-        metadataResolved: meta ? meta.fromStore : true,
-        createdDateTime: known?.createdDateTime ?? now,
-        lastModifiedDateTime: now,
-      };
-      if (isLowOnLicenses(book, this.lowLicenses) && !(known && isLowOnLicenses(known, this.lowLicenses))) {
-        lowLicenseBooks.push({ adamId: book.adamId, title: book.title, available: book.availableLicenseCount, total: book.totalLicenseCount });
-      }
-      return { entity: book, current: current ?? null };
-    });
-    const results = await this.options.store.books.store.upsertManyIfChanged(token.id, writes, { concurrency: WRITE_BATCHES, signal });
-    results.forEach((result, i) => {
-      if (!result.written) unchanged++;
-      else if (writes[i]?.current) updated++;
-      else added++;
-    });
-    const saved = results.map((r) => r.value);
-    // Apple no longer lists these (moved to another location, say): the catalogue shows what can be assigned.
-    let removed = 0;
-    for (const [id, doc] of stored) {
-      if (!seen.has(id) && (await this.options.store.books.store.delete(id, token.id, doc.etag))) removed++;
-    }
-    return { books: saved, added, updated, unchanged, removed, lowLicenseBooks };
-  }
-
-  private toStoredUser(stored: VppUser, apple: AppleUser): VppUser {
-    const status = APPLE_USER_STATUS[apple.status];
-    const email = apple.email && emailSchema.safeParse(apple.email).success ? apple.email : stored.email;
-    return {
-      ...stored,
-      status,
-      inviteCode: status === 'registered' ? (apple.inviteCode ?? stored.inviteCode) : undefined,
-      email,
-      managedAppleId: apple.managedAppleId ?? stored.managedAppleId,
-      appleUserId: apple.userId ?? stored.appleUserId,
-      lastModifiedDateTime: this.now().toISOString(),
-    };
+    const diff = diffBooks(token, entries, stored, metadata, this.now().toISOString(), this.lowLicenses);
+    const results = await store.books.upsertManyIfChanged(token.id, diff.writes, { concurrency: WRITE_BATCHES, signal });
+    const removed = await store.books.removeIfUnchanged(token.id, diff.missing);
+    return { ...tallyWrites(diff.writes, results), saved: results.map((r) => r.value), removed, lowLicenseBooks: diff.lowLicenseBooks };
   }
 }

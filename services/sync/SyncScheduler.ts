@@ -6,7 +6,7 @@ import type { SyncService } from './SyncService';
 import type { SyncOutcome } from './types';
 
 /** What the scheduler needs of the notifier: the daily look at every token's expiry and state. */
-export interface ExpiryCheck {
+interface ExpiryCheck {
   sweep(): Promise<unknown>;
 }
 
@@ -26,8 +26,8 @@ export interface SyncSchedulerOptions {
   logger?: Logger | undefined;
 }
 
-export const DEFAULT_SYNC_CRON = '0 6,18 * * *';
-export const DEFAULT_EXPIRY_CRON = '0 7 * * *';
+const DEFAULT_SYNC_CRON = '0 6,18 * * *';
+const DEFAULT_EXPIRY_CRON = '0 7 * * *';
 const EXPIRY_CHECK_LEASE = 'notifications|expiry-check';
 const EXPIRY_CHECK_LEASE_MS = 15 * 60_000;
 
@@ -61,11 +61,6 @@ export class SyncScheduler {
     );
     if (this.options.checkOnStart ?? true) void this.runExpiryCheck();
     this.logger.info({ cron: this.options.cron ?? DEFAULT_SYNC_CRON, timezone }, 'sync scheduled');
-  }
-
-  /** When the next scheduled sync is due (for the status card and logs). */
-  nextSync(): Date | null {
-    return this.tasks[0]?.getNextRun() ?? null;
   }
 
   /** One scheduled sweep; undefined when the previous one is still running (skipped). */

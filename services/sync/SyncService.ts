@@ -89,14 +89,6 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
     return this.start(token, request);
   }
 
-  /** Starts a sync of every token of the tenant; one result per token. */
-  async startTenant(tenantId: string, request: StartSyncRequest): Promise<StartResult[]> {
-    const tokens = await this.options.store.tokens.listByTenant(tenantId);
-    const results: StartResult[] = [];
-    for (const token of tokens) results.push(await this.start(token, request));
-    return results;
-  }
-
   /**
    * The scheduled sweep: every syncable token of every tenant, a few at a time. Tokens another
    * instance holds, or synced moments ago, are skipped. Resolves when all are done.

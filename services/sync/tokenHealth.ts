@@ -1,7 +1,7 @@
 import { escapeMarkdown } from '../common/chatText';
 import type { VppToken } from '../store/entities/vppToken';
 
-export type TokenHealth = 'healthy' | 'warning' | 'unhealthy';
+type TokenHealth = 'healthy' | 'warning' | 'unhealthy';
 
 export interface TokenHealthReport {
   health: TokenHealth;
@@ -12,9 +12,9 @@ export interface TokenHealthReport {
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /** Intune's thresholds: a token expiring within this many days is a warning. */
-export const EXPIRY_WARNING_DAYS = 7;
-export const SYNC_WARNING_DAYS = 1;
-export const SYNC_UNHEALTHY_DAYS = 3;
+const EXPIRY_WARNING_DAYS = 7;
+const SYNC_WARNING_DAYS = 1;
+const SYNC_UNHEALTHY_DAYS = 3;
 
 function plural(n: number, word: string): string {
   return `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -3,7 +3,7 @@ import type { VppToken } from '../store/entities/vppToken';
 
 export type SyncTrigger = 'scheduled' | 'manual' | 'tokenUpload';
 
-export type SyncPhase = 'config' | 'books' | 'users' | 'assignments' | 'saving';
+type SyncPhase = 'config' | 'books' | 'users' | 'assignments' | 'saving';
 
 /** Where a running sync is; long syncs report this so chat can say how far it got. */
 export interface SyncProgress {

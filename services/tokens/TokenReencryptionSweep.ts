@@ -1,17 +1,17 @@
-import type { Container, ItemDefinition } from '@azure/cosmos';
 import { z } from 'zod';
 import { forEachLimited } from '../common/forEachLimited';
 import { TokenDecryptionError } from '../crypto/errors';
 import { encryptedSecretSchema, type EncryptedSecret, type TokenCipher } from '../crypto/TokenCipher';
 import type { Logger } from '../logging/logger';
 import { tokenCipherContext } from '../store/entities/vppToken';
-import { StoreValidationError, cosmosStatus } from '../store/errors';
+import { StoreValidationError } from '../store/errors';
+import type { DialogStateDocument, DialogStateDocuments } from '../store/repositories/DialogStateDocuments';
 import type { TokenKeyId, TokenRepository } from '../store/repositories/TokenRepository';
-import { SYSTEM_PROPERTIES, stableStringify } from '../store/stable';
+import { stableStringify } from '../store/stable';
 import { pendingTokenCipherContext } from './TokenService';
 
 /** Where an encrypted VPP token is kept: a stored token, or an upload waiting for the admin's confirmation (dialog state). */
-export type EncryptedDocumentKind = 'vppToken' | 'pendingUpload';
+type EncryptedDocumentKind = 'vppToken' | 'pendingUpload';
 
 /** A stored token the sweep cannot decrypt. It is left exactly as it is: deleting it is the operator's call. */
 export interface UnreadableDocument {
@@ -46,7 +46,7 @@ export interface TokenReencryptionSweepOptions {
    * The bot's dialog-state container (botState), where an upload waiting for confirmation keeps its
    * encrypted token. Without it only stored tokens are swept.
    */
-  dialogState?: Container | undefined;
+  dialogState?: DialogStateDocuments | undefined;
   logger: Logger;
   /** Tries per document when another writer keeps winning; after that it waits for the next sweep. */
   maxAttempts?: number;
@@ -87,16 +87,10 @@ class Tally {
 export class TokenReencryptionSweep {
   readonly #maxAttempts: number;
   #running: Promise<KeyUsageReport> | undefined;
-  #last: KeyUsageReport | undefined;
   #lastLogged: string | undefined;
 
   constructor(private readonly options: TokenReencryptionSweepOptions) {
     this.#maxAttempts = options.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
-  }
-
-  /** What the last finished sweep found (for status output); undefined before the first one ends. */
-  get lastReport(): KeyUsageReport | undefined {
-    return this.#last;
   }
 
   /**
@@ -127,7 +121,6 @@ export class TokenReencryptionSweep {
     await forEachLimited(entries, TOKEN_CONCURRENCY, (entry) => this.sweepToken(entry, tally));
     if (this.options.dialogState) await this.sweepDialogState(this.options.dialogState, tally);
     const report = this.report(tally);
-    this.#last = report;
     this.log(report);
     return report;
   }
@@ -186,25 +179,17 @@ export class TokenReencryptionSweep {
    * Dialog state has no index on what it holds, so every conversation's state is read, a page at a
    * time; only documents holding a pending upload under an old key are written.
    */
-  private async sweepDialogState(container: Container, tally: Tally): Promise<void> {
-    const iterator = container.items.query<ItemDefinition>('SELECT * FROM c', { maxItemCount: STATE_PAGE_SIZE });
-    try {
-      while (iterator.hasMoreResults()) {
-        const { resources } = await iterator.fetchNext();
-        for (const raw of resources) await this.sweepStateDocument(container, raw, tally);
-      }
-    } catch (err) {
-      // The bot creates the container on its first turn: before that there is nothing to sweep.
-      if (cosmosStatus(err) === 404) return;
-      throw err;
+  private async sweepDialogState(state: DialogStateDocuments, tally: Tally): Promise<void> {
+    for await (const page of state.pages(STATE_PAGE_SIZE)) {
+      for (const raw of page) await this.sweepStateDocument(state, raw, tally);
     }
   }
 
-  private async sweepStateDocument(container: Container, first: ItemDefinition, tally: Tally): Promise<void> {
+  private async sweepStateDocument(state: DialogStateDocuments, first: DialogStateDocument, tally: Tally): Promise<void> {
     const { cipher } = this.options;
     const id = first.id;
     if (typeof id !== 'string') return;
-    let raw: ItemDefinition | undefined = first;
+    let raw: DialogStateDocument | undefined = first;
     for (let attempt = 1; raw && attempt <= this.#maxAttempts; attempt++) {
       const found = findPendingUploads(raw);
       const stale = found.filter((f) => f.pending.encryptedToken.keyId !== cipher.currentKeyId);
@@ -227,41 +212,15 @@ export class TokenReencryptionSweep {
           attemptTally.reEncrypted++;
         }
       }
-      if (attemptTally.reEncrypted === 0 || (await this.replaceState(container, raw))) {
+      if (attemptTally.reEncrypted === 0 || (await state.replaceIfUnchanged(raw))) {
         merge(tally, attemptTally);
         return;
       }
-      raw = await this.readState(container, id);
+      raw = await state.read(id);
     }
     if (!raw) return;
     for (const f of findPendingUploads(raw)) tally.use(f.pending.encryptedToken.keyId);
     tally.deferred++;
-  }
-
-  /** False when a bot turn saved this conversation's state meanwhile (or it was deleted). */
-  private async replaceState(container: Container, document: ItemDefinition): Promise<boolean> {
-    const etag = document._etag;
-    if (typeof etag !== 'string' || typeof document.id !== 'string') return false;
-    const body: Record<string, unknown> = { ...document };
-    for (const key of SYSTEM_PROPERTIES) delete body[key];
-    try {
-      // botState is partitioned on /id.
-      await container.item(document.id, document.id).replace(body, { accessCondition: { type: 'IfMatch', condition: etag } });
-      return true;
-    } catch (err) {
-      const status = cosmosStatus(err);
-      if (status === 412 || status === 404) return false;
-      throw err;
-    }
-  }
-
-  private async readState(container: Container, id: string): Promise<ItemDefinition | undefined> {
-    try {
-      return (await container.item(id, id).read<ItemDefinition>()).resource;
-    } catch (err) {
-      if (cosmosStatus(err) === 404) return undefined;
-      throw err;
-    }
   }
 
   private report(tally: Tally): KeyUsageReport {

@@ -8,16 +8,11 @@ import type { TokenCipher } from '../crypto/TokenCipher';
 import { encryptedSecretSchema } from '../crypto/TokenCipher';
 import type { Store } from '../store/Store';
 import { MAX_TOKENS_PER_TENANT } from '../store/repositories/TokenRepository';
-import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
+import { tokenCipherContext, vppTokenSchema, type VppToken } from '../store/entities/vppToken';
+import type { EBook } from '../store/entities/eBook';
 import type { AuditEntry } from '../store/repositories/AuditLog';
+import type { AdminActor } from '../auth/AdminPolicy';
 import type { AppleClientFactory } from './AppleClientFactory';
-
-/** An authorised admin, as the bot layer established it. */
-export interface AdminActor {
-  tenantId: string;
-  aadObjectId: string;
-  name?: string | undefined;
-}
 
 /**
  * A checked token file waiting for the admin's confirmation. It lives in dialog state (Cosmos), so the
@@ -38,12 +33,17 @@ export const pendingTokenSchema = z.object({
 });
 export type PendingToken = z.infer<typeof pendingTokenSchema>;
 
-export interface SaveOptions {
-  appleId: string;
-  accountType: 'business' | 'education';
+/** A token as a flow keeps it between turns (renew, remove): which one, and its name for the messages. */
+export const tokenRefSchema = z.object({ tokenId: vppTokenSchema.shape.id, displayName: vppTokenSchema.shape.displayName });
+
+/** What the admin adds to a pending upload to save it; the upload flow keeps it in dialog state until then. */
+export const saveOptionsSchema = z.object({
+  appleId: vppTokenSchema.shape.appleId.unwrap(),
+  accountType: vppTokenSchema.shape.accountType,
   /** The admin explicitly agreed to take the token from another MDM. */
-  takeOver: boolean;
-}
+  takeOver: z.boolean(),
+});
+export type SaveOptions = z.infer<typeof saveOptionsSchema>;
 
 export interface TokenServiceOptions {
   store: Store;
@@ -59,7 +59,7 @@ export interface TokenServiceOptions {
 export const pendingTokenCipherContext = (tenantId: string, pendingId: string) => `pendingToken|${tenantId}|${pendingId}`;
 
 /** "Northwind Academy – Main Campus" rather than repeating the organisation in front of its own location. */
-export function tokenDisplayName(organizationName: string, locationName: string): string {
+function tokenDisplayName(organizationName: string, locationName: string): string {
   return locationName.toLowerCase().includes(organizationName.toLowerCase()) ? locationName : `${organizationName} (${locationName})`;
 }
 
@@ -115,11 +115,9 @@ export class TokenService {
     };
   }
 
-  private async refuseDuplicateLocation(tenantId: string, config: ClientConfig, exceptTokenId?: string): Promise<void> {
+  private async refuseDuplicateLocation(tenantId: string, config: ClientConfig): Promise<void> {
     if (!config.uId && !config.locationName) return;
-    const existing = (await this.options.store.tokens.findByLocation(tenantId, { locationId: config.uId, locationName: config.uId ? undefined : config.locationName })).filter(
-      (t) => t.id !== exceptTokenId,
-    );
+    const existing = await this.options.store.tokens.findByLocation(tenantId, { locationId: config.uId, locationName: config.uId ? undefined : config.locationName });
     const first = existing[0];
     if (first) {
       throw new UserFacingError(
@@ -186,7 +184,12 @@ export class TokenService {
   }
 
   async bookCount(tokenId: string): Promise<number> {
-    return (await this.options.store.books.listByToken(tokenId)).length;
+    return (await this.books(tokenId)).length;
+  }
+
+  /** The books bought through the token, as the last sync stored them. */
+  books(tokenId: string): Promise<EBook[]> {
+    return this.options.store.books.listByToken(tokenId);
   }
 
   /** Tokens whose name, organisation or location contains `query` (case-insensitive). */

@@ -46,7 +46,7 @@ export interface ResolvedAddress {
 /** Name resolution, injectable so tests can pretend an allowed name points anywhere. */
 export type Resolver = (hostname: string) => Promise<readonly ResolvedAddress[]>;
 
-export interface PinnedAddress {
+interface PinnedAddress {
   address: string;
   family: 4 | 6;
 }
@@ -94,7 +94,7 @@ export interface DownloadDeps {
 const REDIRECT_STATUSES = new Set([301, 302, 303, 307, 308]);
 const LOOPBACK_NAME = 'localhost';
 
-export const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true });
+const systemResolver: Resolver = (hostname) => dnsLookup(hostname, { all: true });
 
 /**
  * Special-purpose IPv4 ranges (IANA registry): none of them is where SharePoint lives, and several are

@@ -48,8 +48,13 @@ describe('bot application over HTTP (local mode)', function () {
   });
 
   it('strips the Teams @mention before reading the command', async () => {
-    await post(app, teamsMessage(connector.url, '<at>VPP Books</at> help', { conversation: { id: 'channel-1', conversationType: 'channel' } }));
-    await connector.waitFor((a) => a.conversation?.id === 'channel-1' && cardText(a).includes('VPP Books: commands'));
+    const from = connector.activities.length;
+    const response = await post(app, teamsMessage(connector.url, '<at>VPP Books</at> help', { conversation: { id: 'channel-1', conversationType: 'channel' } }));
+    assert.equal(response.status, 200);
+    // CloudAdapter answers the HTTP request after the turn, so the reply is in already.
+    const replies = connector.activities.slice(from).filter((a) => a.conversation?.id === 'channel-1');
+    assert.equal(replies.length, 1, 'one reply');
+    assert.ok(cardText(replies[0]!).includes('VPP Books: commands'), `the help card, not ${JSON.stringify(replies[0]?.text)}`);
   });
 
   it('greets with a welcome card when the bot is installed', async () => {

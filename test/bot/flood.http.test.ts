@@ -18,7 +18,8 @@ const ADELE: ChatUser = { id: 'user-id-2', name: 'Adele Vance', aadObjectId: PLA
 
 /**
  * A script floods the bot over HTTP with the bot's default limits (30 messages a minute per user): one
- * polite notice, then silence; a bounded number of audit documents; everyone else still served.
+ * polite notice, then silence; a bounded number of audit documents; everyone else still served. The
+ * limits' clock stands still until the test moves it, so the flood is one minute however long it takes.
  */
 describe('a flood of messages over HTTP (default rate limits)', function () {
   this.timeout(120_000);
@@ -30,12 +31,13 @@ describe('a flood of messages over HTTP (default rate limits)', function () {
   let cosmos: CosmosClient;
   let store: Store;
   const chats = new PlaygroundChats(connector, () => app.url);
+  let rateLimitNow = Date.parse('2030-01-01T09:00:00Z');
 
   before(async () => {
     await connector.start();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-flood-'));
     config = loadConfig({ PORT: '0', LOCAL_DATA_DIR: dataDir, PLAYGROUND_ENABLED: 'false' });
-    app = await startApplication(config, logger);
+    app = await startApplication(config, logger, { rateLimitClock: () => rateLimitNow });
     cosmos = createCosmosClient({ ...config.cosmos, endpoint: app.cosmosEndpoint, key: EMBEDDED_COSMOS_KEY });
     store = await createStore(await openDatabase(cosmos, config.cosmos.database));
   });
@@ -88,5 +90,19 @@ describe('a flood of messages over HTTP (default rate limits)', function () {
 
     const help = await chats.say(ALEX, 'help', (a) => (a.attachments?.length ?? 0) > 0);
     assert.ok(help, 'an admin is answered during the flood');
+
+    /** What one more message from Adele gets, all of it in by the time the HTTP request is answered. */
+    const adeleSays = async (text: string) => {
+      const from = connector.activities.length;
+      const response = await chats.post({ ...teamsMessage(connector.url, text), from: ADELE, conversation: conversationOf(adeleChat) });
+      await response.arrayBuffer();
+      return connector.activities.slice(from).filter((a) => a.conversation?.id === adeleChat);
+    };
+    rateLimitNow += 60_000 - 1;
+    assert.deepEqual(await adeleSays('tokens'), [], 'still silent in the last millisecond of the minute');
+    rateLimitNow += 1;
+    const afterMinute = await adeleSays('tokens');
+    assert.equal(afterMinute.length, 1, 'answered again once the minute is over');
+    assert.match(String(afterMinute[0]?.text), /only VPP Books admins/);
   });
 });

@@ -10,7 +10,7 @@ import { createCosmosClient, openDatabase } from '../../services/store/cosmosCli
 import { EMBEDDED_COSMOS_KEY } from '../../local/cosmos/EmbeddedCosmos';
 import { createStore, type Store } from '../../services/store/Store';
 import { bookClaimId } from '../../services/store/entities/bookClaim';
-import { AssignmentRunRepository, type AssignmentRun } from '../../services/assignments/AssignmentRunRepository';
+import { AssignmentRunRepository, type AssignmentRun } from '../../services/store/repositories/AssignmentRunRepository';
 import { capturingLogger } from '../support/logCapture';
 import { eventually } from '../support/eventually';
 import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';

@@ -1,5 +1,4 @@
 import { strict as assert } from 'node:assert';
-import { GraphDirectory } from '../../services/directory';
 import { DEMO_GROUPS } from '../../local/directory';
 import { cardText, type CapturedActivity } from '../support/FakeConnector';
 import type { ChatUser } from '../support/PlaygroundChats';
@@ -34,15 +33,14 @@ describe('reconcile over HTTP: newcomers, the top-up card and status', function 
 
     // The department's members without a Managed Apple Account were invited, not licensed: their licenses are
     // still in the budget. As many people with Managed Apple Accounts as that, and two more, join the
-    // department, as an Entra admin adds them (Graph's members/$ref).
-    const graph = new GraphDirectory({ baseUrl: bot.directory.baseUrl });
+    // department, as an Entra admin adds them.
     const inside = bot.directory.state.transitiveMembers(DEMO_GROUPS.englishDepartment).filter((id) => bot.directory.state.kindOf(id) === 'user');
     const room = inside.filter((id) => !bot.directory.state.users.get(id)?.managedAppleId).length;
     const newcomers = bot.directory.state
       .transitiveMembers(DEMO_GROUPS.allStudents)
       .filter((id) => bot.directory.state.kindOf(id) === 'user' && !inside.includes(id) && bot.directory.state.users.get(id)?.managedAppleId)
       .slice(0, room + 2);
-    for (const id of newcomers) await graph.addGroupMember(DEMO_GROUPS.englishDepartment, id);
+    for (const id of newcomers) bot.directory.state.addMembers(DEMO_GROUPS.englishDepartment, [id]);
 
     const topUpCard = connector.waitForNext((a) => inLynnesChat(a) && cardText(a).includes('more licenses for'), 30_000);
     const answer = await chats.say(PATTI, 'reconcile emma', (a) => /^Checking the groups of "Emma"/.test(String(a.text)));

@@ -1,14 +1,14 @@
 import { strict as assert } from 'node:assert';
-import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity, type ChannelAccount } from 'botbuilder';
+import { ActivityTypes, TestAdapter, type Activity, type ChannelAccount } from 'botbuilder';
 import { TextPrompt, WaterfallDialog } from 'botbuilder-dialogs';
 import { FLOW_EXPIRED_MESSAGE, FLOW_EXPIRY_MS, MainDialog, notYourQuestionMessage } from '../../dialogs/MainDialog';
 import { AccessGuard } from '../../dialogs/AccessGuard';
 import { tokenFlows } from '../../dialogs/tokens/tokenFlows';
-import { VppBooksBot } from '../../bot/VppBooksBot';
 import { AdminPolicy, NOT_ADMIN_MESSAGE } from '../../services/auth/AdminPolicy';
 import { CachedGroupMembership } from '../../services/directory/CachedGroupMembership';
 import { TokenFileReader } from '../../services/tokens/TokenFileReader';
 import { TEST_TENANT, TestEnvironment } from '../support/TestEnvironment';
+import { dialogBot } from '../support/dialogBot';
 
 const ADMIN = '00000000-0000-0000-0000-0000000000030';
 const ADMIN_GROUP = '90000000-0000-4000-8000-000000000030';
@@ -41,7 +41,7 @@ function probeMain(options: ConstructorParameters<typeof MainDialog>[2] = {}, ru
 
 /** A Teams channel: every member shares one conversation, so one dialog stack. */
 function channel(main: MainDialog): TestAdapter {
-  const bot = new VppBooksBot(new ConversationState(new MemoryStorage()), main);
+  const bot = dialogBot(main);
   // No `from` in the template: the test adapter's template would overwrite each activity's sender.
   return new TestAdapter((context) => bot.run(context), {
     channelId: 'msteams',
@@ -162,11 +162,12 @@ describe('remove token: an admin removed mid-flow (test adapter, sandbox, embedd
 
   it('refuses the confirmation with the admin message and keeps the token', async () => {
     const admins = new Set([ADMIN]);
-    // The directory answers through the same five-minute cache as production; clearing it stands for the cache expiring.
-    const membership = new CachedGroupMembership({ isMember: async (user) => admins.has(user) });
+    // The directory answers through the same five-minute cache as production.
+    let now = Date.now();
+    const membership = new CachedGroupMembership({ isMember: async (user) => admins.has(user) }, { now: () => now });
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [], adminGroupId: ADMIN_GROUP, groupMembership: membership });
     const flows = tokenFlows({ tokens: env.tokens, reader: new TokenFileReader({ production: false }) });
-    const bot = new VppBooksBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
+    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
     const chat = new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
       from: { id: '29:admin', name: 'Alex Wilber', aadObjectId: ADMIN },
@@ -182,7 +183,7 @@ describe('remove token: an admin removed mid-flow (test adapter, sandbox, embedd
 
     await chat.send('remove fabrikam').assertReply((r) => assert.ok(cardJson(r).includes('Remove Fabrikam College?')));
     admins.delete(ADMIN);
-    membership.clear();
+    now += 5 * 60_000;
     await chat
       .send('yes')
       .assertReply(NOT_ADMIN_MESSAGE)

@@ -1,8 +1,9 @@
 import { strict as assert } from 'node:assert';
-import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
-import { TextPrompt, WaterfallDialog } from 'botbuilder-dialogs';
+import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity, type TurnContext } from 'botbuilder';
+import { TextPrompt, WaterfallDialog, type DialogStateManagerConfiguration } from 'botbuilder-dialogs';
 import { IRREVOCABLE_MESSAGE, MainDialog } from '../../dialogs/MainDialog';
-import { VppBooksBot } from '../../bot/VppBooksBot';
+import { BUILT_IN_COMMANDS, COMMANDS } from '../../dialogs/commandCatalog';
+import { dialogBot } from '../support/dialogBot';
 
 function cardJson(activity: Partial<Activity>): string {
   return JSON.stringify(activity.attachments?.[0]?.content ?? {});
@@ -31,7 +32,7 @@ function mainWithProbe(): MainDialog {
 
 function adapterFor(dialog: MainDialog): TestAdapter {
   const conversationState = new ConversationState(new MemoryStorage());
-  const bot = new VppBooksBot(conversationState, dialog);
+  const bot = dialogBot(dialog, { state: conversationState });
   return new TestAdapter((context) => bot.run(context));
 }
 
@@ -63,10 +64,6 @@ describe('MainDialog', () => {
     await adapterFor(mainWithProbe()).send(pasted).assertReply(warned).send(`tokens ${pasted}`).assertReply(warned).send('tokens').assertReply('Which Apple ID manages this token?');
   });
 
-  it('says honestly when a command is not built yet', async () => {
-    await adapterFor(new MainDialog()).send('tokens').assertReply((r) => assert.match(String(r.text), /not available in this version yet/));
-  });
-
   it('lets cancel leave a flow that is waiting for an answer', async () => {
     await adapterFor(mainWithProbe())
       .send('tokens')
@@ -87,19 +84,25 @@ describe('MainDialog', () => {
       .assertReply('Noted: admin@example.com');
   });
 
-  it('marks commands without a flow as coming soon on the help card', async () => {
-    await adapterFor(mainWithProbe())
+  it('lists every command on the help card with what it does, as the bot registers a flow for each', async () => {
+    const everyFlow = COMMANDS.filter((c) => !BUILT_IN_COMMANDS.has(c.command)).map((c) => ({
+      command: c.command,
+      answer: async (context: TurnContext) => void (await context.sendActivity(c.command)),
+      adminOnly: false,
+      personalChatOnly: false,
+    }));
+    await adapterFor(new MainDialog(everyFlow))
       .send('help')
       .assertReply((reply) => {
         const json = cardJson(reply);
-        assert.ok(json.includes('List tokens with expiry and sync state; renew or remove one."'), 'tokens has a flow');
-        assert.ok(json.includes('Browse purchased books and their license counts. (coming soon)'));
+        // The whole description as the card's text, nothing added to it.
+        for (const c of COMMANDS) assert.ok(json.includes(JSON.stringify(c.description)), `${c.command}: ${c.description}`);
       });
   });
 
   it('greets on install with the welcome card', async () => {
     const conversationState = new ConversationState(new MemoryStorage());
-    const bot = new VppBooksBot(conversationState, new MainDialog());
+    const bot = dialogBot(new MainDialog(), { state: conversationState });
     const adapter = new TestAdapter((context) => bot.run(context));
     await adapter
       .send({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'bot', name: 'bot' }], recipient: { id: 'bot', name: 'bot' } })
@@ -149,5 +152,29 @@ describe('MainDialog single-turn commands', () => {
       .assertReply((r) => assert.match(String(r.text), /only in a personal chat/))
       .send(inGroupChat('sync'))
       .assertReply((r) => assert.match(String(r.text), /only answer read-only commands/));
+  });
+});
+
+describe('MainDialog turn cost', () => {
+  it('builds the dialog memory configuration once, not on every turn of every conversation', async () => {
+    const seen: DialogStateManagerConfiguration[] = [];
+    const recording = new WaterfallDialog('recording', [
+      async (step) => {
+        seen.push(step.state.configuration);
+        return step.prompt('recordingPrompt', 'Which Apple ID manages this token?');
+      },
+      async (step) => {
+        seen.push(step.state.configuration);
+        return step.endDialog();
+      },
+    ]);
+    const main = new MainDialog([{ command: 'tokens', dialog: recording, adminOnly: false, personalChatOnly: false }]);
+    main.addDialog(new TextPrompt('recordingPrompt'));
+    const bot = dialogBot(main);
+    const chat = (conversation: string) => new TestAdapter((context) => bot.run(context), { conversation: { id: conversation, isGroup: false, conversationType: 'personal', name: conversation } });
+    await chat('first').send('tokens').assertReply('Which Apple ID manages this token?').send('admin@example.com');
+    await chat('second').send('tokens').assertReply('Which Apple ID manages this token?').send('admin@example.com');
+    assert.equal(seen.length, 4, 'both flows ran both steps');
+    assert.ok(seen.every((configuration) => configuration === seen[0]), 'every turn reused the first turn’s configuration');
   });
 });

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { DEMO_GROUPS } from '../../local/directory';
-import { runId } from '../../services/assignments/AssignmentRunRepository';
+import { runId } from '../../services/store/repositories/AssignmentRunRepository';
 import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../support/assignFixtures';
 
 const alex = alexActor;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { secretsLedger } from './secretsLedger';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 
@@ -38,6 +39,11 @@ export class BotProcess {
     this.child.stderr?.on('data', (c: Buffer) => (this.stderr += c.toString()));
     const child = this.child;
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve({ code, stdout: this.stdout, stderr: this.stderr })));
+    // What the process printed is its log: the secrets scan reads it, once the output has ended, like in-process log lines.
+    child.once('close', () => {
+      secretsLedger.record('bot process output', this.stdout);
+      secretsLedger.record('bot process output', this.stderr);
+    });
     return this;
   }
 

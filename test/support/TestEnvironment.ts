@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
-import { createStore, type Store } from '../../services/store';
+import { createStore, type Store } from '../../services/store/Store';
 import { openDatabase } from '../../services/store/cosmosClient';
 import { startAppleSandbox, type RunningAppleSandbox } from '../../local/appleSandbox/AppleSandboxServer';
-import { Keyring, TokenCipher } from '../../services/crypto';
+import { Keyring } from '../../services/crypto/Keyring';
+import { TokenCipher } from '../../services/crypto/TokenCipher';
 import { AppleClientFactory } from '../../services/tokens/AppleClientFactory';
 import { TokenService } from '../../services/tokens/TokenService';
 import { silentLogger } from '../../services/logging/logger';
@@ -19,7 +20,7 @@ export class TestEnvironment {
   cosmos = new EmbeddedCosmos();
   sandbox!: RunningAppleSandbox;
   store!: Store;
-  cipher = new TokenCipher(Keyring.single('test-key', randomBytes(32)));
+  cipher = new TokenCipher(new Keyring('test-key', new Map([['test-key', randomBytes(32)]])));
   apple!: AppleClientFactory;
   tokens!: TokenService;
   now: () => Date = () => new Date();

@@ -1,25 +1,27 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { forEachLimited } from '../../services/common/forEachLimited';
 import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
-import { createStore, type Store } from '../../services/store';
+import { createStore, type Store } from '../../services/store/Store';
 import { openDatabase } from '../../services/store/cosmosClient';
 import { startAppleSandbox, type AppleSandboxOptions, type RunningAppleSandbox } from '../../local/appleSandbox/AppleSandboxServer';
 import type { SandboxOrganisation } from '../../local/appleSandbox/SandboxState';
-import { Keyring, TokenCipher } from '../../services/crypto';
+import { Keyring } from '../../services/crypto/Keyring';
+import { TokenCipher } from '../../services/crypto/TokenCipher';
 import { storeUploadedToken } from './storedToken';
 import { AppleClientFactory } from '../../services/tokens/AppleClientFactory';
 import { silentLogger } from '../../services/logging/logger';
-import { GraphDirectory } from '../../services/directory';
+import { GraphDirectory } from '../../services/directory/GraphDirectory';
 import { DEMO_GROUPS, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type RunningLocalDirectory } from '../../local/directory';
 import type { VppToken } from '../../services/store/entities/vppToken';
 import { eBookId, type EBook } from '../../services/store/entities/eBook';
 import { AssignmentExecutor, type AssignmentExecutorOptions } from '../../services/assignments/AssignmentExecutor';
-import { AssignmentRunRepository, runId } from '../../services/assignments/AssignmentRunRepository';
+import { AssignmentRunRepository, runId } from '../../services/store/repositories/AssignmentRunRepository';
 import { AssignmentPlanner, type AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
 import type { ApprovalRequest } from '../../services/store/entities/approval';
 import { appleClientProvider, type AppleClientProvider } from '../../services/assignments/ports';
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../../services/assignments/reporting';
-import { ApprovalService, approverPolicy } from '../../services/approvals/ApprovalService';
+import { ApprovalService } from '../../services/approvals/ApprovalService';
+import { ApproverDirectory } from '../../services/approvals/ApproverDirectory';
 import { appleLicenseCounts } from '../../services/approvals/appleLicenseCounts';
 import { StandingAssignmentReconciler } from '../../services/assignments/StandingAssignmentReconciler';
 
@@ -27,13 +29,13 @@ export const ASSIGN_TENANT = '00000000-0000-0000-0000-0000000000001';
 export const ALEX = '00000000-0000-0000-0000-0000000000020';
 export const MEGAN = '00000000-0000-0000-0000-0000000000021';
 export const ADELE = '00000000-0000-0000-0000-0000000000022';
-export const TEST_MDM = { id: 'vpp-books-bot:test', name: 'VPP Books bot (test)' };
+const TEST_MDM = { id: 'vpp-books-bot:test', name: 'VPP Books bot (test)' };
 /** Alex asks, Megan approves: the two admins of the assignment tests, as the services see them. */
 export const alexActor = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
 export const meganActor = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
 
 /** Keeps every request from finishing before a test looks, and counts what reached Apple. */
-export class AppleRequestLog {
+class AppleRequestLog {
   /** clientUserIds of each POST /assets/associate, in order. */
   associateCalls: string[][] = [];
   createUserCalls = 0;
@@ -110,7 +112,7 @@ export class AssignEnvironment {
   directory!: GraphDirectory;
   store!: Store;
   runs!: AssignmentRunRepository;
-  cipher = new TokenCipher(Keyring.single('test-key', randomBytes(32)));
+  cipher = new TokenCipher(new Keyring('test-key', new Map([['test-key', randomBytes(32)]])));
   log = new AppleRequestLog();
   apple!: AppleClientFactory;
   clients!: AppleClientProvider;
@@ -212,7 +214,7 @@ export class AssignEnvironment {
     return new ApprovalService({
       store: this.store,
       runs: this.runs,
-      approvers: approverPolicy({ approverUserIds: options.approvers ?? [ALEX, MEGAN] }),
+      approvers: new ApproverDirectory({ approverUserIds: options.approvers ?? [ALEX, MEGAN] }),
       licenses: appleLicenseCounts(this.store, this.clients),
       groupUserCount: (groupId) => this.directory.countMembers(groupId, 'user'),
       executor,
@@ -265,7 +267,7 @@ export class AssignEnvironment {
     const approvals = new ApprovalService({
       store: this.store,
       runs: this.runs,
-      approvers: approverPolicy({ approverUserIds: [ALEX, MEGAN] }),
+      approvers: new ApproverDirectory({ approverUserIds: [ALEX, MEGAN] }),
       licenses: appleLicenseCounts(this.store, this.clients),
       executor,
       topUps: { topUpApproved: (tokenId, id) => late.reconciler?.topUpApproved(tokenId, id) },

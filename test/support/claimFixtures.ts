@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { ZERO_COUNTS, runId, type AssignmentRun } from '../../services/assignments/AssignmentRunRepository';
+import { ZERO_COUNTS, runId, type AssignmentRun } from '../../services/store/repositories/AssignmentRunRepository';
 import { BookClaimService, type BookClaimServiceOptions } from '../../services/assignments/BookClaimService';
 import type { MemberNoticeRun, MemberNotices, NoticeMember } from '../../services/assignments/memberNotices';
-import { ApprovalService, approverPolicy } from '../../services/approvals/ApprovalService';
+import { ApprovalService } from '../../services/approvals/ApprovalService';
+import { ApproverDirectory } from '../../services/approvals/ApproverDirectory';
 import { assignmentId } from '../../services/store/entities/assignment';
 import type { EBook } from '../../services/store/entities/eBook';
 import type { VppToken } from '../../services/store/entities/vppToken';
@@ -79,7 +80,7 @@ export function claimServices(
   const approvals = new ApprovalService({
     store: env.store,
     runs: env.runs,
-    approvers: approverPolicy({ approverUserIds: [ALEX, MEGAN] }),
+    approvers: new ApproverDirectory({ approverUserIds: [ALEX, MEGAN] }),
     executor: { start: () => undefined },
     topUps: { topUpApproved: (tokenId, id) => late.claims?.topUpApproved(tokenId, id) },
     logger: silentLogger(),

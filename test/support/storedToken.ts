@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { SandboxOrganisation } from '../../local/appleSandbox/SandboxState';
-import type { TokenCipher } from '../../services/crypto';
+import type { TokenCipher } from '../../services/crypto/TokenCipher';
 import { Secret } from '../../services/secrets/Secret';
 import { tokenCipherContext, type VppToken } from '../../services/store/entities/vppToken';
 import type { Store } from '../../services/store/Store';

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actorSchema, dateTimeSchema, idSchema } from './common';
+import { LIMITS, actorSchema, dateTimeSchema, idSchema } from './common';
 
 /**
  * An approval for licenses to be spent, and where its card is so it can be updated: an `assignment` (a book
@@ -14,8 +14,8 @@ export const approvalRequestSchema = z.object({
   /** A top-up's standing assignment (its run); an assignment's run id follows from the approval's id. */
   runId: idSchema.optional(),
   summary: z.object({
-    bookTitle: z.string().max(512),
-    groupName: z.string().max(256),
+    bookTitle: z.string().max(LIMITS.title),
+    groupName: z.string().max(LIMITS.displayName),
     installIntent: z.enum(['required', 'available']),
     licensesNeeded: z.number().int().min(0),
     /** Added by the requester for people who join the groups later; the approval approves needed + headroom. */
@@ -33,7 +33,7 @@ export const approvalRequestSchema = z.object({
   requestedDateTime: dateTimeSchema,
   decidedBy: actorSchema.optional(),
   decidedDateTime: dateTimeSchema.optional(),
-  comment: z.string().max(1000).optional(),
+  comment: z.string().max(LIMITS.reason).optional(),
   expiresAt: dateTimeSchema,
   /** The approvers' Teams user ids (29:…) the card refreshes for, at most 60, fixed when it was asked for. */
   refreshUserIds: z.array(z.string().min(1).max(256)).max(60).optional(),
@@ -50,4 +50,3 @@ export const approvalRequestSchema = z.object({
     .optional(),
 });
 export type ApprovalRequest = z.infer<typeof approvalRequestSchema>;
-export type ApprovalState = ApprovalRequest['state'];

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { deterministicId } from '../ids';
-import { actorSchema, adamIdSchema, dateTimeSchema, errorInfoSchema, idSchema, pricingParamSchema, type PricingParam } from './common';
+import { LIMITS, actorSchema, adamIdSchema, dateTimeSchema, errorInfoSchema, idSchema, pricingParamSchema, type PricingParam } from './common';
 
-export const assignmentStatusSchema = z.enum([
+const assignmentStatusSchema = z.enum([
   'pendingApproval',
   'rejected',
   'approved',
@@ -13,7 +13,7 @@ export const assignmentStatusSchema = z.enum([
 ]);
 
 /** Per-user outcome counts of the latest run of an assignment (the list of users lives with Apple). */
-export const assignmentResultsSchema = z.object({
+const assignmentResultsSchema = z.object({
   targetedUsers: z.number().int().min(0),
   licensed: z.number().int().min(0),
   awaitingInvitation: z.number().int().min(0),
@@ -29,9 +29,9 @@ export const eBookAssignmentSchema = z.object({
   tenantId: z.string().min(1).max(128),
   adamId: adamIdSchema,
   pricingParam: pricingParamSchema,
-  bookTitle: z.string().max(512),
+  bookTitle: z.string().max(LIMITS.title),
   targetGroupId: z.string().min(1).max(128),
-  targetGroupName: z.string().max(256),
+  targetGroupName: z.string().max(LIMITS.displayName),
   installIntent: z.enum(['required', 'available']),
   status: assignmentStatusSchema,
   approvalId: idSchema.optional(),
@@ -44,7 +44,6 @@ export const eBookAssignmentSchema = z.object({
   lastModifiedDateTime: dateTimeSchema,
 });
 export type EBookAssignment = z.infer<typeof eBookAssignmentSchema>;
-export type AssignmentStatus = z.infer<typeof assignmentStatusSchema>;
 
 /** One assignment per book and group (as in Intune): assigning again updates it instead of duplicating. */
 export function assignmentId(adamId: string, pricingParam: PricingParam, targetGroupId: string): string {

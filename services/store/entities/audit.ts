@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { actorSchema, dateTimeSchema, idSchema } from './common';
+import { LIMITS, actorSchema, dateTimeSchema, idSchema } from './common';
 
 /** Field names that only ever hold credentials: an audit entry must never have one. */
 const SECRET_FIELD = /^(s?token|vppToken|tokenValue|encryptedToken|ciphertext|secret|clientSecret|password|passwd|credentials?|authorization|cookie|apiKey|key|privateKey)$/i;
@@ -13,7 +13,7 @@ const GUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a
  * A string that looks like a credential: a long unbroken base64/base64url run (VPP tokens, keys),
  * a JWT, or base64-encoded JSON (a .vpptoken file starts with "eyJ"). GUIDs are ids, not secrets.
  */
-export function looksLikeSecret(value: string): boolean {
+function looksLikeSecret(value: string): boolean {
   if (GUID.test(value) || HASHED_ID.test(value)) return false;
   if (/\beyJ[A-Za-z0-9+/_-]{16,}/.test(value)) return true;
   if (/^Bearer\s/i.test(value)) return true;
@@ -39,7 +39,7 @@ function checkForSecrets(value: unknown, path: (string | number)[], ctx: z.Refin
   }
 }
 
-const detailValue = z.union([z.string().max(2000), z.number(), z.boolean(), z.null()]);
+const detailValue = z.union([z.string().max(LIMITS.message), z.number(), z.boolean(), z.null()]);
 
 /** Who did what, when, to what, and how it ended. Strict: unknown fields are refused, not dropped. */
 export const auditEventSchema = z
@@ -53,7 +53,7 @@ export const auditEventSchema = z
     target: z.strictObject({
       type: z.enum(['token', 'book', 'assignment', 'approval', 'user', 'group', 'conversation', 'sync']),
       id: z.string().min(1).max(256),
-      name: z.string().max(512).optional(),
+      name: z.string().max(LIMITS.title).optional(),
     }),
     tokenId: idSchema.optional(),
     outcome: z.enum(['success', 'failure', 'refused']),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { deterministicId } from '../ids';
-import { adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema } from './common';
+import { LIMITS, adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema } from './common';
 
 /**
  * Where a member's claim of an Available book stands:
@@ -13,7 +13,7 @@ import { adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema } from './co
  * - `waiting`: the budget was used up; it waits for a top-up the admins were asked for;
  * - `refused`: Apple refused the association; the license went back to the budget, a new click may retry.
  */
-export const CLAIM_STATES = ['reserving', 'reserved', 'licensed', 'invited', 'held', 'waiting', 'refused'] as const;
+const CLAIM_STATES = ['reserving', 'reserved', 'licensed', 'invited', 'held', 'waiting', 'refused'] as const;
 export type ClaimState = (typeof CLAIM_STATES)[number];
 
 /** Claims that still need work (a reservation or a delivery under way). */
@@ -33,11 +33,11 @@ export const bookClaimSchema = z.object({
   runId: idSchema,
   adamId: adamIdSchema,
   pricingParam: pricingParamSchema,
-  bookTitle: z.string().max(512),
+  bookTitle: z.string().max(LIMITS.title),
   member: z.object({
     /** Entra object id: our clientUserId at Apple. */
     aadObjectId: z.string().min(1).max(128),
-    displayName: z.string().max(256),
+    displayName: z.string().max(LIMITS.displayName),
   }),
   state: z.enum(CLAIM_STATES),
   /**
@@ -52,7 +52,7 @@ export const bookClaimSchema = z.object({
   /** The member still has to accept this VPP invitation (state `invited`). */
   inviteCode: z.string().max(256).optional(),
   /** Why Apple refused (state `refused`), in words for the member. */
-  failure: z.object({ code: z.string().max(64), message: z.string().max(2000) }).optional(),
+  failure: z.object({ code: z.string().max(LIMITS.errorCode), message: z.string().max(LIMITS.message) }).optional(),
   /** When it started waiting for a top-up: the waiting are served first come, first served. */
   waitingSince: dateTimeSchema.optional(),
   settledDateTime: dateTimeSchema.optional(),

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { deterministicId } from '../ids';
-import { adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema, type PricingParam } from './common';
+import { LIMITS, adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema, type PricingParam } from './common';
 
 /** One purchased book (an Apple asset: adamId + pricingParam) as seen through one token. */
 export const eBookSchema = z.object({
@@ -9,7 +9,7 @@ export const eBookSchema = z.object({
   tenantId: z.string().min(1).max(128),
   adamId: adamIdSchema,
   pricingParam: pricingParamSchema,
-  title: z.string().min(1).max(512),
+  title: z.string().min(1).max(LIMITS.title),
   author: z.string().max(512).optional(),
   coverUrl: z.url().max(2048).optional(),
   totalLicenseCount: z.number().int().min(0),

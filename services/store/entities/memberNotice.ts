@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { deterministicId } from '../ids';
-import { actorSchema, adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema } from './common';
+import { LIMITS, actorSchema, adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema } from './common';
 
 /** What a member of an assigned group is told: the license is theirs, join VPP first, or the book is there to take. */
-export const memberNoticeKindSchema = z.enum(['licensed', 'invited', 'offered']);
+const memberNoticeKindSchema = z.enum(['licensed', 'invited', 'offered']);
 export type MemberNoticeKind = z.infer<typeof memberNoticeKindSchema>;
 
 /** An http(s) link only: invitation links end up on a button a member presses. */
@@ -27,12 +27,12 @@ export const memberNoticeSchema = z.object({
   member: z.object({
     /** The member's Entra object id. */
     clientUserId: z.string().min(1).max(128),
-    displayName: z.string().max(256),
-    mail: z.string().max(320).optional(),
+    displayName: z.string().max(LIMITS.displayName),
+    mail: z.string().max(LIMITS.email).optional(),
   }),
   /** The member's own VPP invitation link (`invited` only). */
   invitationUrl: webUrlSchema.optional(),
-  book: z.object({ adamId: adamIdSchema, pricingParam: pricingParamSchema, title: z.string().max(512) }),
+  book: z.object({ adamId: adamIdSchema, pricingParam: pricingParamSchema, title: z.string().max(LIMITS.title) }),
   /** The admin who asked for the assignment: they hear who could not be reached. */
   requestedBy: actorSchema,
   state: z.enum(['pending', 'sending', 'sent', 'unreachable']),
@@ -43,7 +43,7 @@ export const memberNoticeSchema = z.object({
   claimedBy: z.string().max(256).optional(),
   claimedDateTime: dateTimeSchema.optional(),
   /** Why the member could not be reached, in words an admin can act on. */
-  reason: z.string().max(1000).optional(),
+  reason: z.string().max(LIMITS.reason).optional(),
   createdDateTime: dateTimeSchema,
   doneDateTime: dateTimeSchema.optional(),
 });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { deterministicId } from '../ids';
-import { adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema } from './common';
+import { LIMITS, adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema } from './common';
 
 /** Members kept waiting per group for a top-up; beyond this the group is read whole again next time. */
 export const MAX_WAITING_PER_GROUP = 5_000;
@@ -16,7 +16,7 @@ const watchedGroupSchema = z.object({
 
 const standingGroupSchema = z.object({
   groupId: z.string().min(1).max(128),
-  groupName: z.string().max(256),
+  groupName: z.string().max(LIMITS.displayName),
   /** The assigned group and the groups nested in it: membership changes are read per group. */
   watched: z.array(watchedGroupSchema).min(1).max(MAX_WATCHED_GROUPS),
   /** Members who joined and have no license yet because the approved ones are used up: they wait for a top-up. */
@@ -30,7 +30,7 @@ const standingGroupSchema = z.object({
   /** Members who left; their licenses stay with them (books cannot be reclaimed). */
   left: z.number().int().min(0),
   /** The latest few who left, by name, for `status <book>`. */
-  leftUsers: z.array(z.object({ id: z.string().max(128), displayName: z.string().max(256) })).max(LEFT_SAMPLE_LIMIT),
+  leftUsers: z.array(z.object({ id: z.string().max(128), displayName: z.string().max(LIMITS.displayName) })).max(LEFT_SAMPLE_LIMIT),
 });
 export type StandingGroup = z.infer<typeof standingGroupSchema>;
 
@@ -48,7 +48,7 @@ export const standingAssignmentSchema = z.object({
   pricingParam: pricingParamSchema,
   groups: z.array(standingGroupSchema).min(1).max(20),
   /** Why the last top-up could not be asked for (no other approver, say): shown in `status <book>`. */
-  topUpProblem: z.string().max(1000).optional(),
+  topUpProblem: z.string().max(LIMITS.reason).optional(),
   lastReconciledDateTime: dateTimeSchema.optional(),
   createdDateTime: dateTimeSchema,
   lastModifiedDateTime: dateTimeSchema,

@@ -1,8 +1,11 @@
 import { z } from 'zod';
-import { actorSchema, adamIdSchema, dateTimeSchema, idSchema } from './common';
+import { LIMITS, actorSchema, adamIdSchema, dateTimeSchema, idSchema } from './common';
 import { conversationReferenceJsonSchema } from './conversation';
 
 const count = z.number().int().min(0);
+
+/** The low-license books a sync result names; more would not fit a card. */
+export const LOW_LICENSE_BOOKS_LIMIT = 50;
 
 /** What a chat is told about one token's sync: the fields of the result card (and of the summary). */
 export const syncResultSchema = z.object({
@@ -12,8 +15,8 @@ export const syncResultSchema = z.object({
   licenses: z.object({ total: count, used: count, available: count }),
   changes: z.object({ booksAdded: count, booksUpdated: count, booksRemoved: count, usersChanged: count, assignmentsChanged: count }),
   durationMs: count,
-  error: z.object({ code: z.string().max(64), message: z.string().max(2000) }).optional(),
-  lowLicenseBooks: z.array(z.object({ adamId: adamIdSchema, title: z.string().max(512), available: count, total: count })).max(50),
+  error: z.object({ code: z.string().max(LIMITS.errorCode), message: z.string().max(LIMITS.message) }).optional(),
+  lowLicenseBooks: z.array(z.object({ adamId: adamIdSchema, title: z.string().max(LIMITS.title), available: count, total: count })).max(LOW_LICENSE_BOOKS_LIMIT),
   finishedDateTime: dateTimeSchema,
 });
 export type StoredSyncResult = z.infer<typeof syncResultSchema>;
@@ -33,7 +36,7 @@ export const syncRequestSchema = z.object({
   /** Where the result goes: the conversation that asked. */
   conversationId: z.string().min(1).max(1024),
   reference: conversationReferenceJsonSchema,
-  tokens: z.array(z.object({ tokenId: idSchema, tokenName: z.string().max(256), result: syncResultSchema.optional() })).max(256),
+  tokens: z.array(z.object({ tokenId: idSchema, tokenName: z.string().max(LIMITS.displayName), result: syncResultSchema.optional() })).max(256),
   /** Ids of the tokens still without a result: what a finished sync looks for (ARRAY_CONTAINS). */
   waitingFor: z.array(idSchema).max(256),
   /** Syncs restarted for this request after the process running them died; bounded. */

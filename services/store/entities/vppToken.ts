@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { encryptedSecretSchema } from '../../crypto/TokenCipher';
-import { actorSchema, dateTimeSchema, errorInfoSchema, idSchema } from './common';
+import { LIMITS, actorSchema, dateTimeSchema, errorInfoSchema, idSchema } from './common';
 
 /** Intune's vppToken resource, plus what incremental sync and ownership checks need. */
 export const vppTokenSchema = z.object({
@@ -8,7 +8,8 @@ export const vppTokenSchema = z.object({
   tenantId: z.string().min(1).max(128),
   displayName: z.string().min(1).max(256),
   organizationName: z.string().max(256),
-  appleId: z.string().max(256).optional(),
+  /** The address an admin typed, checked with the e-mail rule (not here: older records predate it). */
+  appleId: z.string().max(LIMITS.email).optional(),
   accountType: z.enum(['business', 'education']),
   /** Apple's location uId from /client/config: the identity of the location behind the token. */
   locationId: z.string().max(256).optional(),

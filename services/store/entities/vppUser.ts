@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { dateTimeSchema, idSchema } from './common';
+import { emailSchema } from '../../common/email';
+import { LIMITS, dateTimeSchema, idSchema } from './common';
 
 /** A VPP user this bot created under a token; id = clientUserId = the Entra object id. */
 export const vppUserSchema = z.object({
@@ -9,8 +10,8 @@ export const vppUserSchema = z.object({
   clientUserId: z.string().min(1).max(128),
   status: z.enum(['registered', 'associated', 'retired']),
   inviteCode: z.string().max(256).optional(),
-  email: z.email().max(320).optional(),
-  managedAppleId: z.string().max(320).optional(),
+  email: emailSchema.optional(),
+  managedAppleId: z.string().max(LIMITS.email).optional(),
   /** Apple's own user id, when Apple has told us. */
   appleUserId: z.string().max(256).optional(),
   createdDateTime: dateTimeSchema,

@@ -43,17 +43,6 @@ export class ApprovalRepository {
     );
   }
 
-  listByAssignment(tenantId: string, assignmentId: string): Promise<ApprovalRequest[]> {
-    return this.store.queryValues(
-      'SELECT * FROM c WHERE c.type = @type AND c.tenantId = @tenantId AND c.assignmentId = @assignmentId',
-      [
-        { name: '@tenantId', value: tenantId },
-        { name: '@assignmentId', value: assignmentId },
-      ],
-      { partitionKey: tenantId },
-    );
-  }
-
   async decide(tenantId: string, id: string, decision: Decision): Promise<DecisionOutcome> {
     const now = this.now();
     let outcome: 'decided' | 'alreadyDecided' | 'expired' = 'decided';
@@ -120,9 +109,5 @@ export class ApprovalRepository {
       if (result?.written) expired.push(result.value);
     }
     return expired;
-  }
-
-  delete(tenantId: string, id: string): Promise<boolean> {
-    return this.store.delete(id, tenantId);
   }
 }

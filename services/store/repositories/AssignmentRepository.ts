@@ -1,7 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { DocumentStore, type WriteResult } from '../DocumentStore';
 import type { PricingParam } from '../entities/common';
-import { eBookAssignmentSchema, type AssignmentStatus, type EBookAssignment } from '../entities/assignment';
+import { eBookAssignmentSchema, type EBookAssignment } from '../entities/assignment';
 import { clockOf, type RepositoryOptions } from './options';
 
 /** Book assignments per token: the status view and the sync both read one token's assignments. */
@@ -25,11 +25,6 @@ export class AssignmentRepository {
     return this.store.get(id, tokenId);
   }
 
-  /** Throws StoreConflictError if the book is already assigned to the group (update that one instead). */
-  async create(assignment: EBookAssignment): Promise<EBookAssignment> {
-    return (await this.store.create(assignment)).value;
-  }
-
   /** Creates, or returns the existing assignment of the same book to the same group untouched. */
   async createOrGet(assignment: EBookAssignment): Promise<{ created: boolean; assignment: EBookAssignment }> {
     const created = await this.store.tryCreate(assignment);
@@ -47,12 +42,6 @@ export class AssignmentRepository {
     });
   }
 
-  listByToken(tokenId: string): Promise<EBookAssignment[]> {
-    return this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId ORDER BY c.requestedDateTime DESC', [{ name: '@tokenId', value: tokenId }], {
-      partitionKey: tokenId,
-    });
-  }
-
   listByBook(tokenId: string, adamId: string, pricingParam: PricingParam): Promise<EBookAssignment[]> {
     return this.store.queryValues(
       'SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND c.adamId = @adamId AND c.pricingParam = @pricingParam',
@@ -63,18 +52,6 @@ export class AssignmentRepository {
       ],
       { partitionKey: tokenId },
     );
-  }
-
-  listByStatus(tokenId: string, statuses: AssignmentStatus[]): Promise<EBookAssignment[]> {
-    return this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND ARRAY_CONTAINS(@statuses, c.status)', [
-      { name: '@tokenId', value: tokenId },
-      { name: '@statuses', value: statuses },
-    ], { partitionKey: tokenId });
-  }
-
-  /** Assignments still being delivered, across tokens: resumed after a restart (cross-partition). */
-  listInProgress(): Promise<EBookAssignment[]> {
-    return this.store.queryValues("SELECT * FROM c WHERE c.type = @type AND c.status = 'inProgress'");
   }
 
   delete(tokenId: string, id: string): Promise<boolean> {

@@ -1,7 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { z } from 'zod';
-import { DocumentStore, type Versioned, type WriteResult } from '../DocumentStore';
-import { bookClaimId, bookClaimSchema, type BookClaim } from '../entities/bookClaim';
+import { DocumentStore, type WriteResult } from '../DocumentStore';
+import { bookClaimSchema, type BookClaim } from '../entities/bookClaim';
 import { clockOf, type RepositoryOptions } from './options';
 
 const runRefSchema = z.object({ tokenId: z.string(), runId: z.string() });
@@ -25,10 +25,6 @@ export class BookClaimRepository {
       volatileFields: ['lastModifiedDateTime'],
       maxAttempts: options.maxAttempts,
     });
-  }
-
-  read(tokenId: string, runId: string, memberAadObjectId: string): Promise<Versioned<BookClaim> | undefined> {
-    return this.store.read(bookClaimId(runId, memberAadObjectId), tokenId);
   }
 
   get(tokenId: string, id: string): Promise<BookClaim | undefined> {

@@ -1,5 +1,5 @@
 import type { Container } from '@azure/cosmos';
-import { DocumentStore, type Page, type Versioned, type WriteResult } from '../DocumentStore';
+import { DocumentStore, type ManyWriteOptions, type Page, type PendingWrite, type Versioned, type WriteResult } from '../DocumentStore';
 import type { PricingParam } from '../entities/common';
 import { eBookId, eBookSchema, type EBook } from '../entities/eBook';
 import type { RepositoryOptions } from './options';
@@ -9,12 +9,6 @@ export interface BookSearch {
   text?: string;
   pageSize?: number;
   continuationToken?: string;
-}
-
-export interface SyncCounts {
-  added: number;
-  updated: number;
-  unchanged: number;
 }
 
 /** Books per token: a token's catalogue is one partition, so listing and searching it is cheap. */
@@ -41,14 +35,6 @@ export class BookRepository {
     return this.store.get(id, tokenId);
   }
 
-  /** Every version of a book (STDQ and PLUS) under the token. */
-  listByAdamId(tokenId: string, adamId: string): Promise<EBook[]> {
-    return this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND c.adamId = @adamId', [
-      { name: '@tokenId', value: tokenId },
-      { name: '@adamId', value: adamId },
-    ], { partitionKey: tokenId });
-  }
-
   listByToken(tokenId: string): Promise<EBook[]> {
     return this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId ORDER BY c.title', [{ name: '@tokenId', value: tokenId }], {
       partitionKey: tokenId,
@@ -72,33 +58,32 @@ export class BookRepository {
     return this.store.upsertIfChanged(book, current);
   }
 
+  /** The token's catalogue as stored, by id and with ETags: what a sync compares Apple's answer with, in one partition read. */
+  async listForSync(tokenId: string): Promise<Map<string, Versioned<EBook>>> {
+    const stored = await this.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: tokenId });
+    return new Map(stored.map((v) => [v.value.id, v]));
+  }
+
   /**
-   * Writes a token's catalogue as Apple reported it: one read of the partition, then a write only for
-   * books that are new or changed. Books absent from `books` are left alone (licenses are irrevocable,
-   * history matters); their ids are returned so the caller can decide.
+   * Writes a sync's books, each against the version `listForSync` read (null: new). A book whose content
+   * did not change costs no write; the rest go in transactional batches. Results are in input order.
    */
-  async syncBooks(tokenId: string, books: EBook[]): Promise<SyncCounts & { missingIds: string[] }> {
-    const stored = new Map((await this.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: tokenId })).map((v) => [v.value.id, v]));
-    const counts: SyncCounts = { added: 0, updated: 0, unchanged: 0 };
-    const seen = new Set<string>();
-    for (const book of books) {
-      if (book.tokenId !== tokenId) throw new Error(`Book ${book.id} belongs to token ${book.tokenId}, not ${tokenId}`);
-      seen.add(book.id);
-      const current = stored.get(book.id) ?? null;
-      const result = await this.store.upsertIfChanged(book, current);
-      if (!result.written) counts.unchanged++;
-      else if (current) counts.updated++;
-      else counts.added++;
-    }
-    return { ...counts, missingIds: [...stored.keys()].filter((id) => !seen.has(id)) };
+  upsertManyIfChanged(tokenId: string, writes: readonly PendingWrite<EBook>[], options?: ManyWriteOptions): Promise<WriteResult<EBook>[]> {
+    return this.store.upsertManyIfChanged(tokenId, writes, options);
+  }
+
+  /**
+   * Deletes books as read by `listForSync`, each only if nobody changed it since (an assignment's count
+   * refresh, say); returns how many were deleted.
+   */
+  async removeIfUnchanged(tokenId: string, books: readonly Versioned<EBook>[]): Promise<number> {
+    let removed = 0;
+    for (const book of books) if (await this.store.delete(book.value.id, tokenId, book.etag)) removed++;
+    return removed;
   }
 
   update(tokenId: string, id: string, mutate: (book: EBook) => EBook | undefined): Promise<WriteResult<EBook> | undefined> {
     return this.store.update(id, tokenId, mutate);
-  }
-
-  delete(tokenId: string, id: string): Promise<boolean> {
-    return this.store.delete(id, tokenId);
   }
 
   deleteAllForToken(tokenId: string): Promise<number> {

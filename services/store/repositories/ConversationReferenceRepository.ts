@@ -75,10 +75,6 @@ export class ConversationReferenceRepository {
     );
   }
 
-  delete(tenantId: string, id: string): Promise<boolean> {
-    return this.store.delete(id, tenantId);
-  }
-
   /** On uninstall, 403 or 404 from Teams: forget every reference to that conversation. */
   async deleteByConversationId(tenantId: string, conversationId: string): Promise<number> {
     const found = await this.store.queryValues(

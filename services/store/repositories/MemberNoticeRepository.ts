@@ -1,7 +1,9 @@
 import type { Container, SqlParameter } from '@azure/cosmos';
 import { z } from 'zod';
 import { forEachLimited } from '../../common/forEachLimited';
+import { truncate } from '../../common/truncate';
 import { DocumentStore, type Versioned } from '../DocumentStore';
+import { LIMITS } from '../entities/common';
 import {
   memberNoticeExportSchema,
   memberNoticeId,
@@ -110,19 +112,19 @@ export class MemberNoticeRepository {
   /** The outcome of a claimed (or still pending) notice, if nobody changed it since it was read. */
   async finish(notice: Versioned<MemberNotice>, outcome: { state: 'sent' } | { state: 'unreachable'; reason: string }): Promise<Versioned<MemberNotice> | undefined> {
     const done: MemberNotice = { ...notice.value, state: outcome.state, doneDateTime: this.now().toISOString(), notBeforeDateTime: undefined };
-    if (outcome.state === 'unreachable') done.reason = outcome.reason.slice(0, 1000);
+    if (outcome.state === 'unreachable') done.reason = truncate(outcome.reason, LIMITS.reason);
     else delete done.reason;
     return this.store.tryReplace(done, notice.etag);
   }
 
   /** Back to pending for another try after `delayMs` (a transient failure, or the bot shutting down mid-pass). */
-  async retryLater(notice: Versioned<MemberNotice>, delayMs: number, reason: string, counts = true): Promise<Versioned<MemberNotice> | undefined> {
+  async retryLater(notice: Versioned<MemberNotice>, delayMs: number, reason: string): Promise<Versioned<MemberNotice> | undefined> {
     const next: MemberNotice = {
       ...notice.value,
       state: 'pending',
-      attempts: notice.value.attempts + (counts ? 1 : 0),
+      attempts: notice.value.attempts + 1,
       notBeforeDateTime: new Date(this.now().getTime() + delayMs).toISOString(),
-      reason: reason.slice(0, 1000),
+      reason: truncate(reason, LIMITS.reason),
       claimedBy: undefined,
       claimedDateTime: undefined,
     };

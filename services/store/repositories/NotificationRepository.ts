@@ -1,5 +1,7 @@
 import type { Container } from '@azure/cosmos';
 import { DocumentStore } from '../DocumentStore';
+import { truncate } from '../../common/truncate';
+import { LIMITS } from '../entities/common';
 import { notificationId, notificationSchema, type Notification } from '../entities/notification';
 import { clockOf, type RepositoryOptions } from './options';
 
@@ -52,11 +54,7 @@ export class NotificationRepository {
 
   /** Records the failure; a later claim may try again. */
   async markFailed(tokenId: string, id: string, error: string): Promise<Notification | undefined> {
-    return (await this.store.update(id, tokenId, (n) => ({ ...n, state: 'failed', error: error.slice(0, 2000) })))?.value;
-  }
-
-  get(tokenId: string, id: string): Promise<Notification | undefined> {
-    return this.store.get(id, tokenId);
+    return (await this.store.update(id, tokenId, (n) => ({ ...n, state: 'failed', error: truncate(error, LIMITS.message) })))?.value;
   }
 
   listByToken(tokenId: string): Promise<Notification[]> {

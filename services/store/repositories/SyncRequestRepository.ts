@@ -4,7 +4,7 @@ import { syncRequestSchema, type SyncRequest } from '../entities/syncRequest';
 import type { RepositoryOptions } from './options';
 
 /** A request whose result could not be posted within a day is dropped (the token list still shows it). */
-export const SYNC_REQUEST_TTL_SECONDS = 24 * 3600;
+const SYNC_REQUEST_TTL_SECONDS = 24 * 3600;
 
 /** Chat-requested syncs waiting for their result to be posted, per tenant (a request may span tokens). */
 export class SyncRequestRepository {
@@ -16,10 +16,6 @@ export class SyncRequestRepository {
 
   async create(request: SyncRequest): Promise<SyncRequest> {
     return (await this.store.create({ ttl: SYNC_REQUEST_TTL_SECONDS, ...request })).value;
-  }
-
-  get(tenantId: string, id: string): Promise<SyncRequest | undefined> {
-    return this.store.get(id, tenantId);
   }
 
   update(tenantId: string, id: string, mutate: (request: SyncRequest) => SyncRequest | undefined): Promise<WriteResult<SyncRequest> | undefined> {

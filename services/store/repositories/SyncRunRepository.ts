@@ -1,10 +1,10 @@
 import type { Container } from '@azure/cosmos';
-import { DocumentStore, type WriteResult } from '../DocumentStore';
+import { DocumentStore } from '../DocumentStore';
 import { syncRunSchema, type SyncRun } from '../entities/syncRun';
 import type { RepositoryOptions } from './options';
 
 /** Sync history is kept 90 days (Cosmos per-item TTL), enough to see a pattern of failures. */
-export const SYNC_RUN_TTL_SECONDS = 90 * 24 * 3600;
+const SYNC_RUN_TTL_SECONDS = 90 * 24 * 3600;
 
 /** Sync runs per token, newest first for the status view. */
 export class SyncRunRepository {
@@ -16,14 +16,6 @@ export class SyncRunRepository {
 
   async start(run: SyncRun): Promise<SyncRun> {
     return (await this.store.create({ ttl: SYNC_RUN_TTL_SECONDS, ...run })).value;
-  }
-
-  get(tokenId: string, id: string): Promise<SyncRun | undefined> {
-    return this.store.get(id, tokenId);
-  }
-
-  update(tokenId: string, id: string, mutate: (run: SyncRun) => SyncRun | undefined): Promise<WriteResult<SyncRun> | undefined> {
-    return this.store.update(id, tokenId, mutate);
   }
 
   /** Closes a run with its outcome. */

@@ -123,9 +123,4 @@ export class TokenRepository {
   replaceEncryptedToken(current: Versioned<VppToken>, encryptedToken: EncryptedSecret): Promise<Versioned<VppToken> | undefined> {
     return this.store.tryReplace({ ...current.value, encryptedToken }, current.etag);
   }
-
-  /** Tokens expiring before `date` across tenants, for expiry warnings. */
-  listExpiringBefore(date: Date): Promise<VppToken[]> {
-    return this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.expirationDateTime < @date', [{ name: '@date', value: date.toISOString() }]);
-  }
 }

@@ -1,7 +1,6 @@
 import type { Container } from '@azure/cosmos';
-import { z } from 'zod';
 import { forEachLimited } from '../../common/forEachLimited';
-import { DocumentStore, type Versioned, type WriteResult } from '../DocumentStore';
+import { DocumentStore, type ManyWriteOptions, type PendingWrite, type Versioned, type WriteResult } from '../DocumentStore';
 import { vppUserSchema, type VppUser } from '../entities/vppUser';
 import type { RepositoryOptions } from './options';
 
@@ -45,48 +44,26 @@ export class VppUserRepository {
     return this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId', [{ name: '@tokenId', value: tokenId }], { partitionKey: tokenId });
   }
 
-  /** e.g. everyone still `registered`: they have an invitation to accept before books reach them. */
-  listByStatus(tokenId: string, status: VppUser['status']): Promise<VppUser[]> {
-    return this.store.queryValues('SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND c.status = @status', [
-      { name: '@tokenId', value: tokenId },
-      { name: '@status', value: status },
-    ], { partitionKey: tokenId });
-  }
-
-  async countByStatus(tokenId: string, status: VppUser['status']): Promise<number> {
-    const [count] = await this.store.scalar(
-      'SELECT VALUE COUNT(1) FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND c.status = @status',
-      [
-        { name: '@tokenId', value: tokenId },
-        { name: '@status', value: status },
-      ],
-      z.number().int(),
-      { partitionKey: tokenId },
-    );
-    return count ?? 0;
-  }
-
   upsertIfChanged(user: VppUser, current?: Versioned<VppUser> | null): Promise<WriteResult<VppUser>> {
     return this.store.upsertIfChanged(user, current);
   }
 
-  /** Applies Apple's view of many users with one partition read; returns how many were written. */
-  async syncUsers(tokenId: string, users: VppUser[]): Promise<{ written: number; unchanged: number }> {
-    const stored = new Map((await this.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: tokenId })).map((v) => [v.value.id, v]));
-    let written = 0;
-    for (const user of users) {
-      if (user.tokenId !== tokenId) throw new Error(`VPP user ${user.id} belongs to token ${user.tokenId}, not ${tokenId}`);
-      if ((await this.store.upsertIfChanged(user, stored.get(user.id) ?? null)).written) written++;
-    }
-    return { written, unchanged: users.length - written };
+  /** The token's users as stored, by id and with ETags: what a sync compares Apple's answer with, in one partition read. */
+  async listForSync(tokenId: string): Promise<Map<string, Versioned<VppUser>>> {
+    const stored = await this.store.query('SELECT * FROM c WHERE c.type = @type', [], { partitionKey: tokenId });
+    return new Map(stored.map((v) => [v.value.id, v]));
+  }
+
+  /**
+   * Writes a sync's users, each against the version `listForSync` read (null: new). A user whose content
+   * did not change costs no write; the rest go in transactional batches. Results are in input order.
+   */
+  upsertManyIfChanged(tokenId: string, writes: readonly PendingWrite<VppUser>[], options?: ManyWriteOptions): Promise<WriteResult<VppUser>[]> {
+    return this.store.upsertManyIfChanged(tokenId, writes, options);
   }
 
   update(tokenId: string, clientUserId: string, mutate: (u: VppUser) => VppUser | undefined): Promise<WriteResult<VppUser> | undefined> {
     return this.store.update(clientUserId, tokenId, mutate);
-  }
-
-  delete(tokenId: string, clientUserId: string): Promise<boolean> {
-    return this.store.delete(clientUserId, tokenId);
   }
 
   deleteAllForToken(tokenId: string): Promise<number> {

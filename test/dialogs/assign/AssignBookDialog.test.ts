@@ -1,18 +1,23 @@
 import { strict as assert } from 'node:assert';
-import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type TurnContext } from 'botbuilder';
+import { ActivityTypes, TestAdapter, type Activity } from 'botbuilder';
 import { MainDialog } from '../../../dialogs/MainDialog';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
-import { VppBooksBot } from '../../../bot/VppBooksBot';
+import type { VppBooksBot } from '../../../bot/VppBooksBot';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { DEMO_GROUPS } from '../../../local/directory';
 import { assignFlows } from '../../../dialogs/assign/assignFlows';
-import { bookStatusFlow } from '../../../dialogs/assign/BookStatusDialog';
+import { BookSearch } from '../../../services/assignments/bookSearch';
+import { ASSIGN_MESSAGES } from '../../../dialogs/assign/AssignBookDialog';
+import { bookFlows } from '../../../dialogs/books/bookFlows';
+import { BookCatalog } from '../../../services/books/BookCatalog';
+import { BookStatusDialog } from '../../../dialogs/assign/BookStatusDialog';
 import { ApprovalCardHandler } from '../../../dialogs/approvals/ApprovalCardHandler';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { assignResultCard } from '../../../cards/assignCards';
 import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
 import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
 import { storeTeamsChat } from '../../support/storedChat';
+import { dialogBot } from '../../support/dialogBot';
 
 const cardJson = (a: Partial<Activity>): string => JSON.stringify(a.attachments?.[0]?.content ?? {});
 const textOf = (a: Partial<Activity>): string => String(a.text ?? '');
@@ -22,21 +27,11 @@ function cardRef(a: Partial<Activity>): string {
   return match[1];
 }
 
-/** The bot as the lead wires it: messages through the main dialog, Universal Actions through the handler. */
-class TestBot extends VppBooksBot {
-  constructor(state: ConversationState, main: MainDialog, private readonly cards: ApprovalCardHandler) {
-    super(state, main);
-  }
-  protected override onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
-    return this.cards.handle(context, invokeValue);
-  }
-}
-
 describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos)', function () {
   this.timeout(30_000);
   const env = new AssignEnvironment({ studentCount: 200 });
   const reporter = new RecordingReporter();
-  let bot: TestBot;
+  let bot: VppBooksBot;
   let executor: AssignmentExecutor;
 
   before(async () => {
@@ -52,8 +47,9 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     const approvals = env.approvals(executor);
     const policy = new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] });
     const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
-    const flows = [...assignFlows({ store: env.store, directory: env.directory, planner: env.planner, approvals, runs: env.runs, executor, isAdmin }), bookStatusFlow(new BookStatusService(env.store, env.runs))];
-    bot = new TestBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)), new ApprovalCardHandler(approvals));
+    const flows = [...assignFlows({ books: new BookSearch(env.store), directory: env.directory, planner: env.planner, approvals, executor, isAdmin }), ...bookFlows({ catalog: new BookCatalog(env.store) }), { command: 'status', dialog: new BookStatusDialog(new BookStatusService(env.store, env.runs)), adminOnly: true, personalChatOnly: false }];
+    // Messages through the main dialog, Universal Actions through the approval card handler.
+    bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)), { approvalCards: new ApprovalCardHandler(approvals) });
   });
   after(async () => {
     await env.stop();
@@ -195,5 +191,63 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
         assert.ok(card.includes('"verb":"withdraw"') && card.includes('"verb":"resend"'), 'the requester, an admin, may withdraw or resend');
         assert.ok(!card.includes('"verb":"approve"'), 'but not approve their own request');
       });
+  });
+  /** Every object in a card, depth first. */
+  function nodes(node: unknown, out: Array<Record<string, unknown>> = []): Array<Record<string, unknown>> {
+    if (Array.isArray(node)) for (const n of node) nodes(n, out);
+    else if (node && typeof node === 'object') {
+      out.push(node as Record<string, unknown>);
+      for (const v of Object.values(node)) nodes(v, out);
+    }
+    return out;
+  }
+
+  /** The data of a book's Assign button on the books card, as Teams would submit it. */
+  function assignButton(booksCard: Partial<Activity>, title: string): Record<string, unknown> {
+    const entry = nodes(booksCard.attachments?.[0]?.content).find((n) => n.type === 'Container' && nodes(n.items).some((i) => i.type === 'TextBlock' && i.text === title));
+    const button = nodes(entry).find((n) => n.type === 'Action.Submit' && n.title === 'Assign');
+    assert.ok(button, `the books card has an Assign button for ${title}`);
+    return button.data as Record<string, unknown>;
+  }
+
+  it("starts the assign flow from the books card's Assign button with that book, straight at the group step", async () => {
+    const alex = chat();
+    let booksCard: Partial<Activity> = {};
+    await alex.send('books').assertReply((r) => (booksCard = r));
+    const middlemarch = assignButton(booksCard, 'Middlemarch Annotated');
+    let ref = '';
+    await alex
+      .send({ type: ActivityTypes.Message, value: middlemarch })
+      .assertReply((r) => assert.equal(textOf(r), 'Assigning **Middlemarch Annotated**.', 'no "Which book?" first'))
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .send('Form 9B')
+      .assertReply((r) => (ref = cardRef(r)));
+    await alex.send(click('continue', ref)).assertReply((r) => (ref = cardRef(r)));
+    await alex.send(click('required', ref)).assertReply((r) => {
+      assert.ok(cardJson(r).includes('Assign Middlemarch Annotated as Required?'), 'the preview is for the book on the button');
+      ref = cardRef(r);
+    });
+    await alex.send(click('cancel', ref)).assertReply(ASSIGN_MESSAGES.kept);
+
+    // A book with no license left is refused at once, by name, before any group is asked for.
+    await alex
+      .send({ type: ActivityTypes.Message, value: assignButton(booksCard, 'Persuasion Revisited') })
+      .assertReply(`**Persuasion Revisited**: ${ASSIGN_MESSAGES.noLicenses}`)
+      .send('Form 9B')
+      .assertReply((r) => assert.match(textOf(r), /don't know that command/, 'the flow ended'));
+
+    // A book that is no longer there (here: an id the token does not hold), or a button naming another token.
+    const args = middlemarch.args as Record<string, string>;
+    await alex
+      .send({ type: ActivityTypes.Message, value: { ...middlemarch, args: { bookId: `${args.bookId}-gone` } } })
+      .assertReply(ASSIGN_MESSAGES.bookGone)
+      .send({ type: ActivityTypes.Message, value: { ...middlemarch, tokenId: 'someone-elses-token' } })
+      .assertReply(ASSIGN_MESSAGES.bookGone);
+    // A forged button that does not name a book the way the card does.
+    await alex
+      .send({ type: ActivityTypes.Message, value: { ...middlemarch, args: { ...args, tenantId: 'other' } } })
+      .assertReply(ASSIGN_MESSAGES.unreadableButton)
+      .send({ type: ActivityTypes.Message, value: { command: 'assign', args } })
+      .assertReply(ASSIGN_MESSAGES.unreadableButton);
   });
 });

@@ -1,14 +1,16 @@
 import { strict as assert } from 'node:assert';
-import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
-import { VppBooksBot } from '../../../bot/VppBooksBot';
+import { ActivityTypes, TestAdapter, type Activity } from 'botbuilder';
+import type { VppBooksBot } from '../../../bot/VppBooksBot';
 import { assignResultCard } from '../../../cards/assignCards';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
 import { MainDialog } from '../../../dialogs/MainDialog';
 import { assignFlows } from '../../../dialogs/assign/assignFlows';
-import { runId } from '../../../services/assignments/AssignmentRunRepository';
+import { BookSearch } from '../../../services/assignments/bookSearch';
+import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { DEMO_GROUPS } from '../../../local/directory';
 import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+import { dialogBot } from '../../support/dialogBot';
 
 const EVE = '00000000-0000-0000-0000-00000000e0e0';
 const textOf = (a: Partial<Activity>): string => String(a.text ?? '');
@@ -41,8 +43,8 @@ describe('resume (test adapter, sandbox, local directory, embedded Cosmos)', fun
     const book = books[0]!;
     const executor = env.executor({ reporter });
     const approvals = env.approvals(executor);
-    const flows = assignFlows({ store: env.store, directory: env.directory, planner: env.planner, approvals, runs: env.runs, executor });
-    bot = new VppBooksBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] }), env.store.audit)));
+    const flows = assignFlows({ books: new BookSearch(env.store), directory: env.directory, planner: env.planner, approvals, executor });
+    bot = dialogBot(new MainDialog(flows, new AccessGuard(new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] }), env.store.audit)));
 
     const formB = env.members(DEMO_GROUPS.year9FormB);
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'required' });

@@ -1,15 +1,15 @@
 import { strict as assert } from 'node:assert';
-import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { ActivityTypes, TestAdapter, type Activity } from 'botbuilder';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
 import { MainDialog } from '../../../dialogs/MainDialog';
 import { bookFlows } from '../../../dialogs/books/bookFlows';
 import { INVALID_BOOKS_REQUEST } from '../../../dialogs/books/BooksDialog';
-import { VppBooksBot } from '../../../bot/VppBooksBot';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { BookCatalog } from '../../../services/books/BookCatalog';
 import type { Store } from '../../../services/store/Store';
 import { TENANT, useEmbeddedCosmos } from '../../services/store/fixtures';
 import { seedBooks } from '../../services/books/seedBooks';
+import { dialogBot } from '../../support/dialogBot';
 
 const ADMIN = '00000000-0000-0000-0000-0000000000020';
 const NON_ADMIN = '00000000-0000-0000-0000-0000000000021';
@@ -52,7 +52,7 @@ describe('books dialog (test adapter, embedded Cosmos)', function () {
   function adapter(options: { user?: string; conversationType?: string } = {}): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TENANT, adminUserIds: [ADMIN] });
     const flows = bookFlows({ catalog: new BookCatalog(store) });
-    const bot = new VppBooksBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, store.audit)));
+    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, store.audit)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
       from: { id: 'user-1', name: 'Alex Wilber', aadObjectId: options.user ?? ADMIN },

@@ -1,18 +1,21 @@
 import { strict as assert } from 'node:assert';
-import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
-import { VppBooksBot } from '../../../bot/VppBooksBot';
+import { ActivityTypes, TestAdapter, type Activity } from 'botbuilder';
+import { noticeMessages } from '../../../cards/notificationMessages';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
 import { GROUP_CHAT_READ_ONLY_MESSAGE, MainDialog } from '../../../dialogs/MainDialog';
-import { BOOK_STATUS_NOT_AVAILABLE } from '../../../dialogs/sync/StatusDialog';
+import { BookStatusDialog } from '../../../dialogs/assign/BookStatusDialog';
 import { syncFlows } from '../../../dialogs/sync/syncFlows';
 import type { SyncDialogOptions } from '../../../dialogs/sync/SyncDialog';
+import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { NotificationOutbox } from '../../../services/notifications/NotificationOutbox';
 import { SyncResultNotices } from '../../../services/notifications/SyncResultNotices';
+import { AssignmentRunRepository } from '../../../services/store/repositories/AssignmentRunRepository';
 import { SyncService } from '../../../services/sync/SyncService';
 import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
 import { seedToken, syncEngine } from '../../support/syncFixtures';
 import { RecordingSender } from '../../support/syncSender';
+import { dialogBot } from '../../support/dialogBot';
 
 const ADMIN = '00000000-0000-0000-0000-0000000000020';
 
@@ -39,7 +42,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
     sender = new RecordingSender();
     outbox = new NotificationOutbox({ store: env.store, sender, retryBaseMs: 10 });
     service = new SyncService({ engine: syncEngine(env), store: env.store });
-    results = new SyncResultNotices({ store: env.store, outbox, sync: service });
+    results = new SyncResultNotices({ store: env.store, outbox, sync: service, messages: noticeMessages });
   });
   afterEach(async () => {
     await service.idle();
@@ -49,10 +52,17 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
     for (const token of await env.tokens.listTokens(TEST_TENANT)) await env.tokens.remove({ tenantId: TEST_TENANT, aadObjectId: ADMIN }, token.id);
   });
 
+  /** Syncs finished (results recorded) and the outbox empty: a late duplicate would have been sent by now. */
+  async function quiet(): Promise<void> {
+    await service.idle();
+    await outbox.idle();
+  }
+
   function adapter(progress: SyncDialogOptions = {}, conversationType = 'personal'): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
-    const flows = syncFlows({ tokens: env.tokens, store: env.store, poster: outbox, results, progress });
-    const bot = new VppBooksBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
+    const bookStatus = new BookStatusDialog(new BookStatusService(env.store, new AssignmentRunRepository(env.store.containers.assignments)));
+    const flows = syncFlows({ tokens: env.tokens, poster: outbox, results, progress, bookStatus });
+    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
       from: { id: 'user-1', name: 'Alex Wilber', aadObjectId: ADMIN },
@@ -76,7 +86,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
     assert.equal(run?.startedBy?.aadObjectId, ADMIN);
     assert.equal(run?.trigger, 'manual');
     await results.resume();
-    await new Promise((r) => setTimeout(r, 300));
+    await quiet();
     assert.equal(sender.sent.length, 1, 'posted once, also after a recovery sweep');
   });
 
@@ -93,7 +103,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
     assert.match(sender.sent[0]?.message.text ?? '', /^Still syncing \*\*Slow Library\*\*/);
     assert.ok(cardJson(sender.sent[1]!.message).includes('Sync of Slow Library finished'));
     assert.ok(cardJson(sender.sent[2]!.message).includes('Sync of Slow Library finished'), 'the second request gets the running sync\'s result');
-    await new Promise((r) => setTimeout(r, 300));
+    await quiet();
     assert.equal(sender.sent.length, 3, 'one result per request, no more');
     assert.equal((await env.store.syncRuns.listRecent(seeded.token.id)).length, 1);
   });
@@ -123,7 +133,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
     assert.match(sender.sent[0]?.message.text ?? '', /Sync of 2 tokens finished: 2 completed, 0 failed/);
   });
 
-  it('"status" shows each token as healthy, warning or unhealthy; a book title gets the not-yet answer', async () => {
+  it('"status" shows each token as healthy, warning or unhealthy; a book title gets that book\'s assignment status', async () => {
     const healthy = await seedToken(env, { name: 'Healthy Org', books: 3 });
     await service.startToken(TEST_TENANT, healthy.token.id, { trigger: 'manual' });
     await service.idle();
@@ -145,7 +155,9 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
       })
       .send('status Soon Org')
       .assertReply((r) => assert.ok(cardJson(r).includes('Token health (1)')))
+      .send('status Healthy Org Book 2')
+      .assertReply((r) => assert.ok(cardJson(r).includes('Assignment status: Healthy Org Book 2')))
       .send('status The Picture of Dorian Gray')
-      .assertReply(BOOK_STATUS_NOT_AVAILABLE);
+      .assertReply('No book matches "The Picture of Dorian Gray". Type **books** to browse them.');
   });
 });

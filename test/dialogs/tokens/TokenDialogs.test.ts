@@ -3,15 +3,15 @@ import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Activity } from 'botbuilder';
+import { ActivityTypes, TestAdapter, type Activity } from 'botbuilder';
 import { MainDialog, PERSONAL_CHAT_ONLY_MESSAGE } from '../../../dialogs/MainDialog';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
 import { tokenFlows } from '../../../dialogs/tokens/tokenFlows';
 import { ASK_FOR_FILE, PASTED_TOKEN_WARNING } from '../../../dialogs/tokens/UploadTokenDialog';
-import { VppBooksBot } from '../../../bot/VppBooksBot';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { TokenFileReader } from '../../../services/tokens/TokenFileReader';
 import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
+import { dialogBot } from '../../support/dialogBot';
 
 const TOKENS_DIR = path.resolve(__dirname, '../../../local/appleSandbox/tokens');
 const demo = (name: string) => readFileSync(path.join(TOKENS_DIR, name), 'utf8');
@@ -67,7 +67,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
   function adapter(options: { user?: string; conversationType?: string; tenantId?: string } = {}): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
     const flows = tokenFlows({ tokens: env.tokens, reader: new TokenFileReader({ production: false }) });
-    const bot = new VppBooksBot(new ConversationState(new MemoryStorage()), new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
+    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
       from: { id: 'user-1', name: 'Alex Wilber', aadObjectId: options.user ?? ADMIN },

@@ -4,11 +4,18 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import pino from 'pino';
-import { APPLE_PRODUCTION_METADATA_URL, BookMetadataClient, fallbackBook } from '../../../services/apple/BookMetadataClient';
+import { APPLE_PRODUCTION_METADATA_URL, BookMetadataClient, fallbackBook, type BookMetadata, type BookStorefront } from '../../../services/apple/BookMetadataClient';
 import { loadConfig } from '../../../services/config/config';
 import { startAppleSandbox, type RunningAppleSandbox } from '../../../local/appleSandbox/AppleSandboxServer';
 import { DEMO_TOKEN_FILES } from '../../../local/appleSandbox/demoData';
 import { Secret } from '../../../services/secrets/Secret';
+
+/** One book's metadata, through the batch read the sync uses. */
+async function bookOf(client: BookMetadataClient, adamId: string, storefront?: BookStorefront): Promise<BookMetadata> {
+  const book = (await client.getBooks([adamId], undefined, storefront)).get(adamId);
+  assert.ok(book, `getBooks answers for ${adamId}`);
+  return book;
+}
 
 describe('BookMetadataClient', () => {
   let sandbox: RunningAppleSandbox;
@@ -48,22 +55,22 @@ describe('BookMetadataClient', () => {
 
   it('degrades to "Book <adamId>" for unknown books and unreachable lookups, without throwing', async () => {
     const client = new BookMetadataClient({ lookupUrl: sandbox.metadataUrl, token });
-    assert.deepEqual(await client.getBook('123'), { adamId: '123', title: 'Book 123', author: undefined, coverUrl: undefined, fromStore: false });
+    assert.deepEqual(await bookOf(client, '123'), { adamId: '123', title: 'Book 123', author: undefined, coverUrl: undefined, fromStore: false });
     const down = new BookMetadataClient({ lookupUrl: 'http://127.0.0.1:1/lookup', timeoutMs: 500 });
-    assert.equal((await down.getBook('1447212301')).title, 'Book 1447212301');
+    assert.equal((await bookOf(down, '1447212301')).title, 'Book 1447212301');
     // Apple answers public books without the itvt cookie too, in its other shape (artwork as an array of sizes).
-    const noCookie = await new BookMetadataClient({ lookupUrl: sandbox.metadataUrl }).getBook('1447212301');
+    const noCookie = await bookOf(new BookMetadataClient({ lookupUrl: sandbox.metadataUrl }), '1447212301');
     assert.equal(noCookie.title, 'Pride and Prejudice');
     assert.match(noCookie.coverUrl ?? '', /\/artwork\/1447212301\/\d+x\d+bb\.png$/);
     const garbage = new BookMetadataClient({ lookupUrl: sandbox.metadataUrl, fetch: () => Promise.resolve(new Response('{"nope":1}')) });
-    assert.equal((await garbage.getBook('1447212301')).title, 'Book 1447212301');
+    assert.equal((await bookOf(garbage, '1447212301')).title, 'Book 1447212301');
   });
 
   it('keeps the cache bounded, dropping the least recently used', async () => {
     const client = new BookMetadataClient({ lookupUrl: sandbox.metadataUrl, token, maxCacheEntries: 3 });
     await client.getBooks(['1447212301', '1447212318', '1447212325']);
-    await client.getBook('1447212301');
-    await client.getBook('1447212332');
+    await bookOf(client, '1447212301');
+    await bookOf(client, '1447212332');
     assert.equal(client.cacheSize, 3);
     let calls = 0;
     const counting = new BookMetadataClient({
@@ -75,12 +82,12 @@ describe('BookMetadataClient', () => {
         return fetch(input, init);
       },
     });
-    await counting.getBook('1447212301');
-    await counting.getBook('1447212318');
-    await counting.getBook('1447212325');
-    await counting.getBook('1447212318');
+    await bookOf(counting, '1447212301');
+    await bookOf(counting, '1447212318');
+    await bookOf(counting, '1447212325');
+    await bookOf(counting, '1447212318');
     assert.equal(calls, 3, 'recently used entry kept');
-    await counting.getBook('1447212301');
+    await bookOf(counting, '1447212301');
     assert.equal(calls, 4, 'oldest entry was dropped');
   });
 });
@@ -196,7 +203,7 @@ describe('BookMetadataClient with Apple-shaped answers', () => {
     });
     const client = new BookMetadataClient({ lookupUrl: server.url });
 
-    assert.equal((await client.getBook('1', undefined, { platform: 'volumestore', country: 'GB' })).title, 'Title in volumestore/gb');
+    assert.equal((await bookOf(client, '1', { platform: 'volumestore', country: 'GB' })).title, 'Title in volumestore/gb');
     const asked = server.requests[0];
     assert.equal(asked?.searchParams.get('platform'), 'volumestore');
     assert.equal(asked?.searchParams.get('cc'), 'gb');
@@ -250,7 +257,7 @@ describe('BookMetadataClient with Apple-shaped answers', () => {
     clock += 4 * MINUTE;
     assert.deepEqual((await client.getBooks(['1'])).get('1'), fallbackBook('1'), 'within the backoff: the stand-in');
     assert.equal(server.requests.length, 1, 'within the backoff: no request');
-    assert.equal((await client.getBook('1', undefined, { country: 'gb' })).title, 'One', 'another storefront is asked as usual');
+    assert.equal((await bookOf(client, '1', { country: 'gb' })).title, 'One', 'another storefront is asked as usual');
     assert.equal(server.requests.length, 2);
 
     clock += MINUTE + 1;
@@ -306,7 +313,7 @@ describe('BookMetadataClient with Apple-shaped answers', () => {
     const attempt = async (after: number): Promise<number> => {
       clock += after;
       const before = calls;
-      assert.deepEqual(await client.getBook('1'), fallbackBook('1'));
+      assert.deepEqual(await bookOf(client, '1'), fallbackBook('1'));
       return calls - before;
     };
     assert.equal(await attempt(0), 1);

@@ -10,7 +10,7 @@ import {
   parseVppTokenFile,
 } from '../../../services/apple/VppTokenFile';
 import { DEMO_TOKEN_FILES } from '../../../local/appleSandbox/demoData';
-import { Secret, isolateSecretRegistryForTests, registerSecretValue, scrubSecrets } from '../../../services/secrets/Secret';
+import { Secret, isolateSecretRegistryForTests, scrubSecrets } from '../../../services/secrets/Secret';
 import { VppTransport } from '../../../services/apple/VppTransport';
 import { z } from 'zod';
 import sinon from 'sinon';
@@ -65,7 +65,7 @@ describe('VPP token file parsing', () => {
     });
     /** A stream of refused token files' values, enough to push everything older out of the registry. */
     const flood = (): void => {
-      for (let i = 0; i < 200; i++) registerSecretValue(`refused-token-file-value-${i}-${Math.random()}`);
+      for (let i = 0; i < 200; i++) new Secret(`refused-token-file-value-${i}-${Math.random()}`);
     };
 
     it('after a flood of other values pushed it out, using the token registers the inner token again', () => {
@@ -82,7 +82,7 @@ describe('VPP token file parsing', () => {
       restore = isolateSecretRegistryForTests({ maxIdleMs: 24 * 3_600_000 });
       const token = parseVppTokenFile(VALID, { now });
       clock.tick(49 * 3_600_000);
-      registerSecretValue('some-newer-value-0123456789');
+      new Secret('some-newer-value-0123456789');
       assert.equal(scrubSecrets(INNER), INNER, 'aged out while nobody used the token');
       token.secret.reveal();
       assert.equal(scrubSecrets(`token ${INNER}`), 'token [redacted]');

@@ -442,7 +442,7 @@ describe('AppleBooksClient: behaviour Apple documents', () => {
     assert.equal(first.foreignMdm, undefined);
     const created = await first.createUsersAndWait([{ clientUserId: 'owner-1', managedAppleId: 'owner-1@school.example' }]);
     assert.equal(created.status, 'COMPLETE');
-    assert.equal((await first.associateAssetsAndWait([book], ['owner-1'])).status, 'COMPLETE');
+    assert.equal((await first.waitForEvents(await first.associateAssets([book], ['owner-1']))).status, 'COMPLETE');
     assert.equal(t.sandbox.stats.count('POST', '/users/create'), 1);
     assert.equal(t.sandbox.stats.count('POST', '/assets/associate'), 1);
 

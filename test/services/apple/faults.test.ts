@@ -1,7 +1,43 @@
 import { strict as assert } from 'node:assert';
+import sinon from 'sinon';
 import { VppError } from '../../../services/apple/VppError';
-import { backoffDelay, parseRetryAfter, DEFAULT_RETRY } from '../../../services/apple/retry';
+import { backoffDelay, parseRetryAfter } from '../../../services/common/retry';
+import { DEFAULT_RETRY } from '../../../services/apple/VppTransport';
 import { startTestSandbox, type TestSandbox } from './helpers';
+
+/**
+ * A clock that moves only when the client sleeps. Every sleep is recorded; `hold` keeps the first one
+ * pending (until `release`) so a test can act while a request waits.
+ */
+function sleepClock(options: { hold?: boolean } = {}) {
+  let clock = Date.now();
+  const sleeps: number[] = [];
+  let release = (): void => undefined;
+  let heldSleep = (): void => undefined;
+  const firstSleep = new Promise<void>((resolve) => {
+    heldSleep = resolve;
+  });
+  return {
+    now: () => new Date(clock),
+    sleeps,
+    firstSleep,
+    release: () => release(),
+    sleep: (ms: number): Promise<void> => {
+      sleeps.push(ms);
+      if (options.hold && sleeps.length === 1) {
+        heldSleep();
+        return new Promise<void>((resolve) => {
+          release = () => {
+            clock += ms;
+            resolve();
+          };
+        });
+      }
+      clock += ms;
+      return Promise.resolve();
+    },
+  };
+}
 
 describe('AppleBooksClient retries, backoff and rate limits', () => {
   let t: TestSandbox;
@@ -14,21 +50,25 @@ describe('AppleBooksClient retries, backoff and rate limits', () => {
 
   it('waits for Retry-After on 429 and then succeeds', async () => {
     t.sandbox.faults.failNext('/client/config', 1, { kind: 'status', status: 429, errorNumber: 9646, retryAfter: 1 });
-    const started = Date.now();
-    const config = await t.client().getClientConfig();
+    const time = sleepClock();
+    // FAST_RETRY's backoff is at most 40 ms: only Retry-After makes it wait a second.
+    const config = await t.client({ sleep: time.sleep, now: time.now }).getClientConfig();
     assert.equal(config.locationName, 'Test School');
-    assert.ok(Date.now() - started >= 950, `waited ${Date.now() - started} ms`);
+    assert.deepEqual(time.sleeps, [1000]);
     assert.equal(t.sandbox.stats.count('GET', '/client/config'), 2);
   });
 
   it('pauses every request of the token while Apple asks it to', async () => {
     t.sandbox.faults.failNext('/assets', 1, { kind: 'status', status: 429, errorNumber: 9646, retryAfter: 1 });
-    const client = t.client();
-    const started = Date.now();
+    const time = sleepClock({ hold: true });
+    const client = t.client({ sleep: time.sleep, now: time.now });
     const assets = client.listAssets();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The first call waits out Retry-After; a second call of the same token starts now, in the pause.
+    await time.firstSleep;
     await client.getClientConfig();
-    assert.ok(Date.now() - started >= 900, 'the second call waited for the pause too');
+    assert.deepEqual(time.sleeps, [1000, 1000], 'the second call waited for the pause too');
+    assert.equal(t.sandbox.stats.count('GET', '/client/config'), 1, 'and asked Apple only once');
+    time.release();
     assert.equal((await assets).items.length, 12);
   });
 
@@ -85,12 +125,29 @@ describe('AppleBooksClient retries, backoff and rate limits', () => {
   });
 
   it('keeps one token under 15 requests per second with the default limits', async () => {
-    const client = t.client({ rateLimit: undefined });
-    const started = Date.now();
-    await Promise.all(Array.from({ length: 24 }, () => client.getClientConfig()));
-    const elapsed = Date.now() - started;
-    assert.ok(t.sandbox.stats.maxRequestsPerSecond() <= 15, `saw ${t.sandbox.stats.maxRequestsPerSecond()} in a second`);
-    assert.ok(elapsed >= 1400, `24 requests took only ${elapsed} ms`);
+    // The limiter's schedule on a fake clock, with Apple answering at once: a busy machine can neither
+    // bunch the requests nor spread them out.
+    const clock = sinon.useFakeTimers({ now: Date.UTC(2030, 0, 1), toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    const starts: number[] = [];
+    try {
+      const client = t.client({
+        rateLimit: undefined,
+        fetch: async () => {
+          starts.push(Date.now());
+          return new Response(JSON.stringify({ locationName: 'Test School' }), { status: 200, headers: { 'content-type': 'application/json' } });
+        },
+      });
+      const all = Promise.all(Array.from({ length: 24 }, () => client.getClientConfig()));
+      await clock.tickAsync(5000);
+      assert.equal((await all).length, 24);
+    } finally {
+      clock.restore();
+    }
+    assert.equal(starts.length, 24);
+    const gaps = starts.slice(1).map((at, i) => at - (starts[i] as number));
+    assert.ok(Math.min(...gaps) >= 1000 / 15, `requests ${JSON.stringify(gaps)} ms apart`);
+    const busiestSecond = Math.max(...starts.map((from) => starts.filter((at) => at >= from && at < from + 1000).length));
+    assert.ok(busiestSecond <= 15, `${busiestSecond} requests in the busiest second`);
   });
 
   it('shares the limit between clients of the same token and keeps at most 5 requests in flight', async () => {

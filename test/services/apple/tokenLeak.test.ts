@@ -34,7 +34,7 @@ describe('the VPP token never reaches logs or error messages', () => {
     await attempt(() => client.getClientConfig());
     await attempt(() => client.createUsersAndWait([{ clientUserId: 'leak-1' }]));
     await attempt(() => client.getEventStatus('unknown'));
-    await attempt(() => client.disassociateAssets([{ adamId: '1', pricingParam: 'STDQ' }], ['x']));
+    await attempt(() => client.associateAssets([{ adamId: '1', pricingParam: 'STDQ' }], ['x']));
     t.sandbox.faults.failNext('/status', 1, { kind: 'garbage' });
     await attempt(() => client.getEventStatus('unknown'));
   }

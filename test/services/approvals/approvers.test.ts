@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { ApprovalService, approverPolicy } from '../../../services/approvals/ApprovalService';
+import { ApprovalService } from '../../../services/approvals/ApprovalService';
 import { ApproverDirectory } from '../../../services/approvals/ApproverDirectory';
 import { DEMO_GROUPS, DEMO_USERS } from '../../../local/directory';
 import { assignmentId } from '../../../services/store/entities/assignment';
@@ -46,7 +46,7 @@ describe('approvers (local directory over HTTP, embedded Cosmos)', function () {
       store: env.store,
       runs: env.runs,
       executor: env.executor(),
-      approvers: approverPolicy({ approverUserIds: [ALEX, DEMO_USERS.lynneRobbins] }),
+      approvers: new ApproverDirectory({ approverUserIds: [ALEX, DEMO_USERS.lynneRobbins] }),
       // Lynne never opened the bot, and the bot may not install itself: nobody can be sent the card.
       reach: { ensureReachable: async (_tenant, ids) => ({ reachable: [], unreachable: [...ids] }) },
     });
@@ -54,7 +54,7 @@ describe('approvers (local directory over HTTP, embedded Cosmos)', function () {
     const preview = await env.planner.preview({ token: fixture.token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.libraryStaff)], installIntent: 'required' });
     await assert.rejects(unreachable.request({ preview, requestedBy: { aadObjectId: ALEX, displayName: 'Alex Wilber' } }), /None of the approvers can be reached in Teams \(00000000-0000-0000-0000-0000000000025\).*Nothing was changed/);
     assert.equal(await env.store.assignments.get(fixture.token.id, assignmentId(book.adamId, book.pricingParam, DEMO_GROUPS.libraryStaff)), undefined, 'no assignment written');
-    assert.deepEqual((await unreachable.listPending(ASSIGN_TENANT)).pending, []);
+    assert.deepEqual((await unreachable.listOpen(ASSIGN_TENANT)), []);
   });
 
   it('refreshes the card for at most 60 approvers, by the Teams ids their chats left', async () => {

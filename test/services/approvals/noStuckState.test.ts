@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import sinon from 'sinon';
 import { DEMO_GROUPS } from '../../../local/directory';
-import { runId } from '../../../services/assignments/AssignmentRunRepository';
+import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { REQUEST_IN_FLIGHT_MS, type ApprovalService } from '../../../services/approvals/ApprovalService';
 import type { AssignmentPreview } from '../../../services/assignments/AssignmentPlanner';
 import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor, type AssignTokenFixture } from '../../support/assignFixtures';
@@ -47,7 +47,7 @@ describe('approval requests under failing store writes (sandbox, local directory
       [env.store.assignments, 'delete'],
       [env.runs, 'create'],
       [env.runs, 'update'],
-      [env.runs.store, 'delete'],
+      [env.runs, 'delete'],
       [env.store.approvals, 'create'],
       [env.store.approvals, 'decide'],
     ];
@@ -77,7 +77,7 @@ describe('approval requests under failing store writes (sandbox, local directory
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1);
     const refused = results.find((r) => r.status === 'rejected');
     assert.match(String((refused as PromiseRejectedResult | undefined)?.reason), /already has a request or delivery in progress/);
-    const pending = (await approvals.listPending(ASSIGN_TENANT)).pending.filter((p) => p.summary.bookTitle === preview.book.title);
+    const pending = (await approvals.listOpen(ASSIGN_TENANT)).filter((p) => p.summary.bookTitle === preview.book.title);
     assert.equal(pending.length, 1);
   });
 
@@ -103,7 +103,7 @@ describe('approval requests under failing store writes (sandbox, local directory
         failWrites(failAt, once);
         await assert.rejects(approvals.request({ preview, requestedBy: alex }), /injected store failure/, `write ${failAt} failed`);
         sinon.restore();
-        const pending = (await approvals.listPending(ASSIGN_TENANT)).pending.filter((p) => p.summary.bookTitle === preview.book.title);
+        const pending = (await approvals.listOpen(ASSIGN_TENANT)).filter((p) => p.summary.bookTitle === preview.book.title);
         assert.deepEqual(pending, [], `no half-made request is offered to approvers (write ${failAt}, ${once ? 'undone' : 'crashed'})`);
         // After a crash nothing could be undone: what it left counts as in flight for two minutes, then frees itself.
         if (!once) clock += REQUEST_IN_FLIGHT_MS + 1000;

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { DEMO_GROUPS } from '../../../local/directory';
-import { runId, type AssignmentRun } from '../../../services/assignments/AssignmentRunRepository';
+import { runId, type AssignmentRun } from '../../../services/store/repositories/AssignmentRunRepository';
 import { StandingAssignmentReconciler } from '../../../services/assignments/StandingAssignmentReconciler';
 import type { ApprovalService } from '../../../services/approvals/ApprovalService';
 import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
@@ -126,11 +126,11 @@ describe('a license budget holds under any interleaving (property, real stack)',
         for (const step of scenario.steps) {
           switch (step.kind) {
             case 'join':
-              for (const user of outsiders(step.count)) await env.directory.addGroupMember(groupId, user);
+              for (const user of outsiders(step.count)) env.directoryServer.state.addMembers(groupId, [user]);
               break;
             case 'leave': {
               const members = state.directMembers(groupId).slice(0, step.count);
-              for (const user of members) await env.directory.removeGroupMember(groupId, user);
+              for (const user of members) env.directoryServer.state.removeMember(groupId, user);
               break;
             }
             case 'reconcile':

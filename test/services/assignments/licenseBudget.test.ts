@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { DEMO_GROUPS } from '../../../local/directory';
 import { assignResultCard } from '../../../cards/assignCards';
-import { runId } from '../../../services/assignments/AssignmentRunRepository';
+import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { bookStatusCard } from '../../../cards/bookStatusCards';
 import { approvalCard } from '../../../cards/approvalCards';

@@ -1,6 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { DEMO_GROUPS } from '../../../local/directory';
-import { runId } from '../../../services/assignments/AssignmentRunRepository';
+import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { StandingAssignmentReconciler } from '../../../services/assignments/StandingAssignmentReconciler';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { bookStatusCard } from '../../../cards/bookStatusCards';
@@ -30,9 +30,9 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
   beforeEach(() => env.log.reset());
 
 
-  /** Joins users to a group the way an Entra admin would: Graph's POST /groups/{id}/members/$ref. */
-  async function join(groupId: string, userIds: string[]): Promise<void> {
-    for (const id of userIds) await env.directory.addGroupMember(groupId, id);
+  /** Users join a group in the directory, as an Entra admin adds them. */
+  function join(groupId: string, userIds: string[]): void {
+    env.directoryServer.state.addMembers(groupId, userIds);
   }
 
   interface Setup {
@@ -72,7 +72,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
 
     // Two people join: they get the book from the headroom, in a pass of the same run.
     const [first, second, ...rest] = env.outsiders(group, 15);
-    await join(group, [first!, second!]);
+    join(group, [first!, second!]);
     [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.licensing, result?.waiting, result?.groups[0]?.joined], [2, 0, 2]);
     await s.executor.idle();
@@ -91,7 +91,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.equal(env.log.requests, 0, 'no Apple request when nobody joined');
 
     // Twelve more join: one license is left in the budget, eleven wait, and the approvers are asked for 11.
-    await join(group, rest.slice(0, 12));
+    join(group, rest.slice(0, 12));
     [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.licensing, result?.waiting, result?.topUp?.outcome, result?.topUp?.count], [1, 11, 'requested', 11]);
     await s.executor.idle();
@@ -109,7 +109,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.equal(s.topUpsAsked, 1);
 
     // One more joins: the number changed, so the request is replaced by one for 12.
-    await join(group, rest.slice(12, 13));
+    join(group, rest.slice(12, 13));
     [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.topUp?.outcome, result?.topUp?.count], ['requested', 12]);
     assert.equal((await env.store.approvals.get(ASSIGN_TENANT, pending[0]!.id))?.state, 'withdrawn', 'the old number cannot be approved any more');
@@ -128,7 +128,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.deepEqual([run?.budget, run?.spent, run?.topUp, run?.state], [before + 15, before + 15, undefined, 'completed']);
 
     // Someone leaves: counted and named, and the license stays with them.
-    await env.directory.removeGroupMember(group, first!);
+    env.directoryServer.state.removeMember(group, first!);
     [result] = await s.reconciler.reconcileToken(token.id);
     assert.equal(result?.groups[0]?.left, 1);
     assert.equal(assigned(), before + 15, 'a license cannot be reclaimed');
@@ -198,7 +198,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     const spent = env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount;
     await s.reconciler.reconcileToken(token.id);
 
-    await join(group, env.outsiders(group, 4));
+    join(group, env.outsiders(group, 4));
     let [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.licensing, result?.waiting, result?.topUp?.outcome], [0, 4, 'requested']);
     const topUp = (await env.store.approvals.listPending(ASSIGN_TENANT)).find((r) => r.kind === 'topUp' && r.tokenId === token.id);
@@ -223,14 +223,14 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     await s.executor.idle();
     await s.reconciler.reconcileToken(token.id);
     const joiners = env.outsiders(group, 3);
-    await join(group, joiners);
+    join(group, joiners);
     let [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.waiting, result?.topUp?.outcome], [3, 'requested']);
     // Held back from other requests while it waits for a decision.
     assert.equal(await env.runs.reservedFor(token.id, book.adamId, book.pricingParam), 3);
     const topUp = (await env.store.approvals.listPending(ASSIGN_TENANT)).find((r) => r.kind === 'topUp' && r.tokenId === token.id);
 
-    for (const id of joiners) await env.directory.removeGroupMember(group, id);
+    for (const id of joiners) env.directoryServer.state.removeMember(group, id);
     [result] = await s.reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.waiting, result?.groups[0]?.left, result?.topUp?.outcome], [0, 3, 'withdrawn']);
     assert.equal((await env.store.approvals.get(ASSIGN_TENANT, topUp!.id))?.state, 'withdrawn');

@@ -1,8 +1,17 @@
 import { strict as assert } from 'node:assert';
-import { BookCatalog, cursorFromArgs, cursorToArgs, MAX_OFFSET } from '../../../services/books/BookCatalog';
+import { bookListCard } from '../../../cards/bookCards';
+import { BookCatalog, cursorFromArgs, MAX_OFFSET, type BookPage } from '../../../services/books/BookCatalog';
 import type { Store } from '../../../services/store/Store';
 import { TENANT, useEmbeddedCosmos } from '../store/fixtures';
 import { SEEDED, seedBooks } from './seedBooks';
+
+/** The args the books card's "Next page" button submits for a page. */
+function nextPageArgs(page: BookPage): unknown {
+  const json = JSON.stringify(bookListCard(page));
+  const action = (JSON.parse(json) as { actions?: Array<{ title?: string; data?: { args?: unknown } }> }).actions?.find((a) => a.title === 'Next page');
+  assert.ok(action?.data, 'the card has a Next page button');
+  return action.data.args;
+}
 
 describe('BookCatalog (embedded Cosmos, 300 books over three tokens)', function () {
   this.timeout(30_000);
@@ -35,8 +44,8 @@ describe('BookCatalog (embedded Cosmos, 300 books over three tokens)', function 
       titles.push(...page.books.map((b) => b.title));
       pages++;
       if (!page.next) break;
-      // The cursor goes through a card and comes back as args.
-      const back = cursorFromArgs(JSON.parse(JSON.stringify(cursorToArgs(page.next))));
+      // The cursor goes through the books card and comes back as its Next page button's args.
+      const back = cursorFromArgs(nextPageArgs(page));
       assert.ok(back);
       cursor = back;
     }
@@ -68,7 +77,6 @@ describe('BookCatalog (embedded Cosmos, 300 books over three tokens)', function 
     for (const forged of [{ o: '-1' }, { o: '1e3' }, { o: String(MAX_OFFSET + 1) }, { q: 'x'.repeat(101) }, { o: '10', admin: 'true' }, 'o=10', null]) {
       assert.equal(cursorFromArgs(forged), undefined, JSON.stringify(forged));
     }
-    assert.ok(JSON.stringify(cursorToArgs({ text: 'moby', offset: 290 })).length < 40, 'small enough for card data');
   });
 
   it('answers an empty tenant with no pages', async () => {

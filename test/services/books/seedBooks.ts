@@ -38,9 +38,9 @@ export async function seedBooks(store: Store): Promise<Record<string, string>> {
         }),
       );
     }
-    await store.books.syncBooks(token.id, list);
+    await store.books.upsertManyIfChanged(token.id, list.map((entity) => ({ entity, current: null })));
   }
   const other = await store.tokens.create(sampleToken({ tenantId: 'other-tenant', displayName: 'Other Tenant Token' }));
-  await store.books.syncBooks(other.id, [sampleBook(other.id, '2000000001', { tenantId: 'other-tenant', title: 'Title 999 Secret' })]);
+  await store.books.upsertIfChanged(sampleBook(other.id, '2000000001', { tenantId: 'other-tenant', title: 'Title 999 Secret' }));
   return { ...tokenIds, [TENANT]: TENANT };
 }

@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { CachedGroupMembership, DirectoryNotFoundError, DirectoryPermissionError, DirectoryUnavailableError, GraphDirectory, type DirectoryUser } from '../../../services/directory';
+import { CachedGroupMembership } from '../../../services/directory/CachedGroupMembership';
+import { GraphDirectory, type DirectoryUser } from '../../../services/directory/GraphDirectory';
+import { DirectoryNotFoundError, DirectoryPermissionError, DirectoryUnavailableError } from '../../../services/directory/errors';
 import { DEMO_GROUPS, DEMO_STUDENT_COUNT, DEMO_USERS, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type RunningLocalDirectory } from '../../../local/directory';
 import { ConfigError } from '../../../services/errors';
 

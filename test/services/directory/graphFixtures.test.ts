@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { z } from 'zod';
-import { GraphDirectory } from '../../../services/directory';
+import { GraphDirectory } from '../../../services/directory/GraphDirectory';
 import { startLocalDirectory, type RunningLocalDirectory } from '../../../local/directory';
 import { collectionSchema, graphErrorSchema, graphUserSchema, groupDeltaPageSchema } from '../../../services/directory/schemas';
 import { graphFixtureNames, graphFixtureSource, graphFixtureStatus, loadGraphFixture } from '../../fixtures/graph/loadFixture';
@@ -20,7 +20,6 @@ type Json = Record<string, unknown>;
 const SCHEMA_OF: Array<[RegExp, z.ZodType]> = [
   [/^group-delta-/, groupDeltaPageSchema],
   [/^list-users-response$/, collectionSchema(graphUserSchema)],
-  [/^create-user-response$/, graphUserSchema],
   [/^error-/, graphErrorSchema],
 ];
 
@@ -126,8 +125,8 @@ describe('Graph fixtures: documented examples, client schemas and local answers 
       pages.push(answer.json);
       next = answer.json['@odata.nextLink'] as string | undefined;
     }
-    await call('DELETE', `/v1.0/groups/${GROUP}/members/${user(1).id}/$ref`);
-    await call('POST', `/v1.0/groups/${GROUP}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${user(5).id}` });
+    local.state.removeMember(GROUP, user(1).id);
+    local.state.addMembers(GROUP, [user(5).id]);
     const changes = await call('GET', pages.at(-1)?.['@odata.deltaLink'] as string);
     const unchanged = await call('GET', changes.json['@odata.deltaLink'] as string);
     const answers = [...pages, changes.json, unchanged.json];
@@ -150,13 +149,6 @@ describe('Graph fixtures: documented examples, client schemas and local answers 
       ],
     );
     assert.deepEqual(items(unchanged.json), []);
-  });
-
-  it('answers POST /users to the documented request with exactly the documented keys', async () => {
-    const answer = await call('POST', '/v1.0/users', fixture('create-user-request'));
-    assert.equal(answer.status, graphFixtureStatus('create-user-response'));
-    assert.deepEqual(Object.keys(answer.json).sort(), Object.keys(fixture('create-user-response')).sort());
-    assert.ok(graphUserSchema.safeParse(answer.json).success);
   });
 
   it('answers GET /users?$filter=id in (…) in the documented collection shape, with only documented keys', async () => {
@@ -189,13 +181,6 @@ describe('Graph fixtures: documented examples, client schemas and local answers 
     assert.match(listed.urls[0] ?? '', /^https:\/\/graph\.microsoft\.com\/v1\.0\/users\?\$filter=id%20in%20\(/);
   });
 
-  it('adds a member with the documented request and answers 204', async () => {
-    const reference = JSON.stringify(fixture('add-member-request')).replace('{id}', user(3).id);
-    await call('DELETE', `/v1.0/groups/${GROUP}/members/${user(3).id}/$ref`);
-    const answer = await call('POST', `/v1.0/groups/${GROUP}/members/$ref`, JSON.parse(reference));
-    assert.deepEqual(answer, { status: 204, json: {} });
-  });
-
   it('refuses as the error fixtures say: same status, code and message, only documented keys', async () => {
     const documentedErrorKeys = keysOf(graphFixtureNames().filter((n) => n.startsWith('error-')).map((n) => fixture(n)['error'] as Json));
     const unknownId = 'ffffffff-0000-4000-8000-00000000000a';
@@ -206,10 +191,7 @@ describe('Graph fixtures: documented examples, client schemas and local answers 
       const cases: Array<[string, Promise<{ status: number; json: Json }>]> = [
         ['error-sync-state-not-found-constructed', call('GET', link)],
         ['error-resync-required-constructed', call('GET', `${local.baseUrl}/v1.0/groups/delta?$deltatoken=garbled`)],
-        ['error-already-member-constructed', call('POST', `/v1.0/groups/${GROUP}/members/$ref`, { '@odata.id': `https://graph.microsoft.com/v1.0/directoryObjects/${user(2).id}` })],
-        ['error-resource-not-found-constructed', call('DELETE', `/v1.0/groups/${GROUP}/members/${unknownId}/$ref`)],
-        ['error-upn-exists-constructed', call('POST', '/v1.0/users', { ...fixture('create-user-request'), userPrincipalName: user(1).userPrincipalName })],
-        ['error-property-required-constructed', call('POST', '/v1.0/users', { ...fixture('create-user-request'), mailNickname: undefined, userPrincipalName: 'other@contoso.onmicrosoft.com' })],
+        ['error-resource-not-found-constructed', call('GET', `/v1.0/groups/${unknownId}`)],
         ['error-too-many-in-expressions-constructed', call('GET', `/v1.0/users?$filter=${encodeURIComponent(`id in (${Array.from({ length: 16 }, (_, i) => `'${user(i + 1).id}'`).join(',')})`)}`)],
       ];
       for (const [name, pending] of cases) {

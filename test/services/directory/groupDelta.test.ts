@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
-import { DirectoryNotFoundError, GraphDirectory, type DirectoryMember, type MemberDelta } from '../../../services/directory';
+import { GraphDirectory, type DirectoryMember, type MemberDelta } from '../../../services/directory/GraphDirectory';
+import { DirectoryNotFoundError } from '../../../services/directory/errors';
 import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, MAX_DELTA_FILTER_IDS, startLocalDirectory, type LocalUser, type RunningLocalDirectory } from '../../../local/directory';
 
 const FAST_RETRY = { baseDelayMs: 5, maxDelayMs: 20 };
@@ -83,10 +84,10 @@ describe('groups/delta: the local directory and GraphDirectory.groupMemberDelta'
 
   it("reports members added and removed through Graph's own write calls in the next round", async () => {
     const start = await graph.groupMemberDelta(GROUP);
-    await graph.addGroupMember(GROUP, userId(25));
-    await graph.addGroupMember(GROUP, OTHER);
-    await graph.removeGroupMember(GROUP, userId(1));
-    await graph.removeGroupMember(GROUP, DEVICE);
+    local.state.addMembers(GROUP, [userId(25)]);
+    local.state.addMembers(GROUP, [OTHER]);
+    local.state.removeMember(GROUP, userId(1));
+    local.state.removeMember(GROUP, DEVICE);
     const next = await graph.groupMemberDelta(GROUP, start.deltaLink);
     assert.equal(next.fullRound, false);
     assert.deepEqual(next.added, [
@@ -100,18 +101,18 @@ describe('groups/delta: the local directory and GraphDirectory.groupMemberDelta'
     const quiet = await graph.groupMemberDelta(GROUP, next.deltaLink);
     assert.deepEqual([quiet.added, quiet.removed], [[], []], 'each change is reported once');
     // Put the group back for the other tests.
-    await graph.addGroupMember(GROUP, userId(1));
-    await graph.addGroupMember(GROUP, DEVICE);
-    await graph.removeGroupMember(GROUP, userId(25));
-    await graph.removeGroupMember(GROUP, OTHER);
+    local.state.addMembers(GROUP, [userId(1)]);
+    local.state.addMembers(GROUP, [DEVICE]);
+    local.state.removeMember(GROUP, userId(25));
+    local.state.removeMember(GROUP, OTHER);
   });
 
   it('nets out joining and leaving again, and leaving and joining again', async () => {
     const start = await graph.groupMemberDelta(GROUP);
-    await graph.addGroupMember(GROUP, userId(26));
-    await graph.removeGroupMember(GROUP, userId(26));
-    await graph.removeGroupMember(GROUP, userId(2));
-    await graph.addGroupMember(GROUP, userId(2));
+    local.state.addMembers(GROUP, [userId(26)]);
+    local.state.removeMember(GROUP, userId(26));
+    local.state.removeMember(GROUP, userId(2));
+    local.state.addMembers(GROUP, [userId(2)]);
     const { result, requests } = await counting(() => graph.groupMemberDelta(GROUP, start.deltaLink));
     assert.deepEqual([result.added, result.removed, result.fullRound], [[], [], false]);
     assert.equal(requests, 1);
@@ -120,11 +121,11 @@ describe('groups/delta: the local directory and GraphDirectory.groupMemberDelta'
   it('pages a changes round too, and the client merges its pages', async () => {
     const start = await graph.groupMemberDelta(GROUP);
     const joining = [21, 22, 23, 24, 27, 28, 29, 32, 33, 34].map(userId);
-    for (const id of joining) await graph.addGroupMember(GROUP, id);
+    for (const id of joining) local.state.addMembers(GROUP, [id]);
     const { result, requests } = await counting(() => graph.groupMemberDelta(GROUP, start.deltaLink));
     assert.deepEqual(ids(result.added), [...joining].sort());
     assert.equal(requests, 2);
-    for (const id of joining) await graph.removeGroupMember(GROUP, id);
+    for (const id of joining) local.state.removeMember(GROUP, id);
   });
 
   it('makes a full round when Graph refuses the stored link as expired or invalid', async () => {
@@ -199,7 +200,7 @@ describe('groups/delta: the local directory and GraphDirectory.groupMemberDelta'
     const filter = encodeURIComponent(`id eq '${OTHER}'`);
     const { body } = await getJson<DeltaPage>(`${local.baseUrl}/v1.0/groups/delta?$filter=${filter}&$select=members&$deltaToken=latest`);
     assert.deepEqual(body.value, []);
-    await graph.addGroupMember(OTHER, userId(35));
+    local.state.addMembers(OTHER, [userId(35)]);
     const next = await graph.groupMemberDelta(OTHER, body['@odata.deltaLink']);
     assert.deepEqual(next.added, [{ id: userId(35), kind: 'user' }]);
   });

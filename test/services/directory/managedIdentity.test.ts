@@ -3,7 +3,7 @@ import sinon from 'sinon';
 import { ClientSecretCredential, ManagedIdentityCredential, type AccessToken } from '@azure/identity';
 import { loadConfig } from '../../../services/config/config';
 import { ConfigError } from '../../../services/errors';
-import { GRAPH_BASE_URL, GraphDirectory, graphSignInFor } from '../../../services/directory';
+import { GRAPH_BASE_URL, GraphDirectory, graphSignInFor } from '../../../services/directory/GraphDirectory';
 import { createAdapter } from '../../../bot/adapter';
 import { silentLogger } from '../../../services/logging/logger';
 

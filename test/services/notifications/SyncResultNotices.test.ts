@@ -1,5 +1,6 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
+import { noticeMessages } from '../../../cards/notificationMessages';
 import { NotificationOutbox, type Recipient } from '../../../services/notifications/NotificationOutbox';
 import { SyncResultNotices } from '../../../services/notifications/SyncResultNotices';
 import type { SyncRequest } from '../../../services/store/entities/syncRequest';
@@ -15,13 +16,12 @@ function chat(conversationId: string): Recipient {
 }
 
 const cardOf = (sent: { message: { card?: Record<string, unknown> | undefined } }) => JSON.stringify(sent.message.card ?? {});
-const settle = (ms = 300) => new Promise((r) => setTimeout(r, ms));
 
 /** One bot instance: its sync service, outbox and result notices over the shared store. */
 function instance(env: TestEnvironment, sender: RecordingSender, instanceId: string) {
   const outbox = new NotificationOutbox({ store: env.store, sender, instanceId, retryBaseMs: 10 });
   const sync = new SyncService({ engine: syncEngine(env), store: env.store, instanceId });
-  const results = new SyncResultNotices({ store: env.store, outbox, sync, acknowledgeWithinMs: 60_000 });
+  const results = new SyncResultNotices({ store: env.store, outbox, sync, messages: noticeMessages, acknowledgeWithinMs: 60_000 });
   return { outbox, sync, results, stop: async () => (await sync.idle(), await outbox.stop()) };
 }
 
@@ -29,11 +29,19 @@ describe('sync results for the chat that asked (SyncResultNotices)', function ()
   this.timeout(30_000);
   const env = new TestEnvironment();
   let sender: RecordingSender;
-  const running: Array<{ stop: () => Promise<void> }> = [];
+  const running: Array<ReturnType<typeof instance>> = [];
   const start = (id: string) => {
     const made = instance(env, sender, id);
     running.push(made);
     return made;
+  };
+  /**
+   * Every instance's syncs finished (with their result hooks) and every outbox empty: whatever a duplicate
+   * would have been, it has been sent by now.
+   */
+  const settle = async () => {
+    for (const r of running) await r.sync.idle();
+    for (const r of running) await r.outbox.idle();
   };
 
   before(() => env.start());
@@ -70,8 +78,7 @@ describe('sync results for the chat that asked (SyncResultNotices)', function ()
     let announcedAt = 0;
     await a.results.start({ tenantId: TEST_TENANT, tokens: [seeded.token], request: { trigger: 'manual', startedBy: ADMIN }, recipient: chat('chat-once') }, async () => {
       // A slow reply: the sync finishes first, and its result still waits for the reply.
-      await a.sync.idle();
-      await settle(100);
+      await settle();
       assert.equal(sender.sent.length, 0, 'nothing posted before the reply');
       announcedAt = Date.now();
     });

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { noticeMessages } from '../../../cards/notificationMessages';
 import { AdminRecipients } from '../../../services/notifications/AdminRecipients';
 import { NotificationOutbox } from '../../../services/notifications/NotificationOutbox';
 import { TokenNotifier, planTokenNotices } from '../../../services/notifications/TokenNotifier';
@@ -38,7 +39,7 @@ describe('token notices', function () {
 
   describe('planTokenNotices (what a token\'s state calls for)', () => {
     it('warns at the tightest expiry threshold reached, then on expiry', () => {
-      const plan = (days: number) => planTokenNotices(tokenAt(), daysBefore(days)).map((n) => `${n.key.kind}:${n.key.threshold}`);
+      const plan = (days: number) => planTokenNotices(tokenAt(), daysBefore(days), noticeMessages).map((n) => `${n.key.kind}:${n.key.threshold}`);
       assert.deepEqual(plan(45), []);
       assert.deepEqual(plan(30.5), ['tokenExpiring:30d']);
       assert.deepEqual(plan(20), ['tokenExpiring:30d']);
@@ -47,12 +48,12 @@ describe('token notices', function () {
       assert.deepEqual(plan(1.5), ['tokenExpiring:1d']);
       assert.deepEqual(plan(0.2), ['tokenExpiring:1d']);
       assert.deepEqual(plan(-0.1), ['tokenExpired:expired']);
-      assert.equal(planTokenNotices(tokenAt(), daysBefore(10))[0]?.key.occurrenceKey, EXPIRY, 'keyed by the expiry date, so a renewed token warns again');
+      assert.equal(planTokenNotices(tokenAt(), daysBefore(10), noticeMessages)[0]?.key.occurrenceKey, EXPIRY, 'keyed by the expiry date, so a renewed token warns again');
     });
 
     it('notifies sync failures up to the third, which is an escalation, and a takeover without a duplicate failure notice', () => {
       const failing = (n: number) =>
-        planTokenNotices(tokenAt({ lastSyncStatus: 'failed', consecutiveSyncFailures: n, lastError: { code: 'vpp_9603', message: 'Apple had an internal error.', occurredDateTime: `2030-06-0${n}T00:00:00.000Z` } }), daysBefore(100));
+        planTokenNotices(tokenAt({ lastSyncStatus: 'failed', consecutiveSyncFailures: n, lastError: { code: 'vpp_9603', message: 'Apple had an internal error.', occurredDateTime: `2030-06-0${n}T00:00:00.000Z` } }), daysBefore(100), noticeMessages);
       assert.deepEqual(failing(1).map((n) => n.key.threshold), ['failure']);
       assert.deepEqual(failing(2).map((n) => n.key.threshold), ['failure']);
       assert.deepEqual(failing(3).map((n) => n.key.threshold), ['escalation']);
@@ -61,6 +62,7 @@ describe('token notices', function () {
       const takenOver = planTokenNotices(
         tokenAt({ state: 'assignedToExternalMDM', externalMdm: { id: 'c', name: 'Contoso MDM' }, lastSyncStatus: 'failed', consecutiveSyncFailures: 1, lastError: { code: 'external_mdm', message: 'x', occurredDateTime: '2030-06-01T00:00:00.000Z' } }),
         daysBefore(100),
+        noticeMessages,
       );
       assert.deepEqual(takenOver.map((n) => n.key.kind), ['externalMdm']);
       assert.match(takenOver[0]?.message.text ?? '', /Contoso MDM/);
@@ -82,7 +84,7 @@ describe('token notices', function () {
       const sender = new RecordingSender();
       const outbox = new NotificationOutbox({ store: env.store, sender, retryBaseMs: 10 });
       const recipients = new AdminRecipients({ store: env.store, isAdmin: async (_t, id) => id === 'admin-1' });
-      const notifier = new TokenNotifier({ store: env.store, outbox, recipients, now: () => now });
+      const notifier = new TokenNotifier({ store: env.store, outbox, recipients, messages: noticeMessages, now: () => now });
       for (const days of [40, 30, 29, 25, 14, 13, 7, 6.5, 3, 1, 0.5, -1, -2]) {
         now = daysBefore(days);
         await notifier.notifyToken((await env.store.tokens.get(tenantId, token.id))!);
@@ -106,7 +108,7 @@ describe('token notices', function () {
       const seeded = await seedToken(env, { tenantId, books: 2 });
       const sender = new RecordingSender();
       const outbox = new NotificationOutbox({ store: env.store, sender, retryBaseMs: 10 });
-      const notifier = new TokenNotifier({ store: env.store, outbox, recipients: new AdminRecipients({ store: env.store }) });
+      const notifier = new TokenNotifier({ store: env.store, outbox, recipients: new AdminRecipients({ store: env.store }), messages: noticeMessages });
       const service = new SyncService({ engine: syncEngine(env, { lowLicenses: { count: 3, percent: 0 } }), store: env.store, afterSync: (o) => notifier.afterSync(o) });
       const sync = async () => {
         const started = await service.startToken(tenantId, seeded.token.id, { trigger: 'scheduled' });

@@ -2,9 +2,11 @@ import { strict as assert } from 'node:assert';
 import { inspect } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import sinon from 'sinon';
-import { Secret, isolateSecretRegistryForTests, knownSecretCount, registerSecretValue, scrubSecrets } from '../../../services/secrets/Secret';
+import { Secret, isolateSecretRegistryForTests, knownSecretCount, scrubSecrets } from '../../../services/secrets/Secret';
 
 const randomValue = (): string => randomBytes(96).toString('base64');
+/** Registers a value the way the bot does: by holding it as a Secret. */
+const register = (value: string): Secret => new Secret(value);
 
 /** A pino-like line of typical length (about 300 characters). */
 const logLine = (inside = ''): string =>
@@ -40,12 +42,12 @@ describe('Secret and the scrubbing registry', () => {
     restore = isolateSecretRegistryForTests();
     const mine = [randomValue(), 'short-but-ok-1', randomValue()];
     const containing = `${mine[0]}-and-more`;
-    for (const value of mine) registerSecretValue(value);
-    registerSecretValue(containing);
+    for (const value of mine) register(value);
+    register(containing);
     const text = `a ${mine[0]} b ${mine[1]} c ${containing} d ${mine[2]}${mine[2]} e short`;
     const expected = 'a [redacted] b [redacted] c [redacted] d [redacted][redacted] e short';
     assert.equal(scrubSecrets(text), expected, 'few values');
-    for (let i = 0; i < 2000; i++) registerSecretValue(randomValue());
+    for (let i = 0; i < 2000; i++) register(randomValue());
     assert.equal(scrubSecrets(text), expected, 'thousands of values');
     assert.equal(scrubSecrets('value at the very end: '.concat(mine[1]!)), 'value at the very end: [redacted]');
     assert.equal(scrubSecrets(mine[1]!), '[redacted]', 'a line that is only the value');
@@ -55,7 +57,7 @@ describe('Secret and the scrubbing registry', () => {
     restore = isolateSecretRegistryForTests();
     const tokenFile = (n: number): string => Buffer.from(JSON.stringify({ token: randomBytes(48).toString('base64'), expDate: '2030-11-08T22:33:22+0000', orgName: `Org ${n}` })).toString('base64');
     const files = Array.from({ length: 500 }, (_, n) => tokenFile(n));
-    for (const file of files) registerSecretValue(file);
+    for (const file of files) register(file);
     assert.ok(files.every((f) => f.startsWith('eyJ0b2tlbiI6')));
     for (const file of [files[0]!, files[250]!, files[499]!]) assert.equal(scrubSecrets(`got ${file}.`), 'got [redacted].');
     assert.equal(scrubSecrets(`cut short: ${files[7]!.slice(0, -2)}`), `cut short: ${files[7]!.slice(0, -2)}`, 'only whole values are redacted');
@@ -63,12 +65,12 @@ describe('Secret and the scrubbing registry', () => {
 
   it('20,000 registrations keep the registry at its cap and a log line as cheap to scrub as after a few thousand', () => {
     restore = isolateSecretRegistryForTests();
-    for (let i = 0; i < 10; i++) registerSecretValue(randomValue());
+    for (let i = 0; i < 10; i++) register(randomValue());
     const line = logLine('nothing secret here');
     const afterTen = microsPerCall(() => scrubSecrets(line));
-    for (let i = 0; i < 1990; i++) registerSecretValue(randomValue());
+    for (let i = 0; i < 1990; i++) register(randomValue());
     const afterTwoThousand = microsPerCall(() => scrubSecrets(line));
-    for (let i = 0; i < 18_000; i++) registerSecretValue(randomValue());
+    for (let i = 0; i < 18_000; i++) register(randomValue());
     const afterTwentyThousand = microsPerCall(() => scrubSecrets(line));
     assert.ok(knownSecretCount() <= 4096, `the registry holds ${knownSecretCount()} values`);
     // The old registry searched the line for every value: 20,000 values cost about 1,800× what 10 did.
@@ -80,13 +82,13 @@ describe('Secret and the scrubbing registry', () => {
     restore = isolateSecretRegistryForTests({ maxValues: 50 });
     const value = randomValue();
     const stored = new Secret(value);
-    for (let i = 0; i < 200; i++) registerSecretValue(randomValue());
+    for (let i = 0; i < 200; i++) register(randomValue());
     assert.ok(knownSecretCount() <= 50, `${knownSecretCount()} values kept`);
     // Pushed out while nobody used it; the next use registers it again before its text can go anywhere.
     const revealed = stored.reveal();
     assert.equal(scrubSecrets(`Authorization: Bearer ${revealed}`), 'Authorization: Bearer [redacted]');
     // Kept for at least half the cap's worth of newer values.
-    for (let i = 0; i < 24; i++) registerSecretValue(randomValue());
+    for (let i = 0; i < 24; i++) register(randomValue());
     assert.equal(scrubSecrets(value), '[redacted]', 'still kept 24 values later');
   });
 
@@ -96,17 +98,17 @@ describe('Secret and the scrubbing registry', () => {
       restore = isolateSecretRegistryForTests({ maxIdleMs: 24 * 3_600_000 });
       const idle = randomValue();
       const used = new Secret(randomValue());
-      registerSecretValue(idle);
+      register(idle);
       clock.tick(30 * 3_600_000);
       used.reveal();
       clock.tick(25 * 3_600_000);
-      registerSecretValue(randomValue());
+      register(randomValue());
       assert.equal(knownSecretCount(), 2, 'the value idle for 55 hours left; the one revealed 25 hours ago and the new one stay');
       assert.equal(scrubSecrets(idle), idle);
       assert.equal(scrubSecrets(used.reveal()), '[redacted]');
 
       clock.tick(49 * 3_600_000);
-      registerSecretValue(randomValue());
+      register(randomValue());
       assert.equal(knownSecretCount(), 1, 'after two quiet days only the newest value is left');
     } finally {
       clock.restore();
@@ -115,7 +117,7 @@ describe('Secret and the scrubbing registry', () => {
 
   it('ignores values too short to scrub without redacting ordinary words', () => {
     restore = isolateSecretRegistryForTests();
-    registerSecretValue('abc');
+    register('abc');
     assert.equal(knownSecretCount(), 0);
     assert.equal(scrubSecrets('abc abc'), 'abc abc');
   });

@@ -12,7 +12,7 @@ import { Secret } from '../../../services/secrets/Secret';
 
 export const TENANT = '00000000-0000-0000-0000-0000000000aa';
 export const ADMIN = { aadObjectId: '00000000-0000-0000-0000-000000000001', displayName: 'Ada Admin' };
-export const cipher = new TokenCipher(Keyring.single('k1', Buffer.alloc(32, 5)));
+export const cipher = new TokenCipher(new Keyring('k1', new Map([['k1', Buffer.alloc(32, 5)]])));
 export const NOW = '2026-01-10T12:00:00.000Z';
 
 /** One embedded Cosmos per test file, a fresh database per call so tests do not see each other's data. */

@@ -73,14 +73,15 @@ describe('SyncService (leases, background runs)', function () {
     assert.equal((await env.store.books.listByToken(seeded.token.id)).length, 0);
   });
 
-  it('syncs every token of a tenant, and the scheduled sweep skips tokens synced moments ago and blocked ones', async () => {
+  it('starts each token of a tenant asked for, and the scheduled sweep skips tokens synced moments ago and blocked ones', async () => {
     const tenantId = '00000000-0000-0000-0000-00000000abcd';
     const one = await seedToken(env, { tenantId, books: 2 });
     const two = await seedToken(env, { tenantId, books: 2 });
     const blocked = await seedToken(env, { tenantId });
     await env.store.tokens.update(tenantId, blocked.token.id, (t) => ({ ...t, state: 'expired' }));
     const service = new SyncService({ engine: syncEngine(env), store: env.store });
-    const results = await service.startTenant(tenantId, { trigger: 'manual' });
+    const results = [];
+    for (const seeded of [one, two, blocked]) results.push(await service.startToken(tenantId, seeded.token.id, { trigger: 'manual' }));
     assert.deepEqual(results.map((r) => r.status).sort(), ['notSyncable', 'started', 'started']);
     await service.idle();
     const sweep = await service.syncAll('scheduled');

@@ -113,20 +113,22 @@ describe('TokenFileReader', () => {
     });
 
     it('ends a real download that stalls mid-body with the stall message, closing the connection', async () => {
-      let closed = false;
+      let connectionClosed = (): void => undefined;
+      const closed = new Promise<void>((resolve) => {
+        connectionClosed = resolve;
+      });
       files.routes.set('/stall', (req, res) => {
         res.writeHead(200, { 'content-length': String(TOKEN.length) });
         res.write(TOKEN.slice(0, 10));
-        req.socket.once('close', () => (closed = true));
+        req.socket.once('close', connectionClosed);
       });
-      const quick = new TokenFileReader({ production: false, stallMs: 100, timeoutMs: 10_000 });
-      const started = Date.now();
+      // The total limit is far beyond the test's own timeout: only the stall timer can end this download in time.
+      const quick = new TokenFileReader({ production: false, stallMs: 100, timeoutMs: 60 * 60_000 });
       const err = await refusal(quick.read({ kind: 'url', url: `${files.url}/stall` }));
       assert.equal(err.code, 'token_file_download_stalled');
       assert.equal(err.message, DOWNLOAD_STALLED_MESSAGE);
-      assert.ok(Date.now() - started < 5000, 'bounded by stallMs, not the total limit');
-      for (let i = 0; i < 50 && !closed; i++) await new Promise((r) => setTimeout(r, 10));
-      assert.ok(closed, 'the stalled connection was closed');
+      // The server never ends the response: only the reader closing the connection resolves this.
+      await closed;
     });
 
     it('reports an HTTP error status', async () => {

@@ -3,8 +3,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { Container, Database } from '@azure/cosmos';
 import sinon from 'sinon';
 import { CosmosBotStorage, BOT_STATE_CONTAINER } from '../../../bot/CosmosBotStorage';
-import { Keyring, TokenCipher, type EncryptedSecret } from '../../../services/crypto';
+import { Keyring } from '../../../services/crypto/Keyring';
+import { TokenCipher, type EncryptedSecret } from '../../../services/crypto/TokenCipher';
 import { Secret } from '../../../services/secrets/Secret';
+import { DialogStateDocuments } from '../../../services/store/repositories/DialogStateDocuments';
 import { createStore, type Store } from '../../../services/store/Store';
 import { tokenCipherContext, type VppToken } from '../../../services/store/entities/vppToken';
 import { TokenReencryptionSweep } from '../../../services/tokens/TokenReencryptionSweep';
@@ -17,13 +19,13 @@ const keyA = randomBytes(32);
 const keyB = randomBytes(32);
 const keyGone = randomBytes(32);
 /** Before the rotation: A is the only key. */
-const cipherA = new TokenCipher(Keyring.single('A', keyA));
+const cipherA = new TokenCipher(new Keyring('A', new Map([['A', keyA]])));
 /** During the rotation: B is current, A is kept in TOKEN_ENCRYPTION_OLD_KEYS. */
 const cipherBA = new TokenCipher(new Keyring('B', new Map([['A', keyA], ['B', keyB]])));
 /** After the rotation: B alone, so whatever decrypts with it really was re-encrypted. */
-const cipherB = new TokenCipher(Keyring.single('B', keyB));
+const cipherB = new TokenCipher(new Keyring('B', new Map([['B', keyB]])));
 /** A key the rotating process no longer has (removed too early). */
-const cipherGone = new TokenCipher(Keyring.single('Z', keyGone));
+const cipherGone = new TokenCipher(new Keyring('Z', new Map([['Z', keyGone]])));
 
 const PINO_DEBUG = 20;
 const PINO_INFO = 30;
@@ -106,7 +108,7 @@ describe('TokenReencryptionSweep (key rotation, real Cosmos client)', function (
 
   function sweep(cipher = cipherBA, withDialogState = true) {
     const { logger, lines } = capturingLogger();
-    const sweeper = new TokenReencryptionSweep({ tokens: store.tokens, cipher, dialogState: withDialogState ? dialogState() : undefined, logger });
+    const sweeper = new TokenReencryptionSweep({ tokens: store.tokens, cipher, dialogState: withDialogState ? new DialogStateDocuments(dialogState()) : undefined, logger });
     return { sweeper, lines };
   }
 
@@ -143,7 +145,6 @@ describe('TokenReencryptionSweep (key rotation, real Cosmos client)', function (
     assert.equal(report.complete, true);
     assert.deepEqual(report.oldKeyIdsInUse, []);
     assert.deepEqual(report.removableOldKeyIds, ['A']);
-    assert.deepEqual(sweeper.lastReport, report);
 
     const logged = parse(lines);
     const done = logged.find((l) => l.level === PINO_INFO && /no document uses an old key id/.test(l.msg));
@@ -309,7 +310,7 @@ describe('TokenReencryptionSweep (key rotation, real Cosmos client)', function (
     });
     const { logger } = capturingLogger();
 
-    const report = await new TokenReencryptionSweep({ tokens: store.tokens, cipher: cipherBA, dialogState: container, logger }).run();
+    const report = await new TokenReencryptionSweep({ tokens: store.tokens, cipher: cipherBA, dialogState: new DialogStateDocuments(container), logger }).run();
 
     assert.ok(turnTaken, 'the sweep did try to write the state');
     const saved = JSON.stringify((await botState.read([stateKey]))[stateKey]);

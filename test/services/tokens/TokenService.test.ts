@@ -4,7 +4,7 @@ import path from 'node:path';
 import { UserFacingError } from '../../../services/errors';
 import { VppError } from '../../../services/apple/VppError';
 import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
-import type { AdminActor } from '../../../services/tokens/TokenService';
+import type { AdminActor } from '../../../services/auth/AdminPolicy';
 
 const TOKENS_DIR = path.resolve(__dirname, '../../../local/appleSandbox/tokens');
 const demo = (name: string) => readFileSync(path.join(TOKENS_DIR, name), 'utf8');

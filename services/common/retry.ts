@@ -1,9 +1,13 @@
+/**
+ * Backoff and Retry-After handling for the HTTP clients at the edges (Apple, Microsoft Graph). Each client
+ * keeps its own settings; what a throttled or failed call waits is worked out here, the same way for all.
+ */
 export interface RetrySettings {
   /** Total tries including the first one. */
   maxAttempts: number;
   /**
-   * How long one operation may keep retrying, from its first try. Apple's rate limits and outages
-   * last minutes: a deadline, not a count, says how long the bot keeps at it.
+   * How long one operation may keep retrying, from its first try. Where rate limits and outages last
+   * minutes (Apple's do), a deadline says better than a count how long the bot keeps at it.
    */
   deadlineMs?: number;
   baseDelayMs: number;
@@ -11,8 +15,6 @@ export interface RetrySettings {
   /** A Retry-After longer than this is shortened to it, so one answer cannot park a sync for hours. */
   maxRetryAfterMs: number;
 }
-
-export const DEFAULT_RETRY: RetrySettings = { maxAttempts: Number.POSITIVE_INFINITY, deadlineMs: 5 * 60_000, baseDelayMs: 500, maxDelayMs: 30_000, maxRetryAfterMs: 120_000 };
 
 /** Retry-After is either seconds or an HTTP date. */
 export function parseRetryAfter(value: string | null, now: number = Date.now()): number | undefined {

@@ -1,9 +1,10 @@
-import { formatDate } from '../../cards/tokenCards';
-import { escapeMarkdown } from '../common/chatText';
-import { notificationCard, syncResultCard, type CardAction, type Fact, type SyncResultView } from '../../cards/syncCards';
-import type { VppToken } from '../store/entities/vppToken';
-import type { LowLicenseBook } from '../sync/types';
-import type { NotificationMessage } from './ProactiveSender';
+import { escapeMarkdown } from '../services/common/chatText';
+import type { NoticeMessages, SyncResultView } from '../services/notifications/noticeMessages';
+import type { NotificationMessage } from '../services/notifications/ProactiveSender';
+import type { VppToken } from '../services/store/entities/vppToken';
+import type { LowLicenseBook } from '../services/sync/types';
+import { notificationCard, syncResultCard, type CardAction, type Fact } from './syncCards';
+import { formatDate } from './tokenCards';
 
 const RENEW_STEPS =
   'Download a new token in Apple Business Manager or Apple School Manager (Preferences → Payments and Billing → Content Tokens), then type **renew** followed by the token name.';
@@ -25,7 +26,7 @@ function facts(token: VppToken) {
   ];
 }
 
-export function expiringMessage(token: VppToken, daysLeft: number): NotificationMessage {
+function expiringMessage(token: VppToken, daysLeft: number): NotificationMessage {
   const when = daysLeft <= 0 ? 'today' : daysLeft === 1 ? 'tomorrow' : `in ${daysLeft} days`;
   const text = `The VPP token "${escapeMarkdown(token.displayName)}" expires ${when} (${formatDate(token.expirationDateTime)}). After that the bot can no longer sync or assign its books.`;
   return {
@@ -34,12 +35,12 @@ export function expiringMessage(token: VppToken, daysLeft: number): Notification
   };
 }
 
-export function expiredMessage(token: VppToken): NotificationMessage {
+function expiredMessage(token: VppToken): NotificationMessage {
   const text = `The VPP token "${escapeMarkdown(token.displayName)}" expired on ${formatDate(token.expirationDateTime)}. Syncs and assignments for it have stopped; licenses already assigned stay with their users.`;
   return { text, card: notificationCard({ title: 'VPP token expired', text, color: 'Attention', facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }) };
 }
 
-export function syncFailedMessage(token: VppToken, escalation: boolean): NotificationMessage {
+function syncFailedMessage(token: VppToken, escalation: boolean): NotificationMessage {
   const reason = token.lastError?.message ?? 'Apple gave no reason.';
   const failures = token.consecutiveSyncFailures;
   const text = escalation
@@ -59,7 +60,7 @@ export function syncFailedMessage(token: VppToken, escalation: boolean): Notific
   };
 }
 
-export function externalMdmMessage(token: VppToken): NotificationMessage {
+function externalMdmMessage(token: VppToken): NotificationMessage {
   const other = token.externalMdm?.name ? escapeMarkdown(token.externalMdm.name) : 'another MDM';
   const text = `Apple says ${other} now manages the VPP token "${escapeMarkdown(token.displayName)}". The bot stopped syncing it so the two do not fight over licenses and users.`;
   return {
@@ -75,7 +76,7 @@ export function externalMdmMessage(token: VppToken): NotificationMessage {
   };
 }
 
-export function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage {
+function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage {
   const list = books.map((b) => `${escapeMarkdown(b.title)}: ${b.available} of ${b.total} left`).join('; ');
   const tokenName = escapeMarkdown(token.displayName);
   const text = `${books.length === 1 ? 'A book is' : `${books.length} books are`} running low on licenses under "${tokenName}": ${list}.`;
@@ -95,7 +96,7 @@ export function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBo
 const SUMMARY_LIMIT = 20;
 
 /** The result of a sync of several tokens ("sync all"), as one message. */
-export function syncSummaryMessage(results: readonly SyncResultView[]): NotificationMessage {
+function syncSummaryMessage(results: readonly SyncResultView[]): NotificationMessage {
   const completed = results.filter((o) => o.status === 'completed');
   const failed = results.filter((o) => o.status !== 'completed');
   const facts: Fact[] = [...failed, ...completed].slice(0, SUMMARY_LIMIT).map((o) => ({
@@ -115,7 +116,7 @@ export function syncSummaryMessage(results: readonly SyncResultView[]): Notifica
   return { text, card };
 }
 
-export function syncResultMessage(outcome: SyncResultView): NotificationMessage {
+function syncResultMessage(outcome: SyncResultView): NotificationMessage {
   const tokenName = escapeMarkdown(outcome.tokenName);
   const text =
     outcome.status === 'completed'
@@ -123,3 +124,14 @@ export function syncResultMessage(outcome: SyncResultView): NotificationMessage 
       : `Sync of ${tokenName} failed: ${outcome.error?.message ?? 'unknown error'}`;
   return { text, card: syncResultCard(outcome) };
 }
+
+/** What TokenNotifier and SyncResultNotices say, handed to them by bot/application.ts. */
+export const noticeMessages: NoticeMessages = {
+  expiring: expiringMessage,
+  expired: expiredMessage,
+  syncFailed: syncFailedMessage,
+  externalMdm: externalMdmMessage,
+  lowLicenses: lowLicensesMessage,
+  syncResult: syncResultMessage,
+  syncSummary: syncSummaryMessage,
+};

@@ -1,8 +1,8 @@
 import type { Container } from '@azure/cosmos';
 import { z } from 'zod';
-import { DocumentStore, type WriteResult } from '../store/DocumentStore';
-import { deterministicId } from '../store/ids';
-import { actorSchema, adamIdSchema, dateTimeSchema, errorInfoSchema, idSchema, pricingParamSchema } from '../store/entities/common';
+import { DocumentStore, type WriteResult } from '../DocumentStore';
+import { deterministicId } from '../ids';
+import { LIMITS, actorSchema, adamIdSchema, dateTimeSchema, errorInfoSchema, idSchema, pricingParamSchema } from '../entities/common';
 
 /** Members one reconciliation pass licenses at most per group; the rest wait for the next pass. */
 export const MAX_PASS_USERS = 5_000;
@@ -22,7 +22,7 @@ export const ZERO_COUNTS: RunCounts = { processed: 0, licensed: 0, awaitingInvit
 const runGroupSchema = z.object({
   assignmentId: idSchema,
   groupId: z.string().min(1).max(128),
-  groupName: z.string().max(256),
+  groupName: z.string().max(LIMITS.displayName),
   done: z.boolean(),
   /** Members are processed in id order; everyone up to and including this id is done. */
   cursor: z.string().max(128).optional(),
@@ -36,7 +36,7 @@ export type RunGroup = z.infer<typeof runGroupSchema>;
 
 const userSampleSchema = z.object({
   clientUserId: z.string().min(1).max(128),
-  displayName: z.string().max(256),
+  displayName: z.string().max(LIMITS.displayName),
 });
 
 /**
@@ -51,7 +51,7 @@ export const assignmentRunSchema = z.object({
   approvalId: idSchema,
   adamId: adamIdSchema,
   pricingParam: pricingParamSchema,
-  bookTitle: z.string().max(512),
+  bookTitle: z.string().max(LIMITS.title),
   installIntent: z.enum(['required', 'available']),
   requestedBy: actorSchema,
   /** `interrupted`: Apple was unavailable or rate limiting past the retry deadline; resumes at `resumeAfterDateTime` or when an admin asks. */
@@ -115,9 +115,9 @@ export const assignmentRunSchema = z.object({
   batchesCompleted: z.number().int().min(0),
   totals: runCountsSchema,
   /** Failures by reason (Apple errorNumber or ours), with the admin text. */
-  failureReasons: z.array(z.object({ code: z.string().max(64), message: z.string().max(2000), count: z.number().int().min(0) })).max(50),
+  failureReasons: z.array(z.object({ code: z.string().max(LIMITS.errorCode), message: z.string().max(LIMITS.message), count: z.number().int().min(0) })).max(50),
   /** The first few failed users, so the result card can name them. */
-  failedUsers: z.array(userSampleSchema.extend({ code: z.string().max(64), groupId: z.string().max(128).optional() })).max(50),
+  failedUsers: z.array(userSampleSchema.extend({ code: z.string().max(LIMITS.errorCode), groupId: z.string().max(128).optional() })).max(50),
   /** The first few users who must still accept their VPP invitation. */
   invitedUsers: z.array(userSampleSchema.extend({ inviteCode: z.string().max(256).optional() })).max(50),
   lastError: errorInfoSchema.optional(),
@@ -213,6 +213,18 @@ export class AssignmentRunRepository {
     return this.store.queryValues("SELECT * FROM c WHERE c.type = @type AND c.tenantId = @tenantId AND c.state = 'interrupted'", [{ name: '@tenantId', value: tenantId }]);
   }
 
+  /**
+   * A token's runs members may claim from ("my books"): claimModel's `isClaimable` as a Cosmos filter, so only
+   * those are read; the caller still applies `isClaimable`, which stays the rule.
+   */
+  listClaimable(tokenId: string): Promise<AssignmentRun[]> {
+    return this.store.queryValues(
+      "SELECT * FROM c WHERE c.type = @type AND c.installIntent = 'available' AND IS_DEFINED(c.budget) AND (c.state = 'completed' OR (c.pass > 0 AND (c.state = 'approved' OR c.state = 'running' OR c.state = 'interrupted')))",
+      [],
+      { partitionKey: tokenId },
+    );
+  }
+
   /** A token's runs for one book, newest first: the status view. */
   listByBook(tokenId: string, adamId: string, pricingParam: string): Promise<AssignmentRun[]> {
     return this.store.queryValues(
@@ -234,6 +246,11 @@ export class AssignmentRunRepository {
     return runs
       .filter((r) => r.id !== options.except && (!options.approvedOnly || approvedOrApproving(r)))
       .reduce((sum, r) => sum + reservedBy(r, { approvedOnly: options.approvedOnly, now }), 0);
+  }
+
+  /** Removes one run; false when it was gone already. */
+  delete(tokenId: string, id: string): Promise<boolean> {
+    return this.store.delete(id, tokenId);
   }
 
   deleteAllForToken(tokenId: string): Promise<number> {

@@ -1,0 +1,33 @@
+import type { VppToken } from '../store/entities/vppToken';
+import type { LowLicenseBook } from '../sync/types';
+import type { NotificationMessage } from './ProactiveSender';
+
+/** One token's sync result as a chat is told it: a stored result (or a fresh outcome) with its token. */
+export interface SyncResultView {
+  tokenId: string;
+  tokenName: string;
+  status: 'completed' | 'failed' | 'skipped';
+  books: number;
+  licenses: { total: number; used: number; available: number };
+  changes: { booksAdded: number; booksUpdated: number; booksRemoved: number; usersChanged: number; assignmentsChanged: number };
+  durationMs: number;
+  error?: { message: string } | undefined;
+  lowLicenseBooks: ReadonlyArray<{ title: string; available: number; total: number }>;
+}
+
+/**
+ * How each admin notice reads in chat, as text and card. The notifiers decide what is due, when and for
+ * whom; the wording and the cards come from here, supplied by the bot (cards/notificationMessages.ts),
+ * so services build no cards. A port like MemberNotices: the data in, a message to hand the outbox out.
+ */
+export interface NoticeMessages {
+  expiring(token: VppToken, daysLeft: number): NotificationMessage;
+  expired(token: VppToken): NotificationMessage;
+  syncFailed(token: VppToken, escalation: boolean): NotificationMessage;
+  externalMdm(token: VppToken): NotificationMessage;
+  lowLicenses(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage;
+  /** One token's sync, for the chat that asked for it. */
+  syncResult(outcome: SyncResultView): NotificationMessage;
+  /** A sync of several tokens ("sync all"), as one message. */
+  syncSummary(results: readonly SyncResultView[]): NotificationMessage;
+}
