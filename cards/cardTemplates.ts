@@ -26,7 +26,7 @@ export function renderCard(template: object, data: object): AdaptiveCardJson {
 }
 
 export interface HelpCardData {
-  commands: ReadonlyArray<{ command: string; description: string; available: boolean }>;
+  commands: ReadonlyArray<{ command: string; description: string }>;
 }
 
 export function helpCard(data: HelpCardData): AdaptiveCardJson {

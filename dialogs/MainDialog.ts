@@ -13,13 +13,16 @@ import type { StatePropertyAccessor, TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
 import { memberHelpCard } from '../cards/myBooksCards';
-import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
+import { COMMANDS } from './commandCatalog';
 import { normaliseText, parseCommand, type ParsedCommand } from './parseCommand';
 import { escapeMarkdown, TOKEN_LIKE_MESSAGE } from '../services/common/chatText';
 import { sendCard } from './replies';
 import { commandInput, type CommandInput } from './cardSubmissions';
 import { choiceSubmissionSchema } from './prompts/CardChoicePrompt';
 import type { AccessGuard } from './AccessGuard';
+
+/** What routing asks of the access guard. */
+type FlowGuard = Pick<AccessGuard, 'role' | 'check' | 'checkMember'>;
 import type { FlowOptions, FlowRegistration } from './flows';
 
 const ROUTE = 'route';
@@ -69,7 +72,9 @@ export const PERSONAL_CHAT_ONLY_MESSAGE =
 export const GROUP_CHAT_READ_ONLY_MESSAGE =
   'In a group chat I only answer read-only commands (help, tokens, books, status, approvals). Use a 1:1 chat with me or your IT team channel for that.';
 
-export const STALE_CARD_MESSAGE = 'That card is no longer active, so nothing was changed. Type **help** to start again.';
+const UNKNOWN_COMMAND_MESSAGE = "I don't know that command. Type **help** to see the commands I understand.";
+
+const STALE_CARD_MESSAGE = 'That card is no longer active, so nothing was changed. Type **help** to start again.';
 
 /** How long a flow may wait for its next answer; after that the question lapses (a day-old card is not an answer). */
 export const FLOW_EXPIRY_MS = 24 * 60 * 60_000;
@@ -136,8 +141,8 @@ export class MainDialog extends ComponentDialog {
   private readonly flowExpiryMs: number;
 
   constructor(
-    flows: readonly FlowRegistration[] = [],
-    private readonly guard?: AccessGuard,
+    flows: readonly FlowRegistration[],
+    private readonly guard: FlowGuard,
     options: MainDialogOptions = {},
   ) {
     super(MainDialog.id);
@@ -178,7 +183,6 @@ export class MainDialog extends ComponentDialog {
    * approver who is not an admin): their admin commands would only be refused.
    */
   private async helpFor(context: TurnContext): Promise<AdaptiveCardJson> {
-    if (!this.guard) return this.helpCard();
     const role = await this.guard.role(context);
     if (role === 'admin') return this.helpCard();
     const approver = role === 'approver';
@@ -190,11 +194,9 @@ export class MainDialog extends ComponentDialog {
     return card;
   }
 
-  /** Every command, marked available when something runs it; the flows are fixed, so it is rendered once. */
+  /** Every command; the catalog is fixed, so it is rendered once. */
   private helpCard(): AdaptiveCardJson {
-    this.renderedHelp ??= helpCard({
-      commands: COMMANDS.map((c) => ({ ...c, available: BUILT_IN_COMMANDS.has(c.command) || this.flows.has(c.command) })),
-    });
+    this.renderedHelp ??= helpCard({ commands: COMMANDS });
     return this.renderedHelp;
   }
 
@@ -277,7 +279,7 @@ export class MainDialog extends ComponentDialog {
         return true;
       case 'unknown':
         // Never echo the text back: an admin may have pasted a token in the wrong place.
-        await context.sendActivity("I don't know that command. Type **help** to see the commands I understand.");
+        await context.sendActivity(UNKNOWN_COMMAND_MESSAGE);
         return true;
       case 'tokenLike':
         await context.sendActivity(TOKEN_LIKE_MESSAGE);
@@ -307,7 +309,6 @@ export class MainDialog extends ComponentDialog {
       return false;
     }
     if (flow.adminOnly) {
-      if (!this.guard) throw new Error(`flow "${flow.command}" needs an access guard`);
       const access = await this.guard.check(context, flow.command, { approversToo: flow.approversToo === true });
       if (!access.allowed) {
         await context.sendActivity(access.message);
@@ -316,7 +317,6 @@ export class MainDialog extends ComponentDialog {
       options.actor = access.actor;
     }
     if (flow.forMembers) {
-      if (!this.guard) throw new Error(`flow "${flow.command}" needs an access guard`);
       const access = await this.guard.checkMember(context, flow.command);
       if (!access.allowed) {
         await context.sendActivity(access.message);
@@ -327,6 +327,7 @@ export class MainDialog extends ComponentDialog {
     return true;
   }
 
+  /** help and cancel; a command no flow runs (the bot registers one for every command) is not one it knows. */
   private async runBuiltIn(context: TurnContext, command: string): Promise<void> {
     if (command === 'help') {
       await sendCard(context, await this.helpFor(context));
@@ -336,7 +337,6 @@ export class MainDialog extends ComponentDialog {
       await context.sendActivity('There is nothing to cancel.');
       return;
     }
-    const info = COMMANDS.find((c) => c.command === command);
-    await context.sendActivity(`**${command}** (${info?.title ?? command}) is not available in this version yet. Type **help** for the commands.`);
+    await context.sendActivity(UNKNOWN_COMMAND_MESSAGE);
   }
 }

@@ -49,7 +49,7 @@ export function isBatch(marker: BatchMarker | undefined, batch: BatchMarker): bo
   return marker !== undefined && marker.groupIndex === batch.groupIndex && marker.firstUserId === batch.firstUserId && marker.lastUserId === batch.lastUserId;
 }
 
-export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
+function addCounts(a: RunCounts, b: RunCounts): RunCounts {
   const offered = (a.offered ?? 0) + (b.offered ?? 0);
   return {
     processed: a.processed + b.processed,
@@ -64,7 +64,7 @@ export function addCounts(a: RunCounts, b: RunCounts): RunCounts {
  * Required: a license goes only to someone Apple can give it to now, a Managed Apple Account or a member
  * who joined the organisation's VPP; the others are invited, and licensed once they have joined.
  */
-export function joinedNow(member: BatchMember, known: ReadonlyMap<string, KnownUser>): boolean {
+function joinedNow(member: BatchMember, known: ReadonlyMap<string, KnownUser>): boolean {
   return member.managedAppleId !== undefined || known.get(member.id)?.status === 'associated';
 }
 

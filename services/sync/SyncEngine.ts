@@ -17,7 +17,7 @@ import { diffBooks, matchCatalogue, ourAssignmentKey, preferActive, runCounts, s
 import { NO_CHANGES, type LowLicenseBook, type SyncFailure, type SyncOutcome, type SyncProgress, type SyncTrigger } from './types';
 
 /** Titles and authors from Apple's store lookup (BookMetadataClient); never throws. */
-export interface BookMetadataSource {
+interface BookMetadataSource {
   /**
    * `token` goes with the lookup as Apple's `itvt` cookie: the catalogue answers per organisation, in the
    * organisation's store (client config `defaultPlatform`, `countryISO2ACode`).

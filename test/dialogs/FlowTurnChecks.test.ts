@@ -8,7 +8,7 @@ import { AdminPolicy, NOT_ADMIN_MESSAGE } from '../../services/auth/AdminPolicy'
 import { CachedGroupMembership } from '../../services/directory/CachedGroupMembership';
 import { TokenFileReader } from '../../services/tokens/TokenFileReader';
 import { TEST_TENANT, TestEnvironment } from '../support/TestEnvironment';
-import { dialogBot } from '../support/dialogBot';
+import { dialogBot, everyoneAdmin } from '../support/dialogBot';
 
 const ADMIN = '00000000-0000-0000-0000-0000000000030';
 const ADMIN_GROUP = '90000000-0000-4000-8000-000000000030';
@@ -25,7 +25,7 @@ function cardJson(activity: Partial<Activity>): string {
 }
 
 /** A stand-in flow with two questions, so "last advanced" differs from "started". */
-function probeMain(options: ConstructorParameters<typeof MainDialog>[2] = {}, rules: { adminOnly: boolean } = { adminOnly: false }, guard?: AccessGuard): MainDialog {
+function probeMain(options: ConstructorParameters<typeof MainDialog>[2] = {}, rules: { adminOnly: boolean } = { adminOnly: false }, guard: ConstructorParameters<typeof MainDialog>[1] = everyoneAdmin): MainDialog {
   const flow = new WaterfallDialog('probe', [
     (step) => step.prompt('probePrompt', 'Which Apple ID manages this token?'),
     (step) => step.prompt('probePrompt', `Which location for ${String(step.result)}?`),

@@ -3,7 +3,7 @@ import { ActivityTypes, ConversationState, MemoryStorage, TestAdapter, type Acti
 import { TextPrompt, WaterfallDialog, type DialogStateManagerConfiguration } from 'botbuilder-dialogs';
 import { IRREVOCABLE_MESSAGE, MainDialog } from '../../dialogs/MainDialog';
 import { BUILT_IN_COMMANDS, COMMANDS } from '../../dialogs/commandCatalog';
-import { dialogBot } from '../support/dialogBot';
+import { dialogBot, everyoneAdmin } from '../support/dialogBot';
 
 function cardJson(activity: Partial<Activity>): string {
   return JSON.stringify(activity.attachments?.[0]?.content ?? {});
@@ -25,7 +25,7 @@ function probeFlow(): WaterfallDialog {
 }
 
 function mainWithProbe(): MainDialog {
-  const dialog = new MainDialog([{ command: 'tokens', dialog: probeFlow(), adminOnly: false, personalChatOnly: false }]);
+  const dialog = new MainDialog([{ command: 'tokens', dialog: probeFlow(), adminOnly: false, personalChatOnly: false }], everyoneAdmin);
   dialog.addDialog(new TextPrompt('probePrompt'));
   return dialog;
 }
@@ -38,15 +38,15 @@ function adapterFor(dialog: MainDialog): TestAdapter {
 
 describe('MainDialog', () => {
   it('answers help with the command card', async () => {
-    await adapterFor(new MainDialog()).send('help').assertReply(isHelpCard);
+    await adapterFor(new MainDialog([], everyoneAdmin)).send('help').assertReply(isHelpCard);
   });
 
   it('refuses unassign and revoke: book licenses cannot be reclaimed', async () => {
-    await adapterFor(new MainDialog()).send('revoke Moby Dick').assertReply(IRREVOCABLE_MESSAGE).send('unassign').assertReply(IRREVOCABLE_MESSAGE);
+    await adapterFor(new MainDialog([], everyoneAdmin)).send('revoke Moby Dick').assertReply(IRREVOCABLE_MESSAGE).send('unassign').assertReply(IRREVOCABLE_MESSAGE);
   });
 
   it('does not echo an unknown command back', async () => {
-    await adapterFor(new MainDialog())
+    await adapterFor(new MainDialog([], everyoneAdmin))
       .send('synchronise **everything** now')
       .assertReply((reply) => {
         assert.ok(!String(reply.text).includes('everything'));
@@ -91,7 +91,7 @@ describe('MainDialog', () => {
       adminOnly: false,
       personalChatOnly: false,
     }));
-    await adapterFor(new MainDialog(everyFlow))
+    await adapterFor(new MainDialog(everyFlow, everyoneAdmin))
       .send('help')
       .assertReply((reply) => {
         const json = cardJson(reply);
@@ -102,7 +102,7 @@ describe('MainDialog', () => {
 
   it('greets on install with the welcome card', async () => {
     const conversationState = new ConversationState(new MemoryStorage());
-    const bot = dialogBot(new MainDialog(), { state: conversationState });
+    const bot = dialogBot(new MainDialog([], everyoneAdmin), { state: conversationState });
     const adapter = new TestAdapter((context) => bot.run(context));
     await adapter
       .send({ type: ActivityTypes.ConversationUpdate, membersAdded: [{ id: 'bot', name: 'bot' }], recipient: { id: 'bot', name: 'bot' } })
@@ -112,11 +112,11 @@ describe('MainDialog', () => {
 
 describe('MainDialog card buttons', () => {
   it('runs the command a card button submits', async () => {
-    await adapterFor(new MainDialog()).send({ type: ActivityTypes.Message, value: { command: 'help' } }).assertReply(isHelpCard);
+    await adapterFor(new MainDialog([], everyoneAdmin)).send({ type: ActivityTypes.Message, value: { command: 'help' } }).assertReply(isHelpCard);
   });
 
   it('ignores a forged submission that names no known command', async () => {
-    await adapterFor(new MainDialog())
+    await adapterFor(new MainDialog([], everyoneAdmin))
       .send({ type: ActivityTypes.Message, value: { command: 'drop database' } })
       .assertReply((r) => assert.match(String(r.text), /Type \*\*help\*\*/));
   });
@@ -137,7 +137,7 @@ describe('MainDialog single-turn commands', () => {
       },
       { command: 'upload token', answer: async (context) => void (await context.sendActivity('upload started')), adminOnly: false, personalChatOnly: true },
       { command: 'sync', answer: async (context) => void (await context.sendActivity('sync started')), adminOnly: false, personalChatOnly: false, changesState: true },
-    ]);
+    ], everyoneAdmin);
 
   it('answers in the same turn, with the text after the command', async () => {
     await adapterFor(main()).send('tokens northwind').assertReply('token list');
@@ -168,7 +168,7 @@ describe('MainDialog turn cost', () => {
         return step.endDialog();
       },
     ]);
-    const main = new MainDialog([{ command: 'tokens', dialog: recording, adminOnly: false, personalChatOnly: false }]);
+    const main = new MainDialog([{ command: 'tokens', dialog: recording, adminOnly: false, personalChatOnly: false }], everyoneAdmin);
     main.addDialog(new TextPrompt('recordingPrompt'));
     const bot = dialogBot(main);
     const chat = (conversation: string) => new TestAdapter((context) => bot.run(context), { conversation: { id: conversation, isGroup: false, conversationType: 'personal', name: conversation } });

@@ -1,4 +1,4 @@
-import { ConversationState, MemoryStorage } from 'botbuilder';
+import { ConversationState, MemoryStorage, type TurnContext } from 'botbuilder';
 import { TurnRateLimiter } from '../../bot/TurnRateLimiter';
 import { VppBooksBot } from '../../bot/VppBooksBot';
 import type { MainDialog } from '../../dialogs/MainDialog';
@@ -25,3 +25,16 @@ export function dialogBot(main: MainDialog, parts: Partial<BotParts> = {}): VppB
     new TurnRateLimiter({ userPerMinute: 0, conversationPerMinute: 0, refreshPerMinute: 0 }),
   );
 }
+
+const actorOf = (context: TurnContext) => ({
+  tenantId: context.activity.conversation?.tenantId ?? 'test-tenant',
+  aadObjectId: context.activity.from?.aadObjectId ?? context.activity.from?.id ?? 'test-user',
+  name: context.activity.from?.name,
+});
+
+/** An access guard for dialog tests that do not test access: everyone is an admin of the turn's tenant. */
+export const everyoneAdmin: ConstructorParameters<typeof MainDialog>[1] = {
+  role: async () => 'admin',
+  check: async (context) => ({ allowed: true, actor: actorOf(context) }),
+  checkMember: async (context) => ({ allowed: true, actor: actorOf(context) }),
+};

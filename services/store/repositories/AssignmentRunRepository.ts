@@ -8,7 +8,7 @@ import { LIMITS, actorSchema, adamIdSchema, dateTimeSchema, errorInfoSchema, idS
 export const MAX_PASS_USERS = 5_000;
 
 /** Per-user outcome counts; every user processed lands in exactly one of the last three. */
-export const runCountsSchema = z.object({
+const runCountsSchema = z.object({
   processed: z.number().int().min(0),
   licensed: z.number().int().min(0),
   awaitingInvitation: z.number().int().min(0),
@@ -32,7 +32,6 @@ const runGroupSchema = z.object({
   /** The group's counts when the current pass began. */
   passStart: runCountsSchema.optional(),
 });
-export type RunGroup = z.infer<typeof runGroupSchema>;
 
 const userSampleSchema = z.object({
   clientUserId: z.string().min(1).max(128),
@@ -127,7 +126,7 @@ export const assignmentRunSchema = z.object({
   lastModifiedDateTime: dateTimeSchema,
 });
 export type AssignmentRun = z.infer<typeof assignmentRunSchema>;
-export type RunState = AssignmentRun['state'];
+type RunState = AssignmentRun['state'];
 
 export const SAMPLE_LIMIT = 50;
 
