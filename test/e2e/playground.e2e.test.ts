@@ -111,7 +111,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await page.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-tokens.png'), fullPage: true });
   });
 
-  it("reaches Megan's Playground with Alex's approval request, though her window was never opened", async () => {
+  it("reaches Megan's Playground with Alex's approval request, though she never wrote to the bot", async () => {
     await say(page, 'sync');
     await page.getByText('Main Campus finished', { exact: false }).last().waitFor({ timeout: 60_000 });
     await say(page, 'assign');
@@ -131,11 +131,13 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await page.getByRole('button', { name: 'Available' }).last().waitFor({ timeout: 30_000 });
     await say(page, 'available');
     await page.getByRole('button', { name: 'Request approval' }).last().waitFor({ timeout: 30_000 });
-    await say(page, 'request');
-    await page.getByText('Sent for approval', { exact: false }).last().waitFor({ timeout: 30_000 });
-
+    // The Playground answers UserNotFound for a user whose window is not open (Teams itself delivers
+    // regardless), and the outbox gives up after its retries: her window is open, but she has never
+    // written to the bot, so the bot must start the conversation itself.
     megan = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await megan.goto(approverUrl);
+    await say(page, 'request');
+    await page.getByText('Sent for approval', { exact: false }).last().waitFor({ timeout: 30_000 });
     await megan.getByText('Approval: assign "Emma"', { exact: false }).first().waitFor({ timeout: 30_000 });
     assert.ok(await megan.getByRole('button', { name: 'Approve' }).first().isVisible(), 'Megan can approve it');
     await megan.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-megan.png'), fullPage: true });
@@ -173,6 +175,10 @@ describe('end to end: the Agents Playground in Chromium', function () {
 
   afterEach(async function () {
     // A failed step leaves a picture of what Alex saw, for a person to look at.
-    if (this.currentTest?.state === 'failed') await page?.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-failed.png'), fullPage: true });
+    if (this.currentTest?.state === 'failed') {
+      await page?.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-failed.png'), fullPage: true });
+      // What the bot logged (warnings and errors) explains most failures of the later steps.
+      console.log(`bot output:\n${bot?.stdout.slice(-4000) ?? ''}\n${bot?.stderr.slice(-2000) ?? ''}`);
+    }
   });
 });
