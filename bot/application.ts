@@ -346,7 +346,9 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       await reconciler.idle();
       await claims.idle();
       await executor.stop();
-      // Before the outbox: sends under way finish; what is left stays pending for the next start.
+      // Before the outbox: sends under way finish, those waiting to be retried fail at once (they stay pending
+      // for the next start, where they are tried again) rather than holding the shutdown up for a backoff.
+      outbox.stopRetrying();
       await memberNotices.stop();
       await outbox.stop();
     });

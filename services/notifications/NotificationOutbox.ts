@@ -150,12 +150,16 @@ export class NotificationOutbox {
   private readonly tenantLogs = new Map<string, SendLog>();
   /** Wakes every pending wait (rate or backoff) when stop() gives up waiting. */
   private readonly sleepers = new Set<() => void>();
+  /** The waits before a retry, woken as soon as shutdown begins: a retry would come after the process is gone. */
+  private readonly backoffs = new Set<() => void>();
   private readonly maxAttempts: number;
   private readonly retryBaseMs: number;
   private readonly retryMaxMs: number;
   private lastSweep = 0;
   /** No new messages and no more retries. */
   private stopped = false;
+  /** Shutdown has begun: each message gets the attempt under way and no other. */
+  private retriesOff = false;
   /** stop() timed out: whatever still waits is given up as failed. */
   private abandoned = false;
 
@@ -209,12 +213,16 @@ export class NotificationOutbox {
           await this.options.store.conversations.deleteByConversationId(recipient.tenantId, recipient.conversationId);
           return 'dropped';
         }
-        if (!failure?.retryable || attempt >= this.maxAttempts || this.stopped) {
+        if (!failure?.retryable || attempt >= this.maxAttempts || this.retriesOff) {
           this.logger.warn({ err, conversationId: recipient.conversationId, status, code: failure?.code, attempt }, 'proactive message not delivered');
           return 'failed';
         }
         const backoff = Math.min(this.retryMaxMs, this.retryBaseMs * 2 ** (attempt - 1));
-        await this.sleep(Math.max(failure.retryAfterMs ?? 0, Math.floor(backoff / 2 + Math.random() * (backoff / 2))));
+        await this.sleep(Math.max(failure.retryAfterMs ?? 0, Math.floor(backoff / 2 + Math.random() * (backoff / 2))), this.backoffs);
+        if (this.retriesOff) {
+          this.logger.warn({ err, conversationId: recipient.conversationId, status, code: failure.code, attempt }, 'proactive message not delivered before shutdown');
+          return 'failed';
+        }
       }
     }
   }
@@ -252,15 +260,17 @@ export class NotificationOutbox {
     for (const [tenantId, log] of this.tenantLogs) if (log.idle(now)) this.tenantLogs.delete(tenantId);
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, alsoIn?: Set<() => void>): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
         this.sleepers.delete(wake);
+        alsoIn?.delete(wake);
         resolve();
       };
       const timer = setTimeout(wake, ms);
       this.sleepers.add(wake);
+      alsoIn?.add(wake);
     });
   }
 
@@ -308,9 +318,20 @@ export class NotificationOutbox {
     }
   }
 
+  /**
+   * The first step of shutdown: a message waiting to be retried fails now (its sender keeps it for the next
+   * start), so whoever waits on it, the member notices say, can stop without sitting out a backoff of up to
+   * retryMaxMs. New messages are still sent, once each.
+   */
+  stopRetrying(): void {
+    this.retriesOff = true;
+    for (const wake of [...this.backoffs]) wake();
+  }
+
   /** Waits for queued messages (up to stopTimeoutMs); nothing new is accepted or retried after this. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopRetrying();
     const drained = this.idle();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => {

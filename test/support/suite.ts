@@ -1,34 +1,60 @@
 /**
- * The whole suite, as `npm test` runs it on each Node version: most specs in parallel (they wait on
- * sockets and timers far more than they compute, so more workers than cores pays), then the few that
- * start whole bot processes and a browser, one at a time, since their timings assume a quiet machine.
+ * The whole suite. Most specs run in parallel (they wait on sockets and timers far more than they
+ * compute, so more workers than cores pays); the few that start whole bot processes, drive a browser, or
+ * interleave two bot instances run one at a time, since their timings assume a quiet machine.
  *
- *   node --import tsx test/support/suite.ts          (TEST_JOBS sets the number of workers, default 4)
+ *   node --import tsx test/support/suite.ts               every spec on this Node
+ *   node --import tsx test/support/suite.ts --runtimes    what `npm test` runs: each spec on the runtime that runs its code
+ *
+ * `--runtimes` splits the suite by who runs the code under test, so that both runtimes are proven and the
+ * suite still takes one pass: the services, the bot over HTTP, the store and the budget property run on
+ * the production LTS (Node 24); `npm start` as a process, the killed and restarted process, and the
+ * Playground in Chromium are what a developer runs, on the machines' Node (20). What no test of a runtime
+ * exercises, its API, the compiler checks: `@types/node` is pinned to 20, the oldest runtime supported, so
+ * code can use nothing Node 20 lacks. TEST_JOBS sets the number of parallel workers (default 4).
  */
 import { spawn } from 'node:child_process';
 import path from 'node:path';
+import { ensureNode } from './onNode';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const MOCHA = path.join(ROOT, 'node_modules', 'mocha', 'bin', 'mocha.js');
+/** The production runtime (the Bicep's `NODE|24-lts`, the Dockerfile's `node:24`). */
+const PRODUCTION_NODE = '24.22.3';
 
-/**
- * Specs that run `npm start` as child processes or drive Chromium, and the budget property, which
- * interleaves two bot instances on the real stack and whose waits assume a machine that isn't busy.
- */
-const ONE_AT_A_TIME = ['test/e2e/**/*.test.ts', 'test/faults/processKill.test.ts', 'test/bot/start.test.ts', 'test/services/assignments/budgetProperty.test.ts'];
+/** Specs that run `npm start` as child processes or drive Chromium: the developer's side. */
+const PROCESS_LEVEL = ['test/e2e/**/*.test.ts', 'test/faults/processKill.test.ts', 'test/bot/start.test.ts'];
+/** Interleaves two bot instances on the real stack; its waits assume a machine that isn't busy. */
+const BUDGET_PROPERTY = ['test/services/assignments/budgetProperty.test.ts'];
+const ONE_AT_A_TIME = [...PROCESS_LEVEL, ...BUDGET_PROPERTY];
 
-function mocha(args: string[]): Promise<number> {
+function mocha(node: string, args: string[]): Promise<number> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [MOCHA, ...args], { cwd: ROOT, stdio: 'inherit' });
+    const child = spawn(node, [MOCHA, ...args], { cwd: ROOT, stdio: 'inherit' });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
 }
 
-async function main(): Promise<void> {
-  const jobs = process.env.TEST_JOBS ?? '4';
-  const parallel = await mocha(['--parallel', '--jobs', jobs, ...ONE_AT_A_TIME.flatMap((spec) => ['--ignore', spec]), 'test/**/*.test.ts']);
-  const serial = await mocha(ONE_AT_A_TIME);
-  process.exit(parallel || serial);
+function banner(node: string, what: string): void {
+  process.stdout.write(`\n  ${what} on Node.js ${node === process.execPath ? process.version : `v${PRODUCTION_NODE}`}\n`);
 }
 
-void main();
+async function main(): Promise<void> {
+  const jobs = process.env.TEST_JOBS ?? '4';
+  const parallel = ['--parallel', '--jobs', jobs, ...ONE_AT_A_TIME.flatMap((spec) => ['--ignore', spec]), 'test/**/*.test.ts'];
+  const results: number[] = [];
+  if (process.argv.includes('--runtimes')) {
+    const production = ensureNode(PRODUCTION_NODE);
+    banner(production, 'Services, the bot over HTTP, the store');
+    results.push(await mocha(production, parallel));
+    results.push(await mocha(production, BUDGET_PROPERTY));
+    banner(process.execPath, '`npm start`, the killed process, the Playground in Chromium');
+    results.push(await mocha(process.execPath, PROCESS_LEVEL));
+  } else {
+    results.push(await mocha(process.execPath, parallel));
+    results.push(await mocha(process.execPath, ONE_AT_A_TIME));
+  }
+  process.exit(results.find((code) => code !== 0) ?? 0);
+}
+
+if (require.main === module) void main();

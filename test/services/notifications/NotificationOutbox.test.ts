@@ -146,6 +146,23 @@ describe('NotificationOutbox (Teams limits, retries, send-once)', function () {
       assert.deepEqual([await first, await second], ['sent', 'failed']);
       assert.equal(clock.countTimers(), 0, 'no timer keeps the process alive');
     });
+
+    it('stopRetrying() fails a message waiting out a backoff at once, and still sends new ones, once each', async () => {
+      const sender = new ScriptedSender().failWith('flaky', teamsError(502), teamsError(502)).failWith('later', teamsError(502));
+      const box = outbox(sender, { store: noStore, retryBaseMs: 30_000, retryMaxMs: 30_000 });
+      const waiting = send(box, 'flaky', 'x');
+      await clock.tickAsync(0);
+      assert.equal(sender.attempts.length, 1, 'the first attempt failed and a backoff of 15-30 s began');
+      box.stopRetrying();
+      await clock.tickAsync(0);
+      assert.equal(await waiting, 'failed', 'no wait for the backoff');
+      assert.equal(sender.attempts.length, 1, 'and no retry');
+      assert.equal(await send(box, 'fine', 'y'), 'sent');
+      const once = send(box, 'later', 'z');
+      await clock.tickAsync(0);
+      assert.equal(await once, 'failed');
+      assert.equal(sender.attempts.filter((a) => a.conversationId === 'later').length, 1);
+    });
   });
 
   it('retries 429, 412, 502 and 504 with backoff, and gives up on other errors', async () => {
