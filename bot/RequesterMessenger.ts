@@ -6,6 +6,7 @@ import type { AdaptiveCardJson } from '../cards/cardTemplates';
 import type { ApprovalNotifier, CardCopy } from '../dialogs/approvals/ApprovalCardHandler';
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../services/assignments/reporting';
 import { escapeMarkdown } from '../services/common/chatText';
+import { formatCount } from '../services/common/format';
 import type { Logger } from '../services/logging/logger';
 import type { NotificationOutbox } from '../services/notifications/NotificationOutbox';
 import type { NotificationMessage } from '../services/notifications/ProactiveSender';
@@ -70,11 +71,11 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     const bookTitle = escapeMarkdown(outcome.bookTitle);
     const text =
       outcome.pass && outcome.state === 'completed'
-        ? `People who joined ${outcome.groupNames.map(escapeMarkdown).join(', ')} since "${bookTitle}" was assigned: ${outcome.totals.licensed} assigned, ${outcome.totals.awaitingInvitation} pending invitation, ${outcome.totals.failed} failed.`
+        ? `People who joined ${outcome.groupNames.map(escapeMarkdown).join(', ')} since "${bookTitle}" was assigned: ${formatCount(outcome.totals.licensed)} assigned, ${formatCount(outcome.totals.awaitingInvitation)} pending invitation, ${formatCount(outcome.totals.failed)} failed.`
         : outcome.state === 'completed'
         ? outcome.installIntent === 'available'
-          ? `Finished assigning "${bookTitle}" as Available: ${outcome.totals.offered ?? 0} members were told it is there for them and get it with **my books**, up to ${outcome.budget ?? 0} licenses; nothing was spent yet.`
-          : `Finished assigning "${bookTitle}": ${outcome.totals.licensed} licensed now, ${outcome.totals.awaitingInvitation} invited (licensed once they join), ${outcome.totals.failed} failed. Members are told in Teams; the book is in the Books app under their purchases.`
+          ? `Finished assigning "${bookTitle}" as Available: ${formatCount(outcome.totals.offered ?? 0)} members were told it is there for them and get it with **my books**, up to ${formatCount(outcome.budget ?? 0)} licenses; nothing was spent yet.`
+          : `Finished assigning "${bookTitle}": ${formatCount(outcome.totals.licensed)} licensed now, ${formatCount(outcome.totals.awaitingInvitation)} invited (licensed once they join), ${formatCount(outcome.totals.failed)} failed. Members are told in Teams; the book is in the Books app under their purchases.`
         : outcome.state === 'interrupted'
           ? `Assigning "${bookTitle}" paused: ${outcome.error ?? 'Apple is unavailable.'}`
           : `Assigning "${bookTitle}" stopped: ${outcome.error ?? 'see the card'}.`;
@@ -88,7 +89,7 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     const by = request.decidedBy?.displayName ? escapeMarkdown(request.decidedBy.displayName) : 'an approver';
     const comment = request.comment ? `: "${escapeMarkdown(request.comment)}"` : '.';
     if (request.kind === 'topUp') {
-      const more = `${request.summary.licensesNeeded.toLocaleString('en-GB')} more licenses of "${bookTitle}" for ${groupName}`;
+      const more = `${formatCount(request.summary.licensesNeeded)} more licenses of "${bookTitle}" for ${groupName}`;
       const topUpText =
         request.state === 'approved'
           ? `${by} approved ${more}. The people waiting get the book now.`

@@ -15,10 +15,18 @@ export interface TurnRateLimits {
    * by default (off when that is).
    */
   refreshPerMinute?: number;
+  /**
+   * Typeahead searches per user (a search box asks once per pause in typing), counted apart from messages
+   * and clicks so that typing a name does not use up the clicks that follow. SEARCHES_PER_USER_LIMIT times
+   * the user limit by default (off when that is).
+   */
+  searchPerMinute?: number;
 }
 
 /** How many automatic refreshes a minute a user may cause for each message or click they may send. */
 export const REFRESHES_PER_USER_LIMIT = 10;
+/** How many typeahead searches a minute a user may send for each message or click they may send. */
+export const SEARCHES_PER_USER_LIMIT = 4;
 
 export interface TurnRateLimiterOptions {
   now?: () => number;
@@ -41,6 +49,17 @@ function isAutomaticRefresh(context: TurnContext): boolean {
   const value: unknown = context.activity.value;
   return type === ActivityTypes.Invoke && name === 'adaptiveCard/action' && typeof value === 'object' && value !== null && (value as { trigger?: unknown }).trigger === 'automatic';
 }
+
+/** A typeahead box's query (`Input.ChoiceSet` with `Data.Query`), sent while someone types. */
+function isTypeaheadSearch(context: TurnContext): boolean {
+  return context.activity.type === ActivityTypes.Invoke && context.activity.name === 'application/search';
+}
+
+/** A refused search gets the error a search box shows in its dropdown, not a chat message. */
+const REFUSED_SEARCH: InvokeResponse = {
+  status: 429,
+  body: { statusCode: 429, type: 'application/vnd.microsoft.error', value: { code: 'TooManyRequests', message: RATE_LIMITED_TEXT } },
+};
 
 /**
  * A refused refresh gets an error answer, which leaves the card as it is, rather than a text the person,
@@ -67,6 +86,7 @@ export class TurnRateLimiter {
   private readonly perUser: FixedWindowLimiter | undefined;
   private readonly perConversation: FixedWindowLimiter | undefined;
   private readonly refreshesPerUser: FixedWindowLimiter | undefined;
+  private readonly searchesPerUser: FixedWindowLimiter | undefined;
 
   constructor(
     limits: TurnRateLimits,
@@ -77,6 +97,8 @@ export class TurnRateLimiter {
     this.perConversation = limits.conversationPerMinute > 0 ? new FixedWindowLimiter({ limit: limits.conversationPerMinute, windowMs: WINDOW_MS, now }) : undefined;
     const refreshes = limits.refreshPerMinute ?? limits.userPerMinute * REFRESHES_PER_USER_LIMIT;
     this.refreshesPerUser = refreshes > 0 ? new FixedWindowLimiter({ limit: refreshes, windowMs: WINDOW_MS, now }) : undefined;
+    const searches = limits.searchPerMinute ?? limits.userPerMinute * SEARCHES_PER_USER_LIMIT;
+    this.searchesPerUser = searches > 0 ? new FixedWindowLimiter({ limit: searches, windowMs: WINDOW_MS, now }) : undefined;
   }
 
   /** True: run the turn. False: it was over a limit and has been answered (or deliberately not) here. */
@@ -92,6 +114,13 @@ export class TurnRateLimiter {
       if (refresh === 'allowed') return true;
       if (refresh === 'limited') this.options.logger?.warn({ user: context.activity.from?.aadObjectId ?? context.activity.from?.id }, 'card refresh limit reached; refusing refreshes for the rest of the minute');
       await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: REFUSED_REFRESH });
+      return false;
+    }
+    if (isTypeaheadSearch(context)) {
+      const search: Admission = user && this.searchesPerUser ? this.searchesPerUser.hit(user) : 'allowed';
+      if (search === 'allowed') return true;
+      if (search === 'limited') this.options.logger?.warn({ user: context.activity.from?.aadObjectId ?? context.activity.from?.id }, 'typeahead search limit reached; refusing searches for the rest of the minute');
+      await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: REFUSED_SEARCH });
       return false;
     }
     const conversation = conversationKey(context);

@@ -1,4 +1,4 @@
-import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationState, type StatePropertyAccessor, type TurnContext, type ChannelAccount } from 'botbuilder';
+import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationState, type InvokeResponse, type StatePropertyAccessor, type TurnContext, type ChannelAccount } from 'botbuilder';
 import type { DialogState } from 'botbuilder-dialogs';
 import { welcomeCard } from '../cards/cardTemplates';
 import { memberHelpCard } from '../cards/myBooksCards';
@@ -6,6 +6,7 @@ import type { MainDialog } from '../dialogs/MainDialog';
 import { sendCard } from '../dialogs/replies';
 import type { ConversationReferenceRecorder } from './ConversationReferenceRecorder';
 import type { ApprovalCardHandler } from '../dialogs/approvals/ApprovalCardHandler';
+import { SEARCH_INVOKE_NAME, type SearchInvokeHandler } from '../dialogs/search/SearchInvokeHandler';
 import type { TurnRateLimiter } from './TurnRateLimiter';
 
 /**
@@ -29,6 +30,8 @@ export class VppBooksBot extends TeamsActivityHandler {
     private readonly isAdmin: (tenantId: string, aadObjectId: string) => Promise<boolean>,
     /** Per-user and per-conversation limits, checked before anything else a turn does. */
     private readonly rateLimiter: TurnRateLimiter,
+    /** Typeahead searches (`application/search`) from the assign flow's cards; without it they are not implemented. */
+    private readonly search?: Pick<SearchInvokeHandler, 'handle'>,
   ) {
     super();
     this.dialogState = conversationState.createProperty<DialogState>('DialogState');
@@ -60,6 +63,13 @@ export class VppBooksBot extends TeamsActivityHandler {
 
   protected override async onAdaptiveCardInvoke(context: TurnContext, invokeValue: AdaptiveCardInvokeValue): Promise<AdaptiveCardInvokeResponse> {
     return this.approvalCards.handle(context, invokeValue);
+  }
+
+  protected override async onInvokeActivity(context: TurnContext): Promise<InvokeResponse> {
+    // Answered here, not by botbuilder's onSearchInvoke: that one refuses an empty queryText, which a
+    // typeahead box may send, and would not check who asks.
+    if (context.activity.name === SEARCH_INVOKE_NAME && this.search) return this.search.handle(context);
+    return super.onInvokeActivity(context);
   }
 
   override async run(context: TurnContext): Promise<void> {

@@ -7,6 +7,11 @@ import { isAppleReachable } from '../services/apple/reachability';
 import { DownstreamHealth } from '../services/health/DownstreamHealth';
 import { GraphDirectory, graphSignInFor } from '../services/directory/GraphDirectory';
 import { CachedGroupMembership } from '../services/directory/CachedGroupMembership';
+import { GroupMemberCounts } from '../services/directory/GroupMemberCounts';
+import { TypeaheadSearch } from '../services/search/TypeaheadSearch';
+import { BookResults } from '../services/search/BookResults';
+import { GroupResults } from '../services/search/GroupResults';
+import { SearchInvokeHandler } from '../dialogs/search/SearchInvokeHandler';
 import { BookCatalog } from '../services/books/BookCatalog';
 import { BookSearch } from '../services/assignments/bookSearch';
 import { bookFlows } from '../dialogs/books/bookFlows';
@@ -284,6 +289,8 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       if (outcome.status === 'completed') reconciler.afterSync(outcome.tokenId);
     });
     const bookSearch = new BookSearch(store);
+    // Counted for the group choices shown, briefly cached: typeahead asks again with every pause in typing.
+    const groupCounts = new GroupMemberCounts(directory);
     const reconcileCommand = new ReconcileCommand(bookSearch, tokens, reconciler, outbox, logger);
     // Available assignments: members get the book themselves (`my books` → Get) within the approved budget.
     const claims = new BookClaimService({ store, runs, directory, clients, topUps: topUpRequests, notices: memberNotices, logger, wait: { intervalMs: config.apple.statusPollIntervalMs } });
@@ -292,13 +299,16 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production', allowedHosts: config.tokenDownload.hosts, allowLoopback: config.mode === 'local' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
-      ...syncFlows({ tokens, poster: outbox, results: syncResults, bookStatus: new BookStatusDialog(new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'))) }),
-      ...assignFlows({ books: bookSearch, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, executor, isAdmin, reconcile: reconcileCommand }),
+      ...syncFlows({ tokens, poster: outbox, results: syncResults, history: sync, bookStatus: new BookStatusDialog(new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'))) }),
+      ...assignFlows({ books: bookSearch, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, executor, isAdmin, reconcile: reconcileCommand, groupCounts }),
       ...memberFlows({ claims }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
-    const bot = new VppBooksBot(conversationState, new MainDialog(flows, new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id))), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin, new TurnRateLimiter(config.rateLimits, { logger, now: options.rateLimitClock }));
+    const guard = new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id));
+    // Typeahead search on the assign flow's cards: the admin's books, and directory groups with what they hold.
+    const typeahead = new TypeaheadSearch({ books: new BookResults(bookSearch), groups: new GroupResults(directory, groupCounts) });
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, guard), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin, new TurnRateLimiter(config.rateLimits, { logger, now: options.rateLimitClock }), new SearchInvokeHandler(typeahead, guard, logger));
     const server = createBotServer({
       adapter,
       bot,

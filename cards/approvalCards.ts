@@ -1,4 +1,5 @@
 import { escapeMarkdown } from '../services/common/chatText';
+import { formatCount, formatDateTime } from '../services/common/format';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import approvalRequestTemplate from './approvalRequest.json';
 import approvalNoticeTemplate from './approvalNotice.json';
@@ -18,24 +19,28 @@ export interface ApprovalView {
   expiresAt: string;
 }
 
-const dateTime = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
-export const formatDateTime = (iso: string): string => `${dateTime.format(new Date(iso))} UTC`;
+// bookStatusCards.ts still takes it from here; it moves to services/common/format.ts with that file's next change.
+export { formatDateTime };
 export const intentLabel = (intent: 'required' | 'available'): string => (intent === 'required' ? 'Required' : 'Available');
 /** A person as card Markdown (escaped). */
 const nameOf = (actor: { aadObjectId: string; displayName?: string | undefined }): string => escapeMarkdown(actor.displayName ?? actor.aadObjectId);
 
-function stateLine(request: ApprovalView): { stateLabel: string; stateColor: string } {
+/**
+ * The request's state in words, led by an emoji: green, yellow and red text are too faint to read in one of
+ * Teams' themes (docs/STYLE-GUIDE.md, "Colour"), so the line keeps the default colour.
+ */
+function stateLabel(request: ApprovalView): string {
   switch (request.state) {
     case 'pending':
-      return { stateLabel: `Waiting for approval (expires ${formatDateTime(request.expiresAt)})`, stateColor: 'Default' };
+      return `⏳ Waiting for approval (expires ${formatDateTime(request.expiresAt)})`;
     case 'approved':
-      return { stateLabel: `Approved by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}`, stateColor: 'Good' };
+      return `✅ Approved by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}`;
     case 'rejected':
-      return { stateLabel: `Rejected by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}`, stateColor: 'Attention' };
+      return `⛔ Rejected by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}`;
     case 'expired':
-      return { stateLabel: `Expired on ${formatDateTime(request.expiresAt)} without a decision; nothing was assigned`, stateColor: 'Warning' };
+      return `⌛ Expired on ${formatDateTime(request.expiresAt)} without a decision; nothing was assigned`;
     case 'withdrawn':
-      return { stateLabel: `Withdrawn by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}; nothing was assigned`, stateColor: 'Warning' };
+      return `↩️ Withdrawn by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}; nothing was assigned`;
   }
 }
 
@@ -61,14 +66,14 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
     { title: 'Groups', value: escapeMarkdown(request.summary.groupName) },
     { title: 'Intent', value: intentLabel(request.summary.installIntent) },
     ...(topUp ? [{ title: 'Why', value: topUpReason(request.summary) }] : []),
-    { title: 'Licenses approved by this', value: topUp ? `${request.summary.licensesNeeded.toLocaleString('en-GB')} more` : licensesLine(request.summary) },
+    { title: 'Licenses approved by this', value: topUp ? `${formatCount(request.summary.licensesNeeded)} more` : licensesLine(request.summary) },
     { title: 'Requested by', value: nameOf(request.requestedBy) },
     { title: 'Requested', value: formatDateTime(request.requestedDateTime) },
   ];
   if (request.comment) facts.push({ title: 'Comment', value: escapeMarkdown(request.comment) });
   const card = renderCard(approvalRequestTemplate, {
-    title: topUp ? `Approval: ${request.summary.licensesNeeded.toLocaleString('en-GB')} more licenses for "${bookTitle}"` : `Approval: assign "${bookTitle}"`,
-    ...stateLine(request),
+    title: topUp ? `Approval: ${formatCount(request.summary.licensesNeeded)} more licenses for "${bookTitle}"` : `Approval: assign "${bookTitle}"`,
+    stateLabel: stateLabel(request),
     facts,
     notice: options.notice ?? '',
     actionable: options.actionable && request.state === 'pending',
@@ -87,18 +92,18 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
 export function topUpReason(summary: { groupName: string; licensesNeeded: number; joined?: number | undefined; asked?: number | undefined }): string {
   const groupName = escapeMarkdown(summary.groupName);
   if (summary.asked !== undefined) {
-    const who = `${summary.asked.toLocaleString('en-GB')} ${summary.asked === 1 ? 'member' : 'members'} of ${groupName}`;
-    return `${who} asked for the book (my books), and the licenses approved for it are used up. Approve ${summary.licensesNeeded.toLocaleString('en-GB')} more licenses? They get it once approved.`;
+    const who = `${formatCount(summary.asked)} ${summary.asked === 1 ? 'member' : 'members'} of ${groupName}`;
+    return `${who} asked for the book (my books), and the licenses approved for it are used up. Approve ${formatCount(summary.licensesNeeded)} more licenses? They get it once approved.`;
   }
   const people = summary.joined ?? summary.licensesNeeded;
-  return `${people.toLocaleString('en-GB')} more ${people === 1 ? 'person' : 'people'} joined ${groupName} since the book was assigned, and the licenses approved for it are used up. Approve ${summary.licensesNeeded.toLocaleString('en-GB')} more licenses? Nobody gets one until then.`;
+  return `${formatCount(people)} more ${people === 1 ? 'person' : 'people'} joined ${groupName} since the book was assigned, and the licenses approved for it are used up. Approve ${formatCount(summary.licensesNeeded)} more licenses? Nobody gets one until then.`;
 }
 
 /** "70 (60 needed + 10 for newcomers)": what an approval approves, spelled out. */
 function licensesLine(summary: { licensesNeeded: number; headroom?: number | undefined }): string {
-  const needed = summary.licensesNeeded.toLocaleString('en-GB');
+  const needed = formatCount(summary.licensesNeeded);
   if (!summary.headroom) return needed;
-  return `${(summary.licensesNeeded + summary.headroom).toLocaleString('en-GB')} (${needed} needed + ${summary.headroom.toLocaleString('en-GB')} for newcomers)`;
+  return `${formatCount(summary.licensesNeeded + summary.headroom)} (${needed} needed + ${formatCount(summary.headroom)} for newcomers)`;
 }
 
 /** A one-line card, the answer to a click that cannot be acted on (unknown or forged request); `text` is chat Markdown. */

@@ -3,6 +3,7 @@ import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import { intentLabel } from './approvalCards';
 import assignPreviewTemplate from './assignPreview.json';
 import assignResultTemplate from './assignResult.json';
+import choiceQuestionTemplate from './choiceQuestion.json';
 
 const n = (v: number): string => v.toLocaleString('en-GB');
 
@@ -112,4 +113,43 @@ export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
 /** "Assigned 2,000 of 5,000 users of …" */
 export function assignProgressText(update: { bookTitle: string; processed: number; total: number; totals: { licensed: number; awaitingInvitation: number; failed: number } }): string {
   return `Assigning "${escapeMarkdown(update.bookTitle)}": ${n(update.processed)} of ${n(update.total)} users done (${n(update.totals.licensed)} assigned, ${n(update.totals.awaitingInvitation)} pending invitation, ${n(update.totals.failed)} failed).`;
+}
+
+/** A typeahead box: the dataset the bot's `application/search` answers, and the plain-text words around it. */
+export interface TypeaheadQuestionData {
+  ref: string;
+  dataset: string;
+  label: string;
+  placeholder: string;
+  /** The submit button's title. */
+  button: string;
+  /** Shown by the client when the button is pressed with nothing picked. */
+  error: string;
+}
+
+/**
+ * A search box whose choices the bot finds as the admin types (Teams' typeahead search). The question
+ * itself is the message's text, which also tells how to answer by typing where a client has no typeahead.
+ */
+export function typeaheadQuestionCard(data: TypeaheadQuestionData): AdaptiveCardJson {
+  return renderCard(choiceQuestionTemplate, {
+    ref: data.ref,
+    question: '',
+    hint: '',
+    choices: [],
+    search: data.dataset,
+    searchLabel: data.label,
+    searchPlaceholder: data.placeholder,
+    searchButton: data.button,
+    searchError: data.error,
+    answer: '',
+  });
+}
+
+/**
+ * What a question card becomes once answered: the question and the answer, no buttons, so an old copy
+ * cannot be answered again. Both are chat Markdown (the caller escapes names in them).
+ */
+export function answeredQuestionCard(data: { question: string; answer: string }): AdaptiveCardJson {
+  return renderCard(choiceQuestionTemplate, { ref: '', question: data.question, hint: '', choices: [], search: '', answer: data.answer });
 }

@@ -1,5 +1,6 @@
 import { echoArgument, escapeMarkdown, looksLikeToken } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import { bookLicenseBars, MAX_CHARTED_ENTRIES } from './charts';
 import bookListTemplate from './bookList.json';
 
 /** What the books card shows of one book; structurally matches the catalog's CatalogBook. */
@@ -40,6 +41,7 @@ export function bookListCard(view: BookListView): AdaptiveCardJson {
   const last = view.offset + view.books.length;
   // The search box and the paging buttons carry the search back; a pasted token must not ride along in them.
   const searchText = looksLikeToken(view.text) ? '' : view.text;
+  const charted = view.books.length <= MAX_CHARTED_ENTRIES;
   return renderCard(bookListTemplate, {
     heading: view.text ? `Books matching ${echoArgument(view.text)}` : 'Books',
     subheading: view.books.length > 0 ? `Showing ${count(first)}–${count(last)}${view.next ? ', more on the next page' : ''}` : '',
@@ -57,7 +59,9 @@ export function bookListCard(view: BookListView): AdaptiveCardJson {
       plainTitle: b.title,
       author: escapeMarkdown(b.author ?? ''),
       coverUrl: b.coverUrl ?? '',
+      // No license left: the card says so instead of offering an Assign button that could only be refused.
       noneAvailable: !b.unlimited && b.availableLicenseCount === 0,
+      licenseChart: charted ? bookLicenseBars(b) : { show: false },
       // FactSet values must be strings.
       tokenLabel: escapeMarkdown(b.tokenDisplayName),
       totalLabel: b.unlimited ? 'Unlimited (free book)' : count(b.totalLicenseCount),

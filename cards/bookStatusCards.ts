@@ -1,6 +1,7 @@
 import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import { formatDateTime, intentLabel } from './approvalCards';
+import { budgetGauge, licenseDonut, MAX_CHARTED_ENTRIES } from './charts';
 import bookStatusTemplate from './bookStatus.json';
 
 const n = (v: number): string => v.toLocaleString('en-GB');
@@ -53,13 +54,17 @@ export interface BookStatusView {
 /** Names and titles are escaped here; reasons, errors and problems are the services' own chat text. */
 export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
   const tokenName = escapeMarkdown(view.token.displayName);
+  const charted = view.groups.length <= MAX_CHARTED_ENTRIES;
   return renderCard(bookStatusTemplate, {
     bookTitle: escapeMarkdown(view.book.title),
     licenseLine: view.book.unlimited
       ? `${tokenName}: a free book with unlimited licenses, ${n(view.book.usedLicenseCount)} in use.`
       : `${tokenName}: ${n(view.book.usedLicenseCount)} of ${n(view.book.totalLicenseCount)} licenses used, ${n(view.book.availableLicenseCount)} available${view.reserved ? `, ${n(view.reserved)} of them reserved by open requests` : ''}.`,
+    // A free book has no whole to show a share of.
+    licenseChart: view.book.unlimited ? { show: false } : licenseDonut({ used: view.book.usedLicenseCount, available: view.book.availableLicenseCount, reserved: view.reserved }),
     groups: view.groups.map((g) => ({
       groupName: escapeMarkdown(g.groupName),
+      budgetChart: charted && g.budget ? budgetGauge(g.budget.spent, g.budget.approved) : { show: false },
       facts: [
         { title: 'Intent', value: intentLabel(g.installIntent) },
         { title: 'Status', value: STATUS_LABEL[g.status] ?? g.status },

@@ -1,4 +1,5 @@
 import { escapeMarkdown } from '../services/common/chatText';
+import { formatCount, formatDateTime } from '../services/common/format';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import memberNoticeTemplate from './memberNotice.json';
 import reachSummaryTemplate from './memberReachSummary.json';
@@ -73,12 +74,12 @@ export function memberMessage(kind: 'licensed' | 'invited' | 'offered', book: No
   }
   if (kind === 'invited') {
     const url = webUrl(invitationUrl ?? '');
-    const text = `To get "${title}", join your organisation's Apple volume purchasing program first.`;
+    const text = `To get "${title}", join your organisation's Apple volume purchasing programme first.`;
     return {
       text,
       card: noticeCard({
         title: text,
-        paragraphs: ['Open your invitation with the button below and accept it with your Apple Account (it takes a minute).'],
+        paragraphs: ['Press **Join** to open your invitation, and accept it with your Apple Account (it takes a minute).'],
         note: 'Once you have joined, the book arrives by itself after the next sync with Apple (at most twice a day), in the **Books** app.',
         openUrl: url,
         openUrlTitle: 'Join',
@@ -106,16 +107,16 @@ export interface ReachSummaryInput {
   download?: { url: string; expires: Date } | undefined;
 }
 
-const members = (n: number, verb: { one: string; many: string }): string => `${n.toLocaleString('en-GB')} ${n === 1 ? `member ${verb.one}` : `members ${verb.many}`}`;
+const members = (n: number, verb: { one: string; many: string }): string => `${formatCount(n)} ${n === 1 ? `member ${verb.one}` : `members ${verb.many}`}`;
 
 /** The requester hears, once per run, how many members were told and who could not be reached. */
 export function reachSummaryMessage(input: ReachSummaryInput): CardMessage {
   const bookTitle = escapeMarkdown(input.bookTitle);
-  const text = `"${bookTitle}": ${members(input.told, { one: 'was', many: 'were' })} told in Teams; ${input.unreachable.toLocaleString('en-GB')} could not be reached.`;
+  const text = `"${bookTitle}": ${members(input.told, { one: 'was', many: 'were' })} told in Teams; ${formatCount(input.unreachable)} could not be reached.`;
   const shown = input.firstUnreachable.slice(0, SHOWN_UNREACHABLE);
-  const shownTitle = input.unreachable > shown.length ? `Could not be reached (the first ${shown.length} of ${input.unreachable.toLocaleString('en-GB')})` : 'Could not be reached';
+  const shownTitle = input.unreachable > shown.length ? `Could not be reached (the first ${formatCount(shown.length)} of ${formatCount(input.unreachable)})` : 'Could not be reached';
   let note = '';
-  if (input.download) note = `The download lists every member who could not be reached; the link works until ${input.download.expires.toISOString().slice(0, 10)}. Anyone who has the link can open the list (names, e-mail addresses, invitation links), so please do not forward it.`;
+  if (input.download) note = `The download lists every member who could not be reached; the link works until ${formatDateTime(input.download.expires)}. Anyone who has the link can open the list (names, e-mail addresses, invitation links), so please do not forward it.`;
   else if (input.unreachable > shown.length) note = 'No download of the whole list: the bot has no public address (set BOT_HOSTNAME).';
   return {
     text,
@@ -123,8 +124,8 @@ export function reachSummaryMessage(input: ReachSummaryInput): CardMessage {
       title: `Who heard about "${bookTitle}"`,
       text,
       facts: [
-        { title: 'Told in Teams', value: input.told.toLocaleString('en-GB') },
-        { title: 'Could not be reached', value: input.unreachable.toLocaleString('en-GB') },
+        { title: 'Told in Teams', value: formatCount(input.told) },
+        { title: 'Could not be reached', value: formatCount(input.unreachable) },
       ],
       shownTitle,
       shown: shown.map((m) => ({ text: `${escapeMarkdown(m.displayName)}${m.mail ? ` (${escapeMarkdown(m.mail)})` : ''}: ${m.reason}` })),

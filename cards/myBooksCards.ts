@@ -19,16 +19,16 @@ export interface MyBooksView {
   yours: readonly MemberBookView[];
 }
 
-const NOTES: Record<MemberBookView['status'], { note: string; color: string }> = {
-  offered: { note: '', color: 'Default' },
-  waiting: { note: 'You asked for it, but its licenses are all taken: the admins were asked for more, and I will tell you here when it is yours.', color: 'Warning' },
-  onItsWay: { note: 'On its way: Apple is still working on it. I will tell you here when it is yours.', color: 'Accent' },
-  yours: { note: 'Yours: open the Books app to read it.', color: 'Good' },
-  joinVpp: { note: "Yours once you join your organisation's Apple program: open Join, accept, and the book appears in the Books app.", color: 'Warning' },
+/** Each status in words, led by an emoji rather than a colour: green and yellow text are too faint in Teams' light theme. */
+const NOTES: Record<MemberBookView['status'], string> = {
+  offered: '',
+  waiting: '⏳ You asked for it, but its licenses are all taken: the admins were asked for more, and I will tell you here when it is yours.',
+  onItsWay: '⏳ On its way: Apple is still working on it. I will tell you here when it is yours.',
+  yours: '✅ Yours: open the Books app to read it.',
+  joinVpp: "✉️ Yours once you join your organisation's Apple volume purchasing programme: press **Join**, accept, and the book appears in the Books app.",
 };
 
 function bookData(book: MemberBookView): Record<string, unknown> {
-  const { note, color } = NOTES[book.status];
   return {
     tokenId: book.tokenId,
     runId: book.runId ?? '',
@@ -36,8 +36,7 @@ function bookData(book: MemberBookView): Record<string, unknown> {
     plainTitle: book.title,
     author: escapeMarkdown(book.author ?? ''),
     coverUrl: book.coverUrl ?? '',
-    note,
-    noteColor: color,
+    note: NOTES[book.status],
     // Only a book nobody is working on for them has a Get button; the server checks every click anyway.
     canGet: book.status === 'offered' && book.runId !== undefined,
     invitationUrl: book.status === 'joinVpp' ? (book.invitationUrl ?? '') : '',

@@ -6,6 +6,8 @@ import type { LowLicenseBook } from '../services/sync/types';
 import { notificationCard, syncResultCard, type CardAction, type Fact } from './syncCards';
 import { formatDate } from './tokenCards';
 
+const n = (value: number): string => value.toLocaleString('en-GB');
+
 const RENEW_STEPS =
   'Download a new token in Apple Business Manager or Apple School Manager (Preferences → Payments and Billing → Content Tokens), then type **renew** followed by the token name.';
 
@@ -31,7 +33,7 @@ function expiringMessage(token: VppToken, daysLeft: number): NotificationMessage
   const text = `The VPP token "${escapeMarkdown(token.displayName)}" expires ${when} (${formatDate(token.expirationDateTime)}). After that the bot can no longer sync or assign its books.`;
   return {
     text,
-    card: notificationCard({ title: `VPP token expires ${when}`, text, color: daysLeft <= 7 ? 'Attention' : 'Warning', facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }),
+    card: notificationCard({ title: `VPP token expires ${when}`, text, color: daysLeft <= 7 ? 'Attention' : 'Default', facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }),
   };
 }
 
@@ -77,16 +79,16 @@ function externalMdmMessage(token: VppToken): NotificationMessage {
 }
 
 function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage {
-  const list = books.map((b) => `${escapeMarkdown(b.title)}: ${b.available} of ${b.total} left`).join('; ');
+  const list = books.map((b) => `${escapeMarkdown(b.title)}: ${n(b.available)} of ${n(b.total)} left`).join('; ');
   const tokenName = escapeMarkdown(token.displayName);
   const text = `${books.length === 1 ? 'A book is' : `${books.length} books are`} running low on licenses under "${tokenName}": ${list}.`;
   return {
     text,
     card: notificationCard({
       title: 'Books running low on licenses',
-      text: `Under "${tokenName}". Buy more licenses in Apple Business Manager or Apple School Manager, then sync.`,
-      color: 'Warning',
-      facts: books.map((b) => ({ title: escapeMarkdown(b.title), value: `${b.available} of ${b.total} left` })),
+      text: `Under "${tokenName}", seen by a scheduled sync. Buy more licenses in Apple Business Manager or Apple School Manager, then sync.`,
+      color: 'Default',
+      facts: books.map((b) => ({ title: escapeMarkdown(b.title), value: `${n(b.available)} of ${n(b.total)} left` })),
       actions: actions(token, 'sync'),
     }),
   };
@@ -101,26 +103,38 @@ function syncSummaryMessage(results: readonly SyncResultView[]): NotificationMes
   const failed = results.filter((o) => o.status !== 'completed');
   const facts: Fact[] = [...failed, ...completed].slice(0, SUMMARY_LIMIT).map((o) => ({
     title: escapeMarkdown(o.tokenName),
-    value: o.status === 'completed' ? `${o.books} books, ${o.licenses.available} of ${o.licenses.total} licenses available` : `failed: ${o.error?.message ?? 'unknown error'}`,
+    value: o.status === 'completed' ? `${n(o.books)} books, ${n(o.licenses.available)} of ${n(o.licenses.total)} licenses available` : `failed: ${o.error?.message ?? 'unknown error'}`,
   }));
   const more = results.length - facts.length;
-  if (more > 0) facts.push({ title: 'More', value: `${more} more tokens` });
-  const text = `Sync of ${results.length} tokens finished: ${completed.length} completed, ${failed.length} failed.`;
+  if (more > 0) facts.push({ title: 'More', value: `${n(more)} more tokens` });
+  // The admin who asked hears of books running low here, not in a notice of their own.
+  const low = results.flatMap((o) => o.lowLicenseBooks.map((b) => ({ ...b, tokenName: o.tokenName })));
+  const lowFacts: Fact[] = low.slice(0, SUMMARY_LIMIT).map((b) => ({ title: `Running low: ${escapeMarkdown(b.title)}`, value: `${n(b.available)} of ${n(b.total)} left (${escapeMarkdown(b.tokenName)})` }));
+  if (low.length > lowFacts.length) lowFacts.push({ title: 'Running low', value: `${n(low.length - lowFacts.length)} more books` });
+  const text =
+    `Sync of ${results.length} tokens finished: ${completed.length} completed, ${failed.length} failed.` +
+    (low.length > 0 ? ` ${low.length === 1 ? '1 book is' : `${low.length} books are`} running low on licenses.` : '');
+  const steps = [
+    ...(failed.length > 0 ? ['Type **status** to see what needs attention.'] : []),
+    ...(low.length > 0 ? ['Buy more licenses for the books running low in Apple Business Manager or Apple School Manager, then sync.'] : []),
+  ];
   const card = notificationCard({
     title: 'Sync finished',
     text,
-    color: failed.length > 0 ? 'Warning' : 'Good',
-    facts,
-    nextStep: failed.length > 0 ? 'Type **status** to see what needs attention.' : '',
+    color: failed.length > 0 ? 'Attention' : 'Default',
+    facts: [...facts, ...lowFacts],
+    nextStep: steps.join(' '),
   });
   return { text, card };
 }
 
 function syncResultMessage(outcome: SyncResultView): NotificationMessage {
   const tokenName = escapeMarkdown(outcome.tokenName);
+  const low = outcome.lowLicenseBooks;
+  const lowText = low.length > 0 ? ` Running low on licenses: ${low.map((b) => `${escapeMarkdown(b.title)}: ${n(b.available)} of ${n(b.total)} left`).join('; ')}.` : '';
   const text =
     outcome.status === 'completed'
-      ? `Sync of ${tokenName} finished: ${outcome.books} books, ${outcome.licenses.available} of ${outcome.licenses.total} licenses available.`
+      ? `Sync of ${tokenName} finished: ${n(outcome.books)} books, ${n(outcome.licenses.available)} of ${n(outcome.licenses.total)} licenses available.${lowText}`
       : `Sync of ${tokenName} failed: ${outcome.error?.message ?? 'unknown error'}`;
   return { text, card: syncResultCard(outcome) };
 }

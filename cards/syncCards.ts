@@ -1,6 +1,8 @@
 import { escapeMarkdown } from '../services/common/chatText';
 import type { SyncResultView } from '../services/notifications/noticeMessages';
+import type { SyncHistoryEntry } from '../services/sync/types';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import { formatDuration, licenseDonut, licenseGauge, MAX_CHARTED_ENTRIES, syncHistoryCharts } from './charts';
 import notificationTemplate from './notification.json';
 import statusBoardTemplate from './statusBoard.json';
 import syncResultTemplate from './syncResult.json';
@@ -36,14 +38,6 @@ export function notificationCard(data: NotificationCardData): AdaptiveCardJson {
 
 const n = (value: number): string => value.toLocaleString('en-GB');
 
-function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms} ms`;
-  const seconds = Math.round(ms / 100) / 10;
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
-}
-
 export function syncResultCard(result: SyncResultView): AdaptiveCardJson {
   const ok = result.status === 'completed';
   const c = result.changes;
@@ -61,12 +55,20 @@ export function syncResultCard(result: SyncResultView): AdaptiveCardJson {
   return renderCard(syncResultTemplate, {
     tokenId: result.tokenId,
     title: ok ? `Sync of ${tokenName} finished` : `Sync of ${tokenName} failed`,
-    color: ok ? 'Good' : 'Attention',
+    // Red for a failure; a success needs no colour (green text is hard to read on Teams' light theme).
+    color: ok ? 'Default' : 'Attention',
     // Sync errors are the bot's own chat text (names in them already escaped).
     error: result.error?.message ?? '',
     facts,
-    lowBooks: result.lowLicenseBooks.map((b) => ({ label: `${escapeMarkdown(b.title)}: ${n(b.available)} of ${n(b.total)} left` })),
+    licenseChart: ok ? licenseDonut(result.licenses) : { show: false },
+    history: syncHistoryCharts(result.history ?? []),
+    lowBooks: lowLicenseLines(result.lowLicenseBooks),
   });
+}
+
+/** "Title: 2 of 20 left" for each book the sync saw running low. */
+function lowLicenseLines(books: SyncResultView['lowLicenseBooks']): Array<{ label: string }> {
+  return books.map((b) => ({ label: `${escapeMarkdown(b.title)}: ${n(b.available)} of ${n(b.total)} left` }));
 }
 
 export interface TokenStatusView {
@@ -79,11 +81,14 @@ export interface TokenStatusView {
   lastSyncStatus: 'none' | 'inProgress' | 'completed' | 'failed';
   books: number;
   licenses: { total: number; used: number };
+  /** The token's recent syncs, oldest first; given when the board shows this one token. */
+  history?: readonly SyncHistoryEntry[] | undefined;
 }
 
+// Only Unhealthy is coloured: Teams' yellow and green text are hard to read, and the word says it anyway.
 const HEALTH: Record<TokenStatusView['health'], { label: string; color: CardColor }> = {
-  healthy: { label: 'Healthy', color: 'Good' },
-  warning: { label: 'Warning', color: 'Warning' },
+  healthy: { label: 'Healthy', color: 'Default' },
+  warning: { label: 'Warning', color: 'Default' },
   unhealthy: { label: 'Unhealthy', color: 'Attention' },
 };
 
@@ -92,6 +97,7 @@ const dateTimeFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', t
 export function statusBoardCard(tokens: readonly TokenStatusView[], now: Date): AdaptiveCardJson {
   const counts = { healthy: 0, warning: 0, unhealthy: 0 };
   for (const t of tokens) counts[t.health]++;
+  const charted = tokens.length <= MAX_CHARTED_ENTRIES;
   return renderCard(statusBoardTemplate, {
     count: tokens.length,
     summary: `${counts.healthy} healthy, ${counts.warning} warning, ${counts.unhealthy} unhealthy`,
@@ -105,6 +111,8 @@ export function statusBoardCard(tokens: readonly TokenStatusView[], now: Date): 
       lastSyncLabel: t.lastSyncDateTime ? `${dateTimeFormat.format(new Date(t.lastSyncDateTime))} UTC${t.lastSyncStatus === 'failed' ? ' (last attempt failed)' : ''}` : 'never',
       books: n(t.books),
       licensesLabel: `${n(t.licenses.used)} of ${n(t.licenses.total)}`,
+      licenseChart: charted ? licenseGauge(t.licenses.used, t.licenses.total) : { show: false },
+      history: syncHistoryCharts(t.history ?? []),
     })),
   });
 }

@@ -1,5 +1,6 @@
 import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
+import { expiryGauge, MAX_CHARTED_ENTRIES } from './charts';
 import tokenListTemplate from './tokenList.json';
 import tokenPreviewTemplate from './tokenPreview.json';
 import tokenRemoveTemplate from './tokenRemoveConfirm.json';
@@ -69,6 +70,7 @@ function warning(token: TokenView, now: Date): string {
 }
 
 export function tokenListCard(tokens: readonly TokenView[], now: Date): AdaptiveCardJson {
+  const charted = tokens.length <= MAX_CHARTED_ENTRIES;
   return renderCard(tokenListTemplate, {
     count: tokens.length,
     tokens: tokens.map((t) => ({
@@ -79,6 +81,7 @@ export function tokenListCard(tokens: readonly TokenView[], now: Date): Adaptive
       appleIdLabel: t.appleId ? escapeMarkdown(t.appleId) : '—',
       stateLabel: stateLabel(t, now),
       expiresLabel: expiryLabel(t.expirationDateTime, now),
+      expiryChart: charted ? expiryGauge(daysLeft(t.expirationDateTime, now)) : { show: false },
       warning: warning(t, now),
       lastSyncLabel: t.lastSyncDateTime ? `${dateTimeFormat.format(new Date(t.lastSyncDateTime))} UTC, ${SYNC_STATUS[t.lastSyncStatus]}` : 'Never',
     })),

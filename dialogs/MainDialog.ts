@@ -13,9 +13,10 @@ import type { StatePropertyAccessor, TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
 import { memberHelpCard } from '../cards/myBooksCards';
-import { COMMANDS } from './commandCatalog';
-import { normaliseText, parseCommand, type ParsedCommand } from './parseCommand';
-import { escapeMarkdown, TOKEN_LIKE_MESSAGE } from '../services/common/chatText';
+import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
+import { normaliseText, parseCommand, suggestCommands, type CommandSuggestion, type ParsedCommand } from './parseCommand';
+import { echoArgument, escapeMarkdown, TOKEN_LIKE_MESSAGE } from '../services/common/chatText';
+import { memberCommands } from './members/memberCommands';
 import { sendCard } from './replies';
 import { commandInput, type CommandInput } from './cardSubmissions';
 import { choiceSubmissionSchema } from './prompts/CardChoicePrompt';
@@ -73,6 +74,13 @@ export const GROUP_CHAT_READ_ONLY_MESSAGE =
   'In a group chat I only answer read-only commands (help, tokens, books, status, approvals). Use a 1:1 chat with me or your IT team channel for that.';
 
 const UNKNOWN_COMMAND_MESSAGE = "I don't know that command. Type **help** to see the commands I understand.";
+
+/** `I don't know "hlep". Did you mean **help**?`: what was typed is quoted the one safe way (never a token). */
+function didYouMeanMessage({ typed, commands }: CommandSuggestion): string {
+  const named = commands.map((c) => `**${c}**`);
+  const last = named.pop() ?? '';
+  return `I don't know ${echoArgument(typed)}. Did you mean ${named.length > 0 ? `${named.join(', ')} or ${last}` : last}?`;
+}
 
 const STALE_CARD_MESSAGE = 'That card is no longer active, so nothing was changed. Type **help** to start again.';
 
@@ -278,8 +286,8 @@ export class MainDialog extends ComponentDialog {
         await context.sendActivity(IRREVOCABLE_MESSAGE);
         return true;
       case 'unknown':
-        // Never echo the text back: an admin may have pasted a token in the wrong place.
-        await context.sendActivity(UNKNOWN_COMMAND_MESSAGE);
+        // Never echo the text back whole: an admin may have pasted a token in the wrong place.
+        await context.sendActivity(await this.unknownCommandReply(context, parsed.text));
         return true;
       case 'tokenLike':
         await context.sendActivity(TOKEN_LIKE_MESSAGE);
@@ -296,6 +304,19 @@ export class MainDialog extends ComponentDialog {
         return true;
       }
     }
+  }
+
+  /**
+   * Text that is no command: the closest commands the sender may run when what they typed is a typo or two
+   * away from one, else the plain answer. Who the sender is is asked only when some command is that close.
+   */
+  private async unknownCommandReply(context: TurnContext, text: string): Promise<string> {
+    const runnable = [...BUILT_IN_COMMANDS, ...this.flows.keys()];
+    if (!suggestCommands(text, runnable)) return UNKNOWN_COMMAND_MESSAGE;
+    const role = await this.guard.role(context);
+    const theirs = role === 'admin' ? runnable : memberCommands(role === 'approver').filter((c) => runnable.includes(c));
+    const suggestion = suggestCommands(text, theirs);
+    return suggestion ? didYouMeanMessage(suggestion) : UNKNOWN_COMMAND_MESSAGE;
   }
 
   /** Where and by whom a flow may run; tells the user why not, and sets the actor for admin flows. */

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { Logger } from '../services/logging/logger';
 
@@ -20,7 +21,7 @@ export async function startPlayground(options: {
   port: number;
   logger: Logger;
   timeoutMs?: number;
-  /** A Playground config file (YAML) naming another signed-in user; the built-in one is Alex Wilber. */
+  /** A Playground config file (YAML, see playgroundConfig); without it the Playground's built-in one, with a new chat each start. */
   configFile?: string;
 }): Promise<RunningPlayground> {
   let cli: string;
@@ -92,12 +93,34 @@ const PLAYGROUND_USERS = [
 
 type PlaygroundUserId = (typeof PLAYGROUND_USERS)[number]['id'];
 
+/** The name the bot has in the Playground's chats (the app manifest's short name). */
+export const PLAYGROUND_BOT_NAME = 'VPP Books';
+
 /**
- * The Playground's built-in configuration with another of its users signed in instead of Alex Wilber:
- * a chat window of its own (and its own connector) for that user. Its chats have their own ids, so they
- * never meet Alex's.
+ * Local mode's chat windows, one Playground each: Alex Wilber, the admin; Megan Bowen, the other approver
+ * who approves Alex's assignment requests; Adele Vance, an English teacher who is no admin, to show what
+ * members see (`help`, `my books` and its Get button).
  */
-function playgroundConfigFor(userId: PlaygroundUserId, chatPrefix: string): string {
+const WINDOW_USERS = { alex: 'user-id-0', megan: 'user-id-1', adele: 'user-id-2' } as const satisfies Record<string, PlaygroundUserId>;
+export type PlaygroundWindow = keyof typeof WINDOW_USERS;
+
+/**
+ * The id of a window's personal chat with the bot. The Playground keeps no chats of its own: each start
+ * opens the one its configuration names. Fixed per window and data folder, so after a restart the chat is
+ * the same conversation to the bot and a flow in progress goes on, while another data folder (another
+ * store) gets conversations of its own.
+ */
+export function playgroundChatId(window: PlaygroundWindow, dataDir: string): string {
+  // The data folder's path stands for it, as in the instance id (services/config).
+  const folder = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 12);
+  return `${window}-personal-chat-${folder}`;
+}
+
+/**
+ * The Playground's built-in configuration for one window: its user signed in, the bot named VPP Books and
+ * the personal chat of `playgroundChatId`. Each window has its own chats, so they never meet.
+ */
+export function playgroundConfig(window: PlaygroundWindow, dataDir: string): string {
   const yaml = (u: (typeof PLAYGROUND_USERS)[number], indent: string, first: string) =>
     [
       `${first}id: ${u.id}`,
@@ -108,24 +131,25 @@ function playgroundConfigFor(userId: PlaygroundUserId, chatPrefix: string): stri
       `surname: ${u.surname}`,
       `email: ${u.alias}@example.com`,
     ].join(`\n${indent}`);
-  const current = PLAYGROUND_USERS.find((u) => u.id === userId) ?? PLAYGROUND_USERS[0];
+  const current = PLAYGROUND_USERS.find((u) => u.id === WINDOW_USERS[window]) ?? PLAYGROUND_USERS[0];
   // The Playground insists on exactly five other users.
   const users = PLAYGROUND_USERS.filter((u) => u.id !== current.id)
     .map((u) => yaml(u, '    ', '  - '))
     .join('\n');
+  const chatId = playgroundChatId(window, dataDir);
   return `version: "0.1.1"
 tenantId: 00000000-0000-0000-0000-0000000000001
 bot:
   id: 00000000-0000-0000-0000-00000000000011
-  name: Test Bot
+  name: ${PLAYGROUND_BOT_NAME}
 currentUser:
   ${yaml(current, '  ', '')}
 users:
 ${users}
 personalChat:
-  id: ${chatPrefix}-personal-chat
+  id: ${chatId}
 groupChat:
-  id: ${chatPrefix}-group-chat
+  id: ${chatId.replace('-personal-chat-', '-group-chat-')}
   name: Group Chat
 team:
   id: team-id
@@ -135,20 +159,4 @@ team:
     - id: channel-announcements-id
       name: Announcements
 `;
-}
-
-/**
- * The Playground's built-in configuration with Megan Bowen signed in instead of Alex Wilber: a second
- * chat window in which local mode's other approver can approve Alex's assignment requests.
- */
-export function secondUserPlaygroundConfig(): string {
-  return playgroundConfigFor('user-id-1', 'megan');
-}
-
-/**
- * A third chat window, signed in as Adele Vance: an English teacher who is no admin, so local mode shows
- * what members see (`help`, `my books` and its Get button).
- */
-export function memberPlaygroundConfig(): string {
-  return playgroundConfigFor('user-id-2', 'adele');
 }

@@ -3,13 +3,15 @@ import path from 'node:path';
 import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
 import type { ServiceEndpoints, StartedPlaygrounds, StartedServices } from '../bot/backingServices';
-import { memberPlaygroundConfig, secondUserPlaygroundConfig, startPlayground, type RunningPlayground } from './playground';
+import { playgroundConfig, startPlayground, type PlaygroundWindow } from './playground';
 import { EMBEDDED_COSMOS_KEY, EmbeddedCosmos } from './cosmos/EmbeddedCosmos';
 import { startAppleSandbox } from './appleSandbox/AppleSandboxServer';
 import { startLocalDirectory } from './directory/LocalDirectoryServer';
 import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE } from './directory/DirectoryState';
 
 export const SNAPSHOT_FILE_NAME = 'cosmos-snapshot.json';
+/** The Apple sandbox's organisations, tokens, books and users, kept next to the store so the two agree after a restart. */
+export const APPLE_SANDBOX_STATE_FILE_NAME = 'apple-sandbox.json';
 
 /** Every local listener binds here: local mode skips authentication, so nobody else on the network may reach it. */
 export const LOCAL_HOST = '127.0.0.1';
@@ -38,7 +40,7 @@ export async function startLocalServices(config: AppConfig, logger: Logger): Pro
     let appleBaseUrl = config.apple.baseUrl;
     let appleMetadataUrl = config.apple.metadataUrl;
     if (!appleBaseUrl) {
-      const sandbox = await startAppleSandbox({ port: config.localApplePort });
+      const sandbox = await startAppleSandbox({ port: config.localApplePort, stateFile: path.resolve(config.localDataDir, APPLE_SANDBOX_STATE_FILE_NAME), logger });
       stops.push(() => sandbox.close());
       appleBaseUrl = sandbox.baseUrl;
       appleMetadataUrl ??= sandbox.metadataUrl;
@@ -66,35 +68,35 @@ export async function startLocalServices(config: AppConfig, logger: Logger): Pro
 
 /**
  * The Agents Playgrounds (the local Teams client): Alex Wilber, the admin; Megan Bowen, the other
- * approver; Adele Vance, a member. Returns the banner `npm start` prints.
+ * approver; Adele Vance, a member. Each gets a configuration file in the data folder that fixes its chat,
+ * so a chat is the same conversation after a restart. They start side by side. Returns the banner
+ * `npm start` prints.
  */
 export async function startLocalPlaygrounds(config: AppConfig, botUrl: string, logger: Logger): Promise<StartedPlaygrounds> {
-  const playgrounds: RunningPlayground[] = [];
-  const stops = () => playgrounds.map((p) => () => p.stop());
-  try {
-    const main = await startPlayground({ botUrl, port: config.playground.port, logger });
-    playgrounds.push(main);
-    let lines = '';
-    if (config.playground.approver.enabled) {
-      const configFile = await writePlaygroundConfig(config, 'playground-megan.yml', secondUserPlaygroundConfig());
-      const approver = await startPlayground({ botUrl, port: config.playground.approver.port, logger, configFile });
-      playgrounds.push(approver);
-      lines += `  Approve assignments as Megan Bowen: ${approver.url}\n`;
-    }
-    if (config.playground.member.enabled) {
-      const configFile = await writePlaygroundConfig(config, 'playground-adele.yml', memberPlaygroundConfig());
-      const member = await startPlayground({ botUrl, port: config.playground.member.port, logger, configFile });
-      playgrounds.push(member);
-      lines += `  Get books as Adele Vance, a member (type "my books"): ${member.url}\n`;
-    }
-    return {
-      banner: `\n  VPP Books bot is running (local mode).\n  Open the chat: ${main.url}\n${lines}  Type "help" to see the commands.\n\n`,
-      stops: stops(),
-    };
-  } catch (err) {
-    await Promise.all(stops().map((stop) => stop().catch(() => undefined)));
-    throw err;
+  const windows: Array<{ window: PlaygroundWindow; port: number; line: (url: string) => string }> = [
+    { window: 'alex', port: config.playground.port, line: (url) => `  Open the chat: ${url}\n` },
+  ];
+  if (config.playground.approver.enabled) windows.push({ window: 'megan', port: config.playground.approver.port, line: (url) => `  Approve assignments as Megan Bowen: ${url}\n` });
+  if (config.playground.member.enabled) {
+    windows.push({ window: 'adele', port: config.playground.member.port, line: (url) => `  Get books as Adele Vance, a member (type "my books"): ${url}\n` });
   }
+  const started = await Promise.allSettled(
+    windows.map(async ({ window, port }) => {
+      const configFile = await writePlaygroundConfig(config, `playground-${window}.yml`, playgroundConfig(window, config.localDataDir));
+      return startPlayground({ botUrl, port, logger, configFile });
+    }),
+  );
+  const playgrounds = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = started.find((result) => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(playgrounds.map((p) => p.stop().catch(() => undefined)));
+    throw failed.reason;
+  }
+  const lines = playgrounds.map((p, i) => windows[i]?.line(p.url) ?? '').join('');
+  return {
+    banner: `\n  VPP Books bot is running (local mode).\n${lines}  Type "help" to see the commands.\n\n`,
+    stops: playgrounds.map((p) => () => p.stop()),
+  };
 }
 
 async function writePlaygroundConfig(config: AppConfig, fileName: string, content: string): Promise<string> {

@@ -4,6 +4,7 @@ import { approvalCard, approvalNoticeCard } from '../../cards/approvalCards';
 import type { AdaptiveCardJson } from '../../cards/cardTemplates';
 import type { ApprovalService } from '../../services/approvals/ApprovalService';
 import { escapeMarkdown } from '../../services/common/chatText';
+import { formatCount } from '../../services/common/format';
 import type { Logger } from '../../services/logging/logger';
 import type { ApprovalRequest } from '../../services/store/entities/approval';
 
@@ -167,8 +168,8 @@ export class ApprovalCardHandler {
     });
     const notice =
       approvers.length > 0
-        ? `Sent again to ${approvers.length} approver${approvers.length === 1 ? '' : 's'}.`
-        : 'No approver can be reached in Teams right now; ask one to open a chat with the bot.';
+        ? `Sent again to ${formatCount(approvers.length)} approver${approvers.length === 1 ? '' : 's'}.`
+        : 'No approver can be reached in Teams right now: ask one to open a chat with me, then press **Resend to approvers** again.';
     return respond(await this.viewFor(request, clicker, notice));
   }
 

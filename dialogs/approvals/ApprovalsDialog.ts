@@ -1,5 +1,6 @@
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { approvalCard } from '../../cards/approvalCards';
+import { formatCount } from '../../services/common/format';
 import type { ApprovalService } from '../../services/approvals/ApprovalService';
 import type { AdminCheck } from './ApprovalCardHandler';
 import { flowActor } from '../flows';
@@ -40,7 +41,7 @@ export class ApprovalsDialog extends ComponentDialog {
     }
     const shown = visible.slice(0, MAX_CARDS);
     await step.context.sendActivity(
-      `${visible.length} request${visible.length === 1 ? '' : 's'} waiting for a decision${visible.length > shown.length ? ` (the ${shown.length} oldest below)` : ''}.`,
+      `${formatCount(visible.length)} request${visible.length === 1 ? '' : 's'} waiting for a decision${visible.length > shown.length ? ` (the ${formatCount(shown.length)} oldest below)` : ''}.`,
     );
     for (const request of shown) {
       const own = request.requestedBy.aadObjectId.toLowerCase() === viewer;

@@ -1,13 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { ComponentDialog, TextPrompt, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
+import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { z } from 'zod';
 import { assignPreviewCard } from '../../cards/assignCards';
+import { intentLabel } from '../../cards/approvalCards';
 import { choiceQuestionCard } from '../../cards/tokenCards';
+import { formatCount, formatDateTime } from '../../services/common/format';
 import { nameList } from '../../services/common/nameList';
 import { echoArgument, escapeMarkdown } from '../../services/common/chatText';
 import { MAX_NEWCOMER_HEADROOM, type ApprovalService } from '../../services/approvals/ApprovalService';
 import { assignmentPreviewSchema, type AssignmentPlanner, type AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
-import { bookChoice, bookChoiceSchema, type BookMatch, type BookSearch } from '../../services/assignments/bookSearch';
+import { bookChoice, bookChoiceSchema, type BookChoice, type BookMatch, type BookSearch } from '../../services/assignments/bookSearch';
+import { bookChoiceTitle, bookValueSchema } from '../../services/search/BookResults';
 import type { AdminActor } from '../../services/auth/AdminPolicy';
 import { postApprovalCard, type ApproverNotice } from '../approvals/approvalCardSender';
 import { endWithError } from '../chatErrors';
@@ -16,6 +19,8 @@ import { flowState } from '../flowState';
 import { normaliseText } from '../parseCommand';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
+import { SearchChoicePrompt, searchAnswerSchema, type SearchAnswer, type SearchChoiceValidations } from '../search/SearchChoicePrompt';
+import { BOOK_SEARCH_BOX, markAnswered, searchQuestion } from '../search/searchQuestion';
 import { MAX_GROUPS, PickGroupsDialog, pickedGroupSchema } from './PickGroupsDialog';
 
 const ASK_BOOK = 'assign.askBook';
@@ -41,10 +46,13 @@ const assignState = flowState('assign', assignValuesSchema);
 const assignButtonSchema = z.object({ tokenId: bookChoiceSchema.shape.tokenId, args: z.object({ bookId: bookChoiceSchema.shape.bookId }).strict() });
 
 const NEWCOMER_HEADROOM = MAX_NEWCOMER_HEADROOM;
+/** The book question as its answered card shows it. */
+const BOOK_QUESTION = 'Which **book** do you want to assign?';
 const SYNONYMS: Readonly<Record<string, string[]>> = { request: ['request', 'yes', 'confirm'], limit: ['limit', 'first'], headroom: ['headroom', 'newcomers', '+10'] };
 
 export const ASSIGN_MESSAGES = {
-  askBook: 'Which **book** do you want to assign? Type part of its title.',
+  askBook: 'Which **book** do you want to assign? Pick it in the search box, or type part of its title.',
+  pickedGone: 'That book is no longer there (its token may have been removed or synced since). Pick another one.',
   noBooks: 'There are no books yet: upload a VPP token and sync it first (**upload token**, **sync**).',
   noLicenses: 'No license of this book is left, so it cannot be assigned to anyone. Buy more licenses in Apple School Manager or Apple Business Manager, sync, and try again. Nothing was changed.',
   bookGone: 'That book is no longer there (its token may have been removed). Type **books** to see the books there are. Nothing was changed.',
@@ -62,6 +70,21 @@ const INTENT_HINT =
   'Either way the book appears in the Books app under their purchases; installing it onto devices automatically needs an MDM such as Microsoft Intune.';
 
 /**
+ * A book with no license left, by name: what to do, and since the count is Apple's as of the token's last
+ * sync, when that was, with **sync** for licenses bought since.
+ */
+function noLicenseLeftMessage({ token, book }: Pick<BookMatch, 'token' | 'book'>): string {
+  const title = `**${escapeMarkdown(book.title)}**`;
+  if (!token.lastSyncDateTime) {
+    return `${title}: no license of this book is left, so it cannot be assigned to anyone. Buy more in Apple School Manager or Apple Business Manager, then type **sync** and try again. Nothing was changed.`;
+  }
+  return (
+    `${title}: no license of this book was left at the last sync (${formatDateTime(token.lastSyncDateTime)}), so it cannot be assigned to anyone. ` +
+    'If licenses were bought since, type **sync** to read the counts again; otherwise buy more in Apple School Manager or Apple Business Manager first. Nothing was changed.'
+  );
+}
+
+/**
  * "assign": book → user groups → Required or Available → preview with licenses needed and the
  * irrevocability warning → an approval request. Nothing reaches Apple until an approver approves.
  */
@@ -76,7 +99,7 @@ export class AssignBookDialog extends ComponentDialog {
     private readonly approverNotice?: ApproverNotice,
   ) {
     super(AssignBookDialog.id);
-    this.addDialog(new TextPrompt(ASK_BOOK));
+    this.addDialog(new SearchChoicePrompt(ASK_BOOK));
     this.addDialog(new CardChoicePrompt(PICK_BOOK));
     this.addDialog(new CardChoicePrompt(INTENT));
     this.addDialog(new CardChoicePrompt(CONFIRM));
@@ -102,8 +125,14 @@ export class AssignBookDialog extends ComponentDialog {
     const options = assignState.options(step);
     if (options.tokenId !== undefined || options.args !== undefined) return this.bookFromButton(step, options);
     const argument = normaliseText(options.argument);
-    if (argument) return step.next(argument);
-    return step.prompt(ASK_BOOK, { prompt: ASSIGN_MESSAGES.askBook, retryPrompt: 'Type part of the book title, or **cancel**.' });
+    if (argument) return step.next({ kind: 'typed', text: argument } satisfies SearchAnswer);
+    const ref = randomUUID();
+    const validations: SearchChoiceValidations = { ref };
+    return step.prompt(ASK_BOOK, {
+      prompt: searchQuestion(ASSIGN_MESSAGES.askBook, BOOK_SEARCH_BOX, ref),
+      retryPrompt: 'Pick a book in the search box, type part of its title, or type **cancel**.',
+      validations,
+    });
   }
 
   /**
@@ -127,43 +156,99 @@ export class AssignBookDialog extends ComponentDialog {
       await step.context.sendActivity(ASSIGN_MESSAGES.bookGone);
       return step.endDialog();
     }
-    if (!match.book.unlimited && match.book.availableLicenseCount === 0) {
-      await step.context.sendActivity(`**${escapeMarkdown(match.book.title)}**: ${ASSIGN_MESSAGES.noLicenses}`);
-      return step.endDialog();
-    }
-    assignState.write(step, { book: bookChoice(match) });
+    return this.acceptBook(step, match, bookChoice(match));
+  }
+
+  /**
+   * The book step's last word: a book with no license left is refused here, before any group or intent is
+   * asked for; any other is the flow's book from now on.
+   */
+  private async acceptBook(step: WaterfallStepContext, match: BookMatch, chosen: BookChoice): Promise<DialogTurnResult> {
+    if (await this.refusedForLicenses(step, match)) return step.endDialog();
+    assignState.write(step, { book: chosen });
     return step.next();
+  }
+
+  /** True (and said so) when the book has no license left: nothing more is asked. */
+  private async refusedForLicenses(step: WaterfallStepContext, match: BookMatch): Promise<boolean> {
+    if (match.book.unlimited || match.book.availableLicenseCount > 0) return false;
+    await step.context.sendActivity(noLicenseLeftMessage(match));
+    return true;
   }
 
   private async findBook(step: WaterfallStepContext): Promise<DialogTurnResult> {
     if (assignState.read(step).book) return step.next();
-    const text = normaliseText(String(step.result ?? ''));
-    const matches = await this.books.find(this.actor(step).tenantId, text);
-    if (matches.length === 0) {
-      const anyBooks = (await this.books.find(this.actor(step).tenantId, '', 1)).length > 0;
-      if (!anyBooks) {
-        await step.context.sendActivity(ASSIGN_MESSAGES.noBooks);
-        return step.endDialog();
+    const answer = searchAnswerSchema.parse(step.result);
+    const tenantId = this.actor(step).tenantId;
+    if (answer.kind === 'picked') return this.pickedBook(step, answer.value, answer.cardId);
+    const text = answer.text;
+    await markAnswered(step.context, answer.cardId, BOOK_QUESTION, echoArgument(text));
+    let matches: BookMatch[];
+    try {
+      matches = await this.books.find(tenantId, text);
+      if (matches.length === 0) {
+        const anyBooks = (await this.books.find(tenantId, '', 1)).length > 0;
+        if (!anyBooks) {
+          await step.context.sendActivity(ASSIGN_MESSAGES.noBooks);
+          return step.endDialog();
+        }
+        await step.context.sendActivity(`No book matches ${echoArgument(text)}. Type **books** to browse them.`);
+        return step.replaceDialog(AssignBookDialog.id, { ...assignState.options(step), argument: '' });
       }
-      await step.context.sendActivity(`No book matches ${echoArgument(text)}. Type **books** to browse them.`);
-      return step.replaceDialog(AssignBookDialog.id, { ...assignState.options(step), argument: '' });
+    } catch (err) {
+      return endWithError(step, err);
     }
-    const candidates = matches.map((m) => bookChoice(m, matches.length > 1));
+    const only = matches[0];
+    if (matches.length === 1 && only) return this.acceptBook(step, only, bookChoice(only));
+    const candidates = matches.map((m) => bookChoice(m, true));
     assignState.write(step, { candidates });
-    if (candidates.length === 1) return step.next('b0');
+    const severalTokens = new Set(matches.map((m) => m.token.id)).size > 1;
     const ref = randomUUID();
-    const validations: CardChoiceValidations = { ref, choices: candidates.map((c, i) => ({ value: `b${i}`, synonyms: [c.title.toLowerCase()] })) };
-    const card = choiceQuestionCard({ ref, question: 'Which book do you mean?', choices: candidates.map((c, i) => ({ title: c.title.slice(0, 80), value: `b${i}` })) });
+    const choices = matches.map((m, i) => ({ title: bookChoiceTitle(m, severalTokens).slice(0, 80), value: `b${i}` }));
+    const question = 'Which book do you mean?';
+    const validations: CardChoiceValidations = { ref, question, choices: candidates.map((c, i) => ({ value: `b${i}`, synonyms: [c.title.toLowerCase()], title: choices[i]?.title })) };
+    const card = choiceQuestionCard({ ref, question, choices });
     return step.prompt(PICK_BOOK, { prompt: cardMessage(card), retryPrompt: 'Pick a book with the buttons above, or type **cancel**.', validations });
   }
 
+  /** A book picked in the search box: only a value from the card, so looked up within the admin's tenant. */
+  private async pickedBook(step: WaterfallStepContext, value: string, cardId: string | undefined): Promise<DialogTurnResult> {
+    const named = bookValueSchema.safeParse(value);
+    let match: BookMatch | undefined;
+    try {
+      match = named.success ? await this.books.chosen(this.actor(step).tenantId, named.data) : undefined;
+    } catch (err) {
+      return endWithError(step, err);
+    }
+    if (!match) {
+      await step.context.sendActivity(ASSIGN_MESSAGES.pickedGone);
+      return step.replaceDialog(AssignBookDialog.id, { ...assignState.options(step), argument: '' });
+    }
+    await markAnswered(step.context, cardId, BOOK_QUESTION, `**${escapeMarkdown(match.book.title)}**`);
+    return this.acceptBook(step, match, bookChoice(match));
+  }
+
   private async pickGroups(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    // Named by the card's Assign button, or picked among what the search found.
-    const { book } = assignState.read(step);
-    const chosen = book ?? assignState.read(step, 'candidates').candidates[Number(String(step.result).slice(1))];
-    if (!chosen) return step.endDialog();
-    if (!book) assignState.write(step, { book: chosen });
-    await step.context.sendActivity(`Assigning **${escapeMarkdown(chosen.title)}**.`);
+    // Named by the card's Assign button or the search box, or picked among what a typed search found.
+    let { book } = assignState.read(step);
+    if (!book) {
+      const chosen = assignState.read(step, 'candidates').candidates[Number(String(step.result).slice(1))];
+      if (!chosen) return step.endDialog();
+      let match: BookMatch | undefined;
+      try {
+        match = await this.books.chosen(this.actor(step).tenantId, chosen);
+      } catch (err) {
+        return endWithError(step, err);
+      }
+      if (!match) {
+        await step.context.sendActivity(ASSIGN_MESSAGES.bookGone);
+        return step.endDialog();
+      }
+      if (await this.refusedForLicenses(step, match)) return step.endDialog();
+      assignState.write(step, { book: chosen });
+      book = chosen;
+    }
+    await step.context.sendActivity(`Assigning **${escapeMarkdown(book.title)}**.`);
     return step.beginDialog(PickGroupsDialog.id, { picked: [] });
   }
 
@@ -175,16 +260,18 @@ export class AssignBookDialog extends ComponentDialog {
     }
     assignState.write(step, { groups: groups.data });
     const ref = randomUUID();
+    const question = 'Assign it as **Required** or **Available**?';
     const validations: CardChoiceValidations = {
       ref,
+      question,
       choices: [
-        { value: 'required', synonyms: ['required', 'require'] },
-        { value: 'available', synonyms: ['available'] },
+        { value: 'required', synonyms: ['required', 'require'], title: 'Required' },
+        { value: 'available', synonyms: ['available'], title: 'Available' },
       ],
     };
     const card = choiceQuestionCard({
       ref,
-      question: 'Assign it as **Required** or **Available**?',
+      question,
       hint: INTENT_HINT,
       choices: [
         { title: 'Required', value: 'required' },
@@ -236,9 +323,11 @@ export class AssignBookDialog extends ComponentDialog {
     const notes = preview.groups.filter((g) => g.deviceCount > 0).map((g) => `"${escapeMarkdown(g.groupName)}" also holds devices: only its users get the book.`);
     const validations: CardChoiceValidations = {
       ref,
+      // Once answered, the preview's buttons go: the approval card that follows holds the numbers.
+      question: `Assign **${escapeMarkdown(preview.book.title)}** as ${intentLabel(preview.installIntent)} to ${nameList(preview.groups.map((g) => g.groupName))}?`,
       choices: [
-        ...choices.filter((c) => c.value !== 'cancel').map((c) => ({ value: c.value, synonyms: SYNONYMS[c.value] ?? [c.value] })),
-        { value: 'cancel', synonyms: ['no'] },
+        ...choices.filter((c) => c.value !== 'cancel').map((c) => ({ value: c.value, synonyms: SYNONYMS[c.value] ?? [c.value], title: c.title })),
+        { value: 'cancel', synonyms: ['no'], title: 'Cancel' },
       ],
     };
     const card = assignPreviewCard(preview, { ref, notes, choices });
@@ -265,7 +354,7 @@ export class AssignBookDialog extends ComponentDialog {
       void this.approverNotice?.requestCreated(posted, approvers).catch(() => undefined);
       const missed = unreachableNames.length > 0 ? ` I could not reach ${nameList(unreachableNames)} in Teams.` : '';
       await step.context.sendActivity(
-        `Sent for approval to ${nameList(approverNames) || 'the approvers'}. Nothing is assigned until one of them approves; I will tell you the result. The request expires in ${Math.round(this.approvals.expiryMs / 3_600_000)} hours.${missed}`,
+        `Sent for approval to ${nameList(approverNames) || 'the approvers'}. Nothing is assigned until one of them approves; I will tell you the result. The request expires in ${formatCount(Math.round(this.approvals.expiryMs / 3_600_000))} hours.${missed}`,
       );
     } catch (err) {
       return endWithError(step, err);

@@ -2,6 +2,7 @@ import type { ApprovalService } from '../../services/approvals/ApprovalService';
 import type { AssignmentPlanner } from '../../services/assignments/AssignmentPlanner';
 import type { AssignmentDirectory } from '../../services/assignments/ports';
 import type { BookSearch } from '../../services/assignments/bookSearch';
+import type { GroupMemberCounts } from '../../services/directory/GroupMemberCounts';
 import { ApprovalsDialog } from '../approvals/ApprovalsDialog';
 import type { FlowRegistration } from '../flows';
 import type { ApproverNotice } from '../approvals/approvalCardSender';
@@ -22,13 +23,15 @@ export interface AssignFlowDependencies {
   isAdmin?: AdminCheck | undefined;
   /** `reconcile [book]`: standing assignments looked at on demand. */
   reconcile?: ReconcileCommand | undefined;
+  /** Member counts on group choices ("English Department · 42 members"). */
+  groupCounts?: Pick<GroupMemberCounts, 'countsFor'> | undefined;
 }
 
 /** Assigning books (personal chat only: the preview names users and groups) and the pending approvals. */
-export function assignFlows({ books, directory, planner, approvals, approverNotice, executor, isAdmin, reconcile }: AssignFlowDependencies): FlowRegistration[] {
+export function assignFlows({ books, directory, planner, approvals, approverNotice, executor, isAdmin, reconcile, groupCounts }: AssignFlowDependencies): FlowRegistration[] {
   return [
     ...(reconcile ? [{ command: 'reconcile', answer: reconcile.answer, adminOnly: true, personalChatOnly: false, changesState: true }] : []),
-    { command: 'assign', dialog: new AssignBookDialog(books, planner, approvals, new PickGroupsDialog(directory), approverNotice), adminOnly: true, personalChatOnly: true },
+    { command: 'assign', dialog: new AssignBookDialog(books, planner, approvals, new PickGroupsDialog(directory, groupCounts), approverNotice), adminOnly: true, personalChatOnly: true },
     { command: 'approvals', dialog: new ApprovalsDialog(approvals, isAdmin), adminOnly: true, approversToo: true, personalChatOnly: false },
     { command: 'resume', answer: resumeCommand(executor), adminOnly: true, personalChatOnly: false, changesState: true },
   ];

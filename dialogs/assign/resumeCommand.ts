@@ -1,5 +1,6 @@
 import type { TurnContext } from 'botbuilder';
 import { escapeMarkdown } from '../../services/common/chatText';
+import { formatCount } from '../../services/common/format';
 import { flowActor, type FlowOptions } from '../flows';
 
 /** What "resume" shows of an assignment run. */
@@ -47,7 +48,7 @@ export function resumeCommand(executor: RunResumer): (context: TurnContext, opti
     await context.sendActivity(
       resumed.length === 0
         ? 'No assignment is paused; nothing to resume.'
-        : `Resuming ${resumed.length} paused assignment${resumed.length === 1 ? '' : 's'}: ${resumed.map((r) => `"${escapeMarkdown(r.bookTitle)}"`).join(', ')}. Whoever asked for each is told when it is done.`,
+        : `Resuming ${formatCount(resumed.length)} paused assignment${resumed.length === 1 ? '' : 's'}: ${resumed.map((r) => `"${escapeMarkdown(r.bookTitle)}"`).join(', ')}. Whoever asked for each is told when it is done.`,
     );
   };
 }

@@ -5,7 +5,7 @@ import { cursorFromArgs, MAX_SEARCH_LENGTH, type BookCatalog, type BookCursor } 
 import { endWithError } from '../chatErrors';
 import { flowActor, type FlowOptions } from '../flows';
 import { flowState } from '../flowState';
-import { sendCard } from '../replies';
+import { replaceOrSendCard, sendCard } from '../replies';
 
 export const INVALID_BOOKS_REQUEST =
   'That books card sent something I could not read, so I did nothing. Type **books** to list the books again, or **books** followed by part of a title to search.';
@@ -45,7 +45,10 @@ export class BooksDialog extends ComponentDialog {
       return step.endDialog();
     }
     try {
-      await sendCard(step.context, bookListCard(await this.catalog.page(tenantId, request)));
+      const card = bookListCard(await this.catalog.page(tenantId, request));
+      // A page or a search from the books card takes that card's place instead of stacking another.
+      if (booksState.options(step).args === undefined) await sendCard(step.context, card);
+      else await replaceOrSendCard(step.context, card);
     } catch (err) {
       return endWithError(step, err);
     }

@@ -1,15 +1,24 @@
 import { Prompt, type PromptOptions, type PromptRecognizerResult } from 'botbuilder-dialogs';
 import type { TurnContext } from 'botbuilder';
 import { z } from 'zod';
+import { answeredQuestionCard } from '../../cards/assignCards';
+import { escapeMarkdown } from '../../services/common/chatText';
 import { normaliseText } from '../parseCommand';
+import { nameQuery } from '../../services/common/nameMatch';
+import { clickedCardId, replaceCard } from '../replies';
 
-/** What a choice button on one of our cards submits. `ref` ties the click to the question asked. */
-export const choiceSubmissionSchema = z.object({ choice: z.string().min(1).max(100), ref: z.string().max(100).optional() });
+/**
+ * What a choice button on one of our cards submits. `ref` ties the click to the question asked. A
+ * typeahead box submits its pick the same way (a book's value names its token and its id, hence the length).
+ */
+export const choiceSubmissionSchema = z.object({ choice: z.string().min(1).max(600), ref: z.string().max(100).optional() });
 
 interface ChoiceOption {
   value: string;
   /** Words an admin may type instead of clicking (lower case). */
   synonyms: readonly string[];
+  /** The button's title (plain text): what the answered card says was chosen. */
+  title?: string;
 }
 
 /** Carried in PromptOptions.validations: what counts as an answer to this question. */
@@ -17,12 +26,21 @@ export interface CardChoiceValidations {
   choices: readonly ChoiceOption[];
   /** Clicks on cards from another question (an older card, a forged payload) must not count. */
   ref?: string;
+  /**
+   * The question (chat Markdown). With it, the question card is replaced once answered, by click or by
+   * typing, with the question and the answer and no buttons, so an old copy cannot be answered again.
+   */
+  question?: string;
 }
 
 const validationsSchema = z.object({
-  choices: z.array(z.object({ value: z.string(), synonyms: z.array(z.string()) })),
+  choices: z.array(z.object({ value: z.string(), synonyms: z.array(z.string()), title: z.string().optional() })),
   ref: z.string().optional(),
+  question: z.string().optional(),
 });
+
+/** What the prompt keeps between turns (dialog state): the activity id of the card it sent. */
+const promptCardSchema = z.object({ cardId: z.string().min(1).max(1_000).optional() });
 
 /**
  * Asks a question answered by a card button or by typing. Card data is user-controlled input: it is
@@ -33,13 +51,26 @@ export class CardChoicePrompt extends Prompt<string> {
     super(dialogId);
   }
 
-  protected async onPrompt(context: TurnContext, _state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
+  protected async onPrompt(context: TurnContext, state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
     const message = isRetry && options.retryPrompt ? options.retryPrompt : options.prompt;
-    if (message) await context.sendActivity(message);
+    if (!message) return;
+    const sent = await context.sendActivity(message);
+    // A typed answer carries no id of the card it answers: remember it (a retry is text, the card stays).
+    if (sent?.id && typeof message === 'object' && (message.attachments?.length ?? 0) > 0) (state as { cardId?: string }).cardId = sent.id;
   }
 
-  protected async onRecognize(context: TurnContext, _state: object, options: PromptOptions): Promise<PromptRecognizerResult<string>> {
+  protected async onRecognize(context: TurnContext, state: object, options: PromptOptions): Promise<PromptRecognizerResult<string>> {
     const validations = validationsSchema.parse(options.validations);
+    const result = this.recognize(context, validations);
+    if (result.succeeded && validations.question !== undefined) {
+      const chosen = validations.choices.find((c) => c.value === result.value);
+      const card = answeredQuestionCard({ question: validations.question, answer: escapeMarkdown(chosen?.title ?? result.value ?? '') });
+      await replaceCard(context, clickedCardId(context) ?? promptCardSchema.safeParse(state).data?.cardId, card);
+    }
+    return result;
+  }
+
+  private recognize(context: TurnContext, validations: z.infer<typeof validationsSchema>): PromptRecognizerResult<string> {
     const activity = context.activity;
     const submission = choiceSubmissionSchema.safeParse(activity.value);
     if (submission.success) {
@@ -48,9 +79,10 @@ export class CardChoicePrompt extends Prompt<string> {
       const sameQuestion = validations.ref === undefined || validations.ref === ref;
       return known && sameQuestion ? { succeeded: true, value: choice } : { succeeded: false };
     }
-    const typed = normaliseText(activity.text).toLowerCase();
-    if (!typed) return { succeeded: false };
-    const match = validations.choices.find((c) => c.value.toLowerCase() === typed || c.synonyms.includes(typed));
+    // Compared as names are: a typed hyphen answers a choice Apple spelt with an en dash.
+    const typed = nameQuery(normaliseText(activity.text));
+    if (!typed.normalised) return { succeeded: false };
+    const match = validations.choices.find((c) => typed.equals(c.value, ...c.synonyms));
     return match ? { succeeded: true, value: match.value } : { succeeded: false };
   }
 }

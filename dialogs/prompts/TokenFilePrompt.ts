@@ -2,7 +2,7 @@ import { Prompt, type PromptOptions, type PromptRecognizerResult } from 'botbuil
 import type { Activity, TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import type { TokenUpload } from '../../services/tokens/TokenFileReader';
-import { normaliseText } from '../parseCommand';
+import { normaliseText, parseCommand } from '../parseCommand';
 
 const TEAMS_FILE_DOWNLOAD = 'application/vnd.microsoft.teams.file.download.info';
 /** Attachments Teams adds to every message or that carry cards, never a file. */
@@ -34,10 +34,14 @@ function tokenUploadFrom(activity: Partial<Activity>): TokenUpload | undefined {
     if (generic.data.contentUrl) return { kind: 'url', url: generic.data.contentUrl, name: generic.data.name };
   }
   const text = normaliseText(activity.text);
+  // A command typed while the file is awaited ("upload token" again) is no paste: it is asked for again
+  // rather than refused as a broken token and counted as a try.
+  const command = parseCommand(text).kind;
+  if (command === 'command' || command === 'irrevocable') return undefined;
   return text ? { kind: 'text', text } : undefined;
 }
 
-/** Waits for a message that carries a token file or pasted token text. */
+/** Waits for a message that carries a token file or pasted token text (a typed command is neither). */
 export class TokenFilePrompt extends Prompt<TokenUpload> {
   constructor(dialogId: string) {
     super(dialogId);

@@ -2,21 +2,27 @@ import { ComponentDialog, WaterfallDialog, type Dialog, type DialogTurnResult, t
 import { statusBoardCard, type TokenStatusView } from '../../cards/syncCards';
 import { licenseTotals } from '../../services/store/entities/eBook';
 import type { VppToken } from '../../services/store/entities/vppToken';
+import type { SyncService } from '../../services/sync/SyncService';
 import { tokenHealth } from '../../services/sync/tokenHealth';
 import type { TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
 import type { FlowOptions } from '../flows';
 import { sendCard } from '../replies';
 
+/** Where the board reads a token's recent syncs (the sync service). */
+export type SyncHistorySource = Pick<SyncService, 'history'>;
+
 /**
  * "status": every token's health the way Intune shows it (healthy, warning, unhealthy, and why).
- * "status <token name>" narrows it; any other argument is a book title, handed to `bookStatus`.
+ * "status <token name>" (or a card's Token status button) narrows it to one token, shown with its recent
+ * syncs; any other argument is a book title, handed to `bookStatus`.
  */
 export class StatusDialog extends ComponentDialog {
   static readonly id = 'status';
 
   constructor(
     private readonly tokens: TokenService,
+    private readonly history: SyncHistorySource,
     /** The book assignment status flow ("status <book title>"). */
     private readonly bookStatus: Dialog,
   ) {
@@ -32,10 +38,16 @@ export class StatusDialog extends ComponentDialog {
     if (!actor) throw new Error('status runs only for an authorised admin');
     try {
       const argument = options.argument.trim();
-      const tokens = argument ? await this.tokens.findTokens(actor.tenantId, argument) : await this.tokens.listTokens(actor.tenantId);
-      if (argument && tokens.length === 0) return await step.beginDialog(this.bookStatus.id, options);
+      const tokens = options.tokenId
+        ? [await this.tokens.getToken(actor.tenantId, options.tokenId)]
+        : argument
+          ? await this.tokens.findTokens(actor.tenantId, argument)
+          : await this.tokens.listTokens(actor.tenantId);
+      if (argument && !options.tokenId && tokens.length === 0) return await step.beginDialog(this.bookStatus.id, options);
       const now = new Date();
-      const views = await Promise.all(tokens.map((t) => this.view(t, now)));
+      // The sync history of one token is worth its charts; of many it would bury the board.
+      const withHistory = tokens.length === 1;
+      const views = await Promise.all(tokens.map((t) => this.view(t, now, withHistory)));
       await sendCard(step.context, statusBoardCard(views, now));
       return step.endDialog();
     } catch (err) {
@@ -43,8 +55,8 @@ export class StatusDialog extends ComponentDialog {
     }
   }
 
-  private async view(token: VppToken, now: Date): Promise<TokenStatusView> {
-    const books = await this.tokens.books(token.id);
+  private async view(token: VppToken, now: Date, withHistory: boolean): Promise<TokenStatusView> {
+    const [books, history] = await Promise.all([this.tokens.books(token.id), withHistory ? this.history.history(token.id) : undefined]);
     const report = tokenHealth(token, now);
     return {
       id: token.id,
@@ -56,6 +68,7 @@ export class StatusDialog extends ComponentDialog {
       lastSyncStatus: token.lastSyncStatus,
       books: books.length,
       licenses: licenseTotals(books),
+      history,
     };
   }
 }

@@ -2,7 +2,7 @@ import type { SyncResultNotices } from '../../services/notifications/SyncResultN
 import type { TokenService } from '../../services/tokens/TokenService';
 import type { Dialog } from 'botbuilder-dialogs';
 import type { FlowRegistration } from '../flows';
-import { StatusDialog } from './StatusDialog';
+import { StatusDialog, type SyncHistorySource } from './StatusDialog';
 import { SyncDialog, type SyncDialogOptions } from './SyncDialog';
 import type { ConversationPoster } from './syncChat';
 
@@ -12,15 +12,17 @@ export interface SyncFlowDependencies {
   poster: ConversationPoster;
   /** Starts chat-requested syncs and posts their result to the chat, once, across restarts. */
   results: SyncResultNotices;
+  /** The tokens' recent syncs, charted by "status" (the sync service). */
+  history: SyncHistorySource;
   progress?: SyncDialogOptions | undefined;
   /** Answers "status <book title>" (assignment monitoring). */
   bookStatus: Dialog;
 }
 
 /** Sync and token health: admins only, fine in channels (nothing secret is shown). */
-export function syncFlows({ tokens, poster, results, progress, bookStatus }: SyncFlowDependencies): FlowRegistration[] {
+export function syncFlows({ tokens, poster, results, history, progress, bookStatus }: SyncFlowDependencies): FlowRegistration[] {
   return [
     { command: 'sync', dialog: new SyncDialog(results, tokens, poster, progress), adminOnly: true, personalChatOnly: false, changesState: true },
-    { command: 'status', dialog: new StatusDialog(tokens, bookStatus), adminOnly: true, personalChatOnly: false },
+    { command: 'status', dialog: new StatusDialog(tokens, history, bookStatus), adminOnly: true, personalChatOnly: false },
   ];
 }

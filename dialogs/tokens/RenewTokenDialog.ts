@@ -4,19 +4,23 @@ import { escapeMarkdown } from '../../services/common/chatText';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
 import type { AdminActor } from '../../services/auth/AdminPolicy';
 import { tokenRefSchema, type TokenService } from '../../services/tokens/TokenService';
-import { endWithError } from '../chatErrors';
 import { flowActor } from '../flows';
 import { flowState } from '../flowState';
 import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
 import { SelectTokenDialog, beginSelectToken } from './SelectTokenDialog';
 import { PASTED_TOKEN_WARNING } from './UploadTokenDialog';
+import { askFileAgain, fileTries, retryFileOrEnd } from './fileRetry';
 
 const FILE = 'renewToken.file';
+const STEPS = 'renewToken.steps';
 
 /** The token being renewed, while the file is asked for. */
 const renewState = flowState('renew', tokenRefSchema.pick({ tokenId: true }));
 
-/** "renew": replace a token's file with the newer one for the same Apple location. */
+/**
+ * "renew": replace a token's file with the newer one for the same Apple location. A refused file (another
+ * location, expired, unreadable) is asked for again, a few times, for the same token.
+ */
 export class RenewTokenDialog extends ComponentDialog {
   static readonly id = 'renewToken';
 
@@ -28,8 +32,8 @@ export class RenewTokenDialog extends ComponentDialog {
     super(RenewTokenDialog.id);
     this.addDialog(new SelectTokenDialog(tokens));
     this.addDialog(new TokenFilePrompt(FILE));
-    this.addDialog(new WaterfallDialog('renewToken.steps', [(step) => beginSelectToken(step, 'renew'), (step) => this.askFile(step), (step) => this.renew(step)]));
-    this.initialDialogId = 'renewToken.steps';
+    this.addDialog(new WaterfallDialog(STEPS, [(step) => beginSelectToken(step, 'renew'), (step) => this.askFile(step), (step) => this.renew(step)]));
+    this.initialDialogId = STEPS;
   }
 
   private actor(step: WaterfallStepContext): AdminActor {
@@ -42,8 +46,10 @@ export class RenewTokenDialog extends ComponentDialog {
     if (typeof tokenId !== 'string' || !tokenId) return step.endDialog();
     const token = await this.tokens.getToken(this.actor(step).tenantId, tokenId);
     renewState.write(step, { tokenId: token.id });
-    const prompt = `Send me the new **.vpptoken** file for **${escapeMarkdown(token.displayName)}** (Apple location "${escapeMarkdown(token.locationName)}"): attach it, or paste its content. Type **cancel** to stop.`;
-    return step.prompt(FILE, { prompt, retryPrompt: `I still need the new token file. ${prompt}` });
+    const what = `the new **.vpptoken** file for **${escapeMarkdown(token.displayName)}** (Apple location "${escapeMarkdown(token.locationName)}")`;
+    const prompt = `Send me ${what}: attach it, or paste its content. Type **cancel** to stop.`;
+    const tries = fileTries(step);
+    return step.prompt(FILE, { prompt: tries === 0 ? prompt : askFileAgain(tries, what), retryPrompt: `I still need the new token file. ${prompt}` });
   }
 
   private async renew(step: WaterfallStepContext): Promise<DialogTurnResult> {
@@ -55,7 +61,8 @@ export class RenewTokenDialog extends ComponentDialog {
       if (upload.kind === 'text') await step.context.sendActivity(PASTED_TOKEN_WARNING);
       await step.context.sendActivity(`Renewed **${escapeMarkdown(token.displayName)}**. It now expires on ${expiryLabel(token.expirationDateTime, this.now())}.`);
     } catch (err) {
-      return endWithError(step, err);
+      // Restarted with the token it renews, so the file is asked for the same one without asking which.
+      return retryFileOrEnd(step, err, { steps: STEPS, command: 'renew', keep: { tokenId } });
     }
     return step.endDialog();
   }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { choiceQuestionCard } from '../../cards/tokenCards';
+import { echoArgument } from '../../services/common/chatText';
 import type { TokenService } from '../../services/tokens/TokenService';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
@@ -25,7 +26,8 @@ const PICK = 'selectToken.pick';
 
 /**
  * Works out which token the admin means: the one a card button named, the one whose name matches what
- * they typed, or, when several match, the one they pick. Ends with the token id, or undefined.
+ * they typed (as names match: a hyphen finds Apple's en dash), or, when several match, the one they pick.
+ * Ends with the token id, or undefined.
  */
 export class SelectTokenDialog extends ComponentDialog {
   static readonly id = 'selectToken';
@@ -46,7 +48,9 @@ export class SelectTokenDialog extends ComponentDialog {
     const matches = await this.tokens.findTokens(options.tenantId, options.argument);
     if (matches.length === 0) {
       await step.context.sendActivity(
-        options.argument ? 'No token matches that name. Type **tokens** to see the tokens and their names.' : 'There are no VPP tokens yet. Type **upload token** to add one.',
+        options.argument
+          ? `No token matches ${echoArgument(options.argument)}. Type **tokens** to see the tokens and their names.`
+          : 'There are no VPP tokens yet. Type **upload token** to add one.',
       );
       return step.endDialog(undefined);
     }

@@ -1,7 +1,6 @@
-import { ComponentDialog, TextPrompt, WaterfallDialog, type DialogTurnResult, type PromptValidatorContext, type WaterfallStepContext } from 'botbuilder-dialogs';
+import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { choiceQuestionCard, expiryLabel, tokenPreviewCard } from '../../cards/tokenCards';
 import { escapeMarkdown } from '../../services/common/chatText';
-import { emailSchema } from '../../services/common/email';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
 import type { AdminActor } from '../../services/auth/AdminPolicy';
 import { pendingTokenSchema, saveOptionsSchema, type TokenService } from '../../services/tokens/TokenService';
@@ -11,7 +10,10 @@ import { flowState } from '../flowState';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
 import { cardMessage } from '../replies';
+import { AppleIdPrompt, appleIdAnswerSchema, GAVE_UP_ON_APPLE_ID } from './AppleIdPrompt';
+import { askFileAgain, fileTries, retryFileOrEnd } from './fileRetry';
 
+const STEPS = 'uploadToken.steps';
 const FILE = 'uploadToken.file';
 const APPLE_ID = 'uploadToken.appleId';
 const CHOICE = 'uploadToken.choice';
@@ -23,12 +25,25 @@ export const ASK_FOR_FILE =
 export const PASTED_TOKEN_WARNING =
   'I accepted the pasted token. Next time, please attach the .vpptoken file instead: chat history keeps what you paste, so consider deleting that message.';
 
+/**
+ * Said as soon as the file is read, before any question, when Apple says another MDM holds the token: the
+ * admin knows what saving would do before answering anything. Nothing has been claimed yet.
+ */
+export function otherMdmNotice(mdmName: string): string {
+  const mdm = escapeMarkdown(mdmName);
+  return (
+    `This token is in use by **${mdm}**. Apple lets only one MDM manage a token: saving it here takes control from ${mdm}, which then stops managing it ` +
+    '(the licenses it assigned and its user records can be lost, and it will show sync errors). Nothing changes until you confirm **Take control** on the last step.'
+  );
+}
+
 /** Apple's view of the file (the token inside encrypted), then the admin's answers, until it is saved. */
 const uploadState = flowState('upload token', saveOptionsSchema.pick({ appleId: true, accountType: true }).extend({ pending: pendingTokenSchema }));
 
 /**
- * "upload token": file → Apple's view of it (organisation, location, expiry, books, who manages it) →
- * Apple ID → account type → confirmation card → saved. Every refusal is specific and stores nothing.
+ * "upload token": file → Apple's view of it (organisation, location, expiry, books, who manages it; another
+ * MDM is named at once) → Apple ID → account type → confirmation card → saved. Every refusal is specific
+ * and stores nothing; a refused file or a wrong Apple ID is asked for again, a few times, within the flow.
  */
 export class UploadTokenDialog extends ComponentDialog {
   static readonly id = 'uploadToken';
@@ -40,10 +55,10 @@ export class UploadTokenDialog extends ComponentDialog {
   ) {
     super(UploadTokenDialog.id);
     this.addDialog(new TokenFilePrompt(FILE));
-    this.addDialog(new TextPrompt(APPLE_ID, (prompt: PromptValidatorContext<string>) => Promise.resolve(emailSchema.safeParse((prompt.recognized.value ?? '').trim()).success)));
+    this.addDialog(new AppleIdPrompt(APPLE_ID));
     this.addDialog(new CardChoicePrompt(CHOICE));
     this.addDialog(
-      new WaterfallDialog('uploadToken.steps', [
+      new WaterfallDialog(STEPS, [
         (step) => this.askFile(step),
         (step) => this.inspect(step),
         (step) => this.askAppleId(step),
@@ -52,7 +67,7 @@ export class UploadTokenDialog extends ComponentDialog {
         (step) => this.save(step),
       ]),
     );
-    this.initialDialogId = 'uploadToken.steps';
+    this.initialDialogId = STEPS;
   }
 
   private actor(step: WaterfallStepContext): AdminActor {
@@ -60,7 +75,8 @@ export class UploadTokenDialog extends ComponentDialog {
   }
 
   private async askFile(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    return step.prompt(FILE, { prompt: ASK_FOR_FILE, retryPrompt: `I still need the token file. ${ASK_FOR_FILE}` });
+    const tries = fileTries(step);
+    return step.prompt(FILE, { prompt: tries === 0 ? ASK_FOR_FILE : askFileAgain(tries, 'the **.vpptoken** file'), retryPrompt: `I still need the token file. ${ASK_FOR_FILE}` });
   }
 
   private async inspect(step: WaterfallStepContext): Promise<DialogTurnResult> {
@@ -70,9 +86,11 @@ export class UploadTokenDialog extends ComponentDialog {
       const pending = await this.tokens.inspectUpload(this.actor(step).tenantId, content);
       uploadState.write(step, { pending });
     } catch (err) {
-      return endWithError(step, err);
+      return retryFileOrEnd(step, err, { steps: STEPS, command: 'upload token' });
     }
     if (upload.kind === 'text') await step.context.sendActivity(PASTED_TOKEN_WARNING);
+    const { otherMdmName } = uploadState.read(step, 'pending').pending;
+    if (otherMdmName) await step.context.sendActivity(otherMdmNotice(otherMdmName));
     return step.next();
   }
 
@@ -80,12 +98,16 @@ export class UploadTokenDialog extends ComponentDialog {
     const { pending } = uploadState.read(step, 'pending');
     return step.prompt(APPLE_ID, {
       prompt: `The token is for **${escapeMarkdown(pending.organizationName)}**. Which Apple ID (Managed Apple Account) administers this VPP account? For example vpp-admin@contoso.com.`,
-      retryPrompt: 'That does not look like an Apple ID. Type the email address of the Apple account, or **cancel**.',
     });
   }
 
   private async askAccountType(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    uploadState.write(step, { appleId: String(step.result).trim() });
+    const answer = appleIdAnswerSchema.parse(step.result);
+    if ('gaveUp' in answer) {
+      await step.context.sendActivity(GAVE_UP_ON_APPLE_ID);
+      return step.endDialog();
+    }
+    uploadState.write(step, { appleId: answer.appleId });
     const ref = uploadState.read(step, 'pending').pending.pendingId;
     const validations: CardChoiceValidations = {
       ref,
@@ -151,8 +173,9 @@ export class UploadTokenDialog extends ComponentDialog {
         accountType: state.accountType,
         takeOver: step.result === 'takeover',
       });
+      const takenFrom = state.pending.otherMdmName ? ` VPP Books took control of it from **${escapeMarkdown(state.pending.otherMdmName)}**, which no longer manages it.` : '';
       await step.context.sendActivity(
-        `Saved **${escapeMarkdown(token.displayName)}**. It expires on ${expiryLabel(token.expirationDateTime, this.now())}; I will warn you before it does. ` +
+        `Saved **${escapeMarkdown(token.displayName)}**.${takenFrom} It expires on ${expiryLabel(token.expirationDateTime, this.now())}; I will warn you before it does. ` +
           'Type **sync** to read its books and licenses from Apple now (it also syncs twice a day), or **tokens** to see all tokens.',
       );
     } catch (err) {

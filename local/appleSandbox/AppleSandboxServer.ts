@@ -7,6 +7,7 @@ import { FaultInjector, type Fault, type FaultRule } from './FaultInjector';
 import { SandboxStats } from './SandboxStats';
 import { SandboxState, type SandboxOrganisation, type SandboxToken } from './SandboxState';
 import { seedDemoData } from './demoData';
+import { loadSandboxState, SandboxStateSaver } from './sandboxStateFile';
 import * as api from './sandboxApi';
 
 export interface AppleSandboxOptions {
@@ -15,6 +16,12 @@ export interface AppleSandboxOptions {
   /** Bring your own state (tests); otherwise a new one, seeded with the demo data unless `seedDemoData` is false. */
   state?: SandboxState;
   seedDemoData?: boolean;
+  /**
+   * Keeps the state in this JSON file across restarts (local mode): restored at start when it exists, written
+   * before any answer that shows a change, and on close. Without it the state lives in memory only.
+   * Ignored when `state` is given.
+   */
+  stateFile?: string;
   /** Items per page; small by default so paging is exercised. */
   pageSize?: number;
   /** How long async events (associate, users/*) stay PENDING. */
@@ -99,12 +106,23 @@ const controlSeedSchema = z.object({
  * metadata lookup, an invitation page, and a control API under /_sandbox for tests in other processes.
  */
 export async function startAppleSandbox(options: AppleSandboxOptions = {}): Promise<RunningAppleSandbox> {
-  const state = options.state ?? new SandboxState({ pageSize: options.pageSize, eventDelayMs: options.eventDelayMs });
+  const stateOptions = { pageSize: options.pageSize, eventDelayMs: options.eventDelayMs };
+  const saved = options.stateFile && !options.state ? await loadSandboxState(options.stateFile, stateOptions, options.logger) : undefined;
+  const state = options.state ?? saved?.state ?? new SandboxState(stateOptions);
   if (options.state) {
     if (options.pageSize !== undefined) state.pageSize = options.pageSize;
     if (options.eventDelayMs !== undefined) state.eventDelayMs = options.eventDelayMs;
   }
-  if (!options.state && options.seedDemoData !== false) seedDemoData(state);
+  if (!options.state && !saved?.state && options.seedDemoData !== false) seedDemoData(state);
+  const saver = options.stateFile && saved?.canSave ? new SandboxStateSaver(state, options.stateFile, options.logger) : undefined;
+  if (saved?.state) saver?.markSaved();
+  /**
+   * Before an answer goes out, the change it shows is on disk: a client stores only what the sandbox
+   * would still know after being killed.
+   */
+  const persisted = async (): Promise<void> => {
+    await saver?.save();
+  };
   const faults = new FaultInjector();
   faults.latencyMs = options.latencyMs ?? 0;
   const stats = new SandboxStats();
@@ -115,7 +133,7 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
   function authenticate(header: string | undefined): { org: SandboxOrganisation; token: SandboxToken } | api.ApiResult {
     const match = /^Bearer (\S+)$/.exec(header ?? '');
     if (!match?.[1]) return api.appleError(9722);
-    const token = state.tokens.get(match[1]);
+    const token = state.findToken(match[1]);
     if (!token) return api.appleError(9622);
     if (token.revoked) return api.appleError(9625);
     if (token.expiresAt.getTime() <= state.now().getTime()) return api.appleError(9621);
@@ -204,6 +222,7 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
       }
       state.settle(auth.org);
       const result = api.runApi(route, { state, org: auth.org, token: auth.token, limits, query: url.searchParams, body });
+      await persisted();
       send(res, result.status, result.body);
     } finally {
       stats.end();
@@ -275,12 +294,13 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
   }
 
   /** The invitation link a Registered user opens: in the sandbox, opening it accepts the invitation. */
-  function handleInvitation(res: http.ServerResponse, url: URL): void {
+  async function handleInvitation(res: http.ServerResponse, url: URL): Promise<void> {
     const code = url.searchParams.get('inviteCode') ?? '';
     for (const org of state.organisations.values()) {
       const user = [...org.users.values()].find((u) => u.inviteCode && u.inviteCode === code && u.status === 'Registered');
       if (user) {
         state.putUser(org, { ...user, status: 'Associated', inviteCode: undefined, idHash: user.idHash ?? code.slice(0, 12) });
+        await persisted();
         res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
         res.end(`<h1>Sandbox: invitation accepted</h1><p>${org.orgName} can now assign books to this user.</p>`);
         return;
@@ -325,7 +345,9 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
       });
       const userIds = state.seedUsers(org, users);
       if (assignments > 0) state.seedAssignments(org, userIds, assignments);
-      return send(res, 200, { orgId: org.id, token: state.mintToken(org) });
+      const token = state.mintToken(org);
+      await persisted();
+      return send(res, 200, { orgId: org.id, token });
     }
     send(res, 404, { error: 'unknown control endpoint' });
   }
@@ -362,10 +384,12 @@ export async function startAppleSandbox(options: AppleSandboxOptions = {}): Prom
     state,
     faults,
     stats,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
-      }),
+      });
+      await saver?.save({ force: true });
+    },
   };
 }

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { encodeVppTokenFile, formatAppleDate } from '../../services/apple/VppTokenFile';
 import { APPLE_ERRORS, type AppleErrorNumber } from './appleErrors';
 
@@ -93,7 +93,27 @@ export interface SandboxToken {
   revoked: boolean;
 }
 
+/** A token known only by the SHA-256 of its bearer: how a saved sandbox keeps tokens without writing them down. */
+type SealedSandboxToken = Omit<SandboxToken, 'bearer'>;
+
+/** The key a sealed token is kept under. */
+function bearerDigest(bearer: string): string {
+  return createHash('sha256').update(bearer, 'utf8').digest('hex');
+}
+
 export type SandboxEventType = 'ASSOCIATE' | 'DISASSOCIATE' | 'CREATE' | 'UPDATE' | 'RETIRE';
+
+/** A user as the /users endpoints take it. */
+interface SandboxUserInput {
+  clientUserId: string;
+  email?: string | undefined;
+  managedAppleId?: string | undefined;
+}
+
+/** What an event does when it completes; plain data, so a saved sandbox finishes its pending events after a restart. */
+type SandboxEventWork =
+  | { kind: 'users'; eventType: 'CREATE' | 'UPDATE' | 'RETIRE'; users: SandboxUserInput[] }
+  | { kind: 'associate'; assets: Array<{ adamId: string; pricingParam: string }>; clientUserIds: string[] };
 
 export interface SandboxEvent {
   eventId: string;
@@ -101,8 +121,8 @@ export interface SandboxEvent {
   eventType: SandboxEventType;
   numRequested: number;
   completeAt: number;
-  /** Runs once, when the event completes; returns the items that failed. */
-  apply: (() => SandboxItemFailure[]) | undefined;
+  /** Done once, when the event completes, then cleared. */
+  work: SandboxEventWork | undefined;
   failures: SandboxEventFailure[];
   numCompleted: number;
   done: boolean;
@@ -177,7 +197,10 @@ function groupFailures(items: readonly SandboxItemFailure[], naming: 'users' | '
 export class SandboxState {
   readonly organisations = new Map<string, SandboxOrganisation>();
   readonly tokens = new Map<string, SandboxToken>();
+  /** Tokens restored from a saved state, by bearerDigest, until their bearer is presented. */
+  readonly #sealedTokens = new Map<string, SealedSandboxToken>();
   readonly events = new Map<string, SandboxEvent>();
+  #revision = 0;
   pageSize: number;
   eventDelayMs: number;
   now: () => Date;
@@ -209,8 +232,25 @@ export class SandboxState {
       versionNumbers: new Map(),
     };
     this.organisations.set(org.id, org);
+    this.changed();
     for (const book of input.books ?? []) this.addBook(org, book);
     return org;
+  }
+
+  /** Goes up with every change made through this class, so a saver knows when there is something to write. */
+  get revision(): number {
+    return this.#revision;
+  }
+
+  /** For changes made from outside, e.g. an MDM claiming the organisation. */
+  changed(): void {
+    this.#revision += 1;
+  }
+
+  /** Client Config (POST): the MDM that now holds the organisation's tokens. */
+  claim(org: SandboxOrganisation, mdmInfo: SandboxMdmInfo): void {
+    org.mdmInfo = { ...mdmInfo };
+    this.changed();
   }
 
   addBook(org: SandboxOrganisation, input: NewBook): SandboxBook {
@@ -230,6 +270,7 @@ export class SandboxState {
 
   /** Records a change seen by `endpoints` (purchases change assets, a license changes assets and assignments). */
   touch(org: SandboxOrganisation, ...endpoints: Array<keyof SandboxOrganisation['changed']>): number {
+    this.changed();
     org.version += 1;
     for (const endpoint of endpoints) org.changed[endpoint] = org.version;
     return org.version;
@@ -243,6 +284,8 @@ export class SandboxState {
       id = randomUUID();
       org.versionIds.set(number, id);
       org.versionNumbers.set(id, number);
+      // A client keeps the id to ask for changes since it: it must outlive a restart.
+      this.changed();
     }
     return id;
   }
@@ -272,16 +315,45 @@ export class SandboxState {
       orgName: org.orgName,
     });
     this.tokens.set(bearer, { bearer, orgId: org.id, expiresAt, revoked: options.revoked ?? false });
+    this.changed();
     return bearer;
   }
 
   registerToken(bearer: string, org: SandboxOrganisation, expiresAt: Date, revoked = false): void {
     this.tokens.set(bearer, { bearer, orgId: org.id, expiresAt, revoked });
+    this.changed();
+  }
+
+  /** A token restored from a saved state, known by bearerDigest until someone presents it. */
+  addSealedToken(digest: string, token: SealedSandboxToken): void {
+    this.#sealedTokens.set(digest, { ...token });
+  }
+
+  /** Every token by bearerDigest, whether its bearer is known or not: what a saved state keeps. */
+  sealedTokens(): Map<string, SealedSandboxToken> {
+    const all = new Map(this.#sealedTokens);
+    for (const { bearer, ...token } of this.tokens.values()) all.set(bearerDigest(bearer), token);
+    return all;
+  }
+
+  /** The token a request presents, unsealing a restored one on first use. */
+  findToken(bearer: string): SandboxToken | undefined {
+    const known = this.tokens.get(bearer);
+    if (known || this.#sealedTokens.size === 0) return known;
+    const digest = bearerDigest(bearer);
+    const sealed = this.#sealedTokens.get(digest);
+    if (!sealed) return undefined;
+    this.#sealedTokens.delete(digest);
+    const token = { ...sealed, bearer };
+    this.tokens.set(bearer, token);
+    return token;
   }
 
   revokeToken(bearer: string): void {
-    const token = this.tokens.get(bearer);
-    if (token) token.revoked = true;
+    const token = this.findToken(bearer);
+    if (!token) return;
+    token.revoked = true;
+    this.changed();
   }
 
   organisation(id: string): SandboxOrganisation {
@@ -314,7 +386,7 @@ export class SandboxState {
   }
 
   /** Creates a VPP user the way Apple does: Managed Apple Account → Associated, else Registered with an invite code. */
-  createUser(org: SandboxOrganisation, input: { clientUserId: string; email?: string; managedAppleId?: string }): SandboxItemFailure | undefined {
+  createUser(org: SandboxOrganisation, input: SandboxUserInput): SandboxItemFailure | undefined {
     if (this.activeUser(org, input.clientUserId)) return { clientUserId: input.clientUserId, errorNumber: 9716 };
     // A retired entry stays as it is: the new user is a new entry with the same clientUserId.
     this.putUser(org, {
@@ -328,7 +400,7 @@ export class SandboxState {
     return undefined;
   }
 
-  updateUser(org: SandboxOrganisation, input: { clientUserId: string; email?: string; managedAppleId?: string }): SandboxItemFailure | undefined {
+  updateUser(org: SandboxOrganisation, input: SandboxUserInput): SandboxItemFailure | undefined {
     const existing = this.activeUser(org, input.clientUserId);
     if (!existing) return { clientUserId: input.clientUserId, errorNumber: 9609 };
     const managedAppleId = input.managedAppleId ?? existing.managedAppleId;
@@ -364,19 +436,20 @@ export class SandboxState {
 
   // ---- async events ----
 
-  createEvent(org: SandboxOrganisation, eventType: SandboxEventType, numRequested: number, apply: () => SandboxItemFailure[]): SandboxEvent {
+  createEvent(org: SandboxOrganisation, eventType: SandboxEventType, numRequested: number, work: SandboxEventWork): SandboxEvent {
     const event: SandboxEvent = {
       eventId: randomUUID(),
       orgId: org.id,
       eventType,
       numRequested,
       completeAt: this.now().getTime() + this.eventDelayMs,
-      apply,
+      work,
       failures: [],
       numCompleted: 0,
       done: false,
     };
     this.events.set(event.eventId, event);
+    this.changed();
     if (this.eventDelayMs <= 0) this.#complete(event);
     return event;
   }
@@ -390,11 +463,33 @@ export class SandboxState {
   }
 
   #complete(event: SandboxEvent): void {
-    const failed = event.apply?.() ?? [];
-    event.apply = undefined;
+    const org = this.organisations.get(event.orgId);
+    const failed = org && event.work ? this.#perform(org, event.work) : [];
+    event.work = undefined;
     event.failures = groupFailures(failed, this.failureNaming);
     event.numCompleted = event.numRequested - failed.length;
     event.done = true;
+    this.changed();
+  }
+
+  /** An event's work; returns the items that failed. */
+  #perform(org: SandboxOrganisation, work: SandboxEventWork): SandboxItemFailure[] {
+    const failures: SandboxItemFailure[] = [];
+    const note = (failure: SandboxItemFailure | undefined): void => {
+      if (failure) failures.push(failure);
+    };
+    if (work.kind === 'users') {
+      for (const user of work.users) {
+        if (work.eventType === 'CREATE') note(this.createUser(org, user));
+        else if (work.eventType === 'UPDATE') note(this.updateUser(org, user));
+        else note(this.retireUser(org, user.clientUserId));
+      }
+    } else {
+      for (const asset of work.assets) {
+        for (const clientUserId of work.clientUserIds) note(this.assign(org, asset.adamId, asset.pricingParam, clientUserId));
+      }
+    }
+    return failures;
   }
 
   // ---- bulk seeding for tests and benchmarks ----

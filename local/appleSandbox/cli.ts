@@ -5,6 +5,7 @@ import { startAppleSandbox } from './AppleSandboxServer';
 /**
  * Runs the Apple sandbox on its own: `node --import tsx local/appleSandbox/cli.ts --port 4010`.
  * Prints one JSON line with its URLs once listening and stops when stdin closes or on SIGTERM/SIGINT.
+ * In memory unless `--state-file <path>` names a file to keep the state in across runs.
  */
 async function main(): Promise<void> {
   const { values } = parseArgs({
@@ -15,6 +16,7 @@ async function main(): Promise<void> {
       'event-delay-ms': { type: 'string' },
       'latency-ms': { type: 'string' },
       'no-demo': { type: 'boolean', default: false },
+      'state-file': { type: 'string' },
     },
   });
   const number = (value: string | undefined): number | undefined => (value === undefined ? undefined : Number(value));
@@ -25,6 +27,7 @@ async function main(): Promise<void> {
     eventDelayMs: number(values['event-delay-ms']),
     latencyMs: number(values['latency-ms']),
     seedDemoData: !values['no-demo'],
+    stateFile: values['state-file'],
   });
   announceAndServe({ baseUrl: sandbox.baseUrl, metadataUrl: sandbox.metadataUrl, origin: sandbox.origin }, () => sandbox.close());
 }

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { APPLE_ERRORS, type AppleErrorNumber } from './appleErrors';
-import { UNLIMITED_TOTAL_COUNT, availableCount, type SandboxItemFailure, type SandboxOrganisation, type SandboxState, type SandboxToken } from './SandboxState';
+import { UNLIMITED_TOTAL_COUNT, availableCount, type SandboxOrganisation, type SandboxState, type SandboxToken } from './SandboxState';
 
 /** Apple's v2 endpoints over the sandbox state: each handler returns a status and a JSON body. */
 
@@ -136,7 +136,7 @@ export function claimClientConfig(ctx: ApiContext): ApiResult {
   if (id.length > ctx.limits.maxMdmIdLength) refuse(9724);
   if (name.length > ctx.limits.maxMdmNameLength) refuse(9725);
   if (metadata.length > ctx.limits.maxMdmMetadataLength) refuse(9713);
-  ctx.org.mdmInfo = { id, name, metadata };
+  ctx.state.claim(ctx.org, { id, name, metadata });
   return clientConfig(ctx);
 }
 
@@ -217,16 +217,7 @@ export function userEvent(ctx: ApiContext, eventType: 'CREATE' | 'UPDATE' | 'RET
   if (duplicates(users.map((u) => u.clientUserId))) refuse(9715);
   const badEmail = users.filter((u) => u.email !== undefined && !EMAIL.test(u.email)).map((u) => u.clientUserId);
   if (badEmail.length > 0) refuse(9717, { clientUserIds: badEmail });
-  const { state, org } = ctx;
-  const event = state.createEvent(org, eventType, users.length, () => {
-    const failures: SandboxItemFailure[] = [];
-    for (const user of users) {
-      const failure =
-        eventType === 'CREATE' ? state.createUser(org, user) : eventType === 'UPDATE' ? state.updateUser(org, user) : state.retireUser(org, user.clientUserId);
-      if (failure) failures.push(failure);
-    }
-    return failures;
-  });
+  const event = ctx.state.createEvent(ctx.org, eventType, users.length, { kind: 'users', eventType, users });
   return { status: 200, body: { ...common(ctx), eventId: event.eventId } };
 }
 
@@ -250,16 +241,7 @@ export function associate(ctx: ApiContext): ApiResult {
   if (serialNumbers.length > 0) refuse(9707);
   const { state, org } = ctx;
   if (assets.some((a) => !state.findBook(org, a.adamId, a.pricingParam))) refuse(9602);
-  const event = state.createEvent(org, 'ASSOCIATE', assets.length * clientUserIds.length, () => {
-    const failures: SandboxItemFailure[] = [];
-    for (const asset of assets) {
-      for (const clientUserId of clientUserIds) {
-        const failure = state.assign(org, asset.adamId, asset.pricingParam, clientUserId);
-        if (failure) failures.push(failure);
-      }
-    }
-    return failures;
-  });
+  const event = state.createEvent(org, 'ASSOCIATE', assets.length * clientUserIds.length, { kind: 'associate', assets, clientUserIds });
   return { status: 200, body: { ...common(ctx), eventId: event.eventId } };
 }
 

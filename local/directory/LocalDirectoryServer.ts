@@ -66,6 +66,11 @@ const MAX_BODY_BYTES = 64 * 1024;
 const MAX_RECORDED = 2_000;
 const DEFAULT_PAGE_SIZE = 100;
 const SEARCH_NEEDS_HEADER = "Request with $search query parameter only works through MSGraph with a special request header: 'ConsistencyLevel: eventual'";
+/**
+ * Graph's refusal of a `$count` segment without `ConsistencyLevel: eventual`, word for word from
+ * https://learn.microsoft.com/en-us/graph/aad-advanced-queries ("Error handling for advanced queries on directory objects").
+ */
+const COUNT_NEEDS_HEADER = '$count is not currently supported.';
 
 type RouteResult = { status: number; json?: unknown; text?: string };
 
@@ -137,8 +142,8 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
     const groups = [...state.groups.values()]
       .filter((g) => (search === null || matchesSearch(g, search)) && (filter === null || matchesFilter(g, filter)))
       .sort((a, b) => a.displayName.localeCompare(b.displayName));
-    const withCount = url.searchParams.get('$count') === 'true';
-    if (withCount && !eventual) throw new GraphHttpError(400, 'Request_BadRequest', '$count is not currently supported without ConsistencyLevel: eventual.');
+    // aad-advanced-queries: without ConsistencyLevel Graph "silently ignores the `$count` query parameter (`?$count=true`)".
+    const withCount = eventual && url.searchParams.get('$count') === 'true';
     return page(url, groups.map((g) => g.id), withCount ? { '@odata.count': groups.length } : {});
   }
 
@@ -198,7 +203,10 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
       let ids = relation === 'transitiveMembers' ? state.transitiveMembers(id) : state.directMembers(id);
       if (cast) ids = ids.filter((m) => state.kindOf(m) === cast);
       if (count) {
-        if (!eventual) throw new GraphHttpError(400, 'Request_BadRequest', 'Count is not currently supported without ConsistencyLevel: eventual.');
+        // group-list-transitivemembers / group-list-members, "Get only a count": `ConsistencyLevel: eventual`
+        // required, answered `200 OK`, `Content-type: text/plain`, the bare number. Without the header the
+        // `$count` segment is an error (aad-advanced-queries).
+        if (!eventual) throw new GraphHttpError(400, 'Request_BadRequest', COUNT_NEEDS_HEADER);
         return { status: 200, text: String(ids.length) };
       }
       return { status: 200, json: page(url, ids) };

@@ -1,3 +1,4 @@
+import { APPLE_PORTALS, WHERE_TOKENS_ARE_DOWNLOADED } from '../common/appleTerms';
 import { UserFacing } from '../errors';
 import { scrubSecrets } from '../secrets/Secret';
 import type { ErrorInfo as AppleErrorInfo } from './schemas';
@@ -21,9 +22,9 @@ interface ErrorInfo {
   message: string;
 }
 
-const RENEW = 'Download a new token from Apple Business Manager or Apple School Manager (Settings → Payments and Billing) and upload it to the bot.';
+const RENEW = `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}, then send it to me: type **renew** (or **upload token** if I do not have this token yet).`;
 
-const REPORT = 'This is a bot problem; please report it with the time it happened.';
+const REPORT = 'This is a problem on my side; please report it with the time it happened.';
 
 /**
  * Admin-readable text for each Apple error number, by Apple's documented meaning: the v2 table in
@@ -37,22 +38,22 @@ export const VPP_ERROR_MESSAGES: Readonly<Record<number, ErrorInfo>> = {
   // ---- legacy (v1) numbers, still seen on v2 answers ----
   9600: { kind: 'invalidRequest', message: `Apple refused the request because a required value was missing. ${REPORT}` },
   9601: { kind: 'token', message: `Apple says this token is not signed in (login required). ${RENEW}` },
-  9602: { kind: 'invalidRequest', message: 'Apple refused a value the bot sent (invalid argument). Try again; if it keeps happening, report it with the time it happened.' },
+  9602: { kind: 'invalidRequest', message: 'Apple refused a value I sent (invalid argument). Try again; if it keeps happening, report it with the time it happened.' },
   9603: { kind: 'unavailable', message: "Apple's service had an internal error. Try again in a few minutes." },
   9604: { kind: 'notFound', message: 'Apple found nothing for this request (result not found).' },
-  9605: { kind: 'invalidRequest', message: "Apple says the account's store country does not match this request (account storefront incorrect). Check the location's country in Apple Business Manager or Apple School Manager." },
+  9605: { kind: 'invalidRequest', message: `Apple says the account's store country does not match this request (account storefront incorrect). Check the location's country in ${APPLE_PORTALS}.` },
   9606: { kind: 'unavailable', message: 'Apple could not build a token for this request (error constructing token). Try again later.' },
   9607: { kind: 'notRevocable', message: "Book licenses cannot be taken back: Apple treats a book license as the user's once it is assigned (license is irrevocable). Nothing was changed." },
   9608: { kind: 'unavailable', message: "Apple's license service answered with nothing. Try again later." },
-  9609: { kind: 'notFound', message: "Apple does not know this user in the organisation's Apps and Books account (or the user was retired). Run a sync so the bot creates the user again, then retry." },
+  9609: { kind: 'notFound', message: "Apple does not know this user in the organisation's Apps and Books account (or the user was retired). Type **sync** so that I create the user again, then try again." },
   9610: { kind: 'notFound', message: 'Apple found no license for this book and user.' },
   9611: { kind: 'notFound', message: 'Apple found no administrator for this request (admin user not found).' },
   9612: { kind: 'unavailable', message: 'Apple could not start assigning the license (failed to create claim job). Try again later.' },
   9613: { kind: 'unavailable', message: 'Apple could not start releasing the license (failed to create unclaim job). Try again later.' },
-  9614: { kind: 'invalidRequest', message: `Apple refused a date the bot sent (invalid date format). ${REPORT}` },
-  9615: { kind: 'invalidRequest', message: "Apple has no country set for this organisation (OrgCountry not found). Check the location's country in Apple Business Manager or Apple School Manager." },
+  9614: { kind: 'invalidRequest', message: `Apple refused a date I sent (invalid date format). ${REPORT}` },
+  9615: { kind: 'invalidRequest', message: `Apple has no country set for this organisation (OrgCountry not found). Check the location's country in ${APPLE_PORTALS}.` },
   9616: { kind: 'licenses', message: 'This user already has a license for this book; nothing more to do.' },
-  9617: { kind: 'unavailable', message: "Apple's service has moved; the bot reads the new address from Apple's service configuration. Try again in a few minutes." },
+  9617: { kind: 'unavailable', message: "Apple's service has moved; I read the new address from Apple's service configuration. Try again in a few minutes." },
   9618: { kind: 'notFound', message: 'This user has already been retired in the Apps and Books account.' },
   9619: { kind: 'notFound', message: 'This license is not assigned to anyone (license not associated).' },
   9620: { kind: 'notFound', message: 'This user has already been deleted from the Apps and Books account.' },
@@ -60,7 +61,7 @@ export const VPP_ERROR_MESSAGES: Readonly<Record<number, ErrorInfo>> = {
   9622: { kind: 'token', message: `Apple does not accept this VPP token (invalid token). It may have been replaced by a newer download. ${RENEW}` },
   9623: { kind: 'invalidRequest', message: `Apple refused a push notification token (invalid APN token). ${REPORT}` },
   9624: { kind: 'licenses', message: 'This license was refunded and is no longer valid.' },
-  9625: { kind: 'token', message: 'Apple has revoked this VPP token, usually because someone downloaded a newer one. Upload the newest token from Apple Business Manager or Apple School Manager.' },
+  9625: { kind: 'token', message: `Apple has revoked this VPP token, usually because someone downloaded a newer one. ${RENEW}` },
   9626: { kind: 'licenses', message: 'This license is already assigned to another user.' },
   9627: { kind: 'rateLimit', message: 'Apple refused to move this license again so soon (frequent reassociation). Wait before trying again.' },
   9628: { kind: 'invalidRequest', message: 'This license cannot be assigned to a device. Books can only be assigned to users.' },
@@ -69,40 +70,40 @@ export const VPP_ERROR_MESSAGES: Readonly<Record<number, ErrorInfo>> = {
   9631: { kind: 'rateLimit', message: 'Apple saw too many identical license requests while no license was left. Buy more licenses or wait a few minutes before trying again.' },
   9632: { kind: 'rateLimit', message: 'Apple saw too many identical license requests recently. Wait a few minutes before trying again.' },
   9633: { kind: 'unavailable', message: 'Apple has no data for this request yet (no batch data recovered). Try again later.' },
-  9634: { kind: 'unavailable', message: "Apple says this service is no longer available (service removed). The bot needs an update; please report it." },
+  9634: { kind: 'unavailable', message: 'Apple says this service is no longer available (service removed). I need an update; please report it.' },
   9635: { kind: 'invalidRequest', message: "This Apple Account can't be linked to the user." },
   9636: { kind: 'notFound', message: 'Apple found no such user in the Apps and Books account (no registered user found).' },
   9637: { kind: 'invalidRequest', message: 'Apple does not allow this operation for this account (facilitator operation not allowed).' },
   9641: { kind: 'invalidRequest', message: 'This Apple Account is already linked to a user in the Apps and Books account.' },
   9642: { kind: 'invalidRequest', message: "This Apple Account can't be used yet: its owner must first accept Apple's terms in the App Store." },
   9643: { kind: 'rateLimit', message: 'This license is locked by a transfer in progress. Try again in a few minutes.' },
-  9644: { kind: 'unavailable', message: "Apple's Apps and Books service is down for maintenance. The bot will try again later; nothing needs to be done." },
-  9646: { kind: 'rateLimit', message: 'Apple is limiting how fast this token may be used (too many requests). The bot slows down and retries on its own; if this persists, sync less often.' },
-  9650: { kind: 'response', message: "Apple's book or user list changed while the bot read it page by page (page index out of range). The bot reads it again at the next sync." },
+  9644: { kind: 'unavailable', message: "Apple's Apps and Books service is down for maintenance. I will try again later; you need not do anything." },
+  9646: { kind: 'rateLimit', message: 'Apple is limiting how fast this token may be used (too many requests). I slow down and try again on my own; if this keeps happening, sync less often.' },
+  9650: { kind: 'response', message: "Apple's book or user list changed while I read it page by page (page index out of range). I read it again at the next sync." },
   // ---- v2 numbers ----
-  9700: { kind: 'invalidRequest', message: `Too many books in one request for Apple (max assets limit). The bot splits requests by Apple's limits; ${REPORT}` },
-  9701: { kind: 'invalidRequest', message: `Too many users in one license request for Apple (max clientUserIds limit). The bot splits requests by Apple's limits; ${REPORT}` },
+  9700: { kind: 'invalidRequest', message: `Too many books in one request for Apple (max assets limit). I split requests by Apple's limits; ${REPORT}` },
+  9701: { kind: 'invalidRequest', message: `Too many users in one license request for Apple (max clientUserIds limit). I split requests by Apple's limits; ${REPORT}` },
   9702: { kind: 'invalidRequest', message: `Too many devices in one request for Apple (max serialNumbers limit). ${REPORT}` },
   9703: { kind: 'invalidRequest', message: `The same book appeared twice in one request to Apple (duplicate assets). ${REPORT}` },
   9704: { kind: 'invalidRequest', message: `The same user appeared twice in one license request to Apple (duplicate clientUserIds). ${REPORT}` },
   9705: { kind: 'invalidRequest', message: `The same device appeared twice in one request to Apple (duplicate serial numbers). ${REPORT}` },
   9706: { kind: 'notRevocable', message: "Book licenses cannot be taken back: Apple treats a book license as the user's once it is assigned. Nothing was changed." },
   9707: { kind: 'invalidRequest', message: 'Books cannot be assigned to devices, only to users. Assign the book to a user group instead.' },
-  9708: { kind: 'notFound', message: 'Apple no longer knows the background job the bot was waiting for (unknown event). Run the assignment or sync again.' },
-  9709: { kind: 'licenses', message: 'Not enough licenses: the organisation has no license left for this book. Buy more licenses in Apple Business Manager or Apple School Manager, sync, then retry.' },
+  9708: { kind: 'notFound', message: 'Apple no longer knows the background job I was waiting for (unknown event). Start the assignment or the sync again.' },
+  9709: { kind: 'licenses', message: `Not enough licenses: the organisation has no license left for this book. Buy more licenses in ${APPLE_PORTALS}, type **sync**, then try again.` },
   9710: { kind: 'invalidRequest', message: `Apple needs both a notification address and its secret (notification settings incomplete). ${REPORT}` },
   9711: { kind: 'invalidRequest', message: `Apple refused the notification address or its secret as too long. ${REPORT}` },
   9712: { kind: 'invalidRequest', message: 'Apple only sends notifications to a valid HTTPS address.' },
-  9713: { kind: 'invalidRequest', message: `Apple refused the bot's MDM description as too long (MDM metadata exceeds the maximum length). ${REPORT}` },
-  9714: { kind: 'invalidRequest', message: `Too many users in one user request for Apple (number of users exceeds the maximum). The bot splits requests by Apple's limits; ${REPORT}` },
+  9713: { kind: 'invalidRequest', message: `Apple refused my MDM description as too long (MDM metadata exceeds the maximum length). ${REPORT}` },
+  9714: { kind: 'invalidRequest', message: `Too many users in one user request for Apple (number of users exceeds the maximum). I split requests by Apple's limits; ${REPORT}` },
   9715: { kind: 'invalidRequest', message: `The same user appeared twice in one user request to Apple (duplicate users). ${REPORT}` },
-  9716: { kind: 'invalidRequest', message: 'This user already exists in the Apps and Books account; the bot reuses it.' },
+  9716: { kind: 'invalidRequest', message: 'This user already exists in the Apps and Books account; I use that one.' },
   9717: { kind: 'invalidRequest', message: "Apple refused this user's e-mail address (invalid e-mail address). Correct the user's e-mail address in Entra ID, then assign again." },
   9718: { kind: 'invalidRequest', message: `Apple got a license request without a book (assets are required). ${REPORT}` },
   9719: { kind: 'invalidRequest', message: `Apple got a license request without users (clientUserIds or serialNumbers are required). ${REPORT}` },
   9720: { kind: 'invalidRequest', message: `Apple got a user request without users (users are required). ${REPORT}` },
-  9721: { kind: 'response', message: "Apple no longer accepts the bookmark of the last sync (invalid version ID). The bot reads everything again; nothing needs to be done." },
-  9722: { kind: 'token', message: `Apple could not read the token the bot sent (bad Authorization header). Upload the token again; if that does not help, ${RENEW.charAt(0).toLowerCase()}${RENEW.slice(1)}` },
+  9721: { kind: 'response', message: 'Apple no longer accepts the bookmark of the last sync (invalid version ID). I read everything again; you need not do anything.' },
+  9722: { kind: 'token', message: `Apple could not read the token I sent (bad Authorization header). Upload the token again; if that does not help, ${RENEW.charAt(0).toLowerCase()}${RENEW.slice(1)}` },
   9723: { kind: 'invalidRequest', message: `Apple needs the MDM's name, id and description to record who manages this token. ${REPORT}` },
   9724: { kind: 'invalidRequest', message: 'Apple refused the MDM id as too long. Set MDM_ID to at most 100 characters.' },
   9725: { kind: 'invalidRequest', message: 'Apple refused the MDM name as too long. Set MDM_NAME to at most 100 characters.' },
@@ -110,7 +111,7 @@ export const VPP_ERROR_MESSAGES: Readonly<Record<number, ErrorInfo>> = {
   9727: { kind: 'invalidRequest', message: `Apple did not understand the request's format (unsupported Content-Type). ${REPORT}` },
   9728: { kind: 'invalidRequest', message: "Apple could not reach the bot's notification address." },
   // Not on Apple's v2 pages; a captured service configuration lists it. Treated as a passing outage, as Apple's other 5xx answers.
-  9729: { kind: 'unavailable', message: "Apple's Apps and Books service is temporarily unavailable. The bot will try again later." },
+  9729: { kind: 'unavailable', message: "Apple's Apps and Books service is temporarily unavailable. I will try again later." },
 };
 
 const RETRYABLE_NUMBERS = new Set([9603, 9644, 9646, 9729]);
@@ -203,13 +204,13 @@ function kindFromStatus(status: number | undefined): VppErrorKind {
 function genericMessage(details: VppErrorDetails): string {
   const where = details.operation ? ` (${details.operation})` : '';
   if (details.errorNumber !== undefined) {
-    return `Apple's Apps and Books service refused the request with error ${details.errorNumber}${where}. Try again later; if it keeps happening, check the token in Apple Business Manager and report the error number.`;
+    return `Apple's Apps and Books service refused the request with error ${details.errorNumber}${where}. Try again later; if it keeps happening, check the token in ${APPLE_PORTALS} and report the error number.`;
   }
   if (details.httpStatus === undefined) {
-    return `Apple's Apps and Books service could not be reached${where}. Check the network connection; the bot will try again at the next sync.`;
+    return `Apple's Apps and Books service could not be reached${where}. Check the network connection; I will try again at the next sync.`;
   }
   if (details.httpStatus >= 500) {
-    return `Apple's Apps and Books service had a problem (HTTP ${details.httpStatus})${where}. The bot will try again later.`;
+    return `Apple's Apps and Books service had a problem (HTTP ${details.httpStatus})${where}. I will try again later.`;
   }
   return `Apple's Apps and Books service answered with HTTP ${details.httpStatus}${where}. Try again later; if it keeps happening, report it.`;
 }

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { UserFacingError } from '../errors';
+import { APPLE_PORTALS, WHERE_TOKENS_ARE_DOWNLOADED } from '../common/appleTerms';
 import { escapeMarkdown } from '../common/chatText';
+import { formatCount, formatDate } from '../common/format';
 import { Secret } from '../secrets/Secret';
 
 /** Real token files are a few hundred bytes; the cap stops a pasted novel from reaching the decoder. */
@@ -76,19 +78,19 @@ export function parseVppTokenFile(content: string | Buffer, options: ParseVppTok
   if (size > MAX_TOKEN_FILE_BYTES) {
     fail(
       'token_too_large',
-      `That file is ${Math.ceil(size / 1024)} KiB; a VPP token file is well under 1 KiB. Download the token again from Apple Business Manager or Apple School Manager (Settings → Payments and Billing) and send the .vpptoken file as is.`,
+      `That file is ${formatCount(Math.ceil(size / 1024))} KiB; a VPP token file is well under 1 KiB. Download the token again ${WHERE_TOKENS_ARE_DOWNLOADED} and send me the .vpptoken file as it is.`,
     );
   }
   const text = (typeof content === 'string' ? content : content.toString('utf8')).replace(/^\uFEFF/, '');
   // Mail clients and chat wrap long lines; whitespace is never part of Base64.
   const bearer = text.replace(/\s+/g, '');
   if (bearer.length === 0) {
-    fail('token_empty', 'The token file is empty. Send the .vpptoken file downloaded from Apple Business Manager or Apple School Manager.');
+    fail('token_empty', `The token file is empty. Send me the .vpptoken file you downloaded from ${APPLE_PORTALS}.`);
   }
   if (!BASE64.test(bearer) || bearer.length % 4 === 1) {
     fail(
       'token_not_base64',
-      'This is not a VPP token: a .vpptoken file contains a single Base64 text, and this one has other characters or is cut short. Download the token again and send the whole file.',
+      'This is not a VPP token: a .vpptoken file contains a single Base64 text, and this one has other characters or is cut short. Download the token again and send me the whole file.',
     );
   }
   const decoded = Buffer.from(bearer, 'base64').toString('utf8');
@@ -98,7 +100,7 @@ export function parseVppTokenFile(content: string | Buffer, options: ParseVppTok
   } catch {
     fail(
       'token_not_json',
-      'This is Base64 but not a VPP token: its content is not the JSON Apple puts in .vpptoken files. Check that you sent the content token (.vpptoken) and not another file, or download it again.',
+      'This is Base64 but not a VPP token: its content is not the JSON Apple puts in .vpptoken files. Check that you sent the .vpptoken file and not another one, or download it again.',
     );
   }
   const parsed = tokenJsonSchema.safeParse(json);
@@ -106,7 +108,7 @@ export function parseVppTokenFile(content: string | Buffer, options: ParseVppTok
     const missing = [...new Set(parsed.error.issues.map((i) => String(i.path[0] ?? 'content')))].join(', ');
     fail(
       'token_missing_fields',
-      `This VPP token is incomplete: ${missing} is missing or empty. Download a fresh token from Apple Business Manager or Apple School Manager.`,
+      `This VPP token is incomplete: ${missing} is missing or empty. Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}.`,
     );
   }
   // Before any refusal below: the file's values are scrubbed from logs even when it is refused.
@@ -115,14 +117,14 @@ export function parseVppTokenFile(content: string | Buffer, options: ParseVppTok
   if (!expiresAt) {
     fail(
       'token_bad_expiry',
-      'The expiry date inside this VPP token cannot be read. Download a fresh token from Apple Business Manager or Apple School Manager.',
+      `The expiry date inside this VPP token cannot be read. Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}.`,
     );
   }
   const now = (options.now ?? (() => new Date()))();
   if (!options.allowExpired && expiresAt.getTime() <= now.getTime()) {
     fail(
       'token_expired',
-      `The VPP token for ${escapeMarkdown(parsed.data.orgName)} expired on ${expiresAt.toISOString().slice(0, 10)}. Download a new token from Apple Business Manager or Apple School Manager (Settings → Payments and Billing) and upload that one.`,
+      `The VPP token for ${escapeMarkdown(parsed.data.orgName)} expired on ${formatDate(expiresAt)}. Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED} and send me that one.`,
     );
   }
   return { secret, orgName: parsed.data.orgName, expiresAt, fingerprint: tokenFingerprint(bearer) };

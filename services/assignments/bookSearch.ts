@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Store } from '../store/Store';
+import { nameQuery } from '../common/nameMatch';
 import { truncate } from '../common/truncate';
 import { LIMITS } from '../store/entities/common';
 import { eBookSchema, type EBook } from '../store/entities/eBook';
@@ -31,19 +32,27 @@ export function bookChoice({ token, book }: BookMatch, distinguish = false): Boo
  * typed, or by the choice a card or an earlier turn holds. Dialogs reach the books through it, not the store.
  */
 export class BookSearch {
-  constructor(private readonly store: Pick<Store, 'tokens' | 'books'>) {}
+  constructor(private readonly store: { tokens: Pick<Store['tokens'], 'listByTenant' | 'get'>; books: Pick<Store['books'], 'listByToken' | 'getById'> }) {}
 
-  /** Books of every token of the tenant whose title or author contains `typed`, a few per token. */
+  /**
+   * The tenant's books (every token's) whose title is `typed`, else whose title or author contains it, at
+   * most `limit`; compared as names are (nameMatch: case, accents, kinds of dash and spacing do not count),
+   * which the store's query cannot do, so each catalogue is read whole. A title typed in full finds that
+   * book alone, not its sequels too.
+   */
   async find(tenantId: string, typed: string, limit = 10): Promise<BookMatch[]> {
-    const text = truncate(typed, SEARCH_TEXT_MAX);
-    const matches: BookMatch[] = [];
+    const query = nameQuery(truncate(typed, SEARCH_TEXT_MAX));
+    const exact: BookMatch[] = [];
+    const partial: BookMatch[] = [];
     for (const token of await this.store.tokens.listByTenant(tenantId)) {
-      const page = await this.store.books.search(token.id, { text, pageSize: limit });
-      for (const book of page.items) matches.push({ token, book });
-      if (matches.length >= limit) break;
+      for (const book of await this.store.books.listByToken(token.id)) {
+        if (query.normalised && query.equals(book.title)) exact.push({ token, book });
+        else if (partial.length < limit && query.within(book.title, book.author)) partial.push({ token, book });
+      }
+      // Nothing typed: any books will do, and there is no exact title to look further for.
+      if (!query.normalised && partial.length >= limit) break;
     }
-    const exact = matches.filter((m) => m.book.title.toLowerCase() === text.trim().toLowerCase());
-    return (exact.length > 0 ? exact : matches).slice(0, limit);
+    return (exact.length > 0 ? exact : partial).slice(0, limit);
   }
 
   /**

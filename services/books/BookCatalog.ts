@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { EBook } from '../store/entities/eBook';
 import type { Store } from '../store/Store';
+import { nameQuery } from '../common/nameMatch';
 
 /** A book as listed in chat: the stored book plus the name of the token it was bought through. */
 interface CatalogBook extends EBook {
@@ -74,6 +75,7 @@ export class BookCatalog {
   async page(tenantId: string, cursor: Partial<BookCursor> = {}): Promise<BookPage> {
     const { text, offset } = bookCursorSchema.parse({ text: cursor.text ?? '', offset: cursor.offset ?? 0 });
     const tokens = await this.store.tokens.listByTenant(tenantId);
+    const query = nameQuery(text);
     const books: CatalogBook[] = [];
     let skipped = 0;
     // One book beyond the page tells whether there is a next page.
@@ -81,8 +83,10 @@ export class BookCatalog {
     walk: for (const token of tokens) {
       let continuationToken: string | undefined;
       do {
-        const batch = await this.store.books.search(token.id, { text, pageSize: this.readBatch, continuationToken });
+        // Filtered here, not by the query: titles are compared as names are (nameMatch), accents and dashes aside.
+        const batch = await this.store.books.search(token.id, { pageSize: this.readBatch, continuationToken });
         for (const book of batch.items) {
+          if (!query.within(book.title, book.author)) continue;
           if (skipped < offset) {
             skipped++;
             continue;

@@ -2,6 +2,7 @@ import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
+import { formatCount } from '../common/format';
 import { emailSchema } from '../common/email';
 import type { Logger } from '../logging/logger';
 import { backoffDelay, parseRetryAfter, type RetrySettings } from '../common/retry';
@@ -326,13 +327,13 @@ export class GraphDirectory {
       reason = `${g.displayName} is a dynamic device group (rule: ${g.membershipRule ?? ''}).`;
     } else if (userCount > 0 && deviceCount > 0) {
       kind = 'mixed';
-      reason = `${g.displayName} holds ${userCount} users and ${deviceCount} devices.`;
+      reason = `${g.displayName} holds ${formatCount(userCount)} users and ${formatCount(deviceCount)} devices.`;
     } else if (deviceCount > 0) {
       kind = 'device';
-      reason = `${g.displayName} is a device group (${deviceCount} devices, no users).`;
+      reason = `${g.displayName} is a device group (${formatCount(deviceCount)} devices, no users).`;
     } else if (userCount > 0) {
       kind = 'user';
-      reason = `${g.displayName} is a user group (${userCount} users).`;
+      reason = `${g.displayName} is a user group (${formatCount(userCount)} users).`;
     } else {
       kind = 'empty';
       reason = `${g.displayName} has no members${g.membershipType === 'dynamic' ? ' yet (dynamic membership may still be processing)' : ''}.`;

@@ -27,7 +27,7 @@ export class DirectoryPermissionError extends DirectoryError {
     detail?: string,
   ) {
     super(
-      `Microsoft Graph refused to ${purpose}: the bot's app registration needs the application permission ${permission} ` +
+      `Microsoft Graph refused to ${purpose}: my app registration needs the application permission ${permission} ` +
         '(Entra ID > App registrations > API permissions > Microsoft Graph > Application permissions, then Grant admin consent).',
       'graph_permission_missing',
       403,
@@ -51,7 +51,7 @@ export class DirectoryAuthError extends DirectoryError {
 
   constructor(detail?: string) {
     super(
-      'I could not sign in to Microsoft Graph. Check the bot\'s app registration (tenant id, client id and client secret; secrets expire) and try again.',
+      'I could not sign in to Microsoft Graph. Check my app registration (tenant ID, client ID and client secret; secrets expire), then try again.',
       'graph_auth_failed',
       401,
       detail,

@@ -37,8 +37,11 @@ export function collectionSchema<T extends z.ZodType>(item: T) {
 
 export const checkMemberGroupsSchema = z.looseObject({ value: z.array(z.string().min(1).max(128)) });
 
-/** `$count` answers are a bare number in text/plain. */
-export const countSchema = z.coerce.number().int().min(0);
+/**
+ * `$count` answers are a bare number in text/plain (group-list-transitivemembers, "Get only a count of
+ * transitive membership": `Content-type: text/plain`, body `893`). Digits only: coercing would read an empty body as 0.
+ */
+export const countSchema = z.string().regex(/^\d{1,15}$/).transform(Number);
 
 /** `@removed` on a delta entry: `changed` (restorable from deletedItems) or `deleted` (delta-query-overview). */
 const deltaRemovedSchema = z.looseObject({ reason: z.string().max(64) });

@@ -15,7 +15,7 @@ import type { DeliveryReport, NotificationOutbox, Recipient } from './Notificati
 export interface SyncResultNoticesOptions {
   store: Store;
   outbox: Pick<NotificationOutbox, 'deliverOnceTo'>;
-  sync: Pick<SyncService, 'startToken' | 'isRunning' | 'afterEachSync'>;
+  sync: Pick<SyncService, 'startToken' | 'isRunning' | 'afterEachSync' | 'history'>;
   /** The result's wording and card (cards/notificationMessages.ts). */
   messages: Pick<NoticeMessages, 'syncResult' | 'syncSummary'>;
   /**
@@ -204,7 +204,7 @@ export class SyncResultNotices {
     const views: SyncResultView[] = request.tokens.flatMap((t) => (t.result ? [{ tokenId: t.tokenId, tokenName: t.tokenName, ...t.result }] : []));
     const [only] = views;
     const { messages } = this.options;
-    const message = only && views.length === 1 ? messages.syncResult(only) : messages.syncSummary(views);
+    const message = only && views.length === 1 ? messages.syncResult({ ...only, history: await this.history(only.tokenId) }) : messages.syncSummary(views);
     const [first] = request.tokens;
     const report = await this.options.outbox.deliverOnceTo(
       { tokenId: first?.tokenId ?? request.id, tenantId: request.tenantId, kind: 'syncResult', threshold: 'chat', occurrenceKey: request.id },
@@ -214,6 +214,16 @@ export class SyncResultNotices {
     // Skipped: another instance holds the claim, sent it or is sending it; the request is done either way.
     if (report.failed === 0) await this.options.store.syncRequests.delete(request.tenantId, request.id);
     return report;
+  }
+
+  /** The token's recent syncs for the result's chart; the result goes out without it rather than not at all. */
+  private async history(tokenId: string): Promise<SyncResultView['history']> {
+    try {
+      return await this.options.sync.history(tokenId);
+    } catch (err) {
+      this.logger.warn({ err, tokenId }, 'sync history not read');
+      return undefined;
+    }
   }
 
   private resultOf(outcome: SyncOutcome): StoredSyncResult {

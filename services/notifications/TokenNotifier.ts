@@ -3,6 +3,7 @@ import { truncate } from '../common/truncate';
 import { LIMITS } from '../store/entities/common';
 import type { VppToken } from '../store/entities/vppToken';
 import type { Store } from '../store/Store';
+import { lowLicensesNoticedSeparately } from '../sync/lowLicenses';
 import type { SyncOutcome } from '../sync/types';
 import type { RecipientResolver } from './AdminRecipients';
 import type { DeliveryReport, NoticeKey, NotificationOutbox } from './NotificationOutbox';
@@ -115,7 +116,7 @@ export class TokenNotifier {
   /** After a sync: failures, a takeover, books that just ran low. */
   async afterSync(outcome: SyncOutcome): Promise<void> {
     await this.notifyToken(outcome.token);
-    if (outcome.lowLicenseBooks.length === 0) return;
+    if (outcome.lowLicenseBooks.length === 0 || !lowLicensesNoticedSeparately(outcome.trigger)) return;
     // Only the sync that saw the books cross the threshold reports them; the claim, keyed by that run,
     // keeps a retried delivery from telling an admin twice.
     await this.options.outbox.deliverOnce(

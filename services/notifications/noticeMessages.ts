@@ -1,5 +1,5 @@
 import type { VppToken } from '../store/entities/vppToken';
-import type { LowLicenseBook } from '../sync/types';
+import type { LowLicenseBook, SyncHistoryEntry } from '../sync/types';
 import type { NotificationMessage } from './ProactiveSender';
 
 /** One token's sync result as a chat is told it: a stored result (or a fresh outcome) with its token. */
@@ -12,7 +12,10 @@ export interface SyncResultView {
   changes: { booksAdded: number; booksUpdated: number; booksRemoved: number; usersChanged: number; assignmentsChanged: number };
   durationMs: number;
   error?: { message: string } | undefined;
+  /** Books this sync saw fall to the low-license threshold: the result is where the admin who asked hears of them. */
   lowLicenseBooks: ReadonlyArray<{ title: string; available: number; total: number }>;
+  /** The token's recent syncs, oldest first, this one included (absent where it could not be read). */
+  history?: readonly SyncHistoryEntry[] | undefined;
 }
 
 /**
@@ -25,6 +28,7 @@ export interface NoticeMessages {
   expired(token: VppToken): NotificationMessage;
   syncFailed(token: VppToken, escalation: boolean): NotificationMessage;
   externalMdm(token: VppToken): NotificationMessage;
+  /** Books a scheduled sync saw running low (a sync asked for in chat lists them in its result instead). */
   lowLicenses(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage;
   /** One token's sync, for the chat that asked for it. */
   syncResult(outcome: SyncResultView): NotificationMessage;

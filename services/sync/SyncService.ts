@@ -7,7 +7,8 @@ import type { Actor } from '../store/entities/common';
 import type { VppToken } from '../store/entities/vppToken';
 import type { Store } from '../store/Store';
 import { notSyncableReason, type SyncEngine } from './SyncEngine';
-import type { SyncOutcome, SyncProgress, SyncTrigger } from './types';
+import { SYNC_HISTORY_LENGTH, syncHistory } from './syncHistory';
+import type { SyncHistoryEntry, SyncOutcome, SyncProgress, SyncTrigger } from './types';
 
 export interface SyncServiceOptions {
   engine: SyncEngine;
@@ -80,6 +81,12 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
    */
   afterEachSync(hook: (outcome: SyncOutcome) => Promise<void>): void {
     this.finishHooks.push(hook);
+  }
+
+  /** The token's last finished syncs, oldest first: how long each took and what it changed. */
+  async history(tokenId: string, limit = SYNC_HISTORY_LENGTH): Promise<SyncHistoryEntry[]> {
+    // Two more than asked: the run in progress and one a dead process left open are not drawn.
+    return syncHistory(await this.options.store.syncRuns.listRecent(tokenId, limit + 2), limit);
   }
 
   /** Starts a sync of one token and returns as soon as it is running (or known not to start). */

@@ -1,3 +1,5 @@
+import type { SyncTrigger } from './types';
+
 /** When a book counts as running low on licenses. Either limit is enough to warn. */
 export interface LowLicenseThreshold {
   /** Warn when this many licenses or fewer are left. */
@@ -16,4 +18,13 @@ export function isLowOnLicenses(book: { totalLicenseCount: number; usedLicenseCo
   // A free book never runs out.
   if (book.unlimited || book.totalLicenseCount <= 0 || book.usedLicenseCount <= 0) return false;
   return book.availableLicenseCount <= threshold.count || book.availableLicenseCount * 100 <= book.totalLicenseCount * threshold.percent;
+}
+
+/**
+ * Whether books a sync found running low get a notice of their own. A sync an admin asked for answers
+ * with a result card that already lists them, so a notice before it would say the same thing twice;
+ * a scheduled sync answers nobody, so its notice is the only way admins hear of it.
+ */
+export function lowLicensesNoticedSeparately(trigger: SyncTrigger): boolean {
+  return trigger === 'scheduled';
 }

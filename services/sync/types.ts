@@ -65,4 +65,13 @@ export interface SyncOutcome {
   lowLicenseBooks: LowLicenseBook[];
 }
 
+/** One finished sync of a token, as its history chart shows it. */
+export interface SyncHistoryEntry {
+  startedDateTime: string;
+  durationMs: number;
+  /** Books added or updated, users and licenses changed. */
+  changes: number;
+  status: 'completed' | 'failed';
+}
+
 export const NO_CHANGES: SyncChanges = { booksAdded: 0, booksUpdated: 0, booksRemoved: 0, usersChanged: 0, assignmentsChanged: 0 };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { UserFacingError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
+import { nameQuery } from '../common/nameMatch';
 import { parseVppTokenFile, type VppTokenFile } from '../apple/VppTokenFile';
 import type { ClientConfig } from '../apple/AppleBooksClient';
 import type { TokenCipher } from '../crypto/TokenCipher';
@@ -60,7 +61,7 @@ export const pendingTokenCipherContext = (tenantId: string, pendingId: string) =
 
 /** "Northwind Academy – Main Campus" rather than repeating the organisation in front of its own location. */
 function tokenDisplayName(organizationName: string, locationName: string): string {
-  return locationName.toLowerCase().includes(organizationName.toLowerCase()) ? locationName : `${organizationName} (${locationName})`;
+  return nameQuery(organizationName).within(locationName) ? locationName : `${organizationName} (${locationName})`;
 }
 
 /**
@@ -192,14 +193,17 @@ export class TokenService {
     return this.options.store.books.listByToken(tokenId);
   }
 
-  /** Tokens whose name, organisation or location contains `query` (case-insensitive). */
+  /**
+   * Tokens whose name, organisation or location is `query`, else contains it, compared as names are
+   * (nameMatch: case, accents, kinds of dash and spacing do not count): a hyphen finds Apple's en dash.
+   */
   async findTokens(tenantId: string, query: string): Promise<VppToken[]> {
     const tokens = await this.listTokens(tenantId);
-    const q = query.trim().toLowerCase();
-    if (!q) return tokens;
-    const exact = tokens.filter((t) => t.id === query || [t.displayName, t.locationName, t.organizationName].some((v) => v.toLowerCase() === q));
+    const q = nameQuery(query);
+    if (!q.normalised) return tokens;
+    const exact = tokens.filter((t) => t.id === query.trim() || q.equals(t.displayName, t.locationName, t.organizationName));
     if (exact.length > 0) return exact;
-    return tokens.filter((t) => [t.displayName, t.locationName, t.organizationName].some((v) => v.toLowerCase().includes(q)));
+    return tokens.filter((t) => q.within(t.displayName, t.locationName, t.organizationName));
   }
 
   /** Replaces a token's file with a newer one for the same Apple location; the expiry updates at once. */

@@ -44,7 +44,7 @@ describe('Required over HTTP: licensed now, invited in Teams, licensed once join
     }
     const links = new Map<string, string>();
     for (const id of invited) {
-      const told = await connector.waitFor((a) => a.conversation?.id === chatWith(id) && /^To get "Emma", join your organisation's Apple volume purchasing program first\./.test(textOf(a)), 30_000);
+      const told = await connector.waitFor((a) => a.conversation?.id === chatWith(id) && /^To get "Emma", join your organisation's Apple volume purchasing programme first\./.test(textOf(a)), 30_000);
       const link = /"url":"([^"]+inviteCode[^"]+)"/.exec(cardText(told))?.[1];
       assert.ok(link, 'their own invitation link on the card');
       links.set(id, link);

@@ -54,6 +54,47 @@ describe('MainDialog', () => {
       });
   });
 
+  it('suggests the closest command for a typo, quoting what was typed', async () => {
+    const flows = ['tokens', 'sync', 'upload token', 'my books', 'approvals'].map((command) => ({
+      command,
+      answer: async (context: TurnContext) => void (await context.sendActivity(command)),
+      adminOnly: false,
+      personalChatOnly: false,
+    }));
+    await adapterFor(new MainDialog(flows, everyoneAdmin))
+      .send('hlep')
+      .assertReply('I don\'t know "hlep". Did you mean **help**?')
+      .send('tokns')
+      .assertReply('I don\'t know "tokns". Did you mean **tokens**?')
+      .send('snyc northwind')
+      .assertReply('I don\'t know "snyc". Did you mean **sync**?')
+      .send('uplaod  token')
+      .assertReply('I don\'t know "uplaod token". Did you mean **upload token**?')
+      .send('Hello there')
+      .assertReply((r) => assert.equal(r.text, "I don't know that command. Type **help** to see the commands I understand."));
+  });
+
+  it('names every command equally close to a typo', async () => {
+    const flows = ['sync', 'sink'].map((command) => ({ command, answer: async () => undefined, adminOnly: false, personalChatOnly: false }));
+    await adapterFor(new MainDialog(flows, everyoneAdmin)).send('synk').assertReply('I don\'t know "synk". Did you mean **sync** or **sink**?');
+  });
+
+  it('suggests to members and approvers only the commands they may use', async () => {
+    const flows = ['tokens', 'sync', 'my books', 'approvals'].map((command) => ({ command, answer: async () => undefined, adminOnly: false, personalChatOnly: false }));
+    const as = (role: 'member' | 'approver') => new MainDialog(flows, { ...everyoneAdmin, role: async () => role });
+    const unknown = (r: Partial<Activity>) => assert.match(String(r.text), /^I don't know that command\./);
+    await adapterFor(as('member'))
+      .send('snyc')
+      .assertReply(unknown)
+      .send('aprovals')
+      .assertReply(unknown)
+      .send('my boks')
+      .assertReply('I don\'t know "my boks". Did you mean **my books**?')
+      .send('hlep')
+      .assertReply('I don\'t know "hlep". Did you mean **help**?');
+    await adapterFor(as('approver')).send('aprovals').assertReply('I don\'t know "aprovals". Did you mean **approvals**?').send('tokns').assertReply(unknown);
+  });
+
   it('answers a pasted token, alone or after a command, with a warning that does not repeat it, and runs nothing', async () => {
     const pasted = 'eyJ0b2tlbiI6IlZHaGxJSE5sWTNKbGRDQjJZV3gxWlEiLCJleHBEYXRlIjoiMjAzMC0xMS0wOFQyMjozMzoyMiswMDAwIn0=';
     const warned = (reply: Partial<Activity>): void => {

@@ -6,9 +6,33 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { BotProcess } from '../support/BotProcess';
 import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
 import { freePort } from '../support/ports';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 
 const DEMO_TOKEN = readFileSync(path.resolve(__dirname, '../../local/appleSandbox/tokens/demo-valid.vpptoken'), 'utf8').trim();
+
+/**
+ * Where the pictures of the main cards go, for a person to look at after a run (the README names it).
+ * Written fresh by every run.
+ */
+const SCREENSHOTS = process.env.E2E_SCREENSHOTS_DIR ?? path.resolve(__dirname, '../../test-results/e2e-screenshots');
+
+/**
+ * Photographs the newest card holding `marker` and checks that it rendered: on screen, of a card's size,
+ * showing every `expected` text. A chart is checked by its numbers in words: the Playground draws no
+ * Adaptive Card charts, so what it shows is each chart's fallback, and a missing fallback would leave
+ * the numbers off the card.
+ */
+async function shootCard(page: Page, name: string, marker: string, expected: ReadonlyArray<string | RegExp> = []): Promise<void> {
+  const card = page.locator('.ac-adaptiveCard', { hasText: marker }).last();
+  await card.waitFor({ timeout: 30_000 });
+  await card.scrollIntoViewIfNeeded();
+  const box = await card.boundingBox();
+  assert.ok(box && box.width >= 200 && box.height >= 60, `the ${name} card is drawn (${JSON.stringify(box)})`);
+  for (const text of expected) {
+    assert.ok(await card.getByText(text).first().isVisible(), `the ${name} card shows ${String(text)}`);
+  }
+  await card.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
 
 /** The Playground's message box is a Lexical editor, not a textarea. */
 const MESSAGE_BOX = '[data-lexical-editor="true"][role="textbox"]';
@@ -33,6 +57,8 @@ describe('end to end: the Agents Playground in Chromium', function () {
 
   before(async function () {
     this.timeout(16 * 60_000); // a first run may install Chromium from Debian's packages
+    rmSync(SCREENSHOTS, { recursive: true, force: true });
+    mkdirSync(SCREENSHOTS, { recursive: true });
     const executablePath = ensureChromium();
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-e2e-'));
     bot = new BotProcess({
@@ -68,6 +94,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     for (const command of ['upload token', 'tokens', 'approvals']) {
       assert.ok(await page.getByText(command, { exact: true }).first().isVisible(), `card lists ${command}`);
     }
+    await shootCard(page, '1-help', 'VPP Books: commands');
   });
 
   it('runs an Action.Submit button on the card', async () => {
@@ -107,13 +134,17 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await page.getByText('Saved', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(page, 'tokens');
     await page.getByText('VPP tokens (1)').waitFor({ timeout: 30_000 });
-    // Kept for a person to look at after a run; not an assertion.
-    await page.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-tokens.png'), fullPage: true });
+    // The expiry gauge's fallback: days left of the year a token is valid.
+    await shootCard(page, '2-tokens', 'VPP tokens (1)', [/days left/]);
   });
 
   it("reaches Megan's Playground with Alex's approval request, though she never wrote to the bot", async () => {
     await say(page, 'sync');
     await page.getByText('Main Campus finished', { exact: false }).last().waitFor({ timeout: 60_000 });
+    // The license donut's fallback, with the same numbers in words.
+    await shootCard(page, '3-sync-result', 'Main Campus finished', [/Licenses: [\d,]+ of [\d,]+ used/]);
+    await say(page, 'books');
+    await shootCard(page, '4-books', 'Emma', [/[\d,]+ of [\d,]+ used/]);
     await say(page, 'assign');
     await page.getByText('Which book', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(page, 'emma');
@@ -131,6 +162,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await page.getByRole('button', { name: 'Available' }).last().waitFor({ timeout: 30_000 });
     await say(page, 'available');
     await page.getByRole('button', { name: 'Request approval' }).last().waitFor({ timeout: 30_000 });
+    await shootCard(page, '5-assign-preview', 'Book licenses cannot be reclaimed', ['Request approval']);
     // The Playground answers UserNotFound for a user whose window is not open (Teams itself delivers
     // regardless), and the outbox gives up after its retries: her window is open, but she has never
     // written to the bot, so the bot must start the conversation itself.
@@ -140,7 +172,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await page.getByText('Sent for approval', { exact: false }).last().waitFor({ timeout: 30_000 });
     await megan.getByText('Approval: assign "Emma"', { exact: false }).first().waitFor({ timeout: 30_000 });
     assert.ok(await megan.getByRole('button', { name: 'Approve' }).first().isVisible(), 'Megan can approve it');
-    await megan.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-megan.png'), fullPage: true });
+    await shootCard(megan, '6-approval', 'Approval: assign "Emma"', ['Approve', 'Reject']);
   });
 
   it('Adele, a member, is told Emma is available once Megan approves, types "my books" and gets it with Get', async () => {
@@ -165,13 +197,20 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await adele.getByText('"Emma" is yours', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(adele, 'my books');
     await adele.getByText('Yours: open the Books app to read it.', { exact: false }).last().waitFor({ timeout: 30_000 });
-    await adele.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-adele.png'), fullPage: true });
+    await shootCard(adele, '9-my-books', 'Yours: open the Books app to read it.');
+  });
+
+  it("shows Alex the tokens' health and Emma's assignment, each with its chart's numbers", async () => {
+    await say(page, 'status');
+    await shootCard(page, '7-status', 'Token health (1)', [/[\d,]+ of [\d,]+ used/]);
+    await say(page, 'status emma');
+    await shootCard(page, '8-book-status', 'Assignment status: Emma', ['English Department', /[\d,]+ of [\d,]+ used/]);
   });
 
   afterEach(async function () {
     // A failed step leaves a picture of what Alex saw, for a person to look at.
     if (this.currentTest?.state === 'failed') {
-      await page?.screenshot({ path: path.join(os.tmpdir(), 'vpp-books-e2e-failed.png'), fullPage: true });
+      await page?.screenshot({ path: path.join(SCREENSHOTS, 'failed.png'), fullPage: true });
       // What the bot logged (warnings and errors) explains most failures of the later steps.
       console.log(`bot output:\n${bot?.stdout.slice(-4000) ?? ''}\n${bot?.stderr.slice(-2000) ?? ''}`);
     }

@@ -19,6 +19,10 @@ export class FakeConnector {
   readonly activities: CapturedActivity[] = [];
   /** Activities the bot replaced in place (updateActivity: PUT …/activities/:id). */
   readonly updates: CapturedActivity[] = [];
+  /** The same updates with the conversation and the activity each replaced, as the request's path named them. */
+  readonly updateRequests: Array<{ conversationId: string; activityId: string; activity: CapturedActivity }> = [];
+  /** Updates still to refuse (`refuseUpdates`), and how. */
+  private refusals: Array<{ status: number; code: string; message: string }> = [];
   /** Conversations the bot started (createConversation: POST /v3/conversations), with the id given. */
   readonly created: Array<{ id: string; parameters: Record<string, unknown> }> = [];
   private readonly waiters: Array<{ predicate: (a: CapturedActivity) => boolean; resolve: (a: CapturedActivity) => void }> = [];
@@ -59,10 +63,22 @@ export class FakeConnector {
           res.end(JSON.stringify({ id: `29:${aadObjectId}`, aadObjectId, name: aadObjectId }));
           return;
         }
-        if (req.method === 'PUT' && /^\/v3\/conversations\/[^/]+\/activities\/[^/]+/.test(req.url ?? '')) {
-          this.updates.push(JSON.parse(body) as CapturedActivity);
+        // Bot Connector "Update activity": PUT /v3/conversations/{conversationId}/activities/{activityId} with the
+        // replacement Activity; 200 with a ResourceResponse, or an ErrorResponse `{ error: { code, message } }`.
+        const update = /^\/v3\/conversations\/([^/]+)\/activities\/([^/?]+)/.exec(req.url ?? '');
+        if (req.method === 'PUT' && update) {
           res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ id: 'updated' }));
+          const refusal = this.refusals.shift();
+          if (refusal) {
+            res.statusCode = refusal.status;
+            res.end(JSON.stringify({ error: { code: refusal.code, message: refusal.message } }));
+            return;
+          }
+          const activity = JSON.parse(body) as CapturedActivity;
+          const activityId = decodeURIComponent(update[2] ?? '');
+          this.updates.push(activity);
+          this.updateRequests.push({ conversationId: decodeURIComponent(update[1] ?? ''), activityId, activity });
+          res.end(JSON.stringify({ id: activityId }));
           return;
         }
         res.statusCode = 404;
@@ -71,6 +87,11 @@ export class FakeConnector {
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', () => resolve()));
     this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/`;
+  }
+
+  /** The next `times` updates are refused the way a connector refuses editing a message (too old, or not editable). */
+  refuseUpdates(times = 1, refusal: { status: number; code: string; message: string } = { status: 400, code: 'BadArgument', message: 'The message cannot be updated.' }): void {
+    for (let i = 0; i < times; i++) this.refusals.push(refusal);
   }
 
   /** Resolves with the first activity (already received or future) matching `predicate`. */

@@ -18,6 +18,7 @@ import type { AssignmentExecutor } from '../../../services/assignments/Assignmen
 import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
 import { storeTeamsChat } from '../../support/storedChat';
 import { dialogBot } from '../../support/dialogBot';
+import { GroupMemberCounts } from '../../../services/directory/GroupMemberCounts';
 
 const cardJson = (a: Partial<Activity>): string => JSON.stringify(a.attachments?.[0]?.content ?? {});
 const textOf = (a: Partial<Activity>): string => String(a.text ?? '');
@@ -47,7 +48,7 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     const approvals = env.approvals(executor);
     const policy = new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] });
     const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
-    const flows = [...assignFlows({ books: new BookSearch(env.store), directory: env.directory, planner: env.planner, approvals, executor, isAdmin }), ...bookFlows({ catalog: new BookCatalog(env.store) }), { command: 'status', dialog: new BookStatusDialog(new BookStatusService(env.store, env.runs)), adminOnly: true, personalChatOnly: false }];
+    const flows = [...assignFlows({ books: new BookSearch(env.store), directory: env.directory, planner: env.planner, approvals, executor, isAdmin, groupCounts: new GroupMemberCounts(env.directory) }), ...bookFlows({ catalog: new BookCatalog(env.store) }), { command: 'status', dialog: new BookStatusDialog(new BookStatusService(env.store, env.runs)), adminOnly: true, personalChatOnly: false }];
     // Messages through the main dialog, Universal Actions through the approval card handler.
     bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)), { approvalCards: new ApprovalCardHandler(approvals) });
   });
@@ -173,14 +174,12 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
       .send(click('limit', ref))
       .assertReply((r) => assert.match(textOf(r), /no longer active/));
 
+    // A book with no license left is refused at the book step, before any group or intent is asked for.
     await alex
       .send('assign persuasion')
-      .assertReply((r) => assert.match(textOf(r), /Assigning/))
-      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .assertReply((r) => assert.match(textOf(r), /^\*\*Persuasion Revisited\*\*: no license of this book .*type \*\*sync\*\*.*Nothing was changed\.$/))
       .send('Form 9C')
-      .assertReply((r) => (ref = cardRef(r)));
-    await alex.send(click('continue', ref)).assertReply((r) => (ref = cardRef(r)));
-    await alex.send(click('available', ref)).assertReply((r) => assert.match(textOf(r), /No license of this book is left.*Nothing was changed/));
+      .assertReply((r) => assert.match(textOf(r), /don't know that command/, 'the flow ended: no group question'));
 
     await alex
       .send('approvals')
@@ -229,10 +228,14 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     });
     await alex.send(click('cancel', ref)).assertReply(ASSIGN_MESSAGES.kept);
 
-    // A book with no license left is refused at once, by name, before any group is asked for.
+    // A book with no license left has no Assign button; a click from an older card is refused at once, by name,
+    // before any group is asked for.
+    assert.throws(() => assignButton(booksCard, 'Persuasion Revisited'), /has an Assign button for Persuasion Revisited/);
+    const persuasion = (await env.store.books.listByToken(String(middlemarch.tokenId))).find((b) => b.title === 'Persuasion Revisited');
+    assert.ok(persuasion);
     await alex
-      .send({ type: ActivityTypes.Message, value: assignButton(booksCard, 'Persuasion Revisited') })
-      .assertReply(`**Persuasion Revisited**: ${ASSIGN_MESSAGES.noLicenses}`)
+      .send({ type: ActivityTypes.Message, value: { ...middlemarch, args: { bookId: persuasion.id } } })
+      .assertReply((r) => assert.match(textOf(r), /^\*\*Persuasion Revisited\*\*: no license of this book /))
       .send('Form 9B')
       .assertReply((r) => assert.match(textOf(r), /don't know that command/, 'the flow ended'));
 
@@ -249,5 +252,113 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
       .assertReply(ASSIGN_MESSAGES.unreadableButton)
       .send({ type: ActivityTypes.Message, value: { command: 'assign', args } })
       .assertReply(ASSIGN_MESSAGES.unreadableButton);
+  });
+  /** Every activity the bot replaced in place during the adapter's turns (updateActivity), in order. */
+  function recordUpdates(adapter: TestAdapter): Array<Partial<Activity>> {
+    const updates: Array<Partial<Activity>> = [];
+    const update = adapter.updateActivity.bind(adapter);
+    adapter.updateActivity = async (context, activity) => {
+      updates.push(activity);
+      return update(context, activity);
+    };
+    return updates;
+  }
+  const updateOf = (updates: Array<Partial<Activity>>, id: string | undefined): string => JSON.stringify(updates.find((u) => u.id === id) ?? {});
+
+  async function bookValue(title: string): Promise<string> {
+    for (const token of await env.store.tokens.listByTenant(ASSIGN_TENANT)) {
+      const book = (await env.store.books.listByToken(token.id)).find((b) => b.title === title);
+      if (book) return `${token.id}/${book.id}`;
+    }
+    throw new Error(`no book ${title}`);
+  }
+  const pick = (choice: string, ref: string, replyToId?: string) => ({ type: ActivityTypes.Message, value: { choice, ref }, ...(replyToId ? { replyToId } : {}) });
+
+  it('takes the book and the groups from the search boxes, and replaces each answered question card with its answer', async () => {
+    const alex = chat();
+    const updates = recordUpdates(alex);
+    let bookQuestion: Partial<Activity> = {};
+    let groupQuestion: Partial<Activity> = {};
+    let more: Partial<Activity> = {};
+    await alex.send('assign').assertReply((r) => {
+      bookQuestion = r;
+      assert.match(textOf(r), /Which \*\*book\*\*.*type part of its title/, 'the text says how to answer without a search box');
+      assert.match(cardJson(r), /"type":"Input.ChoiceSet".*"style":"filtered".*"choices.data":\{"type":"Data.Query","dataset":"books"\}/);
+    });
+    await alex
+      .send(pick(await bookValue('Middlemarch Annotated'), cardRef(bookQuestion), bookQuestion.id))
+      .assertReply('Assigning **Middlemarch Annotated**.')
+      .assertReply((r) => {
+        groupQuestion = r;
+        assert.match(cardJson(r), /"dataset":"groups"/);
+      });
+    const answeredBook = updateOf(updates, bookQuestion.id);
+    assert.match(answeredBook, /Which \*\*book\*\* do you want to assign\?.*✓ \*\*Middlemarch Annotated\*\*/);
+    assert.doesNotMatch(answeredBook, /Input.ChoiceSet|Action.Submit/, 'nothing left to press');
+
+    // No replyToId (a client that sends none): the card the question was sent as is replaced all the same.
+    await alex.send(pick(DEMO_GROUPS.year9FormB, cardRef(groupQuestion))).assertReply((r) => {
+      more = r;
+      assert.match(cardJson(r), /Groups so far: \*\*Year 9 Form 9B\*\*/);
+    });
+    assert.match(updateOf(updates, groupQuestion.id), /✓ \*\*Year 9 Form 9B\*\*/);
+
+    await alex.send({ ...click('continue', cardRef(more)), replyToId: more.id }).assertReply((r) => assert.match(cardJson(r), /Required\*\* or \*\*Available/));
+    assert.match(updateOf(updates, more.id), /Groups so far: \*\*Year 9 Form 9B\*\*\.",.*✓ Continue/);
+    assert.doesNotMatch(updateOf(updates, more.id), /Add another group/);
+    await alex.send('cancel').assertReply((r) => assert.match(textOf(r), /Cancelled/));
+  });
+
+  it('refuses a forged or vanished pick, and a picked book with no license left, at the book step', async () => {
+    const alex = chat();
+    let question: Partial<Activity> = {};
+    await alex.send('assign').assertReply((r) => (question = r));
+    // Another tenant's token, a value naming no book, a click on another question's card.
+    await alex
+      .send(pick(`someone-elses-token/${(await bookValue('Middlemarch Annotated')).split('/')[1] ?? ''}`, cardRef(question)))
+      .assertReply(ASSIGN_MESSAGES.pickedGone)
+      .assertReply((r) => (question = r));
+    await alex.send(pick('no slash here', cardRef(question))).assertReply(ASSIGN_MESSAGES.pickedGone).assertReply((r) => (question = r));
+    await alex.send(pick(await bookValue('Middlemarch Annotated'), 'an-older-question')).assertReply((r) => assert.match(textOf(r), /Pick a book in the search box/));
+    await alex
+      .send(pick(await bookValue('Persuasion Revisited'), cardRef(question)))
+      .assertReply((r) => assert.match(textOf(r), /^\*\*Persuasion Revisited\*\*: no license of this book /))
+      .send('Form 9C')
+      .assertReply((r) => assert.match(textOf(r), /don't know that command/, 'refused before any group was asked for'));
+
+    let groupQuestion: Partial<Activity> = {};
+    await alex
+      .send('assign middlemarch')
+      .assertReply('Assigning **Middlemarch Annotated**.')
+      .assertReply((r) => (groupQuestion = r));
+    await alex
+      .send(pick('not-a-group-id', cardRef(groupQuestion)))
+      .assertReply((r) => assert.match(textOf(r), /no longer in the directory/))
+      .assertReply((r) => (groupQuestion = r));
+    await alex
+      .send(pick('90000000-0000-4000-8000-0000000000ff', cardRef(groupQuestion)))
+      .assertReply((r) => assert.match(textOf(r), /no longer in the directory/))
+      .assertReply((r) => (groupQuestion = r));
+    await alex
+      .send(pick(DEMO_GROUPS.studentIpads, cardRef(groupQuestion)))
+      .assertReply('Books can be assigned to user groups only; "Student iPads" is a device group. Nothing was changed.')
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .send('cancel')
+      .assertReply((r) => assert.match(textOf(r), /Cancelled/));
+  });
+
+  it('shows what each group holds on the "Which group do you mean?" buttons', async () => {
+    const alex = chat();
+    await alex
+      .send('assign middlemarch')
+      .assertReply('Assigning **Middlemarch Annotated**.')
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .send('Year 9')
+      .assertReply((r) => {
+        const titles = nodes(r.attachments?.[0]?.content).filter((n) => n.type === 'Action.Submit').map((n) => n.title);
+        assert.deepEqual(titles, ['Year 9 Form 9A · 60 members', 'Year 9 Form 9B · 60 members', 'Year 9 Form 9C · 60 members', 'Year 9 Students · 181 members']);
+      })
+      .send('cancel')
+      .assertReply((r) => assert.match(textOf(r), /Cancelled/));
   });
 });

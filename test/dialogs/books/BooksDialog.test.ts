@@ -136,4 +136,33 @@ describe('books dialog (test adapter, embedded Cosmos)', function () {
     await adapter({ user: NON_ADMIN }).send('books').assertReply((r) => assert.match(String(r.text), /only VPP Books admins/));
     await adapter({ conversationType: 'channel' }).send('books').assertReply((r) => assert.ok(texts(r).includes('Books')));
   });
+  it('shows a page or a search in place of the card it was asked from, and as a new card when that cannot be updated', async () => {
+    const chat = adapter();
+    const updates: Array<Partial<Activity>> = [];
+    let refuse = false;
+    chat.updateActivity = async (_context, activity) => {
+      if (refuse) throw new Error('Teams: the message can no longer be edited');
+      updates.push(activity);
+      return { id: String(activity.id) };
+    };
+    let first: Partial<Activity> = {};
+    await chat.send('books').assertReply((r) => (first = r));
+    const next = button(first, 'Next page');
+    // Teams sends the card's activity id as replyToId with a click on it.
+    await chat.send({ type: ActivityTypes.Message, value: next, replyToId: first.id }).assertNoReply('no new message: the card was replaced', 100);
+    assert.equal(updates.length, 1);
+    assert.equal(updates[0]?.id, first.id, 'the card the click came from');
+    assert.ok(texts(updates[0] ?? {}).includes('Showing 11–20, more on the next page'));
+
+    await chat.send({ type: ActivityTypes.Message, value: { ...button(first, 'Search'), bookSearch: 'title 29' }, replyToId: first.id }).assertNoReply('no new message: the card was replaced', 100);
+    assert.ok(texts(updates[1] ?? {}).includes('Books matching "title 29"'));
+
+    refuse = true;
+    await chat.send({ type: ActivityTypes.Message, value: next, replyToId: first.id }).assertReply((r) => assert.ok(texts(r).includes('Showing 11–20, more on the next page')));
+    assert.equal(updates.length, 2, 'nothing more was replaced');
+    // Typed, the command always answers with a new card.
+    refuse = false;
+    await chat.send('books').assertReply((r) => assert.ok(texts(r).includes('Books')));
+    assert.equal(updates.length, 2);
+  });
 });

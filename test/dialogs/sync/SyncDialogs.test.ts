@@ -61,7 +61,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
   function adapter(progress: SyncDialogOptions = {}, conversationType = 'personal'): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
     const bookStatus = new BookStatusDialog(new BookStatusService(env.store, new AssignmentRunRepository(env.store.containers.assignments)));
-    const flows = syncFlows({ tokens: env.tokens, poster: outbox, results, progress, bookStatus });
+    const flows = syncFlows({ tokens: env.tokens, poster: outbox, results, history: service, progress, bookStatus });
     const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
@@ -154,10 +154,51 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
         assert.ok(card.includes('"value":"3"'), 'book count');
       })
       .send('status Soon Org')
-      .assertReply((r) => assert.ok(cardJson(r).includes('Token health (1)')))
+      .assertReply((r) => {
+        assert.ok(cardJson(r).includes('Token health (1)'));
+        assert.ok(!cardJson(r).includes('Chart.VerticalBar'), 'a token never synced has no history to chart');
+      })
       .send('status Healthy Org Book 2')
       .assertReply((r) => assert.ok(cardJson(r).includes('Assignment status: Healthy Org Book 2')))
       .send('status The Picture of Dorian Gray')
       .assertReply('No book matches "The Picture of Dorian Gray". Type **books** to browse them.');
+  });
+  it("\"status\" of one token, and a card's Token status button, chart its licenses and its recent syncs", async () => {
+    const seeded = await seedToken(env, { name: 'Charted Org', books: 4 });
+    const other = await seedToken(env, { name: 'Other Org', books: 1 });
+    await service.startToken(TEST_TENANT, other.token.id, { trigger: 'scheduled' });
+    for (let i = 0; i < 3; i++) {
+      await service.startToken(TEST_TENANT, seeded.token.id, { trigger: 'scheduled' });
+      await service.idle();
+    }
+    const charts = (activity: Partial<Activity>) => {
+      const card = (activity.attachments?.[0]?.content ?? {}) as { body?: unknown };
+      const found: Array<Record<string, unknown>> = [];
+      const walk = (node: unknown): void => {
+        if (Array.isArray(node)) node.forEach(walk);
+        else if (node && typeof node === 'object') {
+          const element = node as Record<string, unknown>;
+          if (String(element.type).startsWith('Chart.')) found.push(element);
+          Object.values(element).forEach(walk);
+        }
+      };
+      walk(card.body);
+      return found;
+    };
+    await adapter()
+      .send({ type: ActivityTypes.Message, value: { command: 'status', tokenId: seeded.token.id } })
+      .assertReply((r) => {
+        assert.ok(cardJson(r).includes('Token health (1)'), 'only the token on the button');
+        const found = charts(r);
+        assert.deepEqual(found.map((c) => c.type), ['Chart.Gauge', 'Chart.VerticalBar', 'Chart.VerticalBar']);
+        assert.deepEqual([found[0]?.value, found[0]?.max], [0, 80], 'licenses used of all the token holds');
+        assert.equal((found[1]?.data as unknown[]).length, 3, 'its three syncs');
+        assert.match(String((found[1]?.fallback as { text?: string }).text), /^Duration of the last 3 syncs, oldest first/);
+      })
+      .send('status')
+      .assertReply((r) => {
+        assert.ok(cardJson(r).includes('Token health (2)'));
+        assert.deepEqual(charts(r).map((c) => c.type), ['Chart.Gauge', 'Chart.Gauge'], 'several tokens: their gauges, no histories');
+      });
   });
 });

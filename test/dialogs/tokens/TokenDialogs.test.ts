@@ -7,10 +7,13 @@ import { ActivityTypes, TestAdapter, type Activity } from 'botbuilder';
 import { MainDialog, PERSONAL_CHAT_ONLY_MESSAGE } from '../../../dialogs/MainDialog';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
 import { tokenFlows } from '../../../dialogs/tokens/tokenFlows';
-import { ASK_FOR_FILE, PASTED_TOKEN_WARNING } from '../../../dialogs/tokens/UploadTokenDialog';
+import { ASK_FOR_FILE, otherMdmNotice, PASTED_TOKEN_WARNING } from '../../../dialogs/tokens/UploadTokenDialog';
+import { GAVE_UP_ON_APPLE_ID } from '../../../dialogs/tokens/AppleIdPrompt';
+import { OTHER_MDM } from '../../../local/appleSandbox/demoData';
+import { TOKEN_LIKE_MESSAGE } from '../../../services/common/chatText';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { TokenFileReader } from '../../../services/tokens/TokenFileReader';
-import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
+import { TEST_MDM, TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
 import { dialogBot } from '../../support/dialogBot';
 
 const TOKENS_DIR = path.resolve(__dirname, '../../../local/appleSandbox/tokens');
@@ -86,7 +89,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .assertReply(PASTED_TOKEN_WARNING)
       .assertReply((r) => assert.match(textOf(r), /token is for \*\*Northwind Academy\*\*.*Which Apple ID/))
       .send('not an email')
-      .assertReply((r) => assert.match(textOf(r), /does not look like an Apple ID/))
+      .assertReply(says(/^"not an email" is not an Apple ID: it has no @\. .*\(try 2 of 3\)/))
       .send('vpp-admin@northwind.example')
       .assertReply((r) => {
         assert.ok(cardJson(r).includes('Apple Business Manager or an Apple School Manager'));
@@ -134,16 +137,69 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .assertReply((r) => assert.match(textOf(r), /Which Apple ID/, 'no pasted-token warning for a file'));
   });
 
-  it('refuses an oversized attachment and an expired token with specific messages, saving nothing', async () => {
+  it('asks again after each refused file, saying what was wrong, and stops after the third, saving nothing', async () => {
+    const malformed = demo('demo-malformed.vpptoken');
+    const expired = demo('demo-expired.vpptoken');
+    const noFileRepeated = (r: Partial<Activity>) => {
+      for (const file of [malformed, expired]) assert.ok(!textOf(r).includes(file.trim().slice(0, 24)), 'the reply does not repeat the file');
+    };
     await adapter()
       .send('upload token')
       .assertReply(ASK_FOR_FILE)
       .send({ type: ActivityTypes.Message, attachments: [{ contentType: 'application/vnd.microsoft.teams.file.download.info', content: { downloadUrl: `${fileUrl}/huge` } }] })
-      .assertReply((r) => assert.match(textOf(r), /larger than 16 KB/))
+      .assertReply(says(/larger than 16 KB/))
+      .assertReply(says(/^Send me the \*\*\.vpptoken\*\* file again: .*\(try 2 of 3\)/))
+      // A command typed meanwhile is no file: the question again, not a refusal, and no try used.
+      .send('upload token')
+      .assertReply(says(/^I still need the token file/))
+      .send(expired)
+      .assertReply((r) => {
+        assert.match(textOf(r), /expired/i);
+        noFileRepeated(r);
+      })
+      .assertReply(says(/\(try 3 of 3\)/))
+      .send(malformed)
+      .assertReply((r) => {
+        assert.match(textOf(r), /incomplete|not a VPP token/);
+        noFileRepeated(r);
+      })
+      .assertReply(says(/^I could not use any of the 3 files you sent, so I stopped here; nothing was saved\. Type \*\*upload token\*\* to start again/))
+      // The flow is over: a paste now is a message like any other, and is not taken as the file.
+      .send(demo('demo-valid.vpptoken'))
+      .assertReply(TOKEN_LIKE_MESSAGE);
+    assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 0);
+  });
+
+  it('goes on with a good paste after a bad one', async () => {
+    await adapter()
       .send('upload token')
       .assertReply(ASK_FOR_FILE)
-      .send(demo('demo-expired.vpptoken'))
-      .assertReply((r) => assert.match(textOf(r), /expired/i));
+      .send(demo('demo-malformed.vpptoken'))
+      .assertReply(says(/incomplete|not a VPP token/))
+      .assertReply(says(/\(try 2 of 3\)/))
+      .send(demo('demo-valid.vpptoken'))
+      .assertReply(PASTED_TOKEN_WARNING)
+      .assertReply(says(/token is for \*\*Northwind Academy\*\*.*Which Apple ID/));
+  });
+
+  it('asks for the Apple ID again, saying what is wrong, and stops after the third wrong answer', async () => {
+    await adapter()
+      .send('upload token')
+      .assertReply(ASK_FOR_FILE)
+      .send(demo('demo-valid.vpptoken'))
+      .assertReply(PASTED_TOKEN_WARNING)
+      .assertReply(says(/Which Apple ID/))
+      .send('vpp admin@northwind.example')
+      .assertReply(says(/^"vpp admin@northwind\.example" is not an Apple ID: an e-mail address has no spaces\. .*\(try 2 of 3\)/))
+      .send(demo('demo-valid.vpptoken'))
+      .assertReply((r) => {
+        assert.match(textOf(r), /^That looks like the VPP token itself, not an Apple ID, so I will not repeat it here\. .*\(try 3 of 3\)/);
+        assert.ok(!textOf(r).includes(demo('demo-valid.vpptoken').trim().slice(0, 24)));
+      })
+      .send('vpp-admin@')
+      .assertReply(GAVE_UP_ON_APPLE_ID)
+      .send('vpp-admin@northwind.example')
+      .assertReply(says(/don't know that command/), 'the flow is over');
     assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 0);
   });
 
@@ -155,6 +211,8 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .assertReply(ASK_FOR_FILE)
       .send(demo('demo-other-mdm.vpptoken'))
       .assertReply(PASTED_TOKEN_WARNING)
+      // Named as soon as the file is read, with what saving would do, before any question.
+      .assertReply(otherMdmNotice('Contoso MDM'))
       .assertReply(says(/Which Apple ID/))
       .send('admin@fabrikam.example')
       .assertReply(() => undefined)
@@ -171,6 +229,69 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .send({ type: ActivityTypes.Message, value: { choice: 'cancel', ref } })
       .assertReply('Cancelled. Nothing was saved and the token stays with Contoso MDM.');
     assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 0);
+  });
+
+  it('takes control only on the confirmation, and says from whom', async () => {
+    const fabrikam = [...env.sandbox.state.organisations.values()].find((o) => o.mdmInfo?.name === OTHER_MDM.name);
+    assert.ok(fabrikam, 'the sandbox seeds an organisation held by another MDM');
+    let ref = '';
+    try {
+      const chat = adapter();
+      await chat
+        .send('upload token')
+        .assertReply(ASK_FOR_FILE)
+        .send(demo('demo-other-mdm.vpptoken'))
+        .assertReply(PASTED_TOKEN_WARNING)
+        .assertReply((r) => {
+          assert.match(textOf(r), /^This token is in use by \*\*Contoso MDM\*\*\. .*saving it here takes control from Contoso MDM/);
+          // Named from a read: Apple still has Contoso MDM as the holder.
+          assert.equal(fabrikam.mdmInfo?.id, OTHER_MDM.id);
+        })
+        .assertReply(says(/Which Apple ID/))
+        .send('admin@fabrikam.example')
+        .assertReply(() => undefined)
+        .send('education')
+        .assertReply((r) => {
+          ref = cardRef(r);
+        });
+      assert.equal(fabrikam.mdmInfo?.id, OTHER_MDM.id, 'nothing claimed before the confirmation');
+      await chat
+        .send({ type: ActivityTypes.Message, value: { choice: 'takeover', ref } })
+        .assertReply(says(/^Saved \*\*Fabrikam Public Library – Downtown\*\*\. VPP Books took control of it from \*\*Contoso MDM\*\*, which no longer manages it\. It expires on/));
+      assert.equal(fabrikam.mdmInfo?.id, TEST_MDM.id);
+      assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 1);
+    } finally {
+      // The sandbox is shared by this file's tests: Contoso MDM holds the token again for the others.
+      env.sandbox.state.claim(fabrikam, OTHER_MDM);
+    }
+  });
+
+  it('finds a token by its location typed with a hyphen for Apple\'s en dash, in any case and spacing', async () => {
+    const actor = { tenantId: TEST_TENANT, aadObjectId: ADMIN };
+    await env.tokens.saveUpload(actor, await env.tokens.inspectUpload(TEST_TENANT, demo('demo-valid.vpptoken')), { appleId: 'a@northwind.example', accountType: 'education', takeOver: false });
+    const annex = env.sandbox.state.addOrganisation({ orgName: 'Northwind Academy', locationName: 'Northwind Academy – Annex' });
+    await env.tokens.saveUpload(actor, await env.tokens.inspectUpload(TEST_TENANT, env.sandbox.state.mintToken(annex)), { appleId: 'a@northwind.example', accountType: 'education', takeOver: false });
+    let pickRef = '';
+    const chat = adapter();
+    await chat
+      .send('renew northwind academy -  MAIN campus')
+      .assertReply(says(/new \*\*\.vpptoken\*\* file for \*\*Northwind Academy – Main Campus\*\*/))
+      .send('cancel')
+      .assertReply(says(/^Cancelled/))
+      .send('remove northwind')
+      .assertReply((r) => {
+        assert.ok(cardJson(r).includes('Which token do you want to remove?'));
+        pickRef = cardRef(r);
+      });
+    assert.ok(pickRef);
+    // Typed at the picker instead of clicking: the same name, spelt with a hyphen.
+    await chat
+      .send('Northwind Academy - Annex')
+      .assertReply((r) => assert.ok(cardJson(r).includes('Remove Northwind Academy – Annex?')))
+      .send('keep')
+      .assertReply(says(/^Kept/))
+      .send('remove Northwind Academy / Main')
+      .assertReply('No token matches "Northwind Academy / Main". Type **tokens** to see the tokens and their names.');
   });
 
   it('lets cancel leave the upload at any step', async () => {
@@ -239,7 +360,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
     assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 0);
   });
 
-  it('refuses to renew with a file for another location', async () => {
+  it('refuses to renew with a file for another location, and asks for the right one', async () => {
     const actor = { tenantId: TEST_TENANT, aadObjectId: ADMIN };
     const org = env.sandbox.state.addOrganisation({ orgName: 'Lakeside' });
     await env.tokens.saveUpload(actor, await env.tokens.inspectUpload(TEST_TENANT, env.sandbox.state.mintToken(org)), { appleId: 'a@b.example', accountType: 'business', takeOver: false });
@@ -248,6 +369,11 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .send('renew lakeside')
       .assertReply(says(/Lakeside/))
       .send(env.sandbox.state.mintToken(other))
-      .assertReply(says(/not "Lakeside"/));
+      .assertReply(says(/not "Lakeside"/))
+      // Asked again for the same token, without asking which one.
+      .assertReply(says(/^Send me the new \*\*\.vpptoken\*\* file for \*\*Lakeside\*\* .* again: .*\(try 2 of 3\)/))
+      .send(env.sandbox.state.mintToken(org, { expiresAt: new Date('2028-02-01T00:00:00Z') }))
+      .assertReply(PASTED_TOKEN_WARNING)
+      .assertReply(says(/^Renewed \*\*Lakeside\*\*\. It now expires on 1 Feb 2028/));
   });
 });

@@ -1,13 +1,15 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { noticeMessages } from '../../../cards/notificationMessages';
+import { AdminRecipients } from '../../../services/notifications/AdminRecipients';
 import { NotificationOutbox, type Recipient } from '../../../services/notifications/NotificationOutbox';
 import { SyncResultNotices } from '../../../services/notifications/SyncResultNotices';
+import { TokenNotifier } from '../../../services/notifications/TokenNotifier';
 import type { SyncRequest } from '../../../services/store/entities/syncRequest';
 import { SyncService } from '../../../services/sync/SyncService';
 import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
 import { seedToken, syncEngine, type SeededToken } from '../../support/syncFixtures';
-import { RecordingSender, reference } from '../../support/syncSender';
+import { RecordingSender, addAdminChat, reference } from '../../support/syncSender';
 
 const ADMIN = { aadObjectId: '00000000-0000-0000-0000-0000000000020', displayName: 'Ada Admin' };
 
@@ -24,6 +26,20 @@ function instance(env: TestEnvironment, sender: RecordingSender, instanceId: str
   const results = new SyncResultNotices({ store: env.store, outbox, sync, messages: noticeMessages, acknowledgeWithinMs: 60_000 });
   return { outbox, sync, results, stop: async () => (await sync.idle(), await outbox.stop()) };
 }
+
+/**
+ * One bot instance as bot/application.ts wires it: admins' notices after every sync (TokenNotifier) and the
+ * asking chat's result, with books counted low at 3 licenses left.
+ */
+function instanceWithAdminNotices(env: TestEnvironment, sender: RecordingSender, instanceId: string) {
+  const outbox = new NotificationOutbox({ store: env.store, sender, instanceId, retryBaseMs: 10 });
+  const notifier = new TokenNotifier({ store: env.store, outbox, recipients: new AdminRecipients({ store: env.store }), messages: noticeMessages });
+  const sync = new SyncService({ engine: syncEngine(env, { lowLicenses: { count: 3, percent: 0 } }), store: env.store, instanceId, afterSync: (o) => notifier.afterSync(o) });
+  const results = new SyncResultNotices({ store: env.store, outbox, sync, messages: noticeMessages, acknowledgeWithinMs: 60_000 });
+  return { outbox, sync, results, stop: async () => (await sync.idle(), await outbox.stop()) };
+}
+
+const textsOf = (sent: { message: { card?: Record<string, unknown> | undefined } }) => JSON.stringify(sent.message.card?.body ?? []);
 
 describe('sync results for the chat that asked (SyncResultNotices)', function () {
   this.timeout(30_000);
@@ -185,5 +201,66 @@ describe('sync results for the chat that asked (SyncResultNotices)', function ()
     await settle();
     assert.equal((await env.store.syncRuns.listRecent(seeded.token.id)).length, 0, 'not restarted');
     assert.equal(sender.sent.length, 0);
+  });
+  describe('books running low', () => {
+    /** A tenant of its own with an admin's chat: the admins' notices go there, the asking chat is another. */
+    async function lowBookToken(name: string) {
+      const tenantId = randomUUID();
+      const admin = await addAdminChat(env.store, tenantId);
+      const seeded = await seedToken(env, { tenantId, name, books: 2, licenses: 20 });
+      const [book] = [...seeded.org.books.values()];
+      assert.ok(book);
+      book.assignedCount = 18;
+      const asking: Recipient = { tenantId, conversationId: `chat-${name}`, reference: reference(`chat-${name}`, tenantId, ADMIN.aadObjectId) };
+      return { tenantId, seeded, admin, asking, title: book.title };
+    }
+
+    it('a sync an admin asked for tells them in its result card, with no separate notice before it', async () => {
+      const { tenantId, seeded, admin, asking, title } = await lowBookToken('Manual Low');
+      const a = instanceWithAdminNotices(env, sender, 'instance-low-manual');
+      running.push(a);
+      await a.results.start({ tenantId, tokens: [seeded.token], request: { trigger: 'manual', startedBy: ADMIN }, recipient: asking }, async () => undefined);
+      await sender.waitFor(1);
+      await a.sync.idle();
+      await a.outbox.idle();
+      assert.equal(sender.sent.length, 1, 'one message: the result');
+      assert.equal(sender.to(admin.conversationId).length, 0, 'no low-license notice to the admins');
+      const [resultCard] = sender.to(asking.conversationId);
+      assert.ok(resultCard);
+      assert.match(textsOf(resultCard), /Sync of Manual Low finished/);
+      assert.match(textsOf(resultCard), /Running low on licenses/);
+      assert.ok(textsOf(resultCard).includes(`${title}: 2 of 20 left`));
+      assert.match(resultCard.message.text, /Running low on licenses: .*2 of 20 left/);
+    });
+
+    it('a scheduled sync, which answers nobody, sends the admins a notice of its own', async () => {
+      const { tenantId, seeded, admin, title } = await lowBookToken('Scheduled Low');
+      const a = instanceWithAdminNotices(env, sender, 'instance-low-scheduled');
+      running.push(a);
+      const started = await a.sync.startToken(tenantId, seeded.token.id, { trigger: 'scheduled' });
+      assert.ok(started.status === 'started', started.status);
+      await started.done;
+      await a.outbox.idle();
+      const notices = sender.to(admin.conversationId);
+      assert.equal(notices.length, 1);
+      assert.match(textsOf(notices[0]!), /Books running low on licenses/);
+      assert.ok(textsOf(notices[0]!).includes(`"title":"${title}","value":"2 of 20 left"`));
+      assert.equal(sender.sent.length, 1, 'and no result card: nobody asked');
+    });
+  });
+
+  it("the result card charts the token's recent syncs, this one included", async () => {
+    const seeded = await seedToken(env, { name: 'History Library', books: 3 });
+    const a = start('instance-history');
+    for (let i = 1; i <= 2; i++) {
+      await a.results.start({ tenantId: TEST_TENANT, tokens: [seeded.token], request: { trigger: 'manual', startedBy: ADMIN }, recipient: chat('chat-history') }, async () => undefined);
+      await sender.waitFor(i);
+      await settle();
+    }
+    const [first, second] = sender.to('chat-history');
+    assert.ok(!cardOf(first!).includes('Chart.VerticalBar'), 'one sync is no history yet');
+    const bars = (JSON.parse(cardOf(second!)) as { body: Array<Record<string, unknown>> }).body.flatMap((e) => (e.type === 'Container' ? (e.items as Array<Record<string, unknown>>) : [e])).filter((e) => e.type === 'Chart.VerticalBar');
+    assert.equal(bars.length, 2);
+    assert.equal((bars[0]?.data as unknown[]).length, 2, 'both syncs, oldest first');
   });
 });

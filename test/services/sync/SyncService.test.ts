@@ -32,6 +32,26 @@ describe('SyncService (leases, background runs)', function () {
     assert.equal(await env.store.leases.get(`sync|${seeded.token.id}`), undefined, 'lease released');
   });
 
+  it("reads a token's finished syncs back as its history, oldest first, at most as many as asked", async () => {
+    const seeded = await seedToken(env, { books: 3 });
+    const service = new SyncService({ engine: syncEngine(env), store: env.store });
+    const changed: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const started = await service.startToken(seeded.token.tenantId, seeded.token.id, { trigger: 'scheduled' });
+      assert.ok(started.status === 'started', started.status);
+      const { changes: c } = await started.done;
+      changed.push(c.booksAdded + c.booksUpdated + c.usersChanged + c.assignmentsChanged);
+    }
+    const history = await service.history(seeded.token.id);
+    assert.equal(history.length, 3);
+    assert.ok((changed[0] ?? 0) >= 3, 'the first sync added the three books');
+    assert.deepEqual(history.map((h) => h.changes), changed, 'each sync with what it changed, in the order they ran');
+    assert.ok(history.every((h) => h.status === 'completed' && h.durationMs >= 0));
+    const times = history.map((h) => Date.parse(h.startedDateTime));
+    assert.deepEqual(times, [...times].sort((a, b) => a - b));
+    assert.deepEqual(await service.history(seeded.token.id, 2), history.slice(1), 'the newest two');
+  });
+
   it('two instances racing for one token: exactly one syncs', async () => {
     const seeded = await seedToken(env, { books: 30 });
     env.sandbox.faults.latencyMs = 20;

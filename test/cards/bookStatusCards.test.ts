@@ -1,0 +1,51 @@
+import { strict as assert } from 'node:assert';
+import { bookStatusCard, type BookStatusView } from '../../cards/bookStatusCards';
+import { elementsOfType, fallbackText } from './cardNodes';
+
+type Group = BookStatusView['groups'][number];
+
+function group(name: string, budget?: Group['budget']): Group {
+  return {
+    groupName: name,
+    installIntent: 'required',
+    status: 'completed',
+    counts: { processed: 60, licensed: 60, awaitingInvitation: 0, failed: 0 },
+    reasons: [],
+    budget,
+    lastModifiedDateTime: '2026-03-01T10:00:00.000Z',
+  };
+}
+
+function view(overrides: Partial<BookStatusView> = {}): BookStatusView {
+  return {
+    book: { title: 'Emma', totalLicenseCount: 1_000, usedLicenseCount: 600, availableLicenseCount: 400 },
+    token: { displayName: 'Northwind' },
+    reserved: 150,
+    groups: [group('Year 9', { approved: 300, spent: 120, left: 180, leftOut: 0 }), group('Staff')],
+    ...overrides,
+  };
+}
+
+describe('book status card', () => {
+  it("draws the book's licenses as a donut: used, reserved by open requests, and the rest, with the numbers in words", () => {
+    const [donut] = elementsOfType(bookStatusCard(view()), 'Chart.Donut');
+    assert.deepEqual((donut?.data as Array<{ legend: string; value: number }>).map((d) => [d.legend, d.value]), [
+      ['Used', 600],
+      ['Reserved by open requests', 150],
+      ['Available, not reserved', 250],
+    ]);
+    assert.equal(fallbackText(donut), 'Licenses: 600 of 1,000 used (60%), 400 available, 150 of them reserved by open requests.');
+  });
+
+  it("draws each group's approved budget as a gauge of spent licenses; a group without a budget has none", () => {
+    const gauges = elementsOfType(bookStatusCard(view()), 'Chart.Gauge');
+    assert.equal(gauges.length, 1);
+    assert.deepEqual([gauges[0]?.value, gauges[0]?.max], [120, 300]);
+    assert.equal(fallbackText(gauges[0]), 'Approved licenses: 120 of 300 spent (40%), 180 left.');
+  });
+
+  it('a free book has no license donut (unlimited is no whole)', () => {
+    const free = bookStatusCard(view({ book: { title: 'Free', totalLicenseCount: 2_147_483_647, usedLicenseCount: 40, availableLicenseCount: 2_147_483_607, unlimited: true } }));
+    assert.deepEqual(elementsOfType(free, 'Chart.Donut'), []);
+  });
+});
