@@ -19,8 +19,6 @@ export interface ApprovalView {
   expiresAt: string;
 }
 
-// bookStatusCards.ts still takes it from here; it moves to services/common/format.ts with that file's next change.
-export { formatDateTime };
 export const intentLabel = (intent: 'required' | 'available'): string => (intent === 'required' ? 'Required' : 'Available');
 /** A person as card Markdown (escaped). */
 const nameOf = (actor: { aadObjectId: string; displayName?: string | undefined }): string => escapeMarkdown(actor.displayName ?? actor.aadObjectId);

@@ -1,4 +1,6 @@
+import { APPLE_PORTALS } from '../services/common/appleTerms';
 import { echoArgument, escapeMarkdown, looksLikeToken } from '../services/common/chatText';
+import { formatCount } from '../services/common/format';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import { bookLicenseBars, MAX_CHARTED_ENTRIES } from './charts';
 import bookListTemplate from './bookList.json';
@@ -26,8 +28,6 @@ export interface BookListView {
   tokenCount: number;
 }
 
-const count = (n: number) => n.toLocaleString('en-GB');
-
 function emptyText(view: BookListView): string {
   if (view.books.length > 0) return '';
   if (view.tokenCount === 0) return 'No VPP tokens yet, so no books. Type **upload token** to add one, then **sync**.';
@@ -44,8 +44,10 @@ export function bookListCard(view: BookListView): AdaptiveCardJson {
   const charted = view.books.length <= MAX_CHARTED_ENTRIES;
   return renderCard(bookListTemplate, {
     heading: view.text ? `Books matching ${echoArgument(view.text)}` : 'Books',
-    subheading: view.books.length > 0 ? `Showing ${count(first)}–${count(last)}${view.next ? ', more on the next page' : ''}` : '',
+    subheading: view.books.length > 0 ? `Showing ${formatCount(first)}–${formatCount(last)}${view.next ? ', more on the next page' : ''}` : '',
     emptyText: emptyText(view),
+    // Shown on each book with no license left, on a tinted container: Teams' red text fails contrast in its dark theme.
+    noneAvailableText: `No licenses available, so it cannot be assigned: buy more in ${APPLE_PORTALS}, then sync.`,
     text: searchText,
     hasPrevious: view.previous !== undefined,
     hasNext: view.next !== undefined,
@@ -64,9 +66,9 @@ export function bookListCard(view: BookListView): AdaptiveCardJson {
       licenseChart: charted ? bookLicenseBars(b) : { show: false },
       // FactSet values must be strings.
       tokenLabel: escapeMarkdown(b.tokenDisplayName),
-      totalLabel: b.unlimited ? 'Unlimited (free book)' : count(b.totalLicenseCount),
-      usedLabel: count(b.usedLicenseCount),
-      availableLabel: b.unlimited ? 'Unlimited' : b.availableLicenseCount === 0 ? '0 (none left)' : count(b.availableLicenseCount),
+      totalLabel: b.unlimited ? 'Unlimited (free book)' : formatCount(b.totalLicenseCount),
+      usedLabel: formatCount(b.usedLicenseCount),
+      availableLabel: b.unlimited ? 'Unlimited' : b.availableLicenseCount === 0 ? '0 (none left)' : formatCount(b.availableLicenseCount),
     })),
   });
 }

@@ -1,10 +1,9 @@
 import { escapeMarkdown } from '../services/common/chatText';
+import { formatCount, formatDateTime } from '../services/common/format';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
-import { formatDateTime, intentLabel } from './approvalCards';
+import { intentLabel } from './approvalCards';
 import { budgetGauge, licenseDonut, MAX_CHARTED_ENTRIES } from './charts';
 import bookStatusTemplate from './bookStatus.json';
-
-const n = (v: number): string => v.toLocaleString('en-GB');
 
 const STATUS_LABEL: Record<string, string> = {
   pendingApproval: 'Waiting for approval',
@@ -58,8 +57,8 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
   return renderCard(bookStatusTemplate, {
     bookTitle: escapeMarkdown(view.book.title),
     licenseLine: view.book.unlimited
-      ? `${tokenName}: a free book with unlimited licenses, ${n(view.book.usedLicenseCount)} in use.`
-      : `${tokenName}: ${n(view.book.usedLicenseCount)} of ${n(view.book.totalLicenseCount)} licenses used, ${n(view.book.availableLicenseCount)} available${view.reserved ? `, ${n(view.reserved)} of them reserved by open requests` : ''}.`,
+      ? `${tokenName}: a free book with unlimited licenses, ${formatCount(view.book.usedLicenseCount)} in use.`
+      : `${tokenName}: ${formatCount(view.book.usedLicenseCount)} of ${formatCount(view.book.totalLicenseCount)} licenses used, ${formatCount(view.book.availableLicenseCount)} available${view.reserved ? `, ${formatCount(view.reserved)} of them reserved by open requests` : ''}.`,
     // A free book has no whole to show a share of.
     licenseChart: view.book.unlimited ? { show: false } : licenseDonut({ used: view.book.usedLicenseCount, available: view.book.availableLicenseCount, reserved: view.reserved }),
     groups: view.groups.map((g) => ({
@@ -68,21 +67,21 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
       facts: [
         { title: 'Intent', value: intentLabel(g.installIntent) },
         { title: 'Status', value: STATUS_LABEL[g.status] ?? g.status },
-        ...(g.members === undefined ? [] : [{ title: 'Members now', value: n(g.members) }]),
-        { title: 'Users', value: n(g.counts.processed) },
+        ...(g.members === undefined ? [] : [{ title: 'Members now', value: formatCount(g.members) }]),
+        { title: 'Users', value: formatCount(g.counts.processed) },
         ...intentFacts(g),
-        { title: 'Failed', value: n(g.counts.failed) },
+        { title: 'Failed', value: formatCount(g.counts.failed) },
         ...(g.budget
           ? [
-              { title: 'Licenses approved / spent / left', value: `${n(g.budget.approved)} / ${n(g.budget.spent)} / ${n(g.budget.left)}` },
-              ...(g.budget.leftOut > 0 ? [{ title: 'Left out (approved licenses used up)', value: n(g.budget.leftOut) }] : []),
+              { title: 'Licenses approved / spent / left', value: `${formatCount(g.budget.approved)} / ${formatCount(g.budget.spent)} / ${formatCount(g.budget.left)}` },
+              ...(g.budget.leftOut > 0 ? [{ title: 'Left out (approved licenses used up)', value: formatCount(g.budget.leftOut) }] : []),
             ]
           : []),
         ...standingFacts(g.standing),
         { title: 'Updated', value: formatDateTime(g.lastModifiedDateTime) },
       ],
       reasons: [
-        ...g.reasons.map((r) => ({ text: `${n(r.count)} × ${r.message} (Apple ${r.code})` })),
+        ...g.reasons.map((r) => ({ text: `${formatCount(r.count)} × ${r.message} (Apple ${r.code})` })),
         ...(g.lastError ? [{ text: g.lastError }] : []),
         ...(g.standing?.problem ? [{ text: g.standing.problem }] : []),
       ],
@@ -96,20 +95,20 @@ function intentFacts(g: BookStatusView['groups'][number]): Array<{ title: string
   const intent = g.intent;
   if (intent?.kind === 'available') {
     return [
-      { title: 'Told it is available to them', value: n(intent.offered) },
-      { title: 'Got it (licenses spent)', value: n(intent.gotIt) },
+      { title: 'Told it is available to them', value: formatCount(intent.offered) },
+      { title: 'Got it (licenses spent)', value: formatCount(intent.gotIt) },
     ];
   }
   if (intent?.kind === 'required') {
     return [
-      { title: 'Licensed', value: n(intent.licensed) },
-      { title: 'Invited, not joined yet (no license yet)', value: n(intent.invitedNotJoined) },
-      { title: 'Of the licensed: after joining', value: n(intent.licensedAfterJoining) },
+      { title: 'Licensed', value: formatCount(intent.licensed) },
+      { title: 'Invited, not joined yet (no license yet)', value: formatCount(intent.invitedNotJoined) },
+      { title: 'Of the licensed: after joining', value: formatCount(intent.licensedAfterJoining) },
     ];
   }
   return [
-    { title: 'Installed / assigned', value: n(g.counts.licensed) },
-    { title: 'Pending invitation', value: n(g.counts.awaitingInvitation) },
+    { title: 'Installed / assigned', value: formatCount(g.counts.licensed) },
+    { title: 'Pending invitation', value: formatCount(g.counts.awaitingInvitation) },
   ];
 }
 
@@ -118,12 +117,12 @@ const TOP_UP_STATE = { pending: 'waiting for approval', approved: 'approved, bei
 /** A standing assignment's newcomers: joined since, waiting for a top-up, and who left (their licenses stay). */
 function standingFacts(standing: NonNullable<BookStatusView['groups'][number]['standing']>| undefined): Array<{ title: string; value: string }> {
   if (!standing) return [];
-  const facts = [{ title: 'Joined since the assignment', value: n(standing.joined) }];
-  if (standing.waiting > 0) facts.push({ title: 'Waiting for a top-up approval', value: n(standing.waiting) });
-  if (standing.topUp) facts.push({ title: 'Top-up asked for', value: `${n(standing.topUp.count)} licenses, ${TOP_UP_STATE[standing.topUp.state]}` });
+  const facts = [{ title: 'Joined since the assignment', value: formatCount(standing.joined) }];
+  if (standing.waiting > 0) facts.push({ title: 'Waiting for a top-up approval', value: formatCount(standing.waiting) });
+  if (standing.topUp) facts.push({ title: 'Top-up asked for', value: `${formatCount(standing.topUp.count)} licenses, ${TOP_UP_STATE[standing.topUp.state]}` });
   if (standing.left > 0) {
     const names = standing.leftNames.slice(0, 5).map(escapeMarkdown).join(', ');
-    facts.push({ title: 'Left the group (keep their licenses)', value: names ? `${n(standing.left)}: ${names}${standing.left > 5 ? ', …' : ''}` : n(standing.left) });
+    facts.push({ title: 'Left the group (keep their licenses)', value: names ? `${formatCount(standing.left)}: ${names}${standing.left > 5 ? ', …' : ''}` : formatCount(standing.left) });
   }
   if (standing.lastReconciledDateTime) facts.push({ title: 'Checked for newcomers', value: formatDateTime(standing.lastReconciledDateTime) });
   return facts;
@@ -133,5 +132,5 @@ function standingFacts(standing: NonNullable<BookStatusView['groups'][number]['s
 function failedUserLines(users: ReadonlyArray<{ displayName: string; code: string; reason: string }>, failed: number): Array<{ text: string }> {
   const shown = users.slice(0, 10).map((u) => ({ text: `${escapeMarkdown(u.displayName)}: ${u.reason} (Apple ${u.code})` }));
   const more = failed - shown.length;
-  return more > 0 && shown.length > 0 ? [...shown, { text: `… and ${n(more)} more` }] : shown;
+  return more > 0 && shown.length > 0 ? [...shown, { text: `… and ${formatCount(more)} more` }] : shown;
 }

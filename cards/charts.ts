@@ -1,3 +1,4 @@
+import { formatAxisTime, formatCount, formatDuration } from '../services/common/format';
 import type { SyncHistoryEntry } from '../services/sync/types';
 
 /*
@@ -80,8 +81,6 @@ const TOKEN_VALIDITY_DAYS = 365;
 /** Under this many days left the expiry gauge turns red (Intune warns from 30 days). */
 const EXPIRY_ALERT_DAYS = 30;
 
-const n = (value: number): string => value.toLocaleString('en-GB');
-
 /** A share as a whole percentage that never reads 0% for some or 100% for not all. */
 export function percent(part: number, whole: number): string {
   if (whole <= 0) return '0%';
@@ -89,15 +88,6 @@ export function percent(part: number, whole: number): string {
   if (rounded === 0 && part > 0) return 'under 1%';
   if (rounded === 100 && part < whole) return 'over 99%';
   return `${rounded}%`;
-}
-
-/** "850 ms", "2.1 s", "3 min 5 s". */
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const seconds = Math.round(ms / 100) / 10;
-  if (seconds < 60) return `${seconds} s`;
-  const minutes = Math.floor(seconds / 60);
-  return `${minutes} min ${Math.round(seconds - minutes * 60)} s`;
 }
 
 /** Segments with nothing in them are left out: a legend entry for an empty part is noise. */
@@ -119,8 +109,8 @@ export function licenseDonut(licenses: { used: number; available: number; reserv
     { legend: reserved > 0 ? 'Available, not reserved' : 'Available', value: free, color: 'neutral' },
   ]);
   const text =
-    `Licenses: ${n(licenses.used)} of ${n(total)} used (${percent(licenses.used, total)}), ${n(licenses.available)} available` +
-    (reserved > 0 ? `, ${n(reserved)} of them reserved by open requests.` : '.');
+    `Licenses: ${formatCount(licenses.used)} of ${formatCount(total)} used (${percent(licenses.used, total)}), ${formatCount(licenses.available)} available` +
+    (reserved > 0 ? `, ${formatCount(reserved)} of them reserved by open requests.` : '.');
   return { show: total > 0, data, text };
 }
 
@@ -136,8 +126,8 @@ function usageGauge(used: number, total: number, words: { used: string; left: st
       { legend: words.used, size: value, color: 'categoricalBlue' },
       { legend: words.left, size: total - value, color: 'neutral' },
     ]),
-    subLabel: `${n(value)} of ${n(total)} ${words.used.toLowerCase()}`,
-    text: `${words.subject}: ${n(value)} of ${n(total)} ${words.used.toLowerCase()} (${percent(value, total)}), ${n(total - value)} ${words.left.toLowerCase()}.`,
+    subLabel: `${formatCount(value)} of ${formatCount(total)} ${words.used.toLowerCase()}`,
+    text: `${words.subject}: ${formatCount(value)} of ${formatCount(total)} ${words.used.toLowerCase()} (${percent(value, total)}), ${formatCount(total - value)} ${words.left.toLowerCase()}.`,
   };
 }
 
@@ -158,12 +148,12 @@ export function budgetGauge(spent: number, approved: number): GaugeChartData {
 export function expiryGauge(daysLeft: number): GaugeChartData {
   const value = Math.min(Math.max(0, daysLeft), TOKEN_VALIDITY_DAYS);
   const expired = daysLeft < 0;
-  const subLabel = expired ? 'Expired' : daysLeft === 0 ? 'Expires today' : `${n(daysLeft)} day${daysLeft === 1 ? '' : 's'} left`;
+  const subLabel = expired ? 'Expired' : daysLeft === 0 ? 'Expires today' : `${formatCount(daysLeft)} day${daysLeft === 1 ? '' : 's'} left`;
   const text = expired
-    ? `Expiry: expired, 0 of ${TOKEN_VALIDITY_DAYS} days left.`
+    ? `Expiry: expired, 0 of ${formatCount(TOKEN_VALIDITY_DAYS)} days left.`
     : daysLeft > TOKEN_VALIDITY_DAYS
-      ? `Expiry: ${n(daysLeft)} days left, more than the ${TOKEN_VALIDITY_DAYS} days of a year's validity.`
-      : `Expiry: ${n(value)} of ${TOKEN_VALIDITY_DAYS} days left (${percent(value, TOKEN_VALIDITY_DAYS)}).`;
+      ? `Expiry: ${formatCount(daysLeft)} days left, more than the ${formatCount(TOKEN_VALIDITY_DAYS)} days of a year's validity.`
+      : `Expiry: ${formatCount(value)} of ${formatCount(TOKEN_VALIDITY_DAYS)} days left (${percent(value, TOKEN_VALIDITY_DAYS)}).`;
   return {
     show: true,
     value,
@@ -188,20 +178,17 @@ export function bookLicenseBars(book: { totalLicenseCount: number; usedLicenseCo
       { x: 'Used', y: book.usedLicenseCount, color: 'categoricalBlue' },
       { x: 'Available', y: book.availableLicenseCount, color: book.availableLicenseCount === 0 ? 'attention' : 'categoricalTeal' },
     ],
-    text: `Licenses: ${n(book.usedLicenseCount)} of ${n(total)} used (${percent(book.usedLicenseCount, total)}), ${n(book.availableLicenseCount)} available.`,
+    text: `Licenses: ${formatCount(book.usedLicenseCount)} of ${formatCount(total)} used (${percent(book.usedLicenseCount, total)}), ${formatCount(book.availableLicenseCount)} available.`,
   };
 }
-
-const minuteFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23', timeZone: 'UTC' });
-const secondFormat = new Intl.DateTimeFormat('en-GB', { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZone: 'UTC' });
 
 /**
  * "12 Jun, 14:05" for each sync; a chart draws points with the same label as one, so syncs started in the
  * same minute get their seconds, and any still alike a number.
  */
 function historyLabels(entries: readonly SyncHistoryEntry[]): string[] {
-  const byMinute = entries.map((e) => minuteFormat.format(new Date(e.startedDateTime)));
-  const labels = entries.map((e, i) => (byMinute.indexOf(byMinute[i] ?? '') !== byMinute.lastIndexOf(byMinute[i] ?? '') ? secondFormat.format(new Date(e.startedDateTime)) : (byMinute[i] ?? '')));
+  const byMinute = entries.map((e) => formatAxisTime(e.startedDateTime, 'minute'));
+  const labels = entries.map((e, i) => (byMinute.indexOf(byMinute[i] ?? '') !== byMinute.lastIndexOf(byMinute[i] ?? '') ? formatAxisTime(e.startedDateTime, 'second') : (byMinute[i] ?? '')));
   const seen = new Map<string, number>();
   return labels.map((label) => {
     const times = (seen.get(label) ?? 0) + 1;
@@ -218,12 +205,12 @@ export function syncHistoryCharts(history: readonly SyncHistoryEntry[]): SyncHis
   const span = entries.length > 0 ? `from ${labels[0]} to ${labels[labels.length - 1]} UTC` : '';
   return {
     show: entries.length >= 2,
-    title: `Last ${entries.length} syncs`,
+    title: `Last ${formatCount(entries.length)} syncs`,
     durations: entries.map((e, i) => ({ x: labels[i] ?? '', y: Math.round(e.durationMs / 100) / 10, color: e.status === 'failed' ? 'attention' : 'categoricalBlue' })),
     changes: entries.map((e, i) => ({ x: labels[i] ?? '', y: e.changes, color: e.status === 'failed' ? 'attention' : 'categoricalTeal' })),
     durationText:
-      `Duration of the last ${entries.length} syncs, oldest first (${span}): ${entries.map((e) => formatDuration(e.durationMs)).join(', ')}.` +
+      `Duration of the last ${formatCount(entries.length)} syncs, oldest first (${span}): ${entries.map((e) => formatDuration(e.durationMs)).join(', ')}.` +
       (failed.length > 0 ? ` Failed: ${failed.join(', ')}.` : ''),
-    changesText: `Changes in the last ${entries.length} syncs, oldest first: ${entries.map((e) => n(e.changes)).join(', ')}.`,
+    changesText: `Changes in the last ${formatCount(entries.length)} syncs, oldest first: ${entries.map((e) => formatCount(e.changes)).join(', ')}.`,
   };
 }

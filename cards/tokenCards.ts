@@ -1,4 +1,6 @@
+import { APPLE_PORTALS } from '../services/common/appleTerms';
 import { escapeMarkdown } from '../services/common/chatText';
+import { formatCount, formatDate, formatDateTime } from '../services/common/format';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import { expiryGauge, MAX_CHARTED_ENTRIES } from './charts';
 import tokenListTemplate from './tokenList.json';
@@ -25,12 +27,6 @@ export interface TokenView {
 const EXPIRY_WARNING_DAYS = 30;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const dateFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeZone: 'UTC' });
-const dateTimeFormat = new Intl.DateTimeFormat('en-GB', { dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC' });
-
-export function formatDate(iso: string): string {
-  return dateFormat.format(new Date(iso));
-}
 
 function daysLeft(iso: string, now: Date): number {
   return Math.floor((new Date(iso).getTime() - now.getTime()) / DAY_MS);
@@ -41,7 +37,7 @@ export function expiryLabel(iso: string, now: Date): string {
   const days = daysLeft(iso, now);
   if (days < 0) return `${formatDate(iso)} (expired)`;
   if (days === 0) return `${formatDate(iso)} (expires today)`;
-  return `${formatDate(iso)} (${days.toLocaleString('en-GB')} day${days === 1 ? '' : 's'} left)`;
+  return `${formatDate(iso)} (${formatCount(days)} day${days === 1 ? '' : 's'} left)`;
 }
 
 function stateLabel(token: TokenView, now: Date): string {
@@ -62,10 +58,11 @@ function stateLabel(token: TokenView, now: Date): string {
 
 const SYNC_STATUS: Record<TokenView['lastSyncStatus'], string> = { none: 'not synced yet', inProgress: 'in progress', completed: 'completed', failed: 'failed' };
 
+/** Led by an emoji and in the theme's text colour: Teams' red text fails contrast in its dark theme. */
 function warning(token: TokenView, now: Date): string {
   const days = daysLeft(token.expirationDateTime, now);
-  if (days < 0) return 'This token has expired: download a new one from Apple and type **renew** to replace it.';
-  if (days < EXPIRY_WARNING_DAYS) return `Expires in ${days} day${days === 1 ? '' : 's'}: download a new token from Apple and renew it soon.`;
+  if (days < 0) return '⌛ This token has expired: download a new one from Apple and type **renew** to replace it.';
+  if (days < EXPIRY_WARNING_DAYS) return `⚠️ Expires in ${formatCount(days)} day${days === 1 ? '' : 's'}: download a new token from Apple and renew it soon.`;
   return '';
 }
 
@@ -73,6 +70,8 @@ export function tokenListCard(tokens: readonly TokenView[], now: Date): Adaptive
   const charted = tokens.length <= MAX_CHARTED_ENTRIES;
   return renderCard(tokenListTemplate, {
     count: tokens.length,
+    countLabel: formatCount(tokens.length),
+    emptyText: `No tokens yet. Type **upload token** to add the .vpptoken file from ${APPLE_PORTALS}.`,
     tokens: tokens.map((t) => ({
       id: t.id,
       displayName: escapeMarkdown(t.displayName),
@@ -83,7 +82,7 @@ export function tokenListCard(tokens: readonly TokenView[], now: Date): Adaptive
       expiresLabel: expiryLabel(t.expirationDateTime, now),
       expiryChart: charted ? expiryGauge(daysLeft(t.expirationDateTime, now)) : { show: false },
       warning: warning(t, now),
-      lastSyncLabel: t.lastSyncDateTime ? `${dateTimeFormat.format(new Date(t.lastSyncDateTime))} UTC, ${SYNC_STATUS[t.lastSyncStatus]}` : 'Never',
+      lastSyncLabel: t.lastSyncDateTime ? `${formatDateTime(t.lastSyncDateTime)}, ${SYNC_STATUS[t.lastSyncStatus]}` : 'Never',
     })),
   });
 }
@@ -107,7 +106,7 @@ export function tokenPreviewCard(data: TokenPreviewData, now: Date): AdaptiveCar
     locationName: escapeMarkdown(data.locationName),
     appleId: escapeMarkdown(data.appleId),
     // FactSet values must be strings: a bare number would be rendered as a JSON number.
-    bookCount: String(data.bookCount),
+    bookCount: formatCount(data.bookCount),
     countryLabel: data.countryOrRegion ? escapeMarkdown(data.countryOrRegion) : 'unknown',
     expiresLabel: expiryLabel(data.expirationDateTime, now),
     accountTypeLabel: data.accountType === 'education' ? 'Education (Apple School Manager)' : 'Business (Apple Business Manager)',
@@ -118,7 +117,7 @@ export function tokenPreviewCard(data: TokenPreviewData, now: Date): AdaptiveCar
 }
 
 export function tokenRemoveCard(data: { ref: string; displayName: string; bookCount: number }): AdaptiveCardJson {
-  return renderCard(tokenRemoveTemplate, { ...data, displayName: escapeMarkdown(data.displayName) });
+  return renderCard(tokenRemoveTemplate, { ...data, displayName: escapeMarkdown(data.displayName), bookCount: formatCount(data.bookCount) });
 }
 
 export interface ChoiceQuestionData {

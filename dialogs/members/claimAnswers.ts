@@ -8,11 +8,11 @@ export function claimAnswer(result: ClaimOutcome): string {
   switch (result.outcome) {
     case 'licensed':
       return result.invitationUrl
-        ? `"${escapeMarkdown(result.book.title)}" is yours. First join your organisation's Apple program with your own invitation: ${result.invitationUrl} . Once you have accepted it, the book shows up in the **Books** app.`
+        ? `"${escapeMarkdown(result.book.title)}" is yours. First join your organisation's Apple volume purchasing programme with your own invitation: ${result.invitationUrl} . Once you have accepted it, the book shows up in the **Books** app.`
         : `"${escapeMarkdown(result.book.title)}" is yours. ${READ_IT}`;
     case 'alreadyYours':
       return result.invitationUrl
-        ? `"${escapeMarkdown(result.book.title)}" is already yours, once you join your organisation's Apple program with your invitation: ${result.invitationUrl}`
+        ? `"${escapeMarkdown(result.book.title)}" is already yours, once you join your organisation's Apple volume purchasing programme with your invitation: ${result.invitationUrl}`
         : `"${escapeMarkdown(result.book.title)}" is already yours. ${READ_IT}`;
     case 'budgetUsedUp':
       return result.topUp === 'asked'

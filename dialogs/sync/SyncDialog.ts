@@ -2,6 +2,7 @@ import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type Waterfall
 import type { Recipient } from '../../services/notifications/NotificationOutbox';
 import type { SyncResultNotices } from '../../services/notifications/SyncResultNotices';
 import { echoArgument, escapeMarkdown } from '../../services/common/chatText';
+import { formatCount } from '../../services/common/format';
 import { UserFacingError } from '../../services/errors';
 import type { VppToken } from '../../services/store/entities/vppToken';
 import type { StartResult } from '../../services/sync/SyncService';
@@ -108,7 +109,7 @@ function startedText(results: readonly StartResult[]): string {
   const started = results.filter((r) => r.status === 'started').length;
   if (results.length > 3) {
     const notStarted = results.flatMap((r, i) => (r.status === 'started' ? [] : [lines[i] ?? '']));
-    return [`Sync started for ${started} of ${results.length} tokens. I will post the result here when they finish.`, ...notStarted].join('\n\n');
+    return [`Sync started for ${formatCount(started)} of ${formatCount(results.length)} tokens. I will post the result here when they finish.`, ...notStarted].join('\n\n');
   }
   if (started > 0) lines.push('I will post the result here when it finishes.');
   return lines.join('\n\n');
@@ -145,9 +146,9 @@ class ProgressReporter {
     const entries = [...this.latest.entries()];
     if (entries.length === 1 && entries[0]) {
       const [name, p] = entries[0];
-      return `Still syncing **${escapeMarkdown(name)}**: ${PHASES[p.phase]}${p.done > 0 ? ` (${p.done.toLocaleString('en-GB')} so far)` : ''}, ${Math.round(p.elapsedMs / 1000)} s in.`;
+      return `Still syncing **${escapeMarkdown(name)}**: ${PHASES[p.phase]}${p.done > 0 ? ` (${formatCount(p.done)} so far)` : ''}, ${formatCount(Math.round(p.elapsedMs / 1000))} s in.`;
     }
-    return `Still syncing ${entries.length} tokens, ${Math.round((Date.now() - this.startedAt) / 1000)} s in.`;
+    return `Still syncing ${formatCount(entries.length)} tokens, ${formatCount(Math.round((Date.now() - this.startedAt) / 1000))} s in.`;
   }
 
   stop(): void {

@@ -3,12 +3,13 @@ import type { TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import { echoArgument, looksLikeToken } from '../../services/common/chatText';
 import { emailSchema } from '../../services/common/email';
+import { formatCount } from '../../services/common/format';
 import { normaliseText } from '../parseCommand';
 
 /** Answers read before the question is given up: the first one and two more after a refusal. */
 const MAX_APPLE_ID_TRIES = 3;
 
-/** The Apple ID typed, or that none came within MAX_APPLE_ID_TRIES answers (the flow then ends). */
+/** The Apple Account (its e-mail address) typed, or that none came within MAX_APPLE_ID_TRIES answers (the flow then ends). */
 export const appleIdAnswerSchema = z.union([z.object({ appleId: emailSchema }), z.object({ gaveUp: z.literal(true) })]);
 type AppleIdAnswer = z.infer<typeof appleIdAnswerSchema>;
 
@@ -20,15 +21,15 @@ const promptStateSchema = z.object({ attemptCount: z.number().int().min(0).optio
 
 const EXAMPLE = 'for example vpp-admin@contoso.com';
 
-/** Why `typed` is not an Apple ID, in words that say what to change; never repeats a token. */
+/** Why `typed` is not an Apple Account, in words that say what to change; never repeats a token. */
 function refusal(typed: string): string {
-  if (!typed) return 'I need the Apple ID typed as text';
-  if (looksLikeToken(typed)) return 'That looks like the VPP token itself, not an Apple ID, so I will not repeat it here';
+  if (!typed) return "I need the Apple Account's e-mail address typed as text";
+  if (looksLikeToken(typed)) return 'That looks like the VPP token itself, not an Apple Account, so I will not repeat it here';
   const why = !typed.includes('@') ? 'it has no @' : /\s/.test(typed) ? 'an e-mail address has no spaces' : 'it is not a complete e-mail address';
-  return `${echoArgument(typed)} is not an Apple ID: ${why}`;
+  return `${echoArgument(typed)} is not an Apple Account: ${why}`;
 }
 
-export const GAVE_UP_ON_APPLE_ID = `I did not get an Apple ID in ${MAX_APPLE_ID_TRIES} tries, so I stopped here; nothing was saved. Type **upload token** to start again.`;
+export const GAVE_UP_ON_APPLE_ID = `I did not get an Apple Account in ${formatCount(MAX_APPLE_ID_TRIES)} tries, so I stopped here; nothing was saved. Type **upload token** to start again.`;
 
 /**
  * Counts the refused answers and says why each was refused. botbuilder calls it once per answer (recognition
@@ -44,8 +45,9 @@ async function validate(prompt: PromptValidatorContext<AppleIdAnswer>): Promise<
 }
 
 /**
- * Asks for the Apple ID that administers the VPP account. A wrong answer is told what is wrong with it and
- * asked again, at most MAX_APPLE_ID_TRIES times in all; then the prompt ends with `gaveUp`.
+ * Asks for the Apple Account (Apple's name for an Apple ID since 2024) that administers the VPP account. A wrong
+ * answer is told what is wrong with it and asked again, at most MAX_APPLE_ID_TRIES times in all; then the prompt
+ * ends with `gaveUp`.
  */
 export class AppleIdPrompt extends Prompt<AppleIdAnswer> {
   constructor(dialogId: string) {
@@ -54,7 +56,7 @@ export class AppleIdPrompt extends Prompt<AppleIdAnswer> {
 
   protected async onPrompt(context: TurnContext, state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
     const { refusal: why, attemptCount = 0 } = promptStateSchema.parse(state);
-    const message = isRetry && why ? `${why}. Type the e-mail address of the Apple account (${EXAMPLE}), or **cancel** (try ${attemptCount + 1} of ${MAX_APPLE_ID_TRIES}).` : options.prompt;
+    const message = isRetry && why ? `${why}. Type the e-mail address of the Apple Account (${EXAMPLE}), or **cancel** (try ${formatCount(attemptCount + 1)} of ${formatCount(MAX_APPLE_ID_TRIES)}).` : options.prompt;
     if (message) await context.sendActivity(message);
   }
 

@@ -1,5 +1,6 @@
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
 import { choiceQuestionCard, expiryLabel, tokenPreviewCard } from '../../cards/tokenCards';
+import { WHERE_TOKENS_ARE_DOWNLOADED } from '../../services/common/appleTerms';
 import { escapeMarkdown } from '../../services/common/chatText';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
 import type { AdminActor } from '../../services/auth/AdminPolicy';
@@ -18,9 +19,7 @@ const FILE = 'uploadToken.file';
 const APPLE_ID = 'uploadToken.appleId';
 const CHOICE = 'uploadToken.choice';
 
-export const ASK_FOR_FILE =
-  'Send me the **.vpptoken** file: attach it to your next message. You download it in Apple Business Manager or Apple School Manager under ' +
-  'Preferences > Payments and Billing > Content Tokens. You can also paste the file content, or type **cancel**.';
+export const ASK_FOR_FILE = `Send me the **.vpptoken** file: attach it to your next message. You download it ${WHERE_TOKENS_ARE_DOWNLOADED}. You can also paste the file content, or type **cancel**.`;
 
 export const PASTED_TOKEN_WARNING =
   'I accepted the pasted token. Next time, please attach the .vpptoken file instead: chat history keeps what you paste, so consider deleting that message.';
@@ -42,8 +41,8 @@ const uploadState = flowState('upload token', saveOptionsSchema.pick({ appleId: 
 
 /**
  * "upload token": file → Apple's view of it (organisation, location, expiry, books, who manages it; another
- * MDM is named at once) → Apple ID → account type → confirmation card → saved. Every refusal is specific
- * and stores nothing; a refused file or a wrong Apple ID is asked for again, a few times, within the flow.
+ * MDM is named at once) → Apple Account → account type → confirmation card → saved. Every refusal is specific
+ * and stores nothing; a refused file or a wrong Apple Account is asked for again, a few times, within the flow.
  */
 export class UploadTokenDialog extends ComponentDialog {
   static readonly id = 'uploadToken';
@@ -97,7 +96,7 @@ export class UploadTokenDialog extends ComponentDialog {
   private async askAppleId(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const { pending } = uploadState.read(step, 'pending');
     return step.prompt(APPLE_ID, {
-      prompt: `The token is for **${escapeMarkdown(pending.organizationName)}**. Which Apple ID (Managed Apple Account) administers this VPP account? For example vpp-admin@contoso.com.`,
+      prompt: `The token is for **${escapeMarkdown(pending.organizationName)}**. Which Apple Account (Managed Apple Account) administers this VPP account? For example vpp-admin@contoso.com.`,
     });
   }
 

@@ -1,5 +1,7 @@
 import type { DialogTurnResult, WaterfallStepContext } from 'botbuilder-dialogs';
 import { z } from 'zod';
+import { APPLE_PORTALS } from '../../services/common/appleTerms';
+import { formatCount } from '../../services/common/format';
 import { refusesTheFile } from '../../services/tokens/fileRefusals';
 import { endWithError, isExpectedError, toChatError } from '../chatErrors';
 import { flowState } from '../flowState';
@@ -16,11 +18,11 @@ export function fileTries(step: Pick<WaterfallStepContext, 'options' | 'values'>
 
 /** The question again after a refused file, with how many tries are left; `what` names the file wanted. */
 export function askFileAgain(tries: number, what: string): string {
-  return `Send me ${what} again: attach it, or paste its content (try ${tries + 1} of ${MAX_FILE_TRIES}). Type **cancel** to stop.`;
+  return `Send me ${what} again: attach it, or paste its content (try ${formatCount(tries + 1)} of ${formatCount(MAX_FILE_TRIES)}). Type **cancel** to stop.`;
 }
 
 function gaveUpOnFiles(command: string): string {
-  return `I could not use any of the ${MAX_FILE_TRIES} files you sent, so I stopped here; nothing was saved. Type **${command}** to start again with the .vpptoken file downloaded from Apple Business Manager or Apple School Manager.`;
+  return `I could not use any of the ${formatCount(MAX_FILE_TRIES)} files you sent, so I stopped here; nothing was saved. Type **${command}** to start again with the .vpptoken file downloaded from ${APPLE_PORTALS}.`;
 }
 
 export interface FileRetry {

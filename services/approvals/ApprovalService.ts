@@ -1,5 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { APPLE_PORTALS } from '../common/appleTerms';
 import { escapeMarkdown } from '../common/chatText';
+import { formatCount } from '../common/format';
 import { nameList } from '../common/nameList';
 import { truncate } from '../common/truncate';
 import { UserFacingError } from '../errors';
@@ -420,11 +422,11 @@ export class ApprovalService {
         const free = Math.max(0, available - heldBack);
         if (free < budget) {
           await this.audit(current, decider, 'assignment.approve', 'refused', { reason: 'notEnoughLicenses', free, needed: budget });
-          const held = heldBack > 0 ? ` (${heldBack.toLocaleString('en-GB')} more are reserved for approved assignments still under way)` : '';
+          const held = heldBack > 0 ? ` (${formatCount(heldBack)} more are reserved for approved assignments still under way)` : '';
           return {
             outcome: 'notEnoughLicenses',
             request: current,
-            message: `Only ${free.toLocaleString('en-GB')} licenses of this book are free at Apple now${held}, and this request approves ${budget.toLocaleString('en-GB')}. Nothing was approved: buy more licenses in Apple Business Manager or Apple School Manager and approve again, or reject it.`,
+            message: `Only ${formatCount(free)} licenses of this book are free at Apple now${held}, and this request approves ${formatCount(budget)}. Nothing was approved: buy more licenses in ${APPLE_PORTALS} and approve again, or reject it.`,
           };
         }
       }

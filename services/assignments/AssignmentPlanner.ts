@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
 import { UserFacingError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
+import { formatCount } from '../common/format';
 import type { DirectoryGroup, GroupClassification } from '../directory/GraphDirectory';
 import type { Store } from '../store/Store';
 import { eBookAssignmentSchema } from '../store/entities/assignment';
@@ -27,7 +28,7 @@ export async function checkGroup(directory: AssignmentDirectory, group: string |
   if (kind === 'device') return { ok: false, group: checked, message: deviceGroupRefusal(checked.displayName) };
   if (kind === 'empty') return { ok: false, group: checked, message: `"${escapeMarkdown(checked.displayName)}" has no user members, so there is nobody to assign the book to. ${escapeMarkdown(checked.classification.reason)}` };
   if (kind === 'mixed') {
-    return { ok: true, group: checked, note: `"${escapeMarkdown(checked.displayName)}" holds users and ${deviceCount} device${deviceCount === 1 ? '' : 's'}: only its users get the book.` };
+    return { ok: true, group: checked, note: `"${escapeMarkdown(checked.displayName)}" holds users and ${formatCount(deviceCount)} device${deviceCount === 1 ? '' : 's'}: only its users get the book.` };
   }
   return { ok: true, group: checked };
 }

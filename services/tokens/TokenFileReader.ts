@@ -1,4 +1,6 @@
 import { UserFacingError } from '../errors';
+import { APPLE_PORTALS } from '../common/appleTerms';
+import { formatCount } from '../common/format';
 import { MAX_TOKEN_FILE_BYTES } from '../apple/VppTokenFile';
 import { DEFAULT_DOWNLOAD_HOSTS, DownloadError, downloadFile, type DownloadFailure, type Resolver, type Transport } from './fileDownload';
 
@@ -34,7 +36,7 @@ const ATTACH_AGAIN = 'Please attach the .vpptoken file again in this chat.';
 export const DOWNLOAD_STALLED_MESSAGE = 'The download of the token file stalled; try uploading it again.';
 
 const tooBig = (max: number) =>
-  new UserFacingError(`That file is larger than ${Math.round(max / 1024)} KB, so it cannot be a VPP token. Download the .vpptoken file again from Apple Business Manager or Apple School Manager.`, 'token_file_too_large');
+  new UserFacingError(`That file is larger than ${formatCount(Math.round(max / 1024))} KB, so it cannot be a VPP token. Download the .vpptoken file again from ${APPLE_PORTALS}.`, 'token_file_too_large');
 
 /** What the admin reads for each way a download can fail; none of them echoes the link. */
 function chatMessage(err: DownloadError, maxBytes: number): UserFacingError {

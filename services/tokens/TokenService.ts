@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { UserFacingError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
+import { formatCount } from '../common/format';
 import { nameQuery } from '../common/nameMatch';
 import { parseVppTokenFile, type VppTokenFile } from '../apple/VppTokenFile';
 import type { ClientConfig } from '../apple/AppleBooksClient';
@@ -89,7 +90,7 @@ export class TokenService {
     const count = await store.tokens.countInTenant(tenantId);
     if (count >= MAX_TOKENS_PER_TENANT) {
       throw new UserFacingError(
-        `You already have ${count} VPP tokens, the most one organisation can have (${MAX_TOKENS_PER_TENANT}). Remove a token you no longer use (type **tokens**), then upload this one.`,
+        `You already have ${formatCount(count)} VPP tokens, the most one organisation can have (${formatCount(MAX_TOKENS_PER_TENANT)}). Remove a token you no longer use (type **tokens**), then upload this one.`,
         'token_limit_reached',
       );
     }
@@ -165,7 +166,7 @@ export class TokenService {
     };
     const result = await store.tokens.createWithinLimit(token);
     if (!result.created) {
-      throw new UserFacingError(`Nothing was saved: your organisation already has ${result.count} VPP tokens, the most allowed (${MAX_TOKENS_PER_TENANT}).`, 'token_limit_reached');
+      throw new UserFacingError(`Nothing was saved: your organisation already has ${formatCount(result.count)} VPP tokens, the most allowed (${formatCount(MAX_TOKENS_PER_TENANT)}).`, 'token_limit_reached');
     }
     await this.audit(actor, 'token.upload', result.token, 'success', {
       tookOverFrom: pending.otherMdmName ?? null,

@@ -43,7 +43,7 @@ describe('TeamsProactiveSender (CloudAdapter against a local connector)', functi
       const sender = new TeamsProactiveSender(new CloudAdapter(new ConfigurationBotFrameworkAuthentication({})), undefined);
       const ref = { ...reference('a:admin', TEST_TENANT, 'admin'), serviceUrl: connector.url };
       await sender.send(ref, { text: 'plain hello' });
-      await sender.send(ref, { text: 'card summary', card: notificationCard({ title: 'T', text: 'body', color: 'Good' }) });
+      await sender.send(ref, { text: 'card summary', card: notificationCard({ title: 'T', text: 'body' }) });
       assert.equal(connector.received.length, 2);
       assert.equal(connector.received[0]?.body.text, 'plain hello');
       const attachments = connector.received[1]?.body.attachments as Array<{ contentType: string; content: { version: string } }>;

@@ -123,7 +123,7 @@ describe('bad input over HTTP (local mode)', function () {
     assert.equal(result.status, 200, detail);
     assert.ok(result.replies.length >= 1, `a reply for ${detail}`);
     const text = result.replies.map(replyText).join('\n');
-    assert.doesNotMatch(text, /Which Apple ID/, `the flow did not go on for ${detail}`);
+    assert.doesNotMatch(text, /Which Apple Account/, `the flow did not go on for ${detail}`);
     assert.doesNotMatch(text, GENERIC_FAILURE, `a specific reason for ${detail}: ${text}`);
   }
 

@@ -45,7 +45,7 @@ describe('token upload over HTTP, across a restart', function () {
   it('continues an upload after the bot restarts, saves it, and lists it', async () => {
     await start();
     assert.match(String((await say(text('upload token'))).text), /Send me the \*\*\.vpptoken\*\* file/);
-    const warned = connector.waitForNext((a) => /Which Apple ID/.test(String(a.text)));
+    const warned = connector.waitForNext((a) => /Which Apple Account/.test(String(a.text)));
     await say(text(TOKEN_FILE));
     await warned;
     await app?.stop();

@@ -30,10 +30,13 @@ describe('books card', () => {
     ]),
   );
 
-  it('a book with no license left has no Assign button, and says why', () => {
+  it('a book with no license left has no Assign button, and says why on a tinted container, in readable text', () => {
     const gone = entryOf(card, 'Middlemarch');
     assert.equal(assignButton(gone), undefined);
-    assert.ok(cardNodes(gone).some((n) => n.type === 'TextBlock' && String(n.text).startsWith('No licenses available, so it cannot be assigned')));
+    const [tinted] = elementsOfType(gone, 'Container').filter((c) => c.style === 'attention');
+    const why = elementsOfType(tinted, 'TextBlock').find((n) => String(n.text).startsWith('No licenses available, so it cannot be assigned'));
+    assert.equal(why?.text, 'No licenses available, so it cannot be assigned: buy more in Apple Business Manager or Apple School Manager, then sync.');
+    assert.equal(why.color, undefined, "no red text: it fails contrast in Teams' dark theme");
     assert.ok(cardNodes(gone).some((n) => n.title === 'Available' && n.value === '0 (none left)'));
   });
 

@@ -44,6 +44,16 @@ describe('book status card', () => {
     assert.equal(fallbackText(gauges[0]), 'Approved licenses: 120 of 300 spent (40%), 180 left.');
   });
 
+  it("puts a group's failure reasons on a tinted container in readable text; a group without any has none", () => {
+    const failing = { ...group('Year 9'), reasons: [{ code: '9610', message: 'The user is not in the organisation', count: 1_200 }], lastError: 'Apple did not answer.' };
+    const card = bookStatusCard(view({ groups: [failing, group('Staff')] }));
+    const tinted = elementsOfType(card, 'Container').filter((c) => c.style === 'attention');
+    assert.equal(tinted.length, 1, 'only the failing group');
+    const lines = elementsOfType(tinted[0], 'TextBlock');
+    assert.deepEqual(lines.map((l) => l.text), ['1,200 × The user is not in the organisation (Apple 9610)', 'Apple did not answer.']);
+    assert.ok(lines.every((l) => l.color === undefined), "no red text: it fails contrast in Teams' dark theme");
+  });
+
   it('a free book has no license donut (unlimited is no whole)', () => {
     const free = bookStatusCard(view({ book: { title: 'Free', totalLicenseCount: 2_147_483_647, usedLicenseCount: 40, availableLicenseCount: 2_147_483_607, unlimited: true } }));
     assert.deepEqual(elementsOfType(free, 'Chart.Donut'), []);

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { bookLicenseBars, budgetGauge, expiryGauge, formatDuration, licenseDonut, licenseGauge, percent, syncHistoryCharts } from '../../cards/charts';
+import { bookLicenseBars, budgetGauge, expiryGauge, licenseDonut, licenseGauge, percent, syncHistoryCharts } from '../../cards/charts';
 import type { SyncHistoryEntry } from '../../services/sync/types';
 
 function entry(startedDateTime: string, durationMs: number, changes: number, status: SyncHistoryEntry['status'] = 'completed'): SyncHistoryEntry {
@@ -13,10 +13,6 @@ describe('chart data (cards/charts.ts)', () => {
     assert.equal(percent(999, 1_000), 'over 99%');
     assert.equal(percent(0, 0), '0%');
     assert.equal(percent(20, 20), '100%');
-  });
-
-  it('durations read as ms, seconds, or minutes and seconds', () => {
-    assert.deepEqual([formatDuration(850), formatDuration(2_140), formatDuration(185_000)], ['850 ms', '2.1 s', '3 min 5 s']);
   });
 
   it('a license donut: used and available, with the reserved share split out, and the same numbers in words', () => {

@@ -32,14 +32,16 @@ describe('sync result messages: books running low are part of the result', () =>
     assert.ok(nodes.some((n) => n.title === 'Northwind' && n.value === '1,500 books, 10,000 of 12,000 licenses available'));
     const steps = nodes.find((n) => n.type === 'TextBlock' && String(n.text).startsWith('Type **status**'));
     assert.match(String(steps?.text), /Buy more licenses for the books running low/);
-    assert.equal(nodes.find((n) => n.type === 'TextBlock' && n.text === 'Sync finished')?.color, 'Attention');
+    const title = nodes.find((n) => n.type === 'TextBlock' && String(n.text).endsWith('Sync finished'));
+    assert.equal(title?.text, '⚠️ Sync finished', 'a failure is said with an emoji');
+    assert.equal(title?.color, 'Default', 'red text fails contrast in the dark theme');
   });
 
-  it('a summary with nothing running low and nothing failed says nothing about either, in no colour', () => {
+  it('a summary with nothing running low and nothing failed says nothing about either, and is marked done', () => {
     const message = noticeMessages.syncSummary([result('Northwind'), result('Fabrikam')]);
     assert.equal(message.text, 'Sync of 2 tokens finished: 2 completed, 0 failed.');
     const nodes = cardNodes(message.card);
     assert.ok(!nodes.some((n) => String(n.title ?? '').startsWith('Running low')));
-    assert.equal(nodes.find((n) => n.type === 'TextBlock' && n.text === 'Sync finished')?.color, 'Default');
+    assert.equal(nodes.find((n) => n.type === 'TextBlock' && String(n.text).endsWith('Sync finished'))?.text, '✅ Sync finished');
   });
 });

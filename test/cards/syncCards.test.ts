@@ -56,11 +56,15 @@ describe('sync cards: charts with their numbers in words', () => {
       assert.ok(JSON.stringify(card).includes('2,000 total, 1,200 used, 800 available'), 'the fact stays for screen readers');
     });
 
-    it('a failed sync has no license chart and a red title, not a green one for success', () => {
-      assert.deepEqual(elementsOfType(syncResultCard(result({ status: 'failed', error: { message: 'Apple said no.' } })), 'Chart.Donut'), []);
-      const titles = (card: unknown) => cardNodes(card).filter((n) => n.type === 'TextBlock' && String(n.text).startsWith('Sync of'));
-      assert.equal(titles(syncResultCard(result({ status: 'failed' })))[0]?.color, 'Attention');
-      assert.equal(titles(syncResultCard(result()))[0]?.color, 'Default');
+    it('a failed sync has no license chart; the outcome is said with an emoji and words, never a text colour', () => {
+      const failed = syncResultCard(result({ status: 'failed', error: { message: 'Apple said no.' } }));
+      assert.deepEqual(elementsOfType(failed, 'Chart.Donut'), []);
+      const title = (card: unknown) => cardNodes(card).find((n) => n.type === 'TextBlock' && String(n.text).includes('Sync of'));
+      assert.equal(title(failed)?.text, '⚠️ Sync of Northwind failed');
+      assert.equal(title(syncResultCard(result()))?.text, '✅ Sync of Northwind finished');
+      assert.ok(elementsOfType(failed, 'TextBlock').every((n) => n.color === undefined), 'no coloured text');
+      const [tinted] = elementsOfType(failed, 'Container').filter((c) => c.style === 'attention');
+      assert.ok(JSON.stringify(tinted).includes('Apple said no.'), 'the error sits on a tinted container');
     });
 
     it('charts the last syncs, at most 14, oldest first, with every number in the fallbacks', () => {
@@ -111,14 +115,16 @@ describe('sync cards: charts with their numbers in words', () => {
       assert.equal(cardNodes(card).filter((n) => n.title === 'Licenses used' && n.value === '1,200 of 2,000').length, many.length);
     });
 
-    it("shows one token's sync history, and colours only an unhealthy heading", () => {
+    it("shows one token's sync history, and says each token's health with an emoji, not a text colour", () => {
       const card = statusBoardCard([token({ health: 'unhealthy', reasons: ['The token expired.'], history: history(5) })], NOW);
       const [durations] = elementsOfType(card, 'Chart.VerticalBar');
       assert.equal((durations?.data as unknown[]).length, 5);
-      const heading = cardNodes(card).find((n) => n.type === 'TextBlock' && n.text === 'Northwind: Unhealthy');
-      assert.equal(heading?.color, 'Attention');
-      const warning = cardNodes(statusBoardCard([token({ health: 'warning' })], NOW)).find((n) => n.text === 'Northwind: Warning');
-      assert.equal(warning?.color, 'Default', 'no yellow text');
+      const heading = cardNodes(card).find((n) => n.type === 'TextBlock' && n.text === '⛔ Northwind: Unhealthy');
+      assert.ok(heading, 'the unhealthy heading');
+      assert.equal(heading.color, undefined, 'no red text');
+      const warning = cardNodes(statusBoardCard([token({ health: 'warning' })], NOW)).find((n) => n.text === '⚠️ Northwind: Warning');
+      assert.ok(warning, 'the warning heading');
+      assert.equal(warning.color, undefined, 'no yellow text');
     });
   });
 });

@@ -18,20 +18,25 @@ const SCREENSHOTS = process.env.E2E_SCREENSHOTS_DIR ?? path.resolve(__dirname, '
 
 /**
  * Photographs the newest card holding `marker` and checks that it rendered: on screen, of a card's size,
- * showing every `expected` text. A chart is checked by its numbers in words: the Playground draws no
- * Adaptive Card charts, so what it shows is each chart's fallback, and a missing fallback would leave
- * the numbers off the card.
+ * showing every `expected` text. With `chart`, the card must show a chart, drawn (an SVG or canvas: the
+ * Playground draws Teams' Adaptive Card charts) or as its fallback, the same numbers in words (`chart`).
  */
-async function shootCard(page: Page, name: string, marker: string, expected: ReadonlyArray<string | RegExp> = []): Promise<void> {
+async function shootCard(page: Page, name: string, marker: string, expected: ReadonlyArray<string | RegExp> = [], chart?: RegExp): Promise<void> {
   const card = page.locator('.ac-adaptiveCard', { hasText: marker }).last();
   await card.waitFor({ timeout: 30_000 });
   await card.scrollIntoViewIfNeeded();
+  // Taken first, so a card that fails a check below is there to look at.
+  await card.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
   const box = await card.boundingBox();
   assert.ok(box && box.width >= 200 && box.height >= 60, `the ${name} card is drawn (${JSON.stringify(box)})`);
   for (const text of expected) {
     assert.ok(await card.getByText(text).first().isVisible(), `the ${name} card shows ${String(text)}`);
   }
-  await card.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+  if (chart) {
+    const drawn = card.locator('svg, canvas').filter({ visible: true });
+    const fallback = card.getByText(chart).filter({ visible: true });
+    assert.ok((await drawn.count()) > 0 || (await fallback.count()) > 0, `the ${name} card shows its chart, drawn or as ${String(chart)}`);
+  }
 }
 
 /** The Playground's message box is a Lexical editor, not a textarea. */
@@ -126,7 +131,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await say(page, 'upload token');
     await page.getByText('Send me the', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(page, DEMO_TOKEN);
-    await page.getByText('Which Apple ID', { exact: false }).last().waitFor({ timeout: 30_000 });
+    await page.getByText('Which Apple Account', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(page, 'vpp-admin@northwind.example');
     await page.getByRole('button', { name: 'Education' }).last().click();
     await page.getByText('Confirm the VPP token').last().waitFor({ timeout: 30_000 });
@@ -134,17 +139,16 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await page.getByText('Saved', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(page, 'tokens');
     await page.getByText('VPP tokens (1)').waitFor({ timeout: 30_000 });
-    // The expiry gauge's fallback: days left of the year a token is valid.
-    await shootCard(page, '2-tokens', 'VPP tokens (1)', [/days left/]);
+    // The expiry gauge: days left of the year a token is valid.
+    await shootCard(page, '2-tokens', 'VPP tokens (1)', [/days left/], /days left/);
   });
 
   it("reaches Megan's Playground with Alex's approval request, though she never wrote to the bot", async () => {
     await say(page, 'sync');
     await page.getByText('Main Campus finished', { exact: false }).last().waitFor({ timeout: 60_000 });
-    // The license donut's fallback, with the same numbers in words.
-    await shootCard(page, '3-sync-result', 'Main Campus finished', [/Licenses: [\d,]+ of [\d,]+ used/]);
+    await shootCard(page, '3-sync-result', 'Main Campus finished', [], /Licenses: [\d,]+ of [\d,]+ used/);
     await say(page, 'books');
-    await shootCard(page, '4-books', 'Emma', [/[\d,]+ of [\d,]+ used/]);
+    await shootCard(page, '4-books', 'Showing 1–', ['Emma'], /[\d,]+ of [\d,]+ used/);
     await say(page, 'assign');
     await page.getByText('Which book', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(page, 'emma');
@@ -202,9 +206,9 @@ describe('end to end: the Agents Playground in Chromium', function () {
 
   it("shows Alex the tokens' health and Emma's assignment, each with its chart's numbers", async () => {
     await say(page, 'status');
-    await shootCard(page, '7-status', 'Token health (1)', [/[\d,]+ of [\d,]+ used/]);
+    await shootCard(page, '7-status', 'Token health (1)', [], /[\d,]+ of [\d,]+ used/);
     await say(page, 'status emma');
-    await shootCard(page, '8-book-status', 'Assignment status: Emma', ['English Department', /[\d,]+ of [\d,]+ used/]);
+    await shootCard(page, '8-book-status', 'Assignment status: Emma', ['English Department'], /[\d,]+ of [\d,]+ used/);
   });
 
   afterEach(async function () {

@@ -152,7 +152,7 @@ describe('local mode across a restart of npm start', function () {
     try {
       await start();
       await say('upload token', (a) => /Send me the/.test(String(a.text)));
-      await say(FABRIKAM, (a) => /Which Apple ID/.test(String(a.text)));
+      await say(FABRIKAM, (a) => /Which Apple Account/.test(String(a.text)));
       await app?.stop();
 
       await start();

@@ -66,7 +66,7 @@ export class PlaygroundChats {
     const opener = options.opener === undefined ? MEGAN : options.opener;
     if (opener) await this.say(opener, 'help');
     await this.say(admin, 'upload token', (a) => /Send me the/.test(String(a.text)));
-    await this.say(admin, DEMO_TOKEN_FILE, (a) => /Which Apple ID/.test(String(a.text)));
+    await this.say(admin, DEMO_TOKEN_FILE, (a) => /Which Apple Account/.test(String(a.text)));
     await this.say(admin, 'vpp-admin@northwind.example', (a) => cardText(a).includes('Apple Business Manager'));
     await this.say(admin, 'business', (a) => cardText(a).includes('Confirm the VPP token'));
     await this.say(admin, 'save', (a) => /^Saved/.test(String(a.text)));

@@ -115,7 +115,7 @@ describe('my books in chat (MainDialog, AccessGuard, the card)', () => {
   });
 
   it('says each outcome plainly', () => {
-    assert.match(claimAnswer({ outcome: 'licensed', book, invitationUrl: 'https://vpp.example/i' }), /First join your organisation's Apple program .*https:\/\/vpp\.example\/i/);
+    assert.match(claimAnswer({ outcome: 'licensed', book, invitationUrl: 'https://vpp.example/i' }), /First join your organisation's Apple volume purchasing programme .*https:\/\/vpp\.example\/i/);
     assert.match(claimAnswer({ outcome: 'budgetUsedUp', book, topUp: 'asked' }), /are taken, so you do not have it yet\. I asked the admins for more/);
     assert.match(claimAnswer({ outcome: 'budgetUsedUp', book, topUp: 'notAsked', problem: 'nobody can approve' }), /could not ask the admins for more \(nobody can approve\)/);
     assert.match(claimAnswer({ outcome: 'notInGroup', book }), /not in them\. Nothing was changed/);

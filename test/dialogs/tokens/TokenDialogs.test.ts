@@ -78,7 +78,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
     });
   }
 
-  it('uploads a pasted token: Apple ID, account type, preview, save, then lists it', async () => {
+  it('uploads a pasted token: Apple Account, account type, preview, save, then lists it', async () => {
     let accountRef = '';
     let previewRef = '';
     const chat = adapter();
@@ -87,9 +87,9 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .assertReply(ASK_FOR_FILE)
       .send(demo('demo-valid.vpptoken'))
       .assertReply(PASTED_TOKEN_WARNING)
-      .assertReply((r) => assert.match(textOf(r), /token is for \*\*Northwind Academy\*\*.*Which Apple ID/))
+      .assertReply((r) => assert.match(textOf(r), /token is for \*\*Northwind Academy\*\*.*Which Apple Account/))
       .send('not an email')
-      .assertReply(says(/^"not an email" is not an Apple ID: it has no @\. .*\(try 2 of 3\)/))
+      .assertReply(says(/^"not an email" is not an Apple Account: it has no @\. .*\(try 2 of 3\)/))
       .send('vpp-admin@northwind.example')
       .assertReply((r) => {
         assert.ok(cardJson(r).includes('Apple Business Manager or an Apple School Manager'));
@@ -134,7 +134,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
           { contentType: 'application/vnd.microsoft.teams.file.download.info', name: 'northwind.vpptoken', content: { downloadUrl: `${fileUrl}/demo-valid.vpptoken`, fileType: 'vpptoken' } },
         ],
       })
-      .assertReply((r) => assert.match(textOf(r), /Which Apple ID/, 'no pasted-token warning for a file'));
+      .assertReply((r) => assert.match(textOf(r), /Which Apple Account/, 'no pasted-token warning for a file'));
   });
 
   it('asks again after each refused file, saying what was wrong, and stops after the third, saving nothing', async () => {
@@ -179,21 +179,21 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .assertReply(says(/\(try 2 of 3\)/))
       .send(demo('demo-valid.vpptoken'))
       .assertReply(PASTED_TOKEN_WARNING)
-      .assertReply(says(/token is for \*\*Northwind Academy\*\*.*Which Apple ID/));
+      .assertReply(says(/token is for \*\*Northwind Academy\*\*.*Which Apple Account/));
   });
 
-  it('asks for the Apple ID again, saying what is wrong, and stops after the third wrong answer', async () => {
+  it('asks for the Apple Account again, saying what is wrong, and stops after the third wrong answer', async () => {
     await adapter()
       .send('upload token')
       .assertReply(ASK_FOR_FILE)
       .send(demo('demo-valid.vpptoken'))
       .assertReply(PASTED_TOKEN_WARNING)
-      .assertReply(says(/Which Apple ID/))
+      .assertReply(says(/Which Apple Account/))
       .send('vpp admin@northwind.example')
-      .assertReply(says(/^"vpp admin@northwind\.example" is not an Apple ID: an e-mail address has no spaces\. .*\(try 2 of 3\)/))
+      .assertReply(says(/^"vpp admin@northwind\.example" is not an Apple Account: an e-mail address has no spaces\. .*\(try 2 of 3\)/))
       .send(demo('demo-valid.vpptoken'))
       .assertReply((r) => {
-        assert.match(textOf(r), /^That looks like the VPP token itself, not an Apple ID, so I will not repeat it here\. .*\(try 3 of 3\)/);
+        assert.match(textOf(r), /^That looks like the VPP token itself, not an Apple Account, so I will not repeat it here\. .*\(try 3 of 3\)/);
         assert.ok(!textOf(r).includes(demo('demo-valid.vpptoken').trim().slice(0, 24)));
       })
       .send('vpp-admin@')
@@ -213,7 +213,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .assertReply(PASTED_TOKEN_WARNING)
       // Named as soon as the file is read, with what saving would do, before any question.
       .assertReply(otherMdmNotice('Contoso MDM'))
-      .assertReply(says(/Which Apple ID/))
+      .assertReply(says(/Which Apple Account/))
       .send('admin@fabrikam.example')
       .assertReply(() => undefined)
       .send('business')
@@ -247,7 +247,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
           // Named from a read: Apple still has Contoso MDM as the holder.
           assert.equal(fabrikam.mdmInfo?.id, OTHER_MDM.id);
         })
-        .assertReply(says(/Which Apple ID/))
+        .assertReply(says(/Which Apple Account/))
         .send('admin@fabrikam.example')
         .assertReply(() => undefined)
         .send('education')

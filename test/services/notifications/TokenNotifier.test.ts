@@ -90,7 +90,7 @@ describe('token notices', function () {
         await notifier.notifyToken((await env.store.tokens.get(tenantId, token.id))!);
       }
       const titles = sender.sent.map((s) => (s.message.card?.body as Array<{ text: string }>)[0]?.text);
-      assert.deepEqual(titles, ['VPP token expires in 30 days', 'VPP token expires in 14 days', 'VPP token expires in 7 days', 'VPP token expires tomorrow', 'VPP token expired']);
+      assert.deepEqual(titles, ['⏳ VPP token expires in 30 days', '⏳ VPP token expires in 14 days', '⚠️ VPP token expires in 7 days', '⚠️ VPP token expires tomorrow', '⌛ VPP token expired']);
       assert.ok(sender.sent.every((s) => s.conversationId === admin.conversationId), 'admins only');
 
       const renewed = new Date(Date.parse(EXPIRY) + 365 * DAY).toISOString();
@@ -120,9 +120,9 @@ describe('token notices', function () {
       for (let i = 0; i < 4; i++) await sync();
       assert.deepEqual(
         sender.sent.map((s) => (s.message.card?.body as Array<{ text: string }>)[0]?.text),
-        ['VPP sync failed', 'VPP sync failed', 'Sync keeps failing (3 times in a row)'],
+        ['⚠️ VPP sync failed', '⚠️ VPP sync failed', '⚠️ Sync keeps failing (3 times in a row)'],
       );
-      assert.match(sender.sent[0]?.message.text ?? '', /Apple refused a value the bot sent/);
+      assert.match(sender.sent[0]?.message.text ?? '', /Apple refused a value I sent/);
 
       const [book] = [...seeded.org.books.values()];
       assert.ok(book);
