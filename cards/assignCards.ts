@@ -4,6 +4,7 @@ import { intentLabel } from './approvalCards';
 import assignPreviewTemplate from './assignPreview.json';
 import assignResultTemplate from './assignResult.json';
 import choiceQuestionTemplate from './choiceQuestion.json';
+import { APPLE_PORTALS } from '../services/common/appleTerms';
 
 const n = (v: number): string => v.toLocaleString('en-GB');
 
@@ -40,7 +41,7 @@ export function assignPreviewCard(preview: AssignPreviewView, options: { ref: st
   ];
   const shortage = preview.enough
     ? ''
-    : `Not enough licenses: ${n(preview.licensesNeeded)} needed, ${n(preview.licensesAvailable)} available. Buy more in Apple School/Business Manager, pick fewer groups, or assign to the first ${n(preview.licensesAvailable)} users only.`;
+    : `Not enough licenses: ${n(preview.licensesNeeded)} needed, ${n(preview.licensesAvailable)} available. Buy more in ${APPLE_PORTALS}, pick fewer groups, or assign to the first ${n(preview.licensesAvailable)} users only.`;
   return renderCard(assignPreviewTemplate, {
     ref: options.ref,
     bookTitle: escapeMarkdown(preview.book.title),

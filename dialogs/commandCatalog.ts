@@ -1,3 +1,4 @@
+import { APPLE_PORTALS } from '../services/common/appleTerms';
 /** The commands the bot understands: one list feeds the help card, the router and the manifest. */
 export interface CommandInfo {
   /** What the admin types. */
@@ -16,7 +17,7 @@ export const COMMANDS: readonly CommandInfo[] = [
   {
     command: 'upload token',
     title: 'Upload a VPP token',
-    description: 'Add a .vpptoken file from Apple Business Manager or Apple School Manager.' },
+    description: `Add a .vpptoken file from ${APPLE_PORTALS}.` },
   { command: 'tokens', title: 'VPP tokens', description: 'List tokens with expiry and sync state; renew or remove one.' },
   { command: 'renew', title: 'Renew a token', description: 'Replace a token with the newer file for the same Apple location: renew followed by the token name.', teamsMenu: false },
   { command: 'remove', title: 'Remove a token', description: 'Remove a token and its books from the bot: remove followed by the token name.', teamsMenu: false },

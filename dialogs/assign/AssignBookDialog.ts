@@ -22,6 +22,7 @@ import { cardMessage } from '../replies';
 import { SearchChoicePrompt, searchAnswerSchema, type SearchAnswer, type SearchChoiceValidations } from '../search/SearchChoicePrompt';
 import { BOOK_SEARCH_BOX, markAnswered, searchQuestion } from '../search/searchQuestion';
 import { MAX_GROUPS, PickGroupsDialog, pickedGroupSchema } from './PickGroupsDialog';
+import { APPLE_PORTALS } from '../../services/common/appleTerms';
 
 const ASK_BOOK = 'assign.askBook';
 const PICK_BOOK = 'assign.pickBook';
@@ -54,7 +55,7 @@ export const ASSIGN_MESSAGES = {
   askBook: 'Which **book** do you want to assign? Pick it in the search box, or type part of its title.',
   pickedGone: 'That book is no longer there (its token may have been removed or synced since). Pick another one.',
   noBooks: 'There are no books yet: upload a VPP token and sync it first (**upload token**, **sync**).',
-  noLicenses: 'No license of this book is left, so it cannot be assigned to anyone. Buy more licenses in Apple School Manager or Apple Business Manager, sync, and try again. Nothing was changed.',
+  noLicenses: `No license of this book is left, so it cannot be assigned to anyone. Buy more licenses in ${APPLE_PORTALS}, sync, and try again. Nothing was changed.`,
   bookGone: 'That book is no longer there (its token may have been removed). Type **books** to see the books there are. Nothing was changed.',
   unreadableButton: 'That Assign button sent something I could not read, so I did nothing. Type **books** to list the books again, or **assign** to start over.',
   kept: 'Nothing was requested and nothing was changed.',
@@ -76,11 +77,11 @@ const INTENT_HINT =
 function noLicenseLeftMessage({ token, book }: Pick<BookMatch, 'token' | 'book'>): string {
   const title = `**${escapeMarkdown(book.title)}**`;
   if (!token.lastSyncDateTime) {
-    return `${title}: no license of this book is left, so it cannot be assigned to anyone. Buy more in Apple School Manager or Apple Business Manager, then type **sync** and try again. Nothing was changed.`;
+    return `${title}: no license of this book is left, so it cannot be assigned to anyone. Buy more in ${APPLE_PORTALS}, then type **sync** and try again. Nothing was changed.`;
   }
   return (
     `${title}: no license of this book was left at the last sync (${formatDateTime(token.lastSyncDateTime)}), so it cannot be assigned to anyone. ` +
-    'If licenses were bought since, type **sync** to read the counts again; otherwise buy more in Apple School Manager or Apple Business Manager first. Nothing was changed.'
+    `If licenses were bought since, type **sync** to read the counts again; otherwise buy more in ${APPLE_PORTALS} first. Nothing was changed.`
   );
 }
 

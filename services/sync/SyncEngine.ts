@@ -15,6 +15,7 @@ import type { AppleClientFactory } from '../tokens/AppleClientFactory';
 import { DEFAULT_LOW_LICENSE_THRESHOLD, type LowLicenseThreshold } from './lowLicenses';
 import { diffBooks, matchCatalogue, ourAssignmentKey, preferActive, runCounts, summarise, tallyWrites, userWrites, type WriteTally } from './syncDiff';
 import { NO_CHANGES, type LowLicenseBook, type SyncFailure, type SyncOutcome, type SyncProgress, type SyncTrigger } from './types';
+import { WHERE_TOKENS_ARE_DOWNLOADED } from '../common/appleTerms';
 
 /** Titles and authors from Apple's store lookup (BookMetadataClient); never throws. */
 interface BookMetadataSource {
@@ -81,7 +82,7 @@ export function notSyncableReason(token: VppToken): SyncFailure | undefined {
     case 'valid':
       return undefined;
     case 'expired':
-      return { code: 'token_expired', message: `"${name}" has expired, so it is not synced. Download a new token from Apple Business Manager or Apple School Manager and type **renew ${name}**.` };
+      return { code: 'token_expired', message: `"${name}" has expired, so it is not synced. Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED} and type **renew ${name}**.` };
     case 'invalid':
       return { code: 'token_invalid', message: `Apple no longer accepts "${name}" (revoked or replaced), so it is not synced. Download the newest token from Apple and type **renew ${name}**.` };
     case 'assignedToExternalMDM':
