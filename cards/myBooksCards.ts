@@ -56,12 +56,20 @@ export function myBooksCard(view: MyBooksView): AdaptiveCardJson {
   });
 }
 
-/** `help` for someone who is not a VPP Books admin: the little they can do. */
-export function memberHelpCard(options: { approver: boolean }): AdaptiveCardJson {
-  const commands = [
+/**
+ * What someone who is not a VPP Books admin may type, as their help card lists it; their typo suggestions
+ * come from the same list (dialogs/members/memberCommands.ts), so nobody is pointed at a command that would
+ * only refuse them.
+ */
+export function memberHelpCommands(options: { approver: boolean }): Array<{ command: string; description: string }> {
+  return [
     { command: 'my books', description: 'The books available to you, with a Get button, and the books already yours.' },
     ...(options.approver ? [{ command: 'approvals', description: 'Assignment requests waiting for your decision.' }] : []),
     { command: 'help', description: 'Show this help.' },
   ];
-  return renderCard(memberHelpTemplate, { commands });
+}
+
+/** `help` for someone who is not a VPP Books admin: the little they can do. */
+export function memberHelpCard(options: { approver: boolean }): AdaptiveCardJson {
+  return renderCard(memberHelpTemplate, { commands: memberHelpCommands(options) });
 }

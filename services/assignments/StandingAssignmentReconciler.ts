@@ -44,7 +44,7 @@ export interface StandingAssignmentReconcilerOptions {
 
 interface GroupReconciliation {
   groupName: string;
-  /** Members without the book found in this round who were not waiting already. */
+  /** Members who joined since the last round (none on the first look, which follows the delivery). */
   joined: number;
   left: number;
   /** Handed to a pass now: they get the book within the budget. */
@@ -83,7 +83,7 @@ interface PassPlan {
   waiting: string[][];
   /** Per group (Required): members invited to the organisation's VPP who have not joined yet. */
   invited: string[][];
-  /** Per group: members without the book found this round who were not waiting or invited already. */
+  /** Per group: members who joined since the last round and were not waiting or invited already. */
   newcomers: number[];
   /** Per group (Required): invited members licensed now because they joined. */
   joinedVpp: number[];
@@ -337,8 +337,11 @@ export class StandingAssignmentReconciler {
       const wasInvited = new Set(group?.invited ?? []);
       // Gone from the directory: nobody to give it to (they are counted among those who left when Graph says so).
       const fresh = ids.filter((id) => !holders.has(id) && exists(id)).sort();
-      // Members the delivery invited are not newcomers, though the first look finds them without the book.
-      plan.newcomers.push(fresh.filter((id) => !before.has(id) && stored.get(id) !== 'registered').length);
+      // Newcomers are those the change feed says joined. The first look reads each group whole, as it was when
+      // the delivery went to everyone in it: nobody joined yet, whoever lacks the book (told of an Available one,
+      // invited, refused, left out for want of licenses) was a member then.
+      const joiners = reads[i]?.joined;
+      plan.newcomers.push(firstLook || !joiners ? 0 : ids.filter((id) => joiners.has(id) && !before.has(id)).length);
       if (run.installIntent === 'available') {
         // The first look follows the delivery, which told everyone then in the groups: nobody is new yet.
         const offer = firstLook ? [] : fresh.filter((id) => !before.has(id)).slice(0, MAX_PASS_USERS);

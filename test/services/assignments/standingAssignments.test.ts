@@ -10,6 +10,7 @@ import { reconcileSummary } from '../../../dialogs/assign/reconcileCommand';
 import type { ApprovalService } from '../../../services/approvals/ApprovalService';
 import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
 import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
+import { RecordingNotices, claimServices } from '../../support/claimFixtures';
 
 /**
  * Standing assignments (issue #14, points 4 to 6): after an assignment is delivered, people who join its
@@ -43,9 +44,9 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     topUpsAsked: number;
   }
 
-  function setUp(): Setup {
+  function setUp(notices?: RecordingNotices): Setup {
     const reporter = new RecordingReporter();
-    const executor = env.executor({ reporter });
+    const executor = env.executor({ reporter, ...(notices ? { memberNotices: notices } : {}) });
     const setup: Setup = { executor, reporter, topUpsAsked: 0, ...env.standingServices(executor, { onTopUp: (asked) => void (asked.outcome === 'requested' && setup.topUpsAsked++) }) };
     return setup;
   }
@@ -238,5 +239,65 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.match(reconcileSummary([result!]), /the pending top-up request was withdrawn/);
     // An old card's Approve changes nothing now.
     assert.equal((await s.approvals.decide(ASSIGN_TENANT, topUp!.id, meganActor, 'approved')).outcome, 'alreadyDecided');
+  });
+
+  it('Available: the members told at delivery are not newcomers, nor is one who gets it from my books; only who joins after is', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Available Standing Reader', totalCount: 5_000 }]);
+    const book = books[0]!;
+    const group = DEMO_GROUPS.englishDepartment;
+    const members = env.members(group);
+    const notices = new RecordingNotices();
+    const s = setUp(notices);
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(group)], installIntent: 'available' });
+    const { request } = await s.approvals.request({ preview, requestedBy: alexActor });
+    await s.approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    await s.executor.idle();
+    const offered = () => notices.told.filter((t) => t.kind === 'offered').map((t) => t.member);
+    assert.deepEqual(offered().sort(), [...members].sort(), 'the delivery tells every member once');
+    const status = async () => {
+      const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
+      return (await new BookStatusService(env.store, env.runs).status(token, stored!)).groups[0];
+    };
+
+    // The look right after the delivery: everyone found was told by it, so nobody joined, nobody is told again.
+    let [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.state, result?.groups[0]?.joined, result?.groups[0]?.offering], ['reconciled', 0, 0]);
+    assert.equal((await status())?.standing?.joined, 0, 'status: nobody joined since the assignment');
+
+    // A member gets it from "my books": one license spent, still nobody joined.
+    const [adele] = members;
+    const { claims } = claimServices(env);
+    assert.equal((await claims.claim(ASSIGN_TENANT, { aadObjectId: adele!, displayName: 'Adele' }, { tokenId: token.id, runId: runId(request.id) })).outcome, 'licensed');
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.groups[0]?.joined, result?.groups[0]?.offering], [0, 0]);
+    assert.deepEqual([(await status())?.standing?.joined, (await status())?.intent], [0, { kind: 'available', offered: members.length, gotIt: 1 }]);
+
+    // Two join: they are the newcomers, told once; nothing is spent or asked for until they ask.
+    const joiners = env.outsiders(group, 2);
+    join(group, joiners);
+    [result] = await s.reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.groups[0]?.joined, result?.groups[0]?.offering, result?.waiting, result?.topUp], [2, 2, 0, undefined]);
+    await s.executor.idle();
+    assert.deepEqual(offered().sort(), [...members, ...joiners].sort(), 'each member told once, the newcomers after they joined');
+    assert.equal((await status())?.standing?.joined, 2);
+    assert.equal(env.sandbox.state.findBook(org, book.adamId, book.pricingParam)?.assignedCount, 1);
+    assert.equal(s.topUpsAsked, 0);
+  });
+
+  it('Required: members the delivery left out for want of licenses wait for a top-up, but did not join since', async () => {
+    const { token, books } = await env.seedToken([{ title: 'Left Out Reader', totalCount: 5_000 }]);
+    const book = books[0]!;
+    const group = DEMO_GROUPS.libraryStaff;
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(group)], installIntent: 'required' });
+    // The group grows between the request and its delivery: the two beyond the approved number are left out.
+    const { request, executor } = await env.deliver(preview, {}, () => join(group, env.outsiders(group, 2)));
+    assert.equal((await env.runs.get(token.id, runId(request.id)))?.overBudget, 2);
+    const { reconciler } = env.standingServices(executor);
+
+    const [result] = await reconciler.reconcileToken(token.id);
+    assert.deepEqual([result?.groups[0]?.joined, result?.waiting, result?.topUp?.outcome, result?.topUp?.count], [0, 2, 'requested', 2]);
+    const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
+    const standing = (await new BookStatusService(env.store, env.runs).status(token, stored!)).groups[0]?.standing;
+    assert.deepEqual([standing?.joined, standing?.waiting], [0, 2]);
   });
 });
