@@ -142,28 +142,23 @@ export function budgetGauge(spent: number, approved: number): GaugeChartData {
 }
 
 /**
- * A token's days left against its one-year validity. A token valid for longer (Apple allows renewing early)
- * fills the gauge and says how long it really has.
+ * A token's days left as a bar against its one-year validity (days left, days gone: parts of the year). A
+ * token valid for longer (Apple allows renewing early) fills the bar and its words say how long it really has.
  */
-export function expiryGauge(daysLeft: number): GaugeChartData {
+export function expiryBar(daysLeft: number): BarChartData {
   const value = Math.min(Math.max(0, daysLeft), TOKEN_VALIDITY_DAYS);
-  const expired = daysLeft < 0;
-  const subLabel = expired ? 'Expired' : daysLeft === 0 ? 'Expires today' : `${formatCount(daysLeft)} day${daysLeft === 1 ? '' : 's'} left`;
-  const text = expired
-    ? `Expiry: expired, 0 of ${formatCount(TOKEN_VALIDITY_DAYS)} days left.`
-    : daysLeft > TOKEN_VALIDITY_DAYS
-      ? `Expiry: ${formatCount(daysLeft)} days left, more than the ${formatCount(TOKEN_VALIDITY_DAYS)} days of a year's validity.`
-      : `Expiry: ${formatCount(value)} of ${formatCount(TOKEN_VALIDITY_DAYS)} days left (${percent(value, TOKEN_VALIDITY_DAYS)}).`;
+  const text =
+    daysLeft < 0
+      ? `Expiry: expired, 0 of ${formatCount(TOKEN_VALIDITY_DAYS)} days left.`
+      : daysLeft > TOKEN_VALIDITY_DAYS
+        ? `Expiry: ${formatCount(daysLeft)} days left, more than the ${formatCount(TOKEN_VALIDITY_DAYS)} days of a year's validity.`
+        : `Expiry: ${formatCount(value)} of ${formatCount(TOKEN_VALIDITY_DAYS)} days left (${percent(value, TOKEN_VALIDITY_DAYS)}).`;
   return {
     show: true,
-    value,
-    min: 0,
-    max: TOKEN_VALIDITY_DAYS,
-    segments: nonEmpty<GaugeSegment>([
-      { legend: 'Days left', size: value, color: daysLeft < EXPIRY_ALERT_DAYS ? 'attention' : 'categoricalBlue' },
-      { legend: 'Days gone', size: TOKEN_VALIDITY_DAYS - value, color: 'neutral' },
-    ]),
-    subLabel,
+    data: [
+      { x: 'Days left', y: value, color: daysLeft < EXPIRY_ALERT_DAYS ? 'attention' : 'categoricalBlue' },
+      { x: 'Days gone', y: TOKEN_VALIDITY_DAYS - value, color: 'neutral' },
+    ],
     text,
   };
 }

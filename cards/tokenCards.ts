@@ -2,7 +2,7 @@ import { APPLE_PORTALS } from '../services/common/appleTerms';
 import { escapeMarkdown } from '../services/common/chatText';
 import { formatCount, formatDate, formatDateTime } from '../services/common/format';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
-import { expiryGauge, MAX_CHARTED_ENTRIES } from './charts';
+import { expiryBar, MAX_CHARTED_ENTRIES } from './charts';
 import tokenListTemplate from './tokenList.json';
 import tokenPreviewTemplate from './tokenPreview.json';
 import tokenRemoveTemplate from './tokenRemoveConfirm.json';
@@ -80,7 +80,7 @@ export function tokenListCard(tokens: readonly TokenView[], now: Date): Adaptive
       appleIdLabel: t.appleId ? escapeMarkdown(t.appleId) : '—',
       stateLabel: stateLabel(t, now),
       expiresLabel: expiryLabel(t.expirationDateTime, now),
-      expiryChart: charted ? expiryGauge(daysLeft(t.expirationDateTime, now)) : { show: false },
+      expiryChart: charted ? expiryBar(daysLeft(t.expirationDateTime, now)) : { show: false },
       warning: warning(t, now),
       lastSyncLabel: t.lastSyncDateTime ? `${formatDateTime(t.lastSyncDateTime)}, ${SYNC_STATUS[t.lastSyncStatus]}` : 'Never',
     })),

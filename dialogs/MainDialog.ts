@@ -311,7 +311,8 @@ export class MainDialog extends ComponentDialog {
    * away from one, else the plain answer. Who the sender is is asked only when some command is that close.
    */
   private async unknownCommandReply(context: TurnContext, text: string): Promise<string> {
-    const runnable = [...BUILT_IN_COMMANDS, ...this.flows.keys()];
+    // Only what may run in this conversation: a suggestion that is then refused as "personal chat only" helps nobody.
+    const runnable = [...BUILT_IN_COMMANDS, ...[...this.flows.entries()].filter(([, flow]) => this.runsHere(context, flow)).map(([command]) => command)];
     if (!suggestCommands(text, runnable)) return UNKNOWN_COMMAND_MESSAGE;
     const role = await this.guard.role(context);
     const theirs = role === 'admin' ? runnable : memberCommands(role === 'approver').filter((c) => runnable.includes(c));
@@ -319,14 +320,18 @@ export class MainDialog extends ComponentDialog {
     return suggestion ? didYouMeanMessage(suggestion) : UNKNOWN_COMMAND_MESSAGE;
   }
 
+  /** Whether the flow may run in this kind of conversation (personal chat only; nothing that changes state in a group chat). */
+  private runsHere(context: TurnContext, flow: FlowRegistration): boolean {
+    const type = context.activity.conversation?.conversationType;
+    if (flow.personalChatOnly && type && type !== 'personal') return false;
+    return !(flow.changesState && type === 'groupChat');
+  }
+
   /** Where and by whom a flow may run; tells the user why not, and sets the actor for admin flows. */
   private async admit(context: TurnContext, flow: FlowRegistration, options: FlowOptions): Promise<boolean> {
-    if (flow.personalChatOnly && context.activity.conversation?.conversationType && context.activity.conversation.conversationType !== 'personal') {
-      await context.sendActivity(flow.personalChatMessage ?? PERSONAL_CHAT_ONLY_MESSAGE);
-      return false;
-    }
-    if (flow.changesState && context.activity.conversation?.conversationType === 'groupChat') {
-      await context.sendActivity(GROUP_CHAT_READ_ONLY_MESSAGE);
+    if (!this.runsHere(context, flow)) {
+      const personalOnly = flow.personalChatOnly && context.activity.conversation?.conversationType !== 'personal';
+      await context.sendActivity(personalOnly ? (flow.personalChatMessage ?? PERSONAL_CHAT_ONLY_MESSAGE) : GROUP_CHAT_READ_ONLY_MESSAGE);
       return false;
     }
     if (flow.adminOnly) {

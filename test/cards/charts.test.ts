@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { bookLicenseBars, budgetGauge, expiryGauge, licenseDonut, licenseGauge, percent, syncHistoryCharts } from '../../cards/charts';
+import { bookLicenseBars, budgetGauge, expiryBar, licenseDonut, licenseGauge, percent, syncHistoryCharts } from '../../cards/charts';
 import type { SyncHistoryEntry } from '../../services/sync/types';
 
 function entry(startedDateTime: string, durationMs: number, changes: number, status: SyncHistoryEntry['status'] = 'completed'): SyncHistoryEntry {
@@ -42,24 +42,22 @@ describe('chart data (cards/charts.ts)', () => {
     assert.equal(budget.text, 'Approved licenses: 60 of 60 spent (100%), 0 left.');
   });
 
-  it("expiry as days left of a year's validity, red under 30 days, and a longer token said as it is", () => {
-    const soon = expiryGauge(12);
-    assert.deepEqual([soon.value, soon.max], [12, 365]);
-    assert.equal(soon.segments[0]?.color, 'attention');
-    assert.equal(soon.subLabel, '12 days left');
+  it("expiry as a bar of days left against a year's validity, red under 30 days, and a longer token said as it is", () => {
+    const soon = expiryBar(12);
+    assert.deepEqual(soon.data.map((d) => [d.x, d.y]), [['Days left', 12], ['Days gone', 353]]);
+    assert.equal(soon.data[0]?.color, 'attention');
     assert.equal(soon.text, 'Expiry: 12 of 365 days left (3%).');
 
-    const fine = expiryGauge(200);
-    assert.equal(fine.segments[0]?.color, 'categoricalBlue');
-    assert.deepEqual(fine.segments.map((s) => s.size), [200, 165]);
+    const fine = expiryBar(200);
+    assert.equal(fine.data[0]?.color, 'categoricalBlue');
+    assert.deepEqual(fine.data.map((d) => d.y), [200, 165]);
 
-    const long = expiryGauge(3_504);
-    assert.equal(long.value, 365, 'the gauge is full, not past its end');
-    assert.equal(long.subLabel, '3,504 days left');
+    const long = expiryBar(3_504);
+    assert.deepEqual(long.data.map((d) => d.y), [365, 0], 'the bar is full, not past its end');
     assert.equal(long.text, "Expiry: 3,504 days left, more than the 365 days of a year's validity.");
 
-    const expired = expiryGauge(-3);
-    assert.deepEqual([expired.value, expired.subLabel], [0, 'Expired']);
+    const expired = expiryBar(-3);
+    assert.deepEqual(expired.data.map((d) => d.y), [0, 365]);
     assert.equal(expired.text, 'Expiry: expired, 0 of 365 days left.');
   });
 

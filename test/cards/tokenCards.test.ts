@@ -19,11 +19,14 @@ function token(id: string, daysLeft: number): TokenView {
 }
 
 describe('tokens card', () => {
-  it("shows each token's expiry as a gauge of days left against the year's validity, the same numbers in words", () => {
-    const gauges = elementsOfType(tokenListCard([token('a', 200), token('b', 12), token('c', 3_504)], NOW), 'Chart.Gauge');
-    assert.deepEqual(gauges.map((g) => [g.value, g.min, g.max]), [[200, 0, 365], [12, 0, 365], [365, 0, 365]]);
-    assert.deepEqual(gauges.map((g) => g.subLabel), ['200 days left', '12 days left', '3,504 days left']);
-    assert.deepEqual(gauges.map((g) => fallbackText(g)), [
+  it("shows each token's expiry as a bar of days left against the year's validity, the same numbers in words", () => {
+    const bars = elementsOfType(tokenListCard([token('a', 200), token('b', 12), token('c', 3_504)], NOW), 'Chart.HorizontalBar');
+    assert.deepEqual(bars.map((b) => b.displayMode), ['PartToWhole', 'PartToWhole', 'PartToWhole']);
+    assert.deepEqual(
+      bars.map((b) => (b.data as Array<{ y: number }>).map((d) => d.y)),
+      [[200, 165], [12, 353], [365, 0]],
+    );
+    assert.deepEqual(bars.map((b) => fallbackText(b)), [
       'Expiry: 200 of 365 days left (55%).',
       'Expiry: 12 of 365 days left (3%).',
       "Expiry: 3,504 days left, more than the 365 days of a year's validity.",
@@ -45,8 +48,8 @@ describe('tokens card', () => {
     assert.ok(warnings.every((w) => w.color === undefined), "no red text: it fails contrast in Teams' dark theme");
   });
 
-  it('a list of many tokens keeps to its facts, with no gauge each', () => {
+  it('a list of many tokens keeps to its facts, with no chart each', () => {
     const many = Array.from({ length: MAX_CHARTED_ENTRIES + 1 }, (_, i) => token(String(i), 100));
-    assert.deepEqual(elementsOfType(tokenListCard(many, NOW), 'Chart.Gauge'), []);
+    assert.deepEqual(elementsOfType(tokenListCard(many, NOW), 'Chart.HorizontalBar'), []);
   });
 });

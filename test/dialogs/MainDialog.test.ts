@@ -79,6 +79,30 @@ describe('MainDialog', () => {
     await adapterFor(new MainDialog(flows, everyoneAdmin)).send('synk').assertReply('I don\'t know "synk". Did you mean **sync** or **sink**?');
   });
 
+  it('suggests only commands that may run in this conversation (no personal-chat flow in a channel, nothing that changes state in a group chat)', async () => {
+    const flows = [
+      { command: 'upload token', answer: async () => undefined, adminOnly: false, personalChatOnly: true },
+      { command: 'assign', answer: async () => undefined, adminOnly: false, personalChatOnly: false, changesState: true },
+      { command: 'books', answer: async () => undefined, adminOnly: false, personalChatOnly: false },
+    ];
+    const unknown = (r: Partial<Activity>) => assert.match(String(r.text), /^I don't know that command\./);
+    const inGroupChat = (text: string) => ({ type: ActivityTypes.Message, text, conversation: { id: 'g', conversationType: 'groupChat', isGroup: true } }) as Partial<Activity>;
+    const inChannel = (text: string) => ({ type: ActivityTypes.Message, text, conversation: { id: 'c', conversationType: 'channel', isGroup: true } }) as Partial<Activity>;
+    await adapterFor(new MainDialog(flows, everyoneAdmin))
+      .send(inGroupChat('uplod token'))
+      .assertReply(unknown)
+      .send(inGroupChat('asign'))
+      .assertReply(unknown)
+      .send(inGroupChat('boks'))
+      .assertReply('I don\'t know "boks". Did you mean **books**?')
+      .send(inChannel('asign'))
+      .assertReply('I don\'t know "asign". Did you mean **assign**?')
+      .send(inChannel('uplod token'))
+      .assertReply(unknown)
+      .send('uplod token')
+      .assertReply('I don\'t know "uplod token". Did you mean **upload token**?');
+  });
+
   it('suggests to members and approvers only the commands they may use', async () => {
     const flows = ['tokens', 'sync', 'my books', 'approvals'].map((command) => ({ command, answer: async () => undefined, adminOnly: false, personalChatOnly: false }));
     const as = (role: 'member' | 'approver') => new MainDialog(flows, { ...everyoneAdmin, role: async () => role });

@@ -145,7 +145,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await say(page, 'tokens');
     await page.getByText('VPP tokens (1)').waitFor({ timeout: 30_000 });
     // The expiry gauge: days left of the year a token is valid.
-    await shootCard(page, '2-tokens', 'VPP tokens (1)', [/days left/], /days left/);
+    await shootCard(page, '2-tokens', 'VPP tokens (1)', [/days left/], /Expiry: [\d,]+ (of [\d,]+ )?days left/, /^[\d,]+ \([\d.]+%\)$/);
   });
 
   it("reaches Megan's Playground with Alex's approval request, though she never wrote to the bot", async () => {
