@@ -32,27 +32,40 @@ export function bookChoice({ token, book }: BookMatch, distinguish = false): Boo
  * typed, or by the choice a card or an earlier turn holds. Dialogs reach the books through it, not the store.
  */
 export class BookSearch {
-  constructor(private readonly store: { tokens: Pick<Store['tokens'], 'listByTenant' | 'get'>; books: Pick<Store['books'], 'listByToken' | 'getById'> }) {}
+  constructor(private readonly store: { tokens: Pick<Store['tokens'], 'listByTenant' | 'get'>; books: Pick<Store['books'], 'findByName' | 'findByTitle' | 'getById'> }) {}
 
   /**
    * The tenant's books (every token's) whose title is `typed`, else whose title or author contains it, at
-   * most `limit`; compared as names are (nameMatch: case, accents, kinds of dash and spacing do not count),
-   * which the store's query cannot do, so each catalogue is read whole. A title typed in full finds that
-   * book alone, not its sequels too.
+   * most `limit`; compared as names are (nameMatch: case, accents, kinds of dash and spacing do not count).
+   * The store is queried on each book's normalised key, so a search reads the books that match, not whole
+   * catalogues (it is run on every keystroke of a typeahead); the rows are still compared here, as books
+   * stored before the key existed come back unfiltered. A title typed in full finds that book alone, not
+   * its sequels too.
    */
   async find(tenantId: string, typed: string, limit = 10): Promise<BookMatch[]> {
-    const query = nameQuery(truncate(typed, SEARCH_TEXT_MAX));
-    const exact: BookMatch[] = [];
-    const partial: BookMatch[] = [];
-    for (const token of await this.store.tokens.listByTenant(tenantId)) {
-      for (const book of await this.store.books.listByToken(token.id)) {
-        if (query.normalised && query.equals(book.title)) exact.push({ token, book });
-        else if (partial.length < limit && query.within(book.title, book.author)) partial.push({ token, book });
+    const text = truncate(typed, SEARCH_TEXT_MAX);
+    const query = nameQuery(text);
+    const tokens = await this.store.tokens.listByTenant(tenantId);
+    if (query.normalised) {
+      const exact: BookMatch[] = [];
+      for (const token of tokens) {
+        for (const book of await this.store.books.findByTitle(token.id, text)) if (query.equals(book.title)) exact.push({ token, book });
       }
-      // Nothing typed: any books will do, and there is no exact title to look further for.
-      if (!query.normalised && partial.length >= limit) break;
+      if (exact.length > 0) return exact.slice(0, limit);
     }
-    return (exact.length > 0 ? exact : partial).slice(0, limit);
+    const partial: BookMatch[] = [];
+    for (const token of tokens) {
+      let continuationToken: string | undefined;
+      do {
+        const page = await this.store.books.findByName(token.id, text, { pageSize: limit, continuationToken });
+        for (const book of page.items) {
+          if (query.within(book.title, book.author)) partial.push({ token, book });
+          if (partial.length >= limit) return partial;
+        }
+        continuationToken = page.continuationToken;
+      } while (continuationToken);
+    }
+    return partial;
   }
 
   /**

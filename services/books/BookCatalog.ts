@@ -57,8 +57,8 @@ export interface BookCatalogOptions {
 
 /**
  * Every book of a tenant, token by token (tokens by name, books by title), searchable by title or
- * author. A page is found by walking the tokens' catalogues from the start: a few hundred small
- * documents per tenant keep that cheap, and it needs no server-side cursor to expire.
+ * author. A page is found by walking the tokens' matching books from the start: the store query reads
+ * only books that match, and it needs no server-side cursor to expire.
  */
 export class BookCatalog {
   private readonly pageSize: number;
@@ -83,8 +83,8 @@ export class BookCatalog {
     walk: for (const token of tokens) {
       let continuationToken: string | undefined;
       do {
-        // Filtered here, not by the query: titles are compared as names are (nameMatch), accents and dashes aside.
-        const batch = await this.store.books.search(token.id, { pageSize: this.readBatch, continuationToken });
+        // The query keeps to books whose normalised key matches; compared here too, as books stored before the key existed come back unfiltered.
+        const batch = await this.store.books.findByName(token.id, text, { pageSize: this.readBatch, continuationToken });
         for (const book of batch.items) {
           if (!query.within(book.title, book.author)) continue;
           if (skipped < offset) {

@@ -1,6 +1,15 @@
 import { z } from 'zod';
+import { normaliseName } from '../../common/nameMatch';
 import { deterministicId } from '../ids';
 import { LIMITS, adamIdSchema, dateTimeSchema, idSchema, pricingParamSchema, type PricingParam } from './common';
+
+/**
+ * Room for a title and an author that normalising lengthens (a ligature or full-width letter becomes
+ * several plain ones); a key is cut to it rather than fail the book's write.
+ */
+const SEARCH_KEY_MAX = 4 * (LIMITS.title + 512 + 1);
+/** Normalised names hold no line break, so a search text never matches across the title and the author. */
+const SEARCH_KEY_SEPARATOR = '\n';
 
 /** One purchased book (an Apple asset: adamId + pricingParam) as seen through one token. */
 export const eBookSchema = z.object({
@@ -20,6 +29,11 @@ export const eBookSchema = z.object({
   unlimited: z.boolean().optional(),
   /** False while the title is the "Book <adamId>" fallback, so a later sync retries the lookup. */
   metadataResolved: z.boolean(),
+  /**
+   * The title and author as names are compared (`bookSearchKey`), so a store query can find a book the
+   * way people type it. Optional: books written before the key existed lack it until their next write.
+   */
+  searchKey: z.string().max(SEARCH_KEY_MAX).optional(),
   createdDateTime: dateTimeSchema,
   lastModifiedDateTime: dateTimeSchema,
 });
@@ -39,4 +53,12 @@ export function licenseTotals(books: Iterable<Pick<EBook, 'totalLicenseCount' | 
 
 export function eBookId(adamId: string, pricingParam: PricingParam): string {
   return deterministicId(adamId, pricingParam);
+}
+
+/**
+ * A book's `searchKey`: its normalised title, a line break, its normalised author. Without an author it is
+ * also what every key of a book with that title starts with, which is how an exact title is queried.
+ */
+export function bookSearchKey(title: string, author?: string): string {
+  return `${normaliseName(title)}${SEARCH_KEY_SEPARATOR}${author ? normaliseName(author) : ''}`.slice(0, SEARCH_KEY_MAX);
 }

@@ -1,15 +1,26 @@
 import type { Container } from '@azure/cosmos';
 import { DocumentStore, type ManyWriteOptions, type Page, type PendingWrite, type Versioned, type WriteResult } from '../DocumentStore';
 import type { PricingParam } from '../entities/common';
-import { eBookId, eBookSchema, type EBook } from '../entities/eBook';
+import { normaliseName } from '../../common/nameMatch';
+import { bookSearchKey, eBookId, eBookSchema, type EBook } from '../entities/eBook';
 import type { RepositoryOptions } from './options';
 
-export interface BookSearch {
-  /** Case-insensitive substring of the title or author; all books when empty. */
-  text?: string;
+export interface BookPageRequest {
   pageSize?: number;
   continuationToken?: string;
 }
+
+/**
+ * Every write derives the book's `searchKey` from its title and author, so no writer can leave it stale.
+ * Books stored before the key existed differ from what a sync now writes, so the first sync after the
+ * upgrade rewrites each of them once; every later sync writes only what changed.
+ */
+function withSearchKey(book: EBook): EBook {
+  return { ...book, searchKey: bookSearchKey(book.title, book.author) };
+}
+
+/** Books stored before `searchKey` existed: every query returns them, for the caller to compare in memory, until a sync writes their key. */
+const WITHOUT_KEY = 'NOT IS_DEFINED(c.searchKey)';
 
 /** Books per token: a token's catalogue is one partition, so listing and searching it is cheap. */
 export class BookRepository {
@@ -41,21 +52,36 @@ export class BookRepository {
     });
   }
 
-  /** A page of the token's books by title, optionally filtered; pass the continuation token back for more. */
-  search(tokenId: string, search: BookSearch = {}): Promise<Page<EBook>> {
-    const text = search.text?.trim().toLowerCase() ?? '';
-    const filter = text ? ' AND (CONTAINS(LOWER(c.title), @text) OR (IS_STRING(c.author) AND CONTAINS(LOWER(c.author), @text)))' : '';
+  /**
+   * A page of the token's books by title whose title or author contains `typed` compared as names are
+   * (nameMatch); all books when nothing is typed. Rows may include books stored without a key, which
+   * the caller filters with nameMatch; pass the continuation token back for more.
+   */
+  findByName(tokenId: string, typed: string, page: BookPageRequest = {}): Promise<Page<EBook>> {
+    const text = normaliseName(typed);
     return this.store.queryPage(
-      `SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId${filter} ORDER BY c.title`,
+      `SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId${text ? ` AND (CONTAINS(c.searchKey, @text) OR ${WITHOUT_KEY})` : ''} ORDER BY c.title`,
       [{ name: '@tokenId', value: tokenId }, ...(text ? [{ name: '@text', value: text }] : [])],
       tokenId,
-      search.pageSize ?? 10,
-      search.continuationToken,
+      page.pageSize ?? 10,
+      page.continuationToken,
+    );
+  }
+
+  /** The token's books titled `typed` compared as names are, by title; like `findByName`, plus any books stored without a key. */
+  findByTitle(tokenId: string, typed: string): Promise<EBook[]> {
+    return this.store.queryValues(
+      `SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND (STARTSWITH(c.searchKey, @title) OR ${WITHOUT_KEY}) ORDER BY c.title`,
+      [
+        { name: '@tokenId', value: tokenId },
+        { name: '@title', value: bookSearchKey(typed) },
+      ],
+      { partitionKey: tokenId },
     );
   }
 
   upsertIfChanged(book: EBook, current?: Versioned<EBook> | null): Promise<WriteResult<EBook>> {
-    return this.store.upsertIfChanged(book, current);
+    return this.store.upsertIfChanged(withSearchKey(book), current);
   }
 
   /** The token's catalogue as stored, by id and with ETags: what a sync compares Apple's answer with, in one partition read. */
@@ -69,7 +95,11 @@ export class BookRepository {
    * did not change costs no write; the rest go in transactional batches. Results are in input order.
    */
   upsertManyIfChanged(tokenId: string, writes: readonly PendingWrite<EBook>[], options?: ManyWriteOptions): Promise<WriteResult<EBook>[]> {
-    return this.store.upsertManyIfChanged(tokenId, writes, options);
+    return this.store.upsertManyIfChanged(
+      tokenId,
+      writes.map((write) => ({ ...write, entity: withSearchKey(write.entity) })),
+      options,
+    );
   }
 
   /**
@@ -83,7 +113,10 @@ export class BookRepository {
   }
 
   update(tokenId: string, id: string, mutate: (book: EBook) => EBook | undefined): Promise<WriteResult<EBook> | undefined> {
-    return this.store.update(id, tokenId, mutate);
+    return this.store.update(id, tokenId, (book) => {
+      const mutated = mutate(book);
+      return mutated && withSearchKey(mutated);
+    });
   }
 
   deleteAllForToken(tokenId: string): Promise<number> {

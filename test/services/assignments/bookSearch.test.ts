@@ -2,38 +2,37 @@ import { strict as assert } from 'node:assert';
 import { BookSearch } from '../../../services/assignments/bookSearch';
 import type { EBook } from '../../../services/store/entities/eBook';
 import type { VppToken } from '../../../services/store/entities/vppToken';
-import { sampleBook, sampleToken, TENANT } from '../store/fixtures';
+import type { Store } from '../../../services/store/Store';
+import { sampleBook, sampleToken, TENANT, useEmbeddedCosmos } from '../store/fixtures';
 
-/** The two reads BookSearch makes, over fixed catalogues, in the store's order (tokens as given, books by title). */
-function searchOver(catalogues: Array<{ token: VppToken; books: EBook[] }>): BookSearch {
-  const byId = new Map(catalogues.map((c) => [c.token.id, c]));
-  return new BookSearch({
-    tokens: {
-      listByTenant: async (tenantId) => catalogues.filter((c) => c.token.tenantId === tenantId).map((c) => c.token),
-      get: async (tenantId, id) => (byId.get(id)?.token.tenantId === tenantId ? byId.get(id)?.token : undefined),
-    },
-    books: {
-      listByToken: async (tokenId) => [...(byId.get(tokenId)?.books ?? [])].sort((a, b) => a.title.localeCompare(b.title)),
-      getById: async (tokenId, id) => byId.get(tokenId)?.books.find((b) => b.id === id),
-    },
-  });
+/** A store holding fixed catalogues, and a BookSearch over it. */
+async function searchOver(store: Store, catalogues: Array<{ token: VppToken; books: EBook[] }>): Promise<BookSearch> {
+  for (const { token, books } of catalogues) {
+    await store.tokens.create(token);
+    for (const book of books) await store.books.upsertIfChanged(book);
+  }
+  return new BookSearch(store);
 }
 
 describe('BookSearch', () => {
   const northwind = sampleToken({ displayName: 'Northwind Academy – Main Campus' });
   const annex = sampleToken({ displayName: 'Northwind Academy – Annex' });
-  const search = searchOver([
-    {
-      token: northwind,
-      books: [
-        sampleBook(northwind.id, '1001', { title: 'Les Misérables – Tome 1', author: 'Victor Hugo' }),
-        sampleBook(northwind.id, '1002', { title: 'Les Misérables – Tome 2', author: 'Victor Hugo' }),
-        sampleBook(northwind.id, '1003', { title: 'The Swift Programming Language', author: 'Apple Inc.' }),
-        sampleBook(northwind.id, '1004', { title: 'Swift', author: 'José Martí' }),
-      ],
-    },
-    { token: annex, books: [sampleBook(annex.id, '2001', { title: 'The Swift Programming Language', author: 'Apple Inc.' })] },
-  ]);
+  const env = useEmbeddedCosmos();
+  let search: BookSearch;
+  before(async () => {
+    search = await searchOver(await env.newStore(), [
+      {
+        token: northwind,
+        books: [
+          sampleBook(northwind.id, '1001', { title: 'Les Misérables – Tome 1', author: 'Victor Hugo' }),
+          sampleBook(northwind.id, '1002', { title: 'Les Misérables – Tome 2', author: 'Victor Hugo' }),
+          sampleBook(northwind.id, '1003', { title: 'The Swift Programming Language', author: 'Apple Inc.' }),
+          sampleBook(northwind.id, '1004', { title: 'Swift', author: 'José Martí' }),
+        ],
+      },
+      { token: annex, books: [sampleBook(annex.id, '2001', { title: 'The Swift Programming Language', author: 'Apple Inc.' })] },
+    ]);
+  });
   const titles = (matches: Awaited<ReturnType<BookSearch['find']>>) => matches.map((m) => `${m.book.title} @ ${m.token.displayName}`);
 
   it('finds a title typed without its accents, with a hyphen for its en dash and other spacing', async () => {
@@ -47,8 +46,8 @@ describe('BookSearch', () => {
 
   it('prefers a title typed in full, on every token that has it, over titles that contain it', async () => {
     assert.deepEqual(titles(await search.find(TENANT, 'the swift programming language')), [
-      'The Swift Programming Language @ Northwind Academy – Main Campus',
       'The Swift Programming Language @ Northwind Academy – Annex',
+      'The Swift Programming Language @ Northwind Academy – Main Campus',
     ]);
     assert.deepEqual(titles(await search.find(TENANT, 'swift')), ['Swift @ Northwind Academy – Main Campus'], 'the book called "Swift", not every book with Swift in it');
   });

@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import sinon from 'sinon';
 import { bookListCard } from '../../../cards/bookCards';
 import { BookCatalog, cursorFromArgs, MAX_OFFSET, type BookPage } from '../../../services/books/BookCatalog';
 import type { Store } from '../../../services/store/Store';
@@ -69,6 +70,18 @@ describe('BookCatalog (embedded Cosmos, 300 books over three tokens)', function 
     assert.deepEqual(one.books.map((b) => [b.title, b.tokenDisplayName]), [['Title 223', 'Beta College']]);
     assert.equal(one.next, undefined);
     assert.equal((await catalog.page(TENANT, { text: 'nothing like this' })).books.length, 0);
+  });
+
+  it('reads only the books a search matches, not the 300 it walks past', async () => {
+    const query = sinon.spy(store.books.store, 'queryPage');
+    try {
+      const page = await catalog.page(TENANT, { text: 'title 223' });
+      assert.deepEqual(page.books.map((b) => `${b.title} @ ${b.tokenDisplayName}`), ['Title 223 @ Beta College']);
+      const read = (await Promise.all(query.returnValues)).reduce((sum, p) => sum + p.items.length, 0);
+      assert.ok(read <= 3, `${read} books read`);
+    } finally {
+      query.restore();
+    }
   });
 
   it('validates cursors coming back from a card', () => {

@@ -149,19 +149,24 @@ describe('repositories against embedded Cosmos', () => {
   });
 
   describe('BookRepository', () => {
-    it('searches a token\'s books by title or author, a page at a time', async () => {
+    it('finds a token\'s books by title or author as names are compared, a page at a time, and by exact title', async () => {
       const tokenId = 'tok-1';
-      const titles = ['Swift Basics', 'Advanced Swift', 'Cooking', 'The Swift Way', 'Gardening'];
-      for (const [i, title] of titles.entries()) await store.books.upsertIfChanged(sampleBook(tokenId, String(1000 + i), { title, author: i === 2 ? 'Jane Swiftly' : undefined }));
+      const titles = ['Swift Basics', 'Advanced Swift', 'Cooking', 'The Swift Way', 'Gardening', 'Swift'];
+      for (const [i, title] of titles.entries()) await store.books.upsertIfChanged(sampleBook(tokenId, String(1000 + i), { title, author: i === 2 ? 'Jane Swíftly' : undefined }));
       await store.books.upsertIfChanged(sampleBook('tok-2', '1000', { title: 'Swift Elsewhere' }));
-      const first = await store.books.search(tokenId, { text: 'SWIFT', pageSize: 2 });
+      assert.equal((await store.books.get(tokenId, '1002', 'STDQ'))?.searchKey, 'cooking\njane swiftly', 'every write stores the normalised key');
+      const first = await store.books.findByName(tokenId, ' SWÍFT ', { pageSize: 2 });
       assert.deepEqual(first.items.map((b) => b.title), ['Advanced Swift', 'Cooking']);
       assert.ok(first.continuationToken);
-      const second = await store.books.search(tokenId, { text: 'swift', pageSize: 2, continuationToken: first.continuationToken });
-      assert.deepEqual(second.items.map((b) => b.title), ['Swift Basics', 'The Swift Way']);
-      assert.equal(second.continuationToken, undefined);
-      assert.equal((await store.books.search(tokenId)).items.length, 5);
-      assert.equal((await store.books.listByToken(tokenId)).length, 5);
+      const second = await store.books.findByName(tokenId, 'swift', { pageSize: 2, continuationToken: first.continuationToken });
+      assert.deepEqual(second.items.map((b) => b.title), ['Swift', 'Swift Basics']);
+      const third = await store.books.findByName(tokenId, 'swift', { pageSize: 2, continuationToken: second.continuationToken });
+      assert.deepEqual(third.items.map((b) => b.title), ['The Swift Way']);
+      assert.equal(third.continuationToken, undefined);
+      assert.deepEqual((await store.books.findByTitle(tokenId, 'SWIFT')).map((b) => b.title), ['Swift'], 'the title itself, not titles containing it');
+      assert.deepEqual((await store.books.findByName(tokenId, 'swift\njane')).items, [], 'no match across the title and the author');
+      assert.equal((await store.books.findByName(tokenId, '', { pageSize: 10 })).items.length, 6);
+      assert.equal((await store.books.listByToken(tokenId)).length, 6);
       assert.equal((await store.books.get(tokenId, '1000', 'STDQ'))?.title, 'Swift Basics');
     });
 
