@@ -29,10 +29,10 @@ export function clickedCardId(context: TurnContext): string | undefined {
  * Replaces the message `activityId` with `card`, where the channel can. False when it cannot or the
  * connector refused (a message too old, a client that cannot edit): the old message then stays as it was.
  */
-export async function replaceCard(context: TurnContext, activityId: string | undefined, card: AdaptiveCardJson): Promise<boolean> {
+export async function replaceCard(context: TurnContext, activityId: string | undefined, card: AdaptiveCardJson, text?: string): Promise<boolean> {
   if (!activityId || !UPDATING_CHANNELS.has(context.activity.channelId)) return false;
   try {
-    await context.updateActivity({ ...cardMessage(card), id: activityId });
+    await context.updateActivity({ ...cardMessage(card, text), id: activityId });
     return true;
   } catch {
     return false;

@@ -19,8 +19,9 @@ import { flowState } from '../flowState';
 import { normaliseText } from '../parseCommand';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
-import { SearchChoicePrompt, searchAnswerSchema, type SearchAnswer, type SearchChoiceValidations } from '../search/SearchChoicePrompt';
-import { BOOK_SEARCH_BOX, markAnswered, searchQuestion } from '../search/searchQuestion';
+import { SearchChoicePrompt, searchAnswerSchema, type SearchAnswer } from '../search/SearchChoicePrompt';
+import { BOOK_SEARCH_BOX, markAnswered } from '../search/searchQuestion';
+import { askSearch, refusalOf } from './askSearch';
 import { MAX_GROUPS, PickGroupsDialog, pickedGroupSchema } from './PickGroupsDialog';
 import { APPLE_PORTALS } from '../../services/common/appleTerms';
 
@@ -33,6 +34,8 @@ const CONFIRM = 'assign.confirm';
 const assignValuesSchema = z.object({
   /** The books a search found, while it asks which one. */
   candidates: z.array(bookChoiceSchema).max(10),
+  /** The card whose answer is being checked, when a typed answer cannot name it: replaced once it is taken or refused. */
+  questionCardId: z.string().max(1_000),
   book: bookChoiceSchema,
   groups: z.array(pickedGroupSchema).min(1).max(MAX_GROUPS),
   // Flows under way when reservations and free books came in kept previews without these two.
@@ -49,6 +52,7 @@ const assignButtonSchema = z.object({ tokenId: bookChoiceSchema.shape.tokenId, a
 const NEWCOMER_HEADROOM = MAX_NEWCOMER_HEADROOM;
 /** The book question as its answered card shows it. */
 const BOOK_QUESTION = 'Which **book** do you want to assign?';
+const WHICH_BOOK = 'Which book do you mean?';
 const SYNONYMS: Readonly<Record<string, string[]>> = { request: ['request', 'yes', 'confirm'], limit: ['limit', 'first'], headroom: ['headroom', 'newcomers', '+10'] };
 
 export const ASSIGN_MESSAGES = {
@@ -69,6 +73,11 @@ const INTENT_HINT =
   "Required: everyone who can receive the book now (a Managed Apple Account, or already in your organisation's Apple volume purchasing) gets a license at once and a message in Teams; the others get their own invitation in Teams and the license once they have joined, never before. " +
   'Available: nothing is spent now; members are told in Teams that the book is there for them and get a license only when they ask for it (**my books**), up to the number approved. ' +
   'Either way the book appears in the Books app under their purchases; installing it onto devices automatically needs an MDM such as Microsoft Intune.';
+
+/** Nothing left to give: such a book is refused before any group or intent is asked for. */
+function noLicenseLeft({ book }: Pick<BookMatch, 'book'>): boolean {
+  return !book.unlimited && book.availableLicenseCount <= 0;
+}
 
 /**
  * A book with no license left, by name: what to do, and since the count is Apple's as of the token's last
@@ -127,13 +136,18 @@ export class AssignBookDialog extends ComponentDialog {
     if (options.tokenId !== undefined || options.args !== undefined) return this.bookFromButton(step, options);
     const argument = normaliseText(options.argument);
     if (argument) return step.next({ kind: 'typed', text: argument } satisfies SearchAnswer);
-    const ref = randomUUID();
-    const validations: SearchChoiceValidations = { ref };
-    return step.prompt(ASK_BOOK, {
-      prompt: searchQuestion(ASSIGN_MESSAGES.askBook, BOOK_SEARCH_BOX, ref),
+    return askSearch(step, ASK_BOOK, {
+      question: ASSIGN_MESSAGES.askBook,
+      box: BOOK_SEARCH_BOX,
       retryPrompt: 'Pick a book in the search box, type part of its title, or type **cancel**.',
-      validations,
+      refusal: refusalOf(step.options),
+      onCardReused: (cardId) => assignState.write(step, { questionCardId: cardId }),
     });
+  }
+
+  /** The book question again, in place of the card whose answer was refused, with why. */
+  private reask(step: WaterfallStepContext, message: string, cardId: string | undefined): Promise<DialogTurnResult> {
+    return step.replaceDialog(AssignBookDialog.id, { ...assignState.options(step), argument: '', refusal: { message, cardId } });
   }
 
   /**
@@ -157,59 +171,62 @@ export class AssignBookDialog extends ComponentDialog {
       await step.context.sendActivity(ASSIGN_MESSAGES.bookGone);
       return step.endDialog();
     }
-    return this.acceptBook(step, match, bookChoice(match));
-  }
-
-  /**
-   * The book step's last word: a book with no license left is refused here, before any group or intent is
-   * asked for; any other is the flow's book from now on.
-   */
-  private async acceptBook(step: WaterfallStepContext, match: BookMatch, chosen: BookChoice): Promise<DialogTurnResult> {
-    if (await this.refusedForLicenses(step, match)) return step.endDialog();
-    assignState.write(step, { book: chosen });
+    // The admin chose this very book on the card: refused, there is no question to ask again.
+    if (noLicenseLeft(match)) {
+      await step.context.sendActivity(noLicenseLeftMessage(match));
+      return step.endDialog();
+    }
+    assignState.write(step, { book: bookChoice(match) });
     return step.next();
   }
 
-  /** True (and said so) when the book has no license left: nothing more is asked. */
-  private async refusedForLicenses(step: WaterfallStepContext, match: BookMatch): Promise<boolean> {
-    if (match.book.unlimited || match.book.availableLicenseCount > 0) return false;
-    await step.context.sendActivity(noLicenseLeftMessage(match));
-    return true;
+  /**
+   * The book step's last word on an answer: a book with no license left is refused here, before any group
+   * or intent is asked for, and the question asked again; any other is the flow's book from now on, and
+   * only then does its card show it as the answer.
+   */
+  private async acceptBook(step: WaterfallStepContext, match: BookMatch, chosen: BookChoice, card: { id: string | undefined; question: string }): Promise<DialogTurnResult> {
+    if (noLicenseLeft(match)) return this.reask(step, noLicenseLeftMessage(match), card.id);
+    await markAnswered(step.context, card.id, card.question, `**${escapeMarkdown(match.book.title)}**`);
+    assignState.write(step, { book: chosen });
+    return step.next();
   }
 
   private async findBook(step: WaterfallStepContext): Promise<DialogTurnResult> {
     if (assignState.read(step).book) return step.next();
     const answer = searchAnswerSchema.parse(step.result);
     const tenantId = this.actor(step).tenantId;
-    if (answer.kind === 'picked') return this.pickedBook(step, answer.value, answer.cardId);
+    const cardId = answer.cardId ?? assignState.read(step).questionCardId;
+    if (answer.kind === 'picked') return this.pickedBook(step, answer.value, cardId);
     const text = answer.text;
-    await markAnswered(step.context, answer.cardId, BOOK_QUESTION, echoArgument(text));
     let matches: BookMatch[];
     try {
       matches = await this.books.find(tenantId, text);
       if (matches.length === 0) {
         const anyBooks = (await this.books.find(tenantId, '', 1)).length > 0;
         if (!anyBooks) {
+          await markAnswered(step.context, cardId, BOOK_QUESTION, echoArgument(text));
           await step.context.sendActivity(ASSIGN_MESSAGES.noBooks);
           return step.endDialog();
         }
-        await step.context.sendActivity(`No book matches ${echoArgument(text)}. Type **books** to browse them.`);
-        return step.replaceDialog(AssignBookDialog.id, { ...assignState.options(step), argument: '' });
+        return this.reask(step, `No book matches ${echoArgument(text)}. Type **books** to browse them.`, cardId);
       }
     } catch (err) {
       return endWithError(step, err);
     }
     const only = matches[0];
-    if (matches.length === 1 && only) return this.acceptBook(step, only, bookChoice(only));
+    if (matches.length === 1 && only) return this.acceptBook(step, only, bookChoice(only), { id: cardId, question: BOOK_QUESTION });
+    // The search term is taken; the book is not yet, so the buttons' card is sent here and replaced by this
+    // dialog once the book picked on it is accepted or refused.
+    await markAnswered(step.context, cardId, BOOK_QUESTION, echoArgument(text));
     const candidates = matches.map((m) => bookChoice(m, true));
-    assignState.write(step, { candidates });
     const severalTokens = new Set(matches.map((m) => m.token.id)).size > 1;
     const ref = randomUUID();
     const choices = matches.map((m, i) => ({ title: bookChoiceTitle(m, severalTokens).slice(0, 80), value: `b${i}` }));
-    const question = 'Which book do you mean?';
-    const validations: CardChoiceValidations = { ref, question, choices: candidates.map((c, i) => ({ value: `b${i}`, synonyms: [c.title.toLowerCase()], title: choices[i]?.title })) };
-    const card = choiceQuestionCard({ ref, question, choices });
-    return step.prompt(PICK_BOOK, { prompt: cardMessage(card), retryPrompt: 'Pick a book with the buttons above, or type **cancel**.', validations });
+    const validations: CardChoiceValidations = { ref, choices: candidates.map((c, i) => ({ value: `b${i}`, synonyms: [c.title.toLowerCase()], title: choices[i]?.title })) };
+    const sent = await step.context.sendActivity(cardMessage(choiceQuestionCard({ ref, question: WHICH_BOOK, choices })));
+    assignState.write(step, { candidates, ...(sent?.id ? { questionCardId: sent.id } : {}) });
+    return step.prompt(PICK_BOOK, { retryPrompt: 'Pick a book with the buttons above, or type **cancel**.', validations });
   }
 
   /** A book picked in the search box: only a value from the card, so looked up within the admin's tenant. */
@@ -221,19 +238,16 @@ export class AssignBookDialog extends ComponentDialog {
     } catch (err) {
       return endWithError(step, err);
     }
-    if (!match) {
-      await step.context.sendActivity(ASSIGN_MESSAGES.pickedGone);
-      return step.replaceDialog(AssignBookDialog.id, { ...assignState.options(step), argument: '' });
-    }
-    await markAnswered(step.context, cardId, BOOK_QUESTION, `**${escapeMarkdown(match.book.title)}**`);
-    return this.acceptBook(step, match, bookChoice(match));
+    if (!match) return this.reask(step, ASSIGN_MESSAGES.pickedGone, cardId);
+    return this.acceptBook(step, match, bookChoice(match), { id: cardId, question: BOOK_QUESTION });
   }
 
   private async pickGroups(step: WaterfallStepContext): Promise<DialogTurnResult> {
     // Named by the card's Assign button or the search box, or picked among what a typed search found.
     let { book } = assignState.read(step);
     if (!book) {
-      const chosen = assignState.read(step, 'candidates').candidates[Number(String(step.result).slice(1))];
+      const { candidates, questionCardId } = assignState.read(step, 'candidates');
+      const chosen = candidates[Number(String(step.result).slice(1))];
       if (!chosen) return step.endDialog();
       let match: BookMatch | undefined;
       try {
@@ -241,11 +255,9 @@ export class AssignBookDialog extends ComponentDialog {
       } catch (err) {
         return endWithError(step, err);
       }
-      if (!match) {
-        await step.context.sendActivity(ASSIGN_MESSAGES.bookGone);
-        return step.endDialog();
-      }
-      if (await this.refusedForLicenses(step, match)) return step.endDialog();
+      if (!match) return this.reask(step, ASSIGN_MESSAGES.pickedGone, questionCardId);
+      if (noLicenseLeft(match)) return this.reask(step, noLicenseLeftMessage(match), questionCardId);
+      await markAnswered(step.context, questionCardId, WHICH_BOOK, `**${escapeMarkdown(match.book.title)}**`);
       assignState.write(step, { book: chosen });
       book = chosen;
     }

@@ -42,8 +42,11 @@ export class BookStatusDialog extends ComponentDialog {
     statusState.write(step, { candidates });
     if (candidates.length === 1) return step.next('b0');
     const ref = randomUUID();
-    const validations: CardChoiceValidations = { ref, choices: candidates.map((c, i) => ({ value: `b${i}`, synonyms: [c.title.toLowerCase()] })) };
-    const card = choiceQuestionCard({ ref, question: 'The status of which book?', choices: candidates.map((c, i) => ({ title: c.title.slice(0, 80), value: `b${i}` })) });
+    const question = 'The status of which book?';
+    const choices = candidates.map((c, i) => ({ title: c.title.slice(0, 80), value: `b${i}` }));
+    // With the question the answered card is replaced in place by the question and the book chosen.
+    const validations: CardChoiceValidations = { ref, question, choices: candidates.map((c, i) => ({ value: `b${i}`, synonyms: [c.title.toLowerCase()], title: choices[i]?.title })) };
+    const card = choiceQuestionCard({ ref, question, choices });
     return step.prompt(PICK, { prompt: cardMessage(card), retryPrompt: 'Pick a book with the buttons above, or type **cancel**.', validations });
   }
 

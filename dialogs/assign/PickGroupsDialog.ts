@@ -13,8 +13,9 @@ import { endWithError } from '../chatErrors';
 import { flowState } from '../flowState';
 import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardChoicePrompt';
 import { cardMessage } from '../replies';
-import { SearchChoicePrompt, searchAnswerSchema, type SearchChoiceValidations } from '../search/SearchChoicePrompt';
-import { GROUP_SEARCH_BOX, markAnswered, searchQuestion } from '../search/searchQuestion';
+import { SearchChoicePrompt, searchAnswerSchema } from '../search/SearchChoicePrompt';
+import { GROUP_SEARCH_BOX, markAnswered } from '../search/searchQuestion';
+import { askSearch, refusalSchema } from './askSearch';
 
 export const pickedGroupSchema = z.object({
   id: z.string().min(1).max(128),
@@ -35,13 +36,18 @@ const pickState = flowState(
   z.object({
     /** The groups a search found, while it asks which one. */
     candidates: z.array(pickedGroupSchema.omit({ deviceCount: true }).extend({ description: z.string().max(1024).optional() })).max(10),
-    /** The group picked in the search box, and its question card (replaced once the group is known by name). */
-    searched: z.object({ id: searchedGroupIdSchema, cardId: z.string().max(1_000).optional() }),
+    /** The group picked in the search box. */
+    searched: z.object({ id: searchedGroupIdSchema }),
+    /**
+     * The card whose answer is being checked (the search box's, or the "Which group do you mean?" buttons'),
+     * and its question: it shows the group once taken, or asks again with why once refused.
+     */
+    questionCard: z.object({ id: z.string().max(1_000).optional(), question: z.string().max(2_000) }),
     /** The groups so far with the one just checked, while it asks whether to add another. */
     next: pickedGroupsSchema,
   }),
-  /** The groups picked before this round: each round starts again with them. */
-  z.object({ picked: pickedGroupsSchema }),
+  /** The groups picked before this round: each round starts again with them; and why the last answer was refused. */
+  z.object({ picked: pickedGroupsSchema, refusal: refusalSchema.optional() }),
 );
 const ASK = 'pickGroups.ask';
 const PICK = 'pickGroups.pick';
@@ -86,35 +92,38 @@ export class PickGroupsDialog extends ComponentDialog {
   }
 
   private async ask(step: WaterfallStepContext): Promise<DialogTurnResult> {
-    const ref = randomUUID();
-    const validations: SearchChoiceValidations = { ref };
-    return step.prompt(ASK, {
-      prompt: searchQuestion(questionFor(this.picked(step)), GROUP_SEARCH_BOX, ref),
+    const { picked, refusal } = pickState.options(step);
+    return askSearch(step, ASK, {
+      question: questionFor(picked),
+      box: GROUP_SEARCH_BOX,
       retryPrompt: 'Pick a group in the search box, type part of its name, or type **cancel**.',
-      validations,
+      refusal,
+      onCardReused: (id) => pickState.write(step, { questionCard: { id, question: plainQuestion(picked) } }),
     });
+  }
+
+  /** The group question again, in place of the card whose answer was refused, with why. */
+  private reask(step: WaterfallStepContext, message: string, cardId: string | undefined): Promise<DialogTurnResult> {
+    return step.replaceDialog(PickGroupsDialog.id, { picked: this.picked(step), refusal: { message, cardId } });
   }
 
   private async search(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const picked = this.picked(step);
     const answer = searchAnswerSchema.parse(step.result);
+    const searchCard = { id: answer.cardId ?? pickState.read(step).questionCard?.id, question: plainQuestion(picked) };
     if (answer.kind === 'picked') {
       const id = searchedGroupIdSchema.safeParse(answer.value);
-      if (!id.success) {
-        await step.context.sendActivity(GROUP_GONE_MESSAGE);
-        return step.replaceDialog(PickGroupsDialog.id, { picked });
-      }
-      pickState.write(step, { searched: { id: id.data, cardId: answer.cardId } });
+      if (!id.success) return this.reask(step, GROUP_GONE_MESSAGE, searchCard.id);
+      pickState.write(step, { searched: { id: id.data }, questionCard: searchCard });
       return step.next(id.data);
     }
     const text = answer.text;
-    await markAnswered(step.context, answer.cardId, plainQuestion(picked), echoArgument(text));
-    if (text.toLowerCase() === 'done' && picked.length > 0) return step.endDialog(picked);
-    // A pasted token would otherwise go to Graph as a search term.
-    if (looksLikeToken(text)) {
-      await step.context.sendActivity(TOKEN_LIKE_MESSAGE);
-      return step.replaceDialog(PickGroupsDialog.id, { picked });
+    if (text.toLowerCase() === 'done' && picked.length > 0) {
+      await markAnswered(step.context, searchCard.id, searchCard.question, 'done');
+      return step.endDialog(picked);
     }
+    // A pasted token would otherwise go to Graph as a search term (and is never shown back).
+    if (looksLikeToken(text)) return this.reask(step, TOKEN_LIKE_MESSAGE, searchCard.id);
     let groups: DirectoryGroup[];
     try {
       groups = await this.directory.searchGroups(text, { top: 10 });
@@ -122,55 +131,48 @@ export class PickGroupsDialog extends ComponentDialog {
     } catch (err) {
       return endWithError(step, err);
     }
-    if (groups.length === 0) {
-      await step.context.sendActivity(`No group matches ${echoArgument(text)}. Try another part of its name.`);
-      return step.replaceDialog(PickGroupsDialog.id, { picked });
-    }
+    if (groups.length === 0) return this.reask(step, `No group matches ${echoArgument(text)}. Try another part of its name.`, searchCard.id);
     const shown = groups.slice(0, 10);
     const candidates = shown.map((g) => ({ id: g.id, displayName: g.displayName, membershipType: g.membershipType, deviceRule: g.deviceRule, description: g.description?.slice(0, 1024) }));
-    pickState.write(step, { candidates });
     const only = candidates[0];
-    if (candidates.length === 1 && only) return step.next(only.id);
+    if (candidates.length === 1 && only) {
+      pickState.write(step, { candidates, questionCard: searchCard });
+      return step.next(only.id);
+    }
+    // The search term is taken; the group is not yet, so the buttons' card is sent here and replaced by this
+    // dialog once the group picked on it is accepted or refused.
+    await markAnswered(step.context, searchCard.id, searchCard.question, echoArgument(text));
     // What each group holds, so the admin can tell "Year 9" apart from "Year 9 iPads" before choosing.
     const counts = this.counts ? await this.counts.countsFor(shown) : new Map();
     const choices = shown.map((g) => ({ title: groupChoiceTitle(g, counts.get(g.id)), value: g.id }));
     const ref = randomUUID();
     const question = 'Which group do you mean?';
-    const validations: CardChoiceValidations = { ref, question, choices: candidates.map((g, i) => ({ value: g.id, synonyms: [g.displayName.toLowerCase()], title: choices[i]?.title })) };
-    const card = choiceQuestionCard({ ref, question, choices });
-    return step.prompt(PICK, { prompt: cardMessage(card), retryPrompt: 'Pick a group with the buttons above, type its full name, or type **cancel**.', validations });
+    const validations: CardChoiceValidations = { ref, choices: candidates.map((g, i) => ({ value: g.id, synonyms: [g.displayName.toLowerCase()], title: choices[i]?.title })) };
+    const sent = await step.context.sendActivity(cardMessage(choiceQuestionCard({ ref, question, choices })));
+    pickState.write(step, { candidates, questionCard: { id: sent?.id, question } });
+    return step.prompt(PICK, { retryPrompt: 'Pick a group with the buttons above, type its full name, or type **cancel**.', validations });
   }
 
   private async check(step: WaterfallStepContext): Promise<DialogTurnResult> {
     const picked = this.picked(step);
-    const { candidates = [], searched } = pickState.read(step);
+    const { candidates = [], searched, questionCard } = pickState.read(step);
     const id = String(step.result);
     // A button answer is one of the candidates (the prompt checked it); a search-box pick is looked up by id.
     const candidate = candidates.find((g) => g.id === id);
     const target = candidate ? { ...candidate, description: candidate.description } : searched?.id === id ? id : undefined;
     if (!target) return step.replaceDialog(PickGroupsDialog.id, { picked });
     const already = picked.find((g) => g.id === id);
-    if (already) {
-      if (searched?.id === id) await markAnswered(step.context, searched.cardId, plainQuestion(picked), `**${escapeMarkdown(already.displayName)}**`);
-      await step.context.sendActivity(`"${escapeMarkdown(already.displayName)}" is already in the list.`);
-      return step.replaceDialog(PickGroupsDialog.id, { picked });
-    }
+    if (already) return this.reask(step, `"${escapeMarkdown(already.displayName)}" is already in the list.`, questionCard?.id);
     let result;
     try {
       result = await checkGroup(this.directory, target);
     } catch (err) {
-      if (err instanceof DirectoryNotFoundError) {
-        await step.context.sendActivity(GROUP_GONE_MESSAGE);
-        return step.replaceDialog(PickGroupsDialog.id, { picked });
-      }
+      if (err instanceof DirectoryNotFoundError) return this.reask(step, GROUP_GONE_MESSAGE, questionCard?.id);
       return endWithError(step, err);
     }
     const group = result.group;
-    if (searched?.id === id) await markAnswered(step.context, searched.cardId, plainQuestion(picked), `**${escapeMarkdown(group.displayName)}**`);
-    if (!result.ok) {
-      await step.context.sendActivity(result.message);
-      return step.replaceDialog(PickGroupsDialog.id, { picked });
-    }
+    if (!result.ok) return this.reask(step, result.message, questionCard?.id);
+    if (questionCard) await markAnswered(step.context, questionCard.id, questionCard.question, `**${escapeMarkdown(group.displayName)}**`);
     if (result.note) await step.context.sendActivity(result.note);
     const next = [...picked, { id: group.id, displayName: group.displayName, membershipType: group.membershipType, deviceRule: group.deviceRule, deviceCount: group.classification.deviceCount }];
     pickState.write(step, { next });

@@ -1,8 +1,11 @@
 import { Prompt, type PromptOptions, type PromptRecognizerResult } from 'botbuilder-dialogs';
 import type { Activity, TurnContext } from 'botbuilder';
 import { z } from 'zod';
+import { mayBeTokenPaste } from '../../services/apple/VppTokenFile';
+import { echoArgument } from '../../services/common/chatText';
 import type { TokenUpload } from '../../services/tokens/TokenFileReader';
-import { normaliseText, parseCommand } from '../parseCommand';
+import { BUILT_IN_COMMANDS } from '../commandCatalog';
+import { normaliseText, suggestCommands } from '../parseCommand';
 
 const TEAMS_FILE_DOWNLOAD = 'application/vnd.microsoft.teams.file.download.info';
 /** Attachments Teams adds to every message or that carry cards, never a file. */
@@ -34,14 +37,22 @@ function tokenUploadFrom(activity: Partial<Activity>): TokenUpload | undefined {
     if (generic.data.contentUrl) return { kind: 'url', url: generic.data.contentUrl, name: generic.data.name };
   }
   const text = normaliseText(activity.text);
-  // A command typed while the file is awaited ("upload token" again) is no paste: it is asked for again
-  // rather than refused as a broken token and counted as a try.
-  const command = parseCommand(text).kind;
-  if (command === 'command' || command === 'irrevocable') return undefined;
-  return text ? { kind: 'text', text } : undefined;
+  // Only text that may be a token is read as one: a typed command ("upload token" again), a typo ("cancle") or
+  // a question is asked for again rather than refused as a broken token and counted as a try.
+  return mayBeTokenPaste(text) ? { kind: 'text', text } : undefined;
 }
 
-/** Waits for a message that carries a token file or pasted token text (a typed command is neither). */
+/**
+ * What to say about text that was no file, before the question again: the command it nearly is, among those
+ * that work while the file is awaited (cancel and help interrupt any flow; any other is not run here).
+ */
+function nearCommand(text: string | undefined): string | undefined {
+  const suggestion = suggestCommands(normaliseText(text), [...BUILT_IN_COMMANDS]);
+  const command = suggestion?.commands[0];
+  return suggestion && command ? `${echoArgument(suggestion.typed)} is not a token file. Did you mean **${command}**?` : undefined;
+}
+
+/** Waits for a message that carries a token file or pasted token text (a typed command or question is neither). */
 export class TokenFilePrompt extends Prompt<TokenUpload> {
   constructor(dialogId: string) {
     super(dialogId);
@@ -49,7 +60,9 @@ export class TokenFilePrompt extends Prompt<TokenUpload> {
 
   protected async onPrompt(context: TurnContext, _state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
     const message = isRetry && options.retryPrompt ? options.retryPrompt : options.prompt;
-    if (message) await context.sendActivity(message);
+    const hint = isRetry ? nearCommand(context.activity.text) : undefined;
+    if (hint && typeof message === 'string') await context.sendActivity(`${hint} ${message}`);
+    else if (message) await context.sendActivity(message);
   }
 
   protected async onRecognize(context: TurnContext): Promise<PromptRecognizerResult<TokenUpload>> {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { echoArgument, looksLikeToken } from '../../services/common/chatText';
 import { emailSchema } from '../../services/common/email';
 import { formatCount } from '../../services/common/format';
-import { normaliseText } from '../parseCommand';
+import { normaliseText, parseCommand } from '../parseCommand';
 
 /** Answers read before the question is given up: the first one and two more after a refusal. */
 const MAX_APPLE_ID_TRIES = 3;
@@ -14,10 +14,13 @@ export const appleIdAnswerSchema = z.union([z.object({ appleId: emailSchema }), 
 type AppleIdAnswer = z.infer<typeof appleIdAnswerSchema>;
 
 /**
- * The prompt's own state between turns (dialog state: read back, not trusted to fit): botbuilder's count of
- * answers validated, and why the last one was refused.
+ * The prompt's own state between turns (dialog state: read back, not trusted to fit): the wrong answers so far
+ * (botbuilder's attemptCount counts every message, a command typed meanwhile too), and why the last one was
+ * refused or which command came instead.
  */
-const promptStateSchema = z.object({ attemptCount: z.number().int().min(0).optional(), refusal: z.string().optional() }).loose();
+const promptStateSchema = z
+  .object({ wrongAnswers: z.number().int().min(0).optional(), refusal: z.string().optional(), command: z.string().optional() })
+  .loose();
 
 const EXAMPLE = 'for example vpp-admin@contoso.com';
 
@@ -34,14 +37,29 @@ export const GAVE_UP_ON_APPLE_ID = `I did not get an Apple Account in ${formatCo
 /**
  * Counts the refused answers and says why each was refused. botbuilder calls it once per answer (recognition
  * may run more than once a turn, so the counting is here); after the last try the prompt ends with `gaveUp`.
+ * A command typed instead ("sync") is no attempt at an Apple Account: it is not counted.
  */
 async function validate(prompt: PromptValidatorContext<AppleIdAnswer>): Promise<boolean> {
   if (prompt.recognized.succeeded) return true;
   const state = prompt.state as Record<string, unknown>;
-  state.refusal = refusal(normaliseText(prompt.context.activity.text));
-  if (prompt.attemptCount < MAX_APPLE_ID_TRIES) return false;
+  const typed = normaliseText(prompt.context.activity.text);
+  const parsed = parseCommand(typed);
+  if (parsed.kind === 'command') {
+    state.command = parsed.command;
+    return false;
+  }
+  state.command = undefined;
+  state.refusal = refusal(typed);
+  const wrongAnswers = (promptStateSchema.parse(state).wrongAnswers ?? 0) + 1;
+  state.wrongAnswers = wrongAnswers;
+  if (wrongAnswers < MAX_APPLE_ID_TRIES) return false;
   prompt.recognized.value = { gaveUp: true };
   return true;
+}
+
+/** The question again after a command came instead of an answer; the command is not run (nor counted). */
+function waitingMessage(command: string): string {
+  return `I am still waiting for the Apple Account for this token, so I did not run **${command}**. Type the e-mail address of the Apple Account (${EXAMPLE}), or **cancel** to stop this upload.`;
 }
 
 /**
@@ -55,8 +73,12 @@ export class AppleIdPrompt extends Prompt<AppleIdAnswer> {
   }
 
   protected async onPrompt(context: TurnContext, state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
-    const { refusal: why, attemptCount = 0 } = promptStateSchema.parse(state);
-    const message = isRetry && why ? `${why}. Type the e-mail address of the Apple Account (${EXAMPLE}), or **cancel** (try ${formatCount(attemptCount + 1)} of ${formatCount(MAX_APPLE_ID_TRIES)}).` : options.prompt;
+    const { refusal: why, command, wrongAnswers = 0 } = promptStateSchema.parse(state);
+    if (isRetry && command) {
+      await context.sendActivity(waitingMessage(command));
+      return;
+    }
+    const message = isRetry && why ? `${why}. Type the e-mail address of the Apple Account (${EXAMPLE}), or **cancel** (try ${formatCount(wrongAnswers + 1)} of ${formatCount(MAX_APPLE_ID_TRIES)}).` : options.prompt;
     if (message) await context.sendActivity(message);
   }
 

@@ -41,9 +41,11 @@ export class RemoveTokenDialog extends ComponentDialog {
     removeState.write(step, { tokenId: token.id, displayName: token.displayName });
     const validations: CardChoiceValidations = {
       ref,
+      question: `Remove **${escapeMarkdown(token.displayName)}**?`,
+      // Titles as the card's buttons say them.
       choices: [
-        { value: 'remove', synonyms: ['remove', 'yes', 'delete'] },
-        { value: 'keep', synonyms: ['keep', 'no'] },
+        { value: 'remove', title: 'Remove token', synonyms: ['remove', 'yes', 'delete'] },
+        { value: 'keep', title: 'Keep it', synonyms: ['keep', 'no'] },
       ],
     };
     const card = tokenRemoveCard({ ref, displayName: token.displayName, bookCount: await this.tokens.bookCount(tokenId) });

@@ -57,12 +57,13 @@ export class SelectTokenDialog extends ComponentDialog {
     const only = matches[0];
     if (matches.length === 1 && only) return step.endDialog(only.id);
     const ref = randomUUID();
-    const validations: CardChoiceValidations = { choices: matches.map((t) => ({ value: t.id, synonyms: [t.displayName.toLowerCase(), t.locationName.toLowerCase()] })), ref };
-    const card = choiceQuestionCard({
+    const question = `Which token do you want to ${options.verb}?`;
+    const validations: CardChoiceValidations = {
+      choices: matches.map((t) => ({ value: t.id, title: t.displayName, synonyms: [t.displayName.toLowerCase(), t.locationName.toLowerCase()] })),
       ref,
-      question: `Which token do you want to ${options.verb}?`,
-      choices: matches.slice(0, 20).map((t) => ({ title: t.displayName, value: t.id })),
-    });
+      question,
+    };
+    const card = choiceQuestionCard({ ref, question, choices: matches.slice(0, 20).map((t) => ({ title: t.displayName, value: t.id })) });
     return step.prompt(PICK, {
       prompt: cardMessage(card),
       retryPrompt: 'Please pick a token with the buttons above, type its name, or type **cancel**.',

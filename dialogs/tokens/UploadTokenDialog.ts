@@ -108,21 +108,16 @@ export class UploadTokenDialog extends ComponentDialog {
     }
     uploadState.write(step, { appleId: answer.appleId });
     const ref = uploadState.read(step, 'pending').pending.pendingId;
+    const question = 'Is this an Apple Business Manager or an Apple School Manager account?';
     const validations: CardChoiceValidations = {
       ref,
+      question,
       choices: [
-        { value: 'business', synonyms: ['business', 'abm', 'apple business manager'] },
-        { value: 'education', synonyms: ['education', 'asm', 'school', 'apple school manager'] },
+        { value: 'business', title: 'Business', synonyms: ['business', 'abm', 'apple business manager'] },
+        { value: 'education', title: 'Education', synonyms: ['education', 'asm', 'school', 'apple school manager'] },
       ],
     };
-    const card = choiceQuestionCard({
-      ref,
-      question: 'Is this an Apple Business Manager or an Apple School Manager account?',
-      choices: [
-        { title: 'Business', value: 'business' },
-        { title: 'Education', value: 'education' },
-      ],
-    });
+    const card = choiceQuestionCard({ ref, question, choices: validations.choices.map(({ title = '', value }) => ({ title, value })) });
     return step.prompt(CHOICE, { prompt: cardMessage(card), retryPrompt: 'Please choose **Business** or **Education**, or type **cancel**.', validations });
   }
 
@@ -145,11 +140,16 @@ export class UploadTokenDialog extends ComponentDialog {
       this.now(),
     );
     const confirmWord = pending.otherMdmName ? 'takeover' : 'save';
+    // Answered, the preview becomes this line and loses its buttons: a second Take control cannot be clicked.
     const validations: CardChoiceValidations = {
       ref: pending.pendingId,
+      question: `Save the VPP token for **${escapeMarkdown(pending.organizationName)}** (${escapeMarkdown(pending.locationName)})?`,
       choices: [
-        { value: confirmWord, synonyms: pending.otherMdmName ? ['take control', 'take over', 'takeover'] : ['save', 'yes', 'confirm'] },
-        { value: 'cancel', synonyms: ['no', 'cancel'] },
+        // Titles as the card's buttons say them (plain text).
+        pending.otherMdmName
+          ? { value: confirmWord, title: `Take control from ${pending.otherMdmName}`, synonyms: ['take control', 'take over', 'takeover'] }
+          : { value: confirmWord, title: 'Save token', synonyms: ['save', 'yes', 'confirm'] },
+        { value: 'cancel', title: 'Cancel', synonyms: ['no', 'cancel'] },
       ],
     };
     const retry = pending.otherMdmName

@@ -1,5 +1,6 @@
 import type { DialogTurnResult, WaterfallStepContext } from 'botbuilder-dialogs';
 import { z } from 'zod';
+import { withoutSendCommand } from '../../services/apple/VppError';
 import { APPLE_PORTALS } from '../../services/common/appleTerms';
 import { formatCount } from '../../services/common/format';
 import { refusesTheFile } from '../../services/tokens/fileRefusals';
@@ -42,7 +43,8 @@ export interface FileRetry {
 export async function retryFileOrEnd(step: WaterfallStepContext, err: unknown, retry: FileRetry): Promise<DialogTurnResult> {
   if (!isExpectedError(err) || !refusesTheFile(err)) return endWithError(step, err);
   const tries = fileTries(step) + 1;
-  await step.context.sendActivity(toChatError(err).text);
+  // Apple's token refusals end by saying which command sends a new file; here the flow's question asks for it.
+  await step.context.sendActivity(withoutSendCommand(toChatError(err).text));
   if (tries >= MAX_FILE_TRIES) {
     await step.context.sendActivity(gaveUpOnFiles(retry.command));
     return step.endDialog();

@@ -43,6 +43,8 @@ interface DirectoryFault {
 interface RecordedRequest {
   method: string;
   path: string;
+  /** The query string, `?` included ('' for none). */
+  search: string;
   authorization: string | undefined;
   consistencyLevel: string | undefined;
 }
@@ -71,6 +73,8 @@ const SEARCH_NEEDS_HEADER = "Request with $search query parameter only works thr
  * https://learn.microsoft.com/en-us/graph/aad-advanced-queries ("Error handling for advanced queries on directory objects").
  */
 const COUNT_NEEDS_HEADER = '$count is not currently supported.';
+/** Graph's refusal of $orderby with $search or $filter outside an advanced query (aad-advanced-queries). */
+const SORT_NEEDS_ADVANCED = 'Sorting not supported for current query.';
 
 type RouteResult = { status: number; json?: unknown; text?: string };
 
@@ -138,12 +142,18 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
   function listGroups(url: URL, eventual: boolean): Record<string, unknown> {
     const search = url.searchParams.get('$search');
     const filter = url.searchParams.get('$filter');
+    const orderBy = url.searchParams.get('$orderby');
     if (search !== null && !eventual) throw new GraphHttpError(400, 'Request_UnsupportedQuery', SEARCH_NEEDS_HEADER);
-    const groups = [...state.groups.values()]
-      .filter((g) => (search === null || matchesSearch(g, search)) && (filter === null || matchesFilter(g, filter)))
-      .sort((a, b) => a.displayName.localeCompare(b.displayName));
     // aad-advanced-queries: without ConsistencyLevel Graph "silently ignores the `$count` query parameter (`?$count=true`)".
     const withCount = eventual && url.searchParams.get('$count') === 'true';
+    if (orderBy !== null && !/^displayName(?: asc)?$/.test(orderBy.trim())) throw new GraphHttpError(400, 'Request_UnsupportedQuery', `Unsupported sort property '${orderBy}'. The local directory sorts groups by displayName only.`);
+    // aad-advanced-queries (https://learn.microsoft.com/en-us/graph/aad-advanced-queries): $orderby together with
+    // $search or $filter is an advanced query, refused as "Sorting not supported for current query." without
+    // ConsistencyLevel eventual and $count=true.
+    if (orderBy !== null && (search !== null || filter !== null) && !withCount) throw new GraphHttpError(400, 'Request_UnsupportedQuery', SORT_NEEDS_ADVANCED);
+    const matching = [...state.groups.values()].filter((g) => (search === null || matchesSearch(g, search)) && (filter === null || matchesFilter(g, filter)));
+    // Without $orderby Graph promises no order: here, the order the groups were created in.
+    const groups = orderBy === null ? matching : matching.sort((a, b) => a.displayName.localeCompare(b.displayName));
     return page(url, groups.map((g) => g.id), withCount ? { '@odata.count': groups.length } : {});
   }
 
@@ -255,7 +265,7 @@ export async function startLocalDirectory(options: LocalDirectoryOptions = {}): 
       const method = req.method ?? 'GET';
       const consistency = req.headers['consistencylevel'];
       const consistencyLevel = Array.isArray(consistency) ? consistency[0] : consistency;
-      requests.push({ method, path: url.pathname, authorization: req.headers.authorization, consistencyLevel });
+      requests.push({ method, path: url.pathname, search: url.search, authorization: req.headers.authorization, consistencyLevel });
       if (requests.length > MAX_RECORDED) requests.splice(0, requests.length - MAX_RECORDED);
       const send = (status: number, payload: string, type: string, headers: Record<string, string> = {}) => {
         res.writeHead(status, { 'content-type': type, ...headers });

@@ -22,7 +22,10 @@ interface ErrorInfo {
   message: string;
 }
 
-const RENEW = `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}, then send it to me: type **renew** (or **upload token** if I do not have this token yet).`;
+/** How a new file reaches the bot from outside a token flow; inside one, the flow asks for it itself. */
+const SEND_BY_COMMAND = ': type **renew** (or **upload token** if I do not have this token yet)';
+
+const RENEW = `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}, then send it to me${SEND_BY_COMMAND}.`;
 
 const REPORT = 'This is a problem on my side; please report it with the time it happened.';
 
@@ -185,6 +188,14 @@ export class VppError extends UserFacing {
     if (this.errorNumber !== undefined) return RETRYABLE_NUMBERS.has(this.errorNumber);
     return this.kind === 'unavailable' || this.kind === 'rateLimit' || this.kind === 'eventTimeout';
   }
+}
+
+/**
+ * The message for a flow that is asking for the token file already: without the commands that would start
+ * one, which the flow's own question does not take.
+ */
+export function withoutSendCommand(message: string): string {
+  return message.replace(SEND_BY_COMMAND, '');
 }
 
 /** Admin text for an Apple error number; used for per-user failures inside event status. */

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { UserFacingError } from '../errors';
 import { APPLE_PORTALS, WHERE_TOKENS_ARE_DOWNLOADED } from '../common/appleTerms';
-import { escapeMarkdown } from '../common/chatText';
+import { escapeMarkdown, looksLikeToken } from '../common/chatText';
 import { formatCount, formatDate } from '../common/format';
 import { Secret } from '../secrets/Secret';
 
@@ -68,6 +68,17 @@ function fail(code: string, message: string): never {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/** A hundred Base64 characters in a row: less than any real token file, more than any word or command. */
+const LONG_BASE64_RUN = /[A-Za-z0-9+/=]{100,}/;
+
+/**
+ * Whether typed text may be a pasted token file (whole, cut short or decoded), so worth reading and refusing
+ * with a reason. Anything else ("cancle", a question) is no attempt at a file and is not counted as one.
+ */
+export function mayBeTokenPaste(text: string): boolean {
+  return looksLikeToken(text) || LONG_BASE64_RUN.test(text);
+}
 
 /**
  * Reads a `.vpptoken` file or pasted token text. Every refusal is a UserFacingError whose message

@@ -263,32 +263,36 @@ export class GraphDirectory {
     }
   }
 
-  /** Groups whose display name matches `text` (Graph tokenised search), sorted by name. */
+  /**
+   * Groups whose display name matches `text` (Graph tokenised search), sorted by name by Graph itself: pages
+   * of a typeahead are prefixes of one order, so page 2 never repeats page 1. $orderby with $search or
+   * $filter is an advanced query (aad-advanced-queries: ConsistencyLevel eventual and $count=true).
+   */
   async searchGroups(text: string, options: { top?: number } = {}): Promise<DirectoryGroup[]> {
     const top = Math.min(Math.max(options.top ?? 25, 1), 100);
     const term = searchTerm(text);
-    const query = term
-      ? `$search=${encodeURIComponent(`"displayName:${term}"`)}&$count=true&$top=${top}&$select=${GROUP_SELECT}`
-      : `$top=${top}&$select=${GROUP_SELECT}`;
+    const search = term ? `$search=${encodeURIComponent(`"displayName:${term}"`)}&` : '';
+    const query = `${search}$count=true&$orderby=displayName&$top=${top}&$select=${GROUP_SELECT}`;
     const page = await this.json(`/v1.0/groups?${query}`, collectionSchema(graphGroupSchema), {
       eventual: true,
       permission: 'GroupMember.Read.All',
       purpose: 'search groups',
       notFound: 'The groups list',
     });
-    return page.value.map(toGroup).sort((a, b) => a.displayName.localeCompare(b.displayName));
+    return page.value.map(toGroup);
   }
 
-  /** Groups whose display name starts with `prefix` ($filter; no eventual consistency needed). */
+  /** Groups whose display name starts with `prefix`, sorted by name by Graph (an advanced query, as for searchGroups). */
   async findGroupsByPrefix(prefix: string, options: { top?: number } = {}): Promise<DirectoryGroup[]> {
     const top = Math.min(Math.max(options.top ?? 25, 1), 100);
     const filter = `startswith(displayName,'${prefix.trim().slice(0, SEARCH_TEXT_MAX).replace(/'/g, "''")}')`;
-    const page = await this.json(`/v1.0/groups?$filter=${encodeURIComponent(filter)}&$top=${top}&$select=${GROUP_SELECT}`, collectionSchema(graphGroupSchema), {
+    const page = await this.json(`/v1.0/groups?$filter=${encodeURIComponent(filter)}&$count=true&$orderby=displayName&$top=${top}&$select=${GROUP_SELECT}`, collectionSchema(graphGroupSchema), {
+      eventual: true,
       permission: 'GroupMember.Read.All',
       purpose: 'search groups',
       notFound: 'The groups list',
     });
-    return page.value.map(toGroup).sort((a, b) => a.displayName.localeCompare(b.displayName));
+    return page.value.map(toGroup);
   }
 
   async getGroup(groupId: string): Promise<DirectoryGroup> {

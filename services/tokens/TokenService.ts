@@ -217,7 +217,7 @@ export class TokenService {
     if (!sameLocation) {
       await this.audit(actor, 'token.renew', current, 'refused', { reason: 'different_location' });
       throw new UserFacingError(
-        `That file is for the Apple location "${escapeMarkdown(config.locationName ?? 'unknown')}", not "${escapeMarkdown(current.locationName)}". Renew with the token downloaded for "${escapeMarkdown(current.locationName)}", or upload it as a new token (type **upload token**).`,
+        `That file is for the Apple location "${escapeMarkdown(config.locationName ?? 'unknown')}", not "${escapeMarkdown(current.locationName)}". Send me the token downloaded for "${escapeMarkdown(current.locationName)}"; to add this file as a token of its own instead, stop the renewal (**cancel**) and type **upload token**.`,
         'renew_different_location',
       );
     }

@@ -7,6 +7,7 @@ import { loadConfig } from '../../services/config/config';
 import { DEMO_GROUPS, DEMO_USERS } from '../../local/directory';
 import { capturingLogger } from '../support/logCapture';
 import { FakeConnector, cardText, teamsMessage, type CapturedActivity } from '../support/FakeConnector';
+import { ASSIGN_MESSAGES } from '../../dialogs/assign/AssignBookDialog';
 import { ALEX, PlaygroundChats, chatOf, click, conversationOf, refOf, type ChatUser } from '../support/PlaygroundChats';
 
 const ADELE: ChatUser = { id: 'user-id-2', name: 'Adele Vance', aadObjectId: DEMO_USERS.adeleVance };
@@ -40,6 +41,16 @@ describe('typeahead search and cards updated in place, over HTTP', function () {
   /** The id the fake connector gave a message the bot posted (what Teams puts in replyToId of a click on it). */
   const idOf = (activity: CapturedActivity) => `reply-${connector.activities.indexOf(activity) + 1}`;
   const inAlexChat = (a: CapturedActivity) => a.conversation?.id === chatOf(ALEX);
+  /** Alex's message, for turns that post nothing new (they replace a card). */
+  async function post(text: string | Record<string, unknown>): Promise<void> {
+    const body = typeof text === 'string' ? teamsMessage(connector.url, text) : { ...teamsMessage(connector.url, ''), ...text };
+    assert.equal((await chats.post({ ...body, from: ALEX, conversation: conversationOf(chatOf(ALEX)) })).status, 200);
+  }
+  async function until(done: () => boolean, timeoutMs = 10_000): Promise<void> {
+    for (const start = Date.now(); !done(); await new Promise((r) => setTimeout(r, 20))) {
+      if (Date.now() - start > timeoutMs) throw new Error('timed out waiting for a card update');
+    }
+  }
 
   before(async () => {
     dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-search-http-'));
@@ -84,6 +95,10 @@ describe('typeahead search and cards updated in place, over HTTP', function () {
     assert.deepEqual([...first, ...second], all.slice(0, 8));
     const groups = titles((await search(ALEX, query('groups', 'year 9', 1, 2))).body);
     assert.deepEqual(groups, ['Year 9 Form 9B · 60 members', 'Year 9 Form 9C · 60 members']);
+    // Graph sorts, the bot does not re-sort a page: page 2 neither repeats nor skips any of page 1.
+    const pages = [titles((await search(ALEX, query('groups', '', 0, 5))).body), titles((await search(ALEX, query('groups', '', 5, 5))).body)];
+    assert.deepEqual([...pages[0] ?? [], ...pages[1] ?? []], titles((await search(ALEX, query('groups', '', 0, 10))).body));
+    assert.equal(new Set(pages.flat()).size, 10);
     assert.equal(titles((await search(ALEX, query('books', '', 0, 100))).body).length, 15, 'never more than the 15 choices Teams shows');
   });
 
@@ -106,11 +121,34 @@ describe('typeahead search and cards updated in place, over HTTP', function () {
     }
   });
 
-  it('refuses a book with no license left at the book step, before any group is asked for', async () => {
-    const refused = await alex('assign middlemarch', inAlexChat);
-    assert.match(String(refused.text), /^\*\*Middlemarch\*\*: no license of this book was left at the last sync \(\d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC\).*type \*\*sync\*\*/);
-    const next = await alex('English Department', inAlexChat);
-    assert.match(String(next.text), /don't know that command/, 'the flow had ended: no group question was waiting');
+  it('refuses a book with no license left at the book step and asks for the book again, in place of the card answered', async () => {
+    // Typed with the command there was no card yet: the refusal, then the question as a new card.
+    const start = connector.activities.length;
+    const question = await alex('assign middlemarch', (a) => inAlexChat(a) && /Which \*\*book\*\*/.test(String(a.text)));
+    const said = connector.activities.slice(start).filter(inAlexChat).map((a) => String(a.text));
+    assert.equal(said.length, 2);
+    assert.match(said[0] ?? '', /^\*\*Middlemarch\*\*: no license of this book was left at the last sync \(\d{1,2} \w{3} \d{4}, \d{2}:\d{2} UTC\).*type \*\*sync\*\*/);
+    const cardId = idOf(question);
+    const nowOnCard = () => connector.updateRequests.filter((u) => u.activityId === cardId).at(-1)?.activity;
+
+    // A search that finds nothing, typed: the same card says so and asks again; nothing new is posted, nothing ticked.
+    const before = connector.activities.length;
+    await post('zzzz');
+    await until(() => connector.updateRequests.some((u) => u.activityId === cardId));
+    assert.equal(nowOnCard()?.text, `No book matches "zzzz". Type **books** to browse them.\n\n${ASSIGN_MESSAGES.askBook}`);
+    assert.match(JSON.stringify(nowOnCard()), /"dataset":"books"/);
+
+    // The search box lists Middlemarch as having no license left; picking it is refused on that same card too.
+    const middlemarch = (await search(ALEX, query('books', 'middlemarch'))).body.value.results?.[0];
+    assert.match(String(middlemarch?.title), /no license left/);
+    const updatesBefore = connector.updateRequests.length;
+    await post({ value: { choice: middlemarch?.value, ref: refOf(nowOnCard() as CapturedActivity) }, replyToId: cardId });
+    await until(() => connector.updateRequests.length > updatesBefore);
+    assert.match(String(nowOnCard()?.text), /^\*\*Middlemarch\*\*: no license of this book .*Nothing was changed\.\n\nWhich \*\*book\*\*/);
+    assert.equal(connector.activities.slice(before).filter(inAlexChat).length, 0, 'no new card stacked below');
+    assert.doesNotMatch(JSON.stringify(connector.updateRequests.filter((u) => u.activityId === cardId)), /✓/, 'a refused answer is never shown as taken');
+    const cancelled = await alex('cancel', inAlexChat);
+    assert.match(String(cancelled.text), /Cancelled/, 'the flow was still asking for the book');
   });
 
   it('assigns with the search boxes: each answered question card is replaced by its answer, and old buttons go', async () => {

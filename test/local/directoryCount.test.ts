@@ -39,4 +39,26 @@ describe('local directory: $count as Graph documents it', function () {
     ).json()) as Record<string, unknown>;
     assert.equal(counted['@odata.count'], 4);
   });
+
+  it('sorts groups by displayName only when asked, and refuses $orderby with $filter outside an advanced query', async () => {
+    const filter = `$filter=${encodeURIComponent("startswith(displayName,'Year 9')")}`;
+    const names = async (query: string, headers: Record<string, string> = {}) => {
+      const res = await fetch(`${local.baseUrl}/v1.0/groups?${query}`, { headers });
+      return { status: res.status, body: (await res.json()) as { value?: Array<{ displayName: string }>; error?: { message: string } } };
+    };
+    // Created as 9B, 9A, … would differ from name order: add one out of order to tell them apart.
+    local.state.addGroup({ id: 'year-9-aaa', displayName: 'Year 9 AAA', members: [] });
+    const unordered = await names(`${filter}&$count=true`, { ConsistencyLevel: 'eventual' });
+    assert.equal(unordered.body.value?.at(-1)?.displayName, 'Year 9 AAA', 'no $orderby: creation order');
+    const ordered = await names(`${filter}&$count=true&$orderby=displayName`, { ConsistencyLevel: 'eventual' });
+    assert.deepEqual(
+      ordered.body.value?.map((g) => g.displayName),
+      ['Year 9 AAA', 'Year 9 Form 9A', 'Year 9 Form 9B', 'Year 9 Form 9C', 'Year 9 Students'],
+    );
+    for (const [query, headers] of [[`${filter}&$orderby=displayName`, { ConsistencyLevel: 'eventual' }], [`${filter}&$count=true&$orderby=displayName`, {}]] as const) {
+      const refused = await names(query, headers);
+      assert.equal(refused.status, 400, query);
+      assert.equal(refused.body.error?.message, 'Sorting not supported for current query.');
+    }
+  });
 });

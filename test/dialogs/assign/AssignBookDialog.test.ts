@@ -67,22 +67,32 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
 
   it('assigns end to end: book, device group refused by name, user group, intent, preview, approval by another admin, result', async () => {
     const alex = chat();
+    const updates = recordUpdates(alex);
     let ref = '';
     let approvalId = '';
+    let groupQuestion: Partial<Activity> = {};
     await alex
       .send('assign')
       .assertReply((r) => assert.match(textOf(r), /Which \*\*book\*\*/))
       .send('middlemarch')
       .assertReply((r) => assert.match(textOf(r), /Assigning \*\*Middlemarch Annotated\*\*/))
-      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .assertReply((r) => {
+        assert.match(textOf(r), /Which \*\*user group\*\*/);
+        groupQuestion = r;
+      })
+      // Refused by name, in place of the question's card: the refusal above the same question, a new search box.
       .send('Student iPads')
-      .assertReply((r) => assert.equal(textOf(r), 'Books can be assigned to user groups only; "Student iPads" is a device group. Nothing was changed.'))
-      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
       .send('Year 9')
       .assertReply((r) => {
         assert.match(cardJson(r), /Which group do you mean/);
         ref = cardRef(r);
       });
+    const refused = updates.filter((u) => u.id === groupQuestion.id);
+    assert.equal(textOf(refused[0] ?? {}), 'Books can be assigned to user groups only; "Student iPads" is a device group. Nothing was changed.\n\nWhich **user group** should get the book? Pick it in the search box, or type part of its name.');
+    assert.match(cardJson(refused[0] ?? {}), /"dataset":"groups"/, 'the card asks again, with a search box');
+    assert.notEqual(cardRef(refused[0] ?? {}), cardRef(groupQuestion), 'a new question: the old box no longer answers');
+    assert.doesNotMatch(JSON.stringify(refused[0]), /✓/, 'the refused group is never shown as taken');
+    assert.match(updateOf(updates.slice(-1), groupQuestion.id), /✓ \\"Year 9\\"/, 'the search term that was taken');
     await alex
       .send(click(DEMO_GROUPS.year9FormA, ref))
       .assertReply((r) => {
@@ -174,12 +184,14 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
       .send(click('limit', ref))
       .assertReply((r) => assert.match(textOf(r), /no longer active/));
 
-    // A book with no license left is refused at the book step, before any group or intent is asked for.
+    // A book with no license left is refused at the book step, before any group or intent is asked for, and
+    // the book asked for again (typed with the command, there was no card to ask again in).
     await alex
       .send('assign persuasion')
       .assertReply((r) => assert.match(textOf(r), /^\*\*Persuasion Revisited\*\*: no license of this book .*type \*\*sync\*\*.*Nothing was changed\.$/))
-      .send('Form 9C')
-      .assertReply((r) => assert.match(textOf(r), /don't know that command/, 'the flow ended: no group question'));
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*book\*\*/, 'the flow goes on: the book question again'))
+      .send('cancel')
+      .assertReply((r) => assert.match(textOf(r), /Cancelled/));
 
     await alex
       .send('approvals')
@@ -309,42 +321,93 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     await alex.send('cancel').assertReply((r) => assert.match(textOf(r), /Cancelled/));
   });
 
-  it('refuses a forged or vanished pick, and a picked book with no license left, at the book step', async () => {
+  it('refuses a forged or vanished pick, an unmatched search and a book with no license left in place of the card answered, and asks again', async () => {
     const alex = chat();
+    const updates = recordUpdates(alex);
     let question: Partial<Activity> = {};
     await alex.send('assign').assertReply((r) => (question = r));
-    // Another tenant's token, a value naming no book, a click on another question's card.
-    await alex
-      .send(pick(`someone-elses-token/${(await bookValue('Middlemarch Annotated')).split('/')[1] ?? ''}`, cardRef(question)))
-      .assertReply(ASSIGN_MESSAGES.pickedGone)
-      .assertReply((r) => (question = r));
-    await alex.send(pick('no slash here', cardRef(question))).assertReply(ASSIGN_MESSAGES.pickedGone).assertReply((r) => (question = r));
+    /** The question card as it now stands (replaced in place after each refusal). */
+    const bookCard = (id = question.id): Partial<Activity> => {
+      const last = updates.filter((u) => u.id === id).at(-1);
+      assert.ok(last, 'the card was replaced');
+      return last;
+    };
+    const refusedThen = (refusal: string) => `${refusal}\n\n${ASSIGN_MESSAGES.askBook}`;
+    // Another tenant's token, a value naming no book: each time the same card, asking again.
+    await alex.send(pick(`someone-elses-token/${(await bookValue('Middlemarch Annotated')).split('/')[1] ?? ''}`, cardRef(question), question.id));
+    assert.equal(textOf(bookCard()), refusedThen(ASSIGN_MESSAGES.pickedGone));
+    await alex.send(pick('no slash here', cardRef(bookCard()), question.id));
+    assert.equal(textOf(bookCard()), refusedThen(ASSIGN_MESSAGES.pickedGone));
+    // A click on another question's card does not count.
     await alex.send(pick(await bookValue('Middlemarch Annotated'), 'an-older-question')).assertReply((r) => assert.match(textOf(r), /Pick a book in the search box/));
-    await alex
-      .send(pick(await bookValue('Persuasion Revisited'), cardRef(question)))
-      .assertReply((r) => assert.match(textOf(r), /^\*\*Persuasion Revisited\*\*: no license of this book /))
-      .send('Form 9C')
-      .assertReply((r) => assert.match(textOf(r), /don't know that command/, 'refused before any group was asked for'));
+    // Typed, with no id of the card: the card asked again in place is still the one replaced.
+    await alex.send('zzzz');
+    assert.equal(textOf(bookCard()), refusedThen('No book matches "zzzz". Type **books** to browse them.'));
+    assert.match(cardJson(bookCard()), /"dataset":"books"/);
+    await alex.send(pick(await bookValue('Persuasion Revisited'), cardRef(bookCard()), question.id));
+    assert.match(textOf(bookCard()), /^\*\*Persuasion Revisited\*\*: no license of this book .*Nothing was changed\.\n\nWhich \*\*book\*\*/);
+    assert.doesNotMatch(JSON.stringify(updates), /✓/, 'no refused answer was ever shown as taken');
+    assert.equal(updates.filter((u) => u.id !== question.id).length, 0, 'no other card was touched');
 
+    // Among several matches, the one with no license left is refused on the buttons' card, which asks again.
+    let several: Partial<Activity> = {};
+    await alex.send('ed').assertReply((r) => (several = r));
+    assert.match(updateOf(updates.slice(-1), question.id), /✓ \\"ed\\"/, 'the search term was taken');
+    const persuasionButton = nodes(several.attachments?.[0]?.content).find((n) => n.type === 'Action.Submit' && String(n.title).startsWith('Persuasion Revisited'));
+    assert.ok(persuasionButton, 'Persuasion Revisited is among the matches');
+    await alex.send({ type: ActivityTypes.Message, value: persuasionButton.data, replyToId: several.id });
+    assert.match(textOf(bookCard(several.id)), /^\*\*Persuasion Revisited\*\*: no license of this book .*\n\nWhich \*\*book\*\*/);
+    assert.match(cardJson(bookCard(several.id)), /"dataset":"books"/);
+
+    // The flow goes on: the same card answers, and only now shows its answer.
     let groupQuestion: Partial<Activity> = {};
     await alex
-      .send('assign middlemarch')
+      .send(pick(await bookValue('Middlemarch Annotated'), cardRef(bookCard(several.id)), several.id))
       .assertReply('Assigning **Middlemarch Annotated**.')
       .assertReply((r) => (groupQuestion = r));
+    assert.match(JSON.stringify(bookCard(several.id)), /✓ \*\*Middlemarch Annotated\*\*/);
+
+    const groupText = () => textOf(bookCard(groupQuestion.id));
+    await alex.send(pick('not-a-group-id', cardRef(groupQuestion), groupQuestion.id));
+    assert.match(groupText(), /no longer in the directory.*\n\nWhich \*\*user group\*\*/);
+    await alex.send(pick('90000000-0000-4000-8000-0000000000ff', cardRef(bookCard(groupQuestion.id)), groupQuestion.id));
+    assert.match(groupText(), /no longer in the directory/);
+    await alex.send(pick(DEMO_GROUPS.studentIpads, cardRef(bookCard(groupQuestion.id)), groupQuestion.id));
+    assert.equal(groupText(), 'Books can be assigned to user groups only; "Student iPads" is a device group. Nothing was changed.\n\nWhich **user group** should get the book? Pick it in the search box, or type part of its name.');
+    assert.doesNotMatch(JSON.stringify(updates.filter((u) => u.id === groupQuestion.id)), /✓/, 'no refused group shown as taken');
+    await alex.send('cancel').assertReply((r) => assert.match(textOf(r), /Cancelled/));
+  });
+
+  it('asks again in a new card where the refused card cannot be replaced', async () => {
+    const alex = chat();
+    alex.updateActivity = async () => {
+      throw new Error('this message can no longer be edited');
+    };
     await alex
-      .send(pick('not-a-group-id', cardRef(groupQuestion)))
-      .assertReply((r) => assert.match(textOf(r), /no longer in the directory/))
-      .assertReply((r) => (groupQuestion = r));
-    await alex
-      .send(pick('90000000-0000-4000-8000-0000000000ff', cardRef(groupQuestion)))
-      .assertReply((r) => assert.match(textOf(r), /no longer in the directory/))
-      .assertReply((r) => (groupQuestion = r));
-    await alex
-      .send(pick(DEMO_GROUPS.studentIpads, cardRef(groupQuestion)))
-      .assertReply('Books can be assigned to user groups only; "Student iPads" is a device group. Nothing was changed.')
-      .assertReply((r) => assert.match(textOf(r), /Which \*\*user group\*\*/))
+      .send('assign')
+      .assertReply((r) => assert.match(textOf(r), /Which \*\*book\*\*/))
+      .send('zzzz')
+      .assertReply('No book matches "zzzz". Type **books** to browse them.')
+      .assertReply((r) => {
+        assert.equal(textOf(r), ASSIGN_MESSAGES.askBook);
+        assert.match(cardJson(r), /"dataset":"books"/);
+      })
       .send('cancel')
       .assertReply((r) => assert.match(textOf(r), /Cancelled/));
+  });
+
+  it('replaces the answered "The status of which book?" card with its answer', async () => {
+    const alex = chat();
+    const updates = recordUpdates(alex);
+    let which: Partial<Activity> = {};
+    await alex.send('status ed').assertReply((r) => (which = r));
+    assert.match(cardJson(which), /The status of which book\?/);
+    const ivanhoe = nodes(which.attachments?.[0]?.content).find((n) => n.type === 'Action.Submit' && n.title === 'Ivanhoe Illustrated');
+    assert.ok(ivanhoe);
+    await alex.send({ type: ActivityTypes.Message, value: ivanhoe.data, replyToId: which.id }).assertReply((r) => assert.match(cardJson(r), /Ivanhoe Illustrated/));
+    const answered = updateOf(updates, which.id);
+    assert.match(answered, /The status of which book\?.*✓ Ivanhoe Illustrated/);
+    assert.doesNotMatch(answered, /Action.Submit/, 'nothing left to press');
   });
 
   it('shows what each group holds on the "Which group do you mean?" buttons', async () => {

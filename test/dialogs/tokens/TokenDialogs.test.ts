@@ -12,6 +12,7 @@ import { GAVE_UP_ON_APPLE_ID } from '../../../dialogs/tokens/AppleIdPrompt';
 import { OTHER_MDM } from '../../../local/appleSandbox/demoData';
 import { TOKEN_LIKE_MESSAGE } from '../../../services/common/chatText';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
+import { encodeVppTokenFile } from '../../../services/apple/VppTokenFile';
 import { TokenFileReader } from '../../../services/tokens/TokenFileReader';
 import { TEST_MDM, TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
 import { dialogBot } from '../../support/dialogBot';
@@ -375,5 +376,156 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
       .send(env.sandbox.state.mintToken(org, { expiresAt: new Date('2028-02-01T00:00:00Z') }))
       .assertReply(PASTED_TOKEN_WARNING)
       .assertReply(says(/^Renewed \*\*Lakeside\*\*\. It now expires on 1 Feb 2028/));
+  });
+
+  describe('answers that are not what the question asks for', () => {
+    it('re-asks without using a try for a typo or a question at the file prompt, suggesting the command it nearly is', async () => {
+      await adapter()
+        .send('upload token')
+        .assertReply(ASK_FOR_FILE)
+        .send('cancle')
+        .assertReply(says(/^"cancle" is not a token file\. Did you mean \*\*cancel\*\*\? I still need the token file\./))
+        .send('where do I download it?')
+        .assertReply(`I still need the token file. ${ASK_FOR_FILE}`)
+        .send('hlep')
+        .assertReply(says(/^"hlep" is not a token file\. Did you mean \*\*help\*\*\?/))
+        .send('{"token":"x"}')
+        .assertReply(says(/not a VPP token/))
+        // Only the paste was a try.
+        .assertReply(says(/\(try 2 of 3\)/))
+        .send('cancel')
+        .assertReply(says(/^Cancelled/));
+      assert.equal(await env.store.tokens.countInTenant(TEST_TENANT), 0);
+    });
+
+    it('after Apple refuses the file, asks for another without advising a command the prompt will not take', async () => {
+      const unknown = encodeVppTokenFile({ token: 'sandbox-unknown-token-abcdef0123456789', expDate: '2036-06-30T23:59:59+0000', orgName: 'Northwind Academy' });
+      await adapter()
+        .send('upload token')
+        .assertReply(ASK_FOR_FILE)
+        .send(unknown)
+        .assertReply((r) => {
+          assert.match(textOf(r), /^Apple does not accept this VPP token .*then send it to me\.$/);
+          assert.doesNotMatch(textOf(r), /type \*\*/);
+        })
+        .assertReply(says(/^Send me the \*\*\.vpptoken\*\* file again: .*\(try 2 of 3\)/))
+        .send(demo('demo-valid.vpptoken'))
+        .assertReply(PASTED_TOKEN_WARNING)
+        .assertReply(says(/Which Apple Account/));
+    });
+
+    it('after a renewal file for another location, tells a way to add it that works', async () => {
+      const actor = { tenantId: TEST_TENANT, aadObjectId: ADMIN };
+      const org = env.sandbox.state.addOrganisation({ orgName: 'Brookside' });
+      await env.tokens.saveUpload(actor, await env.tokens.inspectUpload(TEST_TENANT, env.sandbox.state.mintToken(org)), { appleId: 'a@b.example', accountType: 'business', takeOver: false });
+      await adapter()
+        .send('renew brookside')
+        .assertReply(says(/Brookside/))
+        .send(demo('demo-valid.vpptoken'))
+        .assertReply(says(/not "Brookside"\. Send me the token downloaded for "Brookside"; to add this file as a token of its own instead, stop the renewal \(\*\*cancel\*\*\) and type \*\*upload token\*\*\.$/))
+        .assertReply(says(/\(try 2 of 3\)/))
+        .send('cancel')
+        .assertReply(says(/^Cancelled/))
+        .send('upload token')
+        .assertReply(ASK_FOR_FILE);
+    });
+
+    it('does not count a command typed at the Apple Account prompt as a wrong answer', async () => {
+      const waiting = (command: string) =>
+        `I am still waiting for the Apple Account for this token, so I did not run **${command}**. Type the e-mail address of the Apple Account (for example vpp-admin@contoso.com), or **cancel** to stop this upload.`;
+      await adapter()
+        .send('upload token')
+        .assertReply(ASK_FOR_FILE)
+        .send(demo('demo-valid.vpptoken'))
+        .assertReply(PASTED_TOKEN_WARNING)
+        .assertReply(says(/Which Apple Account/))
+        .send('upload token')
+        .assertReply(waiting('upload token'))
+        .send('sync')
+        .assertReply(waiting('sync'))
+        .send('status')
+        .assertReply(waiting('status'))
+        .send('not an email')
+        .assertReply(says(/^"not an email" is not an Apple Account: it has no @\. .*\(try 2 of 3\)/))
+        .send('vpp-admin@northwind.example')
+        .assertReply((r) => assert.ok(cardJson(r).includes('Apple Business Manager or an Apple School Manager')));
+    });
+  });
+
+  describe('answered cards', () => {
+    /** Every activity the bot replaced in place during the adapter's turns (updateActivity), by the id it replaced. */
+    function recordUpdates(chat: TestAdapter): Map<string, Partial<Activity>> {
+      const updates = new Map<string, Partial<Activity>>();
+      const update = chat.updateActivity.bind(chat);
+      chat.updateActivity = async (context, activity) => {
+        if (activity.id) updates.set(activity.id, activity);
+        return update(context, activity);
+      };
+      return updates;
+    }
+
+    function assertAnswered(updates: Map<string, Partial<Activity>>, card: Partial<Activity>, answered: RegExp): void {
+      assert.ok(card.id, 'the question card has an id');
+      const update = updates.get(card.id);
+      assert.ok(update, `the card "${cardJson(card).slice(0, 80)}" was replaced in place`);
+      assert.match(cardJson(update), answered);
+      assert.doesNotMatch(cardJson(update), /Action\.Submit/, 'no live buttons on the answered card');
+    }
+
+    it('replaces the account type and Take control cards with the answers, typed or clicked', async () => {
+      const fabrikam = [...env.sandbox.state.organisations.values()].find((o) => o.mdmInfo?.name === OTHER_MDM.name);
+      assert.ok(fabrikam);
+      const chat = adapter();
+      const updates = recordUpdates(chat);
+      let accountCard: Partial<Activity> = {};
+      let previewCard: Partial<Activity> = {};
+      try {
+        await chat
+          .send('upload token')
+          .assertReply(ASK_FOR_FILE)
+          .send(demo('demo-other-mdm.vpptoken'))
+          .assertReply(PASTED_TOKEN_WARNING)
+          .assertReply(says(/Contoso MDM/))
+          .assertReply(says(/Which Apple Account/))
+          .send('admin@fabrikam.example')
+          .assertReply((r) => {
+            accountCard = r;
+          })
+          .send('education')
+          .assertReply((r) => {
+            previewCard = r;
+          });
+        assertAnswered(updates, accountCard, /Apple Business Manager or an Apple School Manager account\?.*✓ Education/);
+        await chat.send({ type: ActivityTypes.Message, value: { choice: 'takeover', ref: cardRef(previewCard) }, replyToId: previewCard.id }).assertReply(says(/^Saved /));
+        assertAnswered(updates, previewCard, /Save the VPP token for \*\*Fabrikam Public Library\*\* \(Fabrikam Public Library – Downtown\)\?.*✓ Take control from Contoso MDM/);
+      } finally {
+        env.sandbox.state.claim(fabrikam, OTHER_MDM);
+      }
+    });
+
+    it('replaces the token picker and the remove confirmation with the answers', async () => {
+      const actor = { tenantId: TEST_TENANT, aadObjectId: ADMIN };
+      for (const locationName of ['Riverside – North', 'Riverside – South']) {
+        const org = env.sandbox.state.addOrganisation({ orgName: 'Riverside', locationName });
+        await env.tokens.saveUpload(actor, await env.tokens.inspectUpload(TEST_TENANT, env.sandbox.state.mintToken(org)), { appleId: 'a@b.example', accountType: 'business', takeOver: false });
+      }
+      const chat = adapter();
+      const updates = recordUpdates(chat);
+      let picker: Partial<Activity> = {};
+      let confirm: Partial<Activity> = {};
+      await chat
+        .send('remove riverside')
+        .assertReply((r) => {
+          picker = r;
+        })
+        .send('Riverside - South')
+        .assertReply((r) => {
+          confirm = r;
+        })
+        .send('keep')
+        .assertReply(says(/^Kept/));
+      assertAnswered(updates, picker, /Which token do you want to remove\?.*✓ Riverside – South/);
+      assertAnswered(updates, confirm, /Remove \*\*Riverside – South\*\*\?.*✓ Keep it/);
+    });
   });
 });

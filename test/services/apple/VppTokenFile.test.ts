@@ -6,6 +6,7 @@ import { UserFacingError } from '../../../services/errors';
 import {
   MAX_TOKEN_FILE_BYTES,
   encodeVppTokenFile,
+  mayBeTokenPaste,
   parseAppleDate,
   parseVppTokenFile,
 } from '../../../services/apple/VppTokenFile';
@@ -207,6 +208,21 @@ describe('VPP token file parsing', () => {
         }),
         { numRuns: 200 },
       );
+    });
+  });
+
+  describe('mayBeTokenPaste', () => {
+    it('takes token files, whole, wrapped, cut short or decoded, as pastes worth a specific refusal', () => {
+      const file = encodeVppTokenFile({ token: 'abcdef0123456789abcdef0123456789', expDate: '2036-06-30T23:59:59+0000', orgName: 'Northwind Academy' });
+      for (const text of [file, file.replace(/(.{60})/g, '$1\n'), file.slice(0, 50), Buffer.from(file, 'base64').toString('utf8'), 'A'.repeat(MAX_TOKEN_FILE_BYTES * 2)]) {
+        assert.ok(mayBeTokenPaste(text), text.slice(0, 40));
+      }
+    });
+
+    it('does not take commands, typos, questions or short fragments for a paste', () => {
+      for (const text of ['cancle', 'hlep', 'upload token', 'where do I download it?', 'renew Northwind Academy – Main Campus', 'abc123==', '']) {
+        assert.ok(!mayBeTokenPaste(text), text);
+      }
     });
   });
 });
