@@ -39,6 +39,12 @@ const validationsSchema = z.object({
   question: z.string().optional(),
 });
 
+/**
+ * The cards already replaced this turn: botbuilder's Prompt recognizes an answer twice in one turn (once in
+ * onPreBubbleEvent, once to continue), and one answer is one update.
+ */
+const REPLACED_THIS_TURN = Symbol('cardsReplacedThisTurn');
+
 /** What the prompt keeps between turns (dialog state): the activity id of the card it sent. */
 const promptCardSchema = z.object({ cardId: z.string().min(1).max(1_000).optional() });
 
@@ -64,8 +70,14 @@ export class CardChoicePrompt extends Prompt<string> {
     const result = this.recognize(context, validations);
     if (result.succeeded && validations.question !== undefined) {
       const chosen = validations.choices.find((c) => c.value === result.value);
-      const card = answeredQuestionCard({ question: validations.question, answer: escapeMarkdown(chosen?.title ?? result.value ?? '') });
-      await replaceCard(context, clickedCardId(context) ?? promptCardSchema.safeParse(state).data?.cardId, card);
+      const cardId = clickedCardId(context) ?? promptCardSchema.safeParse(state).data?.cardId;
+      const replaced: Set<string> = context.turnState.get(REPLACED_THIS_TURN) ?? new Set<string>();
+      context.turnState.set(REPLACED_THIS_TURN, replaced);
+      if (cardId && !replaced.has(cardId)) {
+        replaced.add(cardId);
+        const card = answeredQuestionCard({ question: validations.question, answer: escapeMarkdown(chosen?.title ?? result.value ?? '') });
+        await replaceCard(context, cardId, card);
+      }
     }
     return result;
   }

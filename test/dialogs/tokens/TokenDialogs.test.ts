@@ -453,21 +453,29 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
   });
 
   describe('answered cards', () => {
-    /** Every activity the bot replaced in place during the adapter's turns (updateActivity), by the id it replaced. */
+    /**
+     * Every activity the bot replaced in place during the adapter's turns (updateActivity), by the id it
+     * replaced, and how many times each was (one answer, one update).
+     */
     function recordUpdates(chat: TestAdapter): Map<string, Partial<Activity>> {
       const updates = new Map<string, Partial<Activity>>();
       const update = chat.updateActivity.bind(chat);
       chat.updateActivity = async (context, activity) => {
-        if (activity.id) updates.set(activity.id, activity);
+        if (activity.id) {
+          updateCounts.set(activity.id, (updateCounts.get(activity.id) ?? 0) + 1);
+          updates.set(activity.id, activity);
+        }
         return update(context, activity);
       };
       return updates;
     }
+    const updateCounts = new Map<string, number>();
 
     function assertAnswered(updates: Map<string, Partial<Activity>>, card: Partial<Activity>, answered: RegExp): void {
       assert.ok(card.id, 'the question card has an id');
       const update = updates.get(card.id);
       assert.ok(update, `the card "${cardJson(card).slice(0, 80)}" was replaced in place`);
+      assert.equal(updateCounts.get(card.id), 1, 'replaced once, not once per recognition');
       assert.match(cardJson(update), answered);
       assert.doesNotMatch(cardJson(update), /Action\.Submit/, 'no live buttons on the answered card');
     }
