@@ -17,7 +17,7 @@ import type { Benchmark, BenchResult } from './types';
  */
 
 /** BENCH_SEARCH_TOKENS × BENCH_SEARCH_BOOKS books; a tenant may hold 256 tokens. */
-const TOKENS = Number(process.env.BENCH_SEARCH_TOKENS ?? 64);
+const TOKENS = Number(process.env.BENCH_SEARCH_TOKENS ?? 32);
 const BOOKS = Number(process.env.BENCH_SEARCH_BOOKS ?? 250);
 const TENANT = '00000000-0000-0000-0000-0000000000001';
 const SEARCHES = 40;
