@@ -32,7 +32,7 @@ export function bookChoice({ token, book }: BookMatch, distinguish = false): Boo
  * typed, or by the choice a card or an earlier turn holds. Dialogs reach the books through it, not the store.
  */
 export class BookSearch {
-  constructor(private readonly store: { tokens: Pick<Store['tokens'], 'listByTenant' | 'get'>; books: Pick<Store['books'], 'findByName' | 'findByTitle' | 'getById'> }) {}
+  constructor(private readonly store: { tokens: Pick<Store['tokens'], 'listByTenant' | 'get'>; books: Pick<Store['books'], 'findInTenantByName' | 'findInTenantByTitle' | 'getById'> }) {}
 
   /**
    * The tenant's books (every token's) whose title is `typed`, else whose title or author contains it, at
@@ -45,26 +45,30 @@ export class BookSearch {
   async find(tenantId: string, typed: string, limit = 10): Promise<BookMatch[]> {
     const text = truncate(typed, SEARCH_TEXT_MAX);
     const query = nameQuery(text);
-    const tokens = await this.store.tokens.listByTenant(tenantId);
+    // Books of a token no longer listed (removed while its books are being deleted) are not offered.
+    const tokens = new Map((await this.store.tokens.listByTenant(tenantId)).map((t) => [t.id, t]));
+    const match = (book: EBook): BookMatch | undefined => {
+      const token = tokens.get(book.tokenId);
+      return token ? { token, book } : undefined;
+    };
     if (query.normalised) {
-      const exact: BookMatch[] = [];
-      for (const token of tokens) {
-        for (const book of await this.store.books.findByTitle(token.id, text)) if (query.equals(book.title)) exact.push({ token, book });
-      }
+      const exact = (await this.store.books.findInTenantByTitle(tenantId, text))
+        .filter((book) => query.equals(book.title))
+        .flatMap((book) => match(book) ?? [])
+        .sort((a, b) => a.token.displayName.localeCompare(b.token.displayName) || a.book.title.localeCompare(b.book.title));
       if (exact.length > 0) return exact.slice(0, limit);
     }
     const partial: BookMatch[] = [];
-    for (const token of tokens) {
-      let continuationToken: string | undefined;
-      do {
-        const page = await this.store.books.findByName(token.id, text, { pageSize: limit, continuationToken });
-        for (const book of page.items) {
-          if (query.within(book.title, book.author)) partial.push({ token, book });
-          if (partial.length >= limit) return partial;
-        }
-        continuationToken = page.continuationToken;
-      } while (continuationToken);
-    }
+    let continuationToken: string | undefined;
+    do {
+      const page = await this.store.books.findInTenantByName(tenantId, text, { pageSize: limit, continuationToken });
+      for (const book of page.items) {
+        const found = query.within(book.title, book.author) ? match(book) : undefined;
+        if (found) partial.push(found);
+        if (partial.length >= limit) return partial;
+      }
+      continuationToken = page.continuationToken;
+    } while (continuationToken);
     return partial;
   }
 

@@ -331,8 +331,11 @@ export class DocumentStore<T extends { id: string }> {
     return (await this.query(sql, parameters, options)).map((v) => v.value);
   }
 
-  /** One page of a single-partition query; the continuation token is Cosmos's own, opaque to callers. */
-  async queryPage(sql: string, parameters: SqlParameter[], partitionKey: string, pageSize: number, continuationToken?: string): Promise<Page<T>> {
+  /**
+   * One page of a query, of one partition or (partitionKey undefined) across them, which Cosmos fans out in
+   * parallel; the continuation token is Cosmos's own, opaque to callers.
+   */
+  async queryPage(sql: string, parameters: SqlParameter[], partitionKey: string | undefined, pageSize: number, continuationToken?: string): Promise<Page<T>> {
     const iterator = this.container.items.query<ItemDefinition>(this.spec(sql, parameters, partitionKey), { partitionKey, maxItemCount: pageSize, continuationToken });
     // Cosmos may return an empty page with a continuation; keep going until there is something to show.
     let response = await iterator.fetchNext();

@@ -68,16 +68,28 @@ export class BookRepository {
     );
   }
 
-  /** The token's books titled `typed` compared as names are, by title; like `findByName`, plus any books stored without a key. */
-  findByTitle(tokenId: string, typed: string): Promise<EBook[]> {
-    return this.store.queryValues(
-      `SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId AND (STARTSWITH(c.searchKey, @title) OR ${WITHOUT_KEY}) ORDER BY c.title`,
-      [
-        { name: '@tokenId', value: tokenId },
-        { name: '@title', value: bookSearchKey(typed) },
-      ],
-      { partitionKey: tokenId },
+  /**
+   * A page of the tenant's books, across its tokens, whose title or author contains `typed` compared as names
+   * are, by title: one query Cosmos fans out over the tokens' partitions, where a query per token would cost
+   * a round trip per token on every keystroke of a typeahead. Rows may include books stored without a key.
+   */
+  findInTenantByName(tenantId: string, typed: string, page: BookPageRequest = {}): Promise<Page<EBook>> {
+    const text = normaliseName(typed);
+    return this.store.queryPage(
+      `SELECT * FROM c WHERE c.type = @type AND c.tenantId = @tenantId${text ? ` AND (CONTAINS(c.searchKey, @text) OR ${WITHOUT_KEY})` : ''} ORDER BY c.title`,
+      [{ name: '@tenantId', value: tenantId }, ...(text ? [{ name: '@text', value: text }] : [])],
+      undefined,
+      page.pageSize ?? 10,
+      page.continuationToken,
     );
+  }
+
+  /** The tenant's books titled `typed` compared as names are, across its tokens in one query; plus any books stored without a key. */
+  findInTenantByTitle(tenantId: string, typed: string): Promise<EBook[]> {
+    return this.store.queryValues(`SELECT * FROM c WHERE c.type = @type AND c.tenantId = @tenantId AND (STARTSWITH(c.searchKey, @title) OR ${WITHOUT_KEY})`, [
+      { name: '@tenantId', value: tenantId },
+      { name: '@title', value: bookSearchKey(typed) },
+    ]);
   }
 
   upsertIfChanged(book: EBook, current?: Versioned<EBook> | null): Promise<WriteResult<EBook>> {

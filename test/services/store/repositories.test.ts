@@ -163,7 +163,9 @@ describe('repositories against embedded Cosmos', () => {
       const third = await store.books.findByName(tokenId, 'swift', { pageSize: 2, continuationToken: second.continuationToken });
       assert.deepEqual(third.items.map((b) => b.title), ['The Swift Way']);
       assert.equal(third.continuationToken, undefined);
-      assert.deepEqual((await store.books.findByTitle(tokenId, 'SWIFT')).map((b) => b.title), ['Swift'], 'the title itself, not titles containing it');
+      assert.deepEqual((await store.books.findInTenantByTitle(TENANT, 'SWIFT')).map((b) => b.title), ['Swift'], 'the title itself, not titles containing it, in any of the tenant\'s tokens');
+      assert.deepEqual((await store.books.findInTenantByName(TENANT, 'elsewhere')).items.map((b) => b.title), ['Swift Elsewhere'], "the tenant's other token too");
+      assert.deepEqual((await store.books.findInTenantByName('another-tenant', 'swift')).items, [], "never another tenant's books");
       assert.deepEqual((await store.books.findByName(tokenId, 'swift\njane')).items, [], 'no match across the title and the author');
       assert.equal((await store.books.findByName(tokenId, '', { pageSize: 10 })).items.length, 6);
       assert.equal((await store.books.listByToken(tokenId)).length, 6);
