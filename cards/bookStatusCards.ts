@@ -58,7 +58,7 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
     bookTitle: escapeMarkdown(view.book.title),
     licenseLine: view.book.unlimited
       ? `${tokenName}: a free book with unlimited licenses, ${formatCount(view.book.usedLicenseCount)} in use.`
-      : `${tokenName}: ${formatCount(view.book.usedLicenseCount)} of ${formatCount(view.book.totalLicenseCount)} licenses used, ${formatCount(view.book.availableLicenseCount)} available${view.reserved ? `, ${formatCount(view.reserved)} of them reserved by open requests` : ''}.`,
+      : `${tokenName}: ${formatCount(view.book.usedLicenseCount)} of ${formatCount(view.book.totalLicenseCount)} licenses used, ${formatCount(view.book.availableLicenseCount)} available${view.reserved ? `, ${formatCount(view.reserved)} of them held for requests and approved assignments` : ''}.`,
     // A free book has no whole to show a share of.
     licenseChart: view.book.unlimited ? { show: false } : licenseDonut({ used: view.book.usedLicenseCount, available: view.book.availableLicenseCount, reserved: view.reserved }),
     groups: view.groups.map((g) => ({

@@ -96,8 +96,9 @@ function nonEmpty<T extends { size: number } | { value: number }>(items: T[]): T
 }
 
 /**
- * A book's or token's licenses as a donut: used, reserved by open requests (if any), free. Reserved
- * licenses are part of the available ones, as Apple counts them.
+ * A book's or token's licenses as a donut: used, held (if any), free. Held are the licenses open requests ask
+ * for and what approved assignments keep of their budget for members who have not asked yet or not joined
+ * yet; they are part of the available ones, as Apple counts them.
  */
 export function licenseDonut(licenses: { used: number; available: number; reserved?: number | undefined }): DonutChartData {
   const reserved = Math.min(Math.max(0, licenses.reserved ?? 0), licenses.available);
@@ -105,12 +106,12 @@ export function licenseDonut(licenses: { used: number; available: number; reserv
   const total = licenses.used + licenses.available;
   const data = nonEmpty<DonutDatum>([
     { legend: 'Used', value: licenses.used, color: 'categoricalBlue' },
-    { legend: 'Reserved by open requests', value: reserved, color: 'categoricalPurple' },
+    { legend: 'Held for requests and assignments', value: reserved, color: 'categoricalPurple' },
     { legend: reserved > 0 ? 'Available, not reserved' : 'Available', value: free, color: 'neutral' },
   ]);
   const text =
     `Licenses: ${formatCount(licenses.used)} of ${formatCount(total)} used (${percent(licenses.used, total)}), ${formatCount(licenses.available)} available` +
-    (reserved > 0 ? `, ${formatCount(reserved)} of them reserved by open requests.` : '.');
+    (reserved > 0 ? `, ${formatCount(reserved)} of them held for requests and approved assignments.` : '.');
   return { show: total > 0, data, text };
 }
 

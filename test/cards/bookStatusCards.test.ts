@@ -27,14 +27,14 @@ function view(overrides: Partial<BookStatusView> = {}): BookStatusView {
 }
 
 describe('book status card', () => {
-  it("draws the book's licenses as a donut: used, reserved by open requests, and the rest, with the numbers in words", () => {
+  it("draws the book's licenses as a donut: used, held for requests and approved assignments, and the rest, with the numbers in words", () => {
     const [donut] = elementsOfType(bookStatusCard(view()), 'Chart.Donut');
     assert.deepEqual((donut?.data as Array<{ legend: string; value: number }>).map((d) => [d.legend, d.value]), [
       ['Used', 600],
-      ['Reserved by open requests', 150],
+      ['Held for requests and assignments', 150],
       ['Available, not reserved', 250],
     ]);
-    assert.equal(fallbackText(donut), 'Licenses: 600 of 1,000 used (60%), 400 available, 150 of them reserved by open requests.');
+    assert.equal(fallbackText(donut), 'Licenses: 600 of 1,000 used (60%), 400 available, 150 of them held for requests and approved assignments.');
   });
 
   it("draws each group's approved budget as a gauge of spent licenses; a group without a budget has none", () => {

@@ -22,8 +22,8 @@ describe('chart data (cards/charts.ts)', () => {
     assert.equal(plain.text, 'Licenses: 1,200 of 2,000 used (60%), 800 available.');
 
     const reserved = licenseDonut({ used: 10, available: 30, reserved: 12 });
-    assert.deepEqual(reserved.data.map((d) => [d.legend, d.value]), [['Used', 10], ['Reserved by open requests', 12], ['Available, not reserved', 18]]);
-    assert.equal(reserved.text, 'Licenses: 10 of 40 used (25%), 30 available, 12 of them reserved by open requests.');
+    assert.deepEqual(reserved.data.map((d) => [d.legend, d.value]), [['Used', 10], ['Held for requests and assignments', 12], ['Available, not reserved', 18]]);
+    assert.equal(reserved.text, 'Licenses: 10 of 40 used (25%), 30 available, 12 of them held for requests and approved assignments.');
 
     assert.equal(licenseDonut({ used: 0, available: 0 }).show, false, 'nothing to draw');
     assert.deepEqual(licenseDonut({ used: 0, available: 5 }).data.map((d) => d.legend), ['Available'], 'an empty part has no legend entry');
