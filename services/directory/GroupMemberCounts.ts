@@ -1,3 +1,4 @@
+import { ExpiringCache } from '../common/ExpiringCache';
 import { forEachLimited } from '../common/forEachLimited';
 import type { DirectoryGroup } from './GraphDirectory';
 
@@ -31,21 +32,15 @@ const DEFAULT_CONCURRENCY = 4;
  * (the choice shows the name alone) and is not kept.
  */
 export class GroupMemberCounts {
-  private readonly counts = new Map<string, { counts: GroupCounts; expires: number }>();
-  private readonly pending = new Map<string, Promise<GroupCounts>>();
-  private readonly ttlMs: number;
+  private readonly counts: ExpiringCache<GroupCounts>;
   private readonly concurrency: number;
-  private readonly maxEntries: number;
-  private readonly now: () => number;
 
   constructor(
     private readonly directory: MemberCounter,
     options: GroupMemberCountsOptions = {},
   ) {
-    this.ttlMs = options.ttlMs ?? DEFAULT_TTL_MS;
+    this.counts = new ExpiringCache({ ttlMs: options.ttlMs ?? DEFAULT_TTL_MS, maxEntries: options.maxEntries ?? 2_000, now: options.now ?? Date.now });
     this.concurrency = Math.max(1, options.concurrency ?? DEFAULT_CONCURRENCY);
-    this.maxEntries = options.maxEntries ?? 2_000;
-    this.now = options.now ?? Date.now;
   }
 
   /**
@@ -65,30 +60,11 @@ export class GroupMemberCounts {
     return result;
   }
 
-  private async countsOf(groupId: string): Promise<GroupCounts> {
-    const key = groupId.toLowerCase();
-    const cached = this.counts.get(key);
-    if (cached && cached.expires > this.now()) return cached.counts;
-    const inFlight = this.pending.get(key);
-    if (inFlight) return inFlight;
-    const question = (async () => {
+  private countsOf(groupId: string): Promise<GroupCounts> {
+    return this.counts.get(groupId.toLowerCase(), async () => {
       const users = await this.directory.countMembers(groupId, 'user');
       const devices = await this.directory.countMembers(groupId, 'device');
-      const counts = { users, devices };
-      this.remember(key, counts);
-      return counts;
-    })().finally(() => this.pending.delete(key));
-    this.pending.set(key, question);
-    return question;
-  }
-
-  private remember(key: string, counts: GroupCounts): void {
-    this.counts.delete(key);
-    // Insertion order is age: drop the oldest when full.
-    if (this.counts.size >= this.maxEntries) {
-      const oldest = this.counts.keys().next();
-      if (!oldest.done) this.counts.delete(oldest.value);
-    }
-    this.counts.set(key, { counts, expires: this.now() + this.ttlMs });
+      return { users, devices };
+    });
   }
 }
