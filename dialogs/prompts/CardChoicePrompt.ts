@@ -6,6 +6,7 @@ import { escapeMarkdown } from '../../services/common/chatText';
 import { normaliseText } from '../parseCommand';
 import { nameQuery } from '../../services/common/nameMatch';
 import { clickedCardId, replaceCard } from '../replies';
+import { questionCardId, sendQuestion } from './questionCard';
 
 /**
  * What a choice button on one of our cards submits. `ref` ties the click to the question asked. A
@@ -45,8 +46,6 @@ const validationsSchema = z.object({
  */
 const REPLACED_THIS_TURN = Symbol('cardsReplacedThisTurn');
 
-/** What the prompt keeps between turns (dialog state): the activity id of the card it sent. */
-const promptCardSchema = z.object({ cardId: z.string().min(1).max(1_000).optional() });
 
 /**
  * Asks a question answered by a card button or by typing. Card data is user-controlled input: it is
@@ -57,12 +56,8 @@ export class CardChoicePrompt extends Prompt<string> {
     super(dialogId);
   }
 
-  protected async onPrompt(context: TurnContext, state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
-    const message = isRetry && options.retryPrompt ? options.retryPrompt : options.prompt;
-    if (!message) return;
-    const sent = await context.sendActivity(message);
-    // A typed answer carries no id of the card it answers: remember it (a retry is text, the card stays).
-    if (sent?.id && typeof message === 'object' && (message.attachments?.length ?? 0) > 0) (state as { cardId?: string }).cardId = sent.id;
+  protected onPrompt(context: TurnContext, state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
+    return sendQuestion(context, state, options, isRetry);
   }
 
   protected async onRecognize(context: TurnContext, state: object, options: PromptOptions): Promise<PromptRecognizerResult<string>> {
@@ -70,7 +65,7 @@ export class CardChoicePrompt extends Prompt<string> {
     const result = this.recognize(context, validations);
     if (result.succeeded && validations.question !== undefined) {
       const chosen = validations.choices.find((c) => c.value === result.value);
-      const cardId = clickedCardId(context) ?? promptCardSchema.safeParse(state).data?.cardId;
+      const cardId = clickedCardId(context) ?? questionCardId(state);
       const replaced: Set<string> = context.turnState.get(REPLACED_THIS_TURN) ?? new Set<string>();
       context.turnState.set(REPLACED_THIS_TURN, replaced);
       if (cardId && !replaced.has(cardId)) {

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { normaliseText } from '../parseCommand';
 import { choiceSubmissionSchema } from '../prompts/CardChoicePrompt';
 import { clickedCardId } from '../replies';
+import { questionCardId, sendQuestion } from '../prompts/questionCard';
 
 /**
  * How a search question was answered: a value picked in the card's typeahead box, or text typed in the chat
@@ -23,7 +24,6 @@ export interface SearchChoiceValidations {
 
 /** Optional: a question asked as plain text before the search box came (a flow under way across an upgrade) has none. */
 const validationsSchema = z.object({ ref: z.string().optional() }).catch({});
-const promptCardSchema = z.object({ cardId: z.string().min(1).max(1_000).optional() });
 
 /**
  * Asks a question answered by picking in a typeahead box or by typing. A pick counts only from this very
@@ -35,16 +35,13 @@ export class SearchChoicePrompt extends Prompt<SearchAnswer> {
     super(dialogId);
   }
 
-  protected async onPrompt(context: TurnContext, state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
-    const message = isRetry && options.retryPrompt ? options.retryPrompt : options.prompt;
-    if (!message) return;
-    const sent = await context.sendActivity(message);
-    if (sent?.id && typeof message === 'object' && (message.attachments?.length ?? 0) > 0) (state as { cardId?: string }).cardId = sent.id;
+  protected onPrompt(context: TurnContext, state: object, options: PromptOptions, isRetry: boolean): Promise<void> {
+    return sendQuestion(context, state, options, isRetry);
   }
 
   protected async onRecognize(context: TurnContext, state: object, options: PromptOptions): Promise<PromptRecognizerResult<SearchAnswer>> {
     const { ref } = validationsSchema.parse(options.validations);
-    const stored = promptCardSchema.safeParse(state).data?.cardId;
+    const stored = questionCardId(state);
     const { value, text } = context.activity;
     if (value !== undefined && value !== null) {
       // A button with nothing picked (a client without typeahead that let it through) answers nothing.
