@@ -58,14 +58,7 @@ export class BookRepository {
    * the caller filters with nameMatch; pass the continuation token back for more.
    */
   findByName(tokenId: string, typed: string, page: BookPageRequest = {}): Promise<Page<EBook>> {
-    const text = normaliseName(typed);
-    return this.store.queryPage(
-      `SELECT * FROM c WHERE c.type = @type AND c.tokenId = @tokenId${text ? ` AND (CONTAINS(c.searchKey, @text) OR ${WITHOUT_KEY})` : ''} ORDER BY c.title`,
-      [{ name: '@tokenId', value: tokenId }, ...(text ? [{ name: '@text', value: text }] : [])],
-      tokenId,
-      page.pageSize ?? 10,
-      page.continuationToken,
-    );
+    return this.namePage('tokenId', tokenId, tokenId, typed, page);
   }
 
   /**
@@ -74,11 +67,16 @@ export class BookRepository {
    * a round trip per token on every keystroke of a typeahead. Rows may include books stored without a key.
    */
   findInTenantByName(tenantId: string, typed: string, page: BookPageRequest = {}): Promise<Page<EBook>> {
+    return this.namePage('tenantId', tenantId, undefined, typed, page);
+  }
+
+  /** A page of the books of one token or one tenant (`field`) whose key contains `typed`, plus those without a key. */
+  private namePage(field: 'tokenId' | 'tenantId', value: string, partitionKey: string | undefined, typed: string, page: BookPageRequest): Promise<Page<EBook>> {
     const text = normaliseName(typed);
     return this.store.queryPage(
-      `SELECT * FROM c WHERE c.type = @type AND c.tenantId = @tenantId${text ? ` AND (CONTAINS(c.searchKey, @text) OR ${WITHOUT_KEY})` : ''} ORDER BY c.title`,
-      [{ name: '@tenantId', value: tenantId }, ...(text ? [{ name: '@text', value: text }] : [])],
-      undefined,
+      `SELECT * FROM c WHERE c.type = @type AND c.${field} = @scope${text ? ` AND (CONTAINS(c.searchKey, @text) OR ${WITHOUT_KEY})` : ''} ORDER BY c.title`,
+      [{ name: '@scope', value }, ...(text ? [{ name: '@text', value: text }] : [])],
+      partitionKey,
       page.pageSize ?? 10,
       page.continuationToken,
     );
