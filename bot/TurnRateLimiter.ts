@@ -110,18 +110,10 @@ export class TurnRateLimiter {
       // Nobody typed or clicked anything: opening a channel refreshes every approval card in view, for
       // everyone viewing it. So a refresh uses neither the user's message limit nor the conversation's,
       // only its own, far higher one.
-      const refresh: Admission = user && this.refreshesPerUser ? this.refreshesPerUser.hit(user) : 'allowed';
-      if (refresh === 'allowed') return true;
-      if (refresh === 'limited') this.options.logger?.warn({ user: context.activity.from?.aadObjectId ?? context.activity.from?.id }, 'card refresh limit reached; refusing refreshes for the rest of the minute');
-      await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: REFUSED_REFRESH });
-      return false;
+      return this.admitInvoke(context, user, this.refreshesPerUser, 'card refresh limit reached; refusing refreshes for the rest of the minute', REFUSED_REFRESH);
     }
     if (isTypeaheadSearch(context)) {
-      const search: Admission = user && this.searchesPerUser ? this.searchesPerUser.hit(user) : 'allowed';
-      if (search === 'allowed') return true;
-      if (search === 'limited') this.options.logger?.warn({ user: context.activity.from?.aadObjectId ?? context.activity.from?.id }, 'typeahead search limit reached; refusing searches for the rest of the minute');
-      await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: REFUSED_SEARCH });
-      return false;
+      return this.admitInvoke(context, user, this.searchesPerUser, 'typeahead search limit reached; refusing searches for the rest of the minute', REFUSED_SEARCH);
     }
     const conversation = conversationKey(context);
     let admission: Admission = user && this.perUser ? this.perUser.hit(user) : 'allowed';
@@ -140,6 +132,18 @@ export class TurnRateLimiter {
     } else if (admission === 'limited') {
       await context.sendActivity(RATE_LIMITED_TEXT);
     }
+    return false;
+  }
+
+  /**
+   * An invoke with a limit of its own (card refreshes, typeahead searches): refused with its own invoke
+   * response, and logged once, when the limit is first reached.
+   */
+  private async admitInvoke(context: TurnContext, user: string | undefined, limiter: FixedWindowLimiter | undefined, limitReached: string, refusal: InvokeResponse): Promise<boolean> {
+    const admission: Admission = user && limiter ? limiter.hit(user) : 'allowed';
+    if (admission === 'allowed') return true;
+    if (admission === 'limited') this.options.logger?.warn({ user: context.activity.from?.aadObjectId ?? context.activity.from?.id }, limitReached);
+    await context.sendActivity({ type: ActivityTypes.InvokeResponse, value: refusal });
     return false;
   }
 }
