@@ -112,11 +112,11 @@ module.exports = {
       comment:
         'The store, the Apple client and the directory client are the edges services are built on; they reach no other ' +
         'service (only shared helpers in services/common, config types, logging, errors and secrets).',
-      from: { path: '^services/(store|apple|directory)/' },
+      from: { path: '^services/(store|apple|directory|graph)/' },
       to: {
         path: '^services/',
-        // The other edges are edges-not-to-each-other's.
-        pathNot: ['^services/(store|apple|directory)/', '^services/(common|logging|secrets|crypto)/', '^services/errors\\.ts$', '^services/config/'],
+        // The other edges are edges-not-to-each-other's; services/graph is the Graph request layer the directory shares with the Intune client.
+        pathNot: ['^services/(store|apple|directory)/', '^services/(common|logging|secrets|crypto|graph)/', '^services/errors\\.ts$', '^services/config/'],
         // An edge may implement a port the service that needs it declares (the directory's CachedGroupMembership
         // is auth's GroupMembership): a type-only import, erased at compile time.
         dependencyTypesNot: ['type-only'],
@@ -126,7 +126,7 @@ module.exports = {
       name: 'edges-not-to-each-other',
       severity: 'error',
       comment: 'The edges are independent: Graph has no business with Apple\'s retry rules, nor the store with either. Shared code belongs in services/common.',
-      from: { path: '^services/(store|apple|directory)/' },
+      from: { path: '^services/(store|apple|directory|graph)/' },
       to: { path: '^services/(store|apple|directory)/', pathNot: '^services/$1/' },
     },
 

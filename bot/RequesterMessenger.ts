@@ -8,6 +8,7 @@ import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '
 import { escapeMarkdown } from '../services/common/chatText';
 import { formatCount } from '../services/common/format';
 import type { Logger } from '../services/logging/logger';
+import type { BackendKind } from '../services/backend/ports';
 import type { NotificationOutbox } from '../services/notifications/NotificationOutbox';
 import type { NotificationMessage } from '../services/notifications/ProactiveSender';
 import type { ApprovalRequest } from '../services/store/entities/approval';
@@ -15,32 +16,63 @@ import type { ConversationReferenceRepository } from '../services/store/reposito
 
 const INTENT = { required: 'Required', available: 'Available' } as const;
 
+/** In Intune mode the bot hands whole groups to Intune, which licenses and installs by itself. */
+function intuneFinishedText(bookTitle: string, outcome: AssignmentOutcome): string {
+  const groups = outcome.groups.map((g) => escapeMarkdown(g.groupName)).join(', ');
+  const members = formatCount(outcome.totals.licensed);
+  return outcome.installIntent === 'available'
+    ? `Finished assigning "${bookTitle}" in Intune as Available to ${groups}: its ${members} members can install it from Company Portal, and Intune licenses each one who does. Type **status ${bookTitle}** to see who installed it.`
+    : `Finished assigning "${bookTitle}" in Intune as Required to ${groups}: Intune licenses its ${members} members and installs the book on their managed iPads and iPhones by itself. Type **status ${bookTitle}** to follow the installs.`;
+}
+
+export interface RequesterMessengerOptions {
+  conversations: ConversationReferenceRepository;
+  outbox: NotificationOutbox;
+  adapter: Pick<CloudAdapter, 'continueConversationAsync'>;
+  appId: string | undefined;
+  logger: Logger;
+  /** The Teams user ids (MRIs) a request's card refreshes for, at most 60. */
+  refreshFor: (request: ApprovalRequest) => Promise<string[]>;
+  /** Remembers where each approver's copy went, so the decision can replace it; answers the request as it is now. */
+  recordCopy: (tenantId: string, approvalId: string, copy: CardCopy) => Promise<ApprovalRequest | undefined>;
+  /** Who delivers (VPP_BACKEND): the result and the cards say what an assignment does in that mode. */
+  backend: BackendKind;
+}
+
 /**
  * Tells the people behind an assignment what happened, in their personal chat with the bot: the
  * requester gets progress, the result and the approver's decision; approval cards posted elsewhere are
  * updated in place. Messages go through the outbox, so Teams' limits and retries apply.
  */
 export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier, ApproverNotice {
-  constructor(
-    private readonly conversations: ConversationReferenceRepository,
-    private readonly outbox: NotificationOutbox,
-    private readonly adapter: Pick<CloudAdapter, 'continueConversationAsync'>,
-    private readonly appId: string | undefined,
-    private readonly logger: Logger,
-    /** The Teams user ids (MRIs) a request's card refreshes for, at most 60. */
-    private readonly refreshFor: (request: ApprovalRequest) => Promise<string[]>,
-    /** Remembers where each approver's copy went, so the decision can replace it; answers the request as it is now. */
-    private readonly recordCopy?: (tenantId: string, approvalId: string, copy: CardCopy) => Promise<ApprovalRequest | undefined>,
-  ) {}
+  private readonly conversations: ConversationReferenceRepository;
+  private readonly outbox: NotificationOutbox;
+  private readonly adapter: Pick<CloudAdapter, 'continueConversationAsync'>;
+  private readonly appId: string | undefined;
+  private readonly logger: Logger;
+  private readonly refreshFor: (request: ApprovalRequest) => Promise<string[]>;
+  private readonly recordCopy: (tenantId: string, approvalId: string, copy: CardCopy) => Promise<ApprovalRequest | undefined>;
+  private readonly backend: BackendKind;
+
+  constructor(options: RequesterMessengerOptions) {
+    this.conversations = options.conversations;
+    this.outbox = options.outbox;
+    this.adapter = options.adapter;
+    this.appId = options.appId;
+    this.logger = options.logger;
+    this.refreshFor = options.refreshFor;
+    this.recordCopy = options.recordCopy;
+    this.backend = options.backend;
+  }
 
   /** Each approver given (all of them, however many; never the requester) gets the actionable card. */
   async requestCreated(request: ApprovalRequest, approvers: readonly string[]): Promise<void> {
-    const card = approvalCard(request, { actionable: true, refreshUserIds: await this.refreshFor(request) });
+    const card = approvalCard(request, { actionable: true, refreshUserIds: await this.refreshFor(request), backend: this.backend });
     const bookTitle = escapeMarkdown(request.summary.bookTitle);
     const groupName = escapeMarkdown(request.summary.groupName);
     const text =
       request.kind === 'topUp'
-        ? `"${bookTitle}": ${topUpReason(request.summary)} Approve or reject it on the card.`
+        ? `"${bookTitle}": ${topUpReason(request.summary, this.backend)} Approve or reject it on the card.`
         : `${request.requestedBy.displayName ? escapeMarkdown(request.requestedBy.displayName) : 'An admin'} asks to assign "${bookTitle}" to ${groupName}. Approve or reject it on the card.`;
     // One write at a time per request: the copies all land in the request document.
     let recorded: Promise<void> = Promise.resolve();
@@ -50,9 +82,9 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
         this.toUser(request.tenantId, approver, { text, card }, (copy) => {
           recorded = recorded
             .then(async () => {
-              const now = await this.recordCopy?.(request.tenantId, request.id, copy);
+              const now = await this.recordCopy(request.tenantId, request.id, copy);
               // Decided while this copy was on its way: the decision's update missed it, so it is replaced here.
-              if (now && now.state !== 'pending') await this.updateCard(now.tenantId, copy, approvalCard(now, { actionable: false }));
+              if (now && now.state !== 'pending') await this.updateCard(now.tenantId, copy, approvalCard(now, { actionable: false, backend: this.backend }));
             })
             .catch((err: unknown) => this.logger.warn({ err, approvalId: request.id }, 'could not record an approval card copy'));
         }),
@@ -72,6 +104,8 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     const text =
       outcome.pass && outcome.state === 'completed'
         ? `People who joined ${outcome.groupNames.map(escapeMarkdown).join(', ')} since "${bookTitle}" was assigned: ${formatCount(outcome.totals.licensed)} assigned, ${formatCount(outcome.totals.awaitingInvitation)} pending invitation, ${formatCount(outcome.totals.failed)} failed.`
+        : outcome.state === 'completed' && this.backend === 'intune'
+        ? intuneFinishedText(bookTitle, outcome)
         : outcome.state === 'completed'
         ? outcome.installIntent === 'available'
           ? `Finished assigning "${bookTitle}" as Available: ${formatCount(outcome.totals.offered ?? 0)} members were told it is there for them and get it with **my books**, up to ${formatCount(outcome.budget ?? 0)} licenses; nothing was spent yet.`

@@ -1,7 +1,6 @@
 import { TeamsActivityHandler, type AdaptiveCardInvokeResponse, type AdaptiveCardInvokeValue, type ConversationState, type InvokeResponse, type StatePropertyAccessor, type TurnContext, type ChannelAccount } from 'botbuilder';
 import type { DialogState } from 'botbuilder-dialogs';
 import { welcomeCard } from '../cards/cardTemplates';
-import { memberHelpCard } from '../cards/myBooksCards';
 import type { MainDialog } from '../dialogs/MainDialog';
 import { sendCard } from '../dialogs/replies';
 import type { ConversationReferenceRecorder } from './ConversationReferenceRecorder';
@@ -47,7 +46,7 @@ export class VppBooksBot extends TeamsActivityHandler {
       const botInstalled = (context.activity.membersAdded ?? []).some((m: ChannelAccount) => m.id === botId);
       // Greet once per install (the bot itself joined) or a person joining a 1:1 chat.
       if (botInstalled || (humans.length > 0 && context.activity.conversation?.conversationType === 'personal')) {
-        await sendCard(context, (await this.isMember(context)) ? memberHelpCard({ approver: false }) : welcomeCard());
+        await sendCard(context, (await this.isMember(context)) ? this.mainDialog.memberHelpCard(false) : welcomeCard());
       }
       await next();
     });

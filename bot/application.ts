@@ -65,6 +65,19 @@ import { MemberMessenger } from './MemberMessenger';
 import { TeamsUserReach } from './ApproverReach';
 import { productionPublicBaseUrl } from './memberExports';
 import { VppBooksBot } from './VppBooksBot';
+import { IntuneGraphClient } from '../services/intune/IntuneGraphClient';
+import { IntuneTokenCustody } from '../services/intune/IntuneTokenCustody';
+import { IntuneSyncEngine } from '../services/intune/IntuneSyncEngine';
+import { IntuneTokenMirror } from '../services/intune/IntuneTokenMirror';
+import { IntuneAssignmentExecutor } from '../services/intune/IntuneAssignmentExecutor';
+import { IntuneBudgetWatcher } from '../services/intune/IntuneBudgetWatcher';
+import { IntuneAssignmentPlanner } from '../services/intune/IntuneAssignmentPlanner';
+import { intuneLicenseCounts } from '../services/intune/intuneLicenseCounts';
+import { IntuneBookMonitor } from '../services/intune/IntuneBookMonitor';
+import { IntuneMemberBooks } from '../services/assignments/memberBooks';
+import type { AssignmentDelivery, StandingAssignments, TokenSyncer } from '../services/backend/ports';
+import type { VppToken } from '../services/store/entities/vppToken';
+import type { AssignmentRun } from '../services/store/repositories/AssignmentRunRepository';
 import { TurnRateLimiter } from './TurnRateLimiter';
 
 export interface RunningApplication {
@@ -130,10 +143,16 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     // mdmId: every answer's mdmInfo is checked against it; a client that sees another MDM spends nothing more.
     const apple = new AppleClientFactory({ baseUrl: appleBaseUrl, logger, pollIntervalMs: config.apple.statusPollIntervalMs, mdmId: config.apple.mdmId, retry: { deadlineMs: config.apple.retryDeadlineMs } });
     const runs = new AssignmentRunRepository(store.containers.assignments);
+    // Intune mode: Intune holds the tokens and spends the licenses; the bot reaches it through Graph with its own
+    // identity (DeviceManagementApps.ReadWrite.All; see docs/deploy.md). Apple is still read, never written, on upload.
+    const intune =
+      config.backend === 'intune' && endpoints.intuneGraphBaseUrl ? new IntuneGraphClient({ baseUrl: endpoints.intuneGraphBaseUrl, ...graphSignInFor(config.botAuth), logger }) : undefined;
+    if (config.backend === 'intune' && !intune) throw new Error('Intune mode needs Graph for Intune (INTUNE_GRAPH_BASE_URL)');
     const tokens = new TokenService({
       store,
       cipher,
       apple,
+      custody: intune ? new IntuneTokenCustody({ intune }) : undefined,
       mdm: { id: config.apple.mdmId, name: config.apple.mdmName },
       alsoRemove: [
         (tokenId) => runs.deleteAllForToken(tokenId),
@@ -159,22 +178,33 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     });
     const adapter = createAdapter(config, logger, options.auth?.overrides, options.auth?.credentialsFactory);
     const outbox = new NotificationOutbox({ store, sender: new TeamsProactiveSender(adapter, config.botAuth.appId), instanceId: config.instanceId, logger });
-    const engine = new SyncEngine({
-      store,
-      cipher,
-      apple,
-      mdm: { id: config.apple.mdmId, name: config.apple.mdmName },
-      metadata: endpoints.appleMetadataUrl ? new BookMetadataClient({ lookupUrl: endpoints.appleMetadataUrl, logger }) : undefined,
-      lowLicenses: config.notifications.lowLicenses,
-      logger,
-    });
+    const engine: TokenSyncer = intune
+      ? new IntuneSyncEngine({ store, intune, lowLicenses: config.notifications.lowLicenses, logger, pollIntervalMs: config.intune.syncPollIntervalMs })
+      : new SyncEngine({
+          store,
+          cipher,
+          apple,
+          mdm: { id: config.apple.mdmId, name: config.apple.mdmName },
+          metadata: endpoints.appleMetadataUrl ? new BookMetadataClient({ lookupUrl: endpoints.appleMetadataUrl, logger }) : undefined,
+          lowLicenses: config.notifications.lowLicenses,
+          logger,
+        });
+    // Tokens added or removed in Intune itself show up in the bot before each round of syncs.
+    const mirror = intune ? new IntuneTokenMirror({ store, intune, tenantId: config.tenantId, logger }) : undefined;
     const recipients = new AdminRecipients({
       store,
       isAdmin: async (tenantId, aadObjectId) => (await policy.authorize({ tenantId, aadObjectId })).allowed,
       adminChannelConversationId: config.notifications.adminChannelConversationId,
     });
     const notifier = new TokenNotifier({ store, outbox, recipients, messages: noticeMessages, logger });
-    const sync = new SyncService({ engine, store, instanceId: config.instanceId, afterSync: (outcome) => notifier.afterSync(outcome), logger });
+    const sync = new SyncService({
+      engine,
+      store,
+      instanceId: config.instanceId,
+      afterSync: (outcome) => notifier.afterSync(outcome),
+      logger,
+      ...(mirror ? { beforeRound: () => mirror.run(), refreshToken: (token: VppToken) => mirror.refresh(token) } : {}),
+    });
     const syncResults = new SyncResultNotices({ store, outbox, sync, messages: noticeMessages, logger });
     const scheduler = new SyncScheduler({
       sync,
@@ -197,8 +227,17 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
     const clients = appleClientProvider(cipher, apple);
     // Late-bound: the approval service needs the executor, which reports through this messenger.
-    const late: { approvals?: ApprovalService; reconciler?: StandingAssignmentReconciler; claims?: BookClaimService } = {};
-    const messenger = new RequesterMessenger(store.conversations, outbox, adapter, config.botAuth.appId, logger, async (request) => (await late.approvals?.refreshFor(request)) ?? [], (tenantId, approvalId, copy) => store.approvals.addCopy(tenantId, approvalId, copy));
+    const late: { approvals?: ApprovalService; reconciler?: StandingAssignments; claims?: BookClaimService } = {};
+    const messenger = new RequesterMessenger({
+      conversations: store.conversations,
+      outbox,
+      adapter,
+      appId: config.botAuth.appId,
+      logger,
+      refreshFor: async (request) => (await late.approvals?.refreshFor(request)) ?? [],
+      recordCopy: (tenantId, approvalId, copy) => store.approvals.addCopy(tenantId, approvalId, copy),
+      backend: config.backend,
+    });
     // Issue #15: members are told in their personal chat (told once per run, member and kind); the bot installs
     // itself for those without a chat. Delivery and the requester's "who could not be reached" run in the background.
     let publicBaseUrl = config.mode === 'production' ? productionPublicBaseUrl(process.env) : undefined;
@@ -224,7 +263,13 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       runState: async (tokenId, runId) => (await runs.get(tokenId, runId))?.state,
       logger,
     });
-    const executor = new AssignmentExecutor({
+    const afterCompleted = (run: AssignmentRun): void => {
+      if (!run.pass) late.reconciler?.afterDelivery(run.tokenId, run.id);
+      else if (run.topUp?.state === 'approved') late.reconciler?.topUpApproved(run.tokenId, run.id);
+    };
+    const executor: AssignmentDelivery = intune
+      ? new IntuneAssignmentExecutor({ store, runs, directory, intune, reporter: messenger, logger, instanceId: config.instanceId, afterCompleted })
+      : new AssignmentExecutor({
       memberNotices,
       store,
       runs,
@@ -235,10 +280,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       progressEveryUsers: config.assignProgressEveryUsers,
       instanceId: config.instanceId,
       wait: { intervalMs: config.apple.statusPollIntervalMs },
-      afterCompleted: (run) => {
-        if (!run.pass) late.reconciler?.afterDelivery(run.tokenId, run.id);
-        else if (run.topUp?.state === 'approved') late.reconciler?.topUpApproved(run.tokenId, run.id);
-      },
+      afterCompleted,
       onTokenTakenOver: async (token) => {
         await notifier.notifyToken(token);
       },
@@ -253,12 +295,15 @@ export async function startApplication(config: AppConfig, logger: Logger, option
           late.reconciler?.topUpApproved(tokenId, runId);
           late.claims?.topUpApproved(tokenId, runId);
         },
+        // Intune mode: a refused top-up takes the groups' assignment off the book in Intune, so no more licenses go.
+        topUpDeclined: (tokenId, runId) => late.reconciler?.topUpDeclined?.(tokenId, runId),
       },
+      backend: config.backend,
       expiryMs: config.approvals.expiryMs,
       logger,
       approvers: approverDirectory,
       // An approval is checked against Apple's counts for that one book, read at the moment of approving.
-      licenses: appleLicenseCounts(store, clients),
+      licenses: intune ? intuneLicenseCounts(store, intune) : appleLicenseCounts(store, clients),
       groupUserCount: (groupId) => directory.countMembers(groupId, 'user'),
       reach: userReach,
     });
@@ -274,16 +319,19 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       },
     };
     // Standing assignments: after every sync, and on `reconcile`, newcomers get the book within the approved budget.
-    const reconciler = new StandingAssignmentReconciler({
-      store,
-      runs,
-      directory,
-      clients,
-      executor,
-      topUps: topUpRequests,
-      instanceId: config.instanceId,
-      logger,
-    });
+    // Intune mode: Intune licenses newcomers by itself, so the budget is kept by watching the groups grow.
+    const reconciler: StandingAssignments = intune
+      ? new IntuneBudgetWatcher({ store, runs, directory, intune, topUps: topUpRequests, instanceId: config.instanceId, logger })
+      : new StandingAssignmentReconciler({
+          store,
+          runs,
+          directory,
+          clients,
+          executor,
+          topUps: topUpRequests,
+          instanceId: config.instanceId,
+          logger,
+        });
     late.reconciler = reconciler;
     sync.afterEachSync(async (outcome) => {
       if (outcome.status === 'completed') reconciler.afterSync(outcome.tokenId);
@@ -293,22 +341,26 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     const groupCounts = new GroupMemberCounts(directory);
     const reconcileCommand = new ReconcileCommand(bookSearch, tokens, reconciler, outbox, logger);
     // Available assignments: members get the book themselves (`my books` → Get) within the approved budget.
-    const claims = new BookClaimService({ store, runs, directory, clients, topUps: topUpRequests, notices: memberNotices, logger, wait: { intervalMs: config.apple.statusPollIntervalMs } });
+    // Intune mode has no claims: Intune hands Available books out through Company Portal.
+    const claims = intune ? undefined : new BookClaimService({ store, runs, directory, clients, topUps: topUpRequests, notices: memberNotices, logger, wait: { intervalMs: config.apple.statusPollIntervalMs } });
     late.claims = claims;
+    const storedStatus = new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'));
+    // Intune mode: the same status, with the installs Intune reports per device and user.
+    const monitor = intune ? new IntuneBookMonitor({ stored: storedStatus, intune, groupName: async (id) => (await directory.getGroup(id)).displayName }) : storedStatus;
 
     const flows = [
       ...tokenFlows({ tokens, reader: new TokenFileReader({ production: config.mode === 'production', allowedHosts: config.tokenDownload.hosts, allowLoopback: config.mode === 'local' }) }),
       ...bookFlows({ catalog: new BookCatalog(store) }),
-      ...syncFlows({ tokens, poster: outbox, results: syncResults, history: sync, bookStatus: new BookStatusDialog(new BookStatusService(store, runs, (groupId) => directory.countMembers(groupId, 'user'))) }),
-      ...assignFlows({ books: bookSearch, directory, planner: new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, executor, isAdmin, reconcile: reconcileCommand, groupCounts }),
-      ...memberFlows({ claims }),
+      ...syncFlows({ tokens, poster: outbox, results: syncResults, history: sync, backend: config.backend, bookStatus: new BookStatusDialog(storedStatus, monitor) }),
+      ...assignFlows({ books: bookSearch, directory, planner: intune ? new IntuneAssignmentPlanner(directory, intune, runs) : new AssignmentPlanner(store, directory, clients, runs), approvals, approverNotice: messenger, executor, isAdmin, reconcile: reconcileCommand, groupCounts }),
+      ...memberFlows({ claims: claims ?? new IntuneMemberBooks({ store, runs, directory }) }),
     ];
 
     const conversationState = new ConversationState(new CosmosBotStorage(database));
     const guard = new AccessGuard(policy, store.audit, logger, (tenantId, id) => approverDirectory.isApprover(tenantId, id));
     // Typeahead search on the assign flow's cards: the admin's books, and directory groups with what they hold.
     const typeahead = new TypeaheadSearch({ books: new BookResults(bookSearch), groups: new GroupResults(directory, groupCounts) });
-    const bot = new VppBooksBot(conversationState, new MainDialog(flows, guard), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin, new TurnRateLimiter(config.rateLimits, { logger, now: options.rateLimitClock }), new SearchInvokeHandler(typeahead, guard, logger));
+    const bot = new VppBooksBot(conversationState, new MainDialog(flows, guard, { backend: config.backend }), new ConversationReferenceRecorder(store.conversations, logger), approvalCards, isAdmin, new TurnRateLimiter(config.rateLimits, { logger, now: options.rateLimitClock }), new SearchInvokeHandler(typeahead, guard, logger));
     const server = createBotServer({
       adapter,
       bot,
@@ -326,7 +378,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     // Chat-requested syncs a previous process left running are restarted, and their results posted once.
     await syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));
     // Claims a previous process left half-way are finished; waiting ones get licenses a top-up added.
-    await claims.resumeClaims().catch((err: unknown) => logger.warn({ err }, 'resuming book claims failed'));
+    await claims?.resumeClaims().catch((err: unknown) => logger.warn({ err }, 'resuming book claims failed'));
     // Member notices a previous process left go out now (locally, download links point at this server).
     publicBaseUrl ??= config.mode === 'local' ? listening.url : undefined;
     await memberNotices.start();
@@ -340,7 +392,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       approvals.recoverApproved().catch((err: unknown) => logger.warn({ err }, 'recovering approved requests failed'));
       executor.resumeAll().catch((err: unknown) => logger.warn({ err }, 'resuming assignments failed'));
       syncResults.resume().catch((err: unknown) => logger.warn({ err }, 'resuming requested syncs failed'));
-      claims.resumeClaims().catch((err: unknown) => logger.warn({ err }, 'resuming book claims failed'));
+      claims?.resumeClaims().catch((err: unknown) => logger.warn({ err }, 'resuming book claims failed'));
       if (keyRotation.rotating) keyRotation.run().catch((err: unknown) => logger.warn({ err }, 're-encrypting stored tokens failed'));
     }, BACKGROUND_SWEEP_MS);
     sweep.unref();
@@ -354,7 +406,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       // After the syncs: a sync finishing during shutdown starts a reconciliation, which ends before Cosmos closes.
       await reconcileCommand.idle();
       await reconciler.idle();
-      await claims.idle();
+      await claims?.idle();
       await executor.stop();
       // Before the outbox: sends under way finish, those waiting to be retried fail at once (they stay pending
       // for the next start, where they are tried again) rather than holding the shutdown up for a backoff.

@@ -8,6 +8,8 @@ export interface ServiceEndpoints {
   appleMetadataUrl: string | undefined;
   graphBaseUrl: string;
   managedAppleIdAttribute: string | undefined;
+  /** Graph's Intune endpoint (with its version) in Intune mode; undefined in Apple mode. */
+  intuneGraphBaseUrl: string | undefined;
 }
 
 export interface StartedServices {
@@ -68,8 +70,8 @@ export async function startServices(config: AppConfig, logger: Logger): Promise<
     const local = await loadLocalServices();
     return local.startLocalServices(config, logger);
   }
-  if (!config.cosmos.endpoint || !config.apple.baseUrl || !config.directory.graphBaseUrl) {
-    throw new Error('production configuration lacks Cosmos, Apple or Graph endpoints');
+  if (!config.cosmos.endpoint || !config.apple.baseUrl || !config.directory.graphBaseUrl || (config.backend === 'intune' && !config.intune.graphBaseUrl)) {
+    throw new Error('production configuration lacks Cosmos, Apple, Graph or Intune endpoints');
   }
   return {
     stops: [],
@@ -79,6 +81,7 @@ export async function startServices(config: AppConfig, logger: Logger): Promise<
       appleMetadataUrl: config.apple.metadataUrl,
       graphBaseUrl: config.directory.graphBaseUrl,
       managedAppleIdAttribute: config.directory.managedAppleIdAttribute,
+      intuneGraphBaseUrl: config.backend === 'intune' ? config.intune.graphBaseUrl : undefined,
     },
   };
 }

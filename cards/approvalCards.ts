@@ -1,5 +1,6 @@
 import { escapeMarkdown } from '../services/common/chatText';
 import { formatCount, formatDateTime } from '../services/common/format';
+import type { BackendKind } from '../services/backend/ports';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import approvalRequestTemplate from './approvalRequest.json';
 import approvalNoticeTemplate from './approvalNotice.json';
@@ -53,6 +54,8 @@ export interface ApprovalCardOptions {
   refreshUserIds?: readonly string[] | undefined;
   /** One line for the clicker: why nothing changed, say. */
   notice?: string | undefined;
+  /** Who spends the licenses (`VPP_BACKEND`): in Intune mode the card says how the budget is kept there. Apple by default. */
+  backend?: BackendKind | undefined;
 }
 
 /** The approval request as one card whose content follows the request's state (Universal Actions). */
@@ -63,7 +66,7 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
     { title: 'Book', value: bookTitle },
     { title: 'Groups', value: escapeMarkdown(request.summary.groupName) },
     { title: 'Intent', value: intentLabel(request.summary.installIntent) },
-    ...(topUp ? [{ title: 'Why', value: topUpReason(request.summary) }] : []),
+    ...(topUp ? [{ title: 'Why', value: topUpReason(request.summary, options.backend) }] : []),
     { title: 'Licenses approved by this', value: topUp ? `${formatCount(request.summary.licensesNeeded)} more` : licensesLine(request.summary) },
     { title: 'Requested by', value: nameOf(request.requestedBy) },
     { title: 'Requested', value: formatDateTime(request.requestedDateTime) },
@@ -74,6 +77,7 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
     stateLabel: stateLabel(request),
     facts,
     notice: options.notice ?? '',
+    intuneNote: options.backend === 'intune' ? intuneBudgetNote(request) : '',
     actionable: options.actionable && request.state === 'pending',
     withdrawable: options.withdrawable === true && request.state === 'pending',
     resendable: options.resendable === true && request.state === 'pending',
@@ -86,15 +90,30 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
   return card;
 }
 
+/**
+ * How the budget is kept in Intune mode, said plainly: Intune licenses whoever joins the groups by itself, so the
+ * bot can only watch, ask for more, and take the groups off the book when that is refused.
+ */
+function intuneBudgetNote(request: ApprovalView): string {
+  if (request.kind === 'topUp') {
+    return 'Intune licenses new members of these groups by itself, so these licenses may be spent already. If this is rejected, the bot removes the groups\' assignment of the book in Intune so no more licenses are spent (licenses already spent stay).';
+  }
+  const approved = formatCount(request.summary.licensesNeeded + (request.summary.headroom ?? 0));
+  return `Intune licenses new members of these groups by itself. When the groups outgrow the ${approved} approved licenses, approvers are asked for more; if that is rejected, the bot removes the groups' assignment in Intune so no more licenses are spent (licenses already spent stay).`;
+}
+
 /** "12 more people joined 'Year 9 Form 9A' …": why a top-up is asked for, as chat Markdown (the group name escaped). */
-export function topUpReason(summary: { groupName: string; licensesNeeded: number; joined?: number | undefined; asked?: number | undefined }): string {
+export function topUpReason(summary: { groupName: string; licensesNeeded: number; joined?: number | undefined; asked?: number | undefined }, backend: BackendKind = 'apple'): string {
   const groupName = escapeMarkdown(summary.groupName);
   if (summary.asked !== undefined) {
     const who = `${formatCount(summary.asked)} ${summary.asked === 1 ? 'member' : 'members'} of ${groupName}`;
     return `${who} asked for the book (my books), and the licenses approved for it are used up. Approve ${formatCount(summary.licensesNeeded)} more licenses? They get it once approved.`;
   }
   const people = summary.joined ?? summary.licensesNeeded;
-  return `${formatCount(people)} more ${people === 1 ? 'person' : 'people'} joined ${groupName} since the book was assigned, and the licenses approved for it are used up. Approve ${formatCount(summary.licensesNeeded)} more licenses? Nobody gets one until then.`;
+  const joined = `${formatCount(people)} more ${people === 1 ? 'person' : 'people'} joined ${groupName} since the book was assigned`;
+  // Intune licensed them as they joined: the question is whether the assignment may keep spending.
+  if (backend === 'intune') return `${joined}, beyond the licenses approved for it. Approve ${formatCount(summary.licensesNeeded)} more licenses, so the assignment stays in Intune?`;
+  return `${joined}, and the licenses approved for it are used up. Approve ${formatCount(summary.licensesNeeded)} more licenses? Nobody gets one until then.`;
 }
 
 /** "70 (60 needed + 10 for newcomers)": what an approval approves, spelled out. */

@@ -2,7 +2,7 @@ import { escapeMarkdown } from '../services/common/chatText';
 import { formatCount, formatDateTime } from '../services/common/format';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import { intentLabel } from './approvalCards';
-import { budgetGauge, licenseDonut, MAX_CHARTED_ENTRIES } from './charts';
+import { budgetGauge, licenseDonut, MAX_CHARTED_ENTRIES, percent, type DonutChartData } from './charts';
 import bookStatusTemplate from './bookStatus.json';
 
 const STATUS_LABEL: Record<string, string> = {
@@ -10,11 +10,31 @@ const STATUS_LABEL: Record<string, string> = {
   rejected: 'Rejected or expired',
   approved: 'Approved, starting',
   inProgress: 'In progress',
-  paused: 'Paused: Apple is not answering (resumes by itself)',
   completed: 'Completed',
   partiallyCompleted: 'Completed with failures',
   failed: 'Failed',
 };
+
+/** Structurally matches services/assignments' IntuneBookState. */
+interface IntuneStateView {
+  assignments: ReadonlyArray<{
+    target:
+      | { kind: 'group' | 'excludedGroup'; groupId: string; groupName?: string | undefined }
+      | { kind: 'allUsers' | 'allDevices' }
+      | { kind: 'other'; type: string };
+    installIntent: 'available' | 'required' | 'uninstall' | 'availableWithoutEnrollment';
+    byBot: boolean;
+  }>;
+  missing: readonly string[];
+  summary?:
+    | { installedDeviceCount: number; failedDeviceCount: number; notInstalledDeviceCount: number; installedUserCount: number; failedUserCount: number; notInstalledUserCount: number }
+    | undefined;
+  failedDevices: ReadonlyArray<{ deviceName: string; userName?: string | undefined; errorCode?: string | undefined }>;
+  failedDeviceCount: number;
+  devicesRead: number;
+  complete: boolean;
+  problems: readonly string[];
+}
 
 /** Structurally matches services/assignments' BookStatus. */
 export interface BookStatusView {
@@ -46,14 +66,23 @@ export interface BookStatusView {
         }
       | undefined;
     lastError?: string | undefined;
+    withdrawnFromIntune?: string | undefined;
     lastModifiedDateTime: string;
   }>;
+  /** Intune mode: the book's assignments and install state in Intune. */
+  intune?: IntuneStateView | undefined;
 }
 
-/** Names and titles are escaped here; reasons, errors and problems are the services' own chat text. */
+/**
+ * Names and titles are escaped here; reasons, errors and problems are the services' own chat text. In
+ * Intune mode the card adds Intune's install state, and each group shows what the bot asked for (intent,
+ * status, budget), not Apple's per-user counts: Intune licenses and installs, and reports per device.
+ */
 export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
   const tokenName = escapeMarkdown(view.token.displayName);
   const charted = view.groups.length <= MAX_CHARTED_ENTRIES;
+  const intune = view.intune;
+  const source = intune ? 'Intune' : 'Apple';
   return renderCard(bookStatusTemplate, {
     bookTitle: escapeMarkdown(view.book.title),
     licenseLine: view.book.unlimited
@@ -61,16 +90,19 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
       : `${tokenName}: ${formatCount(view.book.usedLicenseCount)} of ${formatCount(view.book.totalLicenseCount)} licenses used, ${formatCount(view.book.availableLicenseCount)} available${view.reserved ? `, ${formatCount(view.reserved)} of them held for requests and approved assignments` : ''}.`,
     // A free book has no whole to show a share of.
     licenseChart: view.book.unlimited ? { show: false } : licenseDonut({ used: view.book.usedLicenseCount, available: view.book.availableLicenseCount, reserved: view.reserved }),
+    intune: intune ? intuneSection(intune) : { show: false },
+    groupsHeading: intune && view.groups.length > 0 ? 'Assigned through me' : '',
+    noGroupsText: intune ? 'I have not assigned this book to any group. Type **assign** to assign it.' : 'This book is not assigned to any group yet. Type **assign** to assign it.',
     groups: view.groups.map((g) => ({
       groupName: escapeMarkdown(g.groupName),
       budgetChart: charted && g.budget ? budgetGauge(g.budget.spent, g.budget.approved) : { show: false },
       facts: [
         { title: 'Intent', value: intentLabel(g.installIntent) },
-        { title: 'Status', value: STATUS_LABEL[g.status] ?? g.status },
+        { title: 'Status', value: g.status === 'paused' ? `Paused: ${source} is not answering (resumes by itself)` : (STATUS_LABEL[g.status] ?? g.status) },
         ...(g.members === undefined ? [] : [{ title: 'Members now', value: formatCount(g.members) }]),
-        { title: 'Users', value: formatCount(g.counts.processed) },
-        ...intentFacts(g),
-        { title: 'Failed', value: formatCount(g.counts.failed) },
+        ...(intune
+          ? []
+          : [{ title: 'Users', value: formatCount(g.counts.processed) }, ...intentFacts(g), { title: 'Failed', value: formatCount(g.counts.failed) }]),
         ...(g.budget
           ? [
               { title: 'Licenses approved / spent / left', value: `${formatCount(g.budget.approved)} / ${formatCount(g.budget.spent)} / ${formatCount(g.budget.left)}` },
@@ -78,16 +110,102 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
             ]
           : []),
         ...standingFacts(g.standing),
+        ...(g.withdrawnFromIntune
+          ? [{ title: 'Taken off in Intune', value: `${formatDateTime(g.withdrawnFromIntune)}: its top-up was refused, so Intune licenses no newcomers (licenses already spent stay)` }]
+          : []),
         { title: 'Updated', value: formatDateTime(g.lastModifiedDateTime) },
       ],
       reasons: [
-        ...g.reasons.map((r) => ({ text: `${formatCount(r.count)} × ${r.message} (Apple ${r.code})` })),
+        ...g.reasons.map((r) => ({ text: `${formatCount(r.count)} × ${r.message} (${source} ${r.code})` })),
         ...(g.lastError ? [{ text: g.lastError }] : []),
         ...(g.standing?.problem ? [{ text: g.standing.problem }] : []),
       ],
       failedUsers: failedUserLines(g.failedUsers ?? [], g.counts.failed),
     })),
   });
+}
+
+const INTUNE_INTENT: Record<IntuneStateView['assignments'][number]['installIntent'], string> = {
+  required: 'Required',
+  available: 'Available',
+  uninstall: 'Uninstall',
+  availableWithoutEnrollment: 'Available without enrollment',
+};
+
+/** Intune's part: problems reading it, the devices as a donut, users in words, its assignments, and the failed devices. */
+function intuneSection(intune: IntuneStateView): Record<string, unknown> {
+  const deviceChart = intune.summary ? installDonut(intune.summary) : { show: false, data: [], text: '' };
+  return {
+    show: true,
+    problems: intune.problems.map((text) => ({ text: `⚠️ ${text}` })),
+    deviceChart,
+    // With nothing to draw the numbers stand alone ("0 installed …" says no device reported yet).
+    devicesText: intune.summary && !deviceChart.show ? deviceChart.text : '',
+    usersLine: intune.summary
+      ? `Users: ${formatCount(intune.summary.installedUserCount)} with it on all their devices, ${formatCount(intune.summary.failedUserCount)} with a failed device, ${formatCount(intune.summary.notInstalledUserCount)} not installed.`
+      : '',
+    assignments: intune.assignments.map((a) => ({ text: `${targetName(a.target)}: ${INTUNE_INTENT[a.installIntent]}${a.byBot ? '' : ' (made in Intune, not through me)'}` })),
+    noAssignments: intune.assignments.length === 0 && intune.problems.length === 0,
+    missingLine: intune.missing.length > 0 ? `⚠️ Assigned through me but not in Intune any more: ${intune.missing.map(escapeMarkdown).join(', ')}.` : '',
+    ...failedDeviceLines(intune),
+  };
+}
+
+/** A book's devices in Intune as a donut: installed, failed, not installed; the same numbers in words. */
+function installDonut(summary: NonNullable<IntuneStateView['summary']>): DonutChartData {
+  const installed = summary.installedDeviceCount;
+  const failed = summary.failedDeviceCount;
+  const notInstalled = summary.notInstalledDeviceCount;
+  const total = installed + failed + notInstalled;
+  const data: DonutChartData['data'] = [
+    { legend: 'Installed', value: installed, color: 'categoricalBlue' },
+    { legend: 'Failed', value: failed, color: 'attention' },
+    { legend: 'Not installed', value: notInstalled, color: 'neutral' },
+  ];
+  return {
+    show: total > 0,
+    // A part with nothing in it gets no legend entry.
+    data: data.filter((d) => d.value > 0),
+    text: `Devices: ${formatCount(installed)} of ${formatCount(total)} installed (${percent(installed, total)}), ${formatCount(failed)} failed, ${formatCount(notInstalled)} not installed.`,
+  };
+}
+
+function targetName(target: IntuneStateView['assignments'][number]['target']): string {
+  switch (target.kind) {
+    case 'group':
+      return target.groupName ? escapeMarkdown(target.groupName) : `Group ${target.groupId}`;
+    case 'excludedGroup':
+      return `Excluded: ${target.groupName ? escapeMarkdown(target.groupName) : `group ${target.groupId}`}`;
+    case 'allUsers':
+      return 'All users';
+    case 'allDevices':
+      return 'All devices';
+    case 'other':
+      return `Another kind of target (${escapeMarkdown(target.type)})`;
+  }
+}
+
+/**
+ * The first failed devices by name, user and Intune's error code, and how many more. When the read stopped
+ * before the end, the heading says which devices were read and Intune's summary gives the total.
+ */
+function failedDeviceLines(intune: IntuneStateView): { failedHeading: string; failedDevices: Array<{ text: string }> } {
+  const total = intune.complete ? intune.failedDeviceCount : Math.max(intune.failedDeviceCount, intune.summary?.failedDeviceCount ?? 0);
+  if (total === 0) return { failedHeading: '', failedDevices: [] };
+  const read = formatCount(intune.devicesRead);
+  const shown = intune.failedDevices.map((d) => {
+    const device = d.deviceName ? escapeMarkdown(d.deviceName) : 'A device without a name';
+    const user = d.userName ? ` (${escapeMarkdown(d.userName)})` : '';
+    return { text: `${device}${user}: ${d.errorCode ? `error ${escapeMarkdown(d.errorCode)}` : 'no error code given'}` };
+  });
+  if (shown.length === 0) {
+    return { failedHeading: 'Failed devices', failedDevices: [{ text: `Intune counts ${formatCount(total)} failed devices, none of them among the first ${read} devices it listed.` }] };
+  }
+  const more = total - shown.length;
+  return {
+    failedHeading: intune.complete ? 'Failed devices' : `Failed devices, from the first ${read} devices Intune listed`,
+    failedDevices: more > 0 ? [...shown, { text: `… and ${formatCount(more)} more` }] : shown,
+  };
 }
 
 /** Required: licensed, invited and not joined yet, licensed after joining. Available: offered, got it. */

@@ -27,6 +27,8 @@ export function renderCard(template: object, data: object): AdaptiveCardJson {
 
 export interface HelpCardData {
   commands: ReadonlyArray<{ command: string; description: string }>;
+  /** Who holds the tokens (VPP_BACKEND), in a sentence. */
+  backend: string;
 }
 
 export function helpCard(data: HelpCardData): AdaptiveCardJson {

@@ -2,6 +2,7 @@ import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import memberHelpTemplate from './memberHelp.json';
 import myBooksTemplate from './myBooks.json';
+import type { BackendKind } from '../services/backend/ports';
 
 /** One book on the member's card; structurally matches the service's MemberBook. */
 interface MemberBookView {
@@ -17,6 +18,20 @@ interface MemberBookView {
 export interface MyBooksView {
   offered: readonly MemberBookView[];
   yours: readonly MemberBookView[];
+}
+
+/** Intune mode; structurally matches the service's IntuneShelf. */
+interface IntuneBooksView {
+  delivery: 'intune';
+  available: readonly IntuneBookView[];
+  required: readonly IntuneBookView[];
+}
+
+interface IntuneBookView {
+  tokenId: string;
+  title: string;
+  author?: string | undefined;
+  coverUrl?: string | undefined;
 }
 
 /** Each status in words, led by an emoji rather than a colour: green and yellow text are too faint in Teams' light theme. */
@@ -43,10 +58,22 @@ function bookData(book: MemberBookView): Record<string, unknown> {
   };
 }
 
-/** `my books`: what the member may get (with Get) and what is theirs already. */
-export function myBooksCard(view: MyBooksView): AdaptiveCardJson {
+/** Apple mode's section headings and closing line: the bot licenses, the member reads in the Books app. */
+const APPLE_WORDS = {
+  offeredHeading: 'Available to you',
+  yoursHeading: 'Yours',
+  footer: 'Read them in the Books app on your iPhone, iPad or Mac. A book you get stays yours.',
+};
+
+/**
+ * `my books`: in Apple mode what the member may get (with Get) and what is theirs already; in Intune mode
+ * the books assigned to them and where each comes from, with no Get (Intune delivers).
+ */
+export function myBooksCard(view: MyBooksView | IntuneBooksView): AdaptiveCardJson {
+  if ('delivery' in view) return intuneBooksCard(view);
   const empty = view.offered.length === 0 && view.yours.length === 0;
   return renderCard(myBooksTemplate, {
+    ...APPLE_WORDS,
     intro: view.offered.length > 0 ? 'Books your organisation makes available to you. Press **Get** and the book is yours.' : 'Books your organisation gave you, and any you may get.',
     hasOffered: view.offered.length > 0,
     hasYours: view.yours.length > 0,
@@ -56,20 +83,59 @@ export function myBooksCard(view: MyBooksView): AdaptiveCardJson {
   });
 }
 
+const COMPANY_PORTAL_NOTE = '📲 Open Company Portal on your iPad or iPhone and install it from there.';
+const INSTALLS_ITSELF_NOTE = '📲 Installs on your managed iPad or iPhone by itself.';
+
+/** A book Intune delivers: where it comes from in words, and no button (there is nothing to get from the bot). */
+function intuneBookData(book: IntuneBookView, note: string): Record<string, unknown> {
+  return {
+    tokenId: book.tokenId,
+    runId: '',
+    title: escapeMarkdown(book.title),
+    plainTitle: book.title,
+    author: escapeMarkdown(book.author ?? ''),
+    coverUrl: book.coverUrl ?? '',
+    note,
+    canGet: false,
+    invitationUrl: '',
+  };
+}
+
+function intuneBooksCard(view: IntuneBooksView): AdaptiveCardJson {
+  const empty = view.available.length === 0 && view.required.length === 0;
+  return renderCard(myBooksTemplate, {
+    offeredHeading: 'Available to you in Company Portal',
+    yoursHeading: 'Installed for you',
+    footer: 'Intune puts these books on the iPads and iPhones your organisation manages. Read them in the Books app.',
+    intro: 'Books your organisation assigns to groups you are in. Intune delivers them, so there is nothing to press here.',
+    hasOffered: view.available.length > 0,
+    hasYours: view.required.length > 0,
+    offered: view.available.map((b) => intuneBookData(b, COMPANY_PORTAL_NOTE)),
+    yours: view.required.map((b) => intuneBookData(b, INSTALLS_ITSELF_NOTE)),
+    emptyText: empty ? 'No books are assigned to you right now. When your IT team assigns a book to a group you are in, it shows up here.' : '',
+  });
+}
+
 /**
  * What someone who is not a VPP Books admin may type, as their help card lists it; their typo suggestions
  * come from the same list (dialogs/members/memberCommands.ts), so nobody is pointed at a command that would
  * only refuse them.
  */
-export function memberHelpCommands(options: { approver: boolean }): Array<{ command: string; description: string }> {
+export function memberHelpCommands(options: { approver: boolean; backend: BackendKind }): Array<{ command: string; description: string }> {
   return [
-    { command: 'my books', description: 'The books available to you, with a Get button, and the books already yours.' },
+    {
+      command: 'my books',
+      description:
+        options.backend === 'intune'
+          ? 'The books assigned to you, and where each one comes from: Company Portal, or your managed iPad or iPhone by itself.'
+          : 'The books available to you, with a Get button, and the books already yours.',
+    },
     ...(options.approver ? [{ command: 'approvals', description: 'Assignment requests waiting for your decision.' }] : []),
     { command: 'help', description: 'Show this help.' },
   ];
 }
 
 /** `help` for someone who is not a VPP Books admin: the little they can do. */
-export function memberHelpCard(options: { approver: boolean }): AdaptiveCardJson {
+export function memberHelpCard(options: { approver: boolean; backend: BackendKind }): AdaptiveCardJson {
   return renderCard(memberHelpTemplate, { commands: memberHelpCommands(options) });
 }

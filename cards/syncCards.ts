@@ -94,12 +94,14 @@ const HEALTH: Record<TokenStatusView['health'], { label: string; emoji: string }
   unhealthy: { label: 'Unhealthy', emoji: '⛔' },
 };
 
-export function statusBoardCard(tokens: readonly TokenStatusView[], now: Date): AdaptiveCardJson {
+/** `backend`: who holds the tokens (VPP_BACKEND), in a sentence. */
+export function statusBoardCard(tokens: readonly TokenStatusView[], now: Date, backend: string): AdaptiveCardJson {
   const counts = { healthy: 0, warning: 0, unhealthy: 0 };
   for (const t of tokens) counts[t.health]++;
   const charted = tokens.length <= MAX_CHARTED_ENTRIES;
   return renderCard(statusBoardTemplate, {
     count: tokens.length,
+    backend,
     countLabel: formatCount(tokens.length),
     summary: `${formatCount(counts.healthy)} healthy, ${formatCount(counts.warning)} warning, ${formatCount(counts.unhealthy)} unhealthy`,
     tokens: tokens.map((t) => ({

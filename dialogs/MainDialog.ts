@@ -13,6 +13,8 @@ import type { StatePropertyAccessor, TurnContext } from 'botbuilder';
 import { z } from 'zod';
 import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
 import { memberHelpCard } from '../cards/myBooksCards';
+import type { BackendKind } from '../services/backend/ports';
+import { backendLine } from '../services/backend/backendText';
 import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
 import { normaliseText, parseCommand, suggestCommands, type CommandSuggestion, type ParsedCommand } from './parseCommand';
 import { echoArgument, escapeMarkdown, TOKEN_LIKE_MESSAGE } from '../services/common/chatText';
@@ -98,6 +100,8 @@ export interface MainDialogOptions {
   now?: () => Date;
   /** How long a flow may wait for an answer; FLOW_EXPIRY_MS by default. */
   flowExpiryMs?: number;
+  /** Who holds the tokens, named on the help card (VPP_BACKEND); Apple mode unless told. */
+  backend?: BackendKind;
 }
 
 /**
@@ -143,6 +147,7 @@ export class MainDialog extends ComponentDialog {
   /** Memory scopes and path resolvers are stateless; botbuilder would rebuild them (a dependency graph and config validation) every turn. */
   private readonly dialogMemory = new SharedDialogMemory();
   private renderedHelp: AdaptiveCardJson | undefined;
+  private readonly backend: BackendKind;
   /** The member help, by whether the reader is an approver (rendered once each). */
   private readonly memberHelp = new Map<boolean, AdaptiveCardJson>();
   private readonly now: () => Date;
@@ -156,6 +161,7 @@ export class MainDialog extends ComponentDialog {
     super(MainDialog.id);
     this.now = options.now ?? (() => new Date());
     this.flowExpiryMs = options.flowExpiryMs ?? FLOW_EXPIRY_MS;
+    this.backend = options.backend ?? 'apple';
     this.flows = new Map(flows.map((f) => [f.command, f]));
     for (const flow of flows) if ('dialog' in flow) this.addDialog(flow.dialog);
     this.addDialog(new WaterfallDialog(ROUTE, [(step) => this.route(step)]));
@@ -194,9 +200,14 @@ export class MainDialog extends ComponentDialog {
     const role = await this.guard.role(context);
     if (role === 'admin') return this.helpCard();
     const approver = role === 'approver';
+    return this.memberHelpCard(approver);
+  }
+
+  /** The short help for someone who is not an admin (also the bot's greeting to them); rendered once per kind. */
+  memberHelpCard(approver: boolean): AdaptiveCardJson {
     let card = this.memberHelp.get(approver);
     if (!card) {
-      card = memberHelpCard({ approver });
+      card = memberHelpCard({ approver, backend: this.backend });
       this.memberHelp.set(approver, card);
     }
     return card;
@@ -204,7 +215,7 @@ export class MainDialog extends ComponentDialog {
 
   /** Every command; the catalog is fixed, so it is rendered once. */
   private helpCard(): AdaptiveCardJson {
-    this.renderedHelp ??= helpCard({ commands: COMMANDS });
+    this.renderedHelp ??= helpCard({ commands: COMMANDS, backend: backendLine(this.backend) });
     return this.renderedHelp;
   }
 

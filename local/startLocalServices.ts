@@ -8,10 +8,13 @@ import { EMBEDDED_COSMOS_KEY, EmbeddedCosmos } from './cosmos/EmbeddedCosmos';
 import { startAppleSandbox } from './appleSandbox/AppleSandboxServer';
 import { startLocalDirectory } from './directory/LocalDirectoryServer';
 import { LOCAL_MANAGED_APPLE_ID_ATTRIBUTE } from './directory/DirectoryState';
+import { startLocalIntune } from './intune/LocalIntuneServer';
 
 export const SNAPSHOT_FILE_NAME = 'cosmos-snapshot.json';
 /** The Apple sandbox's organisations, tokens, books and users, kept next to the store so the two agree after a restart. */
 export const APPLE_SANDBOX_STATE_FILE_NAME = 'apple-sandbox.json';
+/** The local Intune's tokens (encrypted under intune.key beside it), books, assignments and devices, so a restart finds what the store names. */
+const INTUNE_STATE_FILE_NAME = 'intune.json';
 
 /** Every local listener binds here: local mode skips authentication, so nobody else on the network may reach it. */
 export const LOCAL_HOST = '127.0.0.1';
@@ -55,10 +58,19 @@ export async function startLocalServices(config: AppConfig, logger: Logger): Pro
       managedAppleIdAttribute ??= LOCAL_MANAGED_APPLE_ID_ATTRIBUTE;
     }
 
-    logger.info({ cosmos: cosmos.endpoint, apple: appleBaseUrl, graph: graphBaseUrl, dataDir: path.resolve(config.localDataDir) }, 'local services started');
+    // Intune mode: a Graph-shaped Intune that holds the tokens, backed by the Apple sandbox and the directory as
+    // the real one is by Apple and Entra ID. Devices check in every 15 s, so a Required book installs while you watch.
+    let intuneGraphBaseUrl = config.backend === 'intune' ? config.intune.graphBaseUrl : undefined;
+    if (config.backend === 'intune' && !intuneGraphBaseUrl) {
+      const intune = await startLocalIntune({ appleBaseUrl, directoryBaseUrl: graphBaseUrl, port: config.localIntunePort, host: LOCAL_HOST, installProgressMs: 15_000, stateFile: path.resolve(config.localDataDir, INTUNE_STATE_FILE_NAME), logger });
+      stops.push(() => intune.stop());
+      intuneGraphBaseUrl = intune.baseUrl;
+    }
+
+    logger.info({ cosmos: cosmos.endpoint, apple: appleBaseUrl, graph: graphBaseUrl, intune: intuneGraphBaseUrl, dataDir: path.resolve(config.localDataDir) }, 'local services started');
     return {
       stops,
-      endpoints: { cosmos, appleBaseUrl, appleMetadataUrl, graphBaseUrl, managedAppleIdAttribute },
+      endpoints: { cosmos, appleBaseUrl, appleMetadataUrl, graphBaseUrl, managedAppleIdAttribute, intuneGraphBaseUrl },
     };
   } catch (err) {
     for (const stop of stops.reverse()) await stop().catch(() => undefined);

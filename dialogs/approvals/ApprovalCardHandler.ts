@@ -117,13 +117,13 @@ export class ApprovalCardHandler {
         // Still pending: once licenses are bought, the same card approves it.
         return respond(await this.viewFor(result.request, clicker, result.message));
       case 'alreadyDecided':
-        return respond(approvalCard(result.request, { actionable: false, notice: alreadyDecidedNotice(result.request) }));
+        return respond(approvalCard(result.request, { actionable: false, notice: alreadyDecidedNotice(result.request), backend: this.approvals.backend }));
       case 'expired':
         this.later(result.request);
-        return respond(approvalCard(result.request, { actionable: false, notice: APPROVAL_MESSAGES.expired }));
+        return respond(approvalCard(result.request, { actionable: false, notice: APPROVAL_MESSAGES.expired, backend: this.approvals.backend }));
       case 'decided':
         this.later(result.request);
-        return respond(approvalCard(result.request, { actionable: false }));
+        return respond(approvalCard(result.request, { actionable: false, backend: this.approvals.backend }));
     }
   }
 
@@ -153,15 +153,15 @@ export class ApprovalCardHandler {
     if (result.outcome === 'notRequester') return respond(await this.viewFor(request, actor.aadObjectId, APPROVAL_MESSAGES.notRequester));
     if (result.outcome !== 'withdrawn' || !result.request) {
       const current = result.request ?? request;
-      return respond(approvalCard(current, { actionable: false, notice: alreadyDecidedNotice(current) }));
+      return respond(approvalCard(current, { actionable: false, notice: alreadyDecidedNotice(current), backend: this.approvals.backend }));
     }
     this.later(result.request, { tellRequester: false });
-    return respond(approvalCard(result.request, { actionable: false, notice: APPROVAL_MESSAGES.withdrawn }));
+    return respond(approvalCard(result.request, { actionable: false, notice: APPROVAL_MESSAGES.withdrawn, backend: this.approvals.backend }));
   }
 
   private async resend(request: ApprovalRequest, clicker: string): Promise<AdaptiveCardInvokeResponse> {
     if (!(await this.isAdmin?.(request.tenantId, clicker))) return respond(await this.viewFor(request, clicker, APPROVAL_MESSAGES.notAdminResend));
-    if (request.state !== 'pending') return respond(approvalCard(request, { actionable: false, notice: alreadyDecidedNotice(request) }));
+    if (request.state !== 'pending') return respond(approvalCard(request, { actionable: false, notice: alreadyDecidedNotice(request), backend: this.approvals.backend }));
     const approvers = await this.approvals.reachApprovers(request);
     this.track(async () => {
       await this.notifier?.requestCreated(request, approvers);
@@ -187,6 +187,7 @@ export class ApprovalCardHandler {
       resendable,
       notice: [notice, change].filter((line) => line).join(' ') || undefined,
       refreshUserIds: pending ? await this.approvals.refreshFor(request) : undefined,
+      backend: this.approvals.backend,
     });
   }
 
@@ -211,7 +212,7 @@ export class ApprovalCardHandler {
    * approver's), and the requester is told.
    */
   private async publish(request: ApprovalRequest, options: { tellRequester?: boolean } = {}): Promise<void> {
-    const card = approvalCard(request, { actionable: false });
+    const card = approvalCard(request, { actionable: false, backend: this.approvals.backend });
     // Read again: approvers' copies may have been recorded since the decision was read.
     const latest = (await this.approvals.get(request.tenantId, request.id)) ?? request;
     for (const copy of [...(latest.card ? [latest.card] : []), ...(latest.copies ?? [])]) {

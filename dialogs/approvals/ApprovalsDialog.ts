@@ -46,7 +46,7 @@ export class ApprovalsDialog extends ComponentDialog {
     for (const request of shown) {
       const own = request.requestedBy.aadObjectId.toLowerCase() === viewer;
       const notice = approver && !own ? await this.approvals.groupChange(request) : undefined;
-      await sendCard(step.context, approvalCard(request, { actionable: approver && !own, withdrawable: own, resendable: admin, notice, refreshUserIds: await this.approvals.refreshFor(request) }));
+      await sendCard(step.context, approvalCard(request, { actionable: approver && !own, withdrawable: own, resendable: admin, notice, refreshUserIds: await this.approvals.refreshFor(request), backend: this.approvals.backend }));
     }
     return step.endDialog();
   }

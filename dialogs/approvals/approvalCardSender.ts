@@ -12,7 +12,7 @@ export async function postApprovalCard(context: TurnContext, approvals: Approval
   const poster = context.activity.from?.aadObjectId;
   const own = poster !== undefined && poster.toLowerCase() === request.requestedBy.aadObjectId.toLowerCase();
   const isApprover = poster !== undefined && !own && (await approvals.approvers.isApprover(request.tenantId, poster));
-  const card = approvalCard(request, { actionable: isApprover, withdrawable: own, refreshUserIds: await approvals.refreshFor(request) });
+  const card = approvalCard(request, { actionable: isApprover, withdrawable: own, refreshUserIds: await approvals.refreshFor(request), backend: approvals.backend });
   const sent = await context.sendActivity(cardMessage(card));
   const conversationId = context.activity.conversation?.id;
   if (!sent?.id || !conversationId) return request;

@@ -8,7 +8,8 @@ import { formatCount, formatDateTime } from '../../services/common/format';
 import { nameList } from '../../services/common/nameList';
 import { echoArgument, escapeMarkdown } from '../../services/common/chatText';
 import { MAX_NEWCOMER_HEADROOM, type ApprovalService } from '../../services/approvals/ApprovalService';
-import { assignmentPreviewSchema, type AssignmentPlanner, type AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
+import type { AssignmentPreviewer } from '../../services/backend/ports';
+import { assignmentPreviewSchema, type AssignmentPreview } from '../../services/assignments/assignmentPreview';
 import { bookChoice, bookChoiceSchema, type BookChoice, type BookMatch, type BookSearch } from '../../services/assignments/bookSearch';
 import { bookChoiceTitle, bookValueSchema } from '../../services/search/BookResults';
 import type { AdminActor } from '../../services/auth/AdminPolicy';
@@ -103,7 +104,7 @@ export class AssignBookDialog extends ComponentDialog {
 
   constructor(
     private readonly books: BookSearch,
-    private readonly planner: AssignmentPlanner,
+    private readonly planner: AssignmentPreviewer,
     private readonly approvals: ApprovalService,
     pickGroups: PickGroupsDialog,
     private readonly approverNotice?: ApproverNotice,
@@ -321,6 +322,13 @@ export class AssignBookDialog extends ComponentDialog {
     if (!preview.enough && preview.licensesAvailable === 0) {
       const reserved = preview.licensesReserved > 0 ? ` The ${preview.licensesReserved.toLocaleString('en-GB')} left are reserved by other requests for this book (waiting for approval or under way); type **approvals** to see them.` : '';
       await step.context.sendActivity(`${preview.licensesNeeded.toLocaleString('en-GB')} licenses are needed.${reserved} ${ASSIGN_MESSAGES.noLicenses}`);
+      return step.endDialog();
+    }
+    if (!preview.enough && this.approvals.backend === 'intune') {
+      // Intune assigns whole groups and licenses every member: there is no "only the first N" to offer.
+      await step.context.sendActivity(
+        `${formatCount(preview.licensesNeeded)} licenses are needed and only ${formatCount(preview.licensesAvailable)} are free. Intune assigns whole groups, so buy more licenses in ${APPLE_PORTALS} (then type **sync**) or choose a smaller group. Nothing was changed.`,
+      );
       return step.endDialog();
     }
     assignState.write(step, { preview });

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { bookStatusCard } from '../../cards/bookStatusCards';
 import { choiceQuestionCard } from '../../cards/tokenCards';
 import type { BookStatusService } from '../../services/assignments/BookStatusService';
+import type { BookMonitor } from '../../services/backend/ports';
 import { bookChoice, bookChoiceSchema } from '../../services/assignments/bookSearch';
 import { echoArgument } from '../../services/common/chatText';
 import { flowActor } from '../flows';
@@ -16,11 +17,19 @@ const PICK = 'bookStatus.pick';
 /** The books the search found, while it asks which one. */
 const statusState = flowState('status', z.object({ candidates: z.array(bookChoiceSchema).max(10) }));
 
-/** "status <book>": per group, users assigned, pending invitation and failed with reasons, and the intent. */
+/**
+ * "status <book>": per group, users assigned, pending invitation and failed with reasons, and the intent;
+ * in Intune mode also the book's assignments and install state in Intune.
+ */
 export class BookStatusDialog extends ComponentDialog {
   static readonly id = 'bookStatus';
 
-  constructor(private readonly status: BookStatusService) {
+  constructor(
+    /** Finds the book asked about (and, in Apple mode, is the monitor too). */
+    private readonly status: BookStatusService,
+    /** Whose status the card shows: the store's (Apple mode) or the store's and Intune's (IntuneBookMonitor). */
+    private readonly monitor: BookMonitor = status,
+  ) {
     super(BookStatusDialog.id);
     this.addDialog(new CardChoicePrompt(PICK));
     this.addDialog(new WaterfallDialog('bookStatus.steps', [(s) => this.find(s), (s) => this.show(s)]));
@@ -58,7 +67,7 @@ export class BookStatusDialog extends ComponentDialog {
       await step.context.sendActivity('That book is no longer there. Type **books** to browse them.');
       return step.endDialog();
     }
-    await sendCard(step.context, bookStatusCard(await this.status.status(match.token, match.book)));
+    await sendCard(step.context, bookStatusCard(await this.monitor.status(match.token, match.book)));
     return step.endDialog();
   }
 }

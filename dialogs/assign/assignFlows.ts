@@ -1,5 +1,5 @@
 import type { ApprovalService } from '../../services/approvals/ApprovalService';
-import type { AssignmentPlanner } from '../../services/assignments/AssignmentPlanner';
+import type { AssignmentPreviewer } from '../../services/backend/ports';
 import type { AssignmentDirectory } from '../../services/assignments/ports';
 import type { BookSearch } from '../../services/assignments/bookSearch';
 import type { GroupMemberCounts } from '../../services/directory/GroupMemberCounts';
@@ -15,7 +15,7 @@ import type { ReconcileCommand } from './reconcileCommand';
 export interface AssignFlowDependencies {
   books: BookSearch;
   directory: AssignmentDirectory;
-  planner: AssignmentPlanner;
+  planner: AssignmentPreviewer;
   approvals: ApprovalService;
   approverNotice?: ApproverNotice | undefined;
   executor: RunResumer;

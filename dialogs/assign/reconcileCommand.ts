@@ -1,5 +1,5 @@
 import type { TurnContext } from 'botbuilder';
-import type { RunReconciliation } from '../../services/assignments/StandingAssignmentReconciler';
+import type { RunReconciliation } from '../../services/assignments/runReconciliation';
 import type { Logger } from '../../services/logging/logger';
 import type { BookSearch } from '../../services/assignments/bookSearch';
 import type { TokenService } from '../../services/tokens/TokenService';

@@ -1,8 +1,10 @@
+import type { MemberBookPort } from '../../services/assignments/memberBooks';
 import type { FlowRegistration } from '../flows';
-import { myBooksCommand, type MemberBookClaims } from './myBooksCommand';
+import { myBooksCommand } from './myBooksCommand';
 
 export interface MemberFlowDependencies {
-  claims: MemberBookClaims;
+  /** Who answers `my books`: BookClaimService in Apple mode (with Get), IntuneMemberBooks in Intune mode. */
+  claims: MemberBookPort;
 }
 
 /**

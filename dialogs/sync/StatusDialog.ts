@@ -8,6 +8,8 @@ import type { TokenService } from '../../services/tokens/TokenService';
 import { endWithError } from '../chatErrors';
 import type { FlowOptions } from '../flows';
 import { sendCard } from '../replies';
+import type { BackendKind } from '../../services/backend/ports';
+import { backendLine } from '../../services/backend/backendText';
 
 /** Where the board reads a token's recent syncs (the sync service). */
 export type SyncHistorySource = Pick<SyncService, 'history'>;
@@ -25,6 +27,7 @@ export class StatusDialog extends ComponentDialog {
     private readonly history: SyncHistorySource,
     /** The book assignment status flow ("status <book title>"). */
     private readonly bookStatus: Dialog,
+    private readonly backend: BackendKind,
   ) {
     super(StatusDialog.id);
     this.addDialog(bookStatus);
@@ -48,7 +51,7 @@ export class StatusDialog extends ComponentDialog {
       // The sync history of one token is worth its charts; of many it would bury the board.
       const withHistory = tokens.length === 1;
       const views = await Promise.all(tokens.map((t) => this.view(t, now, withHistory)));
-      await sendCard(step.context, statusBoardCard(views, now));
+      await sendCard(step.context, statusBoardCard(views, now, backendLine(this.backend)));
       return step.endDialog();
     } catch (err) {
       return endWithError(step, err);

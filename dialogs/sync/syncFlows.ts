@@ -1,6 +1,7 @@
 import type { SyncResultNotices } from '../../services/notifications/SyncResultNotices';
 import type { TokenService } from '../../services/tokens/TokenService';
 import type { Dialog } from 'botbuilder-dialogs';
+import type { BackendKind } from '../../services/backend/ports';
 import type { FlowRegistration } from '../flows';
 import { StatusDialog, type SyncHistorySource } from './StatusDialog';
 import { SyncDialog, type SyncDialogOptions } from './SyncDialog';
@@ -17,12 +18,14 @@ export interface SyncFlowDependencies {
   progress?: SyncDialogOptions | undefined;
   /** Answers "status <book title>" (assignment monitoring). */
   bookStatus: Dialog;
+  /** Who holds the tokens (VPP_BACKEND), named on the status board. */
+  backend: BackendKind;
 }
 
 /** Sync and token health: admins only, fine in channels (nothing secret is shown). */
-export function syncFlows({ tokens, poster, results, history, progress, bookStatus }: SyncFlowDependencies): FlowRegistration[] {
+export function syncFlows({ tokens, poster, results, history, progress, bookStatus, backend }: SyncFlowDependencies): FlowRegistration[] {
   return [
     { command: 'sync', dialog: new SyncDialog(results, tokens, poster, progress), adminOnly: true, personalChatOnly: false, changesState: true },
-    { command: 'status', dialog: new StatusDialog(tokens, history, bookStatus), adminOnly: true, personalChatOnly: false },
+    { command: 'status', dialog: new StatusDialog(tokens, history, bookStatus, backend), adminOnly: true, personalChatOnly: false },
   ];
 }

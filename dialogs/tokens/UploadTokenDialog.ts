@@ -172,7 +172,8 @@ export class UploadTokenDialog extends ComponentDialog {
         accountType: state.accountType,
         takeOver: step.result === 'takeover',
       });
-      const takenFrom = state.pending.otherMdmName ? ` VPP Books took control of it from **${escapeMarkdown(state.pending.otherMdmName)}**, which no longer manages it.` : '';
+      // Who took control is who holds tokens (VPP_BACKEND): the bot itself, or Intune.
+      const takenFrom = state.pending.otherMdmName ? ` ${this.tokens.holder.name} took control of it from **${escapeMarkdown(state.pending.otherMdmName)}**, which no longer manages it.` : '';
       await step.context.sendActivity(
         `Saved **${escapeMarkdown(token.displayName)}**.${takenFrom} It expires on ${expiryLabel(token.expirationDateTime, this.now())}; I will warn you before it does. ` +
           'Type **sync** to read its books and licenses from Apple now (it also syncs twice a day), or **tokens** to see all tokens.',

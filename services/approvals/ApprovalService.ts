@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { BackendKind, FreshLicenseCounts } from '../backend/ports';
 import { APPLE_PORTALS } from '../common/appleTerms';
 import { escapeMarkdown } from '../common/chatText';
 import { formatCount } from '../common/format';
@@ -11,7 +12,7 @@ import { assignmentId as assignmentIdOf, type EBookAssignment } from '../store/e
 import type { ApprovalRequest } from '../store/entities/approval';
 import { LIMITS, type Actor } from '../store/entities/common';
 import { ZERO_COUNTS, runId, type AssignmentRun, type AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
-import type { AssignmentPreview } from '../assignments/AssignmentPlanner';
+import type { AssignmentPreview } from '../assignments/assignmentPreview';
 
 /** Teams refreshes a card for at most 60 users (`refresh.userIds`). */
 const MAX_REFRESH_USERS = 60;
@@ -46,6 +47,8 @@ interface RunStarter {
 /** Hands an approved top-up's licenses to the members waiting for them (the reconciler). */
 interface TopUpStarter {
   topUpApproved(tokenId: string, runId: string): void;
+  /** A top-up refused (or withdrawn by its requester): Intune mode takes the assignment's groups off the book at once. */
+  topUpDeclined?(tokenId: string, runId: string): void;
 }
 
 /** The run an approval spends from: a top-up's standing assignment, or the request's own run. */
@@ -78,6 +81,8 @@ export interface ApprovalServiceOptions {
   executor: RunStarter;
   /** Without it an approved top-up waits for the next reconciliation to hand its licenses out. */
   topUps?: TopUpStarter | undefined;
+  /** Who holds the tokens (`VPP_BACKEND`): what the approval card and the group-change notice say. Apple by default. */
+  backend?: BackendKind | undefined;
   expiryMs?: number;
   logger?: Logger;
   now?: () => Date;
@@ -102,10 +107,6 @@ export type DecisionResult =
   /** Apple has fewer licenses free (after approved requests still under way) than this one approves. */
   | { outcome: 'notEnoughLicenses'; request: ApprovalRequest; message: string };
 
-/** A book's licenses free at Apple now, read for that one book; undefined when it has no limit. */
-export interface FreshLicenseCounts {
-  available(book: { tenantId: string; tokenId: string; adamId: string; pricingParam: string }): Promise<number | undefined>;
-}
 
 /** How long one approval may hold its book while it checks Apple's counts and records the decision. */
 const BOOK_LOCK_MS = 60_000;
@@ -126,6 +127,11 @@ export class ApprovalService {
   constructor(private readonly options: ApprovalServiceOptions) {
     this.now = options.now ?? (() => new Date());
     this.expiryMs = options.expiryMs ?? DEFAULT_APPROVAL_EXPIRY_MS;
+  }
+
+  /** Who holds the tokens and spends the licenses: the cards say what an approval means there. */
+  get backend(): BackendKind {
+    return this.options.backend ?? 'apple';
   }
 
   get approvers(): ApproverPolicy {
@@ -155,7 +161,12 @@ export class ApprovalService {
       if (now === before) return undefined;
       const approves = (request.summary.licensesNeeded + (request.summary.headroom ?? 0)).toLocaleString('en-GB');
       const change = now > before ? `grew by ${(now - before).toLocaleString('en-GB')}` : `shrank by ${(before - now).toLocaleString('en-GB')}`;
-      return `The group ${change} since the request (${now.toLocaleString('en-GB')} members now). Approving approves ${approves} licenses all the same: anyone beyond them is left out, never licensed.`;
+      // Intune licenses every member of an assigned group itself: nobody is left out there, the excess is asked for.
+      const beyond =
+        this.backend === 'intune'
+          ? '. Intune licenses every member by itself, so approvers are asked at once for any licenses beyond them; if that is rejected, the bot removes the assignment in Intune.'
+          : ': anyone beyond them is left out, never licensed.';
+      return `The group ${change} since the request (${now.toLocaleString('en-GB')} members now). Approving approves ${approves} licenses all the same${beyond}`;
     } catch (err) {
       // The notice is a courtesy: a directory hiccup must not keep the card from showing.
       this.options.logger?.warn({ err, approvalId: request.id }, 'could not count the groups of an approval request');
@@ -417,7 +428,10 @@ export class ApprovalService {
     try {
       // The runs first, then Apple: a batch finishing in between is counted twice (too few free), never as free.
       const heldBack = await runs.reservedFor(run.tokenId, run.adamId, run.pricingParam, { except: run.id, approvedOnly: true });
-      const available = await this.options.licenses?.available(run);
+      // In Intune mode a top-up's licenses were spent by Intune already (it licenses newcomers itself): approving
+      // it keeps the assignment standing, so Intune's free count, which no longer holds them, is not checked.
+      const spentAlready = topUp && this.backend === 'intune';
+      const available = spentAlready ? undefined : await this.options.licenses?.available(run);
       if (available !== undefined) {
         const free = Math.max(0, available - heldBack);
         if (free < budget) {
@@ -540,11 +554,12 @@ export class ApprovalService {
       // Refused or withdrawn: its licenses are free again, and the same number is not asked for again. Expired
       // (nobody decided): forgotten, so the next reconciliation asks again.
       const expired = code === 'approval_expired';
-      await this.options.runs.update(request.tokenId, runIdOf(request), (r) =>
+      const settled = await this.options.runs.update(request.tokenId, runIdOf(request), (r) =>
         r.topUp?.approvalId === request.id && r.topUp.state === 'pending'
           ? { ...r, topUp: expired ? undefined : { approvalId: r.topUp.approvalId, count: r.topUp.count, state: 'declined' } }
           : undefined,
       );
+      if (settled?.value.topUp?.approvalId === request.id && settled.value.topUp.state === 'declined') this.options.topUps?.topUpDeclined?.(request.tokenId, settled.value.id);
       return;
     }
     const run = await this.options.runs.update(request.tokenId, runId(request.id), (r) => (r.state === 'awaitingApproval' ? { ...r, state: 'cancelled' } : undefined));
@@ -606,7 +621,8 @@ export class ApprovalService {
         groupName: truncate(names, LIMITS.displayName, '...'),
         installIntent: run.installIntent,
         licensesNeeded: count,
-        ...(run.installIntent === 'available' ? { asked: count } : { joined: count }),
+        // In Intune mode nobody asks for an Available book through the bot: Intune licenses whoever joined, either intent.
+        ...(run.installIntent === 'available' && this.backend !== 'intune' ? { asked: count } : { joined: count }),
       },
       state: 'pending',
       requestedBy,

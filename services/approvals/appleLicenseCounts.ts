@@ -1,7 +1,7 @@
 import { isUnlimitedAsset } from '../apple/schemas';
 import type { AppleClientProvider } from '../assignments/ports';
 import type { Store } from '../store/Store';
-import type { FreshLicenseCounts } from './ApprovalService';
+import type { FreshLicenseCounts } from '../backend/ports';
 
 /**
  * The licenses of a book free at Apple right now, read for that one book (`GET /assets?adamId=…`), not

@@ -38,6 +38,7 @@ import { bookHolders, listMembersSorted, type AppleClientProvider, type Assignme
 import { NO_REPORTER, type AssignmentOutcome, type AssignmentReporter } from './reporting';
 import { NO_MEMBER_NOTICES, type MemberNotices } from './memberNotices';
 import { noticeRunOf, refreshBookCounts, runIdentity } from './runIdentity';
+import type { AssignmentDelivery } from '../backend/ports';
 
 export interface AssignmentExecutorOptions {
   store: Store;
@@ -121,7 +122,7 @@ class RunStopped extends Error {}
  * events to the end and records every batch on the run document, so a restart resumes after the last
  * recorded batch and never sends a recorded batch again. Runs in the background; knows nothing of chat.
  */
-export class AssignmentExecutor {
+export class AssignmentExecutor implements AssignmentDelivery {
   private readonly active = new Map<string, Promise<AssignmentOutcome | undefined>>();
   /** Runs asked for again while they were running: looked at once more when the current work ends. */
   private readonly again = new Set<string>();

@@ -1,12 +1,12 @@
-import { z } from 'zod';
 import type { AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
 import { UserFacingError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
 import { formatCount } from '../common/format';
 import type { DirectoryGroup, GroupClassification } from '../directory/GraphDirectory';
 import type { Store } from '../store/Store';
-import { eBookAssignmentSchema } from '../store/entities/assignment';
-import { eBookSchema, type EBook } from '../store/entities/eBook';
+import type { EBook } from '../store/entities/eBook';
+import type { AssignmentPreview, PreviewGroup } from './assignmentPreview';
+import type { AssignmentPreviewer } from '../backend/ports';
 import type { VppToken } from '../store/entities/vppToken';
 import { bookHolders, listMembersSorted, type AppleClientProvider, type AssignmentDirectory } from './ports';
 
@@ -33,53 +33,13 @@ export async function checkGroup(directory: AssignmentDirectory, group: string |
   return { ok: true, group: checked };
 }
 
-/** One group of a preview. */
-const previewGroupSchema = z.object({
-  groupId: eBookAssignmentSchema.shape.targetGroupId,
-  groupName: eBookAssignmentSchema.shape.targetGroupName,
-  /** Transitive user members. */
-  userCount: z.number().int().min(0),
-  /** Devices in a mixed group, which are skipped. */
-  deviceCount: z.number().int().min(0),
-});
-type PreviewGroup = z.infer<typeof previewGroupSchema>;
-
-/**
- * What an assignment would do, as the planner works it out. A schema rather than an interface: the
- * assign flow keeps the preview in dialog state (Cosmos) between the card and the click, and checks
- * it with this when it reads it back.
- */
-export const assignmentPreviewSchema = z.object({
-  tokenId: eBookSchema.shape.tokenId,
-  tenantId: eBookSchema.shape.tenantId,
-  book: eBookSchema.pick({ adamId: true, pricingParam: true, title: true, author: true }),
-  installIntent: eBookAssignmentSchema.shape.installIntent,
-  /** At least one: the planner refuses a preview without groups. */
-  groups: z.array(previewGroupSchema).min(1),
-  /** Users across the groups, each once. */
-  distinctUsers: z.number().int().min(0),
-  /** Members Apple already shows with this book: they need no new license. */
-  alreadyAssigned: z.number().int().min(0),
-  /** Members who must accept a VPP invitation before the book reaches them. */
-  needInvitation: z.number().int().min(0),
-  licensesNeeded: z.number().int().min(0),
-  licensesAvailable: z.number().int().min(0),
-  /** A free book: licenses never run out. */
-  unlimited: z.boolean(),
-  /** Held back by other requests for this book; `licensesAvailable` is what is left after them. */
-  licensesReserved: z.number().int().min(0),
-  /** True when every member without the book can get one. */
-  enough: z.boolean(),
-});
-export type AssignmentPreview = z.infer<typeof assignmentPreviewSchema>;
-
 const GETMANY_BATCH = 1000;
 
 /**
  * Works out what an assignment would do before anyone approves it: group sizes, who already has the
  * book (Apple's assignments), who still has to join VPP, and licenses needed against available.
  */
-export class AssignmentPlanner {
+export class AssignmentPlanner implements AssignmentPreviewer {
   constructor(
     private readonly store: Store,
     private readonly directory: AssignmentDirectory,

@@ -3,9 +3,12 @@ import type { EBook } from '../store/entities/eBook';
 import type { EBookAssignment } from '../store/entities/assignment';
 import type { VppToken } from '../store/entities/vppToken';
 import { reservedBy, type AssignmentRunRepository, type RunCounts } from '../store/repositories/AssignmentRunRepository';
+import type { EBookInstallSummary, InstallIntent } from '../intune/IntuneApi';
 import { BookSearch } from './bookSearch';
 
 interface GroupStatus {
+  /** The Entra group's object id. */
+  groupId: string;
   groupName: string;
   installIntent: 'required' | 'available';
   /** `paused`: its run waits for Apple to answer again (it resumes by itself, or on **resume**). */
@@ -38,7 +41,43 @@ interface GroupStatus {
       }
     | undefined;
   lastError?: string | undefined;
+  /** Intune mode: when its groups were taken off the book in Intune because a top-up was refused. */
+  withdrawnFromIntune?: string | undefined;
   lastModifiedDateTime: string;
+}
+
+/** Who an assignment in Intune is for; the group's name when the bot or the directory knows it. */
+export type IntuneTarget =
+  | { kind: 'group' | 'excludedGroup'; groupId: string; groupName?: string | undefined }
+  | { kind: 'allUsers' | 'allDevices' }
+  /** A target kind the bot does not know, by Graph's type name without its namespace. */
+  | { kind: 'other'; type: string };
+
+/** A failed install on one device, as Intune reports it. */
+export interface FailedDevice {
+  deviceName: string;
+  userName?: string | undefined;
+  /** Intune's error code, a string as Graph gives it. */
+  errorCode?: string | undefined;
+}
+
+/** Intune mode: the book as Intune holds it (services/intune/IntuneBookMonitor). */
+export interface IntuneBookState {
+  /** Every assignment the book has in Intune; `byBot` is false for one made or changed in Intune itself. */
+  assignments: Array<{ target: IntuneTarget; installIntent: InstallIntent; byBot: boolean }>;
+  /** Groups the bot delivered the book to that Intune no longer assigns it to (not those the bot withdrew after a refused top-up). */
+  missing: string[];
+  /** Devices and users installed, failed and not installed; undefined when Intune did not answer. */
+  summary?: EBookInstallSummary | undefined;
+  /** The first failed devices read (ten at most). */
+  failedDevices: FailedDevice[];
+  /** Failed devices among those read. */
+  failedDeviceCount: number;
+  /** Device states read; all of them unless `complete` is false (the read stops after a bounded number of pages). */
+  devicesRead: number;
+  complete: boolean;
+  /** What Intune did not answer, in chat words; the rest of the status stands without it. */
+  problems: string[];
 }
 
 export interface BookStatus {
@@ -47,11 +86,15 @@ export interface BookStatus {
   groups: GroupStatus[];
   /** Licenses held back by requests waiting for approval or under way. */
   reserved: number;
+  /** Intune mode only: the book's assignments and install state in Intune. */
+  intune?: IntuneBookState | undefined;
 }
 
 /**
  * Assignment monitoring per book and group, as Intune's device/user install status: assigned, pending
- * invitation, failed with reasons, and the intent. Reads the assignments and their latest runs.
+ * invitation, failed with reasons, and the intent. Reads the assignments and their latest runs. This is
+ * Apple mode's BookMonitor (services/backend/ports.ts); Intune mode's (IntuneBookMonitor) adds Intune's
+ * install state to what this reads from the store.
  */
 export class BookStatusService {
   private readonly books: BookSearch;
@@ -90,6 +133,7 @@ export class BookStatusService {
       const standingGroup = run ? standing.get(run.id)?.groups.find((g) => g.groupId === a.targetGroupId) : undefined;
       const standingDoc = run ? standing.get(run.id) : undefined;
       return {
+        groupId: a.targetGroupId,
         groupName: a.targetGroupName,
         installIntent: a.installIntent,
         status: paused ? 'paused' : a.status,
@@ -126,6 +170,7 @@ export class BookStatusService {
           lastReconciledDateTime: standingDoc?.lastReconciledDateTime,
         },
         lastError: paused ? run.lastError?.message : a.lastError?.message,
+        withdrawnFromIntune: run?.withdrawnFromIntune,
         lastModifiedDateTime: a.lastModifiedDateTime,
       };
     });

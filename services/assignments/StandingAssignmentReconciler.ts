@@ -10,6 +10,8 @@ import { MAX_PASS_USERS, type AssignmentRun, type AssignmentRunRepository } from
 import type { VppToken } from '../store/entities/vppToken';
 import { bookHolders, type AppleClientProvider } from './ports';
 
+import type { GroupReconciliation, RunReconciliation } from './runReconciliation';
+import type { StandingAssignments } from '../backend/ports';
 /** The directory reads reconciliation needs (GraphDirectory): change feeds per group, users by id, membership. */
 interface ReconcileDirectory {
   groupMemberDelta(groupId: string, deltaLink?: string): Promise<MemberDelta>;
@@ -40,34 +42,6 @@ export interface StandingAssignmentReconcilerOptions {
   instanceId?: string | undefined;
   /** How long one reconciliation of one assignment may hold it (renewed never: it takes seconds). */
   leaseMs?: number | undefined;
-}
-
-interface GroupReconciliation {
-  groupName: string;
-  /** Members who joined since the last round (none on the first look, which follows the delivery). */
-  joined: number;
-  left: number;
-  /** Handed to a pass now: they get the book within the budget. */
-  licensing: number;
-  /** Required: handed to the pass to be invited to the organisation's VPP (licensed once they join). */
-  inviting: number;
-  /** Available: told the book is there for them. */
-  offering: number;
-  /** Left without a license: the approved ones are used up; a top-up was asked for. */
-  waiting: number;
-}
-
-export interface RunReconciliation {
-  runId: string;
-  tokenId: string;
-  bookTitle: string;
-  /** `busy`: a delivery or another reconciliation of it is under way; it is looked at next time. */
-  state: 'reconciled' | 'busy' | 'skipped';
-  reason?: string | undefined;
-  groups: GroupReconciliation[];
-  licensing: number;
-  waiting: number;
-  topUp?: { outcome: 'requested' | 'unchanged' | 'withdrawn' | 'failed'; count: number; message?: string | undefined } | undefined;
 }
 
 const DEFAULT_LEASE_MS = 5 * 60_000;
@@ -105,7 +79,7 @@ interface GroupRead {
  * is used up one top-up request asks the approvers for exactly the number waiting. Members who left are
  * counted; their licenses stay with them.
  */
-export class StandingAssignmentReconciler {
+export class StandingAssignmentReconciler implements StandingAssignments {
   private readonly now: () => Date;
   private readonly instanceId: string;
   private readonly leaseMs: number;

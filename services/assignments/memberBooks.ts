@@ -6,7 +6,7 @@ import { IN_FLIGHT_CLAIM_STATES, SETTLED_CLAIM_STATES, type BookClaim } from '..
 import type { VppToken } from '../store/entities/vppToken';
 import type { AssignmentRun, AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
 import { appleHoldings, assetKey } from './claimApple';
-import { isClaimable, type ClaimDirectory, type MemberBook, type MemberBooks } from './claimModel';
+import { isClaimable, type ClaimDirectory, type ClaimOutcome, type ClaimingMember, type MemberBook, type MemberBooks } from './claimModel';
 import type { AppleClientProvider } from './ports';
 
 export interface MemberBooksDependencies {
@@ -15,6 +15,36 @@ export interface MemberBooksDependencies {
   directory: ClaimDirectory;
   clients: AppleClientProvider;
   logger?: Logger | undefined;
+}
+
+/** A book Intune delivers to the member's managed devices (Intune mode). */
+interface IntuneMemberBook {
+  tokenId: string;
+  adamId: string;
+  pricingParam: string;
+  title: string;
+  author?: string | undefined;
+  coverUrl?: string | undefined;
+}
+
+/**
+ * Intune mode's `my books`: the books assigned to groups the member is in. Intune delivers them, not the
+ * bot: Available ones are installed from the Company Portal app, Required ones install by themselves.
+ */
+export interface IntuneShelf {
+  delivery: 'intune';
+  available: IntuneMemberBook[];
+  required: IntuneMemberBook[];
+}
+
+/**
+ * What `my books` asks of the backend. Apple mode's is BookClaimService: the member's books, and a Get that
+ * licenses them. Intune mode's is IntuneMemberBooks: the books Intune delivers, and no Get.
+ */
+export interface MemberBookPort {
+  booksFor(tenantId: string, member: Pick<ClaimingMember, 'aadObjectId'>): Promise<MemberBooks | IntuneShelf>;
+  /** A Get click; absent where nobody gets a book through the bot (Intune mode). */
+  claim?(tenantId: string, member: ClaimingMember, ref: { tokenId: string; runId: string }): Promise<ClaimOutcome>;
 }
 
 /** Books a card lists per section; more would not fit a Teams message anyway. */
@@ -103,7 +133,7 @@ async function readToken(deps: MemberBooksDependencies, token: VppToken, memberI
 }
 
 /** Titles, authors and covers from the synced catalogue (a book not synced yet keeps the run's title). */
-async function describe(deps: MemberBooksDependencies, books: MemberBook[]): Promise<MemberBook[]> {
+async function describe<T extends IntuneMemberBook>(deps: Pick<MemberBooksDependencies, 'store'>, books: T[]): Promise<T[]> {
   const listed = books.slice(0, MAX_LISTED_BOOKS);
   await forEachLimited(listed, 8, async (book) => {
     const stored = await deps.store.books.get(book.tokenId, book.adamId, book.pricingParam === 'PLUS' ? 'PLUS' : 'STDQ');
@@ -112,4 +142,51 @@ async function describe(deps: MemberBooksDependencies, books: MemberBook[]): Pro
     book.coverUrl = stored?.coverUrl;
   });
   return listed.sort((a, b) => a.title.localeCompare(b.title));
+}
+
+/**
+ * A run whose groups have the book: delivered once (the executor assigned the groups), or being reconciled
+ * since. Awaiting approval, cancelled or failed runs gave nobody anything, and a run withdrawn from Intune
+ * after a refused top-up gives nobody more.
+ */
+function isDelivered(run: AssignmentRun): boolean {
+  if (run.withdrawnFromIntune) return false;
+  if (run.state === 'completed') return true;
+  return (run.pass ?? 0) > 0 && (run.state === 'approved' || run.state === 'running' || run.state === 'interrupted');
+}
+
+/**
+ * `my books` in Intune mode: the books the bot's delivered assignments give to groups the member is in (one
+ * Graph checkMemberGroups for all of them), per token of the tenant. Nothing is claimed here: Intune
+ * licenses and delivers, so there is no Get. A book assigned both ways is listed once, as Required.
+ */
+export class IntuneMemberBooks implements MemberBookPort {
+  constructor(private readonly deps: { store: Store; runs: AssignmentRunRepository; directory: Pick<ClaimDirectory, 'checkMemberGroups'> }) {}
+
+  async booksFor(tenantId: string, member: Pick<ClaimingMember, 'aadObjectId'>): Promise<IntuneShelf> {
+    const { store, runs, directory } = this.deps;
+    const tokens = (await store.tokens.listByTenant(tenantId)).filter((t) => t.state === 'valid');
+    const delivered: AssignmentRun[] = [];
+    await forEachLimited(tokens, TOKEN_CONCURRENCY, async (token) => {
+      // Completed runs of either intent, and Available ones being reconciled (the repository's two reads of delivered runs).
+      const [standing, claimable] = await Promise.all([runs.listStanding(token.id), runs.listClaimable(token.id)]);
+      const byId = new Map([...standing, ...claimable].map((r) => [r.id, r]));
+      delivered.push(...[...byId.values()].filter((r) => r.tenantId === token.tenantId && isDelivered(r)));
+    });
+
+    // Entra ids in any case are one group: each is asked about once.
+    const groupIds = [...new Set(delivered.flatMap((r) => r.groups.map((g) => g.groupId.toLowerCase())))];
+    const memberOf = new Set(groupIds.length === 0 ? [] : (await directory.checkMemberGroups(member.aadObjectId.toLowerCase(), groupIds)).map((g) => g.toLowerCase()));
+
+    const required = new Map<string, IntuneMemberBook>();
+    const available = new Map<string, IntuneMemberBook>();
+    for (const run of delivered) {
+      if (!run.groups.some((g) => memberOf.has(g.groupId.toLowerCase()))) continue;
+      const key = `${run.tokenId}|${assetKey(run)}`;
+      (run.installIntent === 'required' ? required : available).set(key, { tokenId: run.tokenId, adamId: run.adamId, pricingParam: run.pricingParam, title: run.bookTitle });
+    }
+    // Required installs it anyway: offering it in Company Portal as well would only confuse.
+    for (const key of required.keys()) available.delete(key);
+    return { delivery: 'intune', available: await describe({ store }, [...available.values()]), required: await describe({ store }, [...required.values()]) };
+  }
 }

@@ -1,7 +1,7 @@
 import type { AppleBooksClient } from '../apple/AppleBooksClient';
 import type { TokenCipher } from '../crypto/TokenCipher';
 import type { DirectoryGroup, DirectoryUser, GroupClassification } from '../directory/GraphDirectory';
-import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
+import { heldEncryptedToken, tokenCipherContext, type VppToken } from '../store/entities/vppToken';
 import type { AppleClientFactory } from '../tokens/AppleClientFactory';
 
 /** The slice of the directory (GraphDirectory) assignments need; tests may pass the real one or a fake. */
@@ -14,11 +14,14 @@ export interface AssignmentDirectory {
   usersByIds(ids: readonly string[]): Promise<DirectoryUser[]>;
 }
 
-/** An Apple client for a stored token: decrypts it (bound to its record) and hands it to the factory. */
+/**
+ * An Apple client for a stored token: decrypts it (bound to its record) and hands it to the factory. A record
+ * Intune holds has no token to decrypt: that throws a UserFacingError saying so (`token_not_held`).
+ */
 export type AppleClientProvider = (token: VppToken) => AppleBooksClient;
 
 export function appleClientProvider(cipher: TokenCipher, factory: AppleClientFactory): AppleClientProvider {
-  return (token) => factory.forToken(cipher.decrypt(token.encryptedToken, tokenCipherContext(token)));
+  return (token) => factory.forToken(cipher.decrypt(heldEncryptedToken(token), tokenCipherContext(token)));
 }
 
 /**

@@ -122,6 +122,10 @@ export const environmentSchema = z.object({
   TEAMS_SERVICE_URL: httpUrl,
   GRAPH_MANAGED_APPLE_ID_ATTRIBUTE: optionalString,
   LOCAL_DIRECTORY_PORT: port(0),
+  VPP_BACKEND: z.preprocess(emptyToUndefined, z.enum(['apple', 'intune'], { error: 'either "apple" (the bot is the content manager) or "intune" (Microsoft Intune holds the tokens)' }).default('apple')),
+  INTUNE_GRAPH_BASE_URL: httpUrl,
+  INTUNE_SYNC_POLL_INTERVAL_MS: z.preprocess(emptyToUndefined, z.coerce.number({ error: POSITIVE_EXPECTED }).int({ error: POSITIVE_EXPECTED }).positive({ error: POSITIVE_EXPECTED }).optional()),
+  LOCAL_INTUNE_PORT: port(0),
   INSTANCE_ID: optionalString,
   WEBSITE_INSTANCE_ID: optionalString,
   CONTAINER_APP_REPLICA_NAME: optionalString,
@@ -210,6 +214,15 @@ export interface AppConfig {
   };
   localDirectoryPort: number;
   localApplePort: number;
+  /** Who holds the tokens and spends licenses: the bot itself at Apple, or Microsoft Intune through Graph. */
+  backend: 'apple' | 'intune';
+  intune: {
+    /** Graph's origin for Intune's resources (the client picks beta or v1.0 per call); undefined in local mode until the local Intune starts. */
+    graphBaseUrl: string | undefined;
+    /** Time between reads of a token's lastSyncStatus while Intune syncs it with Apple. */
+    syncPollIntervalMs: number;
+  };
+  localIntunePort: number;
   /** Where the bot starts a chat with an approver when no chat of the tenant is known yet (production). */
   teamsServiceUrl: string | undefined;
   admins: { groupId: string | undefined; userIds: string[] };
@@ -334,6 +347,14 @@ export function loadConfig(env: NodeJS.ProcessEnv, version = '0.0.0'): AppConfig
     // Teams' global service URL routes to the tenant's region; a stored chat's own URL is used when there is one.
     teamsServiceUrl: e.TEAMS_SERVICE_URL ?? (mode === 'production' ? 'https://smba.trafficmanager.net/teams' : undefined),
     localApplePort: e.LOCAL_APPLE_PORT,
+    backend: e.VPP_BACKEND,
+    intune: {
+      // The same Graph as the directory's; locally the local Intune is a server of its own.
+      graphBaseUrl: e.INTUNE_GRAPH_BASE_URL ?? (mode === 'production' ? (e.GRAPH_BASE_URL ?? GRAPH_PRODUCTION_BASE_URL) : undefined),
+      // Intune syncs a token with Apple in the background, usually within a minute; locally within a second.
+      syncPollIntervalMs: e.INTUNE_SYNC_POLL_INTERVAL_MS ?? (mode === 'production' ? 10_000 : 250),
+    },
+    localIntunePort: e.LOCAL_INTUNE_PORT,
     admins: {
       groupId: e.BOT_ADMIN_GROUP_ID,
       // Local mode needs an admin out of the box: the Playground's default user.

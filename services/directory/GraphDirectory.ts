@@ -1,11 +1,12 @@
-import { ClientSecretCredential, ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { z } from 'zod';
 import { ConfigError } from '../errors';
 import { escapeMarkdown } from '../common/chatText';
 import { formatCount } from '../common/format';
 import { emailSchema } from '../common/email';
 import type { Logger } from '../logging/logger';
-import { backoffDelay, parseRetryAfter, type RetrySettings } from '../common/retry';
+import type { RetrySettings } from '../common/retry';
+import { GraphCallFailure, GraphTransport, type GraphCall, type GraphCredentialOptions } from '../graph/GraphTransport';
+import { collectionSchema } from '../graph/schemas';
 import {
   DirectoryAuthError,
   DirectoryError,
@@ -16,9 +17,7 @@ import {
 } from './errors';
 import {
   checkMemberGroupsSchema,
-  collectionSchema,
   countSchema,
-  graphErrorSchema,
   graphGroupSchema,
   graphUserSchema,
   groupDeltaPageSchema,
@@ -29,7 +28,6 @@ import {
 } from './schemas';
 
 export const GRAPH_BASE_URL = 'https://graph.microsoft.com';
-const GRAPH_SCOPE = 'https://graph.microsoft.com/.default';
 
 /** Graph's own limits: 999 objects per page, 20 group ids per checkMemberGroups call. */
 const MAX_PAGE_SIZE = 999;
@@ -56,19 +54,9 @@ const DELTA_REFUSAL_CODES = new Set(['syncstatenotfound', 'syncstateinvalid', 'r
 
 const DEFAULT_GRAPH_RETRY: RetrySettings = { maxAttempts: 4, baseDelayMs: 500, maxDelayMs: 10_000, maxRetryAfterMs: 30_000 };
 
-export interface GraphDirectoryOptions {
+export interface GraphDirectoryOptions extends GraphCredentialOptions {
   /** https://graph.microsoft.com by default; the local directory's origin in development and tests. */
   baseUrl?: string;
-  tenantId?: string;
-  clientId?: string;
-  clientSecret?: string;
-  /**
-   * Client id of the user-assigned managed identity the bot runs as (MicrosoftAppType=UserAssignedMSI):
-   * Graph is then called as that identity, so no client secret exists to leak or expire.
-   */
-  managedIdentityClientId?: string;
-  /** Overrides both (tests). */
-  credential?: TokenCredential;
   fetch?: typeof fetch;
   logger?: Logger;
   /**
@@ -178,11 +166,8 @@ interface RequestSpec {
   resumesDelta?: boolean;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
 const EXTENSION_ATTRIBUTE = /^extensionAttribute([1-9]|1[0-5])$/;
 const ATTRIBUTE_NAME = /^[A-Za-z][A-Za-z0-9_]{0,119}$/;
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 function memberKind(odataType: string | undefined): DirectoryMember['kind'] {
   switch (odataType?.toLowerCase()) {
@@ -231,36 +216,29 @@ function toGroup(g: GraphGroup): DirectoryGroup {
  */
 export class GraphDirectory {
   readonly baseUrl: string;
-  private readonly credential: TokenCredential | undefined;
-  private readonly fetchImpl: typeof fetch;
-  private readonly retry: RetrySettings;
+  private readonly transport: GraphTransport;
   private readonly userSelect: string;
 
   constructor(private readonly options: GraphDirectoryOptions = {}) {
-    this.baseUrl = (options.baseUrl ?? GRAPH_BASE_URL).replace(/\/+$/, '');
-    const url = new URL(this.baseUrl);
-    this.fetchImpl = options.fetch ?? fetch;
-    this.retry = { ...DEFAULT_GRAPH_RETRY, ...options.retry };
     const attribute = options.managedAppleIdAttribute;
     if (attribute !== undefined && !ATTRIBUTE_NAME.test(attribute)) {
       throw new ConfigError(`The managed Apple ID attribute "${attribute}" is not a valid Graph property name.`);
     }
     const extra = attribute === undefined ? [] : [EXTENSION_ATTRIBUTE.test(attribute) ? 'onPremisesExtensionAttributes' : attribute];
     this.userSelect = ['id', 'displayName', 'userPrincipalName', 'mail', ...extra].join(',');
-
-    if (options.credential) this.credential = options.credential;
-    else if (options.managedIdentityClientId) {
-      this.credential = new ManagedIdentityCredential({ clientId: options.managedIdentityClientId });
-    } else if (options.tenantId && options.clientId && options.clientSecret) {
-      this.credential = new ClientSecretCredential(options.tenantId, options.clientId, options.clientSecret);
-    } else if (LOOPBACK.has(url.hostname)) {
-      // The local directory takes no credentials.
-      this.credential = undefined;
-    } else {
-      throw new ConfigError(
-        'Microsoft Graph needs the tenant id, client id and client secret of the bot\'s app registration, or a managed identity (MicrosoftAppType=UserAssignedMSI).',
-      );
-    }
+    this.transport = new GraphTransport({
+      tenantId: options.tenantId,
+      clientId: options.clientId,
+      clientSecret: options.clientSecret,
+      managedIdentityClientId: options.managedIdentityClientId,
+      credential: options.credential,
+      baseUrl: options.baseUrl ?? GRAPH_BASE_URL,
+      retry: { ...DEFAULT_GRAPH_RETRY, ...options.retry },
+      timeoutMs: options.timeoutMs ?? 30_000,
+      fetch: options.fetch,
+      logger: options.logger,
+    });
+    this.baseUrl = this.transport.baseUrl;
   }
 
   /**
@@ -351,17 +329,13 @@ export class GraphDirectory {
    */
   async *userMemberPages(groupId: string, options: { pageSize?: number } = {}): AsyncGenerator<DirectoryUser[], void, undefined> {
     const top = Math.min(Math.max(options.pageSize ?? MAX_PAGE_SIZE, 1), MAX_PAGE_SIZE);
-    let next: string | undefined = `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user?$select=${this.userSelect}&$top=${top}`;
     const spec: RequestSpec = {
       permission: 'GroupMember.Read.All and User.Read.All',
       purpose: "list the group's members",
       notFound: `The group ${groupId}`,
     };
-    while (next) {
-      const page: { value: GraphUser[]; '@odata.nextLink'?: string | undefined } = await this.json(next, collectionSchema(graphUserSchema), spec);
-      yield page.value.map((u) => this.toUser(u));
-      next = page['@odata.nextLink'];
-    }
+    const first = `/v1.0/groups/${encodeURIComponent(groupId)}/transitiveMembers/microsoft.graph.user?$select=${this.userSelect}&$top=${top}`;
+    for await (const users of this.pages(first, graphUserSchema, spec)) yield users.map((u) => this.toUser(u));
   }
 
   /** Which of `groupIds` the user belongs to, directly or through nested groups. */
@@ -469,11 +443,8 @@ export class GraphDirectory {
         .slice(i, i + USERS_IN_FILTER_BATCH)
         .map((id) => `'${id}'`)
         .join(',')})`;
-      let next: string | undefined = `/v1.0/users?$filter=${encodeURIComponent(filter)}&$select=${this.userSelect}`;
-      while (next) {
-        const page: { value: GraphUser[]; '@odata.nextLink'?: string | undefined } = await this.json(next, collectionSchema(graphUserSchema), spec);
-        for (const u of page.value) found.set(u.id.toLowerCase(), this.toUser(u));
-        next = page['@odata.nextLink'];
+      for await (const users of this.pages(`/v1.0/users?$filter=${encodeURIComponent(filter)}&$select=${this.userSelect}`, graphUserSchema, spec)) {
+        for (const u of users) found.set(u.id.toLowerCase(), this.toUser(u));
       }
     }
     return wanted.flatMap((id) => found.get(id.toLowerCase()) ?? []);
@@ -544,65 +515,57 @@ export class GraphDirectory {
   }
 
   private async json<T extends z.ZodType>(pathOrUrl: string, schema: T, spec: RequestSpec): Promise<z.infer<T>> {
-    const text = await this.text(pathOrUrl, spec);
-    let body: unknown;
     try {
-      body = JSON.parse(text);
-    } catch {
-      throw new DirectoryResponseError(`not JSON from ${this.describe(pathOrUrl)}`);
+      return await this.transport.json(pathOrUrl, schema, this.call(spec));
+    } catch (err) {
+      throw this.errorFor(err, spec);
     }
-    const parsed = schema.safeParse(body);
-    if (!parsed.success) throw new DirectoryResponseError(`unexpected shape from ${this.describe(pathOrUrl)}: ${parsed.error.issues[0]?.message ?? ''}`);
-    return parsed.data;
   }
 
-  /** One call with bounded retries on 429/503/504 and network errors, honouring Retry-After. */
   private async text(pathOrUrl: string, spec: RequestSpec): Promise<string> {
-    const url = this.resolve(pathOrUrl);
-    for (let attempt = 1; ; attempt++) {
-      const headers: Record<string, string> = { accept: 'application/json' };
-      if (spec.eventual) headers['ConsistencyLevel'] = 'eventual';
-      if (spec.body !== undefined) headers['content-type'] = 'application/json';
-      const token = await this.accessToken();
-      if (token) headers['authorization'] = `Bearer ${token}`;
-      let response: Response;
-      try {
-        response = await this.fetchImpl(url, {
-          method: spec.method ?? 'GET',
-          headers,
-          body: spec.body === undefined ? undefined : JSON.stringify(spec.body),
-          signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-        });
-      } catch (err) {
-        if (attempt >= this.retry.maxAttempts) throw new DirectoryUnavailableError(undefined, `${this.describe(url)}: ${(err as Error).message}`);
-        await sleep(backoffDelay(attempt, this.retry));
-        continue;
-      }
-      const body = await response.text();
-      if (response.ok) return body;
-      const status = response.status;
-      if ((status === 429 || status === 503 || status === 504) && attempt < this.retry.maxAttempts) {
-        const delay = backoffDelay(attempt, this.retry, parseRetryAfter(response.headers.get('retry-after')));
-        this.options.logger?.warn({ status, attempt, delayMs: delay, path: this.describe(url) }, 'Microsoft Graph throttled a request; retrying');
-        await sleep(delay);
-        continue;
-      }
-      throw this.errorFor(status, body, url, spec);
+    try {
+      return await this.transport.text(pathOrUrl, this.call(spec));
+    } catch (err) {
+      throw this.errorFor(err, spec);
     }
   }
 
-  private errorFor(status: number, body: string, url: string, spec: RequestSpec): DirectoryError {
-    let graph: { code: string; message?: string | undefined } | undefined;
+  /** Every page of a collection of `item`, as the transport follows its nextLinks. */
+  private async *pages<T extends z.ZodType>(firstPath: string, item: T, spec: RequestSpec): AsyncGenerator<Array<z.infer<T>>, void, undefined> {
     try {
-      graph = graphErrorSchema.safeParse(JSON.parse(body)).data?.error;
-    } catch {
-      graph = undefined;
+      yield* this.transport.pages(firstPath, item, this.call(spec));
+    } catch (err) {
+      throw this.errorFor(err, spec);
     }
-    const detail = `${status} ${graph?.code ?? ''} ${graph?.message ?? ''} at ${this.describe(url)}`.replace(/\s+/g, ' ').trim();
-    if (spec.resumesDelta && (status === 410 || (status >= 400 && status < 500 && DELTA_REFUSAL_CODES.has(graph?.code?.toLowerCase() ?? '')))) {
+  }
+
+  private call(spec: RequestSpec): GraphCall {
+    const call: GraphCall = { method: spec.method ?? 'GET' };
+    if (spec.body !== undefined) call.body = spec.body;
+    if (spec.eventual) call.headers = { ConsistencyLevel: 'eventual' };
+    return call;
+  }
+
+  /** The transport's failure in the admin's words, for the call `spec` describes; anything else as it is. */
+  private errorFor(err: unknown, spec: RequestSpec): unknown {
+    if (!(err instanceof GraphCallFailure)) return err;
+    const { detail } = err;
+    switch (err.kind) {
+      case 'auth':
+        return new DirectoryAuthError(detail);
+      case 'network':
+        return new DirectoryUnavailableError(undefined, detail);
+      case 'response':
+        return new DirectoryResponseError(detail, err.info.status);
+      case 'status':
+        break;
+    }
+    const status = err.info.status ?? 0;
+    const code = err.info.graphCode;
+    if (spec.resumesDelta && (status === 410 || (status >= 400 && status < 500 && DELTA_REFUSAL_CODES.has(code?.toLowerCase() ?? '')))) {
       return new DeltaLinkRefusedError(status, detail);
     }
-    this.options.logger?.warn({ status, code: graph?.code, path: this.describe(url) }, 'Microsoft Graph request failed');
+    this.options.logger?.warn({ status, code, path: err.info.path }, 'Microsoft Graph request failed');
     switch (status) {
       case 401:
         return new DirectoryAuthError(detail);
@@ -617,30 +580,12 @@ export class GraphDirectory {
       default:
         if (status >= 500) return new DirectoryUnavailableError(status, detail);
         // Graph's own words reach chat as Markdown: escaped, since they may quote what was searched for.
-        return new DirectoryError(`Microsoft Graph refused to ${spec.purpose}${graph?.message ? `: ${escapeMarkdown(graph.message)}` : '.'}`, 'graph_bad_request', status, detail);
+        return new DirectoryError(
+          `Microsoft Graph refused to ${spec.purpose}${err.info.graphMessage ? `: ${escapeMarkdown(err.info.graphMessage)}` : '.'}`,
+          'graph_bad_request',
+          status,
+          detail,
+        );
     }
-  }
-
-  private async accessToken(): Promise<string | undefined> {
-    if (!this.credential) return undefined;
-    try {
-      const token = await this.credential.getToken(GRAPH_SCOPE);
-      if (!token) throw new Error('no token returned');
-      return token.token;
-    } catch (err) {
-      throw new DirectoryAuthError((err as Error).message.split('\n')[0]);
-    }
-  }
-
-  /** Paths are relative to baseUrl; absolute nextLinks must stay on it so the token never leaves Graph. */
-  private resolve(pathOrUrl: string): string {
-    if (pathOrUrl.startsWith('/')) return `${this.baseUrl}${pathOrUrl}`;
-    if (pathOrUrl.startsWith(`${this.baseUrl}/`)) return pathOrUrl;
-    throw new DirectoryResponseError(`next page link points outside ${this.baseUrl}`);
-  }
-
-  /** A path for logs: no query string (it can hold search text). */
-  private describe(url: string): string {
-    return url.replace(this.baseUrl, '').split('?')[0] ?? '';
   }
 }

@@ -1,10 +1,5 @@
 import { z } from 'zod';
 
-/** Graph's error envelope: `{ error: { code, message } }` on any non-2xx answer. */
-export const graphErrorSchema = z.object({
-  error: z.looseObject({ code: z.string().max(200), message: z.string().max(4000).optional() }),
-});
-
 export const graphGroupSchema = z.looseObject({
   id: z.string().min(1).max(128),
   displayName: z.string().max(256).nullish(),
@@ -25,15 +20,6 @@ export const graphUserSchema = z.looseObject({
   onPremisesExtensionAttributes: z.record(z.string(), z.string().max(1024).nullable()).nullish(),
 });
 export type GraphUser = z.infer<typeof graphUserSchema>;
-
-/** A page of a collection; `@odata.nextLink` is an absolute URL to the next page. */
-export function collectionSchema<T extends z.ZodType>(item: T) {
-  return z.looseObject({
-    value: z.array(item),
-    '@odata.nextLink': z.url().optional(),
-    '@odata.count': z.number().int().min(0).optional(),
-  });
-}
 
 export const checkMemberGroupsSchema = z.looseObject({ value: z.array(z.string().min(1).max(128)) });
 

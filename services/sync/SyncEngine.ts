@@ -9,11 +9,11 @@ import { escapeMarkdown } from '../common/chatText';
 import { silentLogger, type Logger } from '../logging/logger';
 import type { Actor, ErrorInfo } from '../store/entities/common';
 import type { EBook } from '../store/entities/eBook';
-import { tokenCipherContext, type VppToken } from '../store/entities/vppToken';
+import { heldEncryptedToken, tokenCipherContext, tokenNotHeldMessage, TOKEN_REMOVED_FROM_INTUNE, type VppToken } from '../store/entities/vppToken';
 import type { Store } from '../store/Store';
 import type { AppleClientFactory } from '../tokens/AppleClientFactory';
 import { DEFAULT_LOW_LICENSE_THRESHOLD, type LowLicenseThreshold } from './lowLicenses';
-import { diffBooks, matchCatalogue, ourAssignmentKey, preferActive, runCounts, summarise, tallyWrites, userWrites, type WriteTally } from './syncDiff';
+import { diffBooks, matchCatalogue, ourAssignmentKey, preferActive, runCounts, summarise, tallyWrites, userWrites, type SyncSummary, type WriteTally } from './syncDiff';
 import { NO_CHANGES, type LowLicenseBook, type SyncFailure, type SyncOutcome, type SyncProgress, type SyncTrigger } from './types';
 import { WHERE_TOKENS_ARE_DOWNLOADED } from '../common/appleTerms';
 
@@ -65,11 +65,14 @@ const WRITE_BATCHES = 4;
 /** Up to this many users, a first sync reads their licenses one user at a time instead of the whole organisation's. */
 const PER_USER_ASSIGNMENT_READS = 25;
 
+/** What a failed sync may change of the token besides its sync status: the holder's verdict on it. */
+export type TokenVerdict = Partial<Pick<VppToken, 'state' | 'externalMdm' | 'organizationName' | 'expirationDateTime' | 'countryOrRegion' | 'appleId' | 'locationName'>>;
+
 /** Thrown inside a run to end it as failed with an admin message and, maybe, a new token state. */
-class SyncStop extends Error {
+export class SyncStop extends Error {
   constructor(
     readonly failure: SyncFailure,
-    readonly tokenChange?: Partial<Pick<VppToken, 'state' | 'externalMdm'>>,
+    readonly tokenChange?: TokenVerdict,
   ) {
     super(failure.message);
   }
@@ -77,6 +80,7 @@ class SyncStop extends Error {
 
 /** Why a token is not synced, as chat Markdown (its name escaped). */
 export function notSyncableReason(token: VppToken): SyncFailure | undefined {
+  if (token.intuneTokenId) return notSyncableInIntune(token);
   const name = escapeMarkdown(token.displayName);
   switch (token.state) {
     case 'valid':
@@ -92,6 +96,139 @@ export function notSyncableReason(token: VppToken): SyncFailure | undefined {
       };
     case 'duplicateLocation':
       return { code: 'duplicate_location', message: `"${name}" is for an Apple location another token already covers, so it is not synced. Remove one of the two.` };
+  }
+}
+
+/** The same for a token Intune holds: the state is Intune's verdict, and the way back goes through Intune. */
+function notSyncableInIntune(token: VppToken): SyncFailure | undefined {
+  const name = escapeMarkdown(token.displayName);
+  switch (token.state) {
+    case 'valid':
+      return undefined;
+    case 'expired':
+      return { code: 'token_expired', message: `"${name}" has expired, so it is not synced. Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED} and type **renew ${name}**: Intune gets the new file.` };
+    case 'invalid':
+      if (token.lastError?.code === TOKEN_REMOVED_FROM_INTUNE) return { code: TOKEN_REMOVED_FROM_INTUNE, message: token.lastError.message };
+      return { code: 'token_invalid', message: `Intune reports that Apple no longer accepts "${name}" (revoked or replaced), so it is not synced. Download the newest token from Apple and type **renew ${name}**.` };
+    case 'assignedToExternalMDM':
+      return {
+        code: 'external_mdm',
+        message: `Intune reports that another MDM now manages "${name}", so it is not synced. To give it back to Intune, remove it (type **remove ${name}**) and upload it again (**upload token**): you see what taking control means and confirm it.`,
+      };
+    case 'duplicateLocation':
+      return { code: 'duplicate_location', message: `Intune reports that "${name}" is for an Apple location another of its tokens already covers, so it is not synced. Remove one of the two.` };
+  }
+}
+
+/** Why an Apple-mode sync cannot use a token whose record holds no token (Intune holds it). */
+function notHeldByBot(token: VppToken): SyncFailure | undefined {
+  if (token.encryptedToken) return undefined;
+  return { code: 'token_not_held', message: tokenNotHeldMessage(token) };
+}
+
+/** What a backend's run read and wrote, for the run record, the outcome and the token. */
+export interface SyncRunResult extends SyncSummary {
+  lowLicenseBooks: LowLicenseBook[];
+  /** What a completed run writes on the token besides its sync status (Apple: the versions read; Intune: its view of the token). */
+  tokenChange: (stored: VppToken) => Partial<VppToken>;
+}
+
+/** One backend's part of a sync; `recordedSync` does the rest. */
+export interface SyncRunner {
+  /** Why the token is not synced now (after a past expiry date has marked it expired). */
+  blocked(token: VppToken): SyncFailure | undefined;
+  run(token: VppToken, started: number): Promise<SyncRunResult>;
+  /** A failure as the admin reads it, and what it says about the token. */
+  stop(err: unknown, token: VppToken): SyncStop;
+  /** Whether `stored` still holds the token the run used: a verdict on a since-renewed token is not applied. */
+  holdsSameToken(stored: VppToken, used: VppToken): boolean;
+}
+
+/** The end of a run every backend shares: another instance took the token, or an error on the bot's side. */
+export function genericStop(err: unknown, token: VppToken): SyncStop {
+  if (err instanceof SyncStop) return err;
+  if (err instanceof Error && err.name === 'AbortError') {
+    return new SyncStop({ code: 'lease_lost', message: `The sync of "${escapeMarkdown(token.displayName)}" stopped because another bot instance took it over; that instance finishes it.` });
+  }
+  return new SyncStop({ code: 'internal', message: `The sync of "${escapeMarkdown(token.displayName)}" stopped because of an error on the bot's side. It is tried again at the next scheduled sync; if it keeps failing, report it.` });
+}
+
+/**
+ * A sync's bookkeeping, the same whoever holds the token: a past expiry date marks the token expired, a
+ * token that cannot be synced is skipped, otherwise the run is recorded in the sync history (a run a dead
+ * process left open is closed first) and the token gets its sync status, failures in a row and last error.
+ */
+export async function recordedSync(deps: { store: Store; now: () => Date }, tenantId: string, tokenId: string, request: SyncRequest, runner: SyncRunner): Promise<SyncOutcome> {
+  const started = Date.now();
+  const { store, now } = deps;
+  const token = await store.tokens.get(tenantId, tokenId);
+  if (!token) throw new Error(`token ${tokenId} not found in tenant ${tenantId}`);
+
+  const base = { tokenId, tenantId, tokenName: token.displayName, trigger: request.trigger, startedBy: request.startedBy };
+  const empty = { books: 0, licenses: { total: 0, used: 0, available: 0 }, changes: NO_CHANGES, dataWrites: 0, lowLicenseBooks: [] };
+
+  let current = token;
+  if (token.state === 'valid' && Date.parse(token.expirationDateTime) <= now().getTime()) {
+    current = (await store.tokens.update(tenantId, tokenId, (t) => (t.state === 'valid' ? { ...t, state: 'expired' } : undefined)))?.value ?? token;
+  }
+  const blocked = runner.blocked(current);
+  if (blocked) return { ...base, ...empty, runId: undefined, status: 'skipped', durationMs: Date.now() - started, error: blocked, token: current };
+
+  const runId = randomUUID();
+  await store.syncRuns.closeInterrupted(tokenId, now());
+  await store.syncRuns.start({
+    id: runId,
+    tokenId,
+    tenantId,
+    trigger: request.trigger,
+    startedBy: request.startedBy,
+    startedDateTime: now().toISOString(),
+    status: 'inProgress',
+    counts: { booksAdded: 0, booksUpdated: 0, booksUnchanged: 0, usersChanged: 0, assignmentsChanged: 0, writes: 0 },
+  });
+
+  try {
+    const result = await runner.run(current, started);
+    const finishedDateTime = now().toISOString();
+    await store.syncRuns.finish(tokenId, runId, {
+      status: 'completed',
+      finishedDateTime,
+      counts: runCounts(result),
+    });
+    const updated = await store.tokens.update(tenantId, tokenId, (t) => ({
+      ...t,
+      ...result.tokenChange(t),
+      lastSyncDateTime: finishedDateTime,
+      lastSyncStatus: 'completed',
+      consecutiveSyncFailures: 0,
+      lastError: undefined,
+    }));
+    return {
+      ...base,
+      runId,
+      status: 'completed',
+      books: result.books,
+      licenses: result.licenses,
+      changes: result.changes,
+      dataWrites: result.dataWrites,
+      lowLicenseBooks: result.lowLicenseBooks,
+      durationMs: Date.now() - started,
+      token: updated?.value ?? current,
+    };
+  } catch (err) {
+    const stop = runner.stop(err, current);
+    const occurredDateTime = now().toISOString();
+    const error: ErrorInfo = { code: stop.failure.code, message: stop.failure.message, occurredDateTime };
+    await store.syncRuns.finish(tokenId, runId, { status: 'failed', finishedDateTime: occurredDateTime, error });
+    const updated = await store.tokens.update(tenantId, tokenId, (t) => ({
+      ...t,
+      // A token renewed while this sync ran is a different token: the holder's verdict was not about it.
+      ...(runner.holdsSameToken(t, current) ? stop.tokenChange : {}),
+      lastSyncStatus: 'failed',
+      consecutiveSyncFailures: t.consecutiveSyncFailures + 1,
+      lastError: error,
+    }));
+    return { ...base, ...empty, runId, status: 'failed', error: stop.failure, durationMs: Date.now() - started, token: updated?.value ?? current };
   }
 }
 
@@ -112,93 +249,34 @@ export class SyncEngine {
     this.lowLicenses = options.lowLicenses ?? DEFAULT_LOW_LICENSE_THRESHOLD;
   }
 
-  async syncToken(tenantId: string, tokenId: string, request: SyncRequest): Promise<SyncOutcome> {
-    const started = Date.now();
-    const { store } = this.options;
-    const token = await store.tokens.get(tenantId, tokenId);
-    if (!token) throw new Error(`token ${tokenId} not found in tenant ${tenantId}`);
-
-    const base = { tokenId, tenantId, tokenName: token.displayName, trigger: request.trigger, startedBy: request.startedBy };
-    const empty = { books: 0, licenses: { total: 0, used: 0, available: 0 }, changes: NO_CHANGES, dataWrites: 0, lowLicenseBooks: [] };
-
-    let current = token;
-    if (token.state === 'valid' && Date.parse(token.expirationDateTime) <= this.now().getTime()) {
-      current = (await store.tokens.update(tenantId, tokenId, (t) => (t.state === 'valid' ? { ...t, state: 'expired' } : undefined)))?.value ?? token;
-    }
-    const blocked = notSyncableReason(current);
-    if (blocked) return { ...base, ...empty, runId: undefined, status: 'skipped', durationMs: Date.now() - started, error: blocked, token: current };
-
-    const runId = randomUUID();
-    await store.syncRuns.closeInterrupted(tokenId, this.now());
-    await store.syncRuns.start({
-      id: runId,
-      tokenId,
-      tenantId,
-      trigger: request.trigger,
-      startedBy: request.startedBy,
-      startedDateTime: this.now().toISOString(),
-      status: 'inProgress',
-      counts: { booksAdded: 0, booksUpdated: 0, booksUnchanged: 0, usersChanged: 0, assignmentsChanged: 0, writes: 0 },
+  syncToken(tenantId: string, tokenId: string, request: SyncRequest): Promise<SyncOutcome> {
+    return recordedSync({ store: this.options.store, now: this.now }, tenantId, tokenId, request, {
+      blocked: (token) => notSyncableReason(token) ?? notHeldByBot(token),
+      run: async (token, started) => {
+        const result = await this.run(token, request, started);
+        return {
+          ...result,
+          tokenChange: (t) => ({
+            assetsVersionId: result.versions.assets ?? t.assetsVersionId,
+            usersVersionId: result.versions.users ?? t.usersVersionId,
+            assignmentsVersionId: result.versions.assignments ?? t.assignmentsVersionId,
+          }),
+        };
+      },
+      stop: (err, token) => {
+        if (!(err instanceof SyncStop) && !(err instanceof VppError)) this.logger.error({ err, tokenId }, 'sync failed unexpectedly');
+        return this.toStop(err, token);
+      },
+      holdsSameToken: (stored, used) => this.holdsSameToken(stored, used),
     });
-
-    try {
-      const result = await this.run(current, request, started);
-      const finishedDateTime = this.now().toISOString();
-      await store.syncRuns.finish(tokenId, runId, {
-        status: 'completed',
-        finishedDateTime,
-        counts: runCounts(result),
-      });
-      const updated = await store.tokens.update(tenantId, tokenId, (t) => ({
-        ...t,
-        lastSyncDateTime: finishedDateTime,
-        lastSyncStatus: 'completed',
-        consecutiveSyncFailures: 0,
-        lastError: undefined,
-        assetsVersionId: result.versions.assets ?? t.assetsVersionId,
-        usersVersionId: result.versions.users ?? t.usersVersionId,
-        assignmentsVersionId: result.versions.assignments ?? t.assignmentsVersionId,
-      }));
-      return {
-        ...base,
-        runId,
-        status: 'completed',
-        books: result.books,
-        licenses: result.licenses,
-        changes: result.changes,
-        dataWrites: result.dataWrites,
-        lowLicenseBooks: result.lowLicenseBooks,
-        durationMs: Date.now() - started,
-        token: updated?.value ?? current,
-      };
-    } catch (err) {
-      const stop = this.toStop(err, current);
-      if (!(err instanceof SyncStop) && !(err instanceof VppError)) this.logger.error({ err, tokenId }, 'sync failed unexpectedly');
-      const occurredDateTime = this.now().toISOString();
-      const error: ErrorInfo = { code: stop.failure.code, message: stop.failure.message, occurredDateTime };
-      await store.syncRuns.finish(tokenId, runId, { status: 'failed', finishedDateTime: occurredDateTime, error });
-      const updated = await store.tokens.update(tenantId, tokenId, (t) => ({
-        ...t,
-        // A token renewed while this sync ran is a different token: Apple's verdict was not about it.
-        ...(this.holdsSameToken(t, current) ? stop.tokenChange : {}),
-        lastSyncStatus: 'failed',
-        consecutiveSyncFailures: t.consecutiveSyncFailures + 1,
-        lastError: error,
-      }));
-      return { ...base, ...empty, runId, status: 'failed', error: stop.failure, durationMs: Date.now() - started, token: updated?.value ?? current };
-    }
   }
 
   private toStop(err: unknown, token: VppToken): SyncStop {
-    if (err instanceof SyncStop) return err;
     if (err instanceof VppError) {
       const state = err.errorNumber === undefined ? undefined : TOKEN_STATE_FOR_ERROR[err.errorNumber];
       return new SyncStop({ code: err.code, message: err.message }, state ? { state } : undefined);
     }
-    if (err instanceof Error && err.name === 'AbortError') {
-      return new SyncStop({ code: 'lease_lost', message: `The sync of "${escapeMarkdown(token.displayName)}" stopped because another bot instance took it over; that instance finishes it.` });
-    }
-    return new SyncStop({ code: 'internal', message: `The sync of "${escapeMarkdown(token.displayName)}" stopped because of an error on the bot's side. It is tried again at the next scheduled sync; if it keeps failing, report it.` });
+    return genericStop(err, token);
   }
 
   /**
@@ -206,6 +284,7 @@ export class SyncEngine {
    * sweep re-encrypts a token without changing it, so a differing ciphertext is decrypted and compared.
    */
   private holdsSameToken(stored: VppToken, used: VppToken): boolean {
+    if (!stored.encryptedToken || !used.encryptedToken) return false;
     if (stored.encryptedToken.ciphertext === used.encryptedToken.ciphertext) return true;
     try {
       return this.secretOf(stored).reveal() === this.secretOf(used).reveal();
@@ -215,7 +294,7 @@ export class SyncEngine {
   }
 
   private secretOf(token: VppToken): Secret {
-    return this.options.cipher.decrypt(token.encryptedToken, tokenCipherContext(token));
+    return this.options.cipher.decrypt(heldEncryptedToken(token), tokenCipherContext(token));
   }
 
   private async run(token: VppToken, request: SyncRequest, started: number) {

@@ -6,12 +6,14 @@ import type { LeaseHandle } from '../store/repositories/LeaseRepository';
 import type { Actor } from '../store/entities/common';
 import type { VppToken } from '../store/entities/vppToken';
 import type { Store } from '../store/Store';
-import { notSyncableReason, type SyncEngine } from './SyncEngine';
+import type { TokenSyncer } from '../backend/ports';
+import { notSyncableReason } from './SyncEngine';
 import { SYNC_HISTORY_LENGTH, syncHistory } from './syncHistory';
 import type { SyncHistoryEntry, SyncOutcome, SyncProgress, SyncTrigger } from './types';
 
 export interface SyncServiceOptions {
-  engine: SyncEngine;
+  /** The sync of one token with whoever holds it: SyncEngine (Apple) or IntuneSyncEngine. */
+  engine: TokenSyncer;
   store: Store;
   /** Names this process in leases; unique per instance. */
   instanceId?: string | undefined;
@@ -23,6 +25,16 @@ export interface SyncServiceOptions {
   concurrency?: number | undefined;
   /** Called after every finished sync (notifications); errors are logged, never thrown. */
   afterSync?: ((outcome: SyncOutcome) => Promise<void>) | undefined;
+  /**
+   * Runs before each `syncAll` round (Intune mode: IntuneTokenMirror brings the token list in line with
+   * Intune's, so tokens added or removed there directly are covered). Errors are logged; the round goes on.
+   */
+  beforeRound?: (() => Promise<unknown>) | undefined;
+  /**
+   * Reads a token afresh from whoever holds it before a sync is refused for the state the store has (Intune
+   * mode: a renewal made in Intune counts at once). Errors are logged and the stored state stands.
+   */
+  refreshToken?: ((token: VppToken) => Promise<VppToken>) | undefined;
   logger?: Logger | undefined;
   now?: (() => Date) | undefined;
 }
@@ -101,6 +113,7 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
    * instance holds, or synced moments ago, are skipped. Resolves when all are done.
    */
   async syncAll(trigger: SyncTrigger = 'scheduled'): Promise<SyncOutcome[]> {
+    await this.refreshTokenList();
     const tokens = (await this.options.store.tokens.listAll()).filter((t) => !notSyncableReason(t) && !this.syncedRecently(t, trigger));
     const outcomes: SyncOutcome[] = [];
     await forEachLimited(tokens, this.concurrency, async (token) => {
@@ -114,6 +127,15 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
       }
     });
     return outcomes;
+  }
+
+  /**
+   * Brings the token list in line with the holder's before a round of syncs (`beforeRound`): the scheduled
+   * sweep runs it, and so should **sync all** before it lists the tokens. Never throws.
+   */
+  async refreshTokenList(): Promise<void> {
+    if (!this.options.beforeRound || this.stopped) return;
+    await this.options.beforeRound().catch((err: unknown) => this.logger.error({ err }, 'the token list could not be brought in line before a sync round; the round goes on'));
   }
 
   /** Resolves when every sync this instance started has finished (shutdown, tests). */
@@ -132,7 +154,8 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
     return this.now().getTime() - Date.parse(token.lastSyncDateTime) < this.minScheduledIntervalMs;
   }
 
-  private async start(token: VppToken, request: StartSyncRequest): Promise<StartResult> {
+  private async start(stored: VppToken, request: StartSyncRequest): Promise<StartResult> {
+    const token = notSyncableReason(stored) ? await this.refreshed(stored) : stored;
     const base = { tokenId: token.id, tokenName: token.displayName };
     const blocked = notSyncableReason(token);
     if (blocked) return { ...base, status: 'notSyncable', message: blocked.message };
@@ -160,6 +183,17 @@ export class SyncService extends EventEmitter<SyncServiceEvents> {
     const done = this.runUnderLease(token, lease, request).finally(() => this.running.delete(token.id));
     release(done);
     return { ...base, status: 'started', done };
+  }
+
+  private async refreshed(token: VppToken): Promise<VppToken> {
+    const refresh = this.options.refreshToken;
+    if (!refresh) return token;
+    try {
+      return await refresh(token);
+    } catch (err) {
+      this.logger.warn({ err, tokenId: token.id }, 'token could not be read afresh; its stored state stands');
+      return token;
+    }
   }
 
   private async runUnderLease(token: VppToken, lease: LeaseHandle, request: StartSyncRequest): Promise<SyncOutcome> {

@@ -74,15 +74,11 @@ export function diffBooks(
   now: string,
   threshold: LowLicenseThreshold,
 ): BookDiff {
-  const lowLicenseBooks: LowLicenseBook[] = [];
-  const seen = new Set<string>();
-  const writes = entries.map(({ asset, current }): PendingWrite<EBook> => {
-    const id = eBookId(asset.adamId, asset.pricingParam);
-    seen.add(id);
+  const desired = entries.map(({ asset, current }): PendingWrite<EBook> => {
     const known = current?.value;
     const meta = known?.metadataResolved ? undefined : (metadata.get(asset.adamId) ?? fallbackBook(asset.adamId));
     const book: EBook = {
-      id,
+      id: eBookId(asset.adamId, asset.pricingParam),
       tokenId: token.id,
       tenantId: token.tenantId,
       adamId: asset.adamId,
@@ -99,13 +95,27 @@ export function diffBooks(
       createdDateTime: known?.createdDateTime ?? now,
       lastModifiedDateTime: now,
     };
+    return { entity: book, current: current ?? null };
+  });
+  return diffCatalogue(desired, stored, threshold);
+}
+
+/**
+ * Whoever holds the token, the books to store are what its holder now lists (each against its stored
+ * version), the stored books it no longer lists, and the books that fell to the low-license threshold.
+ */
+export function diffCatalogue(desired: readonly PendingWrite<EBook>[], stored: ReadonlyMap<string, Versioned<EBook>>, threshold: LowLicenseThreshold): BookDiff {
+  const lowLicenseBooks: LowLicenseBook[] = [];
+  const seen = new Set<string>();
+  for (const { entity: book, current } of desired) {
+    seen.add(book.id);
+    const known = current?.value;
     if (isLowOnLicenses(book, threshold) && !(known && isLowOnLicenses(known, threshold))) {
       lowLicenseBooks.push({ adamId: book.adamId, title: book.title, available: book.availableLicenseCount, total: book.totalLicenseCount });
     }
-    return { entity: book, current: current ?? null };
-  });
+  }
   const missing = [...stored.values()].filter((doc) => !seen.has(doc.value.id));
-  return { writes, missing, lowLicenseBooks };
+  return { writes: [...desired], missing, lowLicenseBooks };
 }
 
 export interface WriteTally {

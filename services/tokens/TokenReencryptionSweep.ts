@@ -140,8 +140,8 @@ export class TokenReencryptionSweep {
         this.unreadable(tally, { kind: 'vppToken', id: entry.id, tenantId: entry.tenantId, keyId: entry.keyId ?? '(none)', reason: 'malformed' });
         return;
       }
-      // Removed since the listing: nothing left to count.
-      if (!read) return;
+      // Removed since the listing, or held by Intune (the bot keeps no copy): nothing to count.
+      if (!read?.value.encryptedToken) return;
       const stored = read.value.encryptedToken;
       if (stored.keyId === cipher.currentKeyId) {
         tally.use(stored.keyId);

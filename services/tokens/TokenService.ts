@@ -10,11 +10,14 @@ import type { TokenCipher } from '../crypto/TokenCipher';
 import { encryptedSecretSchema } from '../crypto/TokenCipher';
 import type { Store } from '../store/Store';
 import { MAX_TOKENS_PER_TENANT } from '../store/repositories/TokenRepository';
-import { tokenCipherContext, vppTokenSchema, type VppToken } from '../store/entities/vppToken';
+import { vppTokenSchema, type VppToken } from '../store/entities/vppToken';
 import type { EBook } from '../store/entities/eBook';
 import type { AuditEntry } from '../store/repositories/AuditLog';
 import type { AdminActor } from '../auth/AdminPolicy';
+import type { BackendKind, TokenCustody, TokenLocation } from '../backend/ports';
+import { StoreConflictError } from '../store/errors';
 import type { AppleClientFactory } from './AppleClientFactory';
+import { AppleTokenCustody } from './AppleTokenCustody';
 
 /**
  * A checked token file waiting for the admin's confirmation. It lives in dialog state (Cosmos), so the
@@ -49,9 +52,14 @@ export type SaveOptions = z.infer<typeof saveOptionsSchema>;
 
 export interface TokenServiceOptions {
   store: Store;
+  /** Encrypts the pending upload in dialog state (and, in Apple mode, the stored token). */
   cipher: TokenCipher;
+  /** Apple is read in both modes to check a file: its location, who manages it, its books. */
   apple: AppleClientFactory;
+  /** This bot's MDM identity at Apple. */
   mdm: { id: string; name: string };
+  /** Who holds saved tokens (VPP_BACKEND). Default: the bot itself (`AppleTokenCustody`). */
+  custody?: TokenCustody | undefined;
   now?: () => Date;
   /** Other per-token data to delete with a token (kept by services the token service does not know). */
   alsoRemove?: ReadonlyArray<(tokenId: string) => Promise<unknown>>;
@@ -61,7 +69,7 @@ export interface TokenServiceOptions {
 export const pendingTokenCipherContext = (tenantId: string, pendingId: string) => `pendingToken|${tenantId}|${pendingId}`;
 
 /** "Northwind Academy – Main Campus" rather than repeating the organisation in front of its own location. */
-function tokenDisplayName(organizationName: string, locationName: string): string {
+export function tokenDisplayName(organizationName: string, locationName: string): string {
   return nameQuery(organizationName).within(locationName) ? locationName : `${organizationName} (${locationName})`;
 }
 
@@ -71,9 +79,16 @@ function tokenDisplayName(organizationName: string, locationName: string): strin
  */
 export class TokenService {
   private readonly now: () => Date;
+  private readonly custody: TokenCustody;
 
   constructor(private readonly options: TokenServiceOptions) {
     this.now = options.now ?? (() => new Date());
+    this.custody = options.custody ?? new AppleTokenCustody({ cipher: options.cipher, apple: options.apple, mdm: options.mdm });
+  }
+
+  /** Who holds the tokens (VPP_BACKEND), and the name chat gives it when it takes a token from another MDM. */
+  get holder(): { kind: BackendKind; name: string } {
+    return { kind: this.custody.kind, name: this.custody.holderName };
   }
 
   private parse(content: string): VppTokenFile {
@@ -82,7 +97,8 @@ export class TokenService {
 
   /**
    * Checks a token file against Apple and our rules, without storing anything: format and expiry, the
-   * 256-token limit, a location already uploaded, and who holds the token.
+   * 256-token limit, a location already uploaded (or, in Intune mode, already in Intune), and who holds the
+   * token. Apple is only read: reading a token's client config takes it from nobody.
    */
   async inspectUpload(tenantId: string, content: string): Promise<PendingToken> {
     const file = this.parse(content);
@@ -96,8 +112,11 @@ export class TokenService {
     }
     const apple = this.options.apple.forToken(file.secret);
     const config = await apple.getClientConfig();
+    const location: TokenLocation = { tenantId, organizationName: file.orgName, locationId: config.uId, locationName: config.locationName ?? file.orgName };
     await this.refuseDuplicateLocation(tenantId, config);
+    await this.custody.refuseHeld(location);
     const ownership = await apple.checkOwnership(this.options.mdm.id);
+    const otherMdmName = this.custody.takeFrom(ownership);
     let bookCount = 0;
     // A read that starts again (Apple's list changed mid-way) counts from zero again.
     for await (const page of apple.assetPages({ onRestart: () => (bookCount = 0) })) bookCount += page.assets.length;
@@ -109,11 +128,11 @@ export class TokenService {
       encryptedToken: this.options.cipher.encrypt(file.secret, pendingTokenCipherContext(tenantId, pendingId)),
       organizationName: file.orgName,
       expirationDateTime: file.expiresAt.toISOString(),
-      locationId: config.uId,
-      locationName: config.locationName ?? file.orgName,
+      locationId: location.locationId,
+      locationName: location.locationName,
       countryOrRegion: config.countryISO2ACode,
       bookCount,
-      otherMdmName: ownership.state === 'otherMdm' ? ownership.mdmName : undefined,
+      otherMdmName,
     };
   }
 
@@ -129,49 +148,83 @@ export class TokenService {
     }
   }
 
-  /** Stores a confirmed upload and makes this bot the token's MDM. */
+  /** Stores a confirmed upload and hands the token to its holder (this bot at Apple, or Intune). */
   async saveUpload(actor: AdminActor, pendingInput: PendingToken, save: SaveOptions): Promise<VppToken> {
     const pending = pendingTokenSchema.parse(pendingInput);
     if (pending.tenantId !== actor.tenantId) throw new UserFacingError('That upload belongs to another organisation.', 'pending_wrong_tenant');
     if (pending.otherMdmName && !save.takeOver) {
       throw new UserFacingError(`Nothing was saved: the token stays with ${escapeMarkdown(pending.otherMdmName)}.`, 'takeover_declined');
     }
-    const { store, cipher, mdm } = this.options;
+    const { cipher } = this.options;
     const secret = cipher.decrypt(pending.encryptedToken, pendingTokenCipherContext(pending.tenantId, pending.pendingId));
     const apple = this.options.apple.forToken(secret);
     // Checked again: another admin may have uploaded the same location while this one was confirming.
     await this.refuseDuplicateLocation(actor.tenantId, await apple.getClientConfig());
-    await apple.claimToken({ id: mdm.id, name: mdm.name, metadata: 'Microsoft Teams VPP Books bot' });
+    const location: TokenLocation = { tenantId: actor.tenantId, organizationName: pending.organizationName, locationId: pending.locationId, locationName: pending.locationName };
+    await this.custody.refuseHeld(location);
+    const displayName = tokenDisplayName(pending.organizationName, pending.locationName);
+    const held = await this.custody.take({
+      ...location,
+      proposedTokenId: randomUUID(),
+      secret,
+      appleId: save.appleId,
+      accountType: save.accountType,
+      displayName,
+      takeOver: save.takeOver && pending.otherMdmName !== undefined,
+    });
 
-    const id = randomUUID();
     const now = this.now().toISOString();
+    const reported = held.reported ?? {};
     const token: VppToken = {
-      id,
+      id: held.tokenId,
       tenantId: actor.tenantId,
-      displayName: tokenDisplayName(pending.organizationName, pending.locationName),
-      organizationName: pending.organizationName,
+      displayName,
+      organizationName: reported.organizationName ?? pending.organizationName,
       appleId: save.appleId,
       accountType: save.accountType,
       locationId: pending.locationId,
       locationName: pending.locationName,
-      countryOrRegion: pending.countryOrRegion,
-      expirationDateTime: pending.expirationDateTime,
-      state: 'valid',
+      countryOrRegion: reported.countryOrRegion ?? pending.countryOrRegion,
+      expirationDateTime: reported.expirationDateTime ?? pending.expirationDateTime,
+      state: reported.state ?? 'valid',
       lastSyncStatus: 'none',
       consecutiveSyncFailures: 0,
-      encryptedToken: cipher.encrypt(secret, tokenCipherContext({ tenantId: actor.tenantId, id })),
+      ...(held.encryptedToken ? { encryptedToken: held.encryptedToken } : {}),
+      ...(held.intuneTokenId ? { intuneTokenId: held.intuneTokenId } : {}),
+      ...(held.fingerprint ? { fingerprint: held.fingerprint } : {}),
       createdBy: { aadObjectId: actor.aadObjectId, displayName: actor.name },
       createdDateTime: now,
       lastModifiedDateTime: now,
     };
-    const result = await store.tokens.createWithinLimit(token);
-    if (!result.created) {
-      throw new UserFacingError(`Nothing was saved: your organisation already has ${formatCount(result.count)} VPP tokens, the most allowed (${formatCount(MAX_TOKENS_PER_TENANT)}).`, 'token_limit_reached');
-    }
-    await this.audit(actor, 'token.upload', result.token, 'success', {
+    const saved = await this.createRecord(token);
+    await this.audit(actor, 'token.upload', saved, 'success', {
       tookOverFrom: pending.otherMdmName ?? null,
       books: pending.bookCount,
     });
+    return saved;
+  }
+
+  /**
+   * Writes a new token's record within the tenant's limit. In Intune mode the record is named after Intune's
+   * token, so a mirror pass that met the token first (IntuneTokenMirror) wrote that very record: it then
+   * gets the admin's details. A token the limit refused is let go again, so the holder keeps no token the
+   * bot does not list.
+   */
+  private async createRecord(token: VppToken): Promise<VppToken> {
+    const { store } = this.options;
+    let result;
+    try {
+      result = await store.tokens.createWithinLimit(token);
+    } catch (err) {
+      if (!(err instanceof StoreConflictError)) throw err;
+      const written = await store.tokens.update(token.tenantId, token.id, (found) => ({ ...token, createdDateTime: found.createdDateTime }));
+      if (!written) throw err;
+      return written.value;
+    }
+    if (!result.created) {
+      await this.custody.release(token);
+      throw new UserFacingError(`Nothing was saved: your organisation already has ${formatCount(result.count)} VPP tokens, the most allowed (${formatCount(MAX_TOKENS_PER_TENANT)}).`, 'token_limit_reached');
+    }
     return result.token;
   }
 
@@ -222,33 +275,31 @@ export class TokenService {
       );
     }
     const ownership = await apple.checkOwnership(this.options.mdm.id);
-    if (ownership.state === 'otherMdm') {
-      throw new UserFacingError(
-        `Apple says ${escapeMarkdown(ownership.mdmName)} now manages this token. Upload it as a new token to see the consequences and take control explicitly.`,
-        'renew_other_mdm',
-      );
-    }
-    if (ownership.state === 'unclaimed') await apple.claimToken({ id: this.options.mdm.id, name: this.options.mdm.name, metadata: 'Microsoft Teams VPP Books bot' });
-    const { cipher } = this.options;
+    const held = await this.custody.renew(current, { secret: file.secret, ownership });
+    const reported = held.reported ?? {};
     const written = await this.options.store.tokens.update(actor.tenantId, tokenId, (token) => ({
       ...token,
-      organizationName: file.orgName,
-      expirationDateTime: file.expiresAt.toISOString(),
-      state: 'valid',
+      organizationName: reported.organizationName ?? file.orgName,
+      expirationDateTime: reported.expirationDateTime ?? file.expiresAt.toISOString(),
+      countryOrRegion: reported.countryOrRegion ?? token.countryOrRegion,
+      state: reported.state ?? 'valid',
       externalMdm: undefined,
       lastError: undefined,
       consecutiveSyncFailures: 0,
-      encryptedToken: cipher.encrypt(file.secret, tokenCipherContext(token)),
+      encryptedToken: held.encryptedToken,
+      intuneTokenId: held.intuneTokenId ?? token.intuneTokenId,
+      fingerprint: held.fingerprint,
     }));
     if (!written) throw new UserFacingError('That token no longer exists; it may have been removed meanwhile.', 'token_not_found');
     await this.audit(actor, 'token.renew', written.value, 'success', { expires: written.value.expirationDateTime });
     return written.value;
   }
 
-  /** Removes a token and everything synced for it; the audit trail stays. */
+  /** Removes a token (from its holder first, so a refusal there leaves everything as it was) and everything synced for it; the audit trail stays. */
   async remove(actor: AdminActor, tokenId: string): Promise<{ token: VppToken; removedBooks: number }> {
     const token = await this.getToken(actor.tenantId, tokenId);
     const { store } = this.options;
+    await this.custody.release(token);
     const removedBooks = await store.books.deleteAllForToken(tokenId);
     await store.assignments.deleteAllForToken(tokenId);
     await store.vppUsers.deleteAllForToken(tokenId);

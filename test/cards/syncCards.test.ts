@@ -4,6 +4,9 @@ import { MAX_CHARTED_ENTRIES } from '../../cards/charts';
 import type { SyncResultView } from '../../services/notifications/noticeMessages';
 import type { SyncHistoryEntry } from '../../services/sync/types';
 import { cardNodes, elementsOfType, fallbackText } from './cardNodes';
+import { backendLine } from '../../services/backend/backendText';
+
+const APPLE_MODE = backendLine('apple');
 
 const NOW = new Date('2026-03-20T12:00:00.000Z');
 
@@ -99,7 +102,7 @@ describe('sync cards: charts with their numbers in words', () => {
 
   describe('the status board', () => {
     it("draws each token's licenses used as a gauge, with the numbers in the fallback and the fact", () => {
-      const card = statusBoardCard([token(), token({ id: 'tok-2', displayName: 'Fabrikam', licenses: { total: 40, used: 40 } })], NOW);
+      const card = statusBoardCard([token(), token({ id: 'tok-2', displayName: 'Fabrikam', licenses: { total: 40, used: 40 } })], NOW, APPLE_MODE);
       const gauges = elementsOfType(card, 'Chart.Gauge');
       assert.deepEqual(gauges.map((g) => [g.value, g.min, g.max]), [[1_200, 0, 2_000], [40, 0, 40]]);
       assert.deepEqual(gauges.map((g) => fallbackText(g)), ['Licenses: 1,200 of 2,000 used (60%), 800 available.', 'Licenses: 40 of 40 used (100%), 0 available.']);
@@ -107,22 +110,29 @@ describe('sync cards: charts with their numbers in words', () => {
       assert.deepEqual(elementsOfType(card, 'Chart.VerticalBar'), [], 'no history given, none drawn');
     });
 
+    it('names who holds the tokens, Intune or the bot, so an admin knows what an assignment does', () => {
+      const says = (backend: 'apple' | 'intune') => cardNodes(statusBoardCard([token()], NOW, backendLine(backend))).some((n) => n.type === 'TextBlock' && n.text === backendLine(backend));
+      assert.ok(says('apple') && says('intune'));
+      assert.match(backendLine('intune'), /Microsoft Intune\*\* holds the VPP tokens/);
+      assert.match(backendLine('apple'), /this bot\*\* holds the VPP tokens/);
+    });
+
     it('a token with no counted licenses has no gauge; a board of many tokens keeps to its facts', () => {
-      assert.deepEqual(elementsOfType(statusBoardCard([token({ licenses: { total: 0, used: 0 } })], NOW), 'Chart.Gauge'), []);
+      assert.deepEqual(elementsOfType(statusBoardCard([token({ licenses: { total: 0, used: 0 } })], NOW, APPLE_MODE), 'Chart.Gauge'), []);
       const many = Array.from({ length: MAX_CHARTED_ENTRIES + 1 }, (_, i) => token({ id: `tok-${i}`, displayName: `Token ${i}` }));
-      const card = statusBoardCard(many, NOW);
+      const card = statusBoardCard(many, NOW, APPLE_MODE);
       assert.deepEqual(elementsOfType(card, 'Chart.Gauge'), []);
       assert.equal(cardNodes(card).filter((n) => n.title === 'Licenses used' && n.value === '1,200 of 2,000').length, many.length);
     });
 
     it("shows one token's sync history, and says each token's health with an emoji, not a text colour", () => {
-      const card = statusBoardCard([token({ health: 'unhealthy', reasons: ['The token expired.'], history: history(5) })], NOW);
+      const card = statusBoardCard([token({ health: 'unhealthy', reasons: ['The token expired.'], history: history(5) })], NOW, APPLE_MODE);
       const [durations] = elementsOfType(card, 'Chart.VerticalBar');
       assert.equal((durations?.data as unknown[]).length, 5);
       const heading = cardNodes(card).find((n) => n.type === 'TextBlock' && n.text === '⛔ Northwind: Unhealthy');
       assert.ok(heading, 'the unhealthy heading');
       assert.equal(heading.color, undefined, 'no red text');
-      const warning = cardNodes(statusBoardCard([token({ health: 'warning' })], NOW)).find((n) => n.text === '⚠️ Northwind: Warning');
+      const warning = cardNodes(statusBoardCard([token({ health: 'warning' })], NOW, APPLE_MODE)).find((n) => n.text === '⚠️ Northwind: Warning');
       assert.ok(warning, 'the warning heading');
       assert.equal(warning.color, undefined, 'no yellow text');
     });

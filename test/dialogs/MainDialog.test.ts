@@ -41,6 +41,12 @@ describe('MainDialog', () => {
     await adapterFor(new MainDialog([], everyoneAdmin)).send('help').assertReply(isHelpCard);
   });
 
+  it("names on the help card who holds the tokens: the bot itself, or Intune when VPP_BACKEND=intune", async () => {
+    const mode = (text: string) => (activity: Partial<Activity>) => assert.ok(cardJson(activity).includes(text), cardJson(activity));
+    await adapterFor(new MainDialog([], everyoneAdmin)).send('help').assertReply(mode('Mode: **this bot** holds the VPP tokens'));
+    await adapterFor(new MainDialog([], everyoneAdmin, { backend: 'intune' })).send('help').assertReply(mode('Mode: **Microsoft Intune** holds the VPP tokens'));
+  });
+
   it('refuses unassign and revoke: book licenses cannot be reclaimed', async () => {
     await adapterFor(new MainDialog([], everyoneAdmin)).send('revoke Moby Dick').assertReply(IRREVOCABLE_MESSAGE).send('unassign').assertReply(IRREVOCABLE_MESSAGE);
   });

@@ -16,7 +16,8 @@ import type { VppToken } from '../../services/store/entities/vppToken';
 import { eBookId, type EBook } from '../../services/store/entities/eBook';
 import { AssignmentExecutor, type AssignmentExecutorOptions } from '../../services/assignments/AssignmentExecutor';
 import { AssignmentRunRepository, runId } from '../../services/store/repositories/AssignmentRunRepository';
-import { AssignmentPlanner, type AssignmentPreview } from '../../services/assignments/AssignmentPlanner';
+import { AssignmentPlanner } from '../../services/assignments/AssignmentPlanner';
+import { type AssignmentPreview } from '../../services/assignments/assignmentPreview';
 import type { ApprovalRequest } from '../../services/store/entities/approval';
 import { appleClientProvider, type AppleClientProvider } from '../../services/assignments/ports';
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../../services/assignments/reporting';
@@ -118,7 +119,7 @@ export class AssignEnvironment {
   clients!: AppleClientProvider;
   planner!: AssignmentPlanner;
 
-  constructor(private readonly options: { studentCount?: number; sandbox?: AppleSandboxOptions; appleRetryDeadlineMs?: number } = {}) {}
+  constructor(private readonly options: { studentCount?: number; sandbox?: AppleSandboxOptions; appleRetryDeadlineMs?: number; appleRequestsPerSecond?: number } = {}) {}
 
   async start(): Promise<this> {
     await this.cosmos.start();
@@ -135,6 +136,7 @@ export class AssignEnvironment {
       retry: { baseDelayMs: 5, maxDelayMs: 20, deadlineMs: this.options.appleRetryDeadlineMs ?? 3_000 },
       fetch: this.log.fetch,
       mdmId: TEST_MDM.id,
+      ...(this.options.appleRequestsPerSecond ?? (process.env.H18_RATE ? Number(process.env.H18_RATE) : undefined) ? { rateLimit: { maxRequestsPerSecond: this.options.appleRequestsPerSecond ?? Number(process.env.H18_RATE) } } : {}),
     });
     this.clients = appleClientProvider(this.cipher, this.apple);
     this.planner = new AssignmentPlanner(this.store, this.directory, this.clients, this.runs);

@@ -27,6 +27,8 @@ export const eBookSchema = z.object({
   retiredLicenseCount: z.number().int().min(0).optional(),
   /** A free book: any number of users may get it, so its counts are left out of totals and warnings. */
   unlimited: z.boolean().optional(),
+  /** Intune's managedEBook id, when the book was read from Intune (Intune mode); the adamId stays the key. */
+  intuneBookId: z.string().min(1).max(256).optional(),
   /** False while the title is the "Book <adamId>" fallback, so a later sync retries the lookup. */
   metadataResolved: z.boolean(),
   /**

@@ -98,6 +98,25 @@ export const assignmentRunSchema = z.object({
       approvingUntil: dateTimeSchema.optional(),
     })
     .optional(),
+  /**
+   * Intune mode: the book's assignments in Intune as read just before this run added its groups (`assign`
+   * replaces the whole list), so a resumed run checks against them that none was lost.
+   */
+  intuneBefore: z
+    .array(
+      z.object({
+        installIntent: z.enum(['available', 'required', 'uninstall', 'availableWithoutEnrollment']),
+        // Kept whole: a target of a kind the bot does not know must be found again just as it was.
+        target: z.looseObject({ '@odata.type': z.string().max(256), groupId: z.string().max(128).optional() }),
+      }),
+    )
+    .max(500)
+    .optional(),
+  /**
+   * Intune mode: when the run's groups were taken off the book in Intune because a top-up was refused (Intune
+   * would have gone on licensing newcomers). The assignment no longer stands; licenses already spent stay.
+   */
+  withdrawnFromIntune: dateTimeSchema.optional(),
   /** Apple's users versionId before the next batch: new users' invite codes are read since it. */
   usersVersionId: z.string().max(256).optional(),
   /** An associate request sent but not yet recorded complete; after a restart its events are awaited, not re-sent. */

@@ -3,11 +3,12 @@ import { TestAdapter, type Activity, type TurnContext } from 'botbuilder';
 import { AccessGuard } from '../../../dialogs/AccessGuard';
 import { MainDialog } from '../../../dialogs/MainDialog';
 import { memberFlows } from '../../../dialogs/members/memberFlows';
-import { STALE_GET_MESSAGE, type MemberBookClaims } from '../../../dialogs/members/myBooksCommand';
+import { NO_GET_MESSAGE, STALE_GET_MESSAGE } from '../../../dialogs/members/myBooksCommand';
 import { claimAnswer } from '../../../dialogs/members/claimAnswers';
 import { myBooksCard } from '../../../cards/myBooksCards';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import type { ClaimOutcome, ClaimingMember } from '../../../services/assignments/claimModel';
+import type { IntuneShelf, MemberBookPort } from '../../../services/assignments/memberBooks';
 import type { AuditEntry, AuditLog } from '../../../services/store/repositories/AuditLog';
 
 const TENANT = '00000000-0000-0000-0000-0000000000001';
@@ -17,7 +18,7 @@ const APPROVER = '00000000-0000-0000-0000-0000000000025';
 const book = { tokenId: 'tok-1', runId: 'run|r1', adamId: '1447212493', pricingParam: 'STDQ', title: 'Emma' };
 
 /** Records what `my books` asked of the claim service. */
-class FakeClaims implements MemberBookClaims {
+class FakeClaims implements MemberBookPort {
   readonly claims: Array<{ tenantId: string; member: ClaimingMember; ref: { tokenId: string; runId: string } }> = [];
   answer: ClaimOutcome = { outcome: 'licensed', book };
 
@@ -41,12 +42,25 @@ class RecordingAudit {
   }
 }
 
-function setUp(): { chat: (from: string, tenantId?: string, conversationType?: string) => TestAdapter; claims: FakeClaims; audit: RecordingAudit } {
+/** Intune mode's books: what Intune delivers, and no Get. */
+class FakeIntuneBooks implements MemberBookPort {
+  readonly asked: string[] = [];
+  async booksFor(tenantId: string, member: { aadObjectId: string }): Promise<IntuneShelf> {
+    this.asked.push(`${tenantId}|${member.aadObjectId}`);
+    return {
+      delivery: 'intune',
+      available: [{ tokenId: 'tok-1', adamId: '1', pricingParam: 'STDQ', title: 'Emma', author: 'Jane Austen' }],
+      required: [{ tokenId: 'tok-1', adamId: '2', pricingParam: 'STDQ', title: 'Middlemarch' }],
+    };
+  }
+}
+
+function setUp(books?: MemberBookPort): { chat: (from: string, tenantId?: string, conversationType?: string) => TestAdapter; claims: FakeClaims; audit: RecordingAudit } {
   const claims = new FakeClaims();
   const audit = new RecordingAudit();
   const policy = new AdminPolicy({ tenantId: TENANT, adminUserIds: [ADMIN] });
   const guard = new AccessGuard(policy, audit as unknown as AuditLog, undefined, async (_t, id) => id === APPROVER);
-  const main = new MainDialog(memberFlows({ claims }), guard);
+  const main = new MainDialog(memberFlows({ claims: books ?? claims }), guard);
   const chat = (from: string, tenantId = TENANT, conversationType = 'personal') =>
     new TestAdapter(
       async (context: TurnContext) => {
@@ -120,5 +134,47 @@ describe('my books in chat (MainDialog, AccessGuard, the card)', () => {
     assert.match(claimAnswer({ outcome: 'budgetUsedUp', book, topUp: 'notAsked', problem: 'nobody can approve' }), /could not ask the admins for more \(nobody can approve\)/);
     assert.match(claimAnswer({ outcome: 'notInGroup', book }), /not in them\. Nothing was changed/);
     assert.match(claimAnswer({ outcome: 'onItsWay', book }), /I will tell you here/);
+  });
+
+  describe('in Intune mode', () => {
+    it('lists the books of their groups with where to get each, and no Get button', async () => {
+      const books = new FakeIntuneBooks();
+      const { chat } = setUp(books);
+      await chat(MEMBER)
+        .send('my books')
+        .assertReply((r) => {
+          const card = cardOf(r);
+          assert.doesNotMatch(card, /"title":"Get"|Action\.Submit","title":"Get/);
+          assert.match(card, /"text":"Available to you in Company Portal"/);
+          assert.match(card, /"text":"📲 Open Company Portal on your iPad or iPhone and install it from there\."/);
+          assert.match(card, /"text":"Installed for you"/);
+          assert.match(card, /"text":"📲 Installs on your managed iPad or iPhone by itself\."/);
+        });
+      assert.deepEqual(books.asked, [`${TENANT}|${MEMBER}`]);
+    });
+
+    it('answers a Get click (an old card, or forged data) by saying Intune delivers, and claims nothing', async () => {
+      const { chat, claims } = setUp(new FakeIntuneBooks());
+      await chat(MEMBER).send(getClick('tok-1', 'run|r1')).assertReply(NO_GET_MESSAGE);
+      assert.equal(claims.claims.length, 0);
+    });
+
+    it('the card puts each intent in its own section, in order, and says so when nothing is assigned', () => {
+      const card = myBooksCard({
+        delivery: 'intune',
+        available: [{ tokenId: 't', title: 'Emma *1*' }],
+        required: [{ tokenId: 't', title: 'Middlemarch', coverUrl: 'https://covers.example/m.png' }],
+      });
+      const json = JSON.stringify(card);
+      const lines: string[] = json.match(/"text":"[^"]*"/g) ?? [];
+      const at = (text: string): number => lines.indexOf(`"text":"${text}"`);
+      assert.ok(at('Available to you in Company Portal') >= 0);
+      assert.ok(at('Available to you in Company Portal') < at('Emma \\\\*1\\\\*'), 'the Available book, escaped, under its heading');
+      assert.ok(at('Emma \\\\*1\\\\*') < at('Installed for you') && at('Installed for you') < at('Middlemarch'));
+      assert.match(json, /"altText":"Cover of Middlemarch"/);
+      const empty = JSON.stringify(myBooksCard({ delivery: 'intune', available: [], required: [] }));
+      assert.match(empty, /No books are assigned to you right now/);
+      assert.doesNotMatch(empty, /Available to you|Installed for you/);
+    });
   });
 });

@@ -61,7 +61,7 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
   function adapter(progress: SyncDialogOptions = {}, conversationType = 'personal'): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
     const bookStatus = new BookStatusDialog(new BookStatusService(env.store, new AssignmentRunRepository(env.store.containers.assignments)));
-    const flows = syncFlows({ tokens: env.tokens, poster: outbox, results, history: service, progress, bookStatus });
+    const flows = syncFlows({ tokens: env.tokens, poster: outbox, results, history: service, progress, bookStatus, backend: 'apple' });
     const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',

@@ -3,7 +3,7 @@ import sinon from 'sinon';
 import { DEMO_GROUPS } from '../../../local/directory';
 import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { REQUEST_IN_FLIGHT_MS, type ApprovalService } from '../../../services/approvals/ApprovalService';
-import type { AssignmentPreview } from '../../../services/assignments/AssignmentPlanner';
+import type { AssignmentPreview } from '../../../services/assignments/assignmentPreview';
 import { ASSIGN_TENANT, AssignEnvironment, RecordingReporter, alexActor, meganActor, type AssignTokenFixture } from '../../support/assignFixtures';
 
 const alex = alexActor;

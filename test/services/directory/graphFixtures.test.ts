@@ -5,7 +5,8 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import type { z } from 'zod';
 import { GraphDirectory } from '../../../services/directory/GraphDirectory';
 import { startLocalDirectory, type RunningLocalDirectory } from '../../../local/directory';
-import { collectionSchema, graphErrorSchema, graphUserSchema, groupDeltaPageSchema } from '../../../services/directory/schemas';
+import { graphUserSchema, groupDeltaPageSchema } from '../../../services/directory/schemas';
+import { collectionSchema, graphErrorSchema } from '../../../services/graph/schemas';
 import { graphFixtureNames, graphFixtureSource, graphFixtureStatus, loadGraphFixture } from '../../fixtures/graph/loadFixture';
 
 /**

@@ -10,7 +10,7 @@ import type { DocumentStore } from '../../../services/store/DocumentStore';
 import { EmbeddedCosmos } from '../../../local/cosmos/EmbeddedCosmos';
 import { createStore, type Store } from '../../../services/store/Store';
 import { StoreValidationError } from '../../../services/store/errors';
-import { tokenCipherContext } from '../../../services/store/entities/vppToken';
+import { heldEncryptedToken, tokenCipherContext } from '../../../services/store/entities/vppToken';
 import { assignmentId, type EBookAssignment } from '../../../services/store/entities/assignment';
 import type { EBook } from '../../../services/store/entities/eBook';
 import type { VppUser } from '../../../services/store/entities/vppUser';
@@ -144,7 +144,7 @@ describe('repositories against embedded Cosmos', () => {
       assert.ok(scanned >= 3);
       const stored = await store.tokens.get(TENANT, token.id);
       assert.ok(stored);
-      assert.equal(cipher.decrypt(stored.encryptedToken, tokenCipherContext(stored)).reveal(), plain.reveal());
+      assert.equal(cipher.decrypt(heldEncryptedToken(stored), tokenCipherContext(stored)).reveal(), plain.reveal());
     });
   });
 

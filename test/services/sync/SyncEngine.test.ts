@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { TestEnvironment } from '../../support/TestEnvironment';
 import { etags, seedToken, syncEngine } from '../../support/syncFixtures';
-import { tokenCipherContext } from '../../../services/store/entities/vppToken';
+import { heldEncryptedToken, tokenCipherContext } from '../../../services/store/entities/vppToken';
 
 describe('SyncEngine (Apple sandbox, embedded Cosmos)', function () {
   this.timeout(30_000);
@@ -139,14 +139,14 @@ describe('SyncEngine (Apple sandbox, embedded Cosmos)', function () {
     // The sweep's write lands between the engine's read and its verdict: same token, new ciphertext.
     const finish = env.store.syncRuns.finish.bind(env.store.syncRuns);
     env.store.syncRuns.finish = async (...args) => {
-      await env.store.tokens.update(tenantId, id, (t) => ({ ...t, encryptedToken: env.cipher.reEncrypt(t.encryptedToken, tokenCipherContext(t)) }));
+      await env.store.tokens.update(tenantId, id, (t) => ({ ...t, encryptedToken: env.cipher.reEncrypt(heldEncryptedToken(t), tokenCipherContext(t)) }));
       return finish(...args);
     };
     try {
       const before = await env.store.tokens.get(tenantId, id);
       const outcome = await syncEngine(env).syncToken(tenantId, id, { trigger: 'scheduled' });
       assert.equal(outcome.status, 'failed');
-      assert.notEqual(outcome.token.encryptedToken.ciphertext, before?.encryptedToken.ciphertext, 'the token was re-encrypted meanwhile');
+      assert.notEqual(outcome.token.encryptedToken?.ciphertext, before?.encryptedToken?.ciphertext, 'the token was re-encrypted meanwhile');
       assert.equal(outcome.token.state, 'invalid', 'Apple\'s verdict was about this very token');
     } finally {
       env.store.syncRuns.finish = finish;

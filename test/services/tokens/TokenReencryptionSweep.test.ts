@@ -8,7 +8,7 @@ import { TokenCipher, type EncryptedSecret } from '../../../services/crypto/Toke
 import { Secret } from '../../../services/secrets/Secret';
 import { DialogStateDocuments } from '../../../services/store/repositories/DialogStateDocuments';
 import { createStore, type Store } from '../../../services/store/Store';
-import { tokenCipherContext, type VppToken } from '../../../services/store/entities/vppToken';
+import { heldEncryptedToken, tokenCipherContext, type VppToken } from '../../../services/store/entities/vppToken';
 import { TokenReencryptionSweep } from '../../../services/tokens/TokenReencryptionSweep';
 import { pendingTokenCipherContext } from '../../../services/tokens/TokenService';
 import { capturingLogger } from '../../support/logCapture';
@@ -126,8 +126,8 @@ describe('TokenReencryptionSweep (key rotation, real Cosmos client)', function (
     for (const { token, plain } of seeded) {
       const stored = await store.tokens.get(token.tenantId, token.id);
       assert.ok(stored);
-      assert.equal(stored.encryptedToken.keyId, 'B');
-      assert.equal(cipherB.decrypt(stored.encryptedToken, tokenCipherContext(stored)).reveal(), plain.reveal());
+      assert.equal(stored.encryptedToken?.keyId, 'B');
+      assert.equal(cipherB.decrypt(heldEncryptedToken(stored), tokenCipherContext(stored)).reveal(), plain.reveal());
       // Nothing an admin sees changed: same content, same modification time.
       assert.deepEqual({ ...stored, encryptedToken: undefined }, { ...token, encryptedToken: undefined });
     }
@@ -190,7 +190,7 @@ describe('TokenReencryptionSweep (key rotation, real Cosmos client)', function (
     const stored = await store.tokens.get(token.tenantId, token.id);
     assert.ok(stored);
     assert.equal(stored.organizationName, 'Contoso Renewed');
-    assert.equal(cipherB.decrypt(stored.encryptedToken, tokenCipherContext(stored)).reveal(), renewed.reveal());
+    assert.equal(cipherB.decrypt(heldEncryptedToken(stored), tokenCipherContext(stored)).reveal(), renewed.reveal());
     assert.equal(report.complete, true);
     assert.deepEqual(report.documentsByKeyId, { B: 1 });
   });
@@ -214,7 +214,7 @@ describe('TokenReencryptionSweep (key rotation, real Cosmos client)', function (
     assert.ok(stored);
     assert.equal(stored.lastSyncStatus, 'completed');
     assert.equal(stored.lastSyncDateTime, '2026-02-01T00:00:00.000Z');
-    assert.equal(cipherB.decrypt(stored.encryptedToken, tokenCipherContext(stored)).reveal(), plain.reveal());
+    assert.equal(cipherB.decrypt(heldEncryptedToken(stored), tokenCipherContext(stored)).reveal(), plain.reveal());
     assert.equal(report.reEncrypted, 1);
   });
 
@@ -247,13 +247,13 @@ describe('TokenReencryptionSweep (key rotation, real Cosmos client)', function (
     const stored = await store.tokens.get(token.tenantId, token.id);
     assert.ok(stored);
     assert.equal(stored.consecutiveSyncFailures, writes);
-    assert.equal(cipherB.decrypt(stored.encryptedToken, tokenCipherContext(stored)).reveal(), plain.reveal());
+    assert.equal(cipherB.decrypt(heldEncryptedToken(stored), tokenCipherContext(stored)).reveal(), plain.reveal());
   });
 
   it('reports a token whose key is no longer configured, and a damaged one, and leaves both exactly as they were', async () => {
     const { token: orphan } = await seedToken(store, cipherGone, 'tenant-one');
     const { token: damaged } = await seedToken(store, cipherA, 'tenant-two');
-    await store.tokens.update(damaged.tenantId, damaged.id, (t) => ({ ...t, encryptedToken: { ...t.encryptedToken, authTag: Buffer.alloc(16, 7).toString('base64') } }));
+    await store.tokens.update(damaged.tenantId, damaged.id, (t) => ({ ...t, encryptedToken: { ...heldEncryptedToken(t), authTag: Buffer.alloc(16, 7).toString('base64') } }));
     const { plain } = await seedToken(store, cipherA, 'tenant-two');
     const orphanBefore = await rawToken(store, orphan);
     const damagedBefore = await rawToken(store, damaged);

@@ -5,6 +5,7 @@ import { UserFacingError } from '../../../services/errors';
 import { VppError } from '../../../services/apple/VppError';
 import { TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
 import type { AdminActor } from '../../../services/auth/AdminPolicy';
+import { heldEncryptedToken } from '../../../services/store/entities/vppToken';
 
 const TOKENS_DIR = path.resolve(__dirname, '../../../local/appleSandbox/tokens');
 const demo = (name: string) => readFileSync(path.join(TOKENS_DIR, name), 'utf8');
@@ -46,7 +47,7 @@ describe('TokenService (sandbox + embedded Cosmos)', function () {
     assert.equal(token.accountType, 'education');
     const listed = await env.tokens.listTokens(TEST_TENANT);
     assert.deepEqual(listed.map((t) => t.id), [token.id]);
-    assert.equal((await env.apple.forToken(env.cipher.decrypt(token.encryptedToken, `vppToken|${TEST_TENANT}|${token.id}`)).checkOwnership('vpp-books-bot:test')).state, 'ours');
+    assert.equal((await env.apple.forToken(env.cipher.decrypt(heldEncryptedToken(token), `vppToken|${TEST_TENANT}|${token.id}`)).checkOwnership('vpp-books-bot:test')).state, 'ours');
     const audit = await env.store.audit.listForTarget(TEST_TENANT, 'token', token.id);
     assert.equal(audit[0]?.action, 'token.upload');
   });

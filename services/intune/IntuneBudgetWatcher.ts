@@ -1,0 +1,267 @@
+import { randomUUID } from 'node:crypto';
+import type { StandingAssignments } from '../backend/ports';
+import type { TopUpRequester } from '../assignments/StandingAssignmentReconciler';
+import type { RunReconciliation } from '../assignments/runReconciliation';
+import { escapeMarkdown } from '../common/chatText';
+import { truncate } from '../common/truncate';
+import { UserFacing } from '../errors';
+import type { Logger } from '../logging/logger';
+import type { Store } from '../store/Store';
+import { LIMITS } from '../store/entities/common';
+import type { AssignmentRun, AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
+import type { EBookAssignment, IntuneApi } from './IntuneApi';
+import { bookLockName, describeTarget, lockBook, missingFrom } from './IntuneAssignmentExecutor';
+import { coveredAmong, groupOf, laterRunGroups, membersOf, type MemberDirectory } from './IntuneAssignmentPlanner';
+
+export interface IntuneBudgetWatcherOptions {
+  store: Store;
+  runs: AssignmentRunRepository;
+  directory: MemberDirectory;
+  intune: Pick<IntuneApi, 'listAssignments' | 'assign'>;
+  /** Asks the approvers for more licenses (the ApprovalService), as the Apple reconciler does. */
+  topUps: TopUpRequester;
+  logger?: Logger | undefined;
+  now?: (() => Date) | undefined;
+  instanceId?: string | undefined;
+  /** How long one look at one assignment may hold it. */
+  leaseMs?: number | undefined;
+}
+
+const DEFAULT_LEASE_MS = 5 * 60_000;
+
+function emptyResult(run: AssignmentRun | undefined, runId = run?.id ?? '', tokenId = run?.tokenId ?? ''): RunReconciliation {
+  return { runId, tokenId, bookTitle: run?.bookTitle ?? '', state: 'skipped', groups: [], licensing: 0, waiting: 0 };
+}
+
+/**
+ * Keeps Intune assignments within their approved budget (Intune mode's StandingAssignments). Intune licenses
+ * whoever joins an assigned group by itself, so the budget is kept by watching: after each sync, on
+ * `reconcile`, right after a delivery and after a top-up decision, each delivered assignment's groups are
+ * counted (their users who do not hold the book through an earlier assignment). When they hold more users than
+ * the approved budget (top-ups included), the approvers are asked, once per number, for exactly the excess.
+ * When such a top-up is refused, the run's groups are taken off the book in Intune (the rest of its list is
+ * kept as it was), so Intune spends no more licenses on them; licenses already spent stay with their users.
+ *
+ * `spent` only grows: members who left keep their licenses. Someone who joins as another leaves between two
+ * looks is not seen (the count stays the same) though Intune licensed them; the next count that grows shows it.
+ */
+export class IntuneBudgetWatcher implements StandingAssignments {
+  private readonly now: () => Date;
+  private readonly instanceId: string;
+  private readonly leaseMs: number;
+  private readonly background = new Set<Promise<void>>();
+  private readonly inFlight = new Map<string, Promise<RunReconciliation>>();
+
+  constructor(private readonly options: IntuneBudgetWatcherOptions) {
+    this.now = options.now ?? (() => new Date());
+    this.instanceId = options.instanceId ?? `intune-watcher-${randomUUID()}`;
+    this.leaseMs = options.leaseMs ?? DEFAULT_LEASE_MS;
+  }
+
+  async reconcileToken(tokenId: string, book?: { adamId: string; pricingParam: string }): Promise<RunReconciliation[]> {
+    const results: RunReconciliation[] = [];
+    for (const run of await this.options.runs.listStanding(tokenId, book)) {
+      // Taken off the book in Intune after a refused top-up: nothing stands any more, nothing to report.
+      if (run.withdrawnFromIntune) continue;
+      try {
+        results.push(await this.reconcileRun(run.tokenId, run.id));
+      } catch (err) {
+        // One assignment's trouble (Graph or Intune down) must not keep the others from being looked at.
+        this.options.logger?.warn({ err, runId: run.id }, 'watching an Intune assignment failed; the next round tries again');
+        results.push({ ...emptyResult(run), state: 'skipped', reason: err instanceof UserFacing ? err.userMessage : 'The directory or Intune did not answer; it is tried again after the next sync.' });
+      }
+    }
+    return results;
+  }
+
+  afterSync(tokenId: string): void {
+    this.track(() => this.reconcileToken(tokenId), tokenId);
+  }
+
+  /** Right after a delivery: groups that grew between the request and the delivery are asked for at once. */
+  afterDelivery(tokenId: string, runId: string): void {
+    this.track(() => this.reconcileRun(tokenId, runId), runId);
+  }
+
+  /** The budget grew: looked at again (more may have joined while the top-up waited). */
+  topUpApproved(tokenId: string, runId: string): void {
+    this.track(() => this.reconcileRun(tokenId, runId), runId);
+  }
+
+  /** Refused: the run's groups come off the book in Intune now, not at the next sync. */
+  topUpDeclined(tokenId: string, runId: string): void {
+    this.track(() => this.reconcileRun(tokenId, runId), runId);
+  }
+
+  async idle(): Promise<void> {
+    while (this.background.size > 0) await Promise.allSettled([...this.background]);
+  }
+
+  private track(work: () => Promise<unknown>, subject: string): void {
+    const promise: Promise<void> = work()
+      .then(() => undefined)
+      .catch((err: unknown) => this.options.logger?.warn({ err, subject }, 'a background look at an Intune assignment failed; the next one tries again'))
+      .finally(() => this.background.delete(promise));
+    this.background.add(promise);
+  }
+
+  /** One assignment, under the reconciler's lease; looks at one run asked for meanwhile wait their turn. */
+  async reconcileRun(tokenId: string, runId: string): Promise<RunReconciliation> {
+    const before = this.inFlight.get(runId) ?? Promise.resolve(undefined);
+    const mine = before.catch(() => undefined).then(() => this.withLease(tokenId, runId));
+    this.inFlight.set(runId, mine);
+    try {
+      return await mine;
+    } finally {
+      if (this.inFlight.get(runId) === mine) this.inFlight.delete(runId);
+    }
+  }
+
+  private async withLease(tokenId: string, runId: string): Promise<RunReconciliation> {
+    const { leases } = this.options.store;
+    const lease = await leases.acquire(`reconcile|${runId}`, this.instanceId, this.leaseMs);
+    if (!lease) {
+      const run = await this.options.runs.get(tokenId, runId);
+      return { ...emptyResult(run, runId, tokenId), state: 'busy', reason: 'Another instance is looking at it right now.' };
+    }
+    try {
+      return await this.look(tokenId, runId);
+    } finally {
+      await leases.release(lease).catch(() => false);
+    }
+  }
+
+  private async look(tokenId: string, runId: string): Promise<RunReconciliation> {
+    const { store, runs } = this.options;
+    const run = await runs.get(tokenId, runId);
+    if (!run) return { ...emptyResult(undefined, runId, tokenId), state: 'skipped', reason: 'The assignment no longer exists.' };
+    if (run.withdrawnFromIntune) return { ...emptyResult(run), state: 'skipped', reason: 'Its groups were taken off the book in Intune after a top-up was rejected.' };
+    if (run.state !== 'completed') return { ...emptyResult(run), state: 'busy', reason: 'Its delivery is still under way.' };
+    if (run.budget === undefined) return { ...emptyResult(run), state: 'skipped', reason: 'It was approved before approvals carried a license budget.' };
+    const token = await store.tokens.get(run.tenantId, run.tokenId);
+    if (!token || token.state !== 'valid') return { ...emptyResult(run), state: 'skipped', reason: 'Its VPP token is not valid.' };
+    const book = await store.books.get(run.tokenId, run.adamId, run.pricingParam);
+    if (!book?.intuneBookId) return { ...emptyResult(run), state: 'skipped', reason: 'Intune no longer lists the book for this VPP token.' };
+
+    if (run.topUp?.state === 'declined') return this.withdraw(run, book.intuneBookId);
+    return this.count(run, book.intuneBookId);
+  }
+
+  /**
+   * Counts the run's groups now against its budget and asks for exactly the excess. Members who hold the book
+   * through an earlier assignment (another group's, or all licensed users) cost this run nothing.
+   */
+  private async count(run: AssignmentRun, bookId: string): Promise<RunReconciliation> {
+    const { runs } = this.options;
+    const { perGroup, all } = await membersOf(this.options.directory, run.groups.map((g) => g.groupId));
+    const assignments = await this.options.intune.listAssignments(bookId);
+    const later = laterRunGroups(run, await runs.listByBook(run.tokenId, run.adamId, run.pricingParam));
+    const covered = await coveredAmong(this.options.directory, assignments, all, new Set([...run.groups.map((g) => g.groupId.toLowerCase()), ...later]));
+    const usersNow = all.size - covered.size;
+
+    // Intune licensed whoever joined: the high-water mark is what it has spent (people who left keep theirs).
+    const updated = await runs.update(run.tokenId, run.id, (r) => {
+      if (r.state !== 'completed' || r.withdrawnFromIntune) return undefined;
+      const groups = r.groups.map((g, i) => {
+        const n = Math.max(g.counts.processed, perGroup[i] ?? 0);
+        return n === g.counts.processed ? g : { ...g, counts: { ...g.counts, processed: n, licensed: n } };
+      });
+      const spent = Math.max(r.spent ?? 0, usersNow);
+      if (spent === r.spent && groups.every((g, i) => g === r.groups[i])) return undefined;
+      const sum = groups.reduce((n, g) => n + g.counts.processed, 0);
+      return { ...r, groups, totals: { ...r.totals, processed: sum, licensed: sum }, spent };
+    });
+    const current = updated?.value ?? (await runs.get(run.tokenId, run.id)) ?? run;
+    const groups = current.groups.map((g, i) => {
+      const joined = Math.max(0, g.counts.processed - (run.groups[i]?.counts.processed ?? g.counts.processed));
+      return { groupName: g.groupName, joined, left: 0, licensing: joined, inviting: 0, offering: 0, waiting: 0 };
+    });
+    const result: RunReconciliation = { ...emptyResult(current), state: 'reconciled', groups, licensing: groups.reduce((n, g) => n + g.licensing, 0), waiting: 0 };
+
+    const excess = (current.spent ?? 0) - (current.budget ?? 0);
+    try {
+      if (excess > 0) {
+        const asked = await this.options.topUps.requestTopUp({ run: current, count: excess, groupNames: current.groups.map((g) => g.groupName) });
+        result.topUp = { outcome: asked.outcome, count: excess };
+      } else if (current.topUp?.state === 'pending') {
+        const dropped = await this.options.topUps.requestTopUp({ run: current, count: 0, groupNames: [] });
+        if (dropped.outcome === 'withdrawn') result.topUp = { outcome: 'withdrawn', count: 0 };
+      }
+    } catch (err) {
+      if (!(err instanceof UserFacing)) throw err;
+      result.topUp = { outcome: 'failed', count: Math.max(0, excess), message: err.userMessage };
+    }
+    return result;
+  }
+
+  /**
+   * The top-up was refused: the run's group assignments come off the book in Intune, under the book's lock, and
+   * everything else in its list is sent back as it was read. Read back: the groups must be gone and the rest
+   * there; otherwise nothing is recorded and the next look tries again (the list is read afresh each time).
+   */
+  private async withdraw(run: AssignmentRun, bookId: string): Promise<RunReconciliation> {
+    const { store, intune } = this.options;
+    const own = new Set(run.groups.map((g) => g.groupId.toLowerCase()));
+    // An uninstall takes the book away and spends nothing: only assignments that license are taken off.
+    const isOurs = (a: EBookAssignment): boolean => own.has(groupOf(a) ?? '') && a.installIntent !== 'uninstall';
+    const lock = await lockBook(store, bookLockName(run.tokenId, bookId), `${this.instanceId}|${run.id}`);
+    if (!lock) return { ...emptyResult(run), state: 'busy', reason: "Another change of the book's assignments in Intune is under way." };
+    let removed: EBookAssignment[];
+    try {
+      const current = await intune.listAssignments(bookId);
+      removed = current.filter(isOurs);
+      const keep = current.filter((a) => !isOurs(a));
+      if (removed.length > 0) {
+        await intune.assign(bookId, keep);
+        const after = await intune.listAssignments(bookId);
+        const lost = missingFrom(keep, after);
+        const stayed = after.filter(isOurs);
+        if (lost.length > 0 || stayed.length > 0) {
+          const names = new Map(run.groups.map((g) => [g.groupId.toLowerCase(), g.groupName]));
+          const what = [
+            ...(stayed.length > 0 ? [`still shows ${stayed.map((a) => describeTarget(a, names)).join(', ')}`] : []),
+            ...(lost.length > 0 ? [`no longer shows ${lost.slice(0, 10).map((a) => describeTarget(a)).join(', ')}`] : []),
+          ].join(' and ');
+          this.options.logger?.error({ runId: run.id, lost: lost.length, stayed: stayed.length }, "taking a run's groups off a book in Intune did not come out as sent");
+          return {
+            ...emptyResult(run),
+            state: 'skipped',
+            reason: `Taking its groups off the book in Intune did not come out as sent: Intune's list ${what}. Check the book's assignments in the Intune admin center; the bot looks again after the next sync.`,
+          };
+        }
+      }
+    } finally {
+      await store.leases.release(lock).catch(() => false);
+    }
+    const at = this.now().toISOString();
+    await this.options.runs.update(run.tokenId, run.id, (r) => (r.withdrawnFromIntune ? undefined : { ...r, withdrawnFromIntune: at }));
+    const lastError = {
+      code: 'intune_withdrawn',
+      message: truncate(`The top-up was rejected, so the bot took this group off "${escapeMarkdown(run.bookTitle)}" in Intune on ${at.slice(0, 10)}. Licenses already spent stay with their users.`, LIMITS.message),
+      occurredDateTime: at,
+    };
+    for (const group of run.groups) await store.assignments.update(run.tokenId, group.assignmentId, (a) => (a.approvalId === run.approvalId ? { ...a, lastError } : undefined));
+    await this.audit(run, removed.length);
+    return {
+      ...emptyResult(run),
+      state: 'reconciled',
+      reason: `The top-up was rejected, so the bot took ${run.groups.map((g) => `"${escapeMarkdown(g.groupName)}"`).join(', ')} off the book in Intune: Intune spends no more licenses on them (licenses already spent stay).`,
+    };
+  }
+
+  private async audit(run: AssignmentRun, removed: number): Promise<void> {
+    try {
+      await this.options.store.audit.record({
+        tenantId: run.tenantId,
+        actor: { system: 'intune-budget-watcher' },
+        action: 'assignment.withdrawFromIntune',
+        target: { type: 'book', id: `${run.adamId}|${run.pricingParam}`, name: truncate(run.bookTitle, LIMITS.title) },
+        tokenId: run.tokenId,
+        outcome: 'success',
+        details: { approvalId: run.approvalId, topUpApprovalId: run.topUp?.approvalId ?? '', removed },
+      });
+    } catch (err) {
+      this.options.logger?.warn({ err }, 'could not audit an Intune withdrawal');
+    }
+  }
+}
