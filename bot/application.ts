@@ -86,6 +86,8 @@ export interface RunningApplication {
   port: number;
   appleBaseUrl: string;
   cosmosEndpoint: string;
+  /** Intune mode: Graph's origin for Intune (locally the local Intune); undefined in Apple mode. */
+  intuneGraphBaseUrl: string | undefined;
   /** Members of assigned groups are told through it (the executor's memberNotices); tests record notices directly. */
   memberNotices: MemberMessenger;
   stop(): Promise<void>;
@@ -416,7 +418,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
     });
     logger.info({ url: listening.url, mode: config.mode }, 'bot listening');
 
-    return { url: listening.url, port: listening.port, appleBaseUrl, cosmosEndpoint: cosmos.endpoint, memberNotices, stop };
+    return { url: listening.url, port: listening.port, appleBaseUrl, cosmosEndpoint: cosmos.endpoint, intuneGraphBaseUrl: endpoints.intuneGraphBaseUrl, memberNotices, stop };
   } catch (err) {
     await stop();
     throw err;

@@ -2,7 +2,6 @@ import { escapeMarkdown } from '../services/common/chatText';
 import { renderCard, type AdaptiveCardJson } from './cardTemplates';
 import memberHelpTemplate from './memberHelp.json';
 import myBooksTemplate from './myBooks.json';
-import type { BackendKind } from '../services/backend/ports';
 
 /** One book on the member's card; structurally matches the service's MemberBook. */
 interface MemberBookView {
@@ -116,26 +115,7 @@ function intuneBooksCard(view: IntuneBooksView): AdaptiveCardJson {
   });
 }
 
-/**
- * What someone who is not a VPP Books admin may type, as their help card lists it; their typo suggestions
- * come from the same list (dialogs/members/memberCommands.ts), so nobody is pointed at a command that would
- * only refuse them.
- */
-export function memberHelpCommands(options: { approver: boolean; backend: BackendKind }): Array<{ command: string; description: string }> {
-  return [
-    {
-      command: 'my books',
-      description:
-        options.backend === 'intune'
-          ? 'The books assigned to you, and where each one comes from: Company Portal, or your managed iPad or iPhone by itself.'
-          : 'The books available to you, with a Get button, and the books already yours.',
-    },
-    ...(options.approver ? [{ command: 'approvals', description: 'Assignment requests waiting for your decision.' }] : []),
-    { command: 'help', description: 'Show this help.' },
-  ];
-}
-
 /** `help` for someone who is not a VPP Books admin: the little they can do. */
-export function memberHelpCard(options: { approver: boolean; backend: BackendKind }): AdaptiveCardJson {
-  return renderCard(memberHelpTemplate, { commands: memberHelpCommands(options) });
+export function memberHelpCard(commands: ReadonlyArray<{ command: string; description: string }>): AdaptiveCardJson {
+  return renderCard(memberHelpTemplate, { commands });
 }

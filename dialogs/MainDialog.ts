@@ -15,10 +15,10 @@ import { helpCard, type AdaptiveCardJson } from '../cards/cardTemplates';
 import { memberHelpCard } from '../cards/myBooksCards';
 import type { BackendKind } from '../services/backend/ports';
 import { backendLine } from '../services/backend/backendText';
-import { BUILT_IN_COMMANDS, COMMANDS } from './commandCatalog';
+import { BUILT_IN_COMMANDS, commandsFor } from './commandCatalog';
 import { normaliseText, parseCommand, suggestCommands, type CommandSuggestion, type ParsedCommand } from './parseCommand';
 import { echoArgument, escapeMarkdown, TOKEN_LIKE_MESSAGE } from '../services/common/chatText';
-import { memberCommands } from './members/memberCommands';
+import { memberCommands, memberHelpCommands } from './members/memberCommands';
 import { sendCard } from './replies';
 import { commandInput, type CommandInput } from './cardSubmissions';
 import { choiceSubmissionSchema } from './prompts/CardChoicePrompt';
@@ -207,7 +207,7 @@ export class MainDialog extends ComponentDialog {
   memberHelpCard(approver: boolean): AdaptiveCardJson {
     let card = this.memberHelp.get(approver);
     if (!card) {
-      card = memberHelpCard({ approver, backend: this.backend });
+      card = memberHelpCard(memberHelpCommands({ approver, backend: this.backend }));
       this.memberHelp.set(approver, card);
     }
     return card;
@@ -215,7 +215,7 @@ export class MainDialog extends ComponentDialog {
 
   /** Every command; the catalog is fixed, so it is rendered once. */
   private helpCard(): AdaptiveCardJson {
-    this.renderedHelp ??= helpCard({ commands: COMMANDS, backend: backendLine(this.backend) });
+    this.renderedHelp ??= helpCard({ commands: commandsFor(this.backend), backend: backendLine(this.backend) });
     return this.renderedHelp;
   }
 

@@ -25,6 +25,9 @@ export class LibraryStaffApp {
   readonly chats = new PlaygroundChats(this.connector, () => this.app?.url ?? '');
   private dataDir = '';
 
+  /** `backend`: who holds the tokens (VPP_BACKEND); Intune mode runs the local Intune too. */
+  constructor(private readonly options: { backend?: 'apple' | 'intune' } = {}) {}
+
   async start(): Promise<this> {
     const { logger } = capturingLogger('warn');
     await this.connector.start();
@@ -42,6 +45,8 @@ export class LibraryStaffApp {
         // Tests poll `status` in a loop, faster than a person would type.
         RATE_LIMIT_USER_PER_MINUTE: '0',
         RATE_LIMIT_CONVERSATION_PER_MINUTE: '0',
+        VPP_BACKEND: this.options.backend ?? 'apple',
+        INTUNE_SYNC_POLL_INTERVAL_MS: '50',
       }),
       logger,
     );
