@@ -72,6 +72,10 @@ param approverUserIds string = ''
 @description('Name Apple shows as the MDM holding a VPP token (mdmInfo.name).')
 param mdmName string = 'VPP Books bot'
 
+@description('Who holds the VPP tokens: apple (the bot itself, at Apple) or intune (Microsoft Intune, through Graph; grant DeviceManagementApps.ReadWrite.All).')
+@allowed(['apple', 'intune'])
+param vppBackend string = 'apple'
+
 @description('Cron expression (in syncTimeZone) for scheduled syncs. Default: twice a day, like Intune.')
 param syncCron string = '0 6,18 * * *'
 
@@ -513,6 +517,7 @@ resource site 'Microsoft.Web/sites@2023-12-01' = {
           { name: 'BOT_ADMIN_USER_IDS', value: botAdminUserIds }
           { name: 'APPROVER_USER_IDS', value: approverUserIds }
           { name: 'MDM_NAME', value: mdmName }
+          { name: 'VPP_BACKEND', value: vppBackend }
           { name: 'SYNC_CRON', value: syncCron }
           { name: 'SYNC_TIMEZONE', value: syncTimeZone }
           { name: 'LOG_LEVEL', value: logLevel }

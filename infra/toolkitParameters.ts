@@ -38,6 +38,7 @@ const toolkitEnvironmentSchema = z.object({
   /** Also an output; provisions made before DEPLOYED_TOKEN_ENCRYPTION_KEY_ID existed only ever stored k1. */
   KEY_VAULT_NAME: optional,
   BOT_ADMIN_GROUP_ID: optional,
+  VPP_BACKEND: z.enum(['apple', 'intune']).optional(),
   BOT_ADMIN_USER_IDS: optional,
   APPROVER_USER_IDS: optional,
   PRIVATE_NETWORKING: flag,
@@ -103,6 +104,7 @@ export function toolkitParameters(env: NodeJS.ProcessEnv): ParametersFile {
   add('tokenEncryptionOldKeys', e.SECRET_TOKEN_ENCRYPTION_OLD_KEYS);
   add('useOldEncryptionKeys', e.TOKEN_ENCRYPTION_USE_OLD_KEYS === undefined ? undefined : e.TOKEN_ENCRYPTION_USE_OLD_KEYS === 'true');
   add('botAdminGroupId', e.BOT_ADMIN_GROUP_ID);
+  add('vppBackend', e.VPP_BACKEND);
   add('botAdminUserIds', e.BOT_ADMIN_USER_IDS);
   add('approverUserIds', e.APPROVER_USER_IDS);
   add('privateNetworking', e.PRIVATE_NETWORKING === undefined ? undefined : e.PRIVATE_NETWORKING === 'true');
