@@ -336,7 +336,9 @@ export async function startApplication(config: AppConfig, logger: Logger, option
         });
     late.reconciler = reconciler;
     sync.afterEachSync(async (outcome) => {
-      if (outcome.status === 'completed') reconciler.afterSync(outcome.tokenId);
+      // Intune licenses newcomers whether or not its last sync with Apple worked, so its budgets are watched after
+      // every sync; Apple mode's reconciliation needs a completed one (it reads what the sync stored).
+      if (outcome.status === 'completed' || intune) reconciler.afterSync(outcome.tokenId);
     });
     const bookSearch = new BookSearch(store);
     // Counted for the group choices shown, briefly cached: typeahead asks again with every pause in typing.
