@@ -87,7 +87,7 @@ async function fullSync(sandbox: SandboxInfo, scale: number): Promise<BenchResul
 const benchmark: Benchmark = {
   title: 'Apple sync read through the sandbox',
   async run() {
-    const cli = path.join(__dirname, '..', 'services', 'apple', 'sandbox', 'cli.ts');
+    const cli = path.join(__dirname, '..', 'local', 'appleSandbox', 'cli.ts');
     const { child, info: sandbox } = await spawnServer<SandboxInfo>(cli, ['--no-demo', '--page-size', String(PAGE_SIZE), '--latency-ms', String(LATENCY_MS)]);
     try {
       const one = await fullSync(sandbox, 1);

@@ -144,7 +144,7 @@ const benchmark: Benchmark = {
     const scale = Number(process.env.BENCH_SCALE ?? 1);
     if (!(scale > 0)) throw new Error(`BENCH_SCALE must be a positive number, got "${process.env.BENCH_SCALE}"`);
     const tokens = Math.max(1, Math.round(FULL_TOKENS * scale));
-    const sandbox = await spawnServer<SandboxInfo>(path.join(__dirname, '..', 'services', 'apple', 'sandbox', 'cli.ts'), ['--no-demo', '--page-size', String(PAGE_SIZE), '--event-delay-ms', '0']);
+    const sandbox = await spawnServer<SandboxInfo>(path.join(__dirname, '..', 'local', 'appleSandbox', 'cli.ts'), ['--no-demo', '--page-size', String(PAGE_SIZE), '--event-delay-ms', '0']);
     const cosmos = await spawnServer<{ endpoint: string }>(path.join(__dirname, 'support', 'cosmosServer.ts'), ['--partition-index', '--stats']);
     try {
       const { endpoint } = cosmos.info;

@@ -25,6 +25,28 @@ function intuneFinishedText(bookTitle: string, outcome: AssignmentOutcome): stri
     : `Finished assigning "${bookTitle}" in Intune as Required to ${groups}: Intune licenses its ${members} members and installs the book on their managed iPads and iPhones by itself. Type **status ${bookTitle}** to follow the installs.`;
 }
 
+/**
+ * A top-up's decision in Intune mode: Intune licenses whoever joins the groups by itself, so an approval lets
+ * it go on up to the new budget, and a refusal (or no decision in time) takes the groups off the book in
+ * Intune (IntuneBudgetWatcher, right after the decision, retried until Intune takes it).
+ */
+function intuneTopUpText(request: ApprovalRequest, words: { by: string; more: string; comment: string; bookTitle: string; groupName: string }): string {
+  const { by, more, comment, bookTitle, groupName } = words;
+  const takenOff = `I am removing ${groupName} from "${bookTitle}" in Intune, so Intune licenses nobody else who joins; licenses already spent stay with their users.`;
+  switch (request.state) {
+    case 'approved':
+      return request.summary.installIntent === 'available'
+        ? `${by} approved ${more}. Intune goes on licensing the people in ${groupName} who install it from Company Portal, up to the licenses now approved.`
+        : `${by} approved ${more}. Intune goes on licensing the people who join ${groupName} and installing the book on their managed devices, up to the licenses now approved.`;
+    case 'rejected':
+      return `${by} rejected ${more}${comment} ${takenOff}`;
+    case 'withdrawn':
+      return `The request for ${more} was replaced or withdrawn.`;
+    default:
+      return `The request for ${more} expired without a decision. ${takenOff}`;
+  }
+}
+
 export interface RequesterMessengerOptions {
   conversations: ConversationReferenceRepository;
   outbox: NotificationOutbox;
@@ -113,7 +135,7 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
         : outcome.state === 'interrupted'
           ? `Assigning "${bookTitle}" paused: ${outcome.error ?? 'Apple is unavailable.'}`
           : `Assigning "${bookTitle}" stopped: ${outcome.error ?? 'see the card'}.`;
-    await this.toUser(outcome.tenantId, outcome.requestedBy.aadObjectId, { text, card: assignResultCard(outcome) });
+    await this.toUser(outcome.tenantId, outcome.requestedBy.aadObjectId, { text, card: assignResultCard(outcome, this.backend) });
   }
 
   async decided(request: ApprovalRequest): Promise<void> {
@@ -125,13 +147,15 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     if (request.kind === 'topUp') {
       const more = `${formatCount(request.summary.licensesNeeded)} more licenses of "${bookTitle}" for ${groupName}`;
       const topUpText =
-        request.state === 'approved'
+        this.backend === 'intune'
+          ? intuneTopUpText(request, { by, more, comment, bookTitle, groupName })
+          : request.state === 'approved'
           ? `${by} approved ${more}. The people waiting get the book now.`
           : request.state === 'rejected'
             ? `${by} rejected ${more}${comment} The people waiting get no license; I ask again only if their number changes.`
             : request.state === 'withdrawn'
               ? `The request for ${more} was replaced or withdrawn.`
-              : `The request for ${more} expired without a decision; I ask again only if the number of people waiting changes.`;
+                : `The request for ${more} expired without a decision; I ask again only if the number of people waiting changes.`;
       await this.toUser(request.tenantId, request.requestedBy.aadObjectId, { text: topUpText });
       return;
     }

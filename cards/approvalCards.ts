@@ -28,7 +28,7 @@ const nameOf = (actor: { aadObjectId: string; displayName?: string | undefined }
  * The request's state in words, led by an emoji: green, yellow and red text are too faint to read in one of
  * Teams' themes (docs/STYLE-GUIDE.md, "Colour"), so the line keeps the default colour.
  */
-function stateLabel(request: ApprovalView): string {
+function stateLabel(request: ApprovalView, backend: BackendKind | undefined): string {
   switch (request.state) {
     case 'pending':
       return `⏳ Waiting for approval (expires ${formatDateTime(request.expiresAt)})`;
@@ -37,7 +37,10 @@ function stateLabel(request: ApprovalView): string {
     case 'rejected':
       return `⛔ Rejected by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}`;
     case 'expired':
-      return `⌛ Expired on ${formatDateTime(request.expiresAt)} without a decision; nothing was assigned`;
+      // In Intune mode an undecided top-up counts as refused: the bot takes the groups' assignment off the book.
+      return request.kind === 'topUp' && backend === 'intune'
+        ? `⌛ Expired on ${formatDateTime(request.expiresAt)} without a decision, so the groups' assignment of the book is removed in Intune`
+        : `⌛ Expired on ${formatDateTime(request.expiresAt)} without a decision; nothing was assigned`;
     case 'withdrawn':
       return `↩️ Withdrawn by ${nameOf(request.decidedBy ?? request.requestedBy)} on ${formatDateTime(request.decidedDateTime ?? request.requestedDateTime)}; nothing was assigned`;
   }
@@ -74,7 +77,7 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
   if (request.comment) facts.push({ title: 'Comment', value: escapeMarkdown(request.comment) });
   const card = renderCard(approvalRequestTemplate, {
     title: topUp ? `Approval: ${formatCount(request.summary.licensesNeeded)} more licenses for "${bookTitle}"` : `Approval: assign "${bookTitle}"`,
-    stateLabel: stateLabel(request),
+    stateLabel: stateLabel(request, options.backend),
     facts,
     notice: options.notice ?? '',
     intuneNote: options.backend === 'intune' ? intuneBudgetNote(request) : '',
@@ -96,7 +99,12 @@ export function approvalCard(request: ApprovalView, options: ApprovalCardOptions
  */
 function intuneBudgetNote(request: ApprovalView): string {
   if (request.kind === 'topUp') {
-    return 'Intune licenses new members of these groups by itself, so these licenses may be spent already. If this is rejected, the bot removes the groups\' assignment of the book in Intune so no more licenses are spent (licenses already spent stay).';
+    // An undecided top-up counts as refused: Intune would go on licensing newcomers without anyone's approval.
+    const hours = Math.max(1, Math.round((Date.parse(request.expiresAt) - Date.parse(request.requestedDateTime)) / 3_600_000));
+    return (
+      'Intune licenses new members of these groups by itself, so these licenses may be spent already. If this is rejected, the bot removes the groups\' assignment of the book in Intune so no more licenses are spent (licenses already spent stay). ' +
+      `If nobody decides within ${formatCount(hours)} ${hours === 1 ? 'hour' : 'hours'}, the groups' assignment is removed from the book in Intune.`
+    );
   }
   const approved = formatCount(request.summary.licensesNeeded + (request.summary.headroom ?? 0));
   return `Intune licenses new members of these groups by itself. When the groups outgrow the ${approved} approved licenses, approvers are asked for more; if that is rejected, the bot removes the groups' assignment in Intune so no more licenses are spent (licenses already spent stay).`;

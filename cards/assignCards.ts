@@ -5,6 +5,7 @@ import assignPreviewTemplate from './assignPreview.json';
 import assignResultTemplate from './assignResult.json';
 import choiceQuestionTemplate from './choiceQuestion.json';
 import { APPLE_PORTALS } from '../services/common/appleTerms';
+import type { BackendKind } from '../services/backend/ports';
 
 const n = (v: number): string => v.toLocaleString('en-GB');
 
@@ -23,25 +24,46 @@ export interface AssignPreviewView {
   enough: boolean;
 }
 
-/** `notes` are chat Markdown (names in them escaped by the caller); choice titles are plain button text. */
-export function assignPreviewCard(preview: AssignPreviewView, options: { ref: string; notes: readonly string[]; choices: ReadonlyArray<{ title: string; value: string }> }): AdaptiveCardJson {
+/** What the intent gives the members, in the preview's words: Apple mode licenses them itself, Intune mode hands them to Intune. */
+function intentFacts(preview: AssignPreviewView, backend: BackendKind): Array<{ title: string; value: string }> {
+  if (backend === 'intune') {
+    return preview.installIntent === 'required'
+      ? [{ title: 'Licensed by Intune and installed on their managed devices', value: n(preview.licensesNeeded) }]
+      : [{ title: 'Offered in Company Portal (licensed when they install it)', value: n(preview.licensesNeeded) }];
+  }
+  return preview.installIntent === 'required'
+    ? [
+        { title: 'Licensed now', value: n(Math.max(0, preview.licensesNeeded - preview.needInvitation)) },
+        { title: 'Licensed after they join (invited in Teams)', value: n(Math.min(preview.needInvitation, preview.licensesNeeded)) },
+      ]
+    : [{ title: 'Told it is available (licensed when they ask)', value: n(preview.licensesNeeded) }];
+}
+
+/**
+ * `notes` are chat Markdown (names in them escaped by the caller); choice titles are plain button text.
+ * `backend`: who delivers (VPP_BACKEND), which decides what the intents are said to do. Default apple.
+ */
+export function assignPreviewCard(
+  preview: AssignPreviewView,
+  options: { ref: string; notes: readonly string[]; choices: ReadonlyArray<{ title: string; value: string }>; backend?: BackendKind | undefined },
+): AdaptiveCardJson {
+  const backend = options.backend ?? 'apple';
   const facts = [
     ...preview.groups.map((g) => ({ title: escapeMarkdown(g.groupName), value: `${n(g.userCount)} user${g.userCount === 1 ? '' : 's'}${g.deviceCount > 0 ? ` (${n(g.deviceCount)} devices skipped)` : ''}` })),
     { title: 'Users in all', value: n(preview.distinctUsers) },
     { title: 'Already have the book', value: n(preview.alreadyAssigned) },
-    ...(preview.installIntent === 'required'
-      ? [
-          { title: 'Licensed now', value: n(Math.max(0, preview.licensesNeeded - preview.needInvitation)) },
-          { title: 'Licensed after they join (invited in Teams)', value: n(Math.min(preview.needInvitation, preview.licensesNeeded)) },
-        ]
-      : [{ title: 'Told it is available (licensed when they ask)', value: n(preview.licensesNeeded) }]),
+    ...intentFacts(preview, backend),
     { title: preview.installIntent === 'required' ? 'Licenses needed' : 'Licenses approved for them (at most)', value: n(preview.licensesNeeded) },
     { title: 'Licenses available', value: preview.unlimited ? 'Unlimited (free book)' : n(preview.licensesAvailable) },
     ...(preview.licensesReserved ? [{ title: 'Reserved by other requests', value: n(preview.licensesReserved) }] : []),
   ];
+  const intune = backend === 'intune';
+  // Intune assigns whole groups: there is no "the first N users" to offer.
   const shortage = preview.enough
     ? ''
-    : `Not enough licenses: ${n(preview.licensesNeeded)} needed, ${n(preview.licensesAvailable)} available. Buy more in ${APPLE_PORTALS}, pick fewer groups, or assign to the first ${n(preview.licensesAvailable)} users only.`;
+    : intune
+      ? `Not enough licenses: ${n(preview.licensesNeeded)} needed, ${n(preview.licensesAvailable)} available. Buy more in ${APPLE_PORTALS}, or pick fewer or smaller groups.`
+      : `Not enough licenses: ${n(preview.licensesNeeded)} needed, ${n(preview.licensesAvailable)} available. Buy more in ${APPLE_PORTALS}, pick fewer groups, or assign to the first ${n(preview.licensesAvailable)} users only.`;
   return renderCard(assignPreviewTemplate, {
     ref: options.ref,
     bookTitle: escapeMarkdown(preview.book.title),
@@ -49,6 +71,10 @@ export function assignPreviewCard(preview: AssignPreviewView, options: { ref: st
     facts,
     notes: options.notes.map((text) => ({ text })),
     shortage,
+    irrevocable: intune
+      ? 'Book licenses cannot be reclaimed: once Intune assigns this book to a user, the license is theirs for good, even if the assignment is removed later. Devices need the built-in Books app.'
+      : 'Book licenses cannot be reclaimed: once Apple assigns this book to a user, the license is theirs for good. Devices need the built-in Books app.',
+    approvalNote: intune ? 'An approver must approve the request before anything is assigned in Intune.' : 'An approver must approve the request before anything is assigned.',
     choices: options.choices,
   });
 }
@@ -73,8 +99,9 @@ export interface AssignResultView {
 }
 
 /** The result of a delivered assignment: assigned, pending invitation, failed with reasons. */
-export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
+export function assignResultCard(result: AssignResultView, backend: BackendKind): AdaptiveCardJson {
   const bookTitle = escapeMarkdown(result.bookTitle);
+  const intune = backend === 'intune';
   const title =
     result.state === 'completed' && result.pass
       ? `People who joined since got "${bookTitle}" (${intentLabel(result.installIntent)})`
@@ -91,7 +118,9 @@ export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
     facts: [
       { title: 'Groups', value: result.groups.map((g) => escapeMarkdown(g.groupName)).join(', ') },
       { title: 'Users', value: n(result.totals.processed) },
-      ...(result.installIntent === 'available'
+      ...(intune
+        ? [{ title: 'Members handed to Intune', value: n(result.totals.licensed) }]
+        : result.installIntent === 'available'
         ? [
             { title: 'Told it is available to them', value: n(result.totals.offered ?? 0) },
             { title: 'Have it already', value: n(result.totals.licensed) },
@@ -105,7 +134,12 @@ export function assignResultCard(result: AssignResultView): AdaptiveCardJson {
     ],
     // Errors and Apple's reasons are the bot's own chat text; people's names are escaped here.
     error: result.error ?? '',
-    reasons: result.failureReasons.map((r) => ({ text: `${n(r.count)} × ${r.message} (Apple ${r.code})` })),
+    footer: intune
+      ? result.installIntent === 'available'
+        ? `Intune offers it in Company Portal and licenses each member who installs it. Type **status ${bookTitle}** to see who did. Book licenses cannot be reclaimed.`
+        : `Intune licenses the members and installs it on their managed iPads and iPhones by itself. Type **status ${bookTitle}** to follow the installs. Book licenses cannot be reclaimed.`
+      : "The book appears in the built-in Books app on the user's devices. Book licenses cannot be reclaimed.",
+    reasons: result.failureReasons.map((r) => ({ text: `${n(r.count)} × ${r.message} (${intune ? 'Intune' : 'Apple'} ${r.code})` })),
     failedUsers: result.failedUsers.slice(0, 10).map((u) => ({ text: `${escapeMarkdown(u.displayName)}: ${u.reason}` })),
     invitedUsers: result.invitedUsers.slice(0, 10).map((u) => ({ text: u.invitationUrl ? `${escapeMarkdown(u.displayName)}: ${markdownLink('invitation link', u.invitationUrl)}` : escapeMarkdown(u.displayName) })),
   });

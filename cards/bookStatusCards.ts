@@ -109,7 +109,7 @@ export function bookStatusCard(view: BookStatusView): AdaptiveCardJson {
               ...(g.budget.leftOut > 0 ? [{ title: 'Left out (approved licenses used up)', value: formatCount(g.budget.leftOut) }] : []),
             ]
           : []),
-        ...standingFacts(g.standing),
+        ...standingFacts(g.standing, intune !== undefined),
         ...(g.withdrawnFromIntune
           ? [{ title: 'Taken off in Intune', value: `${formatDateTime(g.withdrawnFromIntune)}: its top-up was refused, so Intune licenses no newcomers (licenses already spent stay)` }]
           : []),
@@ -232,12 +232,19 @@ function intentFacts(g: BookStatusView['groups'][number]): Array<{ title: string
 
 const TOP_UP_STATE = { pending: 'waiting for approval', approved: 'approved, being handed out', declined: 'refused or expired (asked again only if the number changes)' } as const;
 
+/** Intune licenses newcomers by itself: approved, it goes on; refused or expired, the group comes off the book in Intune. */
+const INTUNE_TOP_UP_STATE: Record<keyof typeof TOP_UP_STATE, string> = {
+  pending: 'waiting for approval',
+  approved: 'approved: Intune goes on licensing newcomers up to the new budget',
+  declined: 'refused or expired: the group is taken off the book in Intune, so Intune licenses no newcomers (licenses already spent stay)',
+};
+
 /** A standing assignment's newcomers: joined since, waiting for a top-up, and who left (their licenses stay). */
-function standingFacts(standing: NonNullable<BookStatusView['groups'][number]['standing']>| undefined): Array<{ title: string; value: string }> {
+function standingFacts(standing: NonNullable<BookStatusView['groups'][number]['standing']> | undefined, intune: boolean): Array<{ title: string; value: string }> {
   if (!standing) return [];
   const facts = [{ title: 'Joined since the assignment', value: formatCount(standing.joined) }];
   if (standing.waiting > 0) facts.push({ title: 'Waiting for a top-up approval', value: formatCount(standing.waiting) });
-  if (standing.topUp) facts.push({ title: 'Top-up asked for', value: `${formatCount(standing.topUp.count)} licenses, ${TOP_UP_STATE[standing.topUp.state]}` });
+  if (standing.topUp) facts.push({ title: 'Top-up asked for', value: `${formatCount(standing.topUp.count)} licenses, ${(intune ? INTUNE_TOP_UP_STATE : TOP_UP_STATE)[standing.topUp.state]}` });
   if (standing.left > 0) {
     const names = standing.leftNames.slice(0, 5).map(escapeMarkdown).join(', ');
     facts.push({ title: 'Left the group (keep their licenses)', value: names ? `${formatCount(standing.left)}: ${names}${standing.left > 5 ? ', …' : ''}` : formatCount(standing.left) });

@@ -83,7 +83,8 @@ export function myBooksCard(view: MyBooksView | IntuneBooksView): AdaptiveCardJs
 }
 
 const COMPANY_PORTAL_NOTE = '📲 Open Company Portal on your iPad or iPhone and install it from there.';
-const INSTALLS_ITSELF_NOTE = '📲 Installs on your managed iPad or iPhone by itself.';
+/** Intune's intent, not a report: whether it is on the device yet is Intune's to say, device by device. */
+const INSTALLS_ITSELF_NOTE = '📲 Required: installs on your managed iPad or iPhone by itself.';
 
 /** A book Intune delivers: where it comes from in words, and no button (there is nothing to get from the bot). */
 function intuneBookData(book: IntuneBookView, note: string): Record<string, unknown> {
@@ -104,8 +105,8 @@ function intuneBooksCard(view: IntuneBooksView): AdaptiveCardJson {
   const empty = view.available.length === 0 && view.required.length === 0;
   return renderCard(myBooksTemplate, {
     offeredHeading: 'Available to you in Company Portal',
-    yoursHeading: 'Installed for you',
-    footer: 'Intune puts these books on the iPads and iPhones your organisation manages. Read them in the Books app.',
+    yoursHeading: 'Required for you',
+    footer: 'Intune installs the Required books on the iPads and iPhones your organisation manages, and offers the Available ones in Company Portal. Read them in the Books app.',
     intro: 'Books your organisation assigns to groups you are in. Intune delivers them, so there is nothing to press here.',
     hasOffered: view.available.length > 0,
     hasYours: view.required.length > 0,

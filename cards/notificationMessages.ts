@@ -9,6 +9,17 @@ import { notificationCard, syncResultCard, type CardAction, type Fact } from './
 
 const RENEW_STEPS = `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}, then type **renew** followed by the token name.`;
 
+/** Intune's console page for VPP tokens, where a token is also renewed or removed. */
+const INTUNE_TOKENS_PAGE = 'the Intune admin center (Tenant administration › Connectors and tokens › Apple VPP tokens)';
+
+/** Intune mode: Intune holds the token, so it is renewed there, or here (the bot hands the new file to Intune). */
+const INTUNE_RENEW_STEPS = `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}, then renew it in Intune (upload the file to the token in ${INTUNE_TOKENS_PAGE}) or here: type **renew** followed by the token name.`;
+
+/** A record of a token Intune holds (VPP_BACKEND=intune): Intune syncs it with Apple and licenses its books. */
+const heldByIntune = (token: VppToken): boolean => token.intuneTokenId !== undefined;
+
+const renewSteps = (token: VppToken): string => (heldByIntune(token) ? INTUNE_RENEW_STEPS : RENEW_STEPS);
+
 function actions(token: VppToken, ...list: Array<'renew' | 'sync' | 'status'>): CardAction[] {
   const titles = { renew: 'Renew token', sync: 'Sync now', status: 'Token status' } as const;
   return list.map((command) => ({ title: titles[command], command, tokenId: token.id }));
@@ -29,19 +40,22 @@ function facts(token: VppToken) {
 
 function expiringMessage(token: VppToken, daysLeft: number): NotificationMessage {
   const when = daysLeft <= 0 ? 'today' : daysLeft === 1 ? 'tomorrow' : `in ${formatCount(daysLeft)} days`;
-  const text = `The VPP token "${escapeMarkdown(token.displayName)}" expires ${when} (${formatDate(token.expirationDateTime)}). After that I can no longer sync or assign its books.`;
+  const after = heldByIntune(token) ? 'After that Intune can no longer sync it with Apple or license its books to anyone new.' : 'After that I can no longer sync or assign its books.';
+  const text = `The VPP token "${escapeMarkdown(token.displayName)}" expires ${when} (${formatDate(token.expirationDateTime)}). ${after}`;
   return {
     text,
-    card: notificationCard({ title: `${daysLeft <= 7 ? '⚠️' : '⏳'} VPP token expires ${when}`, text, facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }),
+    card: notificationCard({ title: `${daysLeft <= 7 ? '⚠️' : '⏳'} VPP token expires ${when}`, text, facts: facts(token), nextStep: renewSteps(token), actions: actions(token, 'renew') }),
   };
 }
 
 function expiredMessage(token: VppToken): NotificationMessage {
-  const text = `The VPP token "${escapeMarkdown(token.displayName)}" expired on ${formatDate(token.expirationDateTime)}. Syncs and assignments for it have stopped; licenses already assigned stay with their users.`;
-  return { text, card: notificationCard({ title: '⌛ VPP token expired', text, facts: facts(token), nextStep: RENEW_STEPS, actions: actions(token, 'renew') }) };
+  const stopped = heldByIntune(token) ? 'Intune can no longer sync it with Apple or license its books to anyone new' : 'Syncs and assignments for it have stopped';
+  const text = `The VPP token "${escapeMarkdown(token.displayName)}" expired on ${formatDate(token.expirationDateTime)}. ${stopped}; licenses already assigned stay with their users.`;
+  return { text, card: notificationCard({ title: '⌛ VPP token expired', text, facts: facts(token), nextStep: renewSteps(token), actions: actions(token, 'renew') }) };
 }
 
 function syncFailedMessage(token: VppToken, escalation: boolean): NotificationMessage {
+  if (heldByIntune(token)) return intuneSyncFailedMessage(token, escalation);
   const reason = token.lastError?.message ?? 'Apple gave no reason.';
   const failures = token.consecutiveSyncFailures;
   const text = escalation
@@ -60,7 +74,33 @@ function syncFailedMessage(token: VppToken, escalation: boolean): NotificationMe
   };
 }
 
+/**
+ * Intune mode: the reason is the sync's error, which says what Intune reported and what to do (IntuneSyncEngine);
+ * only an expired or revoked token is renewed, the other states are dealt with as the reason says.
+ */
+function intuneSyncFailedMessage(token: VppToken, escalation: boolean): NotificationMessage {
+  const reason = token.lastError?.message ?? 'Intune gave no reason.';
+  const failures = token.consecutiveSyncFailures;
+  const name = escapeMarkdown(token.displayName);
+  const text = escalation
+    ? `The last ${formatCount(failures)} syncs of "${name}" through Intune failed in a row, so the license counts I show are getting out of date. The last error: ${reason}`
+    : `The sync of "${name}" through Intune failed. ${reason}`;
+  const renew = token.state === 'expired' || token.state === 'invalid';
+  const nextStep = token.state === 'expired' ? INTUNE_RENEW_STEPS : token.state !== 'valid' ? 'What to do is in the reason above.' : 'I ask Intune again at the next scheduled sync. To try now, press **Sync now**.';
+  return {
+    text,
+    card: notificationCard({
+      title: escalation ? `⚠️ Sync keeps failing (${formatCount(failures)} times in a row)` : '⚠️ VPP sync failed',
+      text,
+      facts: [...facts(token), { title: 'Error', value: token.lastError?.code ?? 'unknown' }, { title: 'Failures in a row', value: formatCount(failures) }],
+      nextStep,
+      actions: renew ? actions(token, 'renew', 'status') : actions(token, 'sync', 'status'),
+    }),
+  };
+}
+
 function externalMdmMessage(token: VppToken): NotificationMessage {
+  if (heldByIntune(token)) return intuneExternalMdmMessage(token);
   const other = token.externalMdm?.name ? escapeMarkdown(token.externalMdm.name) : 'another MDM';
   const text = `Apple says ${other} now manages the VPP token "${escapeMarkdown(token.displayName)}". I stopped syncing it so the two do not fight over licenses and users.`;
   return {
@@ -75,6 +115,43 @@ function externalMdmMessage(token: VppToken): NotificationMessage {
   };
 }
 
+/** Intune mode: Intune says another MDM has the token, not which one; the way back to Intune is a renewal the admin confirms. */
+function intuneExternalMdmMessage(token: VppToken): NotificationMessage {
+  const name = escapeMarkdown(token.displayName);
+  const text = `Intune reports that another MDM now manages the VPP token "${name}", so Intune can no longer license its books, and I stopped syncing it.`;
+  return {
+    text,
+    card: notificationCard({
+      title: '⚠️ Token taken over by another MDM',
+      text,
+      facts: [...facts(token), { title: 'Managed by', value: 'another MDM (Intune does not say which)' }],
+      nextStep: `If that was not intended, give it back to Intune: download its newest token ${WHERE_TOKENS_ARE_DOWNLOADED} and type **renew ${name}**; I show what taking control means, and Intune takes it back only once you confirm. Otherwise remove it (type **remove ${name}**): that removes it from Intune too.`,
+      actions: actions(token, 'status'),
+    }),
+  };
+}
+
+/** A token for an Apple location another token already serves: it is not synced until one of the two goes. */
+function duplicateLocationMessage(token: VppToken): NotificationMessage {
+  const name = escapeMarkdown(token.displayName);
+  const location = token.locationName ? ` ("${escapeMarkdown(token.locationName)}")` : '';
+  const text = heldByIntune(token)
+    ? `Intune reports that the VPP token "${name}" is for an Apple location${location} another of its tokens already covers, so it is not synced.`
+    : `The VPP token "${name}" is for an Apple location${location} another token already covers, so it is not synced.`;
+  return {
+    text,
+    card: notificationCard({
+      title: '⚠️ Two tokens for one Apple location',
+      text,
+      facts: [...facts(token), { title: 'Location', value: token.locationName ? escapeMarkdown(token.locationName) : 'unknown' }],
+      nextStep: heldByIntune(token)
+        ? `The token that serves the location already keeps working (type **tokens** to see both): assign the location's books from that one. Removing "${name}" (type **remove ${name}**) also deletes it in Intune, with its books there and their assignments.`
+        : `Keep one token per location: remove this one (type **remove ${name}**) or the other one.`,
+      actions: actions(token, 'status'),
+    }),
+  };
+}
+
 function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage {
   const list = books.map((b) => `${escapeMarkdown(b.title)}: ${formatCount(b.available)} of ${formatCount(b.total)} left`).join('; ');
   const tokenName = escapeMarkdown(token.displayName);
@@ -83,7 +160,9 @@ function lowLicensesMessage(token: VppToken, books: readonly LowLicenseBook[]): 
     text,
     card: notificationCard({
       title: '⚠️ Books running low on licenses',
-      text: `Under "${tokenName}", seen by a scheduled sync. Buy more licenses in ${APPLE_PORTALS}, then sync.`,
+      text: heldByIntune(token)
+        ? `Under "${tokenName}", seen by a scheduled sync. Once none are left, Intune cannot license new members of the groups a book is assigned to. Buy more licenses in ${APPLE_PORTALS}, then sync.`
+        : `Under "${tokenName}", seen by a scheduled sync. Buy more licenses in ${APPLE_PORTALS}, then sync.`,
       facts: books.map((b) => ({ title: escapeMarkdown(b.title), value: `${formatCount(b.available)} of ${formatCount(b.total)} left` })),
       actions: actions(token, 'sync'),
     }),
@@ -140,6 +219,7 @@ export const noticeMessages: NoticeMessages = {
   expired: expiredMessage,
   syncFailed: syncFailedMessage,
   externalMdm: externalMdmMessage,
+  duplicateLocation: duplicateLocationMessage,
   lowLicenses: lowLicensesMessage,
   syncResult: syncResultMessage,
   syncSummary: syncSummaryMessage,

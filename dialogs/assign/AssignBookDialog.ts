@@ -67,9 +67,15 @@ export const ASSIGN_MESSAGES = {
 } as const;
 
 /**
- * What each intent does in this bot, honestly: it cannot put a book onto a device (that takes an MDM
- * command, such as Intune's), only give licenses and tell people.
+ * What each intent does, honestly. Apple mode: the bot cannot put a book onto a device (that takes an MDM
+ * command, such as Intune's), only give licenses and tell people. Intune mode: Intune licenses the groups and,
+ * for Required, installs the book on their managed devices; the bot neither invites nor tells anyone.
  */
+const INTENT_HINT_INTUNE =
+  'Required: Intune licenses every member of the groups and installs the book on their managed iPads and iPhones by itself. ' +
+  'Available: Intune offers the book in Company Portal and licenses each member who installs it, up to the number approved. ' +
+  'Either way members read it in the Books app.';
+
 const INTENT_HINT =
   "Required: everyone who can receive the book now (a Managed Apple Account, or already in your organisation's Apple volume purchasing) gets a license at once and a message in Teams; the others get their own invitation in Teams and the license once they have joined, never before. " +
   'Available: nothing is spent now; members are told in Teams that the book is there for them and get a license only when they ask for it (**my books**), up to the number approved. ' +
@@ -286,7 +292,7 @@ export class AssignBookDialog extends ComponentDialog {
     const card = choiceQuestionCard({
       ref,
       question,
-      hint: INTENT_HINT,
+      hint: this.approvals.backend === 'intune' ? INTENT_HINT_INTUNE : INTENT_HINT,
       choices: [
         { title: 'Required', value: 'required' },
         { title: 'Available', value: 'available' },
@@ -351,7 +357,7 @@ export class AssignBookDialog extends ComponentDialog {
         { value: 'cancel', synonyms: ['no'], title: 'Cancel' },
       ],
     };
-    const card = assignPreviewCard(preview, { ref, notes, choices });
+    const card = assignPreviewCard(preview, { ref, notes, choices, backend: this.approvals.backend });
     return step.prompt(CONFIRM, { prompt: cardMessage(card), retryPrompt: 'Use the buttons on the preview, or type **cancel**.', validations });
   }
 

@@ -1,5 +1,6 @@
 import { ComponentDialog, WaterfallDialog, type DialogTurnResult, type WaterfallStepContext } from 'botbuilder-dialogs';
-import { choiceQuestionCard, expiryLabel, tokenPreviewCard } from '../../cards/tokenCards';
+import { choiceQuestionCard, expiryLabel, takeOverButtonTitle, tokenPreviewCard } from '../../cards/tokenCards';
+import type { BackendKind } from '../../services/backend/ports';
 import { WHERE_TOKENS_ARE_DOWNLOADED } from '../../services/common/appleTerms';
 import { escapeMarkdown } from '../../services/common/chatText';
 import type { TokenFileReader, TokenUpload } from '../../services/tokens/TokenFileReader';
@@ -26,14 +27,30 @@ export const PASTED_TOKEN_WARNING =
 
 /**
  * Said as soon as the file is read, before any question, when Apple says another MDM holds the token: the
- * admin knows what saving would do before answering anything. Nothing has been claimed yet.
+ * admin knows what saving would do before answering anything. Nothing has been claimed yet. `holder`: who
+ * takes the token (VPP_BACKEND); `isThisBot`: in Intune mode, the MDM Apple names is this bot itself.
  */
-export function otherMdmNotice(mdmName: string): string {
+export function otherMdmNotice(mdmName: string, holder: BackendKind = 'apple', isThisBot = false): string {
   const mdm = escapeMarkdown(mdmName);
+  const confirm = `Nothing changes until you confirm **${takeOverButtonTitle({ holder, otherMdmName: mdmName })}** on the last step.`;
+  if (holder === 'intune' && isThisBot) {
+    return `I manage this token myself: it was added while I held the VPP tokens. Saving it here hands it to Intune, which takes control from me and licenses and installs its books from then on. ${confirm}`;
+  }
+  if (holder === 'intune') {
+    return (
+      `This token is in use by **${mdm}**. Apple lets only one MDM manage a token: saving it here lets Intune take control from ${mdm}, which then stops managing it ` +
+      `(the licenses it assigned and its user records can be lost, and it will show sync errors). ${confirm}`
+    );
+  }
   return (
     `This token is in use by **${mdm}**. Apple lets only one MDM manage a token: saving it here takes control from ${mdm}, which then stops managing it ` +
     '(the licenses it assigned and its user records can be lost, and it will show sync errors). Nothing changes until you confirm **Take control** on the last step.'
   );
+}
+
+/** Who Apple names as the token's MDM, as a sentence says it: "me" when it is this bot. */
+export function otherMdmWords(pending: { otherMdmName?: string | undefined; otherMdmIsThisBot?: boolean | undefined }): string {
+  return pending.otherMdmIsThisBot ? 'me' : escapeMarkdown(pending.otherMdmName ?? '');
 }
 
 /** Apple's view of the file (the token inside encrypted), then the admin's answers, until it is saved. */
@@ -88,8 +105,8 @@ export class UploadTokenDialog extends ComponentDialog {
       return retryFileOrEnd(step, err, { steps: STEPS, command: 'upload token' });
     }
     if (upload.kind === 'text') await step.context.sendActivity(PASTED_TOKEN_WARNING);
-    const { otherMdmName } = uploadState.read(step, 'pending').pending;
-    if (otherMdmName) await step.context.sendActivity(otherMdmNotice(otherMdmName));
+    const { otherMdmName, otherMdmIsThisBot } = uploadState.read(step, 'pending').pending;
+    if (otherMdmName) await step.context.sendActivity(otherMdmNotice(otherMdmName, this.tokens.holder.kind, otherMdmIsThisBot));
     return step.next();
   }
 
@@ -136,6 +153,8 @@ export class UploadTokenDialog extends ComponentDialog {
         appleId: state.appleId,
         accountType: state.accountType,
         otherMdmName: pending.otherMdmName,
+        holder: this.tokens.holder.kind,
+        otherMdmIsThisBot: pending.otherMdmIsThisBot,
       },
       this.now(),
     );
@@ -147,13 +166,14 @@ export class UploadTokenDialog extends ComponentDialog {
       choices: [
         // Titles as the card's buttons say them (plain text).
         pending.otherMdmName
-          ? { value: confirmWord, title: `Take control from ${pending.otherMdmName}`, synonyms: ['take control', 'take over', 'takeover'] }
+          ? { value: confirmWord, title: takeOverButtonTitle({ holder: this.tokens.holder.kind, otherMdmName: pending.otherMdmName }), synonyms: ['take control', 'take over', 'takeover'] }
           : { value: confirmWord, title: 'Save token', synonyms: ['save', 'yes', 'confirm'] },
         { value: 'cancel', title: 'Cancel', synonyms: ['no', 'cancel'] },
       ],
     };
+    const intune = this.tokens.holder.kind === 'intune';
     const retry = pending.otherMdmName
-      ? `Type **take control** to take the token from ${escapeMarkdown(pending.otherMdmName)}, or **cancel**.`
+      ? `Type **take control** to ${intune ? 'let Intune take' : 'take'} the token from ${otherMdmWords(pending)}, or **cancel**.`
       : 'Type **save** to add the token, or **cancel**.';
     return step.prompt(CHOICE, { prompt: cardMessage(card), retryPrompt: retry, validations });
   }
@@ -162,7 +182,7 @@ export class UploadTokenDialog extends ComponentDialog {
     const state = uploadState.read(step, 'pending', 'appleId', 'accountType');
     if (step.result === 'cancel') {
       await step.context.sendActivity(
-        state.pending.otherMdmName ? `Cancelled. Nothing was saved and the token stays with ${escapeMarkdown(state.pending.otherMdmName)}.` : 'Cancelled. Nothing was saved.',
+        state.pending.otherMdmName ? `Cancelled. Nothing was saved and the token stays with ${otherMdmWords(state.pending)}.` : 'Cancelled. Nothing was saved.',
       );
       return step.endDialog();
     }
@@ -173,7 +193,11 @@ export class UploadTokenDialog extends ComponentDialog {
         takeOver: step.result === 'takeover',
       });
       // Who took control is who holds tokens (VPP_BACKEND): the bot itself, or Intune.
-      const takenFrom = state.pending.otherMdmName ? ` ${this.tokens.holder.name} took control of it from **${escapeMarkdown(state.pending.otherMdmName)}**, which no longer manages it.` : '';
+      const takenFrom = !state.pending.otherMdmName
+        ? ''
+        : state.pending.otherMdmIsThisBot
+          ? ` ${this.tokens.holder.name} took control of it from me: I no longer use it with Apple myself.`
+          : ` ${this.tokens.holder.name} took control of it from **${escapeMarkdown(state.pending.otherMdmName)}**, which no longer manages it.`;
       await step.context.sendActivity(
         `Saved **${escapeMarkdown(token.displayName)}**.${takenFrom} It expires on ${expiryLabel(token.expirationDateTime, this.now())}; I will warn you before it does. ` +
           'Type **sync** to read its books and licenses from Apple now (it also syncs twice a day), or **tokens** to see all tokens.',

@@ -263,9 +263,12 @@ export class IntuneState {
     return [...this.tokens.keys()].map((id) => this.token(id)).filter((t): t is IntuneVppToken => t !== undefined);
   }
 
-  /** Another token for the same Apple location. */
+  /**
+   * Another token serving the same Apple location. A token Intune marked a duplicate serves nothing, so the
+   * token that was there first keeps the location however many copies are uploaded after it.
+   */
   tokenForLocation(locationId: string, exceptId?: string): IntuneVppToken | undefined {
-    return [...this.tokens.values()].find((t) => t.locationId === locationId && t.id !== exceptId);
+    return [...this.tokens.values()].find((t) => t.locationId === locationId && t.id !== exceptId && t.state !== 'duplicateLocationId');
   }
 
   touch(token: IntuneVppToken): void {

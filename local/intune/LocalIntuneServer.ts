@@ -472,8 +472,9 @@ export class LocalIntuneServer {
       this.state.touch(token);
     };
     try {
-      // A second token for a location is never used with Apple: the first one serves it.
-      if (token.state === 'duplicateLocationId') return finish('failed');
+      // A second token for a location is never used with Apple while the first one serves it; once that one is
+      // gone, the check below finds the location free.
+      if (token.state === 'duplicateLocationId' && token.locationId && this.state.tokenForLocation(token.locationId, token.id)) return finish('failed');
       const checked = await this.#checkWithApple(token.token, token.claimTokenManagementFromExternalMdm, token.id);
       token.state = checked.state;
       if (checked.config) applyLocation(token, checked.config);

@@ -426,7 +426,7 @@ export class ApprovalService {
     if (!lock) throw new UserFacingError('Another approval for this book is being recorded right now. Try again in a minute.', 'approval_busy');
     let marked = false;
     try {
-      // The runs first, then Apple: a batch finishing in between is counted twice (too few free), never as free.
+      // The runs first, then Apple's (or Intune's) counts: a batch finishing in between is counted twice (too few free), never as free.
       const heldBack = await runs.reservedFor(run.tokenId, run.adamId, run.pricingParam, { except: run.id, approvedOnly: true });
       // In Intune mode a top-up's licenses were spent by Intune already (it licenses newcomers itself): approving
       // it keeps the assignment standing, so Intune's free count, which no longer holds them, is not checked.
@@ -440,7 +440,10 @@ export class ApprovalService {
           return {
             outcome: 'notEnoughLicenses',
             request: current,
-            message: `Only ${formatCount(free)} licenses of this book are free at Apple now${held}, and this request approves ${formatCount(budget)}. Nothing was approved: buy more licenses in ${APPLE_PORTALS} and approve again, or reject it.`,
+            message:
+              this.backend === 'intune'
+                ? `Only ${formatCount(free)} licenses of this book are free in Intune now${held}, and this request approves ${formatCount(budget)}. Nothing was approved: buy more licenses in ${APPLE_PORTALS}, type **sync** so Intune reads them, and approve again, or reject it.`
+                : `Only ${formatCount(free)} licenses of this book are free at Apple now${held}, and this request approves ${formatCount(budget)}. Nothing was approved: buy more licenses in ${APPLE_PORTALS} and approve again, or reject it.`,
           };
         }
       }
@@ -552,11 +555,14 @@ export class ApprovalService {
   private async settleRejected(request: ApprovalRequest, code: string, message: string): Promise<void> {
     if (request.kind === 'topUp') {
       // Refused or withdrawn: its licenses are free again, and the same number is not asked for again. Expired
-      // (nobody decided): forgotten, so the next reconciliation asks again.
+      // (nobody decided): forgotten in Apple mode, so the next reconciliation asks again (nobody gets a license
+      // meanwhile). In Intune mode it counts as refused: Intune goes on licensing newcomers while nobody decides,
+      // and asking again forever would let it, so the groups' assignment is taken off the book as for a rejection.
       const expired = code === 'approval_expired';
+      const forget = expired && this.backend !== 'intune';
       const settled = await this.options.runs.update(request.tokenId, runIdOf(request), (r) =>
         r.topUp?.approvalId === request.id && r.topUp.state === 'pending'
-          ? { ...r, topUp: expired ? undefined : { approvalId: r.topUp.approvalId, count: r.topUp.count, state: 'declined' } }
+          ? { ...r, topUp: forget ? undefined : { approvalId: r.topUp.approvalId, count: r.topUp.count, state: 'declined', ...(expired ? { expired: true } : {}) } }
           : undefined,
       );
       if (settled?.value.topUp?.approvalId === request.id && settled.value.topUp.state === 'declined') this.options.topUps?.topUpDeclined?.(request.tokenId, settled.value.id);

@@ -74,8 +74,13 @@ export interface TokenCustody {
   takeFrom(ownership: TokenOwnership): string | undefined;
   /** On save: the holder takes the token. */
   take(input: TakeTokenInput): Promise<HeldToken>;
-  /** On renewal, after the token service checked the file is for the same location: the holder gets the new file. */
-  renew(token: VppToken, file: { secret: Secret; ownership: TokenOwnership }): Promise<HeldToken>;
+  /** The MDM the admin must agree to take the token from on renewal, given who Apple says manages it now. */
+  renewalTakesFrom?(token: VppToken, ownership: TokenOwnership): string | undefined;
+  /**
+   * On renewal, after the token service checked the file is for the same location: the holder gets the new file.
+   * `takeOver`: the admin agreed to take the token from the MDM `renewalTakesFrom` named.
+   */
+  renew(token: VppToken, file: { secret: Secret; ownership: TokenOwnership; takeOver?: boolean }): Promise<HeldToken>;
   /** On removal: the holder lets the token go (a token it no longer has is no error). */
   release(token: VppToken): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import type { Secret } from '../secrets/Secret';
+import { IntuneError, type IntuneErrorInit } from './IntuneError';
 
 /**
  * What the bot asks of Microsoft Intune through Graph's `deviceAppManagement` (vppTokens, managedEBooks and
@@ -22,7 +23,10 @@ export interface IntuneApi {
   eBookPages(): AsyncGenerator<IntuneEBook[], void, undefined>;
   /** Undefined when Intune has no such book (404). */
   getEBook(id: string): Promise<IntuneEBook | undefined>;
-  /** The book's assignments as Intune holds them (every page). */
+  /**
+   * The book's assignments as Intune holds them (every page), each target whole: its assignment filter
+   * (beta only) and any property of a kind of target the bot does not know, so `assign` can send it back as read.
+   */
   listAssignments(eBookId: string): Promise<EBookAssignment[]>;
   /**
    * `POST /deviceAppManagement/managedEBooks/{id}/assign`. The action replaces the book's whole assignment
@@ -39,6 +43,10 @@ export type IntuneAccountType = 'business' | 'education';
 export type IntuneTokenState = 'unknown' | 'valid' | 'expired' | 'invalid' | 'assignedToExternalMDM' | 'duplicateLocationId';
 /** Graph's vppTokenSyncStatus. */
 export type IntuneSyncStatus = 'none' | 'inProgress' | 'completed' | 'failed';
+/** Graph's actionState, the state of an action on a token (beta `tokenActionResults`). */
+export type IntuneActionState = 'none' | 'pending' | 'canceled' | 'active' | 'done' | 'failed' | 'notSupported';
+/** Graph's vppTokenActionFailureReason (beta): why an action on a token failed. */
+export type IntuneActionFailureReason = 'none' | 'appleFailure' | 'internalError' | 'expiredVppToken' | 'expiredApplePushNotificationCertificate';
 /** Graph's installIntent. */
 export type InstallIntent = 'available' | 'required' | 'uninstall' | 'availableWithoutEnrollment';
 /** Graph's installState. */
@@ -69,6 +77,23 @@ export interface IntuneVppToken {
   displayName?: string | undefined;
   /** Beta only: "Token location returned from Apple VPP". */
   locationName?: string | undefined;
+  /** Beta only: "The collection of statuses of the actions performed on the Apple Volume Purchase Program Token". */
+  tokenActionResults?: IntuneTokenActionResult[] | undefined;
+}
+
+/**
+ * Graph's vppTokenActionResult (beta): one action Intune ran on a token (a sync, a license revocation), how it
+ * went and when. Graph does not document the action names. The failure reason and license counts come only with
+ * a derived type that carries them (vppTokenRevokeLicensesActionResult is the documented one).
+ */
+export interface IntuneTokenActionResult {
+  actionName: string;
+  actionState: IntuneActionState;
+  startDateTime?: string | undefined;
+  lastUpdatedDateTime?: string | undefined;
+  actionFailureReason?: IntuneActionFailureReason | undefined;
+  totalLicensesCount?: number | undefined;
+  failedLicensesCount?: number | undefined;
 }
 
 /** Graph's iosVppEBook (a managedEBook bought through a VPP token). */
@@ -88,10 +113,16 @@ export interface IntuneEBook {
   lastModifiedDateTime?: string | undefined;
 }
 
-/** Graph's assignment target, as Graph writes it; unknown kinds are kept whole so they round-trip on `assign`. */
+/**
+ * Graph's assignment target, as Graph writes it; unknown kinds and properties are kept whole so they round-trip
+ * on `assign`. The assignment filter an Intune admin may set (beta only) is one of them.
+ */
 export interface AssignmentTarget {
   '@odata.type': string;
   groupId?: string | undefined;
+  deviceAndAppManagementAssignmentFilterId?: string | null | undefined;
+  /** `none`, `include` or `exclude` (Graph may add more: kept as written). */
+  deviceAndAppManagementAssignmentFilterType?: string | undefined;
   [property: string]: unknown;
 }
 
@@ -103,6 +134,30 @@ export interface EBookAssignment {
 }
 
 export const GROUP_TARGET = '#microsoft.graph.groupAssignmentTarget';
+
+/**
+ * Graph kept answering 429 or 503 and asked, in Retry-After, to wait longer than one call waits (the client's
+ * `maxRetryAfterMs`): the call gives up at once rather than trying early, and `retryAfter` (ISO date) says when
+ * Intune may be called again. Its kind is `throttled` or `unavailable`, so whoever pauses on those pauses on it.
+ */
+export class IntuneRetryAfterError extends IntuneError {
+  override name = 'IntuneRetryAfterError';
+
+  constructor(
+    purpose: string,
+    readonly retryAfter: string,
+    init: IntuneErrorInit = {},
+  ) {
+    const throttled = init.status === 429;
+    const what = throttled ? 'Microsoft Graph is throttling my requests to Intune' : 'Intune is busy through Microsoft Graph';
+    super(
+      `${what} and asked me to wait until ${retryAfter.slice(11, 16)} UTC on ${retryAfter.slice(0, 10)}, so I could not ${purpose}. Nothing was changed; try again after then.`,
+      throttled ? 'intune_throttled' : 'intune_unavailable',
+      throttled ? 'throttled' : 'unavailable',
+      init,
+    );
+  }
+}
 
 export interface EBookInstallSummary {
   installedDeviceCount: number;

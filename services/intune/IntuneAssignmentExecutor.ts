@@ -13,9 +13,9 @@ import type { EBookAssignment as StoredAssignment } from '../store/entities/assi
 import { LIMITS, type Actor } from '../store/entities/common';
 import { StoreConcurrencyError, isStoreUnavailable } from '../store/errors';
 import type { AssignmentRun, AssignmentRunRepository, RunCounts } from '../store/repositories/AssignmentRunRepository';
-import { GROUP_TARGET, type EBookAssignment, type IntuneApi } from './IntuneApi';
+import { GROUP_TARGET, IntuneRetryAfterError, type EBookAssignment, type IntuneApi } from './IntuneApi';
 import { IntuneError } from './IntuneError';
-import { coveredAmong, groupOf, intentWord, laterRunGroups, membersOf, type MemberDirectory } from './IntuneAssignmentPlanner';
+import { coveredAmong, excludedGroupOf, groupOf, intentWord, laterRunGroups, membersOf, type MemberDirectory } from './IntuneAssignmentPlanner';
 
 export interface IntuneAssignmentExecutorOptions {
   store: Store;
@@ -68,13 +68,17 @@ export async function lockBook(store: Pick<Store, 'leases'>, name: string, owner
   return lock;
 }
 
-/** The filter fields of a target: Graph may fill in their defaults on the way back. */
+/** The filter fields of a target (beta only): Graph fills in their defaults (null, "none") on the way back. */
 const FILTER_ID = 'deviceAndAppManagementAssignmentFilterId';
 const FILTER_TYPE = 'deviceAndAppManagementAssignmentFilterType';
 
+const lower = (value: unknown): unknown => (typeof value === 'string' ? value.toLowerCase() : value);
+
 /**
- * Whether Intune's `found` is the assignment `wanted`: same intent and the same target. Ids are not compared
- * (Graph may give a replaced list new ones), nor filter fields Graph fills in with their defaults.
+ * Whether Intune's `found` is the assignment `wanted`, whole: the same intent and the same target, its filter
+ * included (no filter and Graph's defaults for none are the same), and every other property `wanted` has as it
+ * was. Ids are not compared (Graph may give a replaced list new ones); properties only `found` has are Graph's
+ * defaults for what was not sent.
  */
 function sameAssignment(wanted: Pick<EBookAssignment, 'installIntent' | 'target'>, found: Pick<EBookAssignment, 'installIntent' | 'target'>): boolean {
   if (wanted.installIntent !== found.installIntent) return false;
@@ -82,14 +86,39 @@ function sameAssignment(wanted: Pick<EBookAssignment, 'installIntent' | 'target'
   const b = found.target;
   if (a['@odata.type'].toLowerCase() !== b['@odata.type'].toLowerCase()) return false;
   if ((a.groupId ?? '').toLowerCase() !== (b.groupId ?? '').toLowerCase()) return false;
-  if ((a[FILTER_ID] ?? null) !== (b[FILTER_ID] ?? null) && a[FILTER_ID] !== undefined) return false;
+  if (lower(a[FILTER_ID] ?? null) !== lower(b[FILTER_ID] ?? null)) return false;
   if ((a[FILTER_TYPE] ?? 'none') !== (b[FILTER_TYPE] ?? 'none')) return false;
   // Any other property of a kind of target the bot does not know must have come back as it was.
   for (const [key, value] of Object.entries(a)) {
-    if (key === '@odata.type' || key === 'groupId' || key === FILTER_ID || key === FILTER_TYPE || value === null || value === undefined) continue;
-    if (JSON.stringify(value) !== JSON.stringify(b[key])) return false;
+    if (key === '@odata.type' || key === 'groupId' || key === FILTER_ID || key === FILTER_TYPE) continue;
+    if (JSON.stringify(value ?? null) !== JSON.stringify(b[key] ?? null)) return false;
   }
   return true;
+}
+
+/** The assignment the bot makes for a run's group: the group as target, no filter, the run's intent. */
+function ownAssignment(groupId: string, installIntent: EBookAssignment['installIntent']): Pick<EBookAssignment, 'installIntent' | 'target'> {
+  return { installIntent, target: { '@odata.type': GROUP_TARGET, groupId } };
+}
+
+/**
+ * The run's own assignments in Intune's `list`, by group (lower case): those it recorded making, found by
+ * Intune's id, or else by their exact target and intent (Graph does not document whether `assign` keeps ids).
+ * Runs delivered before the bot recorded them are known by their groups' exact assignment. An assignment an
+ * Intune admin made for the same group (a filter, another intent) is never the run's; one that now only
+ * uninstalls spends nothing and is not counted. What cannot be told apart: an admin who deleted the run's
+ * assignment and made the very same one again (Intune keeps one assignment per group, so it is that one).
+ */
+export function ownAssignmentsIn(run: Pick<AssignmentRun, 'groups' | 'installIntent' | 'intuneCreated'>, list: readonly EBookAssignment[]): Map<string, EBookAssignment> {
+  const own = new Map<string, EBookAssignment>();
+  const made: ReadonlyArray<Pick<EBookAssignment, 'id' | 'installIntent' | 'target'>> = run.intuneCreated ?? run.groups.map((g) => ownAssignment(g.groupId, run.installIntent));
+  for (const wanted of made) {
+    const byId = wanted.id ? list.find((a) => a.id !== undefined && a.id.toLowerCase() === wanted.id?.toLowerCase()) : undefined;
+    const found = byId ?? list.find((a) => sameAssignment(wanted, a));
+    const groupId = (wanted.target.groupId ?? '').toLowerCase();
+    if (found && found.installIntent !== 'uninstall' && groupId) own.set(groupId, found);
+  }
+  return own;
 }
 
 /** Which of `wanted` are not in `found` (each found assignment answers for one wanted one). */
@@ -118,6 +147,16 @@ function kept(a: EBookAssignment): KeptAssignment {
   return { installIntent: a.installIntent, target: a.target };
 }
 
+/** What a delivery left in Intune: the run's own assignments as Intune lists them, and what did not come out as sent. */
+interface Delivered {
+  run: AssignmentRun;
+  created: EBookAssignment[];
+  /** The run's groups Intune does not show (when others of them are there). */
+  absent: string[];
+  /** Said on the result and kept as the run's lastError: what is missing, and that the run stands all the same. */
+  warning?: string | undefined;
+}
+
 class RunStopped extends Error {}
 
 class RunFailure extends Error {
@@ -133,11 +172,17 @@ class RunFailure extends Error {
 interface PauseCause {
   code: string;
   who: string;
+  /** Graph's Retry-After, when it asked for longer than the client waits: the run does not go on before. */
+  notBefore?: string | undefined;
 }
 
 function pauseCauseOf(err: unknown): PauseCause | undefined {
   if (err instanceof IntuneError && (err.kind === 'throttled' || err.kind === 'unavailable')) {
-    return { code: err.code, who: err.kind === 'throttled' ? 'Microsoft Graph is throttling requests to Intune' : 'Intune is not answering through Microsoft Graph' };
+    return {
+      code: err.code,
+      who: err.kind === 'throttled' ? 'Microsoft Graph is throttling requests to Intune' : 'Intune is not answering through Microsoft Graph',
+      notBefore: err instanceof IntuneRetryAfterError ? err.retryAfter : undefined,
+    };
   }
   if (err instanceof DirectoryUnavailableError) return { code: 'graph_unavailable', who: 'Microsoft Graph (the directory) is not answering' };
   if (isStoreUnavailable(err) || err instanceof StoreConcurrencyError) return { code: 'store_unavailable', who: "The bot's database is not answering" };
@@ -151,10 +196,13 @@ function pausedMessage(cause: PauseCause, resumeAfter: string): string {
 /**
  * Delivers approved assignment runs in Intune mode: the run's groups are added to the book's assignment list
  * in Intune (one `iosVppEBookAssignment` per group, the run's intent), and Intune licenses their members
- * itself. `assign` replaces the whole list, so every assignment read is sent back exactly as read, and the list
- * is read back to check that none was lost and every new one is there; when it is not, the run fails with what
- * is missing and nothing is sent again. The run document, its lease, its states and the requester's result card
- * are the Apple executor's; a resumed run adds only the groups not in Intune yet.
+ * itself. `assign` replaces the whole list, so every assignment read is sent back exactly as read (filters and
+ * all), and the list is read back to check that none was lost and every new one is there. Nothing is sent again
+ * when it is not: with none of the run's groups there the run fails; with some there it stands (Intune licenses
+ * their members), recorded as delivered with a warning, so the budget watcher keeps an eye on it. The assignments
+ * the run made are recorded as Intune lists them (`intuneCreated`): only those are ever the run's. The run
+ * document, its lease, its states and the requester's result card are the Apple executor's; a resumed run adds
+ * only the groups not in Intune yet.
  *
  * Counts: each group's users (each once across the run's groups) are its `processed` and `licensed`, since
  * Intune licenses them all; `spent` is the users of the groups who did not hold the book already through the
@@ -277,17 +325,28 @@ export class IntuneAssignmentExecutor implements AssignmentDelivery {
 
       // The groups' users are read before the book's lock is taken: the lock is held for Intune's calls only.
       const members = await membersOf(this.options.directory, run.groups.map((g) => g.groupId));
-      run = await this.deliver(run, bookId, members);
-      run = await this.save(run, (r) => ({ ...r, state: 'completed', interruptions: undefined, lastError: undefined, finishedDateTime: this.now().toISOString() }));
+      const delivered = await this.deliver(run, bookId, members);
+      const at = this.now().toISOString();
+      const warning = delivered.warning ? { code: 'intune_assignments_mismatch', message: truncate(delivered.warning, LIMITS.message), occurredDateTime: at } : undefined;
+      run = await this.save(delivered.run, (r) => ({
+        ...r,
+        state: 'completed',
+        interruptions: undefined,
+        lastError: warning,
+        intuneCreated: delivered.created.map((a) => ({ ...(a.id ? { id: a.id } : {}), installIntent: a.installIntent, target: a.target })),
+        finishedDateTime: at,
+      }));
+      const absent = new Set(delivered.absent);
       for (const group of run.groups) {
+        const missing = absent.has(group.groupId.toLowerCase());
         await this.markAssignment(run, group.assignmentId, (a) => ({
           ...a,
-          status: 'completed',
-          lastError: undefined,
-          results: { targetedUsers: group.counts.processed, licensed: group.counts.licensed, awaitingInvitation: 0, failed: 0, updatedDateTime: this.now().toISOString() },
+          status: missing ? 'failed' : 'completed',
+          lastError: missing ? warning : undefined,
+          results: { targetedUsers: group.counts.processed, licensed: missing ? 0 : group.counts.licensed, awaitingInvitation: 0, failed: 0, updatedDateTime: at },
         }));
       }
-      const outcome = this.outcome(run);
+      const outcome: AssignmentOutcome = { ...this.outcome(run), ...(delivered.warning ? { error: delivered.warning } : {}) };
       await this.audit(run, 'success');
       await this.safely(() => this.reporter.finished(outcome));
       this.options.afterCompleted?.(run);
@@ -304,32 +363,23 @@ export class IntuneAssignmentExecutor implements AssignmentDelivery {
    * Adds the run's groups to the book's list in Intune, under the book's lock: reads the list, keeps every
    * assignment exactly as read, adds one per group not there yet, sends the whole list, and reads it back.
    * What the run spends is recorded before the list is sent, as an Apple batch reserves before it associates.
+   *
+   * A run's group the book is assigned to in Intune before this run sent anything (no `intuneBefore` yet) was
+   * assigned there by someone else since the request: that assignment is not the run's, so the run adopts
+   * nothing and fails whole (nothing sent, nothing spent), as for a group given another intent. A resumed run
+   * (its list recorded, so it may have sent it) takes a group's assignment for its own only when it is exactly
+   * the one the bot makes.
    */
-  private async deliver(run: AssignmentRun, bookId: string, members: GroupMembers): Promise<AssignmentRun> {
+  private async deliver(run: AssignmentRun, bookId: string, members: GroupMembers): Promise<Delivered> {
     const { store, intune } = this.options;
     const lock = await lockBook(store, bookLockName(run.tokenId, bookId), `${this.instanceId}|${run.id}`);
     if (!lock) throw new IntuneBookBusy();
     try {
       this.checkStopped(run.id);
       const current = await intune.listAssignments(bookId);
-      const present = new Map<string, EBookAssignment>();
-      for (const a of current) {
-        const groupId = groupOf(a);
-        if (groupId) present.set(groupId, a);
-      }
-      // A group given another intent in Intune since the request: Intune keeps one per group, and only Intune changes it.
-      const clashes = run.groups.filter((g) => {
-        const there = present.get(g.groupId.toLowerCase());
-        return there !== undefined && there.installIntent !== run.installIntent;
-      });
-      if (clashes.length > 0) {
-        const names = clashes.map((g) => `"${escapeMarkdown(g.groupName)}" (${intentWord(present.get(g.groupId.toLowerCase())?.installIntent ?? 'available')})`).join(', ');
-        throw new RunFailure(
-          'intune_intent_conflict',
-          `"${escapeMarkdown(run.bookTitle)}" was assigned in Intune to ${names} with another intent since the request. Intune keeps one intent per group and book, so nothing was assigned: change it in the Intune admin center, or ask again for the other groups.`,
-        );
-      }
+      this.refuseForeign(run, current);
       const ownGroups = new Set(run.groups.map((g) => g.groupId.toLowerCase()));
+      const present = new Set(current.map(groupOf).filter((g): g is string => g !== undefined));
       const adding = run.groups.filter((g) => !present.has(g.groupId.toLowerCase()));
       // What was there before this run's groups: read now, or (when a stop came after the list was sent) as
       // recorded then, so a resumed run still checks that none of them was lost.
@@ -337,14 +387,55 @@ export class IntuneAssignmentExecutor implements AssignmentDelivery {
       if (adding.length > 0 || run.spent === undefined) run = await this.record(run, before, members);
       if (adding.length > 0) {
         this.checkStopped(run.id);
-        const added: EBookAssignment[] = adding.map((g) => ({ installIntent: run.installIntent, target: { '@odata.type': GROUP_TARGET, groupId: g.groupId } }));
-        // Every assignment exactly as it was read (unknown kinds of target too), then the new ones.
+        const added: EBookAssignment[] = adding.map((g) => ownAssignment(g.groupId, run.installIntent));
+        // Every assignment exactly as it was read (unknown kinds of target, filters), then the new ones.
         await intune.assign(bookId, [...current, ...added]);
       }
-      this.verify(run, before, await intune.listAssignments(bookId));
-      return run;
+      return { run, ...this.verify(run, before, await intune.listAssignments(bookId)) };
     } finally {
       await store.leases.release(lock).catch(() => false);
+    }
+  }
+
+  /**
+   * Refuses, before anything is sent, groups whose assignment in Intune is not the run's to make: excluded from
+   * the book, given another intent, or assigned by someone else since the request (see `deliver`).
+   */
+  private refuseForeign(run: AssignmentRun, current: readonly EBookAssignment[]): void {
+    const title = escapeMarkdown(run.bookTitle);
+    const named = (groups: ReadonlyArray<{ groupName: string }>): string => groups.map((g) => `"${escapeMarkdown(g.groupName)}"`).join(', ');
+    const excluded = new Set(current.map(excludedGroupOf).filter((g): g is string => g !== undefined));
+    const excludedGroups = run.groups.filter((g) => excluded.has(g.groupId.toLowerCase()));
+    if (excludedGroups.length > 0) {
+      throw new RunFailure(
+        'intune_group_excluded',
+        `"${title}" was set in Intune to leave out ${named(excludedGroups)} since the request (an exclusion), so Intune would give nobody in ${excludedGroups.length === 1 ? 'it' : 'them'} the book. Nothing was assigned and nothing is spent by this request: remove the exclusion in the Intune admin center (Apps › eBooks › "${title}" › Properties › Assignments), then ask again.`,
+      );
+    }
+    const present = new Map<string, EBookAssignment>();
+    for (const a of current) {
+      const groupId = groupOf(a);
+      if (groupId) present.set(groupId, a);
+    }
+    // A group given another intent in Intune since the request: Intune keeps one per group, and only Intune changes it.
+    const clashes = run.groups.filter((g) => {
+      const there = present.get(g.groupId.toLowerCase());
+      return there !== undefined && there.installIntent !== run.installIntent;
+    });
+    if (clashes.length > 0) {
+      const names = clashes.map((g) => `"${escapeMarkdown(g.groupName)}" (${intentWord(present.get(g.groupId.toLowerCase())?.installIntent ?? 'available')})`).join(', ');
+      throw new RunFailure(
+        'intune_intent_conflict',
+        `"${title}" was assigned in Intune to ${names} with another intent since the request. Intune keeps one intent per group and book, so nothing was assigned: change it in the Intune admin center, or ask again for the other groups.`,
+      );
+    }
+    const own = run.intuneBefore ? ownAssignmentsIn(run, current) : new Map<string, EBookAssignment>();
+    const taken = run.groups.filter((g) => present.has(g.groupId.toLowerCase()) && !own.has(g.groupId.toLowerCase()));
+    if (taken.length > 0) {
+      throw new RunFailure(
+        'intune_assigned_meanwhile',
+        `"${title}" was assigned in Intune to ${named(taken)} since the request, by someone in the Intune admin center. That assignment is not this request's, so the bot leaves it as it is: nothing was assigned and nothing is spent by this request. Ask again for the other groups.`,
+      );
     }
   }
 
@@ -377,29 +468,44 @@ export class IntuneAssignmentExecutor implements AssignmentDelivery {
     }));
   }
 
-  /** Every earlier assignment and every one of the run's groups must be in the list Intune answers now. */
-  private verify(run: AssignmentRun, before: readonly KeptAssignment[], after: readonly EBookAssignment[]): void {
+  /**
+   * Every earlier assignment, whole (filters and all), and every one of the run's groups must be in the list
+   * Intune answers now. When none of the run's groups is there, the run fails (nothing of it stands). When some
+   * are, Intune licenses their members whatever else went wrong: the run is recorded as delivered, so its budget
+   * is watched, with a warning saying what is missing.
+   */
+  private verify(run: AssignmentRun, before: readonly KeptAssignment[], after: readonly EBookAssignment[]): Omit<Delivered, 'run'> {
     const names = new Map(run.groups.map((g) => [g.groupId.toLowerCase(), g.groupName]));
     const lost = missingFrom(before, after);
-    const ours = missingFrom(
-      run.groups.map((g) => ({ installIntent: run.installIntent, target: { '@odata.type': GROUP_TARGET, groupId: g.groupId } })),
-      after,
-    );
-    if (lost.length === 0 && ours.length === 0) return;
+    const own = ownAssignmentsIn(run, after);
+    const absent = run.groups.filter((g) => !own.has(g.groupId.toLowerCase()));
+    const created = [...own.values()];
+    if (lost.length === 0 && absent.length === 0) return { created, absent: [] };
     const parts: string[] = [];
-    if (ours.length > 0) parts.push(`Intune's list does not show the book assigned to ${ours.map((a) => describeTarget(a, names)).join(', ')}`);
+    if (absent.length > 0) parts.push(`Intune's list does not show the book assigned to ${absent.map((g) => describeTarget(ownAssignment(g.groupId, run.installIntent), names)).join(', ')}`);
     if (lost.length > 0) parts.push(`Intune's list no longer shows ${formatCount(lost.length)} assignment${lost.length === 1 ? '' : 's'} the book had before: ${lost.slice(0, 10).map((a) => describeTarget(a)).join(', ')}`);
-    throw new RunFailure(
-      'intune_assignments_mismatch',
-      `After the change, ${parts.join('; and ')}. The bot did not try again: check the book's assignments in the Intune admin center (Apps › eBooks › "${escapeMarkdown(run.bookTitle)}" › Properties › Assignments) and put back what is missing.`,
-    );
+    const check = `check the book's assignments in the Intune admin center (Apps › eBooks › "${escapeMarkdown(run.bookTitle)}" › Properties › Assignments) and put back what is missing`;
+    if (created.length === 0) {
+      throw new RunFailure(
+        'intune_assignments_mismatch',
+        `After the change, ${parts.join('; and ')}. None of this request's groups is assigned in Intune, so it is recorded as failed. The bot did not try again: ${check}.`,
+      );
+    }
+    const standing = run.groups.filter((g) => own.has(g.groupId.toLowerCase())).map((g) => `"${escapeMarkdown(g.groupName)}"`);
+    return {
+      created,
+      absent: absent.map((g) => g.groupId.toLowerCase()),
+      warning: `After the change, ${parts.join('; and ')}. ${standing.join(', ')} ${standing.length === 1 ? 'is' : 'are'} assigned in Intune, so the assignment is recorded as delivered and its budget is watched. The bot did not try again: ${check}.`,
+    };
   }
 
   private async interrupt(run: AssignmentRun, cause: PauseCause, alreadyPaused: boolean): Promise<AssignmentOutcome | undefined> {
     const interruptions = (run.interruptions ?? 0) + 1;
     const delay = Math.min(this.resumeDelayMs * 2 ** (interruptions - 1), MAX_RESUME_DELAY_MS);
     const at = this.now();
-    const resumeAfter = new Date(at.getTime() + delay).toISOString();
+    // Never before Graph's Retry-After, however long it asked for.
+    const resumeAt = Math.max(at.getTime() + delay, cause.notBefore ? Date.parse(cause.notBefore) : 0);
+    const resumeAfter = new Date(resumeAt).toISOString();
     const message = pausedMessage(cause, resumeAfter);
     const lastError = { code: truncate(cause.code, LIMITS.errorCode), message: truncate(message, LIMITS.message), occurredDateTime: at.toISOString() };
     this.options.logger?.warn({ runId: run.id, code: cause.code, resumeAfter }, 'intune assignment run interrupted; it resumes later');

@@ -12,6 +12,8 @@ import { GROUP_TARGET, type EBookAssignment, type InstallIntent, type IntuneApi 
 
 /** Graph's target for "every licensed user": whoever Intune would license through it holds the book already. */
 const ALL_USERS_TARGET = '#microsoft.graph.allLicensedUsersAssignmentTarget';
+/** Graph's target for a group Intune leaves out of the book, whatever else includes its members. */
+const EXCLUSION_TARGET = '#microsoft.graph.exclusionGroupAssignmentTarget';
 
 /** The directory reads the Intune adapters make: a group's transitive user members. */
 export type MemberDirectory = Pick<AssignmentDirectory, 'userMemberPages'>;
@@ -20,6 +22,12 @@ export type MemberDirectory = Pick<AssignmentDirectory, 'userMemberPages'>;
 export function groupOf(assignment: EBookAssignment): string | undefined {
   const { target } = assignment;
   return target['@odata.type'].toLowerCase() === GROUP_TARGET.toLowerCase() && typeof target.groupId === 'string' ? target.groupId.toLowerCase() : undefined;
+}
+
+/** An exclusion target's group id (lower case): Intune gives nobody in that group the book. */
+export function excludedGroupOf(assignment: EBookAssignment): string | undefined {
+  const { target } = assignment;
+  return target['@odata.type'].toLowerCase() === EXCLUSION_TARGET.toLowerCase() && typeof target.groupId === 'string' ? target.groupId.toLowerCase() : undefined;
 }
 
 /** Intents under which Intune hands out licenses (an uninstall takes the book away instead). */
@@ -98,7 +106,8 @@ export async function membersOf(directory: MemberDirectory, groupIds: readonly s
  * The assign flow's preview in Intune mode: group sizes from the directory, who holds the book already through
  * its assignments in Intune, and licenses needed against Intune's free ones (less what other requests hold back).
  * Intune keeps one assignment per book and group: a group that has the book in Intune already is refused, with
- * what to do (nothing to approve for the same intent; the other intent is changed in Intune itself).
+ * what to do (nothing to approve for the same intent; the other intent is changed in Intune itself). So is a
+ * group the book excludes in Intune: Intune would give nobody in it the book, and licenses would be approved for nothing.
  */
 export class IntuneAssignmentPlanner implements AssignmentPreviewer {
   constructor(
@@ -116,6 +125,7 @@ export class IntuneAssignmentPlanner implements AssignmentPreviewer {
       throw new UserFacingError(`"${title}" has not been read from Intune yet, so it cannot be assigned there. Type **sync**, then try again.`, 'intune_book_unknown');
     }
     const assignments = await this.intune.listAssignments(book.intuneBookId);
+    this.refuseExcludedGroups(input.groups, assignments, title);
     this.refuseAssignedGroups(input.groups, assignments, input.installIntent, title);
 
     const { perGroup, all } = await membersOf(this.directory, input.groups.map((g) => g.id));
@@ -149,6 +159,19 @@ export class IntuneAssignmentPlanner implements AssignmentPreviewer {
       unlimited,
       enough: unlimited || licensesNeeded <= licensesAvailable,
     };
+  }
+
+  /** Groups the book excludes in Intune (exclusionGroupAssignmentTarget): an assignment would give them nothing. */
+  private refuseExcludedGroups(groups: readonly DirectoryGroup[], assignments: readonly EBookAssignment[], title: string): void {
+    const excluded = new Set(assignments.map(excludedGroupOf).filter((g): g is string => g !== undefined));
+    // nameList escapes each name for chat.
+    const named = groups.filter((g) => excluded.has(g.id.toLowerCase())).map((g) => `"${g.displayName}"`);
+    if (named.length === 0) return;
+    const them = named.length === 1 ? 'it' : 'them';
+    throw new UserFacingError(
+      `"${title}" leaves out ${nameList(named)} in Intune (an exclusion), so Intune would give nobody in ${them} the book. Remove the exclusion in the Intune admin center (Apps › eBooks › the book › Properties › Assignments) if they should have it, or type **assign** to start again without ${them}. Nothing was changed.`,
+      'intune_group_excluded',
+    );
   }
 
   /** Groups the book is assigned to in Intune already: nothing to approve, or an intent only Intune can change. */

@@ -5,6 +5,7 @@ import { UserFacing } from '../errors';
 import type { EBook } from '../store/entities/eBook';
 import type { VppToken } from '../store/entities/vppToken';
 import { GROUP_TARGET, type EBookAssignment, type IntuneApi } from './IntuneApi';
+import { namingTheBook } from './IntuneError';
 
 export interface IntuneBookMonitorOptions {
   /** What the store holds of the book (Apple mode's BookStatusService): groups, runs, budgets, standing assignments. */
@@ -74,9 +75,9 @@ export class IntuneBookMonitor implements BookMonitor {
     };
     const [stored, assignments, summary, devices] = await Promise.all([
       this.options.stored.status(token, book),
-      answer(this.options.intune.listAssignments(eBookId)),
-      answer(this.options.intune.installSummary(eBookId)),
-      answer(this.devices(eBookId)),
+      answer(namingTheBook(this.options.intune.listAssignments(eBookId), book)),
+      answer(namingTheBook(this.options.intune.installSummary(eBookId), book)),
+      answer(namingTheBook(this.devices(eBookId), book)),
     ]);
     const compared = await this.compare(stored, assignments ?? []);
     return {

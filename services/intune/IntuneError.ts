@@ -1,3 +1,4 @@
+import { escapeMarkdown } from '../common/chatText';
 import { UserFacing } from '../errors';
 import { scrubSecrets } from '../secrets/Secret';
 
@@ -94,9 +95,35 @@ export class IntunePermissionError extends IntuneError {
 export class IntuneNotFoundError extends IntuneError {
   override name = 'IntuneNotFoundError';
 
-  constructor(what: string, init: IntuneErrorInit = {}) {
+  constructor(
+    what: string,
+    private readonly init: IntuneErrorInit = {},
+  ) {
     super(`${what} was not found in Intune. It may have been deleted there; nothing was changed.`, 'intune_not_found', 'notFound', { status: 404, ...init });
   }
+
+  /** The same 404 saying what was missing in other words: Graph's path names a book or token only by Intune's id. */
+  naming(what: string): IntuneNotFoundError {
+    return new IntuneNotFoundError(what, this.init);
+  }
+}
+
+async function naming<T>(call: Promise<T>, what: string): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    throw err instanceof IntuneNotFoundError ? err.naming(what) : err;
+  }
+}
+
+/** An Intune call about one book whose 404 names the book by its title, not by Intune's id. */
+export function namingTheBook<T>(call: Promise<T>, book: { title: string }): Promise<T> {
+  return naming(call, `The book "${escapeMarkdown(book.title)}"`);
+}
+
+/** An Intune call about one token whose 404 names the token by its name, not by Intune's id. */
+export function namingTheToken<T>(call: Promise<T>, token: { displayName: string }): Promise<T> {
+  return naming(call, `The VPP token "${escapeMarkdown(token.displayName)}"`);
 }
 
 /**

@@ -1,20 +1,23 @@
+import { formatCount } from '../common/format';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { z } from 'zod';
 import { ConfigError } from '../errors';
 import { escapeMarkdown, looksLikeToken } from '../common/chatText';
-import type { RetrySettings } from '../common/retry';
+import { parseRetryAfter, type RetrySettings } from '../common/retry';
 import { truncate } from '../common/truncate';
 import type { Logger } from '../logging/logger';
 import { GraphCallFailure, GraphTransport, type GraphCall, type GraphCredentialOptions } from '../graph/GraphTransport';
-import type {
-  DeviceInstallState,
-  EBookAssignment,
-  EBookInstallSummary,
-  IntuneAccountType,
-  IntuneApi,
-  IntuneEBook,
-  IntuneVppToken,
-  UserInstallStateSummary,
-  VppTokenWrite,
+import {
+  IntuneRetryAfterError,
+  type DeviceInstallState,
+  type EBookAssignment,
+  type EBookInstallSummary,
+  type IntuneAccountType,
+  type IntuneApi,
+  type IntuneEBook,
+  type IntuneVppToken,
+  type UserInstallStateSummary,
+  type VppTokenWrite,
 } from './IntuneApi';
 import type { Secret } from '../secrets/Secret';
 import {
@@ -44,12 +47,17 @@ const GRAPH_ORIGIN = 'https://graph.microsoft.com';
  * Which Graph version each resource is called on ("Microsoft supports Intune /beta APIs, but they are subject
  * to more frequent change. Microsoft recommends using version v1.0 when possible", the beta pages):
  * - vppTokens on **beta**: only beta has the `duplicateLocationId` state (issue #20 must notice it), `displayName`,
- *   `locationName` and `claimTokenManagementFromExternalMdm`; the token a write or sync returns is read the same way.
- * - managedEBooks, their assignments, `assign` and the install states on **v1.0**: everything the bot reads
- *   of them is there (iosVppEBook's vppTokenId and license counts included).
+ *   `locationName`, `claimTokenManagementFromExternalMdm` and `tokenActionResults` (how Intune's actions on the
+ *   token went, with a failure reason where Intune gives one); the token a write or sync returns is read the same way.
+ * - a book's assignments and `assign` on **beta**: only beta's targets carry the assignment filter an Intune admin
+ *   may set (`deviceAndAppManagementAssignmentFilterId`/`…Type`; v1.0's deviceAndAppManagementAssignmentTarget has
+ *   no properties). `assign` replaces the whole list, so a list read on v1.0 and sent back would drop every filter.
+ * - managedEBooks and the install states on **v1.0**: everything the bot reads of them is there (iosVppEBook's
+ *   vppTokenId and license counts included).
  */
 const TOKENS = '/beta/deviceAppManagement/vppTokens';
 const BOOKS = '/v1.0/deviceAppManagement/managedEBooks';
+const BETA_BOOKS = '/beta/deviceAppManagement/managedEBooks';
 
 /**
  * The least privileged application permission each call documents: the first one of its Learn page's table
@@ -70,9 +78,26 @@ type Permission = { readonly permission: string; readonly alternative?: string }
 /**
  * Graph allows an app 1,000 Intune requests (100 writes) per 20 seconds per tenant (throttling-limits, Intune
  * books and enrollment services) and asks for seconds of Retry-After beyond: a call keeps trying for a minute,
- * whatever the number of tries, then says so.
+ * whatever the number of tries, then says so. Retry-After is waited in full, never shortened: one longer than
+ * `maxRetryAfterMs` ends the call at once with an IntuneRetryAfterError saying when to try again.
  */
 const DEFAULT_INTUNE_RETRY: RetrySettings = { maxAttempts: Number.POSITIVE_INFINITY, deadlineMs: 60_000, baseDelayMs: 1_000, maxDelayMs: 15_000, maxRetryAfterMs: 30_000 };
+
+/** A call's last answer that asked to wait: its status, and when (epoch ms) Graph may be called again. */
+interface CallState {
+  status?: number | undefined;
+  retryAfterMs?: number | undefined;
+  notBefore?: number | undefined;
+}
+
+/** Thrown instead of a wait longer than the client waits within one call; the call gives up with the time. */
+class WaitTooLong extends Error {
+  constructor(readonly state: CallState) {
+    super('Graph asked to wait longer than one call waits');
+  }
+}
+
+const realSleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** How much of Intune's own explanation reaches chat. */
 const REASON_MAX = 300;
@@ -175,6 +200,10 @@ export class IntuneGraphClient implements IntuneApi {
   readonly baseUrl: string;
   private readonly transport: GraphTransport;
   private readonly logger: Logger | undefined;
+  private readonly maxRetryAfterMs: number;
+  private readonly now: () => number;
+  /** Each call's last answer asking to wait, for the transport's fetch and sleep within that call. */
+  private readonly calls = new AsyncLocalStorage<CallState>();
 
   constructor(options: IntuneGraphClientOptions = {}) {
     const baseUrl = (options.baseUrl ?? GRAPH_ORIGIN).replace(/\/+$/, '');
@@ -183,6 +212,11 @@ export class IntuneGraphClient implements IntuneApi {
         `The Microsoft Graph address for Intune is ${baseUrl}: give the origin only (such as ${GRAPH_ORIGIN}); I add /beta or /v1.0 to each call myself.`,
       );
     }
+    const retry = { ...DEFAULT_INTUNE_RETRY, ...options.retry };
+    this.maxRetryAfterMs = retry.maxRetryAfterMs;
+    this.now = options.now ?? Date.now;
+    const fetchImpl = options.fetch ?? ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => fetch(input, init));
+    const sleep = options.sleep ?? realSleep;
     this.transport = new GraphTransport({
       tenantId: options.tenantId,
       clientId: options.clientId,
@@ -190,11 +224,20 @@ export class IntuneGraphClient implements IntuneApi {
       managedIdentityClientId: options.managedIdentityClientId,
       credential: options.credential,
       baseUrl,
-      retry: { ...DEFAULT_INTUNE_RETRY, ...options.retry },
+      retry,
       timeoutMs: options.timeoutMs ?? 30_000,
-      fetch: options.fetch,
+      fetch: async (input, init) => {
+        const response = await fetchImpl(input, init);
+        this.noteAnswer(response);
+        return response;
+      },
       logger: options.logger,
-      sleep: options.sleep,
+      // The transport would shorten a Retry-After beyond the cap to the cap and try early: the call ends instead.
+      sleep: async (ms) => {
+        const state = this.calls.getStore();
+        if (state?.retryAfterMs !== undefined && state.retryAfterMs > this.maxRetryAfterMs) throw new WaitTooLong({ ...state });
+        await sleep(ms);
+      },
       now: options.now,
       random: options.random,
     });
@@ -254,13 +297,15 @@ export class IntuneGraphClient implements IntuneApi {
     return this.orUndefined(this.json(`${BOOKS}/${encodeURIComponent(id)}`, entitySchema(managedEBookSchema), bookSpec(id, 'read the book')));
   }
 
+  /** On beta, whose targets carry their assignment filter (see BETA_BOOKS). */
   async listAssignments(eBookId: string): Promise<EBookAssignment[]> {
-    return this.all(`${BOOKS}/${encodeURIComponent(eBookId)}/assignments`, eBookAssignmentSchema, bookSpec(eBookId, "read the book's assignments"));
+    return this.all(`${BETA_BOOKS}/${encodeURIComponent(eBookId)}/assignments`, eBookAssignmentSchema, bookSpec(eBookId, "read the book's assignments"));
   }
 
   /**
-   * `{ managedEBookAssignments }`, each an `#microsoft.graph.iosVppEBookAssignment` with its target as given;
-   * Graph answers 204. Repeating it is harmless (it sets the whole list), so it is retried like a read.
+   * `{ managedEBookAssignments }`, each an `#microsoft.graph.iosVppEBookAssignment` with its target as given
+   * (filters and unknown properties as read), on beta like the list it came from; Graph answers 204. Repeating
+   * it is harmless (it sets the whole list), so it is retried like a read.
    */
   async assign(eBookId: string, assignments: readonly EBookAssignment[]): Promise<void> {
     const body = {
@@ -271,7 +316,7 @@ export class IntuneGraphClient implements IntuneApi {
         installIntent: a.installIntent,
       })),
     };
-    await this.send(`${BOOKS}/${encodeURIComponent(eBookId)}/assign`, bookSpec(eBookId, 'assign the book', PERMISSION.bookWrite), { method: 'POST', body });
+    await this.send(`${BETA_BOOKS}/${encodeURIComponent(eBookId)}/assign`, bookSpec(eBookId, 'assign the book', PERMISSION.bookWrite), { method: 'POST', body });
   }
 
   async installSummary(eBookId: string): Promise<EBookInstallSummary> {
@@ -304,19 +349,32 @@ export class IntuneGraphClient implements IntuneApi {
 
   /** The answer validated by `schema`; an empty body (204) is given to the schema as undefined. */
   private async json<T extends z.ZodType>(path: string, schema: T, spec: CallSpec, call: GraphCall = {}): Promise<z.infer<T>> {
+    const state: CallState = {};
     try {
-      return await this.transport.json(path, schema, this.call(spec, call));
+      return await this.calls.run(state, () => this.transport.json(path, schema, this.call(spec, call)));
     } catch (err) {
-      throw this.errorFor(err, spec);
+      throw this.errorFor(err, spec, state);
     }
   }
 
   private async send(path: string, spec: CallSpec, call: GraphCall = {}): Promise<string> {
+    const state: CallState = {};
     try {
-      return await this.transport.text(path, this.call(spec, call));
+      return await this.calls.run(state, () => this.transport.text(path, this.call(spec, call)));
     } catch (err) {
-      throw this.errorFor(err, spec);
+      throw this.errorFor(err, spec, state);
     }
+  }
+
+  /** Remembers, for the call under way, whether Graph asked to wait and for how long. */
+  private noteAnswer(response: Response): void {
+    const state = this.calls.getStore();
+    if (!state) return;
+    const waiting = response.status === 429 || response.status === 503 || response.status === 504;
+    const retryAfterMs = waiting ? parseRetryAfter(response.headers.get('retry-after'), this.now()) : undefined;
+    state.status = response.status;
+    state.retryAfterMs = retryAfterMs;
+    state.notBefore = retryAfterMs === undefined ? undefined : this.now() + retryAfterMs;
   }
 
   private call(spec: CallSpec, call: GraphCall): GraphCall {
@@ -324,10 +382,19 @@ export class IntuneGraphClient implements IntuneApi {
   }
 
   private async *pages<T extends z.ZodType>(first: string, item: T, spec: CallSpec): AsyncGenerator<Array<z.infer<T>>, void, undefined> {
+    const state: CallState = {};
+    const pages = this.transport.pages(first, item);
     try {
-      yield* this.transport.pages(first, item);
+      // Each page is fetched inside the call's state, whoever iterates.
+      for (;;) {
+        const next = await this.calls.run(state, () => pages.next());
+        if (next.done) return;
+        yield next.value;
+      }
     } catch (err) {
-      throw this.errorFor(err, spec);
+      throw this.errorFor(err, spec, state);
+    } finally {
+      await pages.return(undefined);
     }
   }
 
@@ -337,8 +404,22 @@ export class IntuneGraphClient implements IntuneApi {
     return items;
   }
 
-  /** The transport's failure in the admin's words, for the call `spec` describes. */
-  private errorFor(err: unknown, spec: CallSpec): unknown {
+  /** The transport's failure in the admin's words, for the call `spec` describes (`state`: its last answer). */
+  private errorFor(err: unknown, spec: CallSpec, state: CallState): unknown {
+    // Graph asked to wait longer than a call waits: the time it gave goes with the error, nothing is tried early.
+    const asked = err instanceof WaitTooLong ? err.state : state;
+    const tooLong = asked.retryAfterMs !== undefined && asked.retryAfterMs > this.maxRetryAfterMs && asked.notBefore !== undefined;
+    if (tooLong && (err instanceof WaitTooLong || (err instanceof GraphCallFailure && err.kind === 'status' && err.info.status === asked.status))) {
+      const info = err instanceof GraphCallFailure ? err.info : undefined;
+      const error = new IntuneRetryAfterError(spec.purpose, new Date(asked.notBefore ?? this.now()).toISOString(), {
+        status: asked.status,
+        graphCode: info?.graphCode,
+        requestId: info?.requestId,
+        detail: info ? redact(err instanceof GraphCallFailure ? err.detail : '', spec.secrets ?? []) : `${asked.status ?? ''} with Retry-After ${formatCount(Math.round((asked.retryAfterMs ?? 0) / 1000))} s`,
+      });
+      this.logger?.warn({ status: asked.status, code: error.code, retryAfter: error.retryAfter, requestId: info?.requestId }, 'Microsoft Graph asked to wait longer than a call waits; the call stops until then');
+      return error;
+    }
     if (!(err instanceof GraphCallFailure)) return err;
     const secrets = spec.secrets ?? [];
     const { status, graphCode, requestId, path } = err.info;

@@ -16,7 +16,8 @@ import { diffCatalogue, summarise, tallyWrites } from '../sync/syncDiff';
 import { DEFAULT_LOW_LICENSE_THRESHOLD, type LowLicenseThreshold } from '../sync/lowLicenses';
 import type { SyncFailure, SyncOutcome, SyncProgress } from '../sync/types';
 import { bookIdentity } from './bookIdentity';
-import type { IntuneApi, IntuneEBook, IntuneTokenState, IntuneVppToken } from './IntuneApi';
+import { IntuneCatalogueReads, type CatalogueVisit } from './IntuneCatalogueReads';
+import type { IntuneActionFailureReason, IntuneApi, IntuneEBook, IntuneTokenState, IntuneVppToken } from './IntuneApi';
 import { intuneTokenFields, notInIntuneMessage, removedFromIntuneMessage } from './IntuneTokenMirror';
 
 export interface IntuneSyncEngineOptions {
@@ -31,6 +32,12 @@ export interface IntuneSyncEngineOptions {
   pollTimeoutMs?: number | undefined;
   /** Waits between polls; rejects when `signal` aborts. Tests pass one that takes no real time. */
   sleep?: ((ms: number, signal?: AbortSignal) => Promise<void>) | undefined;
+  /**
+   * How long a read of the tenant's books waits for another sync of this engine that is still busy (syncing
+   * with Intune, or saving its books before its caller starts the next token), so that one read serves them
+   * all (IntuneCatalogueReads). Default two poll intervals and 5 s.
+   */
+  catalogueGatherMs?: number | undefined;
 }
 
 /** Transactional batches in flight per token, as the Apple engine writes them. */
@@ -39,15 +46,36 @@ const WRITE_BATCHES = 4;
 const DEFAULT_POLL_INTERVAL_MS = 5_000;
 const DEFAULT_POLL_TIMEOUT_MS = 10 * 60_000;
 
-/** Intune's token state as the admin reads it in a failure: what Intune says is wrong with the token. */
-const INTUNE_STATE_WORDS: Readonly<Record<IntuneTokenState, string>> = {
-  unknown: 'Intune reports no state for the token',
-  valid: 'Intune reports the token as valid',
-  expired: 'Intune reports the token as expired',
-  invalid: 'Intune reports the token as invalid (revoked or replaced at Apple)',
-  assignedToExternalMDM: 'Intune reports that another MDM now manages the token',
-  duplicateLocationId: 'Intune reports that another of its tokens is for the same Apple location',
+/** Intune's states that say the token itself is the problem. */
+type TokenProblem = Exclude<IntuneTokenState, 'valid' | 'unknown'>;
+type FailureReason = Exclude<IntuneActionFailureReason, 'none'>;
+
+/** What Intune's state says is wrong with the token, following "Intune ". */
+const STATE_WORDS: Readonly<Record<TokenProblem, string>> = {
+  expired: 'reports the token as expired',
+  invalid: 'reports the token as invalid (revoked or replaced at Apple)',
+  assignedToExternalMDM: 'reports that another MDM now manages the token',
+  duplicateLocationId: 'reports that another of its tokens is for the same Apple location',
 };
+
+/** Intune's reason for a failed action on the token (vppTokenActionFailureReason), following "Intune reports ". */
+const REASON_WORDS: Readonly<Record<FailureReason, string>> = {
+  appleFailure: "an error on Apple's side (Apple's Apps and Books service)",
+  internalError: 'an internal error of its own',
+  expiredVppToken: 'that the VPP token has expired',
+  expiredApplePushNotificationCertificate: 'that its Apple MDM push certificate (APNs) has expired',
+};
+
+/** Where the admin sees a token in Intune's own console. */
+const INTUNE_TOKENS_PAGE = 'the Intune admin center (Tenant administration › Connectors and tokens › Apple VPP tokens)';
+
+/**
+ * How much earlier than the sync's end Intune may have stamped a failed action for it to count as this sync's:
+ * the longest wait for Intune plus room for the two clocks to differ. An older failure is another action's.
+ */
+const ACTION_RESULT_WINDOW_MS = 15 * 60_000;
+
+const isTokenProblem = (state: IntuneTokenState): state is TokenProblem => state !== 'valid' && state !== 'unknown';
 
 function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -67,27 +95,70 @@ function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-/** What the admin does about a sync Intune could not finish with Apple, by Intune's state of the token. */
-function whatToDo(state: IntuneTokenState, name: string): string {
+/** What the admin does about a token Intune reports a problem with, by Intune's state of it. */
+function whatToDo(state: TokenProblem, name: string): string {
   switch (state) {
     case 'expired':
-      return `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED} and type **renew ${name}**.`;
+      return `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED} and renew it: type **renew ${name}** here, or upload the file to the token in ${INTUNE_TOKENS_PAGE}.`;
     case 'invalid':
-      return `Download the newest token from Apple and type **renew ${name}**.`;
+      return `Download the newest token from Apple and renew it: type **renew ${name}** here, or upload the file to the token in ${INTUNE_TOKENS_PAGE}.`;
     case 'assignedToExternalMDM':
-      return `To give it back to Intune, remove it (type **remove ${name}**) and upload it again (**upload token**): you see what taking control means and confirm it.`;
+      return `To give it back to Intune, download its newest token ${WHERE_TOKENS_ARE_DOWNLOADED} and type **renew ${name}**: I show what taking control means, and Intune takes the token back only once you confirm.`;
     case 'duplicateLocationId':
-      return 'Remove one of the two tokens.';
-    case 'unknown':
-    case 'valid':
-      return 'It is tried again at the next scheduled sync; if it keeps failing, open the token in the Intune admin center to see Intune\'s error.';
+      return `Intune counts "${name}" as the duplicate: another of its tokens already serves the same Apple location and keeps working (type **tokens** to see both), so assign that location's books from the other one. Deleting "${name}" in Intune also deletes its books there and their assignments.`;
   }
 }
 
-/** Intune's failed sync with Apple, as the admin reads it: what happened, Intune's reason, what to do. */
-function intuneSyncFailed(token: VppToken, intune: IntuneVppToken): SyncFailure {
+/** What the admin does about Intune's failure reason, when the token itself is not the problem. */
+function whatToDoAbout(reason: FailureReason | undefined, name: string): string {
+  const again = `It is tried again at the next scheduled sync; type **sync ${name}** to try now.`;
+  switch (reason) {
+    case 'expiredVppToken':
+      return whatToDo('expired', name);
+    case 'expiredApplePushNotificationCertificate':
+      return `Renew the Apple MDM push certificate in the Intune admin center, then type **sync ${name}**.`;
+    case 'appleFailure':
+      return `${again} If it keeps failing, Apple's service may be down: check Apple's system status for Apps and Books.`;
+    case 'internalError':
+    case undefined:
+      return `${again} If it keeps failing, open the token in ${INTUNE_TOKENS_PAGE} to see Intune's error.`;
+  }
+}
+
+/**
+ * The reason Intune gives for this sync's failure: the newest failed action on the token that carries one
+ * (Graph documents `actionFailureReason` on a derived action result, so any that has it counts) and was
+ * stamped no earlier than the window before `now`.
+ */
+function failureReason(intune: IntuneVppToken, now: Date): FailureReason | undefined {
+  const since = now.getTime() - ACTION_RESULT_WINDOW_MS;
+  let newest: { at: number; reason: FailureReason } | undefined;
+  for (const result of intune.tokenActionResults ?? []) {
+    const reason = result.actionFailureReason;
+    if (result.actionState !== 'failed' || reason === undefined || reason === 'none') continue;
+    const at = Date.parse(result.lastUpdatedDateTime ?? '');
+    if (Number.isFinite(at) && at >= since && (!newest || at > newest.at)) newest = { at, reason };
+  }
+  return newest?.reason;
+}
+
+/**
+ * Intune's failed sync with Apple, as the admin reads it: what happened, Intune's reason in words (its failure
+ * reason for the action, its state of the token, or both), and what to do.
+ */
+function intuneSyncFailed(token: VppToken, intune: IntuneVppToken, now: Date): SyncFailure {
   const name = escapeMarkdown(token.displayName);
-  return { code: 'intune_sync_failed', message: `Intune could not sync "${name}" with Apple: ${INTUNE_STATE_WORDS[intune.state]}. ${whatToDo(intune.state, name)}` };
+  const reason = failureReason(intune, now);
+  const problem = isTokenProblem(intune.state) ? intune.state : undefined;
+  // "The token has expired" twice says nothing more.
+  const stateToo = problem && !(problem === 'expired' && reason === 'expiredVppToken') ? problem : undefined;
+  let why: string;
+  if (reason) why = `Intune reports ${REASON_WORDS[reason]}${stateToo ? `, and ${STATE_WORDS[stateToo]}` : ''}`;
+  else if (problem) why = `Intune ${STATE_WORDS[problem]}`;
+  else why = intune.state === 'valid' ? 'Intune gave no reason, and still reports the token as valid' : 'Intune gave no reason, and reports no state for the token';
+  // A push certificate to renew comes first: nothing Intune does with Apple works without it.
+  const todo = problem && reason !== 'expiredApplePushNotificationCertificate' ? whatToDo(problem, name) : whatToDoAbout(reason, name);
+  return { code: 'intune_sync_failed', message: `Intune could not sync "${name}" with Apple: ${why}. ${todo}` };
 }
 
 /** A record without Intune's id: its token was uploaded while the bot held tokens itself. */
@@ -138,6 +209,7 @@ export class IntuneSyncEngine implements TokenSyncer {
   private readonly pollIntervalMs: number;
   private readonly pollTimeoutMs: number;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly catalogue: IntuneCatalogueReads;
 
   constructor(private readonly options: IntuneSyncEngineOptions) {
     this.logger = options.logger ?? silentLogger();
@@ -146,12 +218,19 @@ export class IntuneSyncEngine implements TokenSyncer {
     this.pollIntervalMs = Math.max(1, options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.pollTimeoutMs = Math.max(0, options.pollTimeoutMs ?? DEFAULT_POLL_TIMEOUT_MS);
     this.sleep = options.sleep ?? abortableSleep;
+    // Enough for a token started as another ended to be seen done at its second status read (as Intune usually
+    // is), with time for the store and Graph around it.
+    const gatherMs = Math.max(0, options.catalogueGatherMs ?? 2 * this.pollIntervalMs + 5_000);
+    this.catalogue = new IntuneCatalogueReads({ pages: () => options.intune.eBookPages(), gatherMs });
   }
 
   syncToken(tenantId: string, tokenId: string, request: SyncRequest): Promise<SyncOutcome> {
-    return recordedSync({ store: this.options.store, now: this.now }, tenantId, tokenId, request, {
+    // Open for the whole sync: a read of the catalogue about to start waits a moment for a token still syncing
+    // with Intune, or saving its books (its caller then starts the next token).
+    const visit = this.catalogue.visit();
+    const outcome = recordedSync({ store: this.options.store, now: this.now }, tenantId, tokenId, request, {
       blocked: (token) => notInIntune(token) ?? notSyncableReason(token),
-      run: (token, started) => this.run(token, request, started),
+      run: (token, started) => this.run(token, request, started, visit),
       stop: (err, token) => {
         if (err instanceof SyncStop) return err;
         // Graph's refusals (IntuneError) are written for the admin already.
@@ -162,9 +241,10 @@ export class IntuneSyncEngine implements TokenSyncer {
       // Intune's verdict is about the file it held when it synced: a renewal since then is another file.
       holdsSameToken: (stored, used) => stored.intuneTokenId === used.intuneTokenId && stored.fingerprint === used.fingerprint,
     });
+    return outcome.finally(() => visit.close());
   }
 
-  private async run(token: VppToken, request: SyncRequest, started: number): Promise<SyncRunResult> {
+  private async run(token: VppToken, request: SyncRequest, started: number, visit: CatalogueVisit): Promise<SyncRunResult> {
     const { store } = this.options;
     const signal = request.signal;
     const progress = (phase: SyncProgress['phase'], done: number) => request.onProgress?.({ tokenId: token.id, phase, done, elapsedMs: Date.now() - started });
@@ -172,19 +252,15 @@ export class IntuneSyncEngine implements TokenSyncer {
     progress('config', 0);
     const synced = await this.syncWithApple(token, signal);
     const verdict = intuneTokenFields(synced);
-    if (synced.lastSyncStatus === 'failed') throw new SyncStop(intuneSyncFailed(token, synced), verdict);
+    if (synced.lastSyncStatus === 'failed') throw new SyncStop(intuneSyncFailed(token, synced, this.now()), verdict);
     const blocked = notSyncableReason({ ...token, ...verdict });
     if (blocked) throw new SyncStop(blocked, verdict);
 
     // ---- read everything first ----
-    const intuneTokenId = synced.id.toLowerCase();
-    const books: IntuneEBook[] = [];
-    for await (const page of this.options.intune.eBookPages()) {
-      signal?.throwIfAborted();
-      // Graph lists the whole tenant's ebooks; this token's are those bought through it.
-      for (const book of page) if (book.vppTokenId?.toLowerCase() === intuneTokenId) books.push(book);
-      progress('books', books.length);
-    }
+    // Graph lists the whole tenant's ebooks; this token's are those bought through it, taken from a read of the
+    // catalogue that began after Intune's sync of the token completed, shared with the other tokens' syncs.
+    progress('books', 0);
+    const books = await visit.books(synced.id, { signal, onPage: (found) => progress('books', found) });
 
     // ---- then write what changed ----
     signal?.throwIfAborted();

@@ -7,7 +7,8 @@ import { UserFacingError } from '../errors';
 import type { Secret } from '../secrets/Secret';
 import type { VppToken } from '../store/entities/vppToken';
 import type { IntuneApi, IntuneVppToken } from './IntuneApi';
-import { intuneRecordId, intuneTokenFields, notInIntuneMessage } from './IntuneTokenMirror';
+import { namingTheToken } from './IntuneError';
+import { intuneRecordId, intuneTokenFields } from './IntuneTokenMirror';
 
 /**
  * Intune names itself in Apple's mdmInfo ("Microsoft Intune"): a token Apple says Intune manages is Intune's
@@ -19,10 +20,28 @@ export interface IntuneTokenCustodyOptions {
   intune: IntuneApi;
 }
 
-/** The location of one of Intune's tokens is the upload's: by location name where Intune gives one (beta), else by organisation. */
+/**
+ * The location of one of Intune's tokens is the upload's, by Intune's location name (beta). Without one
+ * nothing says which location a token serves, and an organisation has many: the organisation's name alone
+ * refuses nothing (Apple's own check, the token's MDM at Apple, still refuses a location Intune holds).
+ */
 function sameLocation(held: IntuneVppToken, location: TokenLocation): boolean {
-  if (held.locationName) return namesEqual(held.locationName, location.locationName);
-  return namesEqual(held.organizationName, location.organizationName);
+  return held.locationName !== undefined && held.locationName !== '' && namesEqual(held.locationName, location.locationName);
+}
+
+/**
+ * The MDM Intune would take the token from, by who Apple says manages it: none when nobody or Intune does;
+ * this bot when it claimed the token itself (while VPP_BACKEND was apple).
+ */
+function heldElsewhere(ownership: TokenOwnership): string | undefined {
+  switch (ownership.state) {
+    case 'unclaimed':
+      return undefined;
+    case 'ours':
+      return ownership.mdmInfo.name || 'VPP Books';
+    case 'otherMdm':
+      return INTUNE_AT_APPLE.test(ownership.mdmName) ? undefined : ownership.mdmName;
+  }
 }
 
 /** What Intune said of the token on create or update, as the token service writes it to the record. */
@@ -54,19 +73,19 @@ export class IntuneTokenCustody implements TokenCustody {
   }
 
   takeFrom(ownership: TokenOwnership): string | undefined {
-    switch (ownership.state) {
-      case 'unclaimed':
-        return undefined;
-      case 'ours':
-        // This bot manages it itself (it was uploaded while VPP_BACKEND was apple): Intune takes it only with consent.
-        return ownership.mdmInfo.name || 'VPP Books';
-      case 'otherMdm':
-        if (!INTUNE_AT_APPLE.test(ownership.mdmName)) return ownership.mdmName;
-        throw new UserFacingError(
-          `Apple says ${escapeMarkdown(ownership.mdmName)} already manages this token, so it is not added again. If it is in your organisation's Intune, it shows up under **tokens** after the next sync (type **sync all**); if another organisation's Intune has it, it must be removed there first.`,
-          'duplicate_in_intune',
-        );
+    if (ownership.state === 'otherMdm' && INTUNE_AT_APPLE.test(ownership.mdmName)) {
+      throw new UserFacingError(
+        `Apple says ${escapeMarkdown(ownership.mdmName)} already manages this token, so it is not added again. If it is in your organisation's Intune, it shows up under **tokens** after the next sync (type **sync all**); if another organisation's Intune has it, it must be removed there first.`,
+        'duplicate_in_intune',
+      );
     }
+    // This bot itself (it was uploaded while VPP_BACKEND was apple) is taken from only with consent too.
+    return heldElsewhere(ownership);
+  }
+
+  /** On renewal the same: a token another MDM took, or this bot held, goes (back) to Intune only with consent. */
+  renewalTakesFrom(_token: VppToken, ownership: TokenOwnership): string | undefined {
+    return heldElsewhere(ownership);
   }
 
   async take(input: TakeTokenInput): Promise<HeldToken> {
@@ -80,19 +99,38 @@ export class IntuneTokenCustody implements TokenCustody {
     return { tokenId: intuneRecordId(created.id), intuneTokenId: created.id, fingerprint: tokenFingerprint(input.secret.reveal()), reported: reported(created) };
   }
 
-  async renew(token: VppToken, file: { secret: Secret; ownership: TokenOwnership }): Promise<HeldToken> {
-    if (!token.intuneTokenId) throw new UserFacingError(notInIntuneMessage(token), 'token_not_in_intune');
-    const { ownership } = file;
-    const other = ownership.state === 'ours' ? ownership.mdmInfo.name || 'VPP Books' : ownership.state === 'otherMdm' && !INTUNE_AT_APPLE.test(ownership.mdmName) ? ownership.mdmName : undefined;
-    if (other) {
-      const name = escapeMarkdown(token.displayName);
+  /**
+   * The new file goes to Intune (`PATCH vppTokens/{id}`); with the admin's consent Intune also takes the token
+   * back from the MDM Apple names (beta `claimTokenManagementFromExternalMdm`). A record Intune never had (its
+   * token was uploaded while the bot held tokens itself) is handed to Intune: Intune creates the token, taking
+   * it from this bot, and the record keeps its id, books and history.
+   */
+  async renew(token: VppToken, file: { secret: Secret; ownership: TokenOwnership; takeOver?: boolean }): Promise<HeldToken> {
+    const other = heldElsewhere(file.ownership);
+    const name = escapeMarkdown(token.displayName);
+    if (other && !file.takeOver) {
       throw new UserFacingError(
-        `Apple says ${escapeMarkdown(other)} now manages this token, not Intune. To give it back to Intune, remove it (type **remove ${name}**) and upload it again (**upload token**): you see what taking control means and confirm it.`,
+        `Apple says ${escapeMarkdown(other)} now manages "${name}", not Intune. Nothing was renewed. Type **renew ${name}** and send its newest file: I show what taking control means, and Intune takes the token only once you confirm.`,
         'renew_other_mdm',
       );
     }
-    const updated = await this.options.intune.updateVppToken(token.intuneTokenId, { token: file.secret });
-    return { tokenId: token.id, intuneTokenId: updated.id, fingerprint: tokenFingerprint(file.secret.reveal()), reported: reported(updated) };
+    const claim = other !== undefined;
+    const fingerprint = tokenFingerprint(file.secret.reveal());
+    if (!token.intuneTokenId) {
+      if (file.ownership.state === 'otherMdm' && !other) {
+        throw new UserFacingError(
+          `Apple says ${escapeMarkdown(file.ownership.mdmName)} already manages the token of "${name}", so it is not handed to Intune again. If it is in your organisation's Intune, it is listed under **tokens** after the next sync (type **sync all**). Nothing was renewed.`,
+          'duplicate_in_intune',
+        );
+      }
+      if (!token.appleId) {
+        throw new UserFacingError(`I do not know which Apple Account administers "${name}", and Intune needs it. Nothing was renewed.`, 'token_not_in_intune');
+      }
+      const created = await this.options.intune.createVppToken({ token: file.secret, appleId: token.appleId, accountType: token.accountType, displayName: token.displayName, claimFromExternalMdm: claim });
+      return { tokenId: token.id, intuneTokenId: created.id, fingerprint, reported: reported(created) };
+    }
+    const updated = await namingTheToken(this.options.intune.updateVppToken(token.intuneTokenId, { token: file.secret, ...(claim ? { claimFromExternalMdm: true } : {}) }), token);
+    return { tokenId: token.id, intuneTokenId: updated.id, fingerprint, reported: reported(updated) };
   }
 
   async release(token: VppToken): Promise<void> {

@@ -71,7 +71,7 @@ export function removedFromIntuneMessage(token: Pick<VppToken, 'displayName'>): 
  */
 export function notInIntuneMessage(token: Pick<VppToken, 'displayName'>): string {
   const name = escapeMarkdown(token.displayName);
-  return `"${name}" was added while VPP Books held tokens itself, so Intune does not have it. To hand it to Intune, remove it (type **remove ${name}**) and upload its file again (**upload token**).`;
+  return `"${name}" was added while I held tokens myself, so Intune does not have it. To hand it to Intune, type **renew ${name}** and send its file: I show what taking control means, and Intune takes it only once you confirm.`;
 }
 
 export interface IntuneTokenMirrorOptions {

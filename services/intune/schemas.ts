@@ -6,8 +6,11 @@ import type {
   EBookInstallSummary,
   InstallIntent,
   InstallState,
+  IntuneActionFailureReason,
+  IntuneActionState,
   IntuneEBook,
   IntuneSyncStatus,
+  IntuneTokenActionResult,
   IntuneTokenState,
   IntuneVppToken,
   UserInstallStateSummary,
@@ -20,9 +23,11 @@ import type {
  */
 
 // Graph's enums (learn.microsoft.com/graph/api/resources/intune-onboarding-vpptokenstate, …-vpptokensyncstatus,
-// intune-shared-installintent, intune-books-installstate).
+// intune-shared-actionstate, intune-shared-vpptokenactionfailurereason, intune-shared-installintent, intune-books-installstate).
 const TOKEN_STATES = ['unknown', 'valid', 'expired', 'invalid', 'assignedToExternalMDM', 'duplicateLocationId'] as const satisfies readonly IntuneTokenState[];
 const SYNC_STATUSES = ['none', 'inProgress', 'completed', 'failed'] as const satisfies readonly IntuneSyncStatus[];
+const ACTION_STATES = ['none', 'pending', 'canceled', 'active', 'done', 'failed', 'notSupported'] as const satisfies readonly IntuneActionState[];
+const ACTION_FAILURE_REASONS = ['none', 'appleFailure', 'internalError', 'expiredVppToken', 'expiredApplePushNotificationCertificate'] as const satisfies readonly IntuneActionFailureReason[];
 const INSTALL_INTENTS = ['available', 'required', 'uninstall', 'availableWithoutEnrollment'] as const satisfies readonly InstallIntent[];
 const INSTALL_STATES = ['notApplicable', 'installed', 'failed', 'notInstalled', 'uninstallFailed', 'unknown'] as const satisfies readonly InstallState[];
 
@@ -68,8 +73,43 @@ export function entitySchema<T extends z.ZodType>(schema: T) {
 }
 
 /**
- * Graph's vppToken (beta: `displayName`, `locationName` and the `duplicateLocationId` state). Unknown keys are
- * dropped, `token` above all: Graph's examples echo the token string, and the bot never keeps it.
+ * Graph's vppTokenActionResult (beta), and what its derived vppTokenRevokeLicensesActionResult adds: the failure
+ * reason and license counts. Read whatever its `@odata.type`, so a reason any derived type carries is kept.
+ */
+const tokenActionResultSchema = z
+  .object({
+    actionName: text(256),
+    actionState: z.enum(ACTION_STATES).catch('none'),
+    startDateTime: optionalDateTime,
+    lastUpdatedDateTime: optionalDateTime,
+    actionFailureReason: z.enum(ACTION_FAILURE_REASONS).nullish().catch(undefined),
+    totalLicensesCount: count.nullish(),
+    failedLicensesCount: count.nullish(),
+  })
+  .transform((r): IntuneTokenActionResult => {
+    const result: IntuneTokenActionResult = { actionName: r.actionName ?? '', actionState: r.actionState };
+    if (r.startDateTime) result.startDateTime = r.startDateTime;
+    if (r.lastUpdatedDateTime) result.lastUpdatedDateTime = r.lastUpdatedDateTime;
+    if (r.actionFailureReason) result.actionFailureReason = r.actionFailureReason;
+    if (typeof r.totalLicensesCount === 'number') result.totalLicensesCount = r.totalLicensesCount;
+    if (typeof r.failedLicensesCount === 'number') result.failedLicensesCount = r.failedLicensesCount;
+    return result;
+  });
+
+/**
+ * The token's action results (undefined from v1.0, which has none); one in a shape not read here is left out
+ * rather than hiding the token.
+ */
+const tokenActionResultsSchema = z
+  .array(tokenActionResultSchema.nullable().catch(null))
+  .nullish()
+  .catch(undefined)
+  .transform((results) => results?.filter((r): r is IntuneTokenActionResult => r !== null));
+
+/**
+ * Graph's vppToken (beta: `displayName`, `locationName`, `tokenActionResults` and the `duplicateLocationId`
+ * state). Unknown keys are dropped, `token` above all: Graph's examples echo the token string, and the bot never
+ * keeps it.
  */
 export const vppTokenSchema = z
   .object({
@@ -86,6 +126,7 @@ export const vppTokenSchema = z
     countryOrRegion: text(64),
     displayName: text(1024),
     locationName: text(1024),
+    tokenActionResults: tokenActionResultsSchema,
   })
   .transform(
     (t): IntuneVppToken => ({
@@ -101,6 +142,7 @@ export const vppTokenSchema = z
       countryOrRegion: t.countryOrRegion,
       displayName: t.displayName,
       locationName: t.locationName,
+      tokenActionResults: t.tokenActionResults,
     }),
   );
 
@@ -155,11 +197,18 @@ const otherEBookSchema = z
 export const managedEBookSchema = z.union([iosVppEBookSchema, otherEBookSchema]);
 
 /**
- * An assignment target, kept whole (filters and all) so it goes back unchanged on `assign`; only `@odata.type`
- * gets its `#`, so targets compare with GROUP_TARGET.
+ * An assignment target, kept whole so it goes back unchanged on `assign`: the assignment filter an Intune admin
+ * set (`deviceAndAppManagementAssignmentFilterId`/`…Type`, beta only: null and "none" as Graph writes them) and
+ * every property the bot does not know, as read. Only `@odata.type` gets its `#`, so targets compare with GROUP_TARGET.
  */
 const assignmentTargetSchema = z
-  .looseObject({ '@odata.type': odataType, groupId: z.string().max(128).nullish() })
+  .looseObject({
+    '@odata.type': odataType,
+    groupId: z.string().max(128).nullish(),
+    deviceAndAppManagementAssignmentFilterId: z.string().max(128).nullish(),
+    // Kept as written: a filter type Graph adds later must go back as it came, not be refused or changed.
+    deviceAndAppManagementAssignmentFilterType: z.string().max(64).optional(),
+  })
   .transform((target): AssignmentTarget => {
     const { groupId, ...rest } = target;
     return groupId ? { ...rest, groupId } : rest;

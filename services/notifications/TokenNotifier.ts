@@ -24,6 +24,16 @@ export interface PlannedNotice {
 }
 
 /**
+ * A failed sync whose cause has a notice of its own (a takeover, a duplicate location) is not told again as a
+ * failure. Apple mode knows a takeover by its error code; Intune mode's failure says what Intune reported, and
+ * Intune's state of the token tells which.
+ */
+function toldByStateNotice(token: VppToken): boolean {
+  if (token.lastError?.code === 'external_mdm') return true;
+  return token.intuneTokenId !== undefined && (token.state === 'assignedToExternalMDM' || token.state === 'duplicateLocation');
+}
+
+/**
  * The send-once notices a token's current state calls for. Derived from state (not from events), so
  * running it again after a crash, on another instance or in tomorrow's sweep finds the same notices,
  * and the claims in Cosmos make sure each reaches each admin once.
@@ -54,8 +64,13 @@ export function planTokenNotices(token: VppToken, now: Date, messages: NoticeMes
     notices.push({ key: key('externalMdm', 'takeover', `${who}|${token.lastError?.occurredDateTime ?? ''}`), message: messages.externalMdm(token) });
   }
 
+  if (token.state === 'duplicateLocation') {
+    // The store's notice kinds have no duplicate location of their own: it is a sync that cannot run, told once per occurrence.
+    notices.push({ key: key('duplicateLocation', 'duplicateLocation', `${token.locationName}|${token.lastError?.occurredDateTime ?? ''}`), message: messages.duplicateLocation(token) });
+  }
+
   const failures = token.consecutiveSyncFailures;
-  if (token.lastSyncStatus === 'failed' && token.lastError && token.lastError.code !== 'external_mdm' && failures >= 1 && failures <= ESCALATE_AFTER_FAILURES) {
+  if (token.lastSyncStatus === 'failed' && token.lastError && !toldByStateNotice(token) && failures >= 1 && failures <= ESCALATE_AFTER_FAILURES) {
     const escalation = failures >= ESCALATE_AFTER_FAILURES;
     notices.push({
       key: key('syncFailed', escalation ? 'escalation' : 'failure', token.lastError.occurredDateTime),

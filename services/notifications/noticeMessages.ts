@@ -28,6 +28,8 @@ export interface NoticeMessages {
   expired(token: VppToken): NotificationMessage;
   syncFailed(token: VppToken, escalation: boolean): NotificationMessage;
   externalMdm(token: VppToken): NotificationMessage;
+  /** Another token already serves the token's Apple location (Intune's duplicateLocationId), so it is not synced. */
+  duplicateLocation(token: VppToken): NotificationMessage;
   /** Books a scheduled sync saw running low (a sync asked for in chat lists them in its result instead). */
   lowLicenses(token: VppToken, books: readonly LowLicenseBook[]): NotificationMessage;
   /** One token's sync, for the chat that asked for it. */

@@ -113,10 +113,10 @@ function notSyncableInIntune(token: VppToken): SyncFailure | undefined {
     case 'assignedToExternalMDM':
       return {
         code: 'external_mdm',
-        message: `Intune reports that another MDM now manages "${name}", so it is not synced. To give it back to Intune, remove it (type **remove ${name}**) and upload it again (**upload token**): you see what taking control means and confirm it.`,
+        message: `Intune reports that another MDM now manages "${name}", so it is not synced. To give it back to Intune, download its newest token ${WHERE_TOKENS_ARE_DOWNLOADED} and type **renew ${name}**: you see what taking control means and confirm it.`,
       };
     case 'duplicateLocation':
-      return { code: 'duplicate_location', message: `Intune reports that "${name}" is for an Apple location another of its tokens already covers, so it is not synced. Remove one of the two.` };
+      return { code: 'duplicate_location', message: `Intune reports that "${name}" is for an Apple location another of its tokens already covers, so it is not synced. Keep using the token that serves that location (type **tokens** to see both); removing "${name}" would also delete it, its books and their assignments in Intune.` };
   }
 }
 

@@ -24,6 +24,8 @@ export interface SyncSchedulerOptions {
   checkOnStart?: boolean | undefined;
   instanceId?: string | undefined;
   logger?: Logger | undefined;
+  /** After every scheduled round, however it went (Intune mode watches its budgets then). */
+  afterRound?: (() => void) | undefined;
 }
 
 const DEFAULT_SYNC_CRON = '0 6,18 * * *';
@@ -79,6 +81,7 @@ export class SyncScheduler {
       return [];
     } finally {
       this.syncRun = undefined;
+      this.options.afterRound?.();
     }
   }
 

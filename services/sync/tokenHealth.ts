@@ -30,8 +30,14 @@ export function tokenHealth(token: VppToken, now: Date): TokenHealthReport {
   const msLeft = Date.parse(token.expirationDateTime) - now.getTime();
   if (msLeft <= 0 || token.state === 'expired') unhealthy.push('The token has expired: download a new one from Apple and renew it.');
   else if (token.state === 'invalid') unhealthy.push('Apple no longer accepts the token (revoked or replaced): renew it with the newest file.');
-  else if (token.state === 'assignedToExternalMDM') unhealthy.push(`${token.externalMdm?.name ? escapeMarkdown(token.externalMdm.name) : 'Another MDM'} manages the token now: upload it again to take control back.`);
-  else if (token.state === 'duplicateLocation') unhealthy.push('Another token covers the same Apple location: remove one of them.');
+  else if (token.state === 'assignedToExternalMDM')
+    unhealthy.push(
+      token.intuneTokenId
+        ? 'Another MDM manages the token now, says Intune: renew it with its newest file to give it back to Intune.'
+        : `${token.externalMdm?.name ? escapeMarkdown(token.externalMdm.name) : 'Another MDM'} manages the token now: upload it again to take control back.`,
+    );
+  else if (token.state === 'duplicateLocation')
+    unhealthy.push(token.intuneTokenId ? 'Another of Intune\'s tokens covers the same Apple location: keep using that one.' : 'Another token covers the same Apple location: remove one of them.');
   else if (msLeft <= EXPIRY_WARNING_DAYS * DAY_MS) warning.push(`The token expires in ${plural(Math.max(0, Math.floor(msLeft / DAY_MS)), 'day')}: renew it soon.`);
 
   // A token never synced counts from its upload, so a fresh one is not flagged at once.

@@ -5,12 +5,12 @@ import { escapeMarkdown } from '../common/chatText';
 import { formatCount } from '../common/format';
 import { nameQuery } from '../common/nameMatch';
 import { parseVppTokenFile, type VppTokenFile } from '../apple/VppTokenFile';
-import type { ClientConfig } from '../apple/AppleBooksClient';
+import type { ClientConfig, TokenOwnership } from '../apple/AppleBooksClient';
 import type { TokenCipher } from '../crypto/TokenCipher';
 import { encryptedSecretSchema } from '../crypto/TokenCipher';
 import type { Store } from '../store/Store';
 import { MAX_TOKENS_PER_TENANT } from '../store/repositories/TokenRepository';
-import { vppTokenSchema, type VppToken } from '../store/entities/vppToken';
+import { TOKEN_REMOVED_FROM_INTUNE, vppTokenSchema, type VppToken } from '../store/entities/vppToken';
 import type { EBook } from '../store/entities/eBook';
 import type { AuditEntry } from '../store/repositories/AuditLog';
 import type { AdminActor } from '../auth/AdminPolicy';
@@ -35,8 +35,31 @@ export const pendingTokenSchema = z.object({
   bookCount: z.number().int().nonnegative(),
   /** Set when Apple says another MDM holds the token: taking over needs explicit consent. */
   otherMdmName: z.string().optional(),
+  /**
+   * Intune mode: the MDM Apple names is this bot itself (the token was claimed while VPP_BACKEND was apple),
+   * so chat says "I manage it" rather than naming the bot as a stranger.
+   */
+  otherMdmIsThisBot: z.boolean().optional(),
 });
 export type PendingToken = z.infer<typeof pendingTokenSchema>;
+
+/**
+ * A renewal file checked against its token and Apple, waiting for the admin to agree that the holder takes the
+ * token back from the MDM Apple names (Intune mode). It lives in dialog state, so the file is encrypted, bound
+ * to this pending renewal as a pending upload's is (pendingTokenCipherContext): the key rotation sweep finds and
+ * re-encrypts both alike.
+ */
+export const pendingRenewalSchema = z.object({
+  pendingId: z.string().uuid(),
+  tenantId: z.string(),
+  tokenId: vppTokenSchema.shape.id,
+  encryptedToken: encryptedSecretSchema,
+  /** The new file's expiry, for the confirmation card. */
+  expirationDateTime: z.string(),
+  otherMdmName: z.string().optional(),
+  otherMdmIsThisBot: z.boolean().optional(),
+});
+export type PendingRenewal = z.infer<typeof pendingRenewalSchema>;
 
 /** A token as a flow keeps it between turns (renew, remove): which one, and its name for the messages. */
 export const tokenRefSchema = z.object({ tokenId: vppTokenSchema.shape.id, displayName: vppTokenSchema.shape.displayName });
@@ -133,7 +156,13 @@ export class TokenService {
       countryOrRegion: config.countryISO2ACode,
       bookCount,
       otherMdmName,
+      ...(otherMdmName !== undefined && this.isThisBot(ownership) ? { otherMdmIsThisBot: true } : {}),
     };
+  }
+
+  /** Apple names this bot as the token's MDM while another holder (Intune) would take it. */
+  private isThisBot(ownership: TokenOwnership): boolean {
+    return ownership.state === 'ours' && this.custody.kind !== 'apple';
   }
 
   private async refuseDuplicateLocation(tenantId: string, config: ClientConfig): Promise<void> {
@@ -262,6 +291,55 @@ export class TokenService {
 
   /** Replaces a token's file with a newer one for the same Apple location; the expiry updates at once. */
   async renew(actor: AdminActor, tokenId: string, content: string): Promise<VppToken> {
+    const { current, file, ownership } = await this.checkRenewal(actor, tokenId, content);
+    return this.writeRenewal(actor, current, file, ownership, false);
+  }
+
+  /**
+   * The renewal's checks (format, expiry, same Apple location), then who Apple says manages the token: when the
+   * holder would take it from another MDM (Intune mode, a token another MDM took or this bot held in Apple
+   * mode), the admin is asked first. Nothing is written; the file waits encrypted in the pending renewal.
+   */
+  async inspectRenewal(actor: AdminActor, tokenId: string, content: string): Promise<PendingRenewal> {
+    const { current, file, ownership } = await this.checkRenewal(actor, tokenId, content);
+    const otherMdmName = this.custody.renewalTakesFrom?.(current, ownership);
+    const pendingId = randomUUID();
+    return {
+      pendingId,
+      tenantId: actor.tenantId,
+      tokenId: current.id,
+      encryptedToken: this.options.cipher.encrypt(file.secret, pendingTokenCipherContext(actor.tenantId, pendingId)),
+      expirationDateTime: file.expiresAt.toISOString(),
+      otherMdmName,
+      ...(otherMdmName !== undefined && this.isThisBot(ownership) ? { otherMdmIsThisBot: true } : {}),
+    };
+  }
+
+  /**
+   * Renews with an inspected file. `takeOver`: the admin agreed that the holder takes the token from the MDM the
+   * inspection named; Apple is asked again, and a token another MDM took meanwhile is refused with its name.
+   */
+  async saveRenewal(actor: AdminActor, pendingInput: PendingRenewal, save: { takeOver: boolean }): Promise<VppToken> {
+    const pending = pendingRenewalSchema.parse(pendingInput);
+    if (pending.tenantId !== actor.tenantId) throw new UserFacingError('That renewal belongs to another organisation.', 'pending_wrong_tenant');
+    if (pending.otherMdmName && !save.takeOver) {
+      throw new UserFacingError(`Nothing was renewed: the token stays with ${pending.otherMdmIsThisBot ? 'me' : escapeMarkdown(pending.otherMdmName)}.`, 'takeover_declined');
+    }
+    const secret = this.options.cipher.decrypt(pending.encryptedToken, pendingTokenCipherContext(pending.tenantId, pending.pendingId));
+    const { current, file, ownership } = await this.checkRenewal(actor, pending.tokenId, secret.reveal());
+    const otherNow = this.custody.renewalTakesFrom?.(current, ownership);
+    if (otherNow !== undefined && otherNow !== pending.otherMdmName) {
+      const name = escapeMarkdown(current.displayName);
+      throw new UserFacingError(
+        `Apple now says ${escapeMarkdown(otherNow)} manages "${name}", which you did not agree to take it from. Nothing was renewed; type **renew ${name}** to see what taking control means and confirm it.`,
+        'renew_other_mdm',
+      );
+    }
+    return this.writeRenewal(actor, current, file, ownership, otherNow !== undefined);
+  }
+
+  /** The checks every renewal makes before its holder sees the file: the token, the file, and the Apple location. */
+  private async checkRenewal(actor: AdminActor, tokenId: string, content: string): Promise<{ current: VppToken; file: VppTokenFile; ownership: TokenOwnership }> {
     const current = await this.getToken(actor.tenantId, tokenId);
     const file = this.parse(content);
     const apple = this.options.apple.forToken(file.secret);
@@ -274,8 +352,12 @@ export class TokenService {
         'renew_different_location',
       );
     }
-    const ownership = await apple.checkOwnership(this.options.mdm.id);
-    const held = await this.custody.renew(current, { secret: file.secret, ownership });
+    return { current, file, ownership: await apple.checkOwnership(this.options.mdm.id) };
+  }
+
+  private async writeRenewal(actor: AdminActor, current: VppToken, file: VppTokenFile, ownership: TokenOwnership, takeOver: boolean): Promise<VppToken> {
+    const tokenId = current.id;
+    const held = await this.custody.renew(current, { secret: file.secret, ownership, takeOver });
     const reported = held.reported ?? {};
     const written = await this.options.store.tokens.update(actor.tenantId, tokenId, (token) => ({
       ...token,
@@ -291,24 +373,49 @@ export class TokenService {
       fingerprint: held.fingerprint,
     }));
     if (!written) throw new UserFacingError('That token no longer exists; it may have been removed meanwhile.', 'token_not_found');
-    await this.audit(actor, 'token.renew', written.value, 'success', { expires: written.value.expirationDateTime });
+    if (held.intuneTokenId && held.intuneTokenId !== current.intuneTokenId) await this.forgetTwins(written.value);
+    await this.audit(actor, 'token.renew', written.value, 'success', { expires: written.value.expirationDateTime, ...(takeOver ? { tookOver: true } : {}) });
     return written.value;
+  }
+
+  /**
+   * A record handed to Intune on renewal (uploaded while the bot held tokens itself) keeps its id; a mirror
+   * pass that met Intune's new token before the record said so wrote a second record for it, which goes
+   * (from the store only: Intune's token is this record's now).
+   */
+  private async forgetTwins(record: VppToken): Promise<void> {
+    const twins = (await this.listTokens(record.tenantId)).filter((t) => t.id !== record.id && t.intuneTokenId === record.intuneTokenId);
+    for (const twin of twins) await this.forget(twin);
+  }
+
+  /**
+   * Whether removing the token deletes it in its holder too, with everything the holder keeps for it: Intune
+   * deletes its books and their assignments. Not for a token Intune no longer has, nor one it never had.
+   */
+  removalDeletesInIntune(token: VppToken): boolean {
+    return this.custody.kind === 'intune' && token.intuneTokenId !== undefined && token.lastError?.code !== TOKEN_REMOVED_FROM_INTUNE;
   }
 
   /** Removes a token (from its holder first, so a refusal there leaves everything as it was) and everything synced for it; the audit trail stays. */
   async remove(actor: AdminActor, tokenId: string): Promise<{ token: VppToken; removedBooks: number }> {
     const token = await this.getToken(actor.tenantId, tokenId);
-    const { store } = this.options;
     await this.custody.release(token);
-    const removedBooks = await store.books.deleteAllForToken(tokenId);
-    await store.assignments.deleteAllForToken(tokenId);
-    await store.vppUsers.deleteAllForToken(tokenId);
-    await store.syncRuns.deleteAllForToken(tokenId);
-    await store.notifications.deleteAllForToken(tokenId);
-    for (const remove of this.options.alsoRemove ?? []) await remove(tokenId);
-    await store.tokens.delete(actor.tenantId, tokenId);
+    const removedBooks = await this.forget(token);
     await this.audit(actor, 'token.remove', token, 'success', { removedBooks });
     return { token, removedBooks };
+  }
+
+  /** Deletes the record and everything synced for it from the store; the number of books deleted. */
+  private async forget(token: VppToken): Promise<number> {
+    const { store } = this.options;
+    const removedBooks = await store.books.deleteAllForToken(token.id);
+    await store.assignments.deleteAllForToken(token.id);
+    await store.vppUsers.deleteAllForToken(token.id);
+    await store.syncRuns.deleteAllForToken(token.id);
+    await store.notifications.deleteAllForToken(token.id);
+    for (const remove of this.options.alsoRemove ?? []) await remove(token.id);
+    await store.tokens.delete(token.tenantId, token.id);
+    return removedBooks;
   }
 
   private async audit(actor: AdminActor, action: string, token: VppToken, outcome: AuditEntry['outcome'], details: Record<string, string | number | boolean | null>): Promise<void> {

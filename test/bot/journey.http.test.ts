@@ -71,6 +71,8 @@ for (const backend of ['apple', 'intune'] as const) {
       const finished = await bot.assignEmmaToEnglish('required');
       if (backend === 'intune') {
         assert.match(textOf(finished), /^Finished assigning "Emma" in Intune as Required to English Department: Intune licenses its \d+ members and installs the book on their managed iPads and iPhones by itself\./);
+        assert.match(cardText(finished), /Members handed to Intune/);
+        assert.doesNotMatch(cardText(finished), /Licensed now|Invited: licensed once they join|built-in Books app/, 'no Apple-mode words on the result card');
         const assignments = await intuneGet<{ value: GraphAssignment[] }>(intune!, `managedEBooks/${emma!.id}/assignments`);
         const held = assignments.value.map((a) => `${a.target.groupId}:${a.installIntent}`).sort();
         assert.deepEqual(held, [`${DEMO_GROUPS.englishDepartment}:required`, `${DEMO_GROUPS.libraryStaff}:available`].sort(), 'the earlier assignment kept, the new one added');

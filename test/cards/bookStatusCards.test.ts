@@ -149,6 +149,19 @@ describe('book status card in Intune mode', () => {
     );
   });
 
+  it("words a top-up in Intune's terms: approved, Intune goes on; refused or expired, the group comes off the book in Intune", () => {
+    const topUp = (state: 'pending' | 'approved' | 'declined', intune: IntuneState | undefined) => {
+      const standing = { joined: 3, waiting: 3, left: 0, leftNames: [], topUp: { count: 3, state } };
+      const card = bookStatusCard(view({ intune, groups: [{ ...group('Year 9'), standing }] }));
+      return elementsOfType(card, 'FactSet').flatMap((f) => f.facts as Array<{ title: string; value: string }>).find((f) => f.title === 'Top-up asked for')?.value;
+    };
+    assert.equal(topUp('declined', intuneState()), '3 licenses, refused or expired: the group is taken off the book in Intune, so Intune licenses no newcomers (licenses already spent stay)');
+    assert.equal(topUp('approved', intuneState()), '3 licenses, approved: Intune goes on licensing newcomers up to the new budget');
+    assert.equal(topUp('pending', intuneState()), '3 licenses, waiting for approval');
+    assert.equal(topUp('declined', undefined), '3 licenses, refused or expired (asked again only if the number changes)', 'Apple mode as it was');
+    assert.equal(topUp('approved', undefined), '3 licenses, approved, being handed out');
+  });
+
   it('a book no device reported yet has no donut but the numbers in words', () => {
     const zero = { installedDeviceCount: 0, failedDeviceCount: 0, notInstalledDeviceCount: 0, installedUserCount: 0, failedUserCount: 0, notInstalledUserCount: 0 };
     const card = bookStatusCard(view({ intune: intuneState({ summary: zero, failedDevices: [], failedDeviceCount: 0, assignments: [], missing: [] }) }));

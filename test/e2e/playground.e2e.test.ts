@@ -1,97 +1,28 @@
 import { strict as assert } from 'node:assert';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
-import { BotProcess } from '../support/BotProcess';
-import { CHROMIUM_ARGS, ensureChromium } from '../support/chromium';
-import { freePort } from '../support/ports';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
-
-const DEMO_TOKEN = readFileSync(path.resolve(__dirname, '../../local/appleSandbox/tokens/demo-valid.vpptoken'), 'utf8').trim();
-
-/**
- * Where the pictures of the main cards go, for a person to look at after a run (the README names it).
- * Written fresh by every run.
- */
-const SCREENSHOTS = process.env.E2E_SCREENSHOTS_DIR ?? path.resolve(__dirname, '../../test-results/e2e-screenshots');
-
-/**
- * Photographs the newest card holding `marker` and checks that it rendered: on screen, of a card's size,
- * showing every `expected` text. With `chart`, the card must show a chart, drawn (an SVG or canvas, or for a
- * bar chart drawn in HTML its value labels, `drawnLabel`: the Playground draws Teams' Adaptive Card charts)
- * or as its fallback, the same numbers in words (`chart`).
- */
-async function shootCard(page: Page, name: string, marker: string, expected: ReadonlyArray<string | RegExp> = [], chart?: RegExp, drawnLabel?: RegExp): Promise<void> {
-  const card = page.locator('.ac-adaptiveCard', { hasText: marker }).last();
-  await card.waitFor({ timeout: 30_000 });
-  await card.scrollIntoViewIfNeeded();
-  // Taken first, so a card that fails a check below is there to look at.
-  await card.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
-  const box = await card.boundingBox();
-  assert.ok(box && box.width >= 200 && box.height >= 60, `the ${name} card is drawn (${JSON.stringify(box)})`);
-  for (const text of expected) {
-    assert.ok(await card.getByText(text).first().isVisible(), `the ${name} card shows ${String(text)}`);
-  }
-  if (chart) {
-    const drawn = card.locator('svg, canvas').filter({ visible: true });
-    const labels = drawnLabel ? await card.getByText(drawnLabel).filter({ visible: true }).count() : 0;
-    const fallback = card.getByText(chart).filter({ visible: true });
-    assert.ok((await drawn.count()) > 0 || labels > 0 || (await fallback.count()) > 0, `the ${name} card shows its chart, drawn or as ${String(chart)}`);
-  }
-}
-
-/** Tall enough that the longest card (a book's status, with its charts) fits on screen whole for its picture. */
-const VIEWPORT = { width: 1280, height: 2000 };
-
-/** The Playground's message box is a Lexical editor, not a textarea. */
-const MESSAGE_BOX = '[data-lexical-editor="true"][role="textbox"]';
-
-async function say(page: Page, text: string): Promise<void> {
-  const box = page.locator(MESSAGE_BOX);
-  await box.click();
-  await page.keyboard.type(text);
-  await page.keyboard.press('Enter');
-}
+import type { Browser, Page } from 'playwright-core';
+import type { BotProcess } from '../support/BotProcess';
+import { DEMO_TOKEN, SCREENSHOTS, VIEWPORT, chooseGroup, freshScreenshots, say, shootCard, startPlayground, type RunningPlayground } from './playgroundPage';
 
 describe('end to end: the Agents Playground in Chromium', function () {
   this.timeout(180_000);
+  let running: RunningPlayground | undefined;
   let bot: BotProcess;
   let browser: Browser;
   let page: Page;
-  let dataDir: string;
-  let chatUrl: string;
   let approverUrl: string;
   let memberUrl: string;
   let megan: Page | undefined;
 
   before(async function () {
     this.timeout(16 * 60_000); // a first run may install Chromium from Debian's packages
-    rmSync(SCREENSHOTS, { recursive: true, force: true });
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    const executablePath = ensureChromium();
-    dataDir = await mkdtemp(path.join(os.tmpdir(), 'vpp-e2e-'));
-    bot = new BotProcess({
-      PORT: String(await freePort()),
-      PLAYGROUND_PORT: String(await freePort()),
-      PLAYGROUND_APPROVER_PORT: String(await freePort()),
-      PLAYGROUND_MEMBER_PORT: String(await freePort()),
-      LOCAL_DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-    }).start();
-    const match = await bot.waitForOutput(/Open the chat: (http:\/\/localhost:\d+)/);
-    chatUrl = match[1] ?? '';
-    approverUrl = (await bot.waitForOutput(/Approve assignments as Megan Bowen: (http:\/\/localhost:\d+)/))[1] ?? '';
-    memberUrl = (await bot.waitForOutput(/Get books as Adele Vance, a member \(type "my books"\): (http:\/\/localhost:\d+)/))[1] ?? '';
-    browser = await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: VIEWPORT });
-    await page.goto(chatUrl);
+    freshScreenshots('');
+    running = await startPlayground();
+    ({ bot, browser, page, approverUrl, memberUrl } = running);
   });
 
   after(async () => {
-    await browser?.close();
-    await bot?.stop();
-    if (dataDir) await rm(dataDir, { recursive: true, force: true });
+    await running?.stop();
   });
 
   it('shows the welcome card when the Playground installs the bot', async () => {
@@ -157,16 +88,7 @@ describe('end to end: the Agents Playground in Chromium', function () {
     await say(page, 'assign');
     await page.getByText('Which book', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(page, 'emma');
-    // Not just "user group": the help card above says "user groups" too, and the next answer would race the bot.
-    await page.getByText('should get the book', { exact: false }).last().waitFor({ timeout: 30_000 });
-    await say(page, 'English Department');
-    const continueButton = page.getByRole('button', { name: 'Continue' }).last();
-    const whichGroup = page.getByRole('button', { name: 'English Department' }).last();
-    await continueButton.or(whichGroup).waitFor({ timeout: 30_000 });
-    if (!(await continueButton.isVisible())) {
-      await whichGroup.click();
-      await continueButton.waitFor({ timeout: 30_000 });
-    }
+    await chooseGroup(page, 'English Department');
     await say(page, 'continue');
     await page.getByRole('button', { name: 'Available' }).last().waitFor({ timeout: 30_000 });
     await say(page, 'available');

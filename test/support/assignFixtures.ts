@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { forEachLimited } from '../../services/common/forEachLimited';
 import { EmbeddedCosmos } from '../../local/cosmos/EmbeddedCosmos';
 import { createStore, type Store } from '../../services/store/Store';
 import { openDatabase } from '../../services/store/cosmosClient';
@@ -8,6 +7,7 @@ import type { SandboxOrganisation } from '../../local/appleSandbox/SandboxState'
 import { Keyring } from '../../services/crypto/Keyring';
 import { TokenCipher } from '../../services/crypto/TokenCipher';
 import { storeUploadedToken } from './storedToken';
+import { SANDBOX_RATE_LIMIT } from './TestEnvironment';
 import { AppleClientFactory } from '../../services/tokens/AppleClientFactory';
 import { silentLogger } from '../../services/logging/logger';
 import { GraphDirectory } from '../../services/directory/GraphDirectory';
@@ -119,7 +119,7 @@ export class AssignEnvironment {
   clients!: AppleClientProvider;
   planner!: AssignmentPlanner;
 
-  constructor(private readonly options: { studentCount?: number; sandbox?: AppleSandboxOptions; appleRetryDeadlineMs?: number; appleRequestsPerSecond?: number } = {}) {}
+  constructor(private readonly options: { studentCount?: number; sandbox?: AppleSandboxOptions; appleRetryDeadlineMs?: number } = {}) {}
 
   async start(): Promise<this> {
     await this.cosmos.start();
@@ -136,7 +136,7 @@ export class AssignEnvironment {
       retry: { baseDelayMs: 5, maxDelayMs: 20, deadlineMs: this.options.appleRetryDeadlineMs ?? 3_000 },
       fetch: this.log.fetch,
       mdmId: TEST_MDM.id,
-      ...(this.options.appleRequestsPerSecond ?? (process.env.H18_RATE ? Number(process.env.H18_RATE) : undefined) ? { rateLimit: { maxRequestsPerSecond: this.options.appleRequestsPerSecond ?? Number(process.env.H18_RATE) } } : {}),
+      rateLimit: SANDBOX_RATE_LIMIT,
     });
     this.clients = appleClientProvider(this.cipher, this.apple);
     this.planner = new AssignmentPlanner(this.store, this.directory, this.clients, this.runs);
@@ -195,9 +195,11 @@ export class AssignEnvironment {
     const now = new Date().toISOString();
     const users = [...this.directoryServer.state.users.values()];
     for (const u of users) this.sandbox.state.putUser(org, { clientUserId: u.id, status: 'Associated', email: u.mail, managedAppleId: u.managedAppleId });
-    await forEachLimited(users, 16, async (u) => {
-      await this.store.vppUsers.upsertIfChanged({ id: u.id, clientUserId: u.id, tokenId: token.id, tenantId: token.tenantId, status: 'associated', managedAppleId: u.managedAppleId, createdDateTime: now, lastModifiedDateTime: now }, null);
-    });
+    // As a sync stores them: in transactional batches of a hundred, not a round trip each (a thousand users per seed).
+    await this.store.vppUsers.upsertManyIfChanged(
+      token.id,
+      users.map((u) => ({ entity: { id: u.id, clientUserId: u.id, tokenId: token.id, tenantId: token.tenantId, status: 'associated', managedAppleId: u.managedAppleId, createdDateTime: now, lastModifiedDateTime: now }, current: null })),
+    );
   }
 
   executor(options: Partial<AssignmentExecutorOptions> = {}): AssignmentExecutor {

@@ -25,8 +25,8 @@ export class LibraryStaffApp {
   readonly chats = new PlaygroundChats(this.connector, () => this.app?.url ?? '');
   private dataDir = '';
 
-  /** `backend`: who holds the tokens (VPP_BACKEND); Intune mode runs the local Intune too. */
-  constructor(private readonly options: { backend?: 'apple' | 'intune' } = {}) {}
+  /** `backend`: who holds the tokens (VPP_BACKEND); Intune mode runs the local Intune too. `env`: more settings, applied last. */
+  constructor(private readonly options: { backend?: 'apple' | 'intune'; env?: NodeJS.ProcessEnv } = {}) {}
 
   async start(): Promise<this> {
     const { logger } = capturingLogger('warn');
@@ -47,6 +47,7 @@ export class LibraryStaffApp {
         RATE_LIMIT_CONVERSATION_PER_MINUTE: '0',
         VPP_BACKEND: this.options.backend ?? 'apple',
         INTUNE_SYNC_POLL_INTERVAL_MS: '50',
+        ...this.options.env,
       }),
       logger,
     );

@@ -10,7 +10,7 @@ export const notificationSchema = z.object({
   id: idSchema,
   tokenId: idSchema,
   tenantId: z.string().min(1).max(128),
-  kind: z.enum(['tokenExpiring', 'tokenExpired', 'syncFailed', 'externalMdm', 'lowLicenses', 'syncResult']),
+  kind: z.enum(['tokenExpiring', 'tokenExpired', 'syncFailed', 'externalMdm', 'duplicateLocation', 'lowLicenses', 'syncResult']),
   /** e.g. "30d", "7d", "1d" for expiry warnings, or a failure streak count. */
   threshold: z.string().min(1).max(64),
   /** What makes a repeat a new occurrence: the expiry date (a renewed token warns again), a run id. */

@@ -38,6 +38,14 @@ const userSampleSchema = z.object({
   displayName: z.string().max(LIMITS.displayName),
 });
 
+/** A book's assignment in Intune as a run keeps it: Graph's id when known, the intent, and the target whole. */
+const intuneAssignmentSchema = z.object({
+  id: z.string().max(128).optional(),
+  installIntent: z.enum(['available', 'required', 'uninstall', 'availableWithoutEnrollment']),
+  // Kept whole (filters and all): a target of a kind the bot does not know must be found again just as it was.
+  target: z.looseObject({ '@odata.type': z.string().max(256), groupId: z.string().max(128).optional() }),
+});
+
 /**
  * One approved request being delivered: a book to one or more groups. It sits beside the assignments it
  * delivers (same container and partition) as its own document type, because the assignment entity has
@@ -94,6 +102,8 @@ export const assignmentRunSchema = z.object({
       approvalId: idSchema,
       count: z.number().int().min(1),
       state: z.enum(['pending', 'approved', 'declined']),
+      /** Declined because nobody decided in time (Intune mode counts that as a refusal). */
+      expired: z.boolean().optional(),
       /** Held back from other approvals while this one is being recorded, as `approvingUntil` for a request. */
       approvingUntil: dateTimeSchema.optional(),
     })
@@ -102,16 +112,12 @@ export const assignmentRunSchema = z.object({
    * Intune mode: the book's assignments in Intune as read just before this run added its groups (`assign`
    * replaces the whole list), so a resumed run checks against them that none was lost.
    */
-  intuneBefore: z
-    .array(
-      z.object({
-        installIntent: z.enum(['available', 'required', 'uninstall', 'availableWithoutEnrollment']),
-        // Kept whole: a target of a kind the bot does not know must be found again just as it was.
-        target: z.looseObject({ '@odata.type': z.string().max(256), groupId: z.string().max(128).optional() }),
-      }),
-    )
-    .max(500)
-    .optional(),
+  intuneBefore: z.array(intuneAssignmentSchema).max(500).optional(),
+  /**
+   * Intune mode: the assignments this run added to the book, as Intune listed them after its `assign` (with
+   * Intune's ids). Only these are the run's: a refused top-up takes off these and nothing an Intune admin made.
+   */
+  intuneCreated: z.array(intuneAssignmentSchema).max(20).optional(),
   /**
    * Intune mode: when the run's groups were taken off the book in Intune because a top-up was refused (Intune
    * would have gone on licensing newcomers). The assignment no longer stands; licenses already spent stay.

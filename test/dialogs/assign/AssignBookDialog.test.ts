@@ -147,7 +147,7 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     assert.equal(outcome?.state, 'completed');
     const users = new Set([...env.members(DEMO_GROUPS.year9FormA), ...env.members(DEMO_GROUPS.scienceLabCarts)]);
     assert.equal(outcome?.totals.processed, users.size);
-    const result = JSON.stringify(assignResultCard(outcome!));
+    const result = JSON.stringify(assignResultCard(outcome!, 'apple'));
     assert.match(result, /Assigned \\"Middlemarch Annotated\\" \(Required\)/);
     assert.match(result, /Invited: licensed once they join/);
     assert.match(result, /invitation link/);

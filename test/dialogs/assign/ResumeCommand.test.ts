@@ -54,7 +54,7 @@ describe('resume (test adapter, sandbox, local directory, embedded Cosmos)', fun
     await executor.idle();
     const paused = reporter.outcomes[0]!;
     assert.equal(paused.state, 'interrupted');
-    const button = /"data":(\{"command":"resume"[^}]*\}\})/.exec(JSON.stringify(assignResultCard(paused)))?.[1];
+    const button = /"data":(\{"command":"resume"[^}]*\}\})/.exec(JSON.stringify(assignResultCard(paused, 'apple')))?.[1];
     assert.ok(button, 'the paused card has a Resume now button');
     const click = { type: ActivityTypes.Message, value: JSON.parse(button) as unknown };
 

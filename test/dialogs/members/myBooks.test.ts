@@ -147,8 +147,9 @@ describe('my books in chat (MainDialog, AccessGuard, the card)', () => {
           assert.doesNotMatch(card, /"title":"Get"|Action\.Submit","title":"Get/);
           assert.match(card, /"text":"Available to you in Company Portal"/);
           assert.match(card, /"text":"📲 Open Company Portal on your iPad or iPhone and install it from there\."/);
-          assert.match(card, /"text":"Installed for you"/);
-          assert.match(card, /"text":"📲 Installs on your managed iPad or iPhone by itself\."/);
+          assert.match(card, /"text":"Required for you"/);
+          assert.match(card, /"text":"📲 Required: installs on your managed iPad or iPhone by itself\."/);
+          assert.doesNotMatch(card, /Installed for you/, 'Intune is not asked whether it is installed, so the card does not say it is');
         });
       assert.deepEqual(books.asked, [`${TENANT}|${MEMBER}`]);
     });
@@ -170,11 +171,11 @@ describe('my books in chat (MainDialog, AccessGuard, the card)', () => {
       const at = (text: string): number => lines.indexOf(`"text":"${text}"`);
       assert.ok(at('Available to you in Company Portal') >= 0);
       assert.ok(at('Available to you in Company Portal') < at('Emma \\\\*1\\\\*'), 'the Available book, escaped, under its heading');
-      assert.ok(at('Emma \\\\*1\\\\*') < at('Installed for you') && at('Installed for you') < at('Middlemarch'));
+      assert.ok(at('Emma \\\\*1\\\\*') < at('Required for you') && at('Required for you') < at('Middlemarch'));
       assert.match(json, /"altText":"Cover of Middlemarch"/);
       const empty = JSON.stringify(myBooksCard({ delivery: 'intune', available: [], required: [] }));
       assert.match(empty, /No books are assigned to you right now/);
-      assert.doesNotMatch(empty, /Available to you|Installed for you/);
+      assert.doesNotMatch(empty, /Available to you|Required for you/);
     });
   });
 });

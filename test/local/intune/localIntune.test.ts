@@ -228,7 +228,7 @@ describe('local Intune (Graph deviceAppManagement, backed by the Apple sandbox a
 
     it('marks a second token for a location another token already has as duplicateLocationId (beta; v1.0 shows invalid) and never syncs it', async () => {
       services = await startAll();
-      await upload(services.intune, VALID);
+      const first = await upload(services.intune, VALID);
       const second = services.sandbox.state.mintToken(organisation(services.sandbox, 'Northwind Academy'), { expiresAt: new Date('2035-01-01T00:00:00Z') });
       const duplicate = await upload(services.intune, second);
       assert.equal(duplicate.status, 201);
@@ -238,6 +238,19 @@ describe('local Intune (Graph deviceAppManagement, backed by the Apple sandbox a
       await graph(services.intune, 'POST', `/deviceAppManagement/vppTokens/${String(duplicate.body.id)}/syncLicenses`);
       await services.intune.idle();
       assert.equal((await graph(services.intune, 'GET', `/deviceAppManagement/vppTokens/${String(duplicate.body.id)}`)).body.lastSyncStatus, 'failed');
+
+      // The token that was there first keeps serving the location: the copy does not make it a duplicate too.
+      await graph(services.intune, 'POST', `/deviceAppManagement/vppTokens/${String(first.body.id)}/syncLicenses`);
+      await services.intune.idle();
+      const kept = (await graph(services.intune, 'GET', `/deviceAppManagement/vppTokens/${String(first.body.id)}`)).body;
+      assert.deepEqual([kept.state, kept.lastSyncStatus], ['valid', 'completed']);
+
+      // Once the first one is gone, the copy's next sync finds the location free.
+      assert.equal((await graph(services.intune, 'DELETE', `/deviceAppManagement/vppTokens/${String(first.body.id)}`)).status, 204);
+      await graph(services.intune, 'POST', `/deviceAppManagement/vppTokens/${String(duplicate.body.id)}/syncLicenses`);
+      await services.intune.idle();
+      const freed = (await graph(services.intune, 'GET', `/deviceAppManagement/vppTokens/${String(duplicate.body.id)}`)).body;
+      assert.deepEqual([freed.state, freed.lastSyncStatus], ['valid', 'completed']);
     });
 
     it('renews with PATCH (a new file for the same location), refuses one for another location, and deletes with 204', async () => {
@@ -307,6 +320,32 @@ describe('local Intune (Graph deviceAppManagement, backed by the Apple sandbox a
       await services.intune.idle();
       const revoked = (await graph(services.intune, 'GET', `/deviceAppManagement/vppTokens/${String(token.id)}`)).body;
       assert.deepEqual([revoked.state, revoked.lastSyncStatus], ['invalid', 'failed']);
+    });
+
+    it("reports a failed sync's action result as the beta vppToken page documents it, and v1.0 has none", async () => {
+      services = await startAll();
+      const token = await syncedToken(services);
+      const [done] = token.tokenActionResults as Json[];
+      assert.equal(done?.actionState, 'done');
+      services.sandbox.state.revokeToken(VALID.trim());
+      const asked = Date.now();
+      await graph(services.intune, 'POST', `/deviceAppManagement/vppTokens/${String(token.id)}/syncLicenses`);
+      await services.intune.idle();
+      const failed = (await graph(services.intune, 'GET', `/deviceAppManagement/vppTokens/${String(token.id)}`)).body;
+      assert.deepEqual([failed.state, failed.lastSyncStatus], ['invalid', 'failed']);
+      const results = failed.tokenActionResults as Json[];
+      assert.equal(results.length, 1, 'one result per action, the latest run of it');
+      const [result] = results;
+      // vppTokenActionResult's four properties, nested "@odata.type" without "#" as in the page's example; the failure
+      // reason is documented only on the revoke-licenses result, so the state carries Intune's reason here.
+      assert.deepEqual(Object.keys(result ?? {}), ['@odata.type', 'actionName', 'actionState', 'startDateTime', 'lastUpdatedDateTime']);
+      assert.equal(result?.['@odata.type'], 'microsoft.graph.vppTokenActionResult');
+      assert.deepEqual([result?.actionName, result?.actionState], ['syncLicenses', 'failed']);
+      const started = Date.parse(String(result?.startDateTime));
+      const updated = Date.parse(String(result?.lastUpdatedDateTime));
+      assert.ok(started >= asked - 1000 && updated >= started, 'started when asked, updated when it failed');
+      const v1 = await graph(services.intune, 'GET', `/v1.0/deviceAppManagement/vppTokens/${String(token.id)}`);
+      assert.equal(v1.body.tokenActionResults, undefined);
     });
 
     it('pages with @odata.nextLink, honours $top up to its cap, and filters on isof and vppTokenId', async () => {

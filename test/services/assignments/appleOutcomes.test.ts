@@ -53,7 +53,7 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     assert.equal(outcome.totals.licensed + outcome.totals.awaitingInvitation, formA.length - 3, 'everyone Apple did not name got the book');
     for (const id of formA) assert.equal(org.assignments.has(`${book.adamId}|${book.pricingParam}|${id}`), !refused.includes(id));
 
-    const card = JSON.stringify(assignResultCard(outcome));
+    const card = JSON.stringify(assignResultCard(outcome, 'apple'));
     for (const user of outcome.failedUsers) assert.ok(card.includes(`${user.displayName}: ${user.reason}`), `the card names ${user.displayName}`);
 
     const status = await new BookStatusService(env.store, env.runs).status(token, book);
@@ -127,7 +127,7 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     assert.equal(paused.state, 'interrupted');
     assert.ok(paused.resumeAfter && Date.parse(paused.resumeAfter) > Date.now(), 'it says when it goes on by itself');
     assert.match(paused.error ?? '', /paused.*type \*\*resume\*\*/);
-    assert.ok(JSON.stringify(assignResultCard(paused)).includes('"command":"resume"'), 'the card offers Resume now');
+    assert.ok(JSON.stringify(assignResultCard(paused, 'apple')).includes('"command":"resume"'), 'the card offers Resume now');
     const run = await env.runs.get(token.id, runId(request.id));
     assert.equal(run?.state, 'interrupted');
     const licensedBefore = new Set([...org.assignments.values()].filter((a) => a.adamId === book.adamId).map((a) => a.clientUserId));

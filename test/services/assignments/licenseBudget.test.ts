@@ -61,7 +61,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     assert.equal(outcome.state, 'completed');
     assert.equal(outcome.totals.licensed + outcome.totals.awaitingInvitation, formC.length);
     assert.equal(outcome.overBudget, 300);
-    assert.match(JSON.stringify(assignResultCard(outcome)), /Left out: approved licenses used up.*300 \(60 approved\)/);
+    assert.match(JSON.stringify(assignResultCard(outcome, 'apple')), /Left out: approved licenses used up.*300 \(60 approved\)/);
     const run = await env.runs.get(token.id, runId(request.id));
     assert.equal(run?.spent, formC.length);
     // The result card goes out with the book's counts read afresh from Apple, not those of the last sync.

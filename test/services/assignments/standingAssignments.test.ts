@@ -81,7 +81,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     const passOutcome = s.reporter.outcomes.at(-1);
     assert.equal(passOutcome?.pass, 1);
     assert.equal(passOutcome?.totals.processed, 2, 'the pass reports on its own members');
-    assert.match(JSON.stringify(assignResultCard(passOutcome!)), /People who joined since got \\"Standing Reader\\" \(Required\).*"Users","value":"2"/);
+    assert.match(JSON.stringify(assignResultCard(passOutcome!, 'apple')), /People who joined since got \\"Standing Reader\\" \(Required\).*"Users","value":"2"/);
 
     // Nothing changed in the directory: one Graph request for the group, nothing asked of Apple at all.
     env.log.reset();

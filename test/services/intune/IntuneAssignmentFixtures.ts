@@ -1,7 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { EmbeddedCosmos } from '../../../local/cosmos/EmbeddedCosmos';
 import { DEMO_GROUPS, LOCAL_MANAGED_APPLE_ID_ATTRIBUTE, startLocalDirectory, type RunningLocalDirectory } from '../../../local/directory';
-import { ApprovalService } from '../../../services/approvals/ApprovalService';
+import { ApprovalService, type ApprovalServiceOptions } from '../../../services/approvals/ApprovalService';
 import { ApproverDirectory } from '../../../services/approvals/ApproverDirectory';
 import type { AssignmentPreview } from '../../../services/assignments/assignmentPreview';
 import type { AssignmentOutcome, AssignmentProgress, AssignmentReporter } from '../../../services/assignments/reporting';
@@ -9,7 +9,7 @@ import { GraphDirectory } from '../../../services/directory/GraphDirectory';
 import { GROUP_TARGET, type EBookAssignment, type IntuneApi, type IntuneEBook } from '../../../services/intune/IntuneApi';
 import { IntuneAssignmentExecutor, type IntuneAssignmentExecutorOptions } from '../../../services/intune/IntuneAssignmentExecutor';
 import { IntuneAssignmentPlanner } from '../../../services/intune/IntuneAssignmentPlanner';
-import { IntuneBudgetWatcher } from '../../../services/intune/IntuneBudgetWatcher';
+import { IntuneBudgetWatcher, type IntuneBudgetWatcherOptions } from '../../../services/intune/IntuneBudgetWatcher';
 import { intuneLicenseCounts } from '../../../services/intune/intuneLicenseCounts';
 import { silentLogger } from '../../../services/logging/logger';
 import type { ApprovalRequest } from '../../../services/store/entities/approval';
@@ -206,7 +206,17 @@ export class IntuneAssignEnvironment {
   }
 
   /** Approvals, delivery and budget watching wired as the bot wires them in Intune mode. */
-  services(options: { executor?: Partial<IntuneAssignmentExecutorOptions>; hooks?: boolean } = {}): IntuneServices {
+  services(
+    options: {
+      executor?: Partial<IntuneAssignmentExecutorOptions>;
+      approvals?: Partial<ApprovalServiceOptions>;
+      watcher?: Partial<IntuneBudgetWatcherOptions>;
+      hooks?: boolean;
+      /** Another Intune than the in-memory double (the real client against the local Intune). */
+      intune?: Pick<IntuneApi, 'getEBook' | 'listAssignments' | 'assign'>;
+    } = {},
+  ): IntuneServices {
+    const intune = options.intune ?? this.intune;
     const late: { watcher?: IntuneBudgetWatcher } = {};
     const reporter = new RecordingReporter();
     const completed: AssignmentRun[] = [];
@@ -215,7 +225,7 @@ export class IntuneAssignEnvironment {
       store: this.store,
       runs: this.runs,
       directory: this.directory,
-      intune: this.intune,
+      intune,
       reporter,
       logger: silentLogger(),
       afterCompleted: (run) => {
@@ -229,7 +239,7 @@ export class IntuneAssignEnvironment {
       store: this.store,
       runs: this.runs,
       approvers: new ApproverDirectory({ approverUserIds: [ALEX, MEGAN] }),
-      licenses: intuneLicenseCounts(this.store, this.intune),
+      licenses: intuneLicenseCounts(this.store, intune),
       groupUserCount: (groupId) => this.directory.countMembers(groupId, 'user'),
       executor,
       backend: 'intune',
@@ -237,12 +247,13 @@ export class IntuneAssignEnvironment {
         ? { topUpApproved: (tokenId, id) => late.watcher?.topUpApproved(tokenId, id), topUpDeclined: (tokenId, id) => late.watcher?.topUpDeclined(tokenId, id) }
         : undefined,
       logger: silentLogger(),
+      ...options.approvals,
     });
     const watcher = new IntuneBudgetWatcher({
       store: this.store,
       runs: this.runs,
       directory: this.directory,
-      intune: this.intune,
+      intune,
       topUps: {
         requestTopUp: async (input) => {
           const asked = await approvals.requestTopUp(input);
@@ -251,6 +262,7 @@ export class IntuneAssignEnvironment {
         },
       },
       logger: silentLogger(),
+      ...options.watcher,
     });
     late.watcher = watcher;
     return { approvals, executor, watcher, reporter, topUps, completed };

@@ -4,7 +4,7 @@ import type { AssignmentPlanner } from '../../../services/assignments/Assignment
 import type { StandingAssignmentReconciler } from '../../../services/assignments/StandingAssignmentReconciler';
 import type { AssignmentPreviewer, StandingAssignments } from '../../../services/backend/ports';
 import { UserFacingError } from '../../../services/errors';
-import { ALL_USERS_FILTERED, IntuneAssignEnvironment, alexActor, groupAssignment } from './IntuneAssignmentFixtures';
+import { ALL_USERS_FILTERED, EXCLUDED_GROUP, IntuneAssignEnvironment, alexActor, groupAssignment } from './IntuneAssignmentFixtures';
 
 // The Apple adapters fit the same ports (checked here: an `implements` clause on them would make a cycle).
 const appleFitsPorts: [AssignmentPlanner extends AssignmentPreviewer ? true : false, StandingAssignmentReconciler extends StandingAssignments ? true : false] = [true, true];
@@ -76,6 +76,17 @@ describe('IntuneAssignmentPlanner (local directory, embedded Cosmos)', function 
       env.planner.preview({ token, book, groups: [await env.group(DEMO_GROUPS.year9FormC), await env.group(DEMO_GROUPS.year9FormB)], installIntent: 'required' }),
       (err: unknown) =>
         err instanceof UserFacingError && err.code === 'intune_intent_conflict' && /"Year 9 Form 9B" as Available with another intent in Intune\. Intune keeps one intent per group and book/.test(err.message) && /Nothing was changed/.test(err.message),
+    );
+  });
+
+  it('refuses a group the book excludes in Intune: Intune would give nobody in it the book', async () => {
+    const { token, book } = await env.seedBook({ assignments: [groupAssignment(DEMO_GROUPS.year9Students, 'required'), EXCLUDED_GROUP] });
+    await assert.rejects(
+      env.planner.preview({ token, book, groups: [await env.group(DEMO_GROUPS.year9FormA), await env.group(DEMO_GROUPS.bookClub)], installIntent: 'required' }),
+      (err: unknown) =>
+        err instanceof UserFacingError &&
+        err.code === 'intune_group_excluded' &&
+        /leaves out "Book Club" in Intune \(an exclusion\), so Intune would give nobody in it the book\. Remove the exclusion in the Intune admin center .* or type \*\*assign\*\* to start again without it\. Nothing was changed\./.test(err.message),
     );
   });
 

@@ -1,7 +1,9 @@
 import { strict as assert } from 'node:assert';
+import sinon from 'sinon';
 import { DEMO_GROUPS } from '../../../local/directory';
 import { approvalCard } from '../../../cards/approvalCards';
-import { GROUP_TARGET } from '../../../services/intune/IntuneApi';
+import { GROUP_TARGET, IntuneRetryAfterError } from '../../../services/intune/IntuneApi';
+import { IntuneUnavailableError } from '../../../services/intune/IntuneError';
 import { assignmentId } from '../../../services/store/entities/assignment';
 import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { EXCLUDED_GROUP, INTUNE_TENANT, IntuneAssignEnvironment, alexActor, groupAssignment, meganActor, type IntuneServices } from './IntuneAssignmentFixtures';
@@ -13,6 +15,14 @@ import { EXCLUDED_GROUP, INTUNE_TENANT, IntuneAssignEnvironment, alexActor, grou
  */
 /** A kind of target the bot never makes and that licenses no user: kept whole, never counted. */
 const ALL_DEVICES = { installIntent: 'required' as const, target: { '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget' } };
+
+/** Fake timers for the watcher alone: embedded Cosmos and the directory keep the real ones. */
+function watcherClock() {
+  const timers = { setTimeout: globalThis.setTimeout, clearTimeout: globalThis.clearTimeout, Date };
+  // sinon installs the fake timers on the object given as `global` (an option its types leave out).
+  const config = { global: timers, toFake: ['setTimeout', 'clearTimeout'] } as unknown as Parameters<typeof sinon.useFakeTimers>[0];
+  return { timers, clock: sinon.useFakeTimers(config) };
+}
 
 describe('IntuneBudgetWatcher (local directory, embedded Cosmos, Graph-like Intune)', function () {
   this.timeout(60_000);
@@ -174,5 +184,171 @@ describe('IntuneBudgetWatcher (local directory, embedded Cosmos, Graph-like Intu
     assert.deepEqual(s.topUps, [{ count: 3, outcome: 'requested' }]);
     const topUp = (await pendingTopUps()).find((r) => r.runId === run?.id);
     assert.deepEqual([topUp?.summary.joined, topUp?.summary.asked], [3, undefined], 'people joined: nobody asks for an Available book through the bot in Intune mode');
+  });
+  /** Form 9C delivered, grown by `joined` beyond its budget, and a top-up asked for: what each refusal test starts from. */
+  async function overBudget(s: IntuneServices, group: string, joined = 3) {
+    const delivery = await delivered(s, group);
+    // Students in neither the group nor English Department (which the book goes to already): each costs a license.
+    const holders = new Set([...env.members(group), ...env.members(DEMO_GROUPS.englishDepartment)]);
+    join(group, env.members(DEMO_GROUPS.allStudents).filter((id) => !holders.has(id)).slice(-joined));
+    const [asked] = await s.watcher.reconcileToken(delivery.token.id);
+    assert.equal(asked?.topUp?.outcome, 'requested', JSON.stringify(asked));
+    const topUp = (await pendingTopUps()).find((r) => r.runId === delivery.run.id);
+    assert.ok(topUp);
+    return { ...delivery, topUp };
+  }
+
+  it("takes off only the run's own assignment: an Intune admin's assignment of the same group stays when the top-up is rejected", async () => {
+    const s = env.services();
+    const group = DEMO_GROUPS.year9FormA;
+    const { token, bookId, run, topUp } = await overBudget(s, group);
+    assert.ok(run.intuneCreated?.[0]?.id, "the run recorded its assignment with Intune's id");
+    // An Intune admin replaces the bot's assignment with their own, filtered to iPads (Intune keeps one per group).
+    const admins = { installIntent: 'required' as const, target: { ...groupAssignment(group, 'required').target, deviceAndAppManagementAssignmentFilterId: 'f-ipads', deviceAndAppManagementAssignmentFilterType: 'include' }, id: 'admin-9a' };
+    env.intune.lists.set(bookId, [...(env.intune.lists.get(bookId) ?? []).filter((a) => a.target.groupId !== group), admins]);
+    const listBefore = env.intune.listOf(bookId);
+
+    assert.equal((await s.approvals.decide(INTUNE_TENANT, topUp.id, meganActor, 'rejected')).outcome, 'decided');
+    await s.watcher.idle();
+    assert.deepEqual(env.intune.listOf(bookId), listBefore, "the admin's assignment is not the run's: nothing is taken off");
+    assert.ok((await env.runs.get(token.id, run.id))?.withdrawnFromIntune, 'nothing of the run stands any more');
+  });
+
+  it('reports an assignment removed in Intune itself and asks nothing for it; a top-up still waiting is withdrawn', async () => {
+    const s = env.services();
+    const group = DEMO_GROUPS.year9FormB;
+    const { token, bookId, run, topUp } = await overBudget(s, group);
+    // Someone removes the group's assignment in the Intune admin center.
+    env.intune.lists.set(bookId, (env.intune.lists.get(bookId) ?? []).filter((a) => a.target.groupId !== group));
+    join(group, env.outsiders(DEMO_GROUPS.allStudents, 200).filter((id) => !env.members(group).includes(id)).slice(0, 4));
+
+    const [result] = await s.watcher.reconcileToken(token.id);
+    assert.equal(result?.state, 'skipped');
+    assert.match(result?.reason ?? '', /Its groups' assignment of the book was removed in Intune \("Year 9 Form 9B"\), so Intune licenses nobody more through it and no more licenses are asked for it\./);
+    assert.deepEqual(result?.topUp, { outcome: 'withdrawn', count: 0 });
+    assert.equal((await env.store.approvals.get(INTUNE_TENANT, topUp.id))?.state, 'withdrawn');
+    assert.equal((await pendingTopUps()).filter((r) => r.runId === run.id).length, 0, 'no new top-up for the newcomers');
+    const [again] = await s.watcher.reconcileToken(token.id);
+    assert.deepEqual([again?.state, again?.topUp], ['skipped', undefined]);
+  });
+
+  it("tries a refused top-up's withdrawal again after 1, then 5 minutes when Intune did not take it, without waiting for a sync", async () => {
+    const { timers, clock } = watcherClock();
+    const s = env.services({ watcher: { timers } });
+    try {
+      const group = DEMO_GROUPS.libraryStaff;
+      const { token, bookId, run, topUp } = await overBudget(s, group);
+      env.intune.failNext('assign', new IntuneUnavailableError('assign the book', { status: 503 }));
+      env.intune.failNext('assign', new IntuneUnavailableError('assign the book', { status: 503 }));
+      await s.approvals.decide(INTUNE_TENANT, topUp.id, meganActor, 'rejected');
+      await s.watcher.idle();
+      assert.ok(env.intune.listOf(bookId).some((a) => a.target.groupId === group), 'Intune answered 503: still there');
+      assert.deepEqual(s.watcher.pendingWithdrawals(), [run.id]);
+
+      const tries = () => env.intune.calls.filter((c) => c.method === 'assign' && c.bookId === bookId && !c.sent?.some((a) => a.target.groupId === group)).length;
+      clock.tick(59_999);
+      await s.watcher.idle();
+      assert.equal(tries(), 1, 'one try so far');
+      clock.tick(1);
+      await s.watcher.idle();
+      assert.equal(tries(), 2, 'tried again after a minute');
+      assert.equal((await env.runs.get(token.id, run.id))?.withdrawnFromIntune, undefined);
+
+      clock.tick(5 * 60_000);
+      await s.watcher.idle();
+      assert.ok(!env.intune.listOf(bookId).some((a) => a.target.groupId === group), 'taken off on the third try');
+      assert.ok((await env.runs.get(token.id, run.id))?.withdrawnFromIntune);
+      assert.deepEqual(s.watcher.pendingWithdrawals(), []);
+    } finally {
+      await s.watcher.stop();
+      clock.uninstall();
+      env.intune.failures.length = 0;
+    }
+  });
+
+  it("waits for Graph's Retry-After before trying a withdrawal again, and stops trying when stopped", async () => {
+    const { timers, clock } = watcherClock();
+    const now = Date.now();
+    const s = env.services({ watcher: { timers, now: () => new Date(now) } });
+    try {
+      const group = DEMO_GROUPS.bookClub;
+      const { bookId, run, topUp } = await overBudget(s, group);
+      env.intune.failNext('assign', new IntuneRetryAfterError('assign the book', new Date(now + 20 * 60_000).toISOString(), { status: 429 }));
+      await s.approvals.decide(INTUNE_TENANT, topUp.id, meganActor, 'rejected');
+      await s.watcher.idle();
+      const tries = () => env.intune.calls.filter((c) => c.method === 'assign' && c.bookId === bookId && !c.sent?.some((a) => a.target.groupId === group)).length;
+      clock.tick(19 * 60_000);
+      await s.watcher.idle();
+      assert.equal(tries(), 1, 'not before Graph said');
+      clock.tick(60_000);
+      await s.watcher.idle();
+      assert.equal(tries(), 2);
+      assert.ok(!env.intune.listOf(bookId).some((a) => a.target.groupId === group));
+
+      // Stopped: a withdrawal waiting for its next try is dropped.
+      const other = await overBudget(s, DEMO_GROUPS.year9FormC);
+      env.intune.failNext('assign', new IntuneUnavailableError('assign the book', { status: 503 }));
+      await s.approvals.decide(INTUNE_TENANT, other.topUp.id, meganActor, 'rejected');
+      await s.watcher.idle();
+      assert.deepEqual(s.watcher.pendingWithdrawals(), [other.run.id]);
+      await s.watcher.stop();
+      assert.deepEqual(s.watcher.pendingWithdrawals(), []);
+      clock.tick(60 * 60_000);
+      await s.watcher.idle();
+      assert.equal((await env.runs.get(other.token.id, other.run.id))?.withdrawnFromIntune, undefined);
+      assert.ok(run);
+    } finally {
+      await s.watcher.stop();
+      clock.uninstall();
+      env.intune.failures.length = 0;
+    }
+  });
+
+  it('counts a top-up nobody decided in time as refused in Intune mode: the groups come off the book, and the card said so', async () => {
+    const s = env.services();
+    const group = DEMO_GROUPS.englishDepartment;
+    const seeded = await env.seedBook({ total: 5_000 });
+    const { run } = await env.deliver(s, await env.planner.preview({ token: seeded.token, book: seeded.book, groups: [await env.group(group)], installIntent: 'required' }));
+    join(group, env.outsiders(group, 2));
+    await s.watcher.reconcileToken(seeded.token.id);
+    const topUp = (await pendingTopUps()).find((r) => r.runId === run?.id);
+    assert.ok(topUp);
+    const card = JSON.stringify(approvalCard(topUp, { actionable: true, backend: 'intune' }));
+    assert.match(card, /If nobody decides within 72 hours, the groups' assignment is removed from the book in Intune\./);
+    assert.doesNotMatch(JSON.stringify(approvalCard(topUp, { actionable: true })), /If nobody decides/, 'not in Apple mode');
+
+    await env.store.approvals.store.update(topUp.id, INTUNE_TENANT, (r) => ({ ...r, expiresAt: new Date(Date.now() - 1000).toISOString() }));
+    const expired = await s.approvals.expireOverdue(INTUNE_TENANT);
+    assert.deepEqual(expired.map((r) => r.id), [topUp.id]);
+    await s.watcher.idle();
+    const after = await env.runs.get(seeded.token.id, run!.id);
+    assert.deepEqual([after?.topUp?.state, after?.topUp?.expired], ['declined', true]);
+    assert.ok(after?.withdrawnFromIntune);
+    assert.ok(!env.intune.listOf(seeded.bookId).some((a) => a.target.groupId === group));
+    const stored = await env.store.assignments.get(seeded.token.id, assignmentId(seeded.book.adamId, seeded.book.pricingParam, group));
+    assert.match(stored?.lastError?.message ?? '', /The top-up was not decided in time, so the bot took this group off/);
+    const expiredCard = JSON.stringify(approvalCard({ ...topUp, state: 'expired' }, { actionable: false, backend: 'intune' }));
+    assert.match(expiredCard, /without a decision, so the groups' assignment of the book is removed in Intune/);
+  });
+
+  it('looks at every token after a round of syncs, whatever came of them (no sync of its own needed)', async () => {
+    const s = env.services();
+    const group = DEMO_GROUPS.libraryVolunteers;
+    const { run } = await delivered(s, group);
+    join(group, env.outsiders(group, 12).slice(-2));
+    s.watcher.afterRound();
+    await s.watcher.idle();
+    assert.equal((await env.runs.get(run.tokenId, run.id))?.topUp?.state, 'pending', 'asked for the newcomers without a sync of the token');
+  });
+
+  it('says licenses are free "in Intune", not at Apple, when an approval finds too few', async () => {
+    const s = env.services();
+    const seeded = await env.seedBook({ total: 5_000 });
+    const preview = await env.planner.preview({ token: seeded.token, book: seeded.book, groups: [await env.group(DEMO_GROUPS.year9FormA)], installIntent: 'required' });
+    const { request } = await s.approvals.request({ preview, requestedBy: alexActor });
+    env.intune.books.set(seeded.bookId, { ...env.intune.books.get(seeded.bookId)!, usedLicenseCount: 4_999 });
+    const refused = await s.approvals.decide(INTUNE_TENANT, request.id, meganActor, 'approved');
+    assert.equal(refused.outcome, 'notEnoughLicenses');
+    assert.match(refused.outcome === 'notEnoughLicenses' ? refused.message : '', /^Only 1 licenses of this book are free in Intune now, and this request approves \d+\. Nothing was approved: buy more licenses in .+, type \*\*sync\*\* so Intune reads them, and approve again, or reject it\.$/);
   });
 });

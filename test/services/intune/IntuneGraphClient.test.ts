@@ -7,7 +7,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import { ConfigError } from '../../../services/errors';
 import { encodeVppTokenFile, parseVppTokenFile } from '../../../services/apple/VppTokenFile';
 import { IntuneGraphClient, type IntuneGraphClientOptions } from '../../../services/intune/IntuneGraphClient';
-import { GROUP_TARGET, type EBookAssignment, type IntuneEBook } from '../../../services/intune/IntuneApi';
+import { GROUP_TARGET, IntuneRetryAfterError, type EBookAssignment, type IntuneEBook } from '../../../services/intune/IntuneApi';
 import {
   IntuneAuthError,
   IntuneError,
@@ -97,6 +97,8 @@ class TinyGraph {
 
 const TOKENS = '/beta/deviceAppManagement/vppTokens';
 const BOOKS = '/v1.0/deviceAppManagement/managedEBooks';
+/** A book's assignments and `assign`: on beta, whose targets carry an assignment filter. */
+const BETA_BOOKS = '/beta/deviceAppManagement/managedEBooks';
 const TOKEN_ID = '9ceb2f92-2f92-9ceb-922f-eb9c922feb9c';
 const BOOK_ID = '3b9f627e-627e-3b9f-7e62-9f3b7e629f3b';
 
@@ -234,7 +236,7 @@ describe('IntuneGraphClient against a Graph-shaped server', () => {
       assert.ok(explained instanceof IntuneRefusedError);
       assert.equal(explained.userMessage, 'Intune refused to update the VPP token: Apple ID \\*must\\* match the token. Nothing was changed.');
 
-      graph.answer('POST', `${BOOKS}/${BOOK_ID}/assign`, { status: 400, body: intune.load('error-response') });
+      graph.answer('POST', `${BETA_BOOKS}/${BOOK_ID}/assign`, { status: 400, body: intune.load('error-response') });
       const generic = await client().assign(BOOK_ID, []).catch((e: unknown) => e);
       assert.ok(generic instanceof IntuneRefusedError);
       assert.equal(generic.userMessage, 'Intune refused to assign the book: Uploaded fragment overlaps with existing data. Nothing was changed.');
@@ -290,6 +292,33 @@ describe('IntuneGraphClient against a Graph-shaped server', () => {
       const token = await client().syncLicenses(TOKEN_ID);
       assert.equal(token.lastSyncStatus, 'inProgress');
       assert.equal(graph.requests[0]?.body, '', 'no body');
+    });
+
+    it("reads a failed sync from beta: the token's state and its action results, with a failure reason where one is given", async () => {
+      const listed = intune.load<{ value: Array<Record<string, unknown>> }>('vpptokens-list-response-beta').value[0];
+      graph.answer('GET', `${TOKENS}/${TOKEN_ID}`, {
+        status: 200,
+        body: {
+          ...listed,
+          state: 'expired',
+          lastSyncStatus: 'failed',
+          tokenActionResults: [
+            { '@odata.type': 'microsoft.graph.vppTokenActionResult', actionName: 'syncLicenses', actionState: 'failed', startDateTime: '2026-03-02T06:00:00Z', lastUpdatedDateTime: '2026-03-02T06:00:04Z' },
+            { '@odata.type': 'microsoft.graph.vppTokenRevokeLicensesActionResult', actionName: 'revokeLicenses', actionState: 'failed', lastUpdatedDateTime: '2026-03-02T06:00:05Z', actionFailureReason: 'expiredVppToken' },
+          ],
+        },
+      });
+      const token = await client().getVppToken(TOKEN_ID);
+      assert.equal(graph.requests[0]?.path, `${TOKENS}/${TOKEN_ID}`, 'read on beta, where tokenActionResults are');
+      assert.equal(token?.state, 'expired');
+      assert.equal(token?.lastSyncStatus, 'failed');
+      assert.deepEqual(
+        token?.tokenActionResults?.map((r) => [r.actionName, r.actionState, r.actionFailureReason]),
+        [
+          ['syncLicenses', 'failed', undefined],
+          ['revokeLicenses', 'failed', 'expiredVppToken'],
+        ],
+      );
     });
   });
 
@@ -350,9 +379,9 @@ describe('IntuneGraphClient against a Graph-shaped server', () => {
       assert.equal(await client().getEBook('00000000-0000-0000-0000-000000000000'), undefined);
     });
 
-    it('sends the existing assignments back whole with the new one, each an iosVppEBookAssignment', async () => {
+    it('reads the assignments and sends them back whole with the new one on beta, filters and all, each an iosVppEBookAssignment', async () => {
       const existing = intune.load<object>('iosvppebookassignments-list-groups-constructed');
-      graph.answer('GET', `${BOOKS}/${BOOK_ID}/assignments`, {
+      graph.answer('GET', `${BETA_BOOKS}/${BOOK_ID}/assignments`, {
         status: 200,
         body: {
           ...existing,
@@ -364,13 +393,25 @@ describe('IntuneGraphClient against a Graph-shaped server', () => {
               target: { '@odata.type': 'microsoft.graph.groupAssignmentTarget', groupId: 'filtered-group', deviceAndAppManagementAssignmentFilterId: 'filter-1', deviceAndAppManagementAssignmentFilterType: 'include' },
               installIntent: 'available',
             },
+            {
+              '@odata.type': '#microsoft.graph.iosVppEBookAssignment',
+              id: 'e0000000-0000-0000-0000-00000000000e',
+              // Beta's defaults for no filter, and a property of a kind of target the bot does not know.
+              target: { '@odata.type': 'microsoft.graph.allDevicesAssignmentTarget', deviceAndAppManagementAssignmentFilterId: null, deviceAndAppManagementAssignmentFilterType: 'none', scope: { ring: 2 } },
+              installIntent: 'required',
+            },
           ],
         },
       });
-      graph.answer('POST', `${BOOKS}/${BOOK_ID}/assign`, { status: 204 });
+      graph.answer('POST', `${BETA_BOOKS}/${BOOK_ID}/assign`, { status: 204 });
       const api = client();
       const current = await api.listAssignments(BOOK_ID);
-      assert.equal(current.length, 3);
+      assert.equal(current.length, 4);
+      assert.deepEqual(
+        graph.requests.map((r) => r.path),
+        [`${BETA_BOOKS}/${BOOK_ID}/assignments`],
+        'read on beta: v1.0 targets have no filter',
+      );
       const added: EBookAssignment = { installIntent: 'required', target: { '@odata.type': GROUP_TARGET, groupId: 'new-group' } };
       await api.assign(BOOK_ID, [...current, added]);
 
@@ -385,8 +426,15 @@ describe('IntuneGraphClient against a Graph-shaped server', () => {
           target: { '@odata.type': GROUP_TARGET, groupId: 'filtered-group', deviceAndAppManagementAssignmentFilterId: 'filter-1', deviceAndAppManagementAssignmentFilterType: 'include' },
           installIntent: 'available',
         },
+        {
+          '@odata.type': '#microsoft.graph.iosVppEBookAssignment',
+          id: 'e0000000-0000-0000-0000-00000000000e',
+          target: { '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget', deviceAndAppManagementAssignmentFilterId: null, deviceAndAppManagementAssignmentFilterType: 'none', scope: { ring: 2 } },
+          installIntent: 'required',
+        },
         { '@odata.type': '#microsoft.graph.iosVppEBookAssignment', target: { '@odata.type': GROUP_TARGET, groupId: 'new-group' }, installIntent: 'required' },
       ]);
+      assert.equal(graph.requests[1]?.path, `${BETA_BOOKS}/${BOOK_ID}/assign`, 'sent on beta, like the list it came from');
       // The documented body's shape: one key, items with target and installIntent.
       const documented = intune.load<{ managedEBookAssignments: Array<Record<string, unknown>> }>('managedebook-assign-request-groups-constructed');
       for (const item of sent.managedEBookAssignments) {
@@ -450,10 +498,32 @@ describe('IntuneGraphClient against a Graph-shaped server', () => {
       assert.match(err.userMessage, /^Microsoft Graph is throttling my requests to Intune, so I could not list the VPP tokens\./);
     });
 
+    it("honours a Retry-After longer than a call waits in full: no early try, an error that says when (for the run to pause until then)", async () => {
+      graph.answer('GET', `${BETA_BOOKS}/${BOOK_ID}/assignments`, { status: 429, headers: { 'retry-after': '120' }, body: intune.load('throttled-429') }, { status: 200, body: { value: [] } });
+      const err = await client().listAssignments(BOOK_ID).catch((e: unknown) => e);
+      assert.ok(err instanceof IntuneRetryAfterError, String(err));
+      assert.deepEqual([err.kind, err.code, err.status], ['throttled', 'intune_throttled', 429]);
+      assert.equal(err.retryAfter, new Date(1_000_000 + 120_000).toISOString());
+      assert.deepEqual(slept, [], 'not tried again after 30 seconds');
+      assert.equal(graph.requests.length, 1);
+      assert.match(err.userMessage, /^Microsoft Graph is throttling my requests to Intune and asked me to wait until 00:18 UTC on 1970-01-01, so I could not read the book's assignments\./);
+
+      // A 503 whose Retry-After reaches past the call's deadline, after a first wait that was honoured in full.
+      graph.reset();
+      slept = [];
+      graph.answer('POST', `${BETA_BOOKS}/${BOOK_ID}/assign`, { status: 503, headers: { 'retry-after': '45' } }, { status: 503, headers: { 'retry-after': '3600' } });
+      const later = await client({ retry: { maxRetryAfterMs: 50_000 } }).assign(BOOK_ID, []).catch((e: unknown) => e);
+      assert.deepEqual(slept, [45_000], 'the first Retry-After (below the cap) waited in full, not shortened');
+      assert.ok(later instanceof IntuneRetryAfterError);
+      assert.deepEqual([later.kind, later.code], ['unavailable', 'intune_unavailable']);
+      assert.equal(later.retryAfter, new Date(1_000_000 + 45_000 + 3_600_000).toISOString());
+      assert.equal(graph.requests.length, 2);
+    });
+
     it('names the least application permission each call documents on a 403', async () => {
       const denied: Answer = { status: 403, headers: { 'request-id': 'r-403' }, body: { error: { code: 'Forbidden', message: 'Application is not authorized to perform this operation.' } } };
       for (const method of ['GET', 'POST', 'PATCH', 'DELETE']) {
-        for (const route of [TOKENS, `${TOKENS}/${TOKEN_ID}`, `${TOKENS}/${TOKEN_ID}/syncLicenses`, BOOKS, `${BOOKS}/${BOOK_ID}`, `${BOOKS}/${BOOK_ID}/assign`, `${BOOKS}/${BOOK_ID}/assignments`]) graph.answer(method, route, denied);
+        for (const route of [TOKENS, `${TOKENS}/${TOKEN_ID}`, `${TOKENS}/${TOKEN_ID}/syncLicenses`, BOOKS, `${BOOKS}/${BOOK_ID}`, `${BETA_BOOKS}/${BOOK_ID}/assign`, `${BETA_BOOKS}/${BOOK_ID}/assignments`]) graph.answer(method, route, denied);
       }
       const api = client();
       const token = vppToken().secret;
@@ -503,7 +573,7 @@ describe('IntuneGraphClient against a Graph-shaped server', () => {
     });
 
     it('throws IntuneNotFoundError for a 404 that is no get', async () => {
-      graph.answer('GET', `${BOOKS}/${BOOK_ID}/assignments`, { status: 404, body: { error: { code: 'ResourceNotFound', message: 'gone' } } });
+      graph.answer('GET', `${BETA_BOOKS}/${BOOK_ID}/assignments`, { status: 404, body: { error: { code: 'ResourceNotFound', message: 'gone' } } });
       const err = await client().listAssignments(BOOK_ID).catch((e: unknown) => e);
       assert.ok(err instanceof IntuneNotFoundError);
       assert.equal(err.userMessage, `The book ${BOOK_ID} was not found in Intune. It may have been deleted there; nothing was changed.`);

@@ -24,6 +24,14 @@ class SyncingIntune implements IntuneApi {
   /** Never finishes: the token stays inProgress. */
   stuck = false;
   failBooks: Error | undefined;
+  /** Tokens whose sync with Apple does not finish while they are here. */
+  readonly held = new Set<string>();
+  /** Called when Intune finishes a token's sync, before the status read that reports it. */
+  onCompleted: ((id: string) => void) | undefined;
+  /** syncLicenses answers only once this settles. */
+  syncGate: Promise<void> | undefined;
+  /** Every read of the books waits for this before its first page. */
+  booksGate: Promise<void> | undefined;
   readonly calls: string[] = [];
   readonly #pending = new Map<string, number>();
 
@@ -68,12 +76,13 @@ class SyncingIntune implements IntuneApi {
     const token = this.tokens.get(id);
     if (!token) return Promise.resolve(undefined);
     const left = this.#pending.get(id);
-    if (left !== undefined && !this.stuck) {
+    if (left !== undefined && !this.stuck && !this.held.has(id)) {
       if (left <= 1) {
         this.#pending.delete(id);
         token.lastSyncStatus = this.nextSync.status;
         if (this.nextSync.state) token.state = this.nextSync.state;
         token.lastSyncDateTime = new Date().toISOString();
+        this.onCompleted?.(id);
       } else {
         this.#pending.set(id, left - 1);
       }
@@ -81,19 +90,23 @@ class SyncingIntune implements IntuneApi {
     return Promise.resolve({ ...token });
   }
 
-  syncLicenses(id: string): Promise<IntuneVppToken> {
+  async syncLicenses(id: string): Promise<IntuneVppToken> {
     this.calls.push(`SYNC ${id}`);
+    if (this.syncGate) await this.syncGate;
     const token = this.tokens.get(id);
-    if (!token) return Promise.reject(new IntuneNotFoundError('The VPP token'));
+    if (!token) throw new IntuneNotFoundError('The VPP token');
     token.lastSyncStatus = 'inProgress';
     this.#pending.set(id, this.pollsToFinish);
-    return Promise.resolve({ ...token });
+    return { ...token };
   }
 
+  /** A read sees the books as they are when it begins. */
   async *eBookPages(): AsyncGenerator<IntuneEBook[], void, undefined> {
     this.calls.push('BOOKS');
     if (this.failBooks) throw this.failBooks;
-    for (let i = 0; i < this.books.length; i += this.pageSize) yield this.books.slice(i, i + this.pageSize).map((b) => ({ ...b }));
+    const books = this.books.map((b) => ({ ...b }));
+    if (this.booksGate) await this.booksGate;
+    for (let i = 0; i < books.length; i += this.pageSize) yield books.slice(i, i + this.pageSize);
   }
 
   createVppToken(): Promise<IntuneVppToken> {
@@ -124,6 +137,19 @@ class SyncingIntune implements IntuneApi {
   userStateSummaries(): Promise<never[]> {
     return Promise.reject(new Error('not used by the sync'));
   }
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+/** Waits (in real time, a few ms at a time) until `condition` holds, for at most 10 s. */
+async function until(condition: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition() && Date.now() < deadline) await new Promise<void>((resolve) => setTimeout(resolve, 5));
+  assert.ok(condition(), `still waiting until ${what}`);
 }
 
 /** A token record as an Intune-mode upload leaves it: Intune's id, a fingerprint, no token. */
@@ -370,6 +396,70 @@ describe('IntuneSyncEngine (in-memory Intune, embedded Cosmos)', function () {
     }).syncToken(TEST_TENANT, record.id, { trigger: 'scheduled', signal: abort.signal });
     assert.equal(outcome.status, 'failed');
     assert.equal(outcome.error?.code, 'lease_lost');
+  });
+
+  it('syncs of several tokens that finish with Intune together share one read of the catalogue, each keeping its own books', async () => {
+    const tokens = [intune.addToken(), intune.addToken(), intune.addToken()];
+    const records = await Promise.all(tokens.map((t) => storeIntuneToken(env, t)));
+    tokens.forEach((t, i) => {
+      for (let b = 0; b <= i; b++) intune.addBook(t.id, { adamId: String(1_600_000_000 + i * 10 + b) });
+    });
+    // As the scheduled round starts them: every sync is under way with Intune before any is done.
+    const allAsked = deferred();
+    intune.syncGate = allAsked.promise;
+    const sync = engine();
+    const running = records.map((r) => sync.syncToken(TEST_TENANT, r.id, { trigger: 'scheduled' }));
+    await until(() => intune.calls.filter((c) => c.startsWith('SYNC')).length === 3, 'the three syncs have asked Intune');
+    allAsked.resolve();
+
+    const outcomes = await Promise.all(running);
+    assert.deepEqual(
+      outcomes.map((o) => [o.status, o.books, o.changes.booksAdded]),
+      [
+        ['completed', 1, 1],
+        ['completed', 2, 2],
+        ['completed', 3, 3],
+      ],
+    );
+    assert.equal(intune.calls.filter((c) => c === 'BOOKS').length, 1, 'one read of the catalogue for the three');
+    assert.deepEqual((await env.store.books.listByToken(records[1]!.id)).map((b) => b.adamId).sort(), ['1600000010', '1600000011']);
+  });
+
+  it('never gives a token books from a read that began before Intune had finished its sync, even a read still under way', async () => {
+    const first = intune.addToken();
+    const second = intune.addToken();
+    const [a, b] = await Promise.all([storeIntuneToken(env, first), storeIntuneToken(env, second)]);
+    intune.addBook(first.id, { adamId: '1700000001' });
+    const bought = intune.addBook(second.id, { adamId: '1700000002', totalLicenseCount: 5 });
+    // Intune's sync of the second token brings Apple's news: more licenses and another book.
+    let readsBeforeSecondDone = -1;
+    intune.onCompleted = (id) => {
+      if (id !== second.id) return;
+      readsBeforeSecondDone = intune.calls.filter((c) => c === 'BOOKS').length;
+      bought.totalLicenseCount = 25;
+      intune.addBook(second.id, { adamId: '1700000003' });
+    };
+    intune.held.add(second.id);
+    const firstReadUnderWay = deferred();
+    intune.booksGate = firstReadUnderWay.promise;
+    // Nothing gathered: the first token's read starts while the second is still syncing with Intune.
+    const sync = engine({ catalogueGatherMs: 0, pollTimeoutMs: 3_600_000, sleep: () => new Promise<void>((resolve) => setImmediate(resolve)) });
+    const running = [a, b].map((r) => sync.syncToken(TEST_TENANT, r.id, { trigger: 'scheduled' }));
+    await until(() => intune.calls.includes('BOOKS'), "the first token's read has begun");
+    intune.held.delete(second.id);
+    await until(() => readsBeforeSecondDone >= 0, "Intune has finished the second token's sync");
+    await new Promise<void>((resolve) => setTimeout(resolve, 50));
+    intune.booksGate = undefined;
+    firstReadUnderWay.resolve();
+
+    const [one, two] = await Promise.all(running);
+    assert.equal(readsBeforeSecondDone, 1, "the first read began before Intune finished the second token's sync");
+    assert.equal(one?.status, 'completed', one?.error?.message);
+    assert.equal(one?.books, 1);
+    assert.equal(two?.status, 'completed', two?.error?.message);
+    assert.equal(two?.books, 2, 'the book the sync brought is there');
+    assert.equal(intune.calls.filter((c) => c === 'BOOKS').length, 2);
+    assert.equal((await env.store.books.get(b.id, '1700000002', 'STDQ'))?.totalLicenseCount, 25, 'the counts as Intune has them after its sync');
   });
 
   it('skips a token Intune does not have (uploaded while the bot held tokens itself), saying how to hand it over', async () => {

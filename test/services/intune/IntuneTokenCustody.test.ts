@@ -5,7 +5,7 @@ import { parseVppTokenFile, tokenFingerprint } from '../../../services/apple/Vpp
 import { appleClientProvider } from '../../../services/assignments/ports';
 import type { AdminActor } from '../../../services/auth/AdminPolicy';
 import { UserFacing } from '../../../services/errors';
-import { IntuneNotFoundError } from '../../../services/intune/IntuneError';
+import { IntuneNotFoundError, IntuneUnavailableError, namingTheBook, namingTheToken } from '../../../services/intune/IntuneError';
 import type { IntuneApi, IntuneEBook, IntuneVppToken, VppTokenWrite, IntuneAccountType } from '../../../services/intune/IntuneApi';
 import { IntuneTokenCustody } from '../../../services/intune/IntuneTokenCustody';
 import { IntuneTokenMirror } from '../../../services/intune/IntuneTokenMirror';
@@ -35,11 +35,13 @@ class TokenHoldingIntune implements IntuneApi {
   readonly deleted: string[] = [];
   /** Runs after Intune has the token and before the create answers (a mirror pass racing the upload). */
   beforeCreateAnswers: (() => Promise<void>) | undefined;
+  /** Graph's v1.0 and older beta answers carry no locationName: only the organisation says where a token is. */
+  withoutLocationNames = false;
 
   constructor(private readonly apple: AppleClientFactory) {}
 
   listVppTokens(): Promise<IntuneVppToken[]> {
-    return Promise.resolve([...this.tokens.values()].map(({ file: _file, ...t }) => t));
+    return Promise.resolve([...this.tokens.values()].map(({ file: _file, ...t }) => (this.withoutLocationNames ? { ...t, locationName: undefined } : t)));
   }
 
   getVppToken(id: string): Promise<IntuneVppToken | undefined> {
@@ -223,12 +225,108 @@ describe('IntuneTokenCustody (Intune mode token lifecycle: sandbox + embedded Co
     assert.equal(intune.writes.length, 2, 'the refused renewal did not reach Intune');
   });
 
-  it('refuses to renew a token another MDM took from Intune, saying how to give it back', async () => {
+  it('refuses a renewal that would take a token back from another MDM without consent, pointing to renew, not remove', async () => {
     const { org, file } = organisation('Proseware High');
     const token = await tokens.saveUpload(admin, await tokens.inspectUpload(TEST_TENANT, file), { appleId: 'a@proseware.example', accountType: 'education', takeOver: false });
     org.mdmInfo = { id: 'contoso-mdm', name: 'Contoso MDM' };
-    await rejectsWith(tokens.renew(admin, token.id, env.sandbox.state.mintToken(org)), 'renew_other_mdm', /Contoso MDM now manages this token, not Intune.+\*\*remove /);
+    await rejectsWith(tokens.renew(admin, token.id, env.sandbox.state.mintToken(org)), 'renew_other_mdm', /^Apple says Contoso MDM now manages "Proseware High – Main Campus", not Intune\. Nothing was renewed\. Type \*\*renew Proseware High – Main Campus\*\*/);
+    await assert.rejects(tokens.renew(admin, token.id, env.sandbox.state.mintToken(org)), (err: unknown) => err instanceof UserFacing && !/\*\*remove/.test(err.userMessage));
     assert.equal(intune.writes.filter((w) => w.op === 'update').length, 0);
+  });
+
+  it('takes a token back from another MDM on renewal only with the explicit Take control (PATCH with the claim)', async () => {
+    const { org, file } = organisation('Lamna Academy');
+    const token = await tokens.saveUpload(admin, await tokens.inspectUpload(TEST_TENANT, file), { appleId: 'a@lamna.example', accountType: 'education', takeOver: false });
+    org.mdmInfo = { id: 'contoso-mdm', name: 'Contoso MDM' };
+    const newer = env.sandbox.state.mintToken(org, { expiresAt: new Date('2032-03-31T00:00:00Z') });
+
+    const pending = await tokens.inspectRenewal(admin, token.id, newer);
+    assert.equal(pending.otherMdmName, 'Contoso MDM');
+    assert.equal(pending.otherMdmIsThisBot, undefined);
+    assert.equal(pending.expirationDateTime, '2032-03-31T00:00:00.000Z');
+    assert.ok(!JSON.stringify(pending).includes(newer), 'the file waits encrypted');
+    assert.equal(holderOf(org), 'Contoso MDM', 'inspecting took the token from nobody');
+    await rejectsWith(tokens.saveRenewal(admin, pending, { takeOver: false }), 'takeover_declined', /stays with Contoso MDM/);
+    assert.equal(intune.writes.filter((w) => w.op === 'update').length, 0, 'declined: Intune was not asked');
+
+    const renewed = await tokens.saveRenewal(admin, pending, { takeOver: true });
+    assert.deepEqual(intune.writes.filter((w) => w.op === 'update').map((w) => [w.id, w.token, w.claim]), [[token.intuneTokenId, newer, true]]);
+    assert.equal(renewed.state, 'valid');
+    assert.equal(renewed.expirationDateTime, '2032-03-31T00:00:00.000Z');
+    assert.equal(renewed.fingerprint, tokenFingerprint(newer));
+    assert.equal(holderOf(org), 'Microsoft Intune');
+    const audit = await env.store.audit.listForTarget(TEST_TENANT, 'token', token.id);
+    assert.ok(audit.some((a) => a.action === 'token.renew' && a.details?.tookOver === true));
+  });
+
+  it('renews without asking when Intune still manages the token, and refuses an MDM that took it after the admin agreed to another', async () => {
+    const { org, file } = organisation('Trey Research');
+    const token = await tokens.saveUpload(admin, await tokens.inspectUpload(TEST_TENANT, file), { appleId: 'a@trey.example', accountType: 'business', takeOver: false });
+    const plain = await tokens.inspectRenewal(admin, token.id, env.sandbox.state.mintToken(org));
+    assert.equal(plain.otherMdmName, undefined);
+    await tokens.saveRenewal(admin, plain, { takeOver: false });
+    assert.deepEqual(intune.writes.filter((w) => w.op === 'update').map((w) => w.claim), [undefined], 'no claim when nobody else holds it');
+
+    org.mdmInfo = { id: 'contoso-mdm', name: 'Contoso MDM' };
+    const pending = await tokens.inspectRenewal(admin, token.id, env.sandbox.state.mintToken(org));
+    org.mdmInfo = { id: 'fabrikam-mdm', name: 'Fabrikam MDM' };
+    await rejectsWith(tokens.saveRenewal(admin, pending, { takeOver: true }), 'renew_other_mdm', /Apple now says Fabrikam MDM manages "Trey Research – Main Campus", which you did not agree to take it from\. Nothing was renewed/);
+    assert.equal(intune.writes.filter((w) => w.op === 'update').length, 1);
+  });
+
+  it('hands a token this bot held in Apple mode to Intune on renewal, keeping its record, with no second record from a mirror pass', async () => {
+    const { org, file } = organisation('Alpine Ski House');
+    const apple = new TokenService({ store: env.store, cipher: env.cipher, apple: env.apple, mdm: TEST_MDM });
+    const held = await apple.saveUpload(admin, await apple.inspectUpload(TEST_TENANT, file), { appleId: 'a@alpine.example', accountType: 'business', takeOver: false });
+    assert.equal(holderOf(org), TEST_MDM.name);
+    assert.equal(tokens.removalDeletesInIntune(held), false, 'Intune does not have it: removing it deletes nothing there');
+
+    const pending = await tokens.inspectRenewal(admin, held.id, env.sandbox.state.mintToken(org));
+    assert.equal(pending.otherMdmName, TEST_MDM.name);
+    assert.equal(pending.otherMdmIsThisBot, true);
+    await rejectsWith(tokens.saveRenewal(admin, pending, { takeOver: false }), 'takeover_declined', /stays with me\.$/);
+    const mirror = new IntuneTokenMirror({ store: env.store, intune, tenantId: TEST_TENANT });
+    intune.beforeCreateAnswers = async () => {
+      assert.equal((await mirror.run()).added.length, 1);
+    };
+    const renewed = await tokens.saveRenewal(admin, pending, { takeOver: true });
+
+    const [inIntune] = [...intune.tokens.values()];
+    assert.ok(inIntune);
+    assert.deepEqual(intune.writes.map((w) => [w.op, w.appleId, w.accountType, w.displayName, w.claim]), [['create', 'a@alpine.example', 'business', 'Alpine Ski House – Main Campus', true]]);
+    assert.equal(renewed.id, held.id, 'the record keeps its id (its books and history are under it)');
+    assert.equal(renewed.intuneTokenId, inIntune.id);
+    assert.equal(renewed.encryptedToken, undefined, 'the bot keeps no copy once Intune holds it');
+    assert.equal(holderOf(org), 'Microsoft Intune');
+    assert.deepEqual((await env.store.tokens.listByTenant(TEST_TENANT)).map((t) => t.id), [held.id], "the mirror's record for the same token is gone");
+    assert.equal(tokens.removalDeletesInIntune(renewed), true);
+  });
+
+  it('names the token, not Intune\'s id, when Intune no longer has it on renewal', async () => {
+    const { org, file } = organisation('Wingtip Toys');
+    const token = await tokens.saveUpload(admin, await tokens.inspectUpload(TEST_TENANT, file), { appleId: 'a@wingtip.example', accountType: 'business', takeOver: false });
+    intune.tokens.delete(token.intuneTokenId ?? '');
+    await rejectsWith(tokens.renew(admin, token.id, env.sandbox.state.mintToken(org)), 'intune_not_found', /^The VPP token "Wingtip Toys – Main Campus" was not found in Intune\./);
+  });
+
+  it('does not take a second location of the same organisation for a duplicate when Intune gives no location names', async () => {
+    intune.withoutLocationNames = true;
+    const first = env.sandbox.state.addOrganisation({ orgName: 'Coho Vineyard', locationName: 'Coho Vineyard – North' });
+    const second = env.sandbox.state.addOrganisation({ orgName: 'Coho Vineyard', locationName: 'Coho Vineyard – South' });
+    await tokens.saveUpload(admin, await tokens.inspectUpload(TEST_TENANT, env.sandbox.state.mintToken(first)), { appleId: 'a@coho.example', accountType: 'business', takeOver: false });
+    const pending = await tokens.inspectUpload(TEST_TENANT, env.sandbox.state.mintToken(second));
+    assert.equal(pending.locationName, 'Coho Vineyard – South');
+    await tokens.saveUpload(admin, pending, { appleId: 'a@coho.example', accountType: 'business', takeOver: false });
+    assert.equal(intune.tokens.size, 2);
+  });
+
+  it('still refuses the same location by the name Intune gives, even for another organisation name', async () => {
+    const { file } = organisation('Relecloud');
+    await tokens.saveUpload(admin, await tokens.inspectUpload(TEST_TENANT, file), { appleId: 'a@relecloud.example', accountType: 'business', takeOver: false });
+    // Intune renamed the organisation; the location is the same.
+    for (const held of intune.tokens.values()) held.organizationName = 'Relecloud Ltd';
+    await env.store.tokens.delete(TEST_TENANT, [...intune.tokens.keys()][0] ?? '');
+    await rejectsWith(tokens.inspectUpload(TEST_TENANT, file), 'duplicate_in_intune', /^Intune already has a token for the Apple location "Relecloud – Main Campus"/);
   });
 
   it('removes the token from Intune first, and removes a record whose token is already gone from Intune', async () => {
@@ -300,5 +398,23 @@ describe('IntuneTokenCustody (Intune mode token lifecycle: sandbox + embedded Co
     const report = await new TokenReencryptionSweep({ tokens: env.store.tokens, cipher: env.cipher, logger: silentLogger() }).run();
     assert.deepEqual(report.unreadable, []);
     assert.equal(report.complete, true);
+  });
+});
+
+describe("Intune's 404s named in the admin's words", () => {
+  it("names a book by its title and a token by its name instead of Intune's id, keeping the log detail; other errors pass as they are", async () => {
+    const graph404 = new IntuneNotFoundError('The book 5d1e0f3a-0000-4000-8000-000000000001', { graphCode: 'ResourceNotFound', requestId: 'req-1', detail: 'HTTP 404 GET managedEBooks/5d1e…' });
+    await assert.rejects(namingTheBook(Promise.reject(graph404), { title: 'Emma *annotated*' }), (err: unknown) => {
+      assert.ok(err instanceof IntuneNotFoundError);
+      assert.equal(err.userMessage, 'The book "Emma \\*annotated\\*" was not found in Intune. It may have been deleted there; nothing was changed.');
+      assert.equal(err.code, 'intune_not_found');
+      assert.equal(err.requestId, 'req-1');
+      assert.match(err.message, /HTTP 404 GET managedEBooks/);
+      return true;
+    });
+    await assert.rejects(namingTheToken(Promise.reject(new IntuneNotFoundError('The VPP token 7f')), { displayName: 'Northwind' }), /The VPP token "Northwind" was not found in Intune/);
+    const busy = new IntuneUnavailableError('read the book');
+    await assert.rejects(namingTheBook(Promise.reject(busy), { title: 'Emma' }), (err: unknown) => err === busy);
+    assert.equal(await namingTheBook(Promise.resolve(3), { title: 'Emma' }), 3);
   });
 });

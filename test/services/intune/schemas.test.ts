@@ -72,6 +72,7 @@ describe('Intune schemas read every documented Graph answer', () => {
       countryOrRegion: 'Country Or Region value',
       displayName: undefined,
       locationName: undefined,
+      tokenActionResults: undefined,
     });
   });
 
@@ -93,6 +94,61 @@ describe('Intune schemas read every documented Graph answer', () => {
     assert.equal(read.state, 'unknown');
     assert.equal(read.lastSyncStatus, 'none');
     assert.equal(read.lastSyncDateTime, undefined, "Intune's 0001-01-01 means never");
+  });
+
+  it("reads beta's tokenActionResults: each action's state and times, and the failure reason a derived type carries", () => {
+    const [listed] = collectionSchema(vppTokenSchema).parse(intune.load('vpptokens-list-response-beta')).value;
+    assert.deepEqual(listed?.tokenActionResults, [
+      { actionName: 'Action Name value', actionState: 'pending', startDateTime: '2017-01-01T07:58:46.715Z', lastUpdatedDateTime: '2017-01-01T08:00:56.832Z' },
+    ]);
+
+    // The resource pages' JSON representations: a base vppTokenActionResult for a failed sync, and the derived
+    // vppTokenRevokeLicensesActionResult with its license counts and actionFailureReason.
+    const body = intune.load<{ value: Json[] }>('vpptokens-list-response-beta');
+    const failed = vppTokenSchema.parse({
+      ...body.value[0],
+      lastSyncStatus: 'failed',
+      tokenActionResults: [
+        { '@odata.type': 'microsoft.graph.vppTokenActionResult', actionName: 'syncLicenses', actionState: 'failed', startDateTime: '2026-03-02T06:00:00Z', lastUpdatedDateTime: '2026-03-02T06:00:04Z' },
+        {
+          '@odata.type': '#microsoft.graph.vppTokenRevokeLicensesActionResult',
+          actionName: 'revokeLicenses',
+          actionState: 'failed',
+          startDateTime: '2026-03-02T06:01:00Z',
+          lastUpdatedDateTime: '2026-03-02T06:01:02Z',
+          totalLicensesCount: 12,
+          failedLicensesCount: 12,
+          actionFailureReason: 'expiredApplePushNotificationCertificate',
+        },
+      ],
+    });
+    assert.deepEqual(failed.tokenActionResults, [
+      { actionName: 'syncLicenses', actionState: 'failed', startDateTime: '2026-03-02T06:00:00.000Z', lastUpdatedDateTime: '2026-03-02T06:00:04.000Z' },
+      {
+        actionName: 'revokeLicenses',
+        actionState: 'failed',
+        startDateTime: '2026-03-02T06:01:00.000Z',
+        lastUpdatedDateTime: '2026-03-02T06:01:02.000Z',
+        actionFailureReason: 'expiredApplePushNotificationCertificate',
+        totalLicensesCount: 12,
+        failedLicensesCount: 12,
+      },
+    ]);
+  });
+
+  it('reads action results leniently: a value added later says nothing, a result it cannot read is left out, the token stays', () => {
+    const body = intune.load<{ value: Json[] }>('vpptokens-list-response-beta');
+    const read = vppTokenSchema.parse({
+      ...body.value[0],
+      tokenActionResults: [
+        { actionName: 'syncLicenses', actionState: 'someStateAddedLater', actionFailureReason: 'someReasonAddedLater', lastUpdatedDateTime: '2026-03-02T06:00:04Z' },
+        { actionName: 'syncLicenses', actionState: 'failed', lastUpdatedDateTime: 'yesterday' },
+        'not a result',
+      ],
+    });
+    assert.deepEqual(read.tokenActionResults, [{ actionName: 'syncLicenses', actionState: 'none', lastUpdatedDateTime: '2026-03-02T06:00:04.000Z' }]);
+    assert.equal(vppTokenSchema.parse({ ...body.value[0], tokenActionResults: null }).tokenActionResults, undefined);
+    assert.equal(vppTokenSchema.parse({ ...body.value[0], tokenActionResults: 'garbage' }).id, '9ceb2f92-2f92-9ceb-922f-eb9c922feb9c');
   });
 
   it('refuses a vppToken without its id, account type or expiry', () => {
@@ -154,6 +210,21 @@ describe('Intune schemas read every documented Graph answer', () => {
     });
     assert.deepEqual(filtered.target, { '@odata.type': GROUP_TARGET, groupId: 'g', deviceAndAppManagementAssignmentFilterId: 'f', deviceAndAppManagementAssignmentFilterType: 'include' });
     assert.equal(eBookAssignmentSchema.safeParse({ installIntent: 'someday', target: { '@odata.type': GROUP_TARGET } }).success, false);
+  });
+
+  it("keeps a beta target's filter defaults and unknown properties exactly as read, so `assign` sends them back unchanged", () => {
+    const target = {
+      '@odata.type': 'microsoft.graph.allDevicesAssignmentTarget',
+      deviceAndAppManagementAssignmentFilterId: null,
+      deviceAndAppManagementAssignmentFilterType: 'none',
+      futureProperty: { nested: [1, 'two'] },
+    };
+    const read = eBookAssignmentSchema.parse({ id: 'a1', installIntent: 'required', target });
+    assert.deepEqual(read, { id: 'a1', installIntent: 'required', target: { ...target, '@odata.type': '#microsoft.graph.allDevicesAssignmentTarget' } });
+    // A filter type Graph adds later is kept as written, not refused or changed.
+    const later = eBookAssignmentSchema.parse({ installIntent: 'available', target: { '@odata.type': GROUP_TARGET, groupId: 'g', deviceAndAppManagementAssignmentFilterId: 'f', deviceAndAppManagementAssignmentFilterType: 'includeDevices' } });
+    assert.equal(later.target.deviceAndAppManagementAssignmentFilterType, 'includeDevices');
+    assert.equal(eBookAssignmentSchema.safeParse({ installIntent: 'required', target: { '@odata.type': GROUP_TARGET, deviceAndAppManagementAssignmentFilterId: 42 } }).success, false, 'a filter id is a string');
   });
 
   it('reads the install summary (wrapped as documented), device states and user summaries', () => {

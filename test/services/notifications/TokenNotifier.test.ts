@@ -69,6 +69,68 @@ describe('token notices', function () {
     });
   });
 
+  describe('Intune mode (a record of a token Intune holds): the same notices, in Intune\'s words', () => {
+    const intuneToken = (overrides: Partial<VppToken> = {}): VppToken => {
+      const { encryptedToken: _held, ...token } = tokenAt();
+      return { ...token, intuneTokenId: '9ceb2f92-2f92-9ceb-922f-eb9c922feb9c', ...overrides };
+    };
+    const cardOf = (notice: { message: { card?: unknown } } | undefined): string => JSON.stringify(notice?.message.card ?? {});
+    const failed = (overrides: Partial<VppToken>) =>
+      intuneToken({ lastSyncStatus: 'failed', consecutiveSyncFailures: 1, lastError: { code: 'intune_sync_failed', message: 'Intune could not sync "Northwind" with Apple: Intune reports the token as invalid (revoked or replaced at Apple). Download the newest token from Apple and renew it.', occurredDateTime: '2030-06-01T00:00:00.000Z' }, ...overrides });
+
+    it('expiry: Intune can no longer sync it, and it is renewed in Intune or here', () => {
+      const [expiring] = planTokenNotices(intuneToken(), daysBefore(5), noticeMessages);
+      assert.equal(expiring?.key.threshold, '7d');
+      assert.equal(expiring?.message.text, 'The VPP token "Northwind" expires in 5 days (1 Mar 2031). After that Intune can no longer sync it with Apple or license its books to anyone new.');
+      assert.match(cardOf(expiring), /renew it in Intune \(upload the file to the token in the Intune admin center \(Tenant administration › Connectors and tokens › Apple VPP tokens\)\) or here: type \*\*renew\*\*/);
+      const [expired] = planTokenNotices(intuneToken(), daysBefore(-1), noticeMessages);
+      assert.match(expired?.message.text ?? '', /expired on .+\. Intune can no longer sync it with Apple or license its books to anyone new; licenses already assigned stay with their users\.$/);
+      assert.match(cardOf(expired), /renew it in Intune/);
+    });
+
+    it("a failed sync: Intune's reason, and never Apple's words", () => {
+      const [notice] = planTokenNotices(failed({ state: 'invalid' }), daysBefore(100), noticeMessages);
+      assert.equal(notice?.key.kind, 'syncFailed');
+      assert.match(notice?.message.text ?? '', /^The sync of "Northwind" through Intune failed\. Intune could not sync "Northwind" with Apple: Intune reports the token as invalid/);
+      const escalated = planTokenNotices(failed({ state: 'valid', consecutiveSyncFailures: 3 }), daysBefore(100), noticeMessages)[0];
+      assert.match(escalated?.message.text ?? '', /^The last 3 syncs of "Northwind" through Intune failed in a row, .+ The last error: Intune could not sync/);
+      assert.doesNotMatch(`${escalated?.message.text} ${cardOf(escalated)}`, /Apple's reason|Apple gave/);
+      assert.match(cardOf(escalated), /I ask Intune again at the next scheduled sync/);
+    });
+
+    it("a takeover Intune reports: one notice, Intune's words, no failure notice besides", () => {
+      const notices = planTokenNotices(failed({ state: 'assignedToExternalMDM' }), daysBefore(100), noticeMessages);
+      assert.deepEqual(notices.map((n) => `${n.key.kind}:${n.key.threshold}`), ['externalMdm:takeover']);
+      assert.equal(notices[0]?.message.text, 'Intune reports that another MDM now manages the VPP token "Northwind", so Intune can no longer license its books, and I stopped syncing it.');
+      assert.doesNotMatch(cardOf(notices[0]), /Apple says/);
+      assert.match(cardOf(notices[0]), /give it back to Intune: download its newest token .+ and type \*\*renew Northwind\*\*/);
+    });
+
+    it('a duplicate location: a notice of its own, once per occurrence, and no failure notice besides', () => {
+      const found = planTokenNotices(intuneToken({ state: 'duplicateLocation' }), daysBefore(100), noticeMessages);
+      assert.deepEqual(found.map((n) => `${n.key.kind}:${n.key.threshold}`), ['duplicateLocation:duplicateLocation']);
+      assert.equal(found[0]?.message.text, 'Intune reports that the VPP token "Northwind" is for an Apple location ("Main") another of its tokens already covers, so it is not synced.');
+      assert.match(cardOf(found[0]), /Two tokens for one Apple location/);
+      const afterFailure = planTokenNotices(failed({ state: 'duplicateLocation' }), daysBefore(100), noticeMessages);
+      assert.deepEqual(afterFailure.map((n) => `${n.key.kind}:${n.key.threshold}`), ['duplicateLocation:duplicateLocation']);
+      assert.notEqual(afterFailure[0]?.key.occurrenceKey, found[0]?.key.occurrenceKey, 'a later occurrence is told again');
+    });
+
+    it('books running low: Intune cannot license new group members once none are left', () => {
+      const message = noticeMessages.lowLicenses(intuneToken(), [{ adamId: '1', title: 'Emma', available: 2, total: 20 }]);
+      assert.equal(message.text, 'A book is running low on licenses under "Northwind": Emma: 2 of 20 left.');
+      assert.match(JSON.stringify(message.card), /Intune cannot license new members of the groups a book is assigned to/);
+    });
+
+    it("leaves Apple mode's words as they were", () => {
+      const [expiring] = planTokenNotices(tokenAt(), daysBefore(5), noticeMessages);
+      assert.equal(expiring?.message.text, 'The VPP token "Northwind" expires in 5 days (1 Mar 2031). After that I can no longer sync or assign its books.');
+      assert.doesNotMatch(cardOf(expiring), /Intune/);
+      const apple = noticeMessages.lowLicenses(tokenAt(), [{ adamId: '1', title: 'Emma', available: 2, total: 20 }]);
+      assert.doesNotMatch(JSON.stringify(apple.card), /Intune/);
+    });
+  });
+
   describe('TokenNotifier (embedded Cosmos, fake clock)', () => {
     const env = new TestEnvironment();
     before(() => env.start());
