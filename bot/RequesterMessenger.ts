@@ -20,9 +20,11 @@ const INTENT = { required: 'Required', available: 'Available' } as const;
 function intuneFinishedText(bookTitle: string, outcome: AssignmentOutcome): string {
   const groups = outcome.groups.map((g) => escapeMarkdown(g.groupName)).join(', ');
   const members = formatCount(outcome.totals.licensed);
-  return outcome.installIntent === 'available'
+  // Delivered with a warning (something else on the book's list was not as expected): the admin reads it here too.
+  const warning = outcome.error ? ` ⚠️ ${outcome.error}` : '';
+  return (outcome.installIntent === 'available'
     ? `Finished assigning "${bookTitle}" in Intune as Available to ${groups}: its ${members} members can install it from Company Portal, and Intune licenses each one who does. Type **status ${bookTitle}** to see who installed it.`
-    : `Finished assigning "${bookTitle}" in Intune as Required to ${groups}: Intune licenses its ${members} members and installs the book on their managed iPads and iPhones by itself. Type **status ${bookTitle}** to follow the installs.`;
+    : `Finished assigning "${bookTitle}" in Intune as Required to ${groups}: Intune licenses its ${members} members and installs the book on their managed iPads and iPhones by itself. Type **status ${bookTitle}** to follow the installs.`) + warning;
 }
 
 /**

@@ -78,9 +78,11 @@ export function reconcileSummary(results: readonly RunReconciliation[]): string 
       lines.push(`- "${escapeMarkdown(r.bookTitle)}": not checked now. ${r.reason ?? ''}`.trim());
       continue;
     }
+    // Intune mode: a refused top-up took the groups off the book in Intune; that is the news, whatever else changed.
+    if (r.reason) lines.push(`- "${escapeMarkdown(r.bookTitle)}": ${r.reason}`);
     const changed = r.groups.filter((g) => g.joined > 0 || g.left > 0 || g.waiting > 0 || g.licensing > 0);
     if (changed.length === 0) {
-      quiet++;
+      if (!r.reason) quiet++;
       continue;
     }
     for (const g of changed) {
