@@ -13,6 +13,13 @@ export const TEST_TENANT = '00000000-0000-0000-0000-0000000000001';
 export const TEST_MDM = { id: 'vpp-books-bot:test', name: 'VPP Books bot (test)' };
 
 /**
+ * The Apple client's pace in the service tests. The sandbox limits no rate unless a test asks it to
+ * (`enforceRateLimit`), and the throttle has its own specs (tokenThrottle, apple/faults): at Apple's 15
+ * requests a second, ~74 ms apart, these specs would spend much of their time waiting their turn.
+ */
+export const SANDBOX_RATE_LIMIT = { maxRequestsPerSecond: 1_000 };
+
+/**
  * The real parts a service test needs: the Cosmos-protocol server with the real client, the Apple
  * sandbox over HTTP, and the services wired as in production. One per test file; `stop()` in after().
  */
@@ -30,7 +37,7 @@ export class TestEnvironment {
     this.sandbox = await startAppleSandbox({ port: 0, eventDelayMs: 0 });
     const client = this.cosmos.client();
     this.store = await createStore(await openDatabase(client, `test-${randomBytes(4).toString('hex')}`));
-    this.apple = new AppleClientFactory({ baseUrl: this.sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 10, retry: { baseDelayMs: 5, maxDelayMs: 20, deadlineMs: 1_000 }, mdmId: TEST_MDM.id });
+    this.apple = new AppleClientFactory({ baseUrl: this.sandbox.baseUrl, logger: silentLogger(), pollIntervalMs: 10, retry: { baseDelayMs: 5, maxDelayMs: 20, deadlineMs: 1_000 }, mdmId: TEST_MDM.id, rateLimit: SANDBOX_RATE_LIMIT });
     this.tokens = new TokenService({ store: this.store, cipher: this.cipher, apple: this.apple, mdm: TEST_MDM, now: () => this.now() });
     return this;
   }
