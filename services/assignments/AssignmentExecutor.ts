@@ -1,3 +1,4 @@
+import { RunDelivery } from './RunDelivery';
 import { randomUUID } from 'node:crypto';
 import type { AppleBooksClient, AsyncOperationResult, UserRequest, VppUser as AppleVppUser } from '../apple/AppleBooksClient';
 import { VppError } from '../apple/VppError';
@@ -38,7 +39,6 @@ import { bookHolders, listMembersSorted, type AppleClientProvider, type Assignme
 import { NO_REPORTER, type AssignmentOutcome, type AssignmentReporter } from './reporting';
 import { NO_MEMBER_NOTICES, type MemberNotices } from './memberNotices';
 import { noticeRunOf, refreshBookCounts, runIdentity } from './runIdentity';
-import type { AssignmentDelivery } from '../backend/ports';
 
 export interface AssignmentExecutorOptions {
   store: Store;
@@ -122,11 +122,9 @@ class RunStopped extends Error {}
  * events to the end and records every batch on the run document, so a restart resumes after the last
  * recorded batch and never sends a recorded batch again. Runs in the background; knows nothing of chat.
  */
-export class AssignmentExecutor implements AssignmentDelivery {
-  private readonly active = new Map<string, Promise<AssignmentOutcome | undefined>>();
+export class AssignmentExecutor extends RunDelivery {
   /** Runs asked for again while they were running: looked at once more when the current work ends. */
   private readonly again = new Set<string>();
-  private readonly abort = new AbortController();
   private readonly reporter: AssignmentReporter;
   private readonly notices: MemberNotices;
   private readonly now: () => Date;
@@ -138,6 +136,7 @@ export class AssignmentExecutor implements AssignmentDelivery {
   private readonly lostLeases = new Set<string>();
 
   constructor(private readonly options: AssignmentExecutorOptions) {
+    super(options.runs, options.now ?? (() => new Date()));
     this.reporter = options.reporter ?? NO_REPORTER;
     this.notices = options.memberNotices ?? NO_MEMBER_NOTICES;
     this.now = options.now ?? (() => new Date());
@@ -167,45 +166,6 @@ export class AssignmentExecutor implements AssignmentDelivery {
     });
     this.active.set(runId, promise);
     return promise;
-  }
-
-  /** A run of the token, for "resume" (which checks it is the admin's tenant's). */
-  findRun(tokenId: string, runId: string): Promise<AssignmentRun | undefined> {
-    return this.options.runs.get(tokenId, runId);
-  }
-
-  /** The tenant's runs an Apple outage paused, for "resume" with no run named. */
-  interruptedRuns(tenantId: string): Promise<AssignmentRun[]> {
-    return this.options.runs.listInterrupted(tenantId);
-  }
-
-  /** Start-up and sweep: picks up every run that was approved or half-way, and interrupted runs that are due. */
-  async resumeAll(): Promise<number> {
-    const runs = await this.options.runs.listUnfinished(this.now());
-    for (const run of runs) this.start(run.tokenId, run.id);
-    return runs.length;
-  }
-
-  /**
-   * An admin's "resume now" for a run an Apple outage interrupted. It goes on after its last recorded
-   * batch, so nobody is associated twice. False when the run is not interrupted (finished, or running).
-   */
-  async resume(tokenId: string, runId: string, by?: Actor): Promise<boolean> {
-    const run = await this.options.runs.get(tokenId, runId);
-    if (!run || run.state !== 'interrupted') return false;
-    if (by) await this.audit(run, 'resumed', by);
-    this.start(tokenId, runId);
-    return true;
-  }
-
-  /** Shutdown: stops at the next step; unfinished runs stay `running` and resume on the next start. */
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.idle();
-  }
-
-  async idle(): Promise<void> {
-    while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
   }
 
   private get signal(): AbortSignal {
@@ -678,7 +638,7 @@ export class AssignmentExecutor implements AssignmentDelivery {
     };
   }
 
-  private async audit(run: AssignmentRun, outcome: 'success' | 'failure' | 'interrupted' | 'resumed', by?: Actor): Promise<void> {
+  protected async audit(run: AssignmentRun, outcome: 'success' | 'failure' | 'interrupted' | 'resumed', by?: Actor): Promise<void> {
     await this.safely(() =>
       this.options.store.audit.record({
         tenantId: run.tenantId,

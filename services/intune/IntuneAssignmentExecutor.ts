@@ -1,5 +1,5 @@
+import { RunDelivery } from '../assignments/RunDelivery';
 import { randomUUID } from 'node:crypto';
-import type { AssignmentDelivery } from '../backend/ports';
 import type { AssignmentOutcome, AssignmentReporter } from '../assignments/reporting';
 import { NO_REPORTER } from '../assignments/reporting';
 import { runIdentity } from '../assignments/runIdentity';
@@ -209,9 +209,7 @@ function pausedMessage(cause: PauseCause, resumeAfter: string): string {
  * book's earlier assignments in Intune. Intune's own used count grows only as it works through its queue,
  * minutes later, so it cannot say at once what the delivery spent.
  */
-export class IntuneAssignmentExecutor implements AssignmentDelivery {
-  private readonly active = new Map<string, Promise<AssignmentOutcome | undefined>>();
-  private readonly abort = new AbortController();
+export class IntuneAssignmentExecutor extends RunDelivery {
   private readonly reporter: AssignmentReporter;
   private readonly now: () => Date;
   private readonly leaseMs: number;
@@ -220,6 +218,7 @@ export class IntuneAssignmentExecutor implements AssignmentDelivery {
   private readonly lostLeases = new Set<string>();
 
   constructor(private readonly options: IntuneAssignmentExecutorOptions) {
+    super(options.runs, options.now ?? (() => new Date()));
     this.reporter = options.reporter ?? NO_REPORTER;
     this.now = options.now ?? (() => new Date());
     this.leaseMs = options.leaseMs ?? DEFAULT_RUN_LEASE_MS;
@@ -239,37 +238,6 @@ export class IntuneAssignmentExecutor implements AssignmentDelivery {
     const promise = this.leased(tokenId, runId).finally(() => this.active.delete(runId));
     this.active.set(runId, promise);
     return promise;
-  }
-
-  findRun(tokenId: string, runId: string): Promise<AssignmentRun | undefined> {
-    return this.options.runs.get(tokenId, runId);
-  }
-
-  interruptedRuns(tenantId: string): Promise<AssignmentRun[]> {
-    return this.options.runs.listInterrupted(tenantId);
-  }
-
-  async resumeAll(): Promise<number> {
-    const runs = await this.options.runs.listUnfinished(this.now());
-    for (const run of runs) this.start(run.tokenId, run.id);
-    return runs.length;
-  }
-
-  async resume(tokenId: string, runId: string, by?: Actor): Promise<boolean> {
-    const run = await this.options.runs.get(tokenId, runId);
-    if (!run || run.state !== 'interrupted') return false;
-    if (by) await this.audit(run, 'resumed', by);
-    this.start(tokenId, runId);
-    return true;
-  }
-
-  async stop(): Promise<void> {
-    this.abort.abort();
-    await this.idle();
-  }
-
-  async idle(): Promise<void> {
-    while (this.active.size > 0) await Promise.allSettled([...this.active.values()]);
   }
 
   private checkStopped(runId: string): void {
@@ -567,7 +535,7 @@ export class IntuneAssignmentExecutor implements AssignmentDelivery {
     await this.options.store.assignments.update(run.tokenId, assignmentId, mutate);
   }
 
-  private async audit(run: AssignmentRun, outcome: 'success' | 'failure' | 'interrupted' | 'resumed', by?: Actor): Promise<void> {
+  protected async audit(run: AssignmentRun, outcome: 'success' | 'failure' | 'interrupted' | 'resumed', by?: Actor): Promise<void> {
     await this.safely(() =>
       this.options.store.audit.record({
         tenantId: run.tenantId,
