@@ -1,3 +1,4 @@
+import { describeStateFileIssues, warnAboutStateFile } from '../stateFileSupport';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
@@ -144,18 +145,7 @@ function fromStateFile(file: SandboxStateFile, options: SandboxStateOptions): Sa
   return state;
 }
 
-function warn(logger: Logger | undefined, details: Record<string, unknown>, message: string): void {
-  if (logger) logger.warn(details, message);
-  else process.emitWarning(`${message} ${JSON.stringify(details)}`);
-}
 
-/** Where in the file it went wrong, without the values: the file holds user addresses. */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.code}`)
-    .join('; ');
-}
 
 export interface LoadedSandboxState {
   /** The saved state, or undefined to start from the demo data (no file yet, or an unreadable one). */
@@ -177,7 +167,7 @@ export async function loadSandboxState(file: string, options: SandboxStateOption
       logger?.info({ file, organisations: state.organisations.size }, 'Apple sandbox state restored');
       return { state, canSave: true };
     }
-    reason = `it does not match the expected shape (${describeIssues(parsed.error)})`;
+    reason = `it does not match the expected shape (${describeStateFileIssues(parsed.error)})`;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return { state: undefined, canSave: true };
@@ -187,10 +177,10 @@ export async function loadSandboxState(file: string, options: SandboxStateOption
   try {
     await fs.rename(file, aside);
   } catch (err) {
-    warn(logger, { file, reason, code: (err as NodeJS.ErrnoException).code }, 'Apple sandbox state unreadable and could not be moved aside; starting from the demo data and not saving over it');
+    warnAboutStateFile(logger, { file, reason, code: (err as NodeJS.ErrnoException).code }, 'Apple sandbox state unreadable and could not be moved aside; starting from the demo data and not saving over it');
     return { state: undefined, canSave: false };
   }
-  warn(logger, { file: aside, reason }, 'Apple sandbox state unreadable; starting from the demo data, the old file is kept aside');
+  warnAboutStateFile(logger, { file: aside, reason }, 'Apple sandbox state unreadable; starting from the demo data, the old file is kept aside');
   return { state: undefined, canSave: true };
 }
 
@@ -234,7 +224,7 @@ export class SandboxStateSaver {
         await fs.rename(temp, this.file);
         this.#savedRevision = revision;
       } catch (err) {
-        warn(this.logger, { file: this.file, code: (err as NodeJS.ErrnoException).code }, 'Apple sandbox state could not be saved');
+        warnAboutStateFile(this.logger, { file: this.file, code: (err as NodeJS.ErrnoException).code }, 'Apple sandbox state could not be saved');
       }
     });
     this.#queued = queued;

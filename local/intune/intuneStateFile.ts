@@ -1,3 +1,4 @@
+import { describeStateFileIssues, warnAboutStateFile } from '../stateFileSupport';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
@@ -131,18 +132,7 @@ function keyFileOf(stateFile: string): string {
   return path.join(dir, `${name}.key`);
 }
 
-function warn(logger: Logger | undefined, details: Record<string, unknown>, message: string): void {
-  if (logger) logger.warn(details, message);
-  else process.emitWarning(`${message} ${JSON.stringify(details)}`);
-}
 
-/** Where in the file it went wrong, without the values: the file holds user names. */
-function describeIssues(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 5)
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.code}`)
-    .join('; ');
-}
 
 /** Renames an unusable file `<file>.unreadable-<time>`; false when it could not be (then it must not be written over). */
 async function moveAside(file: string, reason: string, what: string, logger: Logger | undefined): Promise<boolean> {
@@ -150,10 +140,10 @@ async function moveAside(file: string, reason: string, what: string, logger: Log
   try {
     await fs.rename(file, aside);
   } catch (err) {
-    warn(logger, { file, reason, code: (err as NodeJS.ErrnoException).code }, `local Intune ${what} unreadable and could not be moved aside; not writing over it`);
+    warnAboutStateFile(logger, { file, reason, code: (err as NodeJS.ErrnoException).code }, `local Intune ${what} unreadable and could not be moved aside; not writing over it`);
     return false;
   }
-  warn(logger, { file: aside, reason }, `local Intune ${what} unreadable; the old file is kept aside`);
+  warnAboutStateFile(logger, { file: aside, reason }, `local Intune ${what} unreadable; the old file is kept aside`);
   return true;
 }
 
@@ -194,7 +184,7 @@ async function createKey(keyFile: string, logger: Logger | undefined): Promise<T
       const existing = await readKey(keyFile, logger);
       if (existing instanceof TokenCipher) return existing;
     }
-    warn(logger, { file: keyFile, code: (err as NodeJS.ErrnoException).code }, 'local Intune state key could not be created; the state is not saved');
+    warnAboutStateFile(logger, { file: keyFile, code: (err as NodeJS.ErrnoException).code }, 'local Intune state key could not be created; the state is not saved');
     return undefined;
   } finally {
     await fs.rm(temp, { force: true }).catch(() => undefined);
@@ -238,7 +228,7 @@ async function readState(file: string, key: TokenCipher | undefined, keyName: st
   let saved: IntuneStateFile;
   try {
     const parsed = stateFileSchema.safeParse(JSON.parse(await fs.readFile(file, 'utf8')));
-    if (!parsed.success) return { unreadable: `it does not match the expected shape (${describeIssues(parsed.error)})` };
+    if (!parsed.success) return { unreadable: `it does not match the expected shape (${describeStateFileIssues(parsed.error)})` };
     saved = parsed.data;
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
@@ -330,7 +320,7 @@ export class IntuneStateSaver {
       await fs.rename(temp, this.file);
       this.#written = compared;
     } catch (err) {
-      warn(this.logger, { file: this.file, code: (err as NodeJS.ErrnoException).code }, 'local Intune state could not be saved');
+      warnAboutStateFile(this.logger, { file: this.file, code: (err as NodeJS.ErrnoException).code }, 'local Intune state could not be saved');
     }
   }
 

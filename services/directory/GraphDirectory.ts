@@ -5,7 +5,7 @@ import { formatCount } from '../common/format';
 import { emailSchema } from '../common/email';
 import type { Logger } from '../logging/logger';
 import type { RetrySettings } from '../common/retry';
-import { GraphCallFailure, GraphTransport, type GraphCall, type GraphCredentialOptions } from '../graph/GraphTransport';
+import { GraphCallFailure, GraphTransport, type GraphCall, type GraphCredentialOptions, credentialsOf } from '../graph/GraphTransport';
 import { collectionSchema } from '../graph/schemas';
 import {
   DirectoryAuthError,
@@ -227,11 +227,7 @@ export class GraphDirectory {
     const extra = attribute === undefined ? [] : [EXTENSION_ATTRIBUTE.test(attribute) ? 'onPremisesExtensionAttributes' : attribute];
     this.userSelect = ['id', 'displayName', 'userPrincipalName', 'mail', ...extra].join(',');
     this.transport = new GraphTransport({
-      tenantId: options.tenantId,
-      clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      managedIdentityClientId: options.managedIdentityClientId,
-      credential: options.credential,
+      ...credentialsOf(options),
       baseUrl: options.baseUrl ?? GRAPH_BASE_URL,
       retry: { ...DEFAULT_GRAPH_RETRY, ...options.retry },
       timeoutMs: options.timeoutMs ?? 30_000,

@@ -31,6 +31,12 @@ export interface GraphCredentialOptions {
   credential?: TokenCredential | undefined;
 }
 
+/** Only the sign-in settings of a client's options, to hand to the transport. */
+export function credentialsOf(options: GraphCredentialOptions): GraphCredentialOptions {
+  const { tenantId, clientId, clientSecret, managedIdentityClientId, credential } = options;
+  return { tenantId, clientId, clientSecret, managedIdentityClientId, credential };
+}
+
 export interface GraphTransportOptions extends GraphCredentialOptions {
   /** Graph's origin (https://graph.microsoft.com), or a local fake's; request paths start with the version. */
   baseUrl: string;

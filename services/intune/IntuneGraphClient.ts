@@ -6,7 +6,7 @@ import { escapeMarkdown, looksLikeToken } from '../common/chatText';
 import { parseRetryAfter, type RetrySettings } from '../common/retry';
 import { truncate } from '../common/truncate';
 import type { Logger } from '../logging/logger';
-import { GraphCallFailure, GraphTransport, type GraphCall, type GraphCredentialOptions } from '../graph/GraphTransport';
+import { GraphCallFailure, GraphTransport, type GraphCall, type GraphCredentialOptions, credentialsOf } from '../graph/GraphTransport';
 import {
   IntuneRetryAfterError,
   type DeviceInstallState,
@@ -218,11 +218,7 @@ export class IntuneGraphClient implements IntuneApi {
     const fetchImpl = options.fetch ?? ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => fetch(input, init));
     const sleep = options.sleep ?? realSleep;
     this.transport = new GraphTransport({
-      tenantId: options.tenantId,
-      clientId: options.clientId,
-      clientSecret: options.clientSecret,
-      managedIdentityClientId: options.managedIdentityClientId,
-      credential: options.credential,
+      ...credentialsOf(options),
       baseUrl,
       retry,
       timeoutMs: options.timeoutMs ?? 30_000,

@@ -1,0 +1,16 @@
+import type { z } from 'zod';
+import type { Logger } from '../services/logging/logger';
+
+/** A local fake's state-file trouble, in its logger or, started without one (its cli), as a process warning. */
+export function warnAboutStateFile(logger: Logger | undefined, details: Record<string, unknown>, message: string): void {
+  if (logger) logger.warn(details, message);
+  else process.emitWarning(`${message} ${JSON.stringify(details)}`);
+}
+
+/** Where in a state file it went wrong, without the values: the files hold people's names and addresses. */
+export function describeStateFileIssues(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 5)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.code}`)
+    .join('; ');
+}
