@@ -161,7 +161,7 @@ describe('IntuneBudgetWatcher (local directory, embedded Cosmos, Graph-like Intu
 
     const [result] = await s.watcher.reconcileToken(token.id);
     assert.equal(result?.state, 'reconciled');
-    assert.match(result?.reason ?? '', /The top-up was rejected, so the bot took "Library Volunteers" off the book in Intune.*licenses already spent stay/);
+    assert.match(result?.reason ?? '', /The top-up was rejected, so I took "Library Volunteers" off the book in Intune.*licenses already spent stay/);
     assert.deepEqual(env.intune.listOf(bookId), [groupAssignment(DEMO_GROUPS.englishDepartment, 'required')]);
     assert.ok((await env.runs.get(token.id, run.id))?.withdrawnFromIntune);
   });
@@ -326,7 +326,7 @@ describe('IntuneBudgetWatcher (local directory, embedded Cosmos, Graph-like Intu
     assert.ok(after?.withdrawnFromIntune);
     assert.ok(!env.intune.listOf(seeded.bookId).some((a) => a.target.groupId === group));
     const stored = await env.store.assignments.get(seeded.token.id, assignmentId(seeded.book.adamId, seeded.book.pricingParam, group));
-    assert.match(stored?.lastError?.message ?? '', /The top-up was not decided in time, so the bot took this group off/);
+    assert.match(stored?.lastError?.message ?? '', /The top-up was not decided in time, so I took this group off/);
     const expiredCard = JSON.stringify(approvalCard({ ...topUp, state: 'expired' }, { actionable: false, backend: 'intune' }));
     assert.match(expiredCard, /without a decision, so the groups' assignment of the book is removed in Intune/);
   });

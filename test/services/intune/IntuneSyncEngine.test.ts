@@ -468,7 +468,7 @@ describe('IntuneSyncEngine (in-memory Intune, embedded Cosmos)', function () {
     const outcome = await engine().syncToken(TEST_TENANT, record.id, { trigger: 'manual' });
     assert.equal(outcome.status, 'skipped');
     assert.equal(outcome.error?.code, 'token_not_in_intune');
-    assert.match(outcome.error?.message ?? '', /\*\*remove .+\*\*.+\*\*upload token\*\*/);
+    assert.match(outcome.error?.message ?? '', /To hand it to Intune, type \*\*renew .+\*\* and send its file/);
     assert.deepEqual(intune.calls, [], 'Intune was not asked');
   });
 });
