@@ -67,10 +67,15 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
       GRAPH_BASE_URL: directory.baseUrl,
       GRAPH_MANAGED_APPLE_ID_ATTRIBUTE: 'extensionAttribute1',
     }).start();
-    await until('the bot to answer /healthz', async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
-      return res?.status === 200 ? true : undefined;
-    });
+    // A start takes seconds on a quiet machine and many times that on a busy one: only a bot that never answers fails here.
+    await until(
+      'the bot to answer /healthz',
+      async () => {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined);
+        return res?.status === 200 ? true : undefined;
+      },
+      45_000,
+    );
     return child;
   }
 
@@ -164,6 +169,11 @@ describe('process killed mid-sync and mid-assignment (bot as a child process)', 
   });
   it('an assignment killed while a batch is on its way to Apple: the next process finishes it, nobody associated twice', async () => {
     const id = await tokenId();
+    // Pages of ten made the sync above stoppable half-way. Here they would only multiply requests: every Apple
+    // request of the bot waits its turn under the per-token throttle (Apple's 15 a second, ~74 ms apart), and
+    // the resumed run reads who holds the book (150 by then) twice and the users each batch created, so
+    // pages of ten cost it ~140 requests, ~10 s. Pages of 100 still split those 150 holders over two pages.
+    sandbox.state.pageSize = 100;
     await alex('assign', (a) => /Which \*\*book\*\*/.test(String(a.text)));
     await alex('resilience', (a) => /Which \*\*user group\*\*/.test(String(a.text)));
     let card = await alex('All Students', (a) => cardText(a).includes('"ref"'));
