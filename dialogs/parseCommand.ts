@@ -115,7 +115,10 @@ export function suggestCommands(text: string, allowed: readonly string[]): Comma
   for (const [spelling, command] of spellings) {
     const count = wordCount(spelling);
     if (words.length < count) continue;
-    const distance = editDistance(head(count), spelling);
+    const typedHead = head(count);
+    // The distance is at least the difference in length: a long message is never compared letter by letter.
+    if (Math.abs(typedHead.length - spelling.length) > typoAllowance(spelling)) continue;
+    const distance = editDistance(typedHead, spelling);
     if (distance === 0 || distance > typoAllowance(spelling)) continue;
     const typed = words.slice(0, count).join(' ');
     if (!best || distance < best.distance) best = { distance, typed, commands: [command] };
