@@ -72,10 +72,6 @@ export interface AssignmentExecutorOptions {
   afterCompleted?: (run: AssignmentRun) => void;
 }
 
-const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
-/** Tries for a run's lease held by another instance, while the run waits to start. */
-const LEASE_TRIES = 10;
-const LEASE_RETRY_MS = 500;
 const DEFAULT_RESUME_DELAY_MS = 15 * 60_000;
 const MAX_RESUME_DELAY_MS = 6 * 60 * 60_000;
 /** VPP user records written at once while a batch's users are read back from Apple. */
@@ -129,20 +125,14 @@ export class AssignmentExecutor extends RunDelivery {
   private readonly notices: MemberNotices;
   private readonly now: () => Date;
   private readonly progressEvery: number;
-  private readonly leaseMs: number;
-  private readonly instanceId: string;
   private readonly resumeDelayMs: number;
-  /** Runs whose lease this executor lost to another instance: they stop at the next step. */
-  private readonly lostLeases = new Set<string>();
 
   constructor(private readonly options: AssignmentExecutorOptions) {
-    super(options.runs, options.now ?? (() => new Date()));
+    super({ runs: options.runs, leases: options.store.leases, now: options.now ?? (() => new Date()), instanceId: options.instanceId ?? `executor-${randomUUID()}`, leaseMs: options.leaseMs, logger: options.logger });
     this.reporter = options.reporter ?? NO_REPORTER;
     this.notices = options.memberNotices ?? NO_MEMBER_NOTICES;
     this.now = options.now ?? (() => new Date());
     this.progressEvery = Math.max(1, options.progressEveryUsers ?? DEFAULT_PROGRESS_EVERY);
-    this.leaseMs = options.leaseMs ?? DEFAULT_RUN_LEASE_MS;
-    this.instanceId = options.instanceId ?? `executor-${randomUUID()}`;
     this.resumeDelayMs = options.resumeDelayMs ?? DEFAULT_RESUME_DELAY_MS;
   }
 
@@ -177,38 +167,7 @@ export class AssignmentExecutor extends RunDelivery {
   }
 
   /** Runs under a lease renewed in the background, so one instance at a time works on a run. */
-  private async leased(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
-    const { leases } = this.options.store;
-    let lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
-    // Another instance may be finishing the run's last pass (its result, its book counts) while a new pass
-    // was recorded: a few tries let it let go, before the sweep would pick the pass up minutes later.
-    for (let tries = 1; !lease && tries < LEASE_TRIES && !this.signal.aborted; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, LEASE_RETRY_MS));
-      if ((await this.options.runs.get(tokenId, runId))?.state !== 'approved') return undefined;
-      lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
-    }
-    if (!lease) return undefined;
-    const renewal = setInterval(() => {
-      if (!lease) return;
-      leases
-        .renew(lease, this.leaseMs)
-        .then((renewed) => {
-          lease = renewed;
-          if (!renewed) this.lostLeases.add(runId);
-        })
-        .catch((err: unknown) => this.options.logger?.warn({ err, runId }, 'could not renew an assignment lease; trying again'));
-    }, Math.max(1000, Math.floor(this.leaseMs / 3)));
-    renewal.unref();
-    try {
-      return await this.run(tokenId, runId);
-    } finally {
-      clearInterval(renewal);
-      this.lostLeases.delete(runId);
-      if (lease) await leases.release(lease).catch(() => false);
-    }
-  }
-
-  private async run(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
+  protected async run(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
     const { runs, store } = this.options;
     const initial = await runs.get(tokenId, runId);
     if (!initial || (initial.state !== 'approved' && initial.state !== 'running' && initial.state !== 'interrupted')) return undefined;

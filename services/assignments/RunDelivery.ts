@@ -1,5 +1,7 @@
 import type { Actor } from '../store/entities/common';
 import type { AssignmentRun, AssignmentRunRepository } from '../store/repositories/AssignmentRunRepository';
+import type { LeaseRepository } from '../store/repositories/LeaseRepository';
+import type { Logger } from '../logging/logger';
 import type { AssignmentDelivery } from '../backend/ports';
 import type { AssignmentOutcome } from './reporting';
 
@@ -8,14 +10,75 @@ import type { AssignmentOutcome } from './reporting';
  * Intune mode's): the runs under way in this process, picking up runs left half-way, an admin's resume of
  * a paused run, and a shutdown that waits for the current step. How a run is delivered is the subclass's.
  */
+/** How long a run's lease lasts without renewal; it is renewed every third of it while the run goes on. */
+const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
+/** Tries to take a run's lease another instance still holds, LEASE_RETRY_MS apart. */
+const LEASE_TRIES = 10;
+const LEASE_RETRY_MS = 500;
+
+export interface RunDeliverySettings {
+  runs: Pick<AssignmentRunRepository, 'get' | 'listInterrupted' | 'listUnfinished'>;
+  leases: Pick<LeaseRepository, 'acquire' | 'renew' | 'release'>;
+  now: () => Date;
+  /** Names this process in leases; unique per process. */
+  instanceId: string;
+  leaseMs?: number | undefined;
+  logger?: Logger | undefined;
+}
+
 export abstract class RunDelivery implements AssignmentDelivery {
   protected readonly active = new Map<string, Promise<AssignmentOutcome | undefined>>();
   protected readonly abort = new AbortController();
+  /** Runs whose lease this process lost to another instance: they stop at their next step. */
+  protected readonly lostLeases = new Set<string>();
+  protected readonly instanceId: string;
+  protected readonly leaseMs: number;
+  private readonly runRecords: RunDeliverySettings['runs'];
+  private readonly clock: () => Date;
 
-  protected constructor(
-    private readonly runRecords: Pick<AssignmentRunRepository, 'get' | 'listInterrupted' | 'listUnfinished'>,
-    private readonly clock: () => Date,
-  ) {}
+  protected constructor(private readonly settings: RunDeliverySettings) {
+    this.runRecords = settings.runs;
+    this.clock = settings.now;
+    this.instanceId = settings.instanceId;
+    this.leaseMs = settings.leaseMs ?? DEFAULT_RUN_LEASE_MS;
+  }
+
+  /** Delivers the run (its lease held by this process); undefined when it was not runnable. */
+  protected abstract run(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined>;
+
+  /**
+   * Runs `run` under the run's lease, renewed while it goes on: one instance at a time works on a run. Another
+   * instance may be finishing the run's last pass (its result, its book counts) while a new pass was recorded:
+   * a few tries let it let go, before the sweep would pick the pass up minutes later.
+   */
+  protected async leased(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
+    const { leases, logger } = this.settings;
+    let lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
+    for (let tries = 1; !lease && tries < LEASE_TRIES && !this.abort.signal.aborted; tries++) {
+      await new Promise((resolve) => setTimeout(resolve, LEASE_RETRY_MS));
+      if ((await this.runRecords.get(tokenId, runId))?.state !== 'approved') return undefined;
+      lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
+    }
+    if (!lease) return undefined;
+    const renewal = setInterval(() => {
+      if (!lease) return;
+      leases
+        .renew(lease, this.leaseMs)
+        .then((renewed) => {
+          lease = renewed;
+          if (!renewed) this.lostLeases.add(runId);
+        })
+        .catch((err: unknown) => logger?.warn({ err, runId }, 'could not renew an assignment lease; trying again'));
+    }, Math.max(1000, Math.floor(this.leaseMs / 3)));
+    renewal.unref();
+    try {
+      return await this.run(tokenId, runId);
+    } finally {
+      clearInterval(renewal);
+      this.lostLeases.delete(runId);
+      if (lease) await leases.release(lease).catch(() => false);
+    }
+  }
 
   /** Starts (or goes on with) a run in the background; the caller's turn answers at once. */
   abstract start(tokenId: string, runId: string): void;

@@ -36,9 +36,6 @@ export interface IntuneAssignmentExecutorOptions {
   afterCompleted?: ((run: AssignmentRun) => void) | undefined;
 }
 
-const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
-const LEASE_TRIES = 10;
-const LEASE_RETRY_MS = 500;
 const DEFAULT_RESUME_DELAY_MS = 15 * 60_000;
 const MAX_RESUME_DELAY_MS = 6 * 60 * 60_000;
 /** How long one change of a book's assignment list may hold the book (read, assign, read back). */
@@ -212,17 +209,12 @@ function pausedMessage(cause: PauseCause, resumeAfter: string): string {
 export class IntuneAssignmentExecutor extends RunDelivery {
   private readonly reporter: AssignmentReporter;
   private readonly now: () => Date;
-  private readonly leaseMs: number;
-  private readonly instanceId: string;
   private readonly resumeDelayMs: number;
-  private readonly lostLeases = new Set<string>();
 
   constructor(private readonly options: IntuneAssignmentExecutorOptions) {
-    super(options.runs, options.now ?? (() => new Date()));
+    super({ runs: options.runs, leases: options.store.leases, now: options.now ?? (() => new Date()), instanceId: options.instanceId ?? `intune-executor-${randomUUID()}`, leaseMs: options.leaseMs, logger: options.logger });
     this.reporter = options.reporter ?? NO_REPORTER;
     this.now = options.now ?? (() => new Date());
-    this.leaseMs = options.leaseMs ?? DEFAULT_RUN_LEASE_MS;
-    this.instanceId = options.instanceId ?? `intune-executor-${randomUUID()}`;
     this.resumeDelayMs = options.resumeDelayMs ?? DEFAULT_RESUME_DELAY_MS;
   }
 
@@ -244,37 +236,7 @@ export class IntuneAssignmentExecutor extends RunDelivery {
     if (this.abort.signal.aborted || this.lostLeases.has(runId)) throw new RunStopped();
   }
 
-  private async leased(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
-    const { leases } = this.options.store;
-    // The Apple executor's lease name: whichever executor holds a run, the other keeps off it.
-    let lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
-    for (let tries = 1; !lease && tries < LEASE_TRIES && !this.abort.signal.aborted; tries++) {
-      await new Promise((resolve) => setTimeout(resolve, LEASE_RETRY_MS));
-      if ((await this.options.runs.get(tokenId, runId))?.state !== 'approved') return undefined;
-      lease = await leases.acquire(`assignment|${runId}`, this.instanceId, this.leaseMs);
-    }
-    if (!lease) return undefined;
-    const renewal = setInterval(() => {
-      if (!lease) return;
-      leases
-        .renew(lease, this.leaseMs)
-        .then((renewed) => {
-          lease = renewed;
-          if (!renewed) this.lostLeases.add(runId);
-        })
-        .catch((err: unknown) => this.options.logger?.warn({ err, runId }, 'could not renew an assignment lease; trying again'));
-    }, Math.max(1000, Math.floor(this.leaseMs / 3)));
-    renewal.unref();
-    try {
-      return await this.run(tokenId, runId);
-    } finally {
-      clearInterval(renewal);
-      this.lostLeases.delete(runId);
-      if (lease) await leases.release(lease).catch(() => false);
-    }
-  }
-
-  private async run(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
+  protected async run(tokenId: string, runId: string): Promise<AssignmentOutcome | undefined> {
     const { runs, store } = this.options;
     const initial = await runs.get(tokenId, runId);
     if (!initial || (initial.state !== 'approved' && initial.state !== 'running' && initial.state !== 'interrupted')) return undefined;
