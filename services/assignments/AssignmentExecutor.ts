@@ -90,6 +90,13 @@ function noticeMember(u: DirectoryUser): { clientUserId: string; displayName: st
   return { clientUserId: u.id, displayName: u.displayName, mail: u.mail };
 }
 
+/** The batch of group `gi` a stopped process reserved licenses for or sent to Apple, still to be recorded. */
+function recordedBatch(run: AssignmentRun, gi: number): BatchMarker | undefined {
+  const marker = run.reserved ?? run.pending;
+  if (!marker || marker.groupIndex !== gi) return undefined;
+  return { groupIndex: marker.groupIndex, firstUserId: marker.firstUserId, lastUserId: marker.lastUserId };
+}
+
 function sortById(users: DirectoryUser[]): DirectoryUser[] {
   return users.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
@@ -198,7 +205,15 @@ export class AssignmentExecutor extends RunDelivery {
         const group = run.groups[gi];
         if (!group || group.done) continue;
         const cursor = group.cursor;
-        const users = (plan[gi] ?? []).filter((u) => cursor === undefined || u.id > cursor);
+        let users = (plan[gi] ?? []).filter((u) => cursor === undefined || u.id > cursor);
+        const recorded = recordedBatch(run, gi);
+        if (recorded) {
+          // The batch a stopped process reserved or sent goes first, as it was: members who joined or left
+          // since would make another slice, which its reservation and its events do not name.
+          this.checkStopped(run.id);
+          run = await this.batch(run, gi, await this.recordedSlice(run, recorded, users, limits.maxClientUserIds), client, holders, recorded);
+          users = users.filter((u) => u.id > recorded.lastUserId);
+        }
         for (let i = 0; i < users.length; i += limits.maxClientUserIds) {
           this.checkStopped(run.id);
           run = await this.batch(run, gi, users.slice(i, i + limits.maxClientUserIds), client, holders);
@@ -279,6 +294,27 @@ export class AssignmentExecutor extends RunDelivery {
   }
 
   /**
+   * The members of a batch a stopped process reserved or sent: today's members in its range, and those it
+   * named who have left since (Apple may have licensed them: their licenses count as spent). Members who
+   * joined inside the range since fill what room Apple's request size leaves; any beyond it are behind the
+   * cursor afterwards, for reconciliation to find.
+   */
+  private async recordedSlice(run: AssignmentRun, recorded: BatchMarker, users: readonly DirectoryUser[], max: number): Promise<DirectoryUser[]> {
+    const named = new Set([...(run.reserved?.userIds ?? []), ...(run.pending?.userIds ?? [])]);
+    const inRange = users.filter((u) => u.id >= recorded.firstUserId && u.id <= recorded.lastUserId);
+    const present = new Set(inRange.map((u) => u.id));
+    const gone = [...named].filter((id) => !present.has(id));
+    const found = gone.length > 0 ? await this.options.directory.usersByIds(gone) : [];
+    const foundIds = new Set(found.map((u) => u.id));
+    // Deleted from the directory since: still named, so what Apple did for them is counted.
+    const deleted = gone.filter((id) => !foundIds.has(id)).map((id) => ({ id, displayName: id }));
+    const all = sortById([...inRange, ...found, ...deleted]);
+    const room = Math.max(0, max - named.size);
+    let others = 0;
+    return all.filter((u) => named.has(u.id) || others++ < room);
+  }
+
+  /**
    * Users per group in id order: each user once across groups, capped by the admin's reduced scope. A
    * reconciliation pass processes only the members it names (who joined since), read by id.
    */
@@ -310,9 +346,15 @@ export class AssignmentExecutor extends RunDelivery {
    * the book, record the outcome and give back what Apple refused. Members beyond the budget are left out.
    * What each step decides is batchTally's; this reads, asks Apple, tells members and writes.
    */
-  private async batch(run: AssignmentRun, gi: number, slice: DirectoryUser[], client: AppleBooksClient, holders: ReadonlySet<string>): Promise<AssignmentRun> {
-    if (run.installIntent === 'available') return this.offer(run, gi, slice, holders);
-    const marker = batchMarker(gi, slice);
+  private async batch(
+    run: AssignmentRun,
+    gi: number,
+    slice: DirectoryUser[],
+    client: AppleBooksClient,
+    holders: ReadonlySet<string>,
+    marker: BatchMarker = batchMarker(gi, slice),
+  ): Promise<AssignmentRun> {
+    if (run.installIntent === 'available') return this.offer(run, gi, slice, holders, marker);
     const stored = new Map((await this.options.store.vppUsers.getMany(run.tokenId, slice.map((u) => u.id))).map((u) => [u.id, u]));
     let users = slice;
     let leftOut = 0;
@@ -396,11 +438,11 @@ export class AssignmentExecutor extends RunDelivery {
    * Available: nothing is spent; the batch's members (but those who hold the book already) are told it is
    * there for them, and the batch is recorded like any other so a restart goes on after it.
    */
-  private async offer(run: AssignmentRun, gi: number, slice: DirectoryUser[], holders: ReadonlySet<string>): Promise<AssignmentRun> {
+  private async offer(run: AssignmentRun, gi: number, slice: DirectoryUser[], holders: ReadonlySet<string>, marker: BatchMarker): Promise<AssignmentRun> {
     const { offered, counts } = offerCounts(slice, holders);
     await this.notices.offered(noticeRunOf(run), offered.map(noticeMember));
     this.checkStopped(run.id);
-    const saved = await this.save(run, (r) => advance(r, batchMarker(gi, slice), counts));
+    const saved = await this.save(run, (r) => advance(r, marker, counts));
     const group = saved.groups[gi];
     if (group) {
       await this.markAssignment(saved, group.assignmentId, (a) => ({

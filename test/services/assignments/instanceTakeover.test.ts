@@ -1,4 +1,5 @@
 import { strict as assert } from 'node:assert';
+import { randomUUID } from 'node:crypto';
 import { DEMO_GROUPS } from '../../../local/directory';
 import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { ASSIGN_TENANT, AssignEnvironment, alexActor, meganActor } from '../../support/assignFixtures';
@@ -64,5 +65,35 @@ describe('a run taken over mid-batch by another instance (sandbox with slow even
     for (const user of formB) assert.ok(org.assignments.has(`${book.adamId}|${book.pricingParam}|${user}`), `${user} got the book`);
     assert.equal(run?.totals.licensed, formB.length);
     assert.equal(run?.state, 'completed');
+  });
+
+  it('a batch stopped on its way to Apple whose first member then left the group: the next process finishes that batch, then the rest', async () => {
+    const { org, token, books } = await env.seedToken([{ title: 'Left Mid-Batch', totalCount: 500 }]);
+    const book = books[0]!;
+    const members = [...env.members(DEMO_GROUPS.allStudents)].sort().slice(0, 6);
+    for (const id of members) env.sandbox.state.createUser(org, { clientUserId: id, managedAppleId: `${id}@example.org` });
+    const groupId = randomUUID();
+    env.directoryServer.state.addGroup({ id: groupId, displayName: 'Left Mid-Batch Readers', members });
+    const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(groupId)], installIntent: 'required' });
+    const approvals = await env.approvalsOnly();
+    const { request } = await approvals.request({ preview, requestedBy: alexActor });
+    await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    // A process reserved three licenses for its first batch, sent it and died before recording it (its
+    // batches were of three then); the first of the three has left the group since.
+    const sent = members.slice(0, 3);
+    env.log.reset();
+    const eventIds = await env.clients(token).associateAssets([{ adamId: book.adamId, pricingParam: book.pricingParam }], sent);
+    const marker = { groupIndex: 0, firstUserId: sent[0]!, lastUserId: sent[2]! };
+    const id = runId(request.id);
+    await env.runs.update(token.id, id, (r) => ({ ...r, state: 'running', spent: 3, reserved: { ...marker, userIds: sent }, pending: { ...marker, eventIds, userIds: sent } }));
+    env.directoryServer.state.removeMember(groupId, sent[0]!);
+
+    await env.executor({}).execute(token.id, id);
+    const run = await env.runs.get(token.id, id);
+    assert.equal(run?.state, 'completed', `the run finished: ${JSON.stringify(run?.lastError)}`);
+    for (const user of members) assert.ok(org.assignments.has(`${book.adamId}|${book.pricingParam}|${user}`), `${user} holds the book`);
+    assert.equal(run?.spent, 6, "the leaver's license, spent before they left, counts");
+    const named = env.log.acceptedAssociateCalls.flat();
+    assert.deepEqual([...named].sort(), [...members].sort(), 'everyone associated once: the stopped batch was awaited, not sent again');
   });
 });
