@@ -2,8 +2,6 @@ import 'dotenv/config';
 import { loadConfig } from '../services/config/config';
 import { ConfigError } from '../services/errors';
 import { createLogger } from '../services/logging/logger';
-import { startApplication } from './application';
-import { startPlaygrounds } from './backingServices';
 import { version } from '../package.json';
 
 /** `npm start`: the bot plus, in local mode, its embedded services and the Agents Playground. */
@@ -19,6 +17,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const logger = createLogger({ level: config.logLevel });
+  // Loaded only once the configuration holds: the application and its libraries take seconds to load, which a
+  // wrong setting should not cost before its one-line answer.
+  const [{ startApplication }, { startPlaygrounds }] = await Promise.all([import('./application.js'), import('./backingServices.js')]);
   const app = await startApplication(config, logger);
 
   const playgrounds = config.playground.enabled ? await startPlaygrounds(config, app.url, logger) : undefined;
