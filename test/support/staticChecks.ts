@@ -19,12 +19,13 @@ function run(script: string): Promise<{ script: string; code: number; output: st
   });
 }
 
-async function main(): Promise<void> {
+/** Runs both, prints their output and answers the first failing exit code, or 0. */
+export async function staticChecks(): Promise<number> {
   const results = await Promise.all(CHECKS.map(run));
   for (const { script, code, output } of results) {
     process.stdout.write(`\n> npm run ${script}: ${code === 0 ? 'passed' : `failed (exit ${code})`}\n${output}`);
   }
-  process.exit(results.find((r) => r.code !== 0)?.code ?? 0);
+  return results.find((r) => r.code !== 0)?.code ?? 0;
 }
 
-void main();
+if (require.main === module) void staticChecks().then((code) => process.exit(code));
