@@ -32,6 +32,6 @@ const FILE_CODES: ReadonlySet<string> = new Set([
  * file again. Apple's refusals of the token (expired, invalid, revoked) count: a newer download may do.
  */
 export function refusesTheFile(err: unknown): boolean {
-  if (err instanceof VppError) return err.kind === 'token';
+  if (err instanceof VppError) return err.isTokenProblem;
   return err instanceof UserFacingError && FILE_CODES.has(err.code);
 }
