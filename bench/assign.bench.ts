@@ -104,7 +104,7 @@ async function assignLargeGroup(): Promise<BenchResult> {
       reporter: { progress: async () => undefined, finished: async (o) => void (outcome = o) },
     });
     const approvals = new ApprovalService({ store, runs, executor, approvers: new ApproverDirectory({ approverUserIds: ['approver'] }) });
-    const preview = await new AssignmentPlanner(store, directory, clients).preview({ token, book, groups: [await directory.getGroup(GROUP_ID)], installIntent: 'required' });
+    const preview = await new AssignmentPlanner(store, directory, clients, runs).preview({ token, book, groups: [await directory.getGroup(GROUP_ID)], installIntent: 'required' });
     sandbox.stats.reset();
     const { request } = await approvals.request({ preview, requestedBy: { aadObjectId: 'requester' } });
     await approvals.decide(TENANT, request.id, { aadObjectId: 'approver' }, 'approved');

@@ -23,17 +23,17 @@ const REFUSAL_AUDIT_WINDOW_MS = 10 * 60_000;
 export class AccessGuard {
   constructor(
     private readonly policy: AdminPolicy,
-    private readonly audit: RefusalAudit | undefined,
-    private readonly logger?: Logger,
+    private readonly audit: RefusalAudit,
+    private readonly logger: Logger,
     /** Approvers who are not admins may use the commands that say so (`approvals`). */
-    private readonly isApprover?: (tenantId: string, aadObjectId: string) => Promise<boolean>,
+    private readonly isApprover: (tenantId: string, aadObjectId: string) => Promise<boolean>,
   ) {}
 
   async check(context: TurnContext, command: string, options: { approversToo?: boolean } = {}): Promise<Authorization> {
     const activity = context.activity;
     const tenantId = tenantOf(context);
     let result = await this.authorize(tenantId, activity.from?.aadObjectId, activity.from?.name);
-    if (!result.allowed && result.reason === 'notAdmin' && options.approversToo && tenantId && activity.from?.aadObjectId && this.isApprover) {
+    if (!result.allowed && result.reason === 'notAdmin' && options.approversToo && tenantId && activity.from?.aadObjectId) {
       if (await this.isApprover(tenantId, activity.from.aadObjectId)) result = { allowed: true, actor: { tenantId, aadObjectId: activity.from.aadObjectId, name: activity.from.name } };
     }
     if (!result.allowed) await this.refused(context, command, result);
@@ -66,7 +66,7 @@ export class AccessGuard {
     const tenantId = tenantOf(context);
     const result = await this.authorize(tenantId, activity.from?.aadObjectId, activity.from?.name);
     if (result.allowed || result.reason === 'checkFailed') return 'admin';
-    if (result.reason === 'notAdmin' && tenantId && activity.from?.aadObjectId && this.isApprover) {
+    if (result.reason === 'notAdmin' && tenantId && activity.from?.aadObjectId) {
       try {
         if (await this.isApprover(tenantId, activity.from.aadObjectId)) return 'approver';
       } catch (err) {
@@ -79,10 +79,10 @@ export class AccessGuard {
   private async refused(context: TurnContext, command: string, result: Authorization & { allowed: false }): Promise<void> {
     const activity = context.activity;
     const tenantId = tenantOf(context);
-    this.logger?.warn({ reason: result.reason, command, tenantId, user: activity.from?.aadObjectId }, 'access refused');
+    this.logger.warn({ reason: result.reason, command, tenantId, user: activity.from?.aadObjectId }, 'access refused');
     const user = activity.from?.aadObjectId ?? 'unknown-user';
     try {
-      await this.audit?.recordRepeated(
+      await this.audit.recordRepeated(
         JSON.stringify(['access.refused', tenantId, user, activity.from?.aadObjectId ? '' : activity.from?.id, command, result.reason]),
         {
           tenantId: tenantId ?? 'unknown-tenant',
@@ -96,7 +96,7 @@ export class AccessGuard {
       );
     } catch (err) {
       // The refusal stands even if the audit store is down; the log line above still records it.
-      this.logger?.error({ err }, 'could not audit a refused access');
+      this.logger.error({ err }, 'could not audit a refused access');
     }
   }
 
@@ -106,7 +106,7 @@ export class AccessGuard {
       return await this.policy.authorize({ tenantId, aadObjectId, name });
     } catch (err) {
       if (!isExpectedError(err)) throw err;
-      this.logger?.warn({ err }, 'admin check failed');
+      this.logger.warn({ err }, 'admin check failed');
       return { allowed: false, reason: 'checkFailed', message: `I could not check whether you are a VPP Books admin, so nothing was done. ${toChatError(err).text}` };
     }
   }

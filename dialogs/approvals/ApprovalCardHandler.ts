@@ -73,9 +73,9 @@ export class ApprovalCardHandler {
 
   constructor(
     private readonly approvals: ApprovalService,
-    private readonly notifier?: ApprovalNotifier,
-    private readonly logger?: Logger,
-    private readonly isAdmin?: AdminCheck,
+    private readonly notifier: ApprovalNotifier,
+    private readonly logger: Logger,
+    private readonly isAdmin: AdminCheck,
   ) {}
 
   /**
@@ -138,7 +138,7 @@ export class ApprovalCardHandler {
    */
   async topUpRequested(request: ApprovalRequest | undefined, approvers: readonly string[], replaced?: ApprovalRequest): Promise<void> {
     if (replaced) await this.publish(replaced, { tellRequester: false });
-    if (request) await this.notifier?.requestCreated(request, approvers);
+    if (request) await this.notifier.requestCreated(request, approvers);
   }
 
   /** Marks overdue requests expired and updates their cards and requesters; for a periodic sweep. */
@@ -160,11 +160,11 @@ export class ApprovalCardHandler {
   }
 
   private async resend(request: ApprovalRequest, clicker: string): Promise<AdaptiveCardInvokeResponse> {
-    if (!(await this.isAdmin?.(request.tenantId, clicker))) return respond(await this.viewFor(request, clicker, APPROVAL_MESSAGES.notAdminResend));
+    if (!(await this.isAdmin(request.tenantId, clicker))) return respond(await this.viewFor(request, clicker, APPROVAL_MESSAGES.notAdminResend));
     if (request.state !== 'pending') return respond(approvalCard(request, { actionable: false, notice: alreadyDecidedNotice(request), backend: this.approvals.backend }));
     const approvers = await this.approvals.reachApprovers(request);
     this.track(async () => {
-      await this.notifier?.requestCreated(request, approvers);
+      await this.notifier.requestCreated(request, approvers);
     });
     const notice =
       approvers.length > 0
@@ -178,7 +178,7 @@ export class ApprovalCardHandler {
     const own = request.requestedBy.aadObjectId.toLowerCase() === userId.toLowerCase();
     const pending = request.state === 'pending';
     const actionable = pending && !own && (await this.approvals.approvers.isApprover(request.tenantId, userId));
-    const resendable = pending && (await this.isAdmin?.(request.tenantId, userId)) === true;
+    const resendable = pending && (await this.isAdmin(request.tenantId, userId));
     // Whoever may approve sees how the groups changed since the request (what they approve does not).
     const change = actionable ? await this.approvals.groupChange(request) : undefined;
     return approvalCard(request, {
@@ -202,7 +202,7 @@ export class ApprovalCardHandler {
   private track(work: () => Promise<unknown>): void {
     const promise: Promise<void> = work()
       .then(() => undefined)
-      .catch((err: unknown) => this.logger?.warn({ err }, 'an approval follow-up failed'))
+      .catch((err: unknown) => this.logger.warn({ err }, 'an approval follow-up failed'))
       .finally(() => this.followUps.delete(promise));
     this.followUps.add(promise);
   }
@@ -217,17 +217,17 @@ export class ApprovalCardHandler {
     const latest = (await this.approvals.get(request.tenantId, request.id)) ?? request;
     for (const copy of [...(latest.card ? [latest.card] : []), ...(latest.copies ?? [])]) {
       try {
-        await this.notifier?.updateCard(request.tenantId, copy, card);
+        await this.notifier.updateCard(request.tenantId, copy, card);
       } catch (err) {
         // The decision stands; a card that could not be updated refreshes to the truth when next shown.
-        this.logger?.warn({ err, approvalId: request.id }, 'could not update a copy of the approval card');
+        this.logger.warn({ err, approvalId: request.id }, 'could not update a copy of the approval card');
       }
     }
     if (options.tellRequester === false) return;
     try {
-      await this.notifier?.decided(request);
+      await this.notifier.decided(request);
     } catch (err) {
-      this.logger?.warn({ err, approvalId: request.id }, 'could not tell the requester about the decision');
+      this.logger.warn({ err, approvalId: request.id }, 'could not tell the requester about the decision');
     }
   }
 }

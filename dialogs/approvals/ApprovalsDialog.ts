@@ -19,7 +19,7 @@ export class ApprovalsDialog extends ComponentDialog {
 
   constructor(
     private readonly approvals: ApprovalService,
-    private readonly isAdmin?: AdminCheck,
+    private readonly isAdmin: AdminCheck,
   ) {
     super(ApprovalsDialog.id);
     this.addDialog(new WaterfallDialog('approvals.steps', [(s) => this.list(s)]));
@@ -32,7 +32,7 @@ export class ApprovalsDialog extends ComponentDialog {
     const pending = await this.approvals.listOpen(actor.tenantId);
     const viewer = actor.aadObjectId.toLowerCase();
     const approver = await this.approvals.approvers.isApprover(actor.tenantId, actor.aadObjectId);
-    const admin = (await this.isAdmin?.(actor.tenantId, actor.aadObjectId)) === true;
+    const admin = await this.isAdmin(actor.tenantId, actor.aadObjectId);
     // An approver who is not an admin sees the requests they can decide; admins see every request.
     const visible = pending.filter((r) => admin || r.requestedBy.aadObjectId.toLowerCase() !== viewer);
     if (visible.length === 0) {

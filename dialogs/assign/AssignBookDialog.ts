@@ -113,7 +113,7 @@ export class AssignBookDialog extends ComponentDialog {
     private readonly planner: AssignmentPreviewer,
     private readonly approvals: ApprovalService,
     pickGroups: PickGroupsDialog,
-    private readonly approverNotice?: ApproverNotice,
+    private readonly approverNotice: ApproverNotice,
   ) {
     super(AssignBookDialog.id);
     this.addDialog(new SearchChoicePrompt(ASK_BOOK));
@@ -378,7 +378,7 @@ export class AssignBookDialog extends ComponentDialog {
       const posted = await postApprovalCard(step.context, this.approvals, request);
       // Not awaited: cards to many approvers go out through the outbox at Teams' pace, after this answer.
       // The request stands either way; approvers also find it with "approvals".
-      void this.approverNotice?.requestCreated(posted, approvers).catch(() => undefined);
+      void this.approverNotice.requestCreated(posted, approvers).catch(() => undefined);
       const missed = unreachableNames.length > 0 ? ` I could not reach ${nameList(unreachableNames)} in Teams.` : '';
       await step.context.sendActivity(
         `Sent for approval to ${nameList(approverNames) || 'the approvers'}. Nothing is assigned until one of them approves; I will tell you the result. The request expires in ${formatCount(Math.round(this.approvals.expiryMs / 3_600_000))} hours.${missed}`,

@@ -17,10 +17,10 @@ export interface AssignFlowDependencies {
   directory: AssignmentDirectory;
   planner: AssignmentPreviewer;
   approvals: ApprovalService;
-  approverNotice?: ApproverNotice | undefined;
+  approverNotice: ApproverNotice;
   executor: RunResumer;
   /** Whether a user is a bot admin (the Resend button on `approvals`). */
-  isAdmin?: AdminCheck | undefined;
+  isAdmin: AdminCheck;
   /** `reconcile [book]`: standing assignments looked at on demand. */
   reconcile?: ReconcileCommand | undefined;
   /** Member counts on group choices ("English Department · 42 members"). */

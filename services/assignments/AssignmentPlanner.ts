@@ -45,7 +45,7 @@ export class AssignmentPlanner implements AssignmentPreviewer {
     private readonly directory: AssignmentDirectory,
     private readonly clients: AppleClientProvider,
     /** Other requests' reservations: a preview shows what is free after them. */
-    private readonly runs?: Pick<AssignmentRunRepository, 'reservedFor'>,
+    private readonly runs: Pick<AssignmentRunRepository, 'reservedFor'>,
   ) {}
 
   async preview(input: { token: VppToken; book: EBook; groups: readonly DirectoryGroup[]; installIntent: 'required' | 'available'; devices?: ReadonlyMap<string, number> }): Promise<AssignmentPreview> {
@@ -77,7 +77,7 @@ export class AssignmentPlanner implements AssignmentPreviewer {
     const licensesNeeded = members.size - holders.size;
     const unlimited = book.unlimited === true;
     // Licenses other requests hold back (asked for, approved, under way) are not free for this one.
-    const licensesReserved = unlimited || !this.runs ? 0 : await this.runs.reservedFor(token.id, book.adamId, book.pricingParam);
+    const licensesReserved = unlimited ? 0 : await this.runs.reservedFor(token.id, book.adamId, book.pricingParam);
     const licensesFree = Math.max(0, book.availableLicenseCount - licensesReserved);
     return {
       tokenId: token.id,

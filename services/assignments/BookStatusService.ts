@@ -102,8 +102,8 @@ export class BookStatusService {
   constructor(
     private readonly store: Store,
     private readonly runs: AssignmentRunRepository,
-    /** A group's user members now; without it (or when Graph fails) the card leaves members out. */
-    private readonly groupUserCount?: (groupId: string) => Promise<number>,
+    /** A group's user members now; when Graph fails the card leaves members out. */
+    private readonly groupUserCount: (groupId: string) => Promise<number>,
   ) {
     this.books = new BookSearch(store);
   }
@@ -178,7 +178,6 @@ export class BookStatusService {
   }
 
   private async membersOf(groupId: string): Promise<number | undefined> {
-    if (!this.groupUserCount) return undefined;
     try {
       return await this.groupUserCount(groupId);
     } catch {

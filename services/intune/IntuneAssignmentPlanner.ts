@@ -114,7 +114,7 @@ export class IntuneAssignmentPlanner implements AssignmentPreviewer {
     private readonly directory: MemberDirectory,
     private readonly intune: Pick<IntuneApi, 'getEBook' | 'listAssignments'>,
     /** Other requests' reservations: a preview shows what is free after them. */
-    private readonly runs?: Pick<AssignmentRunRepository, 'reservedFor'>,
+    private readonly runs: Pick<AssignmentRunRepository, 'reservedFor'>,
   ) {}
 
   async preview(input: { token: VppToken; book: EBook; groups: readonly DirectoryGroup[]; installIntent: 'required' | 'available'; devices?: ReadonlyMap<string, number> }): Promise<AssignmentPreview> {
@@ -139,7 +139,7 @@ export class IntuneAssignmentPlanner implements AssignmentPreviewer {
       const counts = await this.intune.getEBook(book.intuneBookId);
       if (!counts) throw new UserFacingError(`Intune no longer has "${title}" (it may have been removed from the VPP token there). Type **sync** to update the list of books.`, 'intune_book_gone');
       // Licenses other requests hold back (asked for, approved, under way) are not free for this one.
-      licensesReserved = this.runs ? await this.runs.reservedFor(token.id, book.adamId, book.pricingParam) : 0;
+      licensesReserved = await this.runs.reservedFor(token.id, book.adamId, book.pricingParam);
       licensesAvailable = Math.max(0, counts.totalLicenseCount - counts.usedLicenseCount - licensesReserved);
     }
     const licensesNeeded = all.size - holders.size;

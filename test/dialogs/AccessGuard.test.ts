@@ -1,12 +1,17 @@
 import { strict as assert } from 'node:assert';
 import { TestAdapter, type TurnContext } from 'botbuilder';
 import { AccessGuard } from '../../dialogs/AccessGuard';
-import { AdminPolicy } from '../../services/auth/AdminPolicy';
+import { AdminPolicy, type RefusalAudit } from '../../services/auth/AdminPolicy';
 import { DirectoryUnavailableError } from '../../services/directory/errors';
+import { silentLogger } from '../../services/logging/logger';
 import { useEmbeddedCosmos } from '../services/store/fixtures';
 
 const TENANT = '00000000-0000-0000-0000-0000000000001';
 const ADMIN_GROUP = '90000000-0000-4000-8000-000000000001';
+
+/** For tests that do not look at the audit trail or approvers. */
+const noAudit: RefusalAudit = { recordRepeated: async () => undefined };
+const noApprovers = async (): Promise<boolean> => false;
 
 async function checkAs(guard: AccessGuard, aadObjectId: string, command = 'tokens'): Promise<Awaited<ReturnType<AccessGuard['check']>>> {
   let result: Awaited<ReturnType<AccessGuard['check']>> | undefined;
@@ -21,8 +26,8 @@ async function checkAs(guard: AccessGuard, aadObjectId: string, command = 'token
 describe('AccessGuard', () => {
   it('admits members of the admin group through the directory', async () => {
     const policy = new AdminPolicy({ tenantId: TENANT, adminUserIds: [], adminGroupId: ADMIN_GROUP, groupMembership: { isMember: async (user) => user === 'member' } });
-    assert.equal((await checkAs(new AccessGuard(policy, undefined), 'member')).allowed, true);
-    assert.equal((await checkAs(new AccessGuard(policy, undefined), 'someone-else')).allowed, false);
+    assert.equal((await checkAs(new AccessGuard(policy, noAudit, silentLogger(), noApprovers), 'member')).allowed, true);
+    assert.equal((await checkAs(new AccessGuard(policy, noAudit, silentLogger(), noApprovers), 'someone-else')).allowed, false);
   });
 
   it('refuses with the reason when the directory cannot be reached, instead of failing the turn', async () => {
@@ -36,7 +41,7 @@ describe('AccessGuard', () => {
         },
       },
     });
-    const result = await checkAs(new AccessGuard(policy, undefined), 'member');
+    const result = await checkAs(new AccessGuard(policy, noAudit, silentLogger(), noApprovers), 'member');
     assert.equal(result.allowed, false);
     assert.ok(!result.allowed && /could not check whether you are a VPP Books admin.*Microsoft Graph is busy/.test(result.message));
   });
@@ -46,7 +51,7 @@ describe('AccessGuard', () => {
 
     it('audits repeated refusals of one user once per window, with a count, per command', async () => {
       const store = await env.newStore();
-      const guard = new AccessGuard(new AdminPolicy({ tenantId: TENANT, adminUserIds: ['admin'] }), store.audit);
+      const guard = new AccessGuard(new AdminPolicy({ tenantId: TENANT, adminUserIds: ['admin'] }), store.audit, silentLogger(), noApprovers);
       for (let i = 0; i < 25; i++) assert.equal((await checkAs(guard, 'not-an-admin')).allowed, false);
       await checkAs(guard, 'not-an-admin', 'sync');
       await checkAs(guard, 'someone-else');

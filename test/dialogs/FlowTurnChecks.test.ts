@@ -5,6 +5,7 @@ import { FLOW_EXPIRED_MESSAGE, FLOW_EXPIRY_MS, MainDialog, notYourQuestionMessag
 import { AccessGuard } from '../../dialogs/AccessGuard';
 import { tokenFlows } from '../../dialogs/tokens/tokenFlows';
 import { AdminPolicy, NOT_ADMIN_MESSAGE } from '../../services/auth/AdminPolicy';
+import { silentLogger } from '../../services/logging/logger';
 import { CachedGroupMembership } from '../../services/directory/CachedGroupMembership';
 import { TokenFileReader } from '../../services/tokens/TokenFileReader';
 import { TEST_TENANT, TestEnvironment } from '../support/TestEnvironment';
@@ -122,7 +123,7 @@ describe('MainDialog: admin rights are checked on every turn of a flow', () => {
   it('ends a waiting flow, card clicks included, when its admin lost the rights', async () => {
     let member = true;
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [], adminGroupId: ADMIN_GROUP, groupMembership: { isMember: async () => member } });
-    const chat = channel(probeMain({}, { adminOnly: true }, new AccessGuard(policy, undefined)));
+    const chat = channel(probeMain({}, { adminOnly: true }, new AccessGuard(policy, { recordRepeated: async () => undefined }, silentLogger(), async () => false)));
     await chat.send(says(ALICE, 'tokens')).assertReply('Which Apple ID manages this token?');
     member = false;
     await chat
@@ -167,7 +168,7 @@ describe('remove token: an admin removed mid-flow (test adapter, sandbox, embedd
     const membership = new CachedGroupMembership({ isMember: async (user) => admins.has(user) }, { now: () => now });
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [], adminGroupId: ADMIN_GROUP, groupMembership: membership });
     const flows = tokenFlows({ tokens: env.tokens, reader: new TokenFileReader({ production: false }) });
-    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
+    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit, silentLogger(), async () => false)));
     const chat = new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
       from: { id: '29:admin', name: 'Alex Wilber', aadObjectId: ADMIN },

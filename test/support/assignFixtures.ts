@@ -25,6 +25,8 @@ import { ApprovalService } from '../../services/approvals/ApprovalService';
 import { ApproverDirectory } from '../../services/approvals/ApproverDirectory';
 import { appleLicenseCounts } from '../../services/approvals/appleLicenseCounts';
 import { StandingAssignmentReconciler } from '../../services/assignments/StandingAssignmentReconciler';
+import type { ApprovalNotifier } from '../../dialogs/approvals/ApprovalCardHandler';
+import type { ApproverNotice } from '../../dialogs/approvals/approvalCardSender';
 
 export const ASSIGN_TENANT = '00000000-0000-0000-0000-0000000000001';
 export const ALEX = '00000000-0000-0000-0000-0000000000020';
@@ -34,6 +36,16 @@ const TEST_MDM = { id: 'vpp-books-bot:test', name: 'VPP Books bot (test)' };
 /** Alex asks, Megan approves: the two admins of the assignment tests, as the services see them. */
 export const alexActor = { aadObjectId: ALEX, displayName: 'Alex Wilber' };
 export const meganActor = { aadObjectId: MEGAN, displayName: 'Megan Bowen' };
+
+/**
+ * For tests that do not look at the approvers' and requester's chats: cards sent and updated there, and the
+ * requester's message, go nowhere.
+ */
+export const unsentApprovalMessages: ApprovalNotifier & ApproverNotice = {
+  decided: async () => undefined,
+  updateCard: async () => undefined,
+  requestCreated: async () => undefined,
+};
 
 /** Keeps every request from finishing before a test looks, and counts what reached Apple. */
 class AppleRequestLog {

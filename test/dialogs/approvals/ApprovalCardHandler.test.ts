@@ -10,6 +10,7 @@ import { ApprovalCardHandler, type ApprovalNotifier } from '../../../dialogs/app
 import { postApprovalCard } from '../../../dialogs/approvals/approvalCardSender';
 import { ADELE, ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, type AssignTokenFixture } from '../../support/assignFixtures';
 import { storeTeamsChat } from '../../support/storedChat';
+import { silentLogger } from '../../../services/logging/logger';
 
 const OTHER_TENANT = '00000000-0000-0000-0000-00000000ffff';
 
@@ -57,7 +58,7 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
     const executor = env.executor({ reporter });
     const approvals = env.approvals(executor, { now, expiryMs: 60_000 });
     const notifier = new RecordingNotifier();
-    const handler = new ApprovalCardHandler(approvals, notifier, undefined, async (_tenant, id) => id === ALEX || id === MEGAN);
+    const handler = new ApprovalCardHandler(approvals, notifier, silentLogger(), async (_tenant, id) => id === ALEX || id === MEGAN);
     return { reporter, executor, approvals, notifier, handler };
   }
 
@@ -162,7 +163,7 @@ describe('approval cards (Universal Actions, server-side decisions)', function (
     const approvers = [megan, { id: '00000000-0000-0000-0000-0000000000024', name: 'Patti' }];
     const raceExecutor = setup().executor;
     const raceApprovals = env.approvals(raceExecutor, { approvers: [MEGAN, approvers[1]!.id] });
-    const raceHandler = new ApprovalCardHandler(raceApprovals);
+    const raceHandler = new ApprovalCardHandler(raceApprovals, new RecordingNotifier(), silentLogger(), async () => false);
     const results = await Promise.all(
       approvers.map((u) => {
         const c = click(u, execute('approve', { approvalId: race.id }));

@@ -15,7 +15,8 @@ import { ApprovalCardHandler } from '../../../dialogs/approvals/ApprovalCardHand
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { assignResultCard } from '../../../cards/assignCards';
 import type { AssignmentExecutor } from '../../../services/assignments/AssignmentExecutor';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, unsentApprovalMessages } from '../../support/assignFixtures';
+import { silentLogger } from '../../../services/logging/logger';
 import { storeTeamsChat } from '../../support/storedChat';
 import { dialogBot } from '../../support/dialogBot';
 import { GroupMemberCounts } from '../../../services/directory/GroupMemberCounts';
@@ -48,9 +49,10 @@ describe('assign dialog (test adapter, sandbox, local directory, embedded Cosmos
     const approvals = env.approvals(executor);
     const policy = new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] });
     const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
-    const flows = [...assignFlows({ books: new BookSearch(env.store), directory: env.directory, planner: env.planner, approvals, executor, isAdmin, groupCounts: new GroupMemberCounts(env.directory) }), ...bookFlows({ catalog: new BookCatalog(env.store) }), { command: 'status', dialog: new BookStatusDialog(new BookStatusService(env.store, env.runs)), adminOnly: true, personalChatOnly: false }];
+    const flows = [...assignFlows({ books: new BookSearch(env.store), directory: env.directory, planner: env.planner, approvals, approverNotice: unsentApprovalMessages, executor, isAdmin, groupCounts: new GroupMemberCounts(env.directory) }), ...bookFlows({ catalog: new BookCatalog(env.store) }), { command: 'status', dialog: new BookStatusDialog(new BookStatusService(env.store, env.runs, (id) => env.directory.countMembers(id, 'user'))), adminOnly: true, personalChatOnly: false }];
     // Messages through the main dialog, Universal Actions through the approval card handler.
-    bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)), { approvalCards: new ApprovalCardHandler(approvals) });
+    const isApprover = (tenantId: string, aadObjectId: string): Promise<boolean> => approvals.approvers.isApprover(tenantId, aadObjectId);
+    bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit, silentLogger(), isApprover)), { approvalCards: new ApprovalCardHandler(approvals, unsentApprovalMessages, silentLogger(), isAdmin) });
   });
   after(async () => {
     await env.stop();

@@ -9,7 +9,8 @@ import { BookSearch } from '../../../services/assignments/bookSearch';
 import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
 import { DEMO_GROUPS } from '../../../local/directory';
-import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter } from '../../support/assignFixtures';
+import { ALEX, ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, unsentApprovalMessages } from '../../support/assignFixtures';
+import { silentLogger } from '../../../services/logging/logger';
 import { dialogBot } from '../../support/dialogBot';
 
 const EVE = '00000000-0000-0000-0000-00000000e0e0';
@@ -43,8 +44,11 @@ describe('resume (test adapter, sandbox, local directory, embedded Cosmos)', fun
     const book = books[0]!;
     const executor = env.executor({ reporter });
     const approvals = env.approvals(executor);
-    const flows = assignFlows({ books: new BookSearch(env.store), directory: env.directory, planner: env.planner, approvals, executor });
-    bot = dialogBot(new MainDialog(flows, new AccessGuard(new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] }), env.store.audit)));
+    const policy = new AdminPolicy({ tenantId: ASSIGN_TENANT, adminUserIds: [ALEX, MEGAN] });
+    const isAdmin = async (tenantId: string, aadObjectId: string): Promise<boolean> => (await policy.authorize({ tenantId, aadObjectId })).allowed;
+    const flows = assignFlows({ books: new BookSearch(env.store), directory: env.directory, planner: env.planner, approvals, approverNotice: unsentApprovalMessages, executor, isAdmin });
+    const isApprover = (tenantId: string, aadObjectId: string): Promise<boolean> => approvals.approvers.isApprover(tenantId, aadObjectId);
+    bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit, silentLogger(), isApprover)));
 
     const formB = env.members(DEMO_GROUPS.year9FormB);
     const preview = await env.planner.preview({ token, book, groups: [await env.directory.getGroup(DEMO_GROUPS.year9FormB)], installIntent: 'required' });

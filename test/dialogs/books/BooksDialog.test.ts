@@ -5,6 +5,7 @@ import { MainDialog } from '../../../dialogs/MainDialog';
 import { bookFlows } from '../../../dialogs/books/bookFlows';
 import { INVALID_BOOKS_REQUEST } from '../../../dialogs/books/BooksDialog';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
+import { silentLogger } from '../../../services/logging/logger';
 import { BookCatalog } from '../../../services/books/BookCatalog';
 import type { Store } from '../../../services/store/Store';
 import { TENANT, useEmbeddedCosmos } from '../../services/store/fixtures';
@@ -52,7 +53,7 @@ describe('books dialog (test adapter, embedded Cosmos)', function () {
   function adapter(options: { user?: string; conversationType?: string } = {}): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TENANT, adminUserIds: [ADMIN] });
     const flows = bookFlows({ catalog: new BookCatalog(store) });
-    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, store.audit)));
+    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, store.audit, silentLogger(), async () => false)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
       from: { id: 'user-1', name: 'Alex Wilber', aadObjectId: options.user ?? ADMIN },

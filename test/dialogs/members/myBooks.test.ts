@@ -7,6 +7,7 @@ import { NO_GET_MESSAGE, STALE_GET_MESSAGE } from '../../../dialogs/members/myBo
 import { claimAnswer } from '../../../dialogs/members/claimAnswers';
 import { myBooksCard } from '../../../cards/myBooksCards';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
+import { silentLogger } from '../../../services/logging/logger';
 import type { ClaimOutcome, ClaimingMember } from '../../../services/assignments/claimModel';
 import type { IntuneShelf, MemberBookPort } from '../../../services/assignments/memberBooks';
 import type { AuditEntry, AuditLog } from '../../../services/store/repositories/AuditLog';
@@ -59,7 +60,7 @@ function setUp(books?: MemberBookPort): { chat: (from: string, tenantId?: string
   const claims = new FakeClaims();
   const audit = new RecordingAudit();
   const policy = new AdminPolicy({ tenantId: TENANT, adminUserIds: [ADMIN] });
-  const guard = new AccessGuard(policy, audit as unknown as AuditLog, undefined, async (_t, id) => id === APPROVER);
+  const guard = new AccessGuard(policy, audit as unknown as AuditLog, silentLogger(), async (_t, id) => id === APPROVER);
   const main = new MainDialog(memberFlows({ claims: books ?? claims }), guard);
   const chat = (from: string, tenantId = TENANT, conversationType = 'personal') =>
     new TestAdapter(

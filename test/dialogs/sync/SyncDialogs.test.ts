@@ -8,6 +8,7 @@ import { syncFlows } from '../../../dialogs/sync/syncFlows';
 import type { SyncDialogOptions } from '../../../dialogs/sync/SyncDialog';
 import { BookStatusService } from '../../../services/assignments/BookStatusService';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
+import { silentLogger } from '../../../services/logging/logger';
 import { NotificationOutbox } from '../../../services/notifications/NotificationOutbox';
 import { SyncResultNotices } from '../../../services/notifications/SyncResultNotices';
 import { AssignmentRunRepository } from '../../../services/store/repositories/AssignmentRunRepository';
@@ -60,9 +61,9 @@ describe('sync and status dialogs (test adapter, sandbox, embedded Cosmos)', fun
 
   function adapter(progress: SyncDialogOptions = {}, conversationType = 'personal'): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
-    const bookStatus = new BookStatusDialog(new BookStatusService(env.store, new AssignmentRunRepository(env.store.containers.assignments)));
+    const bookStatus = new BookStatusDialog(new BookStatusService(env.store, new AssignmentRunRepository(env.store.containers.assignments), () => Promise.reject(new Error('this test has no directory'))));
     const flows = syncFlows({ tokens: env.tokens, poster: outbox, results, history: service, progress, bookStatus, backend: 'apple' });
-    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
+    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit, silentLogger(), async () => false)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
       from: { id: 'user-1', name: 'Alex Wilber', aadObjectId: ADMIN },

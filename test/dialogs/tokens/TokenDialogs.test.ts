@@ -12,6 +12,7 @@ import { GAVE_UP_ON_APPLE_ID } from '../../../dialogs/tokens/AppleIdPrompt';
 import { OTHER_MDM } from '../../../local/appleSandbox/demoData';
 import { TOKEN_LIKE_MESSAGE } from '../../../services/common/chatText';
 import { AdminPolicy } from '../../../services/auth/AdminPolicy';
+import { silentLogger } from '../../../services/logging/logger';
 import { encodeVppTokenFile } from '../../../services/apple/VppTokenFile';
 import { TokenFileReader } from '../../../services/tokens/TokenFileReader';
 import { TEST_MDM, TEST_TENANT, TestEnvironment } from '../../support/TestEnvironment';
@@ -71,7 +72,7 @@ describe('token dialogs (test adapter, sandbox, embedded Cosmos)', function () {
   function adapter(options: { user?: string; conversationType?: string; tenantId?: string } = {}): TestAdapter {
     const policy = new AdminPolicy({ tenantId: TEST_TENANT, adminUserIds: [ADMIN] });
     const flows = tokenFlows({ tokens: env.tokens, reader: new TokenFileReader({ production: false }) });
-    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit)));
+    const bot = dialogBot(new MainDialog(flows, new AccessGuard(policy, env.store.audit, silentLogger(), async () => false)));
     return new TestAdapter((context) => bot.run(context), {
       channelId: 'msteams',
       from: { id: 'user-1', name: 'Alex Wilber', aadObjectId: options.user ?? ADMIN },

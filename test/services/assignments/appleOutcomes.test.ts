@@ -56,7 +56,7 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     const card = JSON.stringify(assignResultCard(outcome, 'apple'));
     for (const user of outcome.failedUsers) assert.ok(card.includes(`${user.displayName}: ${user.reason}`), `the card names ${user.displayName}`);
 
-    const status = await new BookStatusService(env.store, env.runs).status(token, book);
+    const status = await new BookStatusService(env.store, env.runs, (id) => env.directory.countMembers(id, 'user')).status(token, book);
     const group = status.groups[0]!;
     assert.equal(group.counts.failed, 3);
     assert.deepEqual(group.failedUsers.map((u) => u.code), ['9609', '9609', '9609']);
@@ -165,7 +165,7 @@ describe('assignment runs read Apple the way Apple answers (sandbox, local direc
     const { request, executor } = await env.deliver(preview, { reporter });
     assert.equal(reporter.outcomes[0]?.state, 'interrupted');
     assert.match(reporter.outcomes[0]?.error ?? '', /^Apple's Apps and Books service is not answering \(vpp_9612\)/);
-    const status = await new BookStatusService(env.store, env.runs).status(token, book);
+    const status = await new BookStatusService(env.store, env.runs, (id) => env.directory.countMembers(id, 'user')).status(token, book);
     assert.equal(status.groups[0]?.status, 'paused');
     assert.match(status.groups[0]?.lastError ?? '', /goes on by itself after/);
 

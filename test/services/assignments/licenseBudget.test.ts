@@ -7,7 +7,8 @@ import { bookStatusCard } from '../../../cards/bookStatusCards';
 import { approvalCard } from '../../../cards/approvalCards';
 import { ActivityTypes, TestAdapter, TurnContext, type AdaptiveCardInvokeValue } from 'botbuilder';
 import { ApprovalCardHandler } from '../../../dialogs/approvals/ApprovalCardHandler';
-import { ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, alexActor, meganActor } from '../../support/assignFixtures';
+import { ASSIGN_TENANT, AssignEnvironment, MEGAN, RecordingReporter, alexActor, meganActor, unsentApprovalMessages } from '../../support/assignFixtures';
+import { silentLogger } from '../../../services/logging/logger';
 
 const alex = alexActor;
 const megan = meganActor;
@@ -51,7 +52,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
       recipient: { id: 'bot', name: 'bot' },
       conversation: { id: 'megan-chat', isGroup: false, conversationType: 'personal', tenantId: ASSIGN_TENANT, name: 'chat' },
     });
-    const view = await new ApprovalCardHandler(approvals).handle(refresh, { action: { type: 'Action.Execute', id: 'r', verb: 'refresh', data: { approvalId: request.id } }, trigger: 'automatic' } as unknown as AdaptiveCardInvokeValue);
+    const view = await new ApprovalCardHandler(approvals, unsentApprovalMessages, silentLogger(), async () => false).handle(refresh, { action: { type: 'Action.Execute', id: 'r', verb: 'refresh', data: { approvalId: request.id } }, trigger: 'automatic' } as unknown as AdaptiveCardInvokeValue);
     assert.match(JSON.stringify(view.value), /The group grew by 300 since the request \(360 members now\)\. Approving approves 60 licenses all the same/);
     await approvals.decide(ASSIGN_TENANT, request.id, megan, 'approved');
     await executor.idle();
@@ -68,7 +69,7 @@ describe('an approval is a license budget (sandbox, local directory, embedded Co
     const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
     assert.deepEqual([stored?.usedLicenseCount, stored?.availableLicenseCount], [formC.length, 5_000 - formC.length]);
     // status <book> shows the budget: approved, spent, left, and who was left out.
-    const status = await new BookStatusService(env.store, env.runs).status(token, stored!);
+    const status = await new BookStatusService(env.store, env.runs, (id) => env.directory.countMembers(id, 'user')).status(token, stored!);
     assert.deepEqual(status.groups[0]?.budget, { approved: 60, spent: 60, left: 0, leftOut: 300 });
     assert.match(JSON.stringify(bookStatusCard(status)), /Licenses approved \/ spent \/ left.*60 \/ 60 \/ 0.*Left out \(approved licenses used up\).*300/);
   });

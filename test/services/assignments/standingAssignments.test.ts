@@ -182,7 +182,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     const run = await env.runs.get(token.id, runId(request.id));
     assert.ok((run?.spent ?? 0) <= (run?.budget ?? 0));
     const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
-    const status = await new BookStatusService(env.store, env.runs).status(token, stored!);
+    const status = await new BookStatusService(env.store, env.runs, (id) => env.directory.countMembers(id, 'user')).status(token, stored!);
     assert.deepEqual(status.groups[0]?.intent, { kind: 'required', licensed: managed.length + 2, invitedNotJoined: members.length - managed.length - 2, licensedAfterJoining: 2 });
     assert.match(JSON.stringify(bookStatusCard(status)), /Invited, not joined yet \(no license yet\)","value":"\d+".*Of the licensed: after joining","value":"2"/);
   });
@@ -256,7 +256,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     assert.deepEqual(offered().sort(), [...members].sort(), 'the delivery tells every member once');
     const status = async () => {
       const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
-      return (await new BookStatusService(env.store, env.runs).status(token, stored!)).groups[0];
+      return (await new BookStatusService(env.store, env.runs, (id) => env.directory.countMembers(id, 'user')).status(token, stored!)).groups[0];
     };
 
     // The look right after the delivery: everyone found was told by it, so nobody joined, nobody is told again.
@@ -297,7 +297,7 @@ describe('standing assignments and reconciliation (sandbox, local directory, emb
     const [result] = await reconciler.reconcileToken(token.id);
     assert.deepEqual([result?.groups[0]?.joined, result?.waiting, result?.topUp?.outcome, result?.topUp?.count], [0, 2, 'requested', 2]);
     const stored = await env.store.books.get(token.id, book.adamId, book.pricingParam);
-    const standing = (await new BookStatusService(env.store, env.runs).status(token, stored!)).groups[0]?.standing;
+    const standing = (await new BookStatusService(env.store, env.runs, (id) => env.directory.countMembers(id, 'user')).status(token, stored!)).groups[0]?.standing;
     assert.deepEqual([standing?.joined, standing?.waiting], [0, 2]);
   });
 });
