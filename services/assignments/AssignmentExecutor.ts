@@ -21,6 +21,7 @@ import {
   batchMarker,
   creationFailures,
   earlierReservation,
+  extendReservation,
   isBatch,
   judgeAssociate,
   needingLicense,
@@ -90,11 +91,51 @@ function noticeMember(u: DirectoryUser): { clientUserId: string; displayName: st
   return { clientUserId: u.id, displayName: u.displayName, mail: u.mail };
 }
 
-/** The batch of group `gi` a stopped process reserved licenses for or sent to Apple, still to be recorded. */
-function recordedBatch(run: AssignmentRun, gi: number): BatchMarker | undefined {
+/** A batch a stopped process reserved licenses for or sent to Apple, still to be recorded, and whom it named. */
+interface RecordedBatch {
+  marker: BatchMarker;
+  named: ReadonlySet<string>;
+}
+
+function recordedBatchOf(run: AssignmentRun): RecordedBatch | undefined {
   const marker = run.reserved ?? run.pending;
-  if (!marker || marker.groupIndex !== gi) return undefined;
-  return { groupIndex: marker.groupIndex, firstUserId: marker.firstUserId, lastUserId: marker.lastUserId };
+  if (!marker) return undefined;
+  return {
+    marker: { groupIndex: marker.groupIndex, firstUserId: marker.firstUserId, lastUserId: marker.lastUserId },
+    named: new Set([...(run.reserved?.userIds ?? []), ...(run.pending?.userIds ?? [])]),
+  };
+}
+
+/**
+ * Takes the members a recorded batch named out of the other groups' plans (each user once across groups:
+ * one who left the batch's group for another is still the batch's), and answers them by id.
+ */
+function carryNamed(plan: DirectoryUser[][], recorded: RecordedBatch): Map<string, DirectoryUser> {
+  const carried = new Map<string, DirectoryUser>();
+  plan.forEach((users, gj) => {
+    if (gj === recorded.marker.groupIndex) return;
+    plan[gj] = users.filter((u) => {
+      if (!recorded.named.has(u.id)) return true;
+      carried.set(u.id, u);
+      return false;
+    });
+  });
+  return carried;
+}
+
+/**
+ * Who a recorded batch processes now: today's members in its range and the members it named who are in
+ * another group now. Those it named who are in no group any more (`leavers`) are only accounted for, by what
+ * Apple did for them: nothing is sent to them again. Members who joined inside the range fill what room
+ * Apple's request size leaves; any beyond it are behind the cursor afterwards, for reconciliation to find.
+ */
+function recordedSlice(recorded: RecordedBatch, users: readonly DirectoryUser[], carried: ReadonlyMap<string, DirectoryUser>, max: number): { members: DirectoryUser[]; leavers: Set<string> } {
+  const { marker, named } = recorded;
+  const members = sortById([...users.filter((u) => u.id >= marker.firstUserId && u.id <= marker.lastUserId), ...carried.values()]);
+  const present = new Set(members.map((u) => u.id));
+  const room = Math.max(0, max - members.filter((u) => named.has(u.id)).length);
+  let others = 0;
+  return { members: members.filter((u) => named.has(u.id) || others++ < room), leavers: new Set([...named].filter((id) => !present.has(id))) };
 }
 
 function sortById(users: DirectoryUser[]): DirectoryUser[] {
@@ -194,9 +235,12 @@ export class AssignmentExecutor extends RunDelivery {
       }
 
       const plan = await this.plan(run);
-      const total = plan.reduce((n, users) => n + users.length, 0);
-      // Members who hold the book already cost nothing; everyone else counts against the budget.
-      const planned = new Set(plan.flatMap((users) => users.map((u) => u.id)));
+      const recorded = recordedBatchOf(run);
+      const carried = recorded ? carryNamed(plan, recorded) : new Map<string, DirectoryUser>();
+      const total = plan.reduce((n, users) => n + users.length, 0) + carried.size;
+      // Members who hold the book already cost nothing; everyone else counts against the budget. Those a recorded
+      // batch named are asked about too, members or not: what Apple did for them is that batch's.
+      const planned = new Set([...plan.flatMap((users) => users.map((u) => u.id)), ...(recorded?.named ?? [])]);
       // A pass's members were checked against Apple's holders when it was planned: that read is not made again
       // (someone who got the book in between costs the budget one license too many, never one too few).
       const holders = run.budget === undefined || run.pass ? new Set<string>() : await bookHolders(client, run, (id) => planned.has(id));
@@ -206,13 +250,13 @@ export class AssignmentExecutor extends RunDelivery {
         if (!group || group.done) continue;
         const cursor = group.cursor;
         let users = (plan[gi] ?? []).filter((u) => cursor === undefined || u.id > cursor);
-        const recorded = recordedBatch(run, gi);
-        if (recorded) {
-          // The batch a stopped process reserved or sent goes first, as it was: members who joined or left
-          // since would make another slice, which its reservation and its events do not name.
+        if (recorded?.marker.groupIndex === gi) {
+          // The batch a stopped process reserved or sent goes first, under its own marker: members who joined or
+          // left since would make another slice, which its reservation and its events do not name.
           this.checkStopped(run.id);
-          run = await this.batch(run, gi, await this.recordedSlice(run, recorded, users, limits.maxClientUserIds), client, holders, recorded);
-          users = users.filter((u) => u.id > recorded.lastUserId);
+          const { members, leavers } = recordedSlice(recorded, users, carried, limits.maxClientUserIds);
+          run = await this.batch(run, gi, members, client, holders, { marker: recorded.marker, leavers });
+          users = users.filter((u) => u.id > recorded.marker.lastUserId);
         }
         for (let i = 0; i < users.length; i += limits.maxClientUserIds) {
           this.checkStopped(run.id);
@@ -294,27 +338,6 @@ export class AssignmentExecutor extends RunDelivery {
   }
 
   /**
-   * The members of a batch a stopped process reserved or sent: today's members in its range, and those it
-   * named who have left since (Apple may have licensed them: their licenses count as spent). Members who
-   * joined inside the range since fill what room Apple's request size leaves; any beyond it are behind the
-   * cursor afterwards, for reconciliation to find.
-   */
-  private async recordedSlice(run: AssignmentRun, recorded: BatchMarker, users: readonly DirectoryUser[], max: number): Promise<DirectoryUser[]> {
-    const named = new Set([...(run.reserved?.userIds ?? []), ...(run.pending?.userIds ?? [])]);
-    const inRange = users.filter((u) => u.id >= recorded.firstUserId && u.id <= recorded.lastUserId);
-    const present = new Set(inRange.map((u) => u.id));
-    const gone = [...named].filter((id) => !present.has(id));
-    const found = gone.length > 0 ? await this.options.directory.usersByIds(gone) : [];
-    const foundIds = new Set(found.map((u) => u.id));
-    // Deleted from the directory since: still named, so what Apple did for them is counted.
-    const deleted = gone.filter((id) => !foundIds.has(id)).map((id) => ({ id, displayName: id }));
-    const all = sortById([...inRange, ...found, ...deleted]);
-    const room = Math.max(0, max - named.size);
-    let others = 0;
-    return all.filter((u) => named.has(u.id) || others++ < room);
-  }
-
-  /**
    * Users per group in id order: each user once across groups, capped by the admin's reduced scope. A
    * reconciliation pass processes only the members it names (who joined since), read by id.
    */
@@ -352,27 +375,31 @@ export class AssignmentExecutor extends RunDelivery {
     slice: DirectoryUser[],
     client: AppleBooksClient,
     holders: ReadonlySet<string>,
-    marker: BatchMarker = batchMarker(gi, slice),
+    resumed?: { marker: BatchMarker; leavers: ReadonlySet<string> },
   ): Promise<AssignmentRun> {
+    const marker = resumed?.marker ?? batchMarker(gi, slice);
     if (run.installIntent === 'available') return this.offer(run, gi, slice, holders, marker);
     const stored = new Map((await this.options.store.vppUsers.getMany(run.tokenId, slice.map((u) => u.id))).map((u) => [u.id, u]));
+    // As the stopped process left it, before this batch sends anything of its own.
+    const recordedPending = isBatch(run.pending, marker) ? run.pending : undefined;
     let users = slice;
     let leftOut = 0;
     let reserved: ReadonlySet<string> | undefined;
     if (run.budget !== undefined) {
       const fresh = needingLicense(slice, holders, stored);
       const earlier = earlierReservation(run, marker, fresh);
+      const extra = earlier ? fresh.filter((u) => !earlier.has(u.id)) : fresh;
       let allowed = earlier ?? new Set<string>();
-      if (!earlier && fresh.length > 0) {
+      if (extra.length > 0) {
         // Worked out inside the write, from the run as stored: another process on this run (a deploy's old
         // and new one) that reserved or moved on meanwhile stops this one before anything is spent.
         const cursor = run.groups[gi]?.cursor;
         let stale = false;
         run = await this.save(run, (r) => {
-          const reservation = reserve(r, marker, cursor, fresh);
+          const reservation = earlier ? extendReservation(r, marker, extra) : reserve(r, marker, cursor, fresh);
           stale = reservation.stale;
           if (reservation.stale) return undefined;
-          allowed = reservation.allowed;
+          allowed = new Set([...(earlier ?? []), ...reservation.allowed]);
           return reservation.run;
         });
         if (stale) throw new RunStopped();
@@ -406,12 +433,14 @@ export class AssignmentExecutor extends RunDelivery {
       for (const [id, failure] of verdict.failures) failures.set(id, failure);
     }
 
-    const tally = tallyBatch({ users, groupId: run.groups[gi]?.groupId, holders, known, eligible, failures, reserved: reserved ?? new Set() });
+    const counted = tallyBatch({ users, groupId: run.groups[gi]?.groupId, holders, known, eligible, failures, reserved: reserved ?? new Set() });
+    const leavers = resumed && run.budget !== undefined ? await this.leaversRefund(run, recordedPending, resumed.leavers, client) : { reserved: 0, refunded: 0 };
+    const tally = { ...counted, refunded: counted.refunded + leavers.refunded };
     await this.tellMembers(run, client, users, tally, known);
     this.checkStopped(run.id);
     let stale = false;
     const saved = await this.save(run, (r) => {
-      const recorded = recordBatch(r, { batch: marker, tally, reserved: reserved?.size ?? 0, leftOut, usersVersionId });
+      const recorded = recordBatch(r, { batch: marker, tally, reserved: (reserved?.size ?? 0) + leavers.reserved, leftOut, usersVersionId });
       stale = recorded === undefined;
       return recorded;
     });
@@ -432,6 +461,26 @@ export class AssignmentExecutor extends RunDelivery {
       }));
     }
     return saved;
+  }
+
+  /**
+   * The licenses a recorded batch reserved for members who have left since, and how many of them go back to
+   * the budget: all when nothing was sent; those Apple did not license once the request's events are done; none
+   * when the request was on its way as the process stopped (Apple may take it yet: one too many, never one too few).
+   */
+  private async leaversRefund(run: AssignmentRun, recordedPending: AssignmentRun['pending'], leavers: ReadonlySet<string>, client: AppleBooksClient): Promise<{ reserved: number; refunded: number }> {
+    const reservedFor = (run.reserved?.userIds ?? []).filter((id) => leavers.has(id));
+    if (reservedFor.length === 0) return { reserved: 0, refunded: 0 };
+    if (!recordedPending) return { reserved: reservedFor.length, refunded: reservedFor.length };
+    if (recordedPending.eventIds.length === 0) return { reserved: reservedFor.length, refunded: 0 };
+    try {
+      await client.waitForEvents(recordedPending.eventIds, this.waitOptions());
+    } catch (err) {
+      // Apple no longer knows the events: who holds the book says what they did.
+      if (!(err instanceof VppError && err.errorNumber === UNKNOWN_EVENT)) throw err;
+    }
+    const holding = await bookHolders(client, run, (id) => leavers.has(id));
+    return { reserved: reservedFor.length, refunded: reservedFor.filter((id) => !holding.has(id)).length };
   }
 
   /**

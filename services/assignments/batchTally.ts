@@ -100,6 +100,20 @@ export function reserve(stored: AssignmentRun, batch: BatchMarker, cursor: strin
 }
 
 /**
+ * A resumed batch's reservation grown for `extra`, members its earlier one did not name (they joined since,
+ * or the budget had no room then), within the room the budget has now. Stale unless the stored run still
+ * holds this batch's reservation.
+ */
+export function extendReservation(stored: AssignmentRun, batch: BatchMarker, extra: readonly BatchMember[]): Reservation {
+  if (!stored.reserved || !isBatch(stored.reserved, batch) || stored.budget === undefined) return { stale: true };
+  const room = Math.max(0, stored.budget - (stored.spent ?? 0));
+  const allowed = new Set(extra.slice(0, room).map((u) => u.id));
+  if (allowed.size === 0) return { stale: false, allowed, run: undefined };
+  const added = [...allowed];
+  return { stale: false, allowed, run: { ...stored, spent: (stored.spent ?? 0) + added.length, reserved: { ...stored.reserved, userIds: [...stored.reserved.userIds, ...added] } } };
+}
+
+/**
  * Who a batch with a budget processes: holders, the members it reserved a license for, and those not
  * joined yet (invited, at no cost). The others are left out: over budget.
  */

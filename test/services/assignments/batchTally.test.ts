@@ -7,6 +7,7 @@ import {
   batchMarker,
   creationFailures,
   earlierReservation,
+  extendReservation,
   judgeAssociate,
   needingLicense,
   offerCounts,
@@ -123,6 +124,21 @@ describe('assignment batch tally (pure)', () => {
       assert.deepEqual([...(earlierReservation(stored, marker, [member('b'), member('c')]) ?? [])], ['b']);
       assert.equal(earlierReservation(stored, batchMarker(0, [member('a'), member('d')]), slice), undefined, 'another batch');
       assert.equal(earlierReservation(run({ budget: 5 }), marker, slice), undefined, 'nothing reserved');
+    });
+
+    it('a resumed batch grows its reservation for newcomers only as far as the budget has room, and only while it holds it', () => {
+      const reserved = { groupIndex: 0, firstUserId: 'a', lastUserId: 'c', userIds: ['a', 'c'] };
+      const grown = extendReservation(run({ budget: 4, spent: 3, reserved }), marker, [member('b'), member('bb')]);
+      assert.ok(!grown.stale);
+      assert.deepEqual([...grown.allowed], ['b'], 'one license left: the first newcomer in id order');
+      assert.equal(grown.run?.spent, 4);
+      assert.deepEqual(grown.run?.reserved?.userIds, ['a', 'c', 'b']);
+      const full = extendReservation(run({ budget: 3, spent: 3, reserved }), marker, [member('b')]);
+      assert.ok(!full.stale);
+      assert.deepEqual([...full.allowed], []);
+      assert.equal(full.run, undefined, 'no room: nothing written');
+      assert.equal(extendReservation(run({ budget: 4, spent: 3 }), marker, [member('b')]).stale, true, 'recorded meanwhile by another process');
+      assert.equal(extendReservation(run({ budget: 4, spent: 3, reserved: { ...reserved, firstUserId: 'x' } }), marker, [member('b')]).stale, true, "another batch's reservation");
     });
   });
 

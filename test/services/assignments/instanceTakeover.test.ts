@@ -97,3 +97,136 @@ describe('a run taken over mid-batch by another instance (sandbox with slow even
     assert.deepEqual([...named].sort(), [...members].sort(), 'everyone associated once: the stopped batch was awaited, not sent again');
   });
 });
+
+/**
+ * A batch a stopped process reserved or sent, while the group changed before the restart: the batch is
+ * finished under its own record, members who left are never sent anything new, and what was spent stays exact.
+ */
+describe('a stopped batch resumed after the group changed (sandbox, embedded Cosmos)', function () {
+  this.timeout(60_000);
+  const env = new AssignEnvironment({ studentCount: 200, sandbox: { limits: { maxClientUserIds: 100, maxUsers: 50 }, eventDelayMs: 0 } });
+  let scenario = 0;
+
+  before(async () => {
+    await env.start();
+  });
+  after(async () => {
+    await env.stop();
+  });
+
+  type Sent = 'nothing' | 'onItsWay' | 'events';
+
+  /**
+   * `groups` of members (joined, with Managed Apple Accounts), approved as one run; then a process "stops"
+   * with the batch of `named` (group 0's) reserved and, per `sent`, its request not sent, on its way, or
+   * sent with its events recorded.
+   */
+  async function stoppedRun(input: { groups: string[][]; named: string[]; sent: Sent; heldBefore?: string[]; headroom?: number; reserve?: boolean }) {
+    scenario++;
+    const { org, token, books } = await env.seedToken([{ title: `Changed Group ${scenario}`, totalCount: 500 }]);
+    const book = books[0]!;
+    const asset = { adamId: book.adamId, pricingParam: book.pricingParam };
+    const everyone = [...new Set(input.groups.flat())];
+    for (const id of everyone) env.sandbox.state.createUser(org, { clientUserId: id, managedAppleId: `${id}@example.org` });
+    if (input.heldBefore) await env.clients(token).waitForEvents(await env.clients(token).associateAssets([asset], input.heldBefore));
+    const groupIds = input.groups.map((members, i) => {
+      const id = randomUUID();
+      env.directoryServer.state.addGroup({ id, displayName: `Changed Group ${scenario}.${i}`, members });
+      return id;
+    });
+    const groups = await Promise.all(groupIds.map((id) => env.directory.getGroup(id)));
+    const preview = await env.planner.preview({ token, book, groups, installIntent: 'required' });
+    const approvals = await env.approvalsOnly();
+    const { request } = await approvals.request({ preview, requestedBy: alexActor, headroom: input.headroom ?? 0 });
+    await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    const named = [...input.named].sort();
+    const marker = { groupIndex: 0, firstUserId: named[0]!, lastUserId: named.at(-1)! };
+    env.log.reset();
+    const eventIds = input.sent === 'events' ? await env.clients(token).associateAssets([asset], named) : [];
+    const id = runId(request.id);
+    const reserve = input.reserve ?? true;
+    await env.runs.update(token.id, id, (r) => ({
+      ...r,
+      state: 'running',
+      ...(reserve ? { spent: named.length, reserved: { ...marker, userIds: named } } : {}),
+      ...(input.sent === 'nothing' ? {} : { pending: { ...marker, eventIds, userIds: named } }),
+    }));
+    const holds = (user: string) => org.assignments.has(`${book.adamId}|${book.pricingParam}|${user}`);
+    return { org, token, id, groupIds, holds, resume: () => env.executor({}).execute(token.id, id), run: () => env.runs.get(token.id, id) };
+  }
+
+  const sixMembers = () => [...env.members(DEMO_GROUPS.allStudents)].sort().slice(0, 6);
+  const sentOnce = () => {
+    const named = env.log.acceptedAssociateCalls.flat();
+    assert.equal(new Set(named).size, named.length, `nobody associated twice: ${JSON.stringify(env.log.acceptedAssociateCalls)}`);
+  };
+
+  it('a member who left before the reserved batch was sent gets nothing, and the license reserved for them goes back', async () => {
+    const members = sixMembers();
+    const stopped = await stoppedRun({ groups: [members], named: members.slice(0, 3), sent: 'nothing' });
+    env.directoryServer.state.removeMember(stopped.groupIds[0]!, members[0]!);
+    await stopped.resume();
+    const run = await stopped.run();
+    assert.equal(run?.state, 'completed', JSON.stringify(run?.lastError));
+    assert.equal(stopped.holds(members[0]!), false, 'the member who left was not licensed');
+    for (const user of members.slice(1)) assert.ok(stopped.holds(user), `${user} holds the book`);
+    assert.equal(run?.spent, 5);
+    assert.equal(run?.overBudget ?? 0, 0);
+    sentOnce();
+  });
+
+  it('a member who left while the request was on its way is not sent it again; their license counts as spent', async () => {
+    const members = sixMembers();
+    const stopped = await stoppedRun({ groups: [members], named: members.slice(0, 3), sent: 'onItsWay' });
+    env.directoryServer.state.removeMember(stopped.groupIds[0]!, members[0]!);
+    await stopped.resume();
+    const run = await stopped.run();
+    assert.equal(run?.state, 'completed', JSON.stringify(run?.lastError));
+    assert.equal(stopped.holds(members[0]!), false, 'nothing new was sent to the member who left');
+    for (const user of members.slice(1)) assert.ok(stopped.holds(user), `${user} holds the book`);
+    assert.equal(run?.spent, 6, 'Apple might still have taken the request: one too many, never one too few');
+    sentOnce();
+  });
+
+  it('a member who held the book and left costs no license: the last member still gets one', async () => {
+    const members = sixMembers();
+    const stopped = await stoppedRun({ groups: [members], named: members.slice(0, 3), sent: 'events', heldBefore: members.slice(0, 3), reserve: false });
+    env.directoryServer.state.removeMember(stopped.groupIds[0]!, members[0]!);
+    await stopped.resume();
+    const run = await stopped.run();
+    assert.equal(run?.state, 'completed', JSON.stringify(run?.lastError));
+    for (const user of members.slice(1)) assert.ok(stopped.holds(user), `${user} holds the book`);
+    assert.equal(run?.budget, 3);
+    assert.equal(run?.spent, 3, 'the three who lacked the book, not the one who left');
+    assert.equal(run?.overBudget ?? 0, 0);
+  });
+
+  it('a member named in the batch of one group who left it for the run\'s other group is licensed once', async () => {
+    const members = sixMembers();
+    const moving = members[0]!;
+    const stopped = await stoppedRun({ groups: [members.slice(0, 3), [moving, ...members.slice(3)]], named: members.slice(0, 3), sent: 'events' });
+    env.directoryServer.state.removeMember(stopped.groupIds[0]!, moving);
+    await stopped.resume();
+    const run = await stopped.run();
+    assert.equal(run?.state, 'completed', JSON.stringify(run?.lastError));
+    for (const user of members) assert.ok(stopped.holds(user), `${user} holds the book`);
+    assert.equal(run?.spent, 6);
+    assert.equal(run?.overBudget ?? 0, 0);
+    sentOnce();
+  });
+
+  it('a member who joined inside the stopped batch gets a license the budget still has', async () => {
+    const pool = [...env.members(DEMO_GROUPS.allStudents)].sort();
+    const members = [pool[0]!, pool[2]!, pool[4]!];
+    const stopped = await stoppedRun({ groups: [members], named: members, sent: 'events', headroom: 1 });
+    env.directoryServer.state.addMembers(stopped.groupIds[0]!, [pool[1]!]);
+    env.sandbox.state.createUser(stopped.org, { clientUserId: pool[1]!, managedAppleId: `${pool[1]}@example.org` });
+    await stopped.resume();
+    const run = await stopped.run();
+    assert.equal(run?.state, 'completed', JSON.stringify(run?.lastError));
+    assert.ok(stopped.holds(pool[1]!), 'the newcomer holds the book');
+    assert.equal(run?.spent, 4);
+    assert.equal(run?.overBudget ?? 0, 0, 'nobody was left out while the budget had room');
+    sentOnce();
+  });
+});
