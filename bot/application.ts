@@ -4,6 +4,7 @@ import type { AppConfig } from '../services/config/config';
 import type { Logger } from '../services/logging/logger';
 import { createCosmosClient, isStoreReachable, openDatabase } from '../services/store/cosmosClient';
 import { isAppleReachable } from '../services/apple/reachability';
+import { isGraphReachable } from '../services/graph/reachability';
 import { DownstreamHealth } from '../services/health/DownstreamHealth';
 import { GraphDirectory, graphSignInFor } from '../services/directory/GraphDirectory';
 import { CachedGroupMembership } from '../services/directory/CachedGroupMembership';
@@ -105,6 +106,15 @@ export interface ApplicationOptions {
   healthMaxAgeMs?: number;
   /** Only tests set this: the clock of the per-minute turn limits, so a test decides when a minute is over. */
   rateLimitClock?: () => number;
+}
+
+/**
+ * Whoever holds the tokens answers: Apple; in Intune mode Graph, through which everything is spent, and Apple
+ * too, which an upload still reads.
+ */
+async function vppReachable(appleBaseUrl: string, graphBaseUrl: string | undefined): Promise<boolean> {
+  const checks = [isAppleReachable(appleBaseUrl), ...(graphBaseUrl ? [isGraphReachable(graphBaseUrl)] : [])];
+  return (await Promise.all(checks)).every(Boolean);
 }
 
 /**
@@ -376,7 +386,7 @@ export async function startApplication(config: AppConfig, logger: Logger, option
       adapter,
       bot,
       logger,
-      readiness: new DownstreamHealth({ store: () => isStoreReachable(database), apple: () => isAppleReachable(appleBaseUrl) }, { maxAgeMs: options.healthMaxAgeMs }),
+      readiness: new DownstreamHealth({ store: () => isStoreReachable(database), vpp: () => vppReachable(appleBaseUrl, intune ? endpoints.intuneGraphBaseUrl : undefined) }, { maxAgeMs: options.healthMaxAgeMs }),
       exports: memberNotices,
     });
     const listening = await server.listen(config.port, config.host);

@@ -11,19 +11,20 @@ import type { DownstreamState } from '../services/health/DownstreamHealth';
 
 /**
  * What `/readyz` says: whether the bot can serve (its store answers) and which dependency is down, and
- * nothing else: no version, mode, endpoints or errors, since the probe is unauthenticated.
+ * nothing else: no version, mode, endpoints or errors, since the probe is unauthenticated. `vpp` is whoever
+ * holds the tokens, Apple or (in Intune mode) Microsoft Graph, under one name so the answer does not tell the mode.
  */
 interface ReadinessReport {
   status: 'ready' | 'degraded' | 'unavailable';
   store: 'up' | 'down';
-  apple: 'up' | 'down';
+  vpp: 'up' | 'down';
 }
 
 export interface BotServerDependencies {
   adapter: CloudAdapter;
   bot: VppBooksBot;
   logger: Logger;
-  /** Downstream health for `/readyz`, cached: probes never reach Cosmos or Apple more than once per period. */
+  /** Downstream health for `/readyz`, cached: probes never reach Cosmos, Apple or Graph more than once per period. */
   readiness: { read(): Promise<DownstreamState> };
   /** Download links (`GET /api/exports/<secret>`): the CSV of members who could not be reached. */
   exports?: ExportSource | undefined;
@@ -64,10 +65,10 @@ export function createBotServer(deps: BotServerDependencies): BotServer {
     res.json({ status: 'ok' });
   });
 
-  // Readiness: only the store decides (Apple being down must not take the bot out of rotation: chat still works).
+  // Readiness: only the store decides (Apple or Graph being down must not take the bot out of rotation: chat still works).
   server.get('/readyz', async (_req: restify.Request, res: restify.Response) => {
-    const { store, apple } = await deps.readiness.read();
-    const report: ReadinessReport = { status: !store ? 'unavailable' : apple ? 'ready' : 'degraded', store: store ? 'up' : 'down', apple: apple ? 'up' : 'down' };
+    const { store, vpp } = await deps.readiness.read();
+    const report: ReadinessReport = { status: !store ? 'unavailable' : vpp ? 'ready' : 'degraded', store: store ? 'up' : 'down', vpp: vpp ? 'up' : 'down' };
     res.header('cache-control', 'no-store');
     res.status(store ? 200 : 503);
     res.json(report);

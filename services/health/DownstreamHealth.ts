@@ -1,14 +1,14 @@
 /** Whether each service the bot depends on answered its last check. */
 export interface DownstreamState {
   store: boolean;
-  apple: boolean;
+  vpp: boolean;
 }
 
 export interface DownstreamChecks {
   /** A cheap read of the Cosmos database. */
   store: () => Promise<boolean>;
-  /** Apple's unauthenticated service config. */
-  apple: () => Promise<boolean>;
+  /** Whoever holds the VPP tokens: Apple's unauthenticated service config, or Microsoft Graph in Intune mode. */
+  vpp: () => Promise<boolean>;
 }
 
 export interface DownstreamHealthOptions {
@@ -24,7 +24,7 @@ const DEFAULT_CHECK_TIMEOUT_MS = 5_000;
 
 /**
  * Downstream health for the readiness probe, checked at most once per `maxAgeMs` however many probes
- * come: probes are unauthenticated, so each one calling Cosmos and Apple would let anyone turn the bot
+ * come: probes are unauthenticated, so each one calling Cosmos and Apple (or Graph) would let anyone turn the bot
  * into a load generator against both. Concurrent probes after the answer expired share one check.
  */
 export class DownstreamHealth {
@@ -54,8 +54,8 @@ export class DownstreamHealth {
 
   private async refresh(): Promise<DownstreamState> {
     const startedAt = this.now();
-    const [store, apple] = await Promise.all([this.answer(this.checks.store), this.answer(this.checks.apple)]);
-    const state = { store, apple };
+    const [store, vpp] = await Promise.all([this.answer(this.checks.store), this.answer(this.checks.vpp)]);
+    const state = { store, vpp };
     this.last = { state, startedAt };
     return state;
   }

@@ -81,13 +81,13 @@ describe('bot application over HTTP (local mode)', function () {
     assert.ok(!cardText(welcome).includes('Welcome to VPP Books'), 'not the admin welcome');
   });
 
-  it('/healthz says only that the process is up; /readyz reports the store and Apple, without version or mode', async () => {
+  it('/healthz says only that the process is up; /readyz reports the store and Apple, without version or mode (the key is `vpp` in either mode)', async () => {
     const live = await fetch(`${app.url}/healthz`);
     assert.equal(live.status, 200);
     assert.deepEqual(await live.json(), { status: 'ok' });
     const ready = await fetch(`${app.url}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { status: 'ready', store: 'up', apple: 'up' });
+    assert.deepEqual(await ready.json(), { status: 'ready', store: 'up', vpp: 'up' });
   });
 
   it('rejects a body that is not an activity without crashing', async () => {

@@ -37,7 +37,7 @@ describe('health probes', () => {
       adapter: undefined as unknown as CloudAdapter,
       bot: undefined as unknown as VppBooksBot,
       logger: silentLogger(),
-      readiness: new DownstreamHealth({ store: store.check, apple: apple.check }),
+      readiness: new DownstreamHealth({ store: store.check, vpp: apple.check }),
     });
     url = (await server.listen(0, '127.0.0.1')).url;
   });
@@ -60,7 +60,7 @@ describe('health probes', () => {
 
   it('/readyz: 50 concurrent and 50 sequential probes cost one Cosmos and one Apple call; 30 s later, one more each', async () => {
     const concurrent = await Promise.all(Array.from({ length: 50 }, () => probe('/readyz')));
-    for (const answer of concurrent) assert.deepEqual(answer, { status: 200, body: { status: 'ready', store: 'up', apple: 'up' } });
+    for (const answer of concurrent) assert.deepEqual(answer, { status: 200, body: { status: 'ready', store: 'up', vpp: 'up' } });
     assert.deepEqual([store.calls, apple.calls], [1, 1], 'concurrent probes shared one check');
 
     for (let i = 0; i < 50; i++) {
@@ -79,11 +79,11 @@ describe('health probes', () => {
 
   it('/readyz: store down is 503 "unavailable"; Apple down is 200 "degraded"; nothing else is said', async () => {
     store.up = false;
-    assert.deepEqual(await probe('/readyz'), { status: 503, body: { status: 'unavailable', store: 'down', apple: 'up' } });
+    assert.deepEqual(await probe('/readyz'), { status: 503, body: { status: 'unavailable', store: 'down', vpp: 'up' } });
     clock.tick(30_000);
     store.up = true;
     apple.up = false;
-    assert.deepEqual(await probe('/readyz'), { status: 200, body: { status: 'degraded', store: 'up', apple: 'down' } });
+    assert.deepEqual(await probe('/readyz'), { status: 200, body: { status: 'degraded', store: 'up', vpp: 'down' } });
   });
 });
 
@@ -92,13 +92,13 @@ describe('DownstreamHealth', () => {
     const health = new DownstreamHealth(
       {
         store: () => new Promise<boolean>(() => undefined),
-        apple: async () => {
+        vpp: async () => {
           throw new Error('ECONNREFUSED');
         },
       },
       { checkTimeoutMs: 30 },
     );
-    assert.deepEqual(await health.read(), { store: false, apple: false });
+    assert.deepEqual(await health.read(), { store: false, vpp: false });
   });
 
   it('shares one check among reads that arrive while it runs', async () => {
@@ -110,12 +110,12 @@ describe('DownstreamHealth', () => {
         calls += 1;
         return gate;
       },
-      apple: async () => true,
+      vpp: async () => true,
     });
     const reads = Array.from({ length: 50 }, () => health.read());
     assert.equal(calls, 1);
     release(true);
-    for (const state of await Promise.all(reads)) assert.deepEqual(state, { store: true, apple: true });
+    for (const state of await Promise.all(reads)) assert.deepEqual(state, { store: true, vpp: true });
     assert.equal(calls, 1);
   });
 });

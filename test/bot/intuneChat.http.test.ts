@@ -41,6 +41,12 @@ describe("Intune mode over HTTP: take control on renewal and upload, assign and 
   });
   after(() => bot.stop());
 
+  it('/readyz asks Microsoft Graph, which spends the licenses in Intune mode, under the same `vpp` key as Apple mode', async () => {
+    const ready = await fetch(`${bot.app?.url ?? ''}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.deepEqual(await ready.json(), { status: 'ready', store: 'up', vpp: 'up' });
+  });
+
   it('another MDM takes the token: the sync says to renew it, and renew gives it back to Intune only on Take control', async () => {
     // Another MDM claims the location at Apple, as any holder of the token file can.
     const claimed = await fetch(`${bot.app?.appleBaseUrl ?? ''}/client/config`, {
