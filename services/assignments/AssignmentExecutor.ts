@@ -425,11 +425,10 @@ export class AssignmentExecutor extends RunDelivery {
     if (eligible.length > 0) {
       const result = await this.associate(run, marker, eligible, client);
       lastEventId = result.eventIds[result.eventIds.length - 1];
-      let verdict = judgeAssociate(eligible, result);
-      if (verdict.needsHolders) {
-        const sent = new Set(eligible);
-        verdict = judgeAssociate(eligible, result, await bookHolders(client, run, (id) => sent.has(id)));
-      }
+      const sent = new Set(eligible);
+      const othersNamed = (recordedPending?.eventIds.length ?? 0) > 0 && (recordedPending?.userIds ?? []).some((id) => !sent.has(id));
+      let verdict = judgeAssociate(eligible, result, undefined, othersNamed);
+      if (verdict.needsHolders) verdict = judgeAssociate(eligible, result, await bookHolders(client, run, (id) => sent.has(id)), othersNamed);
       for (const [id, failure] of verdict.failures) failures.set(id, failure);
     }
 
@@ -465,14 +464,19 @@ export class AssignmentExecutor extends RunDelivery {
 
   /**
    * The licenses a recorded batch reserved for members who have left since, and how many of them go back to
-   * the budget: all when nothing was sent; those Apple did not license once the request's events are done; none
-   * when the request was on its way as the process stopped (Apple may take it yet: one too many, never one too few).
+   * the budget: all when nothing was sent; those the recorded request named and Apple did not license once its
+   * events are done; none when the request was on its way as the process stopped (Apple may take it yet: one too
+   * many, never one too few).
    */
   private async leaversRefund(run: AssignmentRun, recordedPending: AssignmentRun['pending'], leavers: ReadonlySet<string>, client: AppleBooksClient): Promise<{ reserved: number; refunded: number }> {
     const reservedFor = (run.reserved?.userIds ?? []).filter((id) => leavers.has(id));
     if (reservedFor.length === 0) return { reserved: 0, refunded: 0 };
     if (!recordedPending) return { reserved: reservedFor.length, refunded: reservedFor.length };
     if (recordedPending.eventIds.length === 0) return { reserved: reservedFor.length, refunded: 0 };
+    // Only leavers the awaited request named: one it replaced, sent with no events recorded, may still grant the others.
+    const named = new Set(recordedPending.userIds ?? []);
+    const judged = reservedFor.filter((id) => named.has(id));
+    if (judged.length === 0) return { reserved: reservedFor.length, refunded: 0 };
     try {
       await client.waitForEvents(recordedPending.eventIds, this.waitOptions());
     } catch (err) {
@@ -480,7 +484,7 @@ export class AssignmentExecutor extends RunDelivery {
       if (!(err instanceof VppError && err.errorNumber === UNKNOWN_EVENT)) throw err;
     }
     const holding = await bookHolders(client, run, (id) => leavers.has(id));
-    return { reserved: reservedFor.length, refunded: reservedFor.filter((id) => !holding.has(id)).length };
+    return { reserved: reservedFor.length, refunded: judged.filter((id) => !holding.has(id)).length };
   }
 
   /**

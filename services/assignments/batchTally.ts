@@ -165,8 +165,12 @@ export interface AssociateVerdict {
   needsHolders: boolean;
 }
 
-/** What Apple's associate answer means for each member sent (`eligible`). */
-export function judgeAssociate(eligible: readonly string[], result: AsyncOperationResult, holdingNow?: ReadonlySet<string>): AssociateVerdict {
+/**
+ * What Apple's associate answer means for each member sent (`eligible`). `othersNamed`: the answer is a
+ * resumed request's that also named users not judged now (members who left since), so its counts say nothing
+ * of these alone: who holds the book decides.
+ */
+export function judgeAssociate(eligible: readonly string[], result: AsyncOperationResult, holdingNow?: ReadonlySet<string>, othersNamed = false): AssociateVerdict {
   const sent = new Set(eligible);
   const failures = new Map<string, UserFailure>();
   let unattributed: UserFailure | undefined;
@@ -178,7 +182,7 @@ export function judgeAssociate(eligible: readonly string[], result: AsyncOperati
   }
   const unaccounted = eligible.filter((id) => !failures.has(id)).length - result.numCompleted;
   // (Whatever the event's status says: a COMPLETE with fewer done than sent is read the same way.)
-  const needsHolders = result.numCompleted > 0 && unaccounted > 0;
+  const needsHolders = othersNamed || (result.numCompleted > 0 && unaccounted > 0);
   if (needsHolders && holdingNow) {
     const reason = unattributed ?? { code: 'event_failed', message: 'Apple could not complete the assignment for this user.' };
     for (const id of eligible) if (!failures.has(id) && !holdingNow.has(id)) failures.set(id, reason);

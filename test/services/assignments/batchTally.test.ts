@@ -160,6 +160,13 @@ describe('assignment batch tally (pure)', () => {
         assert.deepEqual(codes(verdict.failures), c.failed);
       });
     }
+
+    it("a resumed request that also named a member who left: its counts prove nothing of these three, who holds the book decides", () => {
+      const result = answer({ status: 'FAILED', numCompleted: 3, failures: [failure(9709, [])] });
+      assert.equal(judgeAssociate(sent, result).needsHolders, false, 'read alone, the counts add up');
+      assert.equal(judgeAssociate(sent, result, undefined, true).needsHolders, true);
+      assert.deepEqual(codes(judgeAssociate(sent, result, new Set(['a', 'b']), true).failures), { c: '9709' });
+    });
   });
 
   describe('tallyBatch', () => {

@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
 import { randomUUID } from 'node:crypto';
 import { DEMO_GROUPS } from '../../../local/directory';
+import type { SandboxOrganisation } from '../../../local/appleSandbox/SandboxState';
+import type { EBook } from '../../../services/store/entities/eBook';
 import { runId } from '../../../services/store/repositories/AssignmentRunRepository';
 import { ASSIGN_TENANT, AssignEnvironment, alexActor, meganActor } from '../../support/assignFixtures';
 
@@ -121,7 +123,17 @@ describe('a stopped batch resumed after the group changed (sandbox, embedded Cos
    * with the batch of `named` (group 0's) reserved and, per `sent`, its request not sent, on its way, or
    * sent with its events recorded.
    */
-  async function stoppedRun(input: { groups: string[][]; named: string[]; sent: Sent; heldBefore?: string[]; headroom?: number; reserve?: boolean }) {
+  async function stoppedRun(input: {
+    groups: string[][];
+    named: string[];
+    sent: Sent;
+    heldBefore?: string[];
+    headroom?: number;
+    reserve?: boolean;
+    /** Sends the recorded request's events; `named` by default. */
+    sendRecorded?: (send: (ids: string[]) => Promise<string[]>) => Promise<string[]>;
+    afterApproval?: (org: SandboxOrganisation, book: EBook) => void;
+  }) {
     scenario++;
     const { org, token, books } = await env.seedToken([{ title: `Changed Group ${scenario}`, totalCount: 500 }]);
     const book = books[0]!;
@@ -139,17 +151,20 @@ describe('a stopped batch resumed after the group changed (sandbox, embedded Cos
     const approvals = await env.approvalsOnly();
     const { request } = await approvals.request({ preview, requestedBy: alexActor, headroom: input.headroom ?? 0 });
     await approvals.decide(ASSIGN_TENANT, request.id, meganActor, 'approved');
+    input.afterApproval?.(org, book);
     const named = [...input.named].sort();
     const marker = { groupIndex: 0, firstUserId: named[0]!, lastUserId: named.at(-1)! };
     env.log.reset();
-    const eventIds = input.sent === 'events' ? await env.clients(token).associateAssets([asset], named) : [];
+    const send = (ids: string[]) => env.clients(token).associateAssets([asset], ids);
+    const eventIds = input.sent === 'events' ? await (input.sendRecorded ?? ((post) => post(named)))(send) : [];
+    const pendingIds = input.sendRecorded ? env.log.acceptedAssociateCalls.at(-1) ?? named : named;
     const id = runId(request.id);
     const reserve = input.reserve ?? true;
     await env.runs.update(token.id, id, (r) => ({
       ...r,
       state: 'running',
       ...(reserve ? { spent: named.length, reserved: { ...marker, userIds: named } } : {}),
-      ...(input.sent === 'nothing' ? {} : { pending: { ...marker, eventIds, userIds: named } }),
+      ...(input.sent === 'nothing' ? {} : { pending: { ...marker, eventIds, userIds: pendingIds } }),
     }));
     const holds = (user: string) => org.assignments.has(`${book.adamId}|${book.pricingParam}|${user}`);
     return { org, token, id, groupIds, holds, resume: () => env.executor({}).execute(token.id, id), run: () => env.runs.get(token.id, id) };
@@ -228,5 +243,49 @@ describe('a stopped batch resumed after the group changed (sandbox, embedded Cos
     assert.equal(run?.spent, 4);
     assert.equal(run?.overBudget ?? 0, 0, 'nobody was left out while the budget had room');
     sentOnce();
+  });
+
+  it("a leaver whom an earlier request named, replaced before it was recorded, keeps their license counted: that request may grant it yet", async () => {
+    const members = sixMembers();
+    const leaver = members[0]!;
+    const stopped = await stoppedRun({
+      groups: [members],
+      named: members.slice(0, 3),
+      sent: 'events',
+      // The first process's request for all three was on its way when it stopped, and Apple is slow with it; the
+      // second sent the two it found without the book and stopped too, its events recorded.
+      sendRecorded: async (send) => {
+        env.sandbox.state.eventDelayMs = 60_000;
+        await send(members.slice(0, 3));
+        env.sandbox.state.eventDelayMs = 0;
+        return send(members.slice(1, 3));
+      },
+    });
+    env.directoryServer.state.removeMember(stopped.groupIds[0]!, leaver);
+    await stopped.resume();
+    const run = await stopped.run();
+    assert.equal(run?.state, 'completed', JSON.stringify(run?.lastError));
+    for (const user of members.slice(1)) assert.ok(stopped.holds(user), `${user} holds the book`);
+    assert.equal(stopped.holds(leaver), false, 'not yet: the first request is still under way at Apple');
+    assert.equal(run?.spent, 6, "the leaver's license stays counted: one too many, never one too few");
+  });
+
+  it("a member the stopped batch's request was refused for is counted failed, though Apple named only the book and a member it licensed has left", async () => {
+    const members = sixMembers().slice(0, 3);
+    env.sandbox.state.failureNaming = 'assetsOnly';
+    try {
+      // Only two licenses are left when the request reaches Apple: the last of the three is refused.
+      const stopped = await stoppedRun({ groups: [members], named: members, sent: 'events', afterApproval: (org, book) => env.spendElsewhere(org, book, 498) });
+      env.directoryServer.state.removeMember(stopped.groupIds[0]!, members[0]!);
+      await stopped.resume();
+      const run = await stopped.run();
+      assert.equal(run?.state, 'completed', JSON.stringify(run?.lastError));
+      assert.equal(stopped.holds(members[2]!), false);
+      assert.equal(run?.totals.licensed, 1, 'the one who holds it and is still a member');
+      assert.equal(run?.totals.failed, 1, 'the refused member, not counted licensed');
+      assert.equal(run?.spent, 2, 'what Apple spent for the run: the leaver and the other member');
+    } finally {
+      env.sandbox.state.failureNaming = 'users';
+    }
   });
 });
