@@ -66,7 +66,8 @@ describe('end to end: the Agents Playground in Chromium', function () {
   it('uploads the demo token through the cards and lists it', async () => {
     await say(page, 'upload token');
     await page.getByText('Send me the', { exact: false }).last().waitFor({ timeout: 30_000 });
-    await say(page, DEMO_TOKEN);
+    // Pasted, as an admin pastes a token file's contents; typed key by key it costs seconds of re-rendering.
+    await say(page, DEMO_TOKEN, { paste: true });
     await page.getByText('Which Apple Account', { exact: false }).last().waitFor({ timeout: 30_000 });
     await say(page, 'vpp-admin@northwind.example');
     await page.getByRole('button', { name: 'Education' }).last().click();
