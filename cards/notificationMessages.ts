@@ -62,16 +62,7 @@ function syncFailedMessage(token: VppToken, escalation: boolean): NotificationMe
     ? `The last ${formatCount(failures)} syncs of "${escapeMarkdown(token.displayName)}" failed in a row, so the license counts I show are getting out of date. Apple's reason: ${reason}`
     : `The sync of "${escapeMarkdown(token.displayName)}" failed. ${reason}`;
   const tokenProblem = token.state !== 'valid';
-  return {
-    text,
-    card: notificationCard({
-      title: escalation ? `⚠️ Sync keeps failing (${formatCount(failures)} times in a row)` : '⚠️ VPP sync failed',
-      text,
-      facts: [...facts(token), { title: 'Error', value: token.lastError?.code ?? 'unknown' }, { title: 'Failures in a row', value: formatCount(failures) }],
-      nextStep: tokenProblem ? RENEW_STEPS : 'I try again at the next scheduled sync. To try now, press **Sync now**.',
-      actions: tokenProblem ? actions(token, 'renew', 'status') : actions(token, 'sync', 'status'),
-    }),
-  };
+  return syncFailedNotice(token, escalation, { text, nextStep: tokenProblem ? RENEW_STEPS : 'I try again at the next scheduled sync. To try now, press **Sync now**.', renew: tokenProblem });
 }
 
 /**
@@ -85,16 +76,21 @@ function intuneSyncFailedMessage(token: VppToken, escalation: boolean): Notifica
   const text = escalation
     ? `The last ${formatCount(failures)} syncs of "${name}" through Intune failed in a row, so the license counts I show are getting out of date. The last error: ${reason}`
     : `The sync of "${name}" through Intune failed. ${reason}`;
-  const renew = token.state === 'expired' || token.state === 'invalid';
   const nextStep = token.state === 'expired' ? INTUNE_RENEW_STEPS : token.state !== 'valid' ? 'What to do is in the reason above.' : 'I ask Intune again at the next scheduled sync. To try now, press **Sync now**.';
+  return syncFailedNotice(token, escalation, { text, nextStep, renew: token.state === 'expired' || token.state === 'invalid' });
+}
+
+/** A failed sync's card, in either mode's words: the error and the run of failures, then Renew or Sync now. */
+function syncFailedNotice(token: VppToken, escalation: boolean, words: { text: string; nextStep: string; renew: boolean }): NotificationMessage {
+  const failures = token.consecutiveSyncFailures;
   return {
-    text,
+    text: words.text,
     card: notificationCard({
       title: escalation ? `⚠️ Sync keeps failing (${formatCount(failures)} times in a row)` : '⚠️ VPP sync failed',
-      text,
+      text: words.text,
       facts: [...facts(token), { title: 'Error', value: token.lastError?.code ?? 'unknown' }, { title: 'Failures in a row', value: formatCount(failures) }],
-      nextStep,
-      actions: renew ? actions(token, 'renew', 'status') : actions(token, 'sync', 'status'),
+      nextStep: words.nextStep,
+      actions: words.renew ? actions(token, 'renew', 'status') : actions(token, 'sync', 'status'),
     }),
   };
 }
