@@ -27,13 +27,35 @@ function intuneFinishedText(bookTitle: string, outcome: AssignmentOutcome): stri
     : `Finished assigning "${bookTitle}" in Intune as Required to ${groups}: Intune licenses its ${members} members and installs the book on their managed iPads and iPhones by itself. Type **status ${bookTitle}** to follow the installs.`) + warning;
 }
 
+/** The words of a top-up's decision message. */
+interface TopUpWords {
+  by: string;
+  more: string;
+  comment: string;
+  bookTitle: string;
+  groupName: string;
+}
+
+/** A top-up's decision in Apple mode: the bot itself licenses the people waiting, or nobody. */
+function appleTopUpText(request: ApprovalRequest, { by, more, comment }: TopUpWords): string {
+  switch (request.state) {
+    case 'approved':
+      return `${by} approved ${more}. The people waiting get the book now.`;
+    case 'rejected':
+      return `${by} rejected ${more}${comment} The people waiting get no license; I ask again only if their number changes.`;
+    case 'withdrawn':
+      return `The request for ${more} was replaced or withdrawn.`;
+    default:
+      return `The request for ${more} expired without a decision; I ask again only if the number of people waiting changes.`;
+  }
+}
+
 /**
  * A top-up's decision in Intune mode: Intune licenses whoever joins the groups by itself, so an approval lets
  * it go on up to the new budget, and a refusal (or no decision in time) takes the groups off the book in
  * Intune (IntuneBudgetWatcher, right after the decision, retried until Intune takes it).
  */
-function intuneTopUpText(request: ApprovalRequest, words: { by: string; more: string; comment: string; bookTitle: string; groupName: string }): string {
-  const { by, more, comment, bookTitle, groupName } = words;
+function intuneTopUpText(request: ApprovalRequest, { by, more, comment, bookTitle, groupName }: TopUpWords): string {
   const takenOff = `I am removing ${groupName} from "${bookTitle}" in Intune, so Intune licenses nobody else who joins; licenses already spent stay with their users.`;
   switch (request.state) {
     case 'approved':
@@ -148,16 +170,7 @@ export class RequesterMessenger implements AssignmentReporter, ApprovalNotifier,
     const comment = request.comment ? `: "${escapeMarkdown(request.comment)}"` : '.';
     if (request.kind === 'topUp') {
       const more = `${formatCount(request.summary.licensesNeeded)} more licenses of "${bookTitle}" for ${groupName}`;
-      const topUpText =
-        this.backend === 'intune'
-          ? intuneTopUpText(request, { by, more, comment, bookTitle, groupName })
-          : request.state === 'approved'
-          ? `${by} approved ${more}. The people waiting get the book now.`
-          : request.state === 'rejected'
-            ? `${by} rejected ${more}${comment} The people waiting get no license; I ask again only if their number changes.`
-            : request.state === 'withdrawn'
-              ? `The request for ${more} was replaced or withdrawn.`
-                : `The request for ${more} expired without a decision; I ask again only if the number of people waiting changes.`;
+      const topUpText = (this.backend === 'intune' ? intuneTopUpText : appleTopUpText)(request, { by, more, comment, bookTitle, groupName });
       await this.toUser(request.tenantId, request.requestedBy.aadObjectId, { text: topUpText });
       return;
     }
