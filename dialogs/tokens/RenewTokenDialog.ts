@@ -11,7 +11,7 @@ import { CardChoicePrompt, type CardChoiceValidations } from '../prompts/CardCho
 import { TokenFilePrompt } from '../prompts/TokenFilePrompt';
 import { cardMessage } from '../replies';
 import { SelectTokenDialog, beginSelectToken } from './SelectTokenDialog';
-import { otherMdmNotice, otherMdmWords, PASTED_TOKEN_WARNING } from './UploadTokenDialog';
+import { otherMdmNotice, otherMdmWords, PASTED_TOKEN_WARNING, tookControlFrom } from './UploadTokenDialog';
 import { askFileAgain, fileTries, retryFileOrEnd } from './fileRetry';
 
 const FILE = 'renewToken.file';
@@ -136,8 +136,7 @@ export class RenewTokenDialog extends ComponentDialog {
       if (!pending.otherMdmName) {
         await step.context.sendActivity(`Renewed **${name}**. ${expires}`);
       } else {
-        const from = pending.otherMdmIsThisBot ? 'me: I no longer use it with Apple myself' : `**${escapeMarkdown(pending.otherMdmName)}**, which no longer manages it`;
-        await step.context.sendActivity(`Renewed **${name}**, and ${escapeMarkdown(this.tokens.holder.name)} took control of it from ${from}. ${expires} Type **sync ${name}** to read its books again now.`);
+        await step.context.sendActivity(`Renewed **${name}**, and ${escapeMarkdown(this.tokens.holder.name)} took control of it from ${tookControlFrom(pending)}. ${expires} Type **sync ${name}** to read its books again now.`);
       }
     } catch (err) {
       return endWithError(step, err);

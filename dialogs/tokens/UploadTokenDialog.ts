@@ -48,9 +48,16 @@ export function otherMdmNotice(mdmName: string, holder: BackendKind = 'apple', i
   );
 }
 
+type OtherMdm = { otherMdmName?: string | undefined; otherMdmIsThisBot?: boolean | undefined };
+
 /** Who Apple names as the token's MDM, as a sentence says it: "me" when it is this bot. */
-export function otherMdmWords(pending: { otherMdmName?: string | undefined; otherMdmIsThisBot?: boolean | undefined }): string {
+export function otherMdmWords(pending: OtherMdm): string {
   return pending.otherMdmIsThisBot ? 'me' : escapeMarkdown(pending.otherMdmName ?? '');
+}
+
+/** Whom the holder took the token from, once it has: "took control of it from …". */
+export function tookControlFrom(pending: OtherMdm): string {
+  return pending.otherMdmIsThisBot ? 'me: I no longer use it with Apple myself' : `**${escapeMarkdown(pending.otherMdmName ?? '')}**, which no longer manages it`;
 }
 
 /** Apple's view of the file (the token inside encrypted), then the admin's answers, until it is saved. */
@@ -193,11 +200,7 @@ export class UploadTokenDialog extends ComponentDialog {
         takeOver: step.result === 'takeover',
       });
       // Who took control is who holds tokens (VPP_BACKEND): the bot itself, or Intune.
-      const takenFrom = !state.pending.otherMdmName
-        ? ''
-        : state.pending.otherMdmIsThisBot
-          ? ` ${this.tokens.holder.name} took control of it from me: I no longer use it with Apple myself.`
-          : ` ${this.tokens.holder.name} took control of it from **${escapeMarkdown(state.pending.otherMdmName)}**, which no longer manages it.`;
+      const takenFrom = state.pending.otherMdmName ? ` ${this.tokens.holder.name} took control of it from ${tookControlFrom(state.pending)}.` : '';
       await step.context.sendActivity(
         `Saved **${escapeMarkdown(token.displayName)}**.${takenFrom} It expires on ${expiryLabel(token.expirationDateTime, this.now())}; I will warn you before it does. ` +
           'Type **sync** to read its books and licenses from Apple now (it also syncs twice a day), or **tokens** to see all tokens.',
