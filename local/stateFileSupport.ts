@@ -1,3 +1,4 @@
+import { promises as fs } from 'node:fs';
 import type { z } from 'zod';
 import type { Logger } from '../services/logging/logger';
 
@@ -13,4 +14,20 @@ export function describeStateFileIssues(error: z.ZodError): string {
     .slice(0, 5)
     .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.code}`)
     .join('; ');
+}
+
+/**
+ * Renames an unusable state file `<file>.unreadable-<time>` and says so; false when it could not be renamed
+ * (then it must not be written over). `messages` name the fake and what it does instead.
+ */
+export async function moveStateFileAside(file: string, reason: string, logger: Logger | undefined, messages: { moved: string; notMoved: string }): Promise<boolean> {
+  const aside = `${file}.unreadable-${Date.now()}`;
+  try {
+    await fs.rename(file, aside);
+  } catch (err) {
+    warnAboutStateFile(logger, { file, reason, code: (err as NodeJS.ErrnoException).code }, messages.notMoved);
+    return false;
+  }
+  warnAboutStateFile(logger, { file: aside, reason }, messages.moved);
+  return true;
 }

@@ -1,7 +1,7 @@
-import { describeStateFileIssues, warnAboutStateFile } from '../stateFileSupport';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { describeStateFileIssues, moveStateFileAside, warnAboutStateFile } from '../stateFileSupport';
 import type { Logger } from '../../services/logging/logger';
 import { assignmentKey, SandboxState, type SandboxOrganisation, type SandboxStateOptions } from './SandboxState';
 
@@ -145,8 +145,6 @@ function fromStateFile(file: SandboxStateFile, options: SandboxStateOptions): Sa
   return state;
 }
 
-
-
 export interface LoadedSandboxState {
   /** The saved state, or undefined to start from the demo data (no file yet, or an unreadable one). */
   state: SandboxState | undefined;
@@ -173,15 +171,11 @@ export async function loadSandboxState(file: string, options: SandboxStateOption
     if (code === 'ENOENT') return { state: undefined, canSave: true };
     reason = err instanceof SyntaxError ? 'it is not JSON' : `it could not be read (${code ?? 'error'})`;
   }
-  const aside = `${file}.unreadable-${Date.now()}`;
-  try {
-    await fs.rename(file, aside);
-  } catch (err) {
-    warnAboutStateFile(logger, { file, reason, code: (err as NodeJS.ErrnoException).code }, 'Apple sandbox state unreadable and could not be moved aside; starting from the demo data and not saving over it');
-    return { state: undefined, canSave: false };
-  }
-  warnAboutStateFile(logger, { file: aside, reason }, 'Apple sandbox state unreadable; starting from the demo data, the old file is kept aside');
-  return { state: undefined, canSave: true };
+  const canSave = await moveStateFileAside(file, reason, logger, {
+    moved: 'Apple sandbox state unreadable; starting from the demo data, the old file is kept aside',
+    notMoved: 'Apple sandbox state unreadable and could not be moved aside; starting from the demo data and not saving over it',
+  });
+  return { state: undefined, canSave };
 }
 
 /**

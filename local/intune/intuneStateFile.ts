@@ -1,8 +1,8 @@
-import { describeStateFileIssues, warnAboutStateFile } from '../stateFileSupport';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { describeStateFileIssues, moveStateFileAside, warnAboutStateFile } from '../stateFileSupport';
 import type { Logger } from '../../services/logging/logger';
 import { KEY_LENGTH_BYTES } from '../../services/crypto/Keyring';
 import { keyringFromSettings } from '../../services/crypto/keyConfig';
@@ -132,20 +132,12 @@ function keyFileOf(stateFile: string): string {
   return path.join(dir, `${name}.key`);
 }
 
-
-
-/** Renames an unusable file `<file>.unreadable-<time>`; false when it could not be (then it must not be written over). */
-async function moveAside(file: string, reason: string, what: string, logger: Logger | undefined): Promise<boolean> {
-  const aside = `${file}.unreadable-${Date.now()}`;
-  try {
-    await fs.rename(file, aside);
-  } catch (err) {
-    warnAboutStateFile(logger, { file, reason, code: (err as NodeJS.ErrnoException).code }, `local Intune ${what} unreadable and could not be moved aside; not writing over it`);
-    return false;
-  }
-  warnAboutStateFile(logger, { file: aside, reason }, `local Intune ${what} unreadable; the old file is kept aside`);
-  return true;
-}
+/** The local Intune's words for a file moved aside (`what`: its state or its key). */
+const moveAside = (file: string, reason: string, what: string, logger: Logger | undefined): Promise<boolean> =>
+  moveStateFileAside(file, reason, logger, {
+    moved: `local Intune ${what} unreadable; the old file is kept aside`,
+    notMoved: `local Intune ${what} unreadable and could not be moved aside; not writing over it`,
+  });
 
 const cipherOf = (key: z.infer<typeof keyFileSchema>): TokenCipher => new TokenCipher(keyringFromSettings(key));
 
