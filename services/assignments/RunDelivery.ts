@@ -5,11 +5,6 @@ import type { Logger } from '../logging/logger';
 import type { AssignmentDelivery } from '../backend/ports';
 import type { AssignmentOutcome } from './reporting';
 
-/**
- * What every delivery of approved runs does alike, whoever spends the licenses (Apple mode's executor, or
- * Intune mode's): the runs under way in this process, picking up runs left half-way, an admin's resume of
- * a paused run, and a shutdown that waits for the current step. How a run is delivered is the subclass's.
- */
 /** How long a run's lease lasts without renewal; it is renewed every third of it while the run goes on. */
 const DEFAULT_RUN_LEASE_MS = 10 * 60_000;
 /** Tries to take a run's lease another instance still holds, LEASE_RETRY_MS apart. */
@@ -26,6 +21,11 @@ export interface RunDeliverySettings {
   logger?: Logger | undefined;
 }
 
+/**
+ * What every delivery of approved runs does alike, whoever spends the licenses (Apple mode's executor, or
+ * Intune mode's): the runs under way in this process, picking up runs left half-way, an admin's resume of
+ * a paused run, and a shutdown that waits for the current step. How a run is delivered is the subclass's.
+ */
 export abstract class RunDelivery implements AssignmentDelivery {
   protected readonly active = new Map<string, Promise<AssignmentOutcome | undefined>>();
   protected readonly abort = new AbortController();

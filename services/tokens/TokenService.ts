@@ -155,14 +155,14 @@ export class TokenService {
       locationName: location.locationName,
       countryOrRegion: config.countryISO2ACode,
       bookCount,
-      otherMdmName,
-      ...(otherMdmName !== undefined && this.isThisBot(ownership) ? { otherMdmIsThisBot: true } : {}),
+      ...this.otherMdm(otherMdmName, ownership),
     };
   }
 
-  /** Apple names this bot as the token's MDM while another holder (Intune) would take it. */
-  private isThisBot(ownership: TokenOwnership): boolean {
-    return ownership.state === 'ours' && this.custody.kind !== 'apple';
+  /** The MDM to take the token from, if any, and whether Apple names this bot while another holder (Intune) would take it. */
+  private otherMdm(otherMdmName: string | undefined, ownership: TokenOwnership): Pick<PendingToken, 'otherMdmName' | 'otherMdmIsThisBot'> {
+    const isThisBot = otherMdmName !== undefined && ownership.state === 'ours' && this.custody.kind !== 'apple';
+    return { otherMdmName, ...(isThisBot ? { otherMdmIsThisBot: true } : {}) };
   }
 
   private async refuseDuplicateLocation(tenantId: string, config: ClientConfig): Promise<void> {
@@ -310,8 +310,7 @@ export class TokenService {
       tokenId: current.id,
       encryptedToken: this.options.cipher.encrypt(file.secret, pendingTokenCipherContext(actor.tenantId, pendingId)),
       expirationDateTime: file.expiresAt.toISOString(),
-      otherMdmName,
-      ...(otherMdmName !== undefined && this.isThisBot(ownership) ? { otherMdmIsThisBot: true } : {}),
+      ...this.otherMdm(otherMdmName, ownership),
     };
   }
 
