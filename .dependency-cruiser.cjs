@@ -86,9 +86,9 @@ module.exports = {
       comment:
         'Cards render the data they are given; they do no work. They may name the types of that data (type-only imports are ' +
         'erased at compile time) and use the chat-text helpers (escaping is one rule for whatever services and cards put into Markdown), ' +
-        "the formats and Apple's words (one way to write a date, a count or a menu path, docs/STYLE-GUIDE.md).",
+        "the formats and Apple's and Intune's words (one way to write a date, a count or a menu path, docs/STYLE-GUIDE.md).",
       from: { path: '^cards/' },
-      to: { path: '^services/', pathNot: '^services/common/(chatText|format|appleTerms)\\.ts$', dependencyTypesNot: ['type-only'] },
+      to: { path: '^services/', pathNot: '^services/common/(chatText|format|appleTerms|intuneTerms)\\.ts$', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'cards-not-to-upper-layers',

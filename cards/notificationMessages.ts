@@ -1,4 +1,5 @@
 import { APPLE_PORTALS, WHERE_TOKENS_ARE_DOWNLOADED } from '../services/common/appleTerms';
+import { INTUNE_TOKENS_PAGE } from '../services/common/intuneTerms';
 import { escapeMarkdown } from '../services/common/chatText';
 import { formatCount, formatDate } from '../services/common/format';
 import type { NoticeMessages, SyncResultView } from '../services/notifications/noticeMessages';
@@ -8,9 +9,6 @@ import type { LowLicenseBook } from '../services/sync/types';
 import { notificationCard, syncResultCard, type CardAction, type Fact } from './syncCards';
 
 const RENEW_STEPS = `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}, then type **renew** followed by the token name.`;
-
-/** Intune's console page for VPP tokens, where a token is also renewed or removed. */
-const INTUNE_TOKENS_PAGE = 'the Intune admin center (Tenant administration › Connectors and tokens › Apple VPP tokens)';
 
 /** Intune mode: Intune holds the token, so it is renewed there, or here (the bot hands the new file to Intune). */
 const INTUNE_RENEW_STEPS = `Download a new token ${WHERE_TOKENS_ARE_DOWNLOADED}, then renew it in Intune (upload the file to the token in ${INTUNE_TOKENS_PAGE}) or here: type **renew** followed by the token name.`;

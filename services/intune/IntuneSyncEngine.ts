@@ -1,6 +1,7 @@
 import { isUnlimitedAsset } from '../apple/schemas';
 import type { TokenSyncer } from '../backend/ports';
 import { WHERE_TOKENS_ARE_DOWNLOADED } from '../common/appleTerms';
+import { INTUNE_TOKENS_PAGE } from '../common/intuneTerms';
 import { escapeMarkdown } from '../common/chatText';
 import { formatCount } from '../common/format';
 import { truncate } from '../common/truncate';
@@ -65,9 +66,6 @@ const REASON_WORDS: Readonly<Record<FailureReason, string>> = {
   expiredVppToken: 'that the VPP token has expired',
   expiredApplePushNotificationCertificate: 'that its Apple MDM push certificate (APNs) has expired',
 };
-
-/** Where the admin sees a token in Intune's own console. */
-const INTUNE_TOKENS_PAGE = 'the Intune admin center (Tenant administration › Connectors and tokens › Apple VPP tokens)';
 
 /**
  * How much earlier than the sync's end Intune may have stamped a failed action for it to count as this sync's:
