@@ -18,17 +18,17 @@ const EXCLUSION_TARGET = '#microsoft.graph.exclusionGroupAssignmentTarget';
 /** The directory reads the Intune adapters make: a group's transitive user members. */
 export type MemberDirectory = Pick<AssignmentDirectory, 'userMemberPages'>;
 
-/** A group assignment's group id (Graph writes ids in any case); undefined for every other kind of target. */
-export function groupOf(assignment: EBookAssignment): string | undefined {
+/** The group id (lower case: Graph writes ids in any case) of a target of kind `targetType`; undefined for any other kind. */
+function groupIdOf(assignment: EBookAssignment, targetType: string): string | undefined {
   const { target } = assignment;
-  return target['@odata.type'].toLowerCase() === GROUP_TARGET.toLowerCase() && typeof target.groupId === 'string' ? target.groupId.toLowerCase() : undefined;
+  return target['@odata.type'].toLowerCase() === targetType.toLowerCase() && typeof target.groupId === 'string' ? target.groupId.toLowerCase() : undefined;
 }
 
-/** An exclusion target's group id (lower case): Intune gives nobody in that group the book. */
-export function excludedGroupOf(assignment: EBookAssignment): string | undefined {
-  const { target } = assignment;
-  return target['@odata.type'].toLowerCase() === EXCLUSION_TARGET.toLowerCase() && typeof target.groupId === 'string' ? target.groupId.toLowerCase() : undefined;
-}
+/** A group assignment's group id; undefined for every other kind of target. */
+export const groupOf = (assignment: EBookAssignment): string | undefined => groupIdOf(assignment, GROUP_TARGET);
+
+/** An exclusion target's group id: Intune gives nobody in that group the book. */
+export const excludedGroupOf = (assignment: EBookAssignment): string | undefined => groupIdOf(assignment, EXCLUSION_TARGET);
 
 /** Intents under which Intune hands out licenses (an uninstall takes the book away instead). */
 function licenses(intent: InstallIntent): boolean {
